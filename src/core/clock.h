@@ -1,0 +1,45 @@
+// Clock: the only door to time for everything above core.
+//
+// Times are integer milliseconds since the Unix epoch (TimeMs). The engine and
+// stores take a Clock& and never read time any other way, so a test or the
+// simulator can move time by hand and get the same run every time.
+// SystemClock is the one real implementation (system_clock.cc is the only
+// file that reads the wall clock). ManualClock moves only when told to.
+// Thread-safety: SystemClock is safe from any thread; ManualClock is not
+// synchronized and belongs to one thread (a test or the simulator).
+#pragma once
+
+#include <cstdint>
+
+namespace lab {
+
+using TimeMs = int64_t;
+using DurationMs = int64_t;
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual TimeMs NowMs() = 0;
+};
+
+// Wall-clock time, for production.
+class SystemClock final : public Clock {
+ public:
+  TimeMs NowMs() override;
+};
+
+// Time that moves only when the owner says so. Never goes backwards unless
+// Set() is called explicitly (clock skew experiments do that on purpose).
+class ManualClock final : public Clock {
+ public:
+  explicit ManualClock(TimeMs start_ms = 0) : now_ms_(start_ms) {}
+
+  TimeMs NowMs() override { return now_ms_; }
+  void AdvanceMs(DurationMs delta_ms);
+  void Set(TimeMs now_ms) { now_ms_ = now_ms; }
+
+ private:
+  TimeMs now_ms_;
+};
+
+}  // namespace lab

@@ -1,0 +1,33 @@
+#include "core/status.h"
+
+#include <fmt/core.h>
+
+namespace lab {
+
+std::string_view ErrorCodeName(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument:
+      return "InvalidArgument";
+    case ErrorCode::kNotFound:
+      return "NotFound";
+    case ErrorCode::kFailedPrecondition:
+      return "FailedPrecondition";
+    case ErrorCode::kAborted:
+      return "Aborted";
+    case ErrorCode::kUnavailable:
+      return "Unavailable";
+    case ErrorCode::kUnknownOutcome:
+      return "UnknownOutcome";
+    case ErrorCode::kResourceExhausted:
+      return "ResourceExhausted";
+    case ErrorCode::kDataLoss:
+      return "DataLoss";
+    case ErrorCode::kInternal:
+      return "Internal";
+  }
+  return "Unknown";
+}
+
+std::string Error::ToString() const { return fmt::format("{}: {}", ErrorCodeName(code), message); }
+
+}  // namespace lab

@@ -1,0 +1,204 @@
+#include "store/record_store.h"
+
+#include <fmt/core.h>
+
+#include "core/assert.h"
+#include "store/state_machine.h"
+
+namespace lab {
+
+template <typename T>
+Result<T> RecordStore::Transact(const std::function<Result<T>(Txn&)>& body) {
+  if (failed_) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "store handle is fail-stopped after a failed durable commit; reopen it");
+  }
+  LAB_RETURN_IF_ERROR(BeginWrite());
+  Txn txn;
+  Result<T> result = body(txn);
+  if (!result && !txn.keep_on_error) {
+    Rollback();
+    return result;
+  }
+  if (auto committed = CommitWrite(); !committed) {
+    if (committed.error().code == ErrorCode::kUnavailable) {
+      // The commit was refused before anything was written (e.g. busy).
+      Rollback();
+      return std::unexpected(committed.error());
+    }
+    // The transaction may or may not be durable. Never guess; stop.
+    failed_ = true;
+    return MakeError(ErrorCode::kUnknownOutcome,
+                     "durable commit failed, outcome unknown: " + committed.error().ToString());
+  }
+  return result;
+}
+
+Result<RecordStore::Loaded> RecordStore::LoadLease(const LeaseRef& lease) {
+  LAB_ASSIGN_OR_RETURN(auto exec, LoadExecution(lease.execution_id));
+  if (!exec) {
+    return MakeError(ErrorCode::kNotFound,
+                     fmt::format("no execution with id {}", lease.execution_id));
+  }
+  LAB_ASSIGN_OR_RETURN(auto job, LoadJob(exec->job_id));
+  LAB_ASSERT_MSG(job.has_value(), "execution without its job");
+  return Loaded{std::move(*job), std::move(*exec)};
+}
+
+Result<void> RecordStore::Persist(const Plan& plan, const PlanContext& ctx, Loaded& rec,
+                                  Txn& txn) {
+  for (const AuditEntry& entry : plan.audit) LAB_RETURN_IF_ERROR(AppendAudit(entry));
+  if (plan.refusal) {
+    txn.keep_on_error = !plan.audit.empty();
+    return std::unexpected(*plan.refusal);
+  }
+  if (plan.effect) {
+    LAB_RETURN_IF_ERROR(InsertEffect(EffectRecord{.job_id = rec.job.id,
+                                                  .execution_id = rec.exec.id,
+                                                  .key = rec.job.EffectKey(),
+                                                  .payload = plan.effect->payload,
+                                                  .applied_at_ms = ctx.now_ms}));
+  }
+  ApplyPlan(plan, ctx, rec.job, rec.exec);
+  if (plan.exec_state || plan.lease_expires_at_ms || plan.ended_at_ms || plan.reason) {
+    LAB_RETURN_IF_ERROR(SaveExecution(rec.exec));
+  }
+  if (plan.job_state || plan.run_at_ms || plan.last_error || plan.attempts_at_redrive) {
+    LAB_RETURN_IF_ERROR(SaveJob(rec.job));
+  }
+  return {};
+}
+
+Result<EnqueueResult> RecordStore::Enqueue(const NewJob& request) {
+  return Transact<EnqueueResult>([&](Txn&) -> Result<EnqueueResult> {
+    if (request.key) {
+      LAB_ASSIGN_OR_RETURN(auto existing, LoadJobByKey(request.queue, *request.key));
+      if (existing) return EnqueueResult{existing->id, false};
+    }
+    LAB_ASSIGN_OR_RETURN(Job job, PlanEnqueue(request, Context()));
+    LAB_ASSIGN_OR_RETURN(job.id, InsertJob(job));
+    LAB_RETURN_IF_ERROR(AppendAudit(EnqueueAudit(job)));
+    return EnqueueResult{job.id, true};
+  });
+}
+
+Result<std::vector<Lease>> RecordStore::Claim(const ClaimRequest& request) {
+  if (request.max_jobs < 1 || request.lease_ms <= 0 || request.worker.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "claim needs max_jobs >= 1, lease_ms > 0 and a worker name");
+  }
+  return Transact<std::vector<Lease>>([&](Txn&) -> Result<std::vector<Lease>> {
+    const PlanContext ctx = Context();
+    LAB_ASSIGN_OR_RETURN(auto ready, LoadClaimable(request.queue, ctx.now_ms, request.max_jobs));
+    std::vector<Lease> leases;
+    for (const Job& job : ready) {
+      ClaimPlan plan = PlanClaim(job, request, ctx);
+      LAB_RETURN_IF_ERROR(SaveJob(plan.job));
+      LAB_ASSIGN_OR_RETURN(plan.exec.id, InsertExecution(plan.exec));
+      plan.exec_audit.execution_id = plan.exec.id;
+      LAB_RETURN_IF_ERROR(AppendAudit(plan.job_audit));
+      LAB_RETURN_IF_ERROR(AppendAudit(plan.exec_audit));
+      leases.push_back(Lease{plan.exec.id, plan.exec.attempt, plan.exec.lease_expires_at_ms,
+                             std::move(plan.job)});
+    }
+    return leases;
+  });
+}
+
+Result<void> RecordStore::LeaseOp(
+    const LeaseRef& lease,
+    const std::function<Plan(const Loaded&, const PlanContext&)>& plan_fn) {
+  return Transact<void>([&](Txn& txn) -> Result<void> {
+    LAB_ASSIGN_OR_RETURN(Loaded rec, LoadLease(lease));
+    const PlanContext ctx = Context();
+    return Persist(plan_fn(rec, ctx), ctx, rec, txn);
+  });
+}
+
+Result<void> RecordStore::Heartbeat(const LeaseRef& lease, DurationMs lease_ms) {
+  if (lease_ms <= 0) return MakeError(ErrorCode::kInvalidArgument, "lease_ms must be > 0");
+  return LeaseOp(lease, [&](const Loaded& r, const PlanContext& ctx) {
+    return PlanHeartbeat(r.job, r.exec, lease, lease_ms, ctx);
+  });
+}
+
+Result<void> RecordStore::Begin(const LeaseRef& lease) {
+  return LeaseOp(lease, [&](const Loaded& r, const PlanContext& ctx) {
+    return PlanBegin(r.job, r.exec, lease, ctx);
+  });
+}
+
+Result<void> RecordStore::Finish(const LeaseRef& lease) {
+  return LeaseOp(lease, [&](const Loaded& r, const PlanContext& ctx) {
+    return PlanFinish(r.job, r.exec, lease, ctx);
+  });
+}
+
+Result<CommitOutcome> RecordStore::Commit(const LeaseRef& lease,
+                                          const std::optional<Effect>& effect) {
+  return Transact<CommitOutcome>([&](Txn& txn) -> Result<CommitOutcome> {
+    LAB_ASSIGN_OR_RETURN(Loaded rec, LoadLease(lease));
+    LAB_ASSIGN_OR_RETURN(auto committed_by, FindCommitted(rec.job.id, rec.exec.id));
+    const PlanContext ctx = Context();
+    const Plan plan = PlanCommit(rec.job, rec.exec, lease, effect, committed_by, ctx);
+    LAB_RETURN_IF_ERROR(Persist(plan, ctx, rec, txn));
+    return plan.commit_outcome;
+  });
+}
+
+Result<FailOutcome> RecordStore::Fail(const LeaseRef& lease, const FailRequest& request) {
+  return Transact<FailOutcome>([&](Txn& txn) -> Result<FailOutcome> {
+    LAB_ASSIGN_OR_RETURN(Loaded rec, LoadLease(lease));
+    const PlanContext ctx = Context();
+    const Plan plan = PlanFail(rec.job, rec.exec, lease, request, ctx);
+    LAB_RETURN_IF_ERROR(Persist(plan, ctx, rec, txn));
+    return plan.fail_outcome;
+  });
+}
+
+Result<int> RecordStore::Sweep(ExecState state, Plan (*plan_fn)(const Job&, const Execution&,
+                                                                const PlanContext&)) {
+  return Transact<int>([&](Txn& txn) -> Result<int> {
+    const PlanContext ctx = Context();
+    LAB_ASSIGN_OR_RETURN(auto expired, LoadExpired(state, ctx.now_ms));
+    for (Execution& exec : expired) {
+      LAB_ASSIGN_OR_RETURN(auto job, LoadJob(exec.job_id));
+      LAB_ASSERT_MSG(job.has_value(), "execution without its job");
+      Loaded rec{std::move(*job), std::move(exec)};
+      LAB_RETURN_IF_ERROR(Persist(plan_fn(rec.job, rec.exec, ctx), ctx, rec, txn));
+    }
+    return static_cast<int>(expired.size());
+  });
+}
+
+Result<int> RecordStore::ReapExpired() {
+  LAB_ASSIGN_OR_RETURN(int leased, Sweep(ExecState::kLeased, &PlanReap));
+  LAB_ASSIGN_OR_RETURN(int running, Sweep(ExecState::kInProgress, &PlanReap));
+  return leased + running;
+}
+
+Result<int> RecordStore::Reconcile() { return Sweep(ExecState::kCommitted, &PlanReconcile); }
+
+Result<void> RecordStore::Redrive(JobId id) {
+  return Transact<void>([&](Txn& txn) -> Result<void> {
+    LAB_ASSIGN_OR_RETURN(auto job, LoadJob(id));
+    if (!job) return MakeError(ErrorCode::kNotFound, fmt::format("no job with id {}", id));
+    const PlanContext ctx = Context();
+    Loaded rec{std::move(*job), Execution{}};
+    return Persist(PlanRedrive(rec.job, ctx), ctx, rec, txn);
+  });
+}
+
+Result<Job> RecordStore::GetJob(JobId id) {
+  if (failed_) return MakeError(ErrorCode::kFailedPrecondition, "store handle is fail-stopped");
+  LAB_ASSIGN_OR_RETURN(auto job, LoadJob(id));
+  if (!job) return MakeError(ErrorCode::kNotFound, fmt::format("no job with id {}", id));
+  return *job;
+}
+
+Result<Snapshot> RecordStore::ReadSnapshot() {
+  if (failed_) return MakeError(ErrorCode::kFailedPrecondition, "store handle is fail-stopped");
+  return LoadSnapshot();
+}
+
+}  // namespace lab

@@ -1,0 +1,95 @@
+// RecordStore: every Store operation written once, over storage primitives.
+//
+// An operation opens a transaction, loads the records it concerns, asks
+// rules.h for a Plan, and persists it. Backends implement only the
+// primitives (load, insert, save, transactions), so MemoryStore and
+// SqliteStore share one semantics. A failed durable commit makes the handle
+// fail-stop (see store.h). Thread-safety: as Store.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "store/rules.h"
+#include "store/store.h"
+
+namespace lab {
+
+class RecordStore : public Store {
+ public:
+  RecordStore(Clock& clock, StoreOptions options) : clock_(clock), options_(options) {}
+
+  Result<EnqueueResult> Enqueue(const NewJob& job) final;
+  Result<std::vector<Lease>> Claim(const ClaimRequest& request) final;
+  Result<void> Heartbeat(const LeaseRef& lease, DurationMs lease_ms) final;
+  Result<void> Begin(const LeaseRef& lease) final;
+  Result<CommitOutcome> Commit(const LeaseRef& lease, const std::optional<Effect>& effect) final;
+  Result<void> Finish(const LeaseRef& lease) final;
+  Result<FailOutcome> Fail(const LeaseRef& lease, const FailRequest& request) final;
+  Result<int> ReapExpired() final;
+  Result<int> Reconcile() final;
+  Result<void> Redrive(JobId job) final;
+  Result<Job> GetJob(JobId job) final;
+  Result<Snapshot> ReadSnapshot() final;
+
+ protected:
+  // Transactions. BeginWrite starts a write transaction (SQLite: BEGIN
+  // IMMEDIATE); CommitWrite makes it durable; Rollback undoes it.
+  virtual Result<void> BeginWrite() = 0;
+  virtual Result<void> CommitWrite() = 0;
+  virtual void Rollback() = 0;
+
+  virtual Result<std::optional<Job>> LoadJob(JobId id) = 0;
+  virtual Result<std::optional<Job>> LoadJobByKey(const std::string& queue,
+                                                  const std::string& key) = 0;
+  virtual Result<std::optional<Execution>> LoadExecution(ExecutionId id) = 0;
+  // PENDING jobs of `queue` with run_at <= now, in ClaimsBefore order.
+  virtual Result<std::vector<Job>> LoadClaimable(const std::string& queue, TimeMs now,
+                                                 int limit) = 0;
+  // Executions in `state` whose lease expired at or before now, by id.
+  virtual Result<std::vector<Execution>> LoadExpired(ExecState state, TimeMs now) = 0;
+  // Another execution of `job` that crossed COMMITTED (COMMITTED or DONE).
+  virtual Result<std::optional<ExecutionId>> FindCommitted(JobId job, ExecutionId other_than) = 0;
+  virtual Result<JobId> InsertJob(const Job& job) = 0;
+  virtual Result<ExecutionId> InsertExecution(const Execution& exec) = 0;
+  virtual Result<void> SaveJob(const Job& job) = 0;
+  virtual Result<void> SaveExecution(const Execution& exec) = 0;
+  virtual Result<void> InsertEffect(const EffectRecord& effect) = 0;
+  virtual Result<void> AppendAudit(const AuditEntry& entry) = 0;
+  virtual Result<Snapshot> LoadSnapshot() = 0;
+
+  Clock& clock() { return clock_; }
+  const StoreOptions& options() const { return options_; }
+
+ private:
+  struct Txn {
+    bool keep_on_error = false;  // Commit even though the body failed (fenced signal).
+  };
+  struct Loaded {
+    Job job;
+    Execution exec;
+  };
+
+  // Runs `body` in one write transaction.
+  template <typename T>
+  Result<T> Transact(const std::function<Result<T>(Txn&)>& body);
+  PlanContext Context() { return PlanContext{clock_.NowMs(), options_}; }
+  Result<Loaded> LoadLease(const LeaseRef& lease);
+  // Writes a plan: audit entries, then (unless refused) effect and records.
+  Result<void> Persist(const Plan& plan, const PlanContext& ctx, Loaded& rec, Txn& txn);
+  // Shared body of the simple lease operations (heartbeat, begin, finish).
+  Result<void> LeaseOp(const LeaseRef& lease,
+                       const std::function<Plan(const Loaded&, const PlanContext&)>& plan_fn);
+  // Shared body of the periodic sweeps (reap, reconcile).
+  Result<int> Sweep(ExecState state, Plan (*plan_fn)(const Job&, const Execution&,
+                                                     const PlanContext&));
+
+  Clock& clock_;
+  StoreOptions options_;
+  bool failed_ = false;  // Fail-stop after an indeterminate durable commit.
+};
+
+}  // namespace lab

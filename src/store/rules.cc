@@ -1,0 +1,311 @@
+#include "store/rules.h"
+
+#include <fmt/core.h>
+
+#include <initializer_list>
+#include <string>
+
+#include "core/assert.h"
+#include "store/state_machine.h"
+
+namespace lab {
+namespace {
+
+AuditEntry ExecAudit(const Execution& exec, std::string_view event, ExecState from, ExecState to,
+                     TimeMs now, std::string detail = "") {
+  return AuditEntry{.at_ms = now,
+                    .job_id = exec.job_id,
+                    .execution_id = exec.id,
+                    .event = std::string(event),
+                    .from = std::string(ToString(from)),
+                    .to = std::string(ToString(to)),
+                    .detail = std::move(detail)};
+}
+
+AuditEntry JobAudit(const Job& job, std::string_view event, JobState to, TimeMs now,
+                    std::string detail = "") {
+  return AuditEntry{.at_ms = now,
+                    .job_id = job.id,
+                    .execution_id = 0,
+                    .event = std::string(event),
+                    .from = std::string(ToString(job.state)),
+                    .to = std::string(ToString(to)),
+                    .detail = std::move(detail)};
+}
+
+bool OneOf(ExecState s, std::initializer_list<ExecState> allowed) {
+  for (ExecState a : allowed) {
+    if (s == a) return true;
+  }
+  return false;
+}
+
+// The fencing check every post-claim call goes through. Returns a refusal
+// plan when the caller no longer holds the execution. A refusal because the
+// lease was taken over (stale token, execution ended) is kAborted and leaves a
+// "fenced" audit signal; calling out of order on one's own live execution is
+// a caller bug, kFailedPrecondition.
+std::optional<Plan> CheckFence(const Job& job, const Execution& exec, const LeaseRef& lease,
+                               std::string_view op, std::initializer_list<ExecState> allowed,
+                               const PlanContext& ctx) {
+  if (!ctx.options.enforce_fencing) return std::nullopt;
+  const bool stale_token = lease.token != exec.attempt || lease.token != job.attempts;
+  const bool ended = !IsLive(exec.state);
+  if (stale_token || ended) {
+    Plan p;
+    std::string why =
+        stale_token
+            ? fmt::format("{} refused: token {} is stale (current {})", op, lease.token,
+                          job.attempts)
+            : fmt::format("{} refused: execution {} is {}", op, exec.id, ToString(exec.state));
+    p.audit.push_back(ExecAudit(exec, "fenced", exec.state, exec.state, ctx.now_ms, why));
+    p.refusal = Error{ErrorCode::kAborted, "fenced: " + why};
+    return p;
+  }
+  if (!OneOf(exec.state, allowed)) {
+    Plan p;
+    p.refusal = Error{ErrorCode::kFailedPrecondition,
+                      fmt::format("{} not allowed: execution {} is {}", op, exec.id,
+                                  ToString(exec.state))};
+    return p;
+  }
+  return std::nullopt;
+}
+
+// The job-level consequence of an execution ending without success:
+// back to PENDING at `retry_at`, or DEAD when `dead`.
+void EndAttempt(const Job& job, bool dead, TimeMs retry_at, const std::string& error,
+                std::string_view event, TimeMs now, Plan& p) {
+  const JobState to = dead ? JobState::kDead : JobState::kPending;
+  p.job_state = to;
+  p.last_error = error;
+  if (!dead) p.run_at_ms = retry_at;
+  p.fail_outcome = dead ? FailOutcome::kDeadLettered : FailOutcome::kRetryScheduled;
+  p.audit.push_back(JobAudit(job, event, to, now, error));
+}
+
+}  // namespace
+
+Plan PlanHeartbeat(const Job& job, const Execution& exec, const LeaseRef& lease,
+                   DurationMs lease_ms, const PlanContext& ctx) {
+  LAB_ASSERT(lease_ms > 0);
+  if (auto refused = CheckFence(job, exec, lease, "heartbeat",
+                                {ExecState::kLeased, ExecState::kInProgress}, ctx)) {
+    return *refused;
+  }
+  Plan p;
+  p.lease_expires_at_ms = ctx.now_ms + lease_ms;
+  return p;
+}
+
+Plan PlanBegin(const Job& job, const Execution& exec, const LeaseRef& lease,
+               const PlanContext& ctx) {
+  if (auto refused = CheckFence(job, exec, lease, "begin", {ExecState::kLeased}, ctx)) {
+    return *refused;
+  }
+  Plan p;
+  p.exec_state = ExecState::kInProgress;
+  p.audit.push_back(ExecAudit(exec, "begin", exec.state, ExecState::kInProgress, ctx.now_ms));
+  return p;
+}
+
+Plan PlanCommit(const Job& job, const Execution& exec, const LeaseRef& lease,
+                const std::optional<Effect>& effect, std::optional<ExecutionId> committed_by,
+                const PlanContext& ctx) {
+  if (auto refused = CheckFence(job, exec, lease, "commit", {ExecState::kInProgress}, ctx)) {
+    return *refused;
+  }
+  Plan p;
+  if (committed_by && ctx.options.enforce_commit_boundary) {
+    // At most one execution per job crosses COMMITTED; later ones short-circuit.
+    const std::string why = fmt::format("duplicate: job already committed by exec {}", *committed_by);
+    p.exec_state = ExecState::kAborted;
+    p.ended_at_ms = ctx.now_ms;
+    p.reason = why;
+    p.commit_outcome = CommitOutcome::kAlreadyCommitted;
+    p.audit.push_back(ExecAudit(exec, "duplicate", exec.state, ExecState::kAborted, ctx.now_ms, why));
+    return p;
+  }
+  p.exec_state = ExecState::kCommitted;
+  p.effect = effect;
+  p.commit_outcome = CommitOutcome::kCommitted;
+  p.audit.push_back(ExecAudit(exec, "commit", exec.state, ExecState::kCommitted, ctx.now_ms,
+                              effect ? "effect recorded" : "no effect"));
+  if (job.state == JobState::kPending) {
+    // Only reachable with fencing off: a zombie commits after its job was re-queued.
+    p.job_state = JobState::kRunning;
+    p.audit.push_back(JobAudit(job, "commit", JobState::kRunning, ctx.now_ms));
+  }
+  return p;
+}
+
+Plan PlanFinish(const Job& job, const Execution& exec, const LeaseRef& lease,
+                const PlanContext& ctx) {
+  if (ctx.options.enforce_fencing && exec.state == ExecState::kDone &&
+      lease.token == exec.attempt) {
+    return Plan{};  // Already finished (perhaps by the reconciler): idempotent.
+  }
+  if (auto refused = CheckFence(job, exec, lease, "finish", {ExecState::kCommitted}, ctx)) {
+    return *refused;
+  }
+  Plan p;
+  p.exec_state = ExecState::kDone;
+  p.ended_at_ms = ctx.now_ms;
+  p.audit.push_back(ExecAudit(exec, "finish", exec.state, ExecState::kDone, ctx.now_ms));
+  if (job.state != JobState::kSucceeded) {
+    p.job_state = JobState::kSucceeded;
+    p.audit.push_back(JobAudit(job, "finish", JobState::kSucceeded, ctx.now_ms));
+  }
+  return p;
+}
+
+Plan PlanFail(const Job& job, const Execution& exec, const LeaseRef& lease,
+              const FailRequest& request, const PlanContext& ctx) {
+  if (auto refused = CheckFence(job, exec, lease, "fail", {ExecState::kInProgress}, ctx)) {
+    return *refused;
+  }
+  Plan p;
+  p.exec_state = ExecState::kFailed;
+  p.ended_at_ms = ctx.now_ms;
+  p.reason = request.error;
+  p.audit.push_back(
+      ExecAudit(exec, "fail", exec.state, ExecState::kFailed, ctx.now_ms, request.error));
+  if (job.state == JobState::kRunning) {
+    const bool dead = !request.retry_at_ms.has_value();
+    EndAttempt(job, dead, request.retry_at_ms.value_or(0), request.error, dead ? "dead" : "retry",
+               ctx.now_ms, p);
+  }
+  return p;
+}
+
+Plan PlanReap(const Job& job, const Execution& exec, const PlanContext& ctx) {
+  LAB_ASSERT(exec.state == ExecState::kLeased || exec.state == ExecState::kInProgress);
+  LAB_ASSERT(exec.lease_expires_at_ms <= ctx.now_ms);
+  Plan p;
+  const std::string why = fmt::format("lease expired at {} (attempt {})", exec.lease_expires_at_ms,
+                                      exec.attempt);
+  p.exec_state = ExecState::kAborted;
+  p.ended_at_ms = ctx.now_ms;
+  p.reason = why;
+  p.audit.push_back(ExecAudit(exec, "reap", exec.state, ExecState::kAborted, ctx.now_ms, why));
+  // Only the job's current execution moves the job; a stale one (possible
+  // only with fencing off) ends alone.
+  if (job.state == JobState::kRunning && exec.attempt == job.attempts) {
+    const bool dead = job.AttemptsUsed() >= job.max_attempts;
+    EndAttempt(job, dead, ctx.now_ms, why, dead ? "dead" : "reap", ctx.now_ms, p);
+  }
+  return p;
+}
+
+Plan PlanReconcile(const Job& job, const Execution& exec, const PlanContext& ctx) {
+  LAB_ASSERT(exec.state == ExecState::kCommitted);
+  LAB_ASSERT(exec.lease_expires_at_ms <= ctx.now_ms);
+  Plan p;
+  p.exec_state = ExecState::kDone;
+  p.ended_at_ms = ctx.now_ms;
+  p.audit.push_back(ExecAudit(exec, "reconcile", exec.state, ExecState::kDone, ctx.now_ms,
+                              "committed but not finished; finalized"));
+  if (job.state != JobState::kSucceeded) {
+    p.job_state = JobState::kSucceeded;
+    p.audit.push_back(JobAudit(job, "reconcile", JobState::kSucceeded, ctx.now_ms));
+  }
+  return p;
+}
+
+Plan PlanRedrive(const Job& job, const PlanContext& ctx) {
+  Plan p;
+  if (job.state != JobState::kDead) {
+    p.refusal = Error{ErrorCode::kFailedPrecondition,
+                      fmt::format("job {} is {}, only DEAD jobs can be redriven", job.id,
+                                  ToString(job.state))};
+    return p;
+  }
+  p.job_state = JobState::kPending;
+  p.run_at_ms = ctx.now_ms;
+  p.attempts_at_redrive = job.attempts;
+  p.audit.push_back(JobAudit(job, "redrive", JobState::kPending, ctx.now_ms));
+  return p;
+}
+
+ClaimPlan PlanClaim(const Job& job, const ClaimRequest& request, const PlanContext& ctx) {
+  LAB_ASSERT(job.state == JobState::kPending);
+  LAB_ASSERT(job.run_at_ms <= ctx.now_ms);
+  LAB_ASSERT(request.lease_ms > 0);
+  ClaimPlan c;
+  c.job_audit = JobAudit(job, "claim", JobState::kRunning, ctx.now_ms, request.worker);
+  c.job = job;
+  c.job.state = JobState::kRunning;
+  c.job.attempts = job.attempts + 1;
+  c.exec = Execution{.id = 0,
+                     .job_id = job.id,
+                     .attempt = c.job.attempts,
+                     .worker = request.worker,
+                     .state = ExecState::kLeased,
+                     .leased_at_ms = ctx.now_ms,
+                     .lease_expires_at_ms = ctx.now_ms + request.lease_ms};
+  c.exec_audit = AuditEntry{.at_ms = ctx.now_ms,
+                            .job_id = job.id,
+                            .event = "claim",
+                            .to = std::string(ToString(ExecState::kLeased)),
+                            .detail = fmt::format("token {} to {}", c.job.attempts,
+                                                  request.worker)};
+  return c;
+}
+
+Result<Job> PlanEnqueue(const NewJob& request, const PlanContext& ctx) {
+  if (request.queue.empty()) return MakeError(ErrorCode::kInvalidArgument, "queue name is empty");
+  if (request.max_attempts < 1) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("max_attempts must be >= 1, got {}", request.max_attempts));
+  }
+  if (request.key && request.key->empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, "idempotency key is empty");
+  }
+  Job job;
+  job.queue = request.queue;
+  job.key = request.key;
+  job.payload = request.payload;
+  job.priority = request.priority;
+  job.run_at_ms = request.run_at_ms.value_or(ctx.now_ms);
+  job.max_attempts = request.max_attempts;
+  job.state = JobState::kPending;
+  job.created_at_ms = ctx.now_ms;
+  return job;
+}
+
+AuditEntry EnqueueAudit(const Job& job) {
+  return AuditEntry{.at_ms = job.created_at_ms,
+                    .job_id = job.id,
+                    .event = "enqueue",
+                    .to = std::string(ToString(JobState::kPending)),
+                    .detail = job.key ? "key " + *job.key : ""};
+}
+
+void ApplyPlan(const Plan& plan, const PlanContext& ctx, Job& job, Execution& exec) {
+  LAB_ASSERT(!plan.refusal);
+  // With fencing enforced every change is a legal transition; with it off,
+  // illegal ones are written as they happen, for the INV_003 checker to find.
+  const bool strict = ctx.options.enforce_fencing;
+  if (plan.exec_state) {
+    LAB_ASSERT(!strict || IsLegalExecTransition(exec.state, *plan.exec_state));
+    exec.state = *plan.exec_state;
+  }
+  if (plan.lease_expires_at_ms) exec.lease_expires_at_ms = *plan.lease_expires_at_ms;
+  if (plan.ended_at_ms) exec.ended_at_ms = *plan.ended_at_ms;
+  if (plan.reason) exec.reason = *plan.reason;
+  if (plan.job_state) {
+    LAB_ASSERT(!strict || IsLegalJobTransition(job.state, *plan.job_state));
+    job.state = *plan.job_state;
+  }
+  if (plan.run_at_ms) job.run_at_ms = *plan.run_at_ms;
+  if (plan.last_error) job.last_error = *plan.last_error;
+  if (plan.attempts_at_redrive) job.attempts_at_redrive = *plan.attempts_at_redrive;
+}
+
+bool ClaimsBefore(const Job& a, const Job& b) {
+  if (a.priority != b.priority) return a.priority > b.priority;
+  if (a.run_at_ms != b.run_at_ms) return a.run_at_ms < b.run_at_ms;
+  return a.id < b.id;
+}
+
+}  // namespace lab

@@ -1,0 +1,91 @@
+// The Store's semantics, once, as pure functions over loaded records.
+//
+// Each Plan* function looks at the job and execution a call concerns and
+// decides what the call does: the new states, the effect to record, the audit
+// entries, or a refusal. A backend (MemoryStore, SqliteStore) loads the
+// records inside its transaction, asks for a plan, applies it with ApplyPlan
+// and persists the result. So every backend has the same semantics by
+// construction, and the conformance suite checks the persistence.
+// Thread-safety: pure functions.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "core/status.h"
+#include "store/types.h"
+
+namespace lab {
+
+struct Plan {
+  // Execution changes.
+  std::optional<ExecState> exec_state;
+  std::optional<TimeMs> lease_expires_at_ms;
+  std::optional<TimeMs> ended_at_ms;
+  std::optional<std::string> reason;
+  // Job changes.
+  std::optional<JobState> job_state;
+  std::optional<TimeMs> run_at_ms;
+  std::optional<std::string> last_error;
+  std::optional<int> attempts_at_redrive;
+  // Commit: record this effect in the ledger, in the same transaction.
+  std::optional<Effect> effect;
+  CommitOutcome commit_outcome = CommitOutcome::kCommitted;
+  FailOutcome fail_outcome = FailOutcome::kRetryScheduled;
+  // Audit entries to append (seq assigned by the backend).
+  std::vector<AuditEntry> audit;
+  // A refused call: the audit entries above are still written (a fenced
+  // call leaves a durable signal, INV_005), then this error is returned.
+  std::optional<Error> refusal;
+
+  bool changes_anything() const {
+    return exec_state || lease_expires_at_ms || job_state || run_at_ms || attempts_at_redrive ||
+           effect || !audit.empty();
+  }
+};
+
+struct PlanContext {
+  TimeMs now_ms = 0;
+  StoreOptions options;
+};
+
+Plan PlanHeartbeat(const Job& job, const Execution& exec, const LeaseRef& lease,
+                   DurationMs lease_ms, const PlanContext& ctx);
+Plan PlanBegin(const Job& job, const Execution& exec, const LeaseRef& lease,
+               const PlanContext& ctx);
+// `committed_by` is the id of another execution of this job that already
+// crossed COMMITTED, if any.
+Plan PlanCommit(const Job& job, const Execution& exec, const LeaseRef& lease,
+                const std::optional<Effect>& effect, std::optional<ExecutionId> committed_by,
+                const PlanContext& ctx);
+Plan PlanFinish(const Job& job, const Execution& exec, const LeaseRef& lease,
+                const PlanContext& ctx);
+Plan PlanFail(const Job& job, const Execution& exec, const LeaseRef& lease,
+              const FailRequest& request, const PlanContext& ctx);
+// For a live LEASED/IN_PROGRESS execution whose lease has expired.
+Plan PlanReap(const Job& job, const Execution& exec, const PlanContext& ctx);
+// For a COMMITTED execution whose lease has expired (its worker is gone).
+Plan PlanReconcile(const Job& job, const Execution& exec, const PlanContext& ctx);
+Plan PlanRedrive(const Job& job, const PlanContext& ctx);
+
+// Claim: the new execution for `job` (id left 0 for the backend to assign),
+// the job after the claim, and the audit entries.
+struct ClaimPlan {
+  Job job;
+  Execution exec;
+  AuditEntry job_audit;
+  AuditEntry exec_audit;  // execution_id filled in by the backend.
+};
+ClaimPlan PlanClaim(const Job& job, const ClaimRequest& request, const PlanContext& ctx);
+// Enqueue of a brand-new job (id left 0 for the backend to assign).
+Result<Job> PlanEnqueue(const NewJob& request, const PlanContext& ctx);
+AuditEntry EnqueueAudit(const Job& job);
+
+// Applies a plan's changes to the loaded records, asserting every transition
+// is legal when fencing is enforced. The plan must not be a refusal.
+void ApplyPlan(const Plan& plan, const PlanContext& ctx, Job& job, Execution& exec);
+
+// Claim order: higher priority first, then earlier run_at, then lower id.
+bool ClaimsBefore(const Job& a, const Job& b);
+
+}  // namespace lab

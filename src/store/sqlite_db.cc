@@ -1,0 +1,144 @@
+#include "store/sqlite_db.h"
+
+#include <fmt/core.h>
+
+#include "core/assert.h"
+
+namespace lab {
+
+Error SqliteError(int rc, sqlite3* db, std::string_view context) {
+  const int primary = rc & 0xff;
+  ErrorCode code = ErrorCode::kInternal;
+  switch (primary) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_IOERR:
+    case SQLITE_PROTOCOL:
+      code = ErrorCode::kUnavailable;
+      break;
+    case SQLITE_FULL:
+      code = ErrorCode::kResourceExhausted;
+      break;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      code = ErrorCode::kDataLoss;
+      break;
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_READONLY:
+      code = ErrorCode::kFailedPrecondition;
+      break;
+    case SQLITE_CONSTRAINT:
+      code = ErrorCode::kFailedPrecondition;
+      break;
+    default:
+      break;
+  }
+  const char* detail = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  return Error{code, fmt::format("{}: {} (sqlite code {})", context, detail, rc)};
+}
+
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+Statement& Statement::Reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+  return *this;
+}
+
+Statement& Statement::Bind(int index, int64_t value) {
+  sqlite3_bind_int64(stmt_, index, value);
+  return *this;
+}
+
+Statement& Statement::Bind(int index, std::string_view value) {
+  sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+
+Statement& Statement::BindNull(int index) {
+  sqlite3_bind_null(stmt_, index);
+  return *this;
+}
+
+Result<bool> Statement::Step() {
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  Error err = SqliteError(rc, db_, sqlite3_sql(stmt_));
+  sqlite3_reset(stmt_);
+  return std::unexpected(std::move(err));
+}
+
+Result<void> Statement::Run() {
+  while (true) {
+    LAB_ASSIGN_OR_RETURN(bool row, Step());
+    if (!row) return {};
+  }
+}
+
+int64_t Statement::Int(int column) const { return sqlite3_column_int64(stmt_, column); }
+
+std::string Statement::Text(int column) const {
+  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+  const int size = sqlite3_column_bytes(stmt_, column);
+  return text == nullptr ? std::string() : std::string(text, static_cast<size_t>(size));
+}
+
+bool Statement::IsNull(int column) const {
+  return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
+
+Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, const char* vfs) {
+  sqlite3* db = nullptr;
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  const int rc = sqlite3_open_v2(path.c_str(), &db, flags, vfs);
+  if (rc != SQLITE_OK) {
+    Error err = SqliteError(rc, db, fmt::format("cannot open database '{}'", path));
+    sqlite3_close(db);
+    return std::unexpected(std::move(err));
+  }
+  sqlite3_extended_result_codes(db, 1);
+  return std::unique_ptr<SqliteDb>(new SqliteDb(db));
+}
+
+SqliteDb::~SqliteDb() {
+  cache_.clear();  // Finalize statements before closing.
+  const int rc = sqlite3_close(db_);
+  LAB_ASSERT_MSG(rc == SQLITE_OK, "sqlite3_close with statements still open");
+}
+
+Result<void> SqliteDb::Exec(const std::string& sql) {
+  char* message = nullptr;
+  const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message);
+  if (rc != SQLITE_OK) {
+    Error err = SqliteError(rc, db_, sql);
+    sqlite3_free(message);
+    return std::unexpected(std::move(err));
+  }
+  return {};
+}
+
+Result<Statement*> SqliteDb::Prepare(const std::string& sql) {
+  auto it = cache_.find(sql);
+  if (it != cache_.end()) return &it->second->Reset();
+  sqlite3_stmt* stmt = nullptr;
+  const int rc = sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &stmt, nullptr);
+  if (rc != SQLITE_OK) return std::unexpected(SqliteError(rc, db_, sql));
+  auto [pos, inserted] = cache_.emplace(sql, std::make_unique<Statement>(db_, stmt));
+  LAB_ASSERT(inserted);
+  return pos->second.get();
+}
+
+Result<int64_t> SqliteDb::QueryInt(const std::string& sql) {
+  LAB_ASSIGN_OR_RETURN(Statement * stmt, Prepare(sql));
+  LAB_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) return MakeError(ErrorCode::kInternal, "query returned no row: " + sql);
+  const int64_t value = stmt->Int(0);
+  stmt->Reset();
+  return value;
+}
+
+int64_t SqliteDb::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
+
+}  // namespace lab

@@ -1,0 +1,416 @@
+#include "store/sqlite_store.h"
+
+#include <fmt/core.h>
+
+#include "core/assert.h"
+
+namespace lab {
+namespace {
+
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE jobs (
+  id INTEGER PRIMARY KEY,
+  queue TEXT NOT NULL,
+  key TEXT,
+  payload TEXT NOT NULL,
+  priority INTEGER NOT NULL,
+  run_at_ms INTEGER NOT NULL,
+  max_attempts INTEGER NOT NULL,
+  attempts INTEGER NOT NULL,
+  attempts_at_redrive INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  last_error TEXT NOT NULL,
+  UNIQUE (queue, key)
+);
+CREATE INDEX jobs_ready ON jobs (queue, state, priority DESC, run_at_ms, id);
+CREATE TABLE executions (
+  id INTEGER PRIMARY KEY,
+  job_id INTEGER NOT NULL REFERENCES jobs (id),
+  attempt INTEGER NOT NULL,
+  worker TEXT NOT NULL,
+  state TEXT NOT NULL,
+  leased_at_ms INTEGER NOT NULL,
+  lease_expires_at_ms INTEGER NOT NULL,
+  ended_at_ms INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  UNIQUE (job_id, attempt)
+);
+CREATE INDEX executions_by_state ON executions (state, lease_expires_at_ms);
+CREATE INDEX executions_by_job ON executions (job_id);
+CREATE TABLE effects (
+  id INTEGER PRIMARY KEY,
+  job_id INTEGER NOT NULL UNIQUE REFERENCES jobs (id),
+  execution_id INTEGER NOT NULL REFERENCES executions (id),
+  key TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  applied_at_ms INTEGER NOT NULL
+);
+CREATE TABLE audit (
+  seq INTEGER PRIMARY KEY,
+  at_ms INTEGER NOT NULL,
+  job_id INTEGER NOT NULL,
+  execution_id INTEGER NOT NULL,
+  event TEXT NOT NULL,
+  from_state TEXT NOT NULL,
+  to_state TEXT NOT NULL,
+  detail TEXT NOT NULL
+);
+)sql";
+
+constexpr const char* kJobColumns =
+    "id, queue, key, payload, priority, run_at_ms, max_attempts, attempts, attempts_at_redrive, "
+    "state, created_at_ms, last_error";
+constexpr const char* kExecColumns =
+    "id, job_id, attempt, worker, state, leased_at_ms, lease_expires_at_ms, ended_at_ms, reason";
+
+Result<Job> ReadJob(const Statement& s) {
+  Job j;
+  j.id = s.Int(0);
+  j.queue = s.Text(1);
+  if (!s.IsNull(2)) j.key = s.Text(2);
+  j.payload = s.Text(3);
+  j.priority = static_cast<int>(s.Int(4));
+  j.run_at_ms = s.Int(5);
+  j.max_attempts = static_cast<int>(s.Int(6));
+  j.attempts = static_cast<int>(s.Int(7));
+  j.attempts_at_redrive = static_cast<int>(s.Int(8));
+  auto state = ParseJobState(s.Text(9));
+  if (!state) return MakeError(ErrorCode::kDataLoss, "job has unknown state " + s.Text(9));
+  j.state = *state;
+  j.created_at_ms = s.Int(10);
+  j.last_error = s.Text(11);
+  return j;
+}
+
+Result<Execution> ReadExecution(const Statement& s) {
+  Execution e;
+  e.id = s.Int(0);
+  e.job_id = s.Int(1);
+  e.attempt = static_cast<int>(s.Int(2));
+  e.worker = s.Text(3);
+  auto state = ParseExecState(s.Text(4));
+  if (!state) return MakeError(ErrorCode::kDataLoss, "execution has unknown state " + s.Text(4));
+  e.state = *state;
+  e.leased_at_ms = s.Int(5);
+  e.lease_expires_at_ms = s.Int(6);
+  e.ended_at_ms = s.Int(7);
+  e.reason = s.Text(8);
+  return e;
+}
+
+// Binds every job column except id, starting at parameter `first`.
+void BindJob(Statement& s, const Job& j, int first) {
+  s.Bind(first, j.queue);
+  if (j.key) {
+    s.Bind(first + 1, *j.key);
+  } else {
+    s.BindNull(first + 1);
+  }
+  s.Bind(first + 2, j.payload)
+      .Bind(first + 3, int64_t{j.priority})
+      .Bind(first + 4, j.run_at_ms)
+      .Bind(first + 5, int64_t{j.max_attempts})
+      .Bind(first + 6, int64_t{j.attempts})
+      .Bind(first + 7, int64_t{j.attempts_at_redrive})
+      .Bind(first + 8, ToString(j.state))
+      .Bind(first + 9, j.created_at_ms)
+      .Bind(first + 10, j.last_error);
+}
+
+void BindExecution(Statement& s, const Execution& e, int first) {
+  s.Bind(first, e.job_id)
+      .Bind(first + 1, int64_t{e.attempt})
+      .Bind(first + 2, e.worker)
+      .Bind(first + 3, ToString(e.state))
+      .Bind(first + 4, e.leased_at_ms)
+      .Bind(first + 5, e.lease_expires_at_ms)
+      .Bind(first + 6, e.ended_at_ms)
+      .Bind(first + 7, e.reason);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& options,
+                                                       Clock& clock) {
+  if (options.path.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, "sqlite store needs a file path");
+  }
+  if (options.synchronous != "FULL" && options.synchronous != "EXTRA") {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "synchronous must be FULL or EXTRA, got " + options.synchronous);
+  }
+  const char* vfs = options.vfs.empty() ? nullptr : options.vfs.c_str();
+  LAB_ASSIGN_OR_RETURN(auto db, SqliteDb::Open(options.path, vfs));
+  LAB_RETURN_IF_ERROR(db->Exec(fmt::format("PRAGMA busy_timeout = {}", options.busy_timeout_ms)));
+  LAB_RETURN_IF_ERROR(PrepareSchema(*db, options.path));
+  LAB_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous = " + options.synchronous));
+  LAB_RETURN_IF_ERROR(db->Exec("PRAGMA foreign_keys = ON"));
+  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(db), clock, options.store));
+}
+
+Result<void> SqliteStore::PrepareSchema(SqliteDb& db, const std::string& path) {
+  // Read-only checks first: nothing is written until the file is known to
+  // be empty or ours at a version we understand.
+  auto app_id = db.QueryInt("PRAGMA application_id");
+  if (!app_id) {
+    return MakeError(app_id.error().code,
+                     fmt::format("'{}' is not a readable lab database: {}", path,
+                                 app_id.error().message));
+  }
+  LAB_ASSIGN_OR_RETURN(int64_t version, db.QueryInt("PRAGMA user_version"));
+  LAB_ASSIGN_OR_RETURN(int64_t objects, db.QueryInt("SELECT count(*) FROM sqlite_master"));
+  if (objects > 0 && *app_id != kApplicationId) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     fmt::format("'{}' is a SQLite database of another application "
+                                 "(application_id {}); refusing to touch it",
+                                 path, *app_id));
+  }
+  if (version > kSchemaVersion) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     fmt::format("'{}' has schema version {}, newer than this build supports "
+                                 "({}); upgrade lab to open it",
+                                 path, version, kSchemaVersion));
+  }
+  // WAL first, so schema creation is itself written through the WAL.
+  LAB_ASSIGN_OR_RETURN(Statement * wal, db.Prepare("PRAGMA journal_mode = WAL"));
+  LAB_ASSIGN_OR_RETURN(bool row, wal->Step());
+  const std::string mode = row ? wal->Text(0) : "";
+  wal->Reset();
+  if (mode != "wal") {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     fmt::format("'{}': cannot switch to WAL mode (got '{}')", path, mode));
+  }
+  if (objects > 0 && version == kSchemaVersion) return {};
+  if (objects > 0) {
+    return MakeError(ErrorCode::kDataLoss,
+                     fmt::format("'{}' is a lab database without a schema version", path));
+  }
+  LAB_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
+  auto created = db.Exec(kSchemaV1);
+  if (created) created = db.Exec(fmt::format("PRAGMA application_id = {}", kApplicationId));
+  if (created) created = db.Exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion));
+  if (!created) {
+    (void)db.Exec("ROLLBACK");  // Best effort; the create error is what matters.
+    return std::unexpected(created.error());
+  }
+  return db.Exec("COMMIT");
+}
+
+Result<void> SqliteStore::BeginWrite() { return db_->Exec("BEGIN IMMEDIATE"); }
+
+Result<void> SqliteStore::CommitWrite() {
+  auto result = db_->Exec("COMMIT");
+  if (!result && result.error().code == ErrorCode::kUnavailable &&
+      sqlite3_get_autocommit(db_->raw()) == 0) {
+    // SQLITE_BUSY on COMMIT leaves the transaction open and unwritten.
+    return result;
+  }
+  if (!result) return MakeError(ErrorCode::kInternal, result.error().message);
+  return {};
+}
+
+void SqliteStore::Rollback() {
+  if (sqlite3_get_autocommit(db_->raw()) == 0) {
+    auto rolled_back = db_->Exec("ROLLBACK");
+    LAB_ASSERT_MSG(rolled_back.has_value(), "ROLLBACK failed");
+  }
+}
+
+Result<std::vector<Job>> SqliteStore::QueryJobs(Statement& stmt) {
+  std::vector<Job> out;
+  while (true) {
+    LAB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    LAB_ASSIGN_OR_RETURN(Job job, ReadJob(stmt));
+    out.push_back(std::move(job));
+  }
+  stmt.Reset();
+  return out;
+}
+
+Result<std::vector<Execution>> SqliteStore::QueryExecutions(Statement& stmt) {
+  std::vector<Execution> out;
+  while (true) {
+    LAB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    LAB_ASSIGN_OR_RETURN(Execution exec, ReadExecution(stmt));
+    out.push_back(std::move(exec));
+  }
+  stmt.Reset();
+  return out;
+}
+
+Result<std::optional<Job>> SqliteStore::LoadJob(JobId id) {
+  LAB_ASSIGN_OR_RETURN(Statement * s,
+                       db_->Prepare(fmt::format("SELECT {} FROM jobs WHERE id = ?1", kJobColumns)));
+  s->Bind(1, id);
+  LAB_ASSIGN_OR_RETURN(auto jobs, QueryJobs(*s));
+  if (jobs.empty()) return std::optional<Job>();
+  return std::optional<Job>(std::move(jobs.front()));
+}
+
+Result<std::optional<Job>> SqliteStore::LoadJobByKey(const std::string& queue,
+                                                     const std::string& key) {
+  LAB_ASSIGN_OR_RETURN(Statement * s, db_->Prepare(fmt::format(
+                                          "SELECT {} FROM jobs WHERE queue = ?1 AND key = ?2",
+                                          kJobColumns)));
+  s->Bind(1, queue).Bind(2, key);
+  LAB_ASSIGN_OR_RETURN(auto jobs, QueryJobs(*s));
+  if (jobs.empty()) return std::optional<Job>();
+  return std::optional<Job>(std::move(jobs.front()));
+}
+
+Result<std::optional<Execution>> SqliteStore::LoadExecution(ExecutionId id) {
+  LAB_ASSIGN_OR_RETURN(Statement * s, db_->Prepare(fmt::format(
+                                          "SELECT {} FROM executions WHERE id = ?1", kExecColumns)));
+  s->Bind(1, id);
+  LAB_ASSIGN_OR_RETURN(auto execs, QueryExecutions(*s));
+  if (execs.empty()) return std::optional<Execution>();
+  return std::optional<Execution>(std::move(execs.front()));
+}
+
+Result<std::vector<Job>> SqliteStore::LoadClaimable(const std::string& queue, TimeMs now,
+                                                    int limit) {
+  LAB_ASSIGN_OR_RETURN(Statement * s,
+                       db_->Prepare(fmt::format("SELECT {} FROM jobs WHERE queue = ?1 AND "
+                                                "state = 'PENDING' AND run_at_ms <= ?2 "
+                                                "ORDER BY priority DESC, run_at_ms, id LIMIT ?3",
+                                                kJobColumns)));
+  s->Bind(1, queue).Bind(2, now).Bind(3, int64_t{limit});
+  return QueryJobs(*s);
+}
+
+Result<std::vector<Execution>> SqliteStore::LoadExpired(ExecState state, TimeMs now) {
+  LAB_ASSIGN_OR_RETURN(
+      Statement * s,
+      db_->Prepare(fmt::format("SELECT {} FROM executions WHERE state = ?1 AND "
+                               "lease_expires_at_ms <= ?2 ORDER BY id",
+                               kExecColumns)));
+  s->Bind(1, ToString(state)).Bind(2, now);
+  return QueryExecutions(*s);
+}
+
+Result<std::optional<ExecutionId>> SqliteStore::FindCommitted(JobId job, ExecutionId other_than) {
+  LAB_ASSIGN_OR_RETURN(Statement * s,
+                       db_->Prepare("SELECT id FROM executions WHERE job_id = ?1 AND id != ?2 "
+                                    "AND state IN ('COMMITTED', 'DONE') ORDER BY id LIMIT 1"));
+  s->Bind(1, job).Bind(2, other_than);
+  LAB_ASSIGN_OR_RETURN(bool row, s->Step());
+  std::optional<ExecutionId> found;
+  if (row) found = s->Int(0);
+  s->Reset();
+  return found;
+}
+
+Result<JobId> SqliteStore::InsertJob(const Job& job) {
+  LAB_ASSIGN_OR_RETURN(Statement * s,
+                       db_->Prepare("INSERT INTO jobs (queue, key, payload, priority, run_at_ms, "
+                                    "max_attempts, attempts, attempts_at_redrive, state, "
+                                    "created_at_ms, last_error) VALUES "
+                                    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
+  BindJob(*s, job, 1);
+  LAB_RETURN_IF_ERROR(s->Run());
+  return db_->LastInsertRowId();
+}
+
+Result<ExecutionId> SqliteStore::InsertExecution(const Execution& exec) {
+  LAB_ASSIGN_OR_RETURN(Statement * s,
+                       db_->Prepare("INSERT INTO executions (job_id, attempt, worker, state, "
+                                    "leased_at_ms, lease_expires_at_ms, ended_at_ms, reason) "
+                                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
+  BindExecution(*s, exec, 1);
+  LAB_RETURN_IF_ERROR(s->Run());
+  return db_->LastInsertRowId();
+}
+
+Result<void> SqliteStore::SaveJob(const Job& job) {
+  LAB_ASSIGN_OR_RETURN(Statement * s,
+                       db_->Prepare("UPDATE jobs SET queue = ?1, key = ?2, payload = ?3, "
+                                    "priority = ?4, run_at_ms = ?5, max_attempts = ?6, "
+                                    "attempts = ?7, attempts_at_redrive = ?8, state = ?9, "
+                                    "created_at_ms = ?10, last_error = ?11 WHERE id = ?12"));
+  BindJob(*s, job, 1);
+  s->Bind(12, job.id);
+  LAB_RETURN_IF_ERROR(s->Run());
+  LAB_ASSERT(sqlite3_changes(db_->raw()) == 1);
+  return {};
+}
+
+Result<void> SqliteStore::SaveExecution(const Execution& exec) {
+  LAB_ASSIGN_OR_RETURN(Statement * s,
+                       db_->Prepare("UPDATE executions SET job_id = ?1, attempt = ?2, "
+                                    "worker = ?3, state = ?4, leased_at_ms = ?5, "
+                                    "lease_expires_at_ms = ?6, ended_at_ms = ?7, reason = ?8 "
+                                    "WHERE id = ?9"));
+  BindExecution(*s, exec, 1);
+  s->Bind(9, exec.id);
+  LAB_RETURN_IF_ERROR(s->Run());
+  LAB_ASSERT(sqlite3_changes(db_->raw()) == 1);
+  return {};
+}
+
+Result<void> SqliteStore::InsertEffect(const EffectRecord& e) {
+  LAB_ASSIGN_OR_RETURN(Statement * s,
+                       db_->Prepare("INSERT INTO effects (job_id, execution_id, key, payload, "
+                                    "applied_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)"));
+  s->Bind(1, e.job_id).Bind(2, e.execution_id).Bind(3, e.key).Bind(4, e.payload).Bind(5,
+                                                                                     e.applied_at_ms);
+  return s->Run();
+}
+
+Result<void> SqliteStore::AppendAudit(const AuditEntry& a) {
+  LAB_ASSIGN_OR_RETURN(Statement * s,
+                       db_->Prepare("INSERT INTO audit (at_ms, job_id, execution_id, event, "
+                                    "from_state, to_state, detail) VALUES "
+                                    "(?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+  s->Bind(1, a.at_ms)
+      .Bind(2, a.job_id)
+      .Bind(3, a.execution_id)
+      .Bind(4, a.event)
+      .Bind(5, a.from)
+      .Bind(6, a.to)
+      .Bind(7, a.detail);
+  return s->Run();
+}
+
+Result<Snapshot> SqliteStore::LoadSnapshot() {
+  // One read transaction, so the four tables agree with each other.
+  LAB_RETURN_IF_ERROR(db_->Exec("BEGIN"));
+  auto snapshot = [&]() -> Result<Snapshot> {
+    Snapshot snap;
+    LAB_ASSIGN_OR_RETURN(Statement * jobs,
+                         db_->Prepare(fmt::format("SELECT {} FROM jobs ORDER BY id", kJobColumns)));
+    LAB_ASSIGN_OR_RETURN(snap.jobs, QueryJobs(*jobs));
+    LAB_ASSIGN_OR_RETURN(Statement * execs, db_->Prepare(fmt::format(
+                                                "SELECT {} FROM executions ORDER BY id",
+                                                kExecColumns)));
+    LAB_ASSIGN_OR_RETURN(snap.executions, QueryExecutions(*execs));
+    LAB_ASSIGN_OR_RETURN(Statement * effects,
+                         db_->Prepare("SELECT id, job_id, execution_id, key, payload, "
+                                      "applied_at_ms FROM effects ORDER BY id"));
+    while (true) {
+      LAB_ASSIGN_OR_RETURN(bool row, effects->Step());
+      if (!row) break;
+      snap.effects.push_back(EffectRecord{effects->Int(0), effects->Int(1), effects->Int(2),
+                                          effects->Text(3), effects->Text(4), effects->Int(5)});
+    }
+    LAB_ASSIGN_OR_RETURN(Statement * audit,
+                         db_->Prepare("SELECT seq, at_ms, job_id, execution_id, event, "
+                                      "from_state, to_state, detail FROM audit ORDER BY seq"));
+    while (true) {
+      LAB_ASSIGN_OR_RETURN(bool row, audit->Step());
+      if (!row) break;
+      snap.audit.push_back(AuditEntry{audit->Int(0), audit->Int(1), audit->Int(2), audit->Int(3),
+                                      audit->Text(4), audit->Text(5), audit->Text(6),
+                                      audit->Text(7)});
+    }
+    return snap;
+  }();
+  auto ended = db_->Exec("COMMIT");
+  if (!snapshot) return snapshot;
+  if (!ended) return std::unexpected(ended.error());
+  return snapshot;
+}
+
+}  // namespace lab

@@ -1,0 +1,67 @@
+// SqliteStore: the embedded default, a real SQLite file in WAL mode.
+//
+// Every operation is one BEGIN IMMEDIATE transaction; with synchronous=FULL
+// (the default) a call that returned success has reached stable storage.
+// The schema is versioned (PRAGMA user_version, application_id 'LABQ'):
+// opening a corrupt file, a file of another application, a newer schema, or
+// a path that cannot be opened fails with a clear error and writes nothing.
+// The VFS is chosen at open time, so the simulator can run this same code on
+// a simulated disk. Thread-safety: one thread at a time per handle; many
+// handles (threads, processes) may share one file.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "store/record_store.h"
+#include "store/sqlite_db.h"
+
+namespace lab {
+
+struct SqliteOptions {
+  std::string path;
+  std::string vfs;                 // Empty: SQLite's default VFS.
+  std::string synchronous = "FULL";  // FULL or EXTRA; NORMAL is not durable in WAL mode.
+  int busy_timeout_ms = 5'000;     // Waits through the VFS's xSleep when another handle writes.
+  StoreOptions store;
+};
+
+class SqliteStore final : public RecordStore {
+ public:
+  static constexpr int kSchemaVersion = 1;
+  static constexpr int64_t kApplicationId = 0x4C414251;  // 'LABQ'
+
+  static Result<std::unique_ptr<SqliteStore>> Open(const SqliteOptions& options, Clock& clock);
+
+ protected:
+  Result<void> BeginWrite() override;
+  Result<void> CommitWrite() override;
+  void Rollback() override;
+  Result<std::optional<Job>> LoadJob(JobId id) override;
+  Result<std::optional<Job>> LoadJobByKey(const std::string& queue,
+                                          const std::string& key) override;
+  Result<std::optional<Execution>> LoadExecution(ExecutionId id) override;
+  Result<std::vector<Job>> LoadClaimable(const std::string& queue, TimeMs now,
+                                         int limit) override;
+  Result<std::vector<Execution>> LoadExpired(ExecState state, TimeMs now) override;
+  Result<std::optional<ExecutionId>> FindCommitted(JobId job, ExecutionId other_than) override;
+  Result<JobId> InsertJob(const Job& job) override;
+  Result<ExecutionId> InsertExecution(const Execution& exec) override;
+  Result<void> SaveJob(const Job& job) override;
+  Result<void> SaveExecution(const Execution& exec) override;
+  Result<void> InsertEffect(const EffectRecord& effect) override;
+  Result<void> AppendAudit(const AuditEntry& entry) override;
+  Result<Snapshot> LoadSnapshot() override;
+
+ private:
+  SqliteStore(std::unique_ptr<SqliteDb> db, Clock& clock, StoreOptions options)
+      : RecordStore(clock, options), db_(std::move(db)) {}
+  // Checks the file is ours and not newer, then creates or keeps the schema.
+  static Result<void> PrepareSchema(SqliteDb& db, const std::string& path);
+  Result<std::vector<Job>> QueryJobs(Statement& stmt);
+  Result<std::vector<Execution>> QueryExecutions(Statement& stmt);
+
+  std::unique_ptr<SqliteDb> db_;
+};
+
+}  // namespace lab

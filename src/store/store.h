@@ -1,0 +1,60 @@
+// Store: the durable record of jobs, executions, the effect ledger and the
+// audit log, with one atomic operation per state transition.
+//
+// Every call after Claim presents a LeaseRef (execution id + fencing token);
+// with fencing enforced, a stale or ended lease is refused with kAborted and
+// leaves a "fenced" audit signal. Time for leases is the store's own clock.
+// A call that returned success is durable (for SQLite: synchronous=FULL).
+// If a durable commit fails, the handle becomes fail-stop: the call returns
+// kUnknownOutcome and every later call kFailedPrecondition; recovery is
+// reopen + reconcile, never a blind retry.
+// Thread-safety: a Store handle is used by one thread at a time; several
+// handles (processes, threads) may share one database file.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "core/status.h"
+#include "store/types.h"
+
+namespace lab {
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Adds a job. With an idempotency key already present in the queue,
+  // returns the existing job (created = false) and changes nothing.
+  virtual Result<EnqueueResult> Enqueue(const NewJob& job) = 0;
+  // Leases up to max_jobs ready jobs (PENDING, run_at reached), best first.
+  // Each lease's token is the job's new attempt number.
+  virtual Result<std::vector<Lease>> Claim(const ClaimRequest& request) = 0;
+  // Extends a live lease to now + lease_ms.
+  virtual Result<void> Heartbeat(const LeaseRef& lease, DurationMs lease_ms) = 0;
+  // LEASED -> IN_PROGRESS.
+  virtual Result<void> Begin(const LeaseRef& lease) = 0;
+  // IN_PROGRESS -> COMMITTED, writing `effect` to the ledger in the same
+  // transaction. If another execution of the job already committed, this one
+  // is aborted instead and kAlreadyCommitted is returned (no effect).
+  virtual Result<CommitOutcome> Commit(const LeaseRef& lease,
+                                       const std::optional<Effect>& effect) = 0;
+  // COMMITTED -> DONE; the job SUCCEEDED. Idempotent on a DONE execution.
+  virtual Result<void> Finish(const LeaseRef& lease) = 0;
+  // IN_PROGRESS -> FAILED; the job is retried at retry_at or dead-lettered.
+  virtual Result<FailOutcome> Fail(const LeaseRef& lease, const FailRequest& request) = 0;
+  // Aborts every LEASED/IN_PROGRESS execution whose lease has expired and
+  // re-queues (or dead-letters) its job. Returns how many were aborted.
+  virtual Result<int> ReapExpired() = 0;
+  // Finalizes every COMMITTED execution whose lease has expired (its worker
+  // died between commit and finish): DONE, job SUCCEEDED. Returns the count.
+  virtual Result<int> Reconcile() = 0;
+  // DEAD -> PENDING, with a fresh attempt budget (tokens keep counting up).
+  virtual Result<void> Redrive(JobId job) = 0;
+
+  virtual Result<Job> GetJob(JobId job) = 0;
+  // A consistent read-only copy of everything, for checkers and tools.
+  virtual Result<Snapshot> ReadSnapshot() = 0;
+};
+
+}  // namespace lab

@@ -1,0 +1,355 @@
+// Goal: every Store implementation honours the same contract, operation by
+// operation. Method: one parameterized suite; each case builds a store on a
+// manual clock through a factory (MemoryStore, SqliteStore on a temp file),
+// drives one operation's happy path and its refusals, and checks the records
+// and the audit log it leaves.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+#include <memory>
+
+#include "core/clock.h"
+#include "core/testing/temp_dir.h"
+#include "store/memory_store.h"
+#include "store/sqlite_store.h"
+
+namespace lab {
+namespace {
+
+using Factory = std::function<std::unique_ptr<Store>(Clock&, StoreOptions, testing::TempDir&)>;
+
+struct Backend {
+  std::string name;
+  Factory make;
+};
+
+void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
+
+std::vector<Backend> Backends() {
+  return {
+      {"Memory",
+       [](Clock& clock, StoreOptions options, testing::TempDir&) {
+         return std::unique_ptr<Store>(new MemoryStore(clock, options));
+       }},
+      {"Sqlite",
+       [](Clock& clock, StoreOptions options, testing::TempDir& dir) {
+         auto store =
+             SqliteStore::Open(SqliteOptions{.path = dir.File("q.db"), .store = options}, clock);
+         EXPECT_TRUE(store.has_value()) << store.error().ToString();
+         return std::unique_ptr<Store>(std::move(*store));
+       }},
+  };
+}
+
+class StoreConformanceTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override { store_ = GetParam().make(clock_, {}, dir_); }
+  void Reopen(StoreOptions options) {
+    store_.reset();
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::filesystem::remove(dir_.File(std::string("q.db") + suffix));
+    }
+    store_ = GetParam().make(clock_, options, dir_);
+  }
+
+  JobId Add(NewJob job = {}) {
+    auto r = store_->Enqueue(job);
+    EXPECT_TRUE(r.has_value()) << r.error().ToString();
+    return r->job_id;
+  }
+  Lease ClaimOne(DurationMs lease_ms = 1'000) {
+    auto leases = store_->Claim({.worker = "w1", .max_jobs = 1, .lease_ms = lease_ms});
+    EXPECT_TRUE(leases.has_value()) << leases.error().ToString();
+    EXPECT_EQ(leases->size(), 1u);
+    return leases->empty() ? Lease{} : leases->front();
+  }
+  LeaseRef Ref(const Lease& l) { return {l.execution_id, l.token}; }
+  // Claim, begin: a lease in IN_PROGRESS.
+  Lease Started(DurationMs lease_ms = 1'000) {
+    Lease l = ClaimOne(lease_ms);
+    EXPECT_TRUE(store_->Begin(Ref(l)).has_value());
+    return l;
+  }
+  Snapshot Snap() {
+    auto s = store_->ReadSnapshot();
+    EXPECT_TRUE(s.has_value()) << s.error().ToString();
+    return *s;
+  }
+  JobState StateOf(JobId id) { return store_->GetJob(id)->state; }
+  ExecState ExecStateOf(ExecutionId id) {
+    for (const auto& e : Snap().executions) {
+      if (e.id == id) return e.state;
+    }
+    ADD_FAILURE() << "no execution " << id;
+    return ExecState::kAborted;
+  }
+  size_t CountAudit(const std::string& event) {
+    const auto audit = Snap().audit;
+    return std::count_if(audit.begin(), audit.end(),
+                         [&](const AuditEntry& a) { return a.event == event; });
+  }
+
+  ManualClock clock_{1'000'000};
+  testing::TempDir dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_P(StoreConformanceTest, EnqueueCreatesPendingJobWithAudit) {
+  JobId a = Add({.payload = "a"});
+  JobId b = Add({.payload = "b"});
+  EXPECT_LT(a, b);
+  auto job = store_->GetJob(a);
+  ASSERT_TRUE(job.has_value());
+  EXPECT_EQ(job->state, JobState::kPending);
+  EXPECT_EQ(job->payload, "a");
+  EXPECT_EQ(job->run_at_ms, clock_.NowMs());
+  EXPECT_EQ(job->attempts, 0);
+  EXPECT_EQ(CountAudit("enqueue"), 2u);
+}
+
+TEST_P(StoreConformanceTest, EnqueueWithSameKeyReturnsExistingJob) {
+  auto first = store_->Enqueue({.key = "order-1", .payload = "x"});
+  auto second = store_->Enqueue({.key = "order-1", .payload = "different"});
+  ASSERT_TRUE(first && second);
+  EXPECT_TRUE(first->created);
+  EXPECT_FALSE(second->created);
+  EXPECT_EQ(first->job_id, second->job_id);
+  EXPECT_EQ(store_->GetJob(first->job_id)->payload, "x");
+  EXPECT_EQ(Snap().jobs.size(), 1u);
+  // The key is scoped by queue.
+  auto other = store_->Enqueue({.queue = "other", .key = "order-1"});
+  ASSERT_TRUE(other);
+  EXPECT_TRUE(other->created);
+}
+
+TEST_P(StoreConformanceTest, EnqueueRejectsBadInputAndStoresNothing) {
+  EXPECT_EQ(store_->Enqueue({.max_attempts = 0}).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(store_->Enqueue({.key = ""}).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(store_->Enqueue({.queue = ""}).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(Snap().jobs.empty());
+  EXPECT_TRUE(Snap().audit.empty());
+}
+
+TEST_P(StoreConformanceTest, ClaimLeasesReadyJobsBestFirstWithTokenOne) {
+  JobId low = Add({.priority = 0});
+  JobId high = Add({.priority = 5});
+  Add({.run_at_ms = clock_.NowMs() + 10'000});  // Not ready yet.
+  auto leases = store_->Claim({.worker = "w1", .max_jobs = 10, .lease_ms = 500});
+  ASSERT_TRUE(leases.has_value());
+  ASSERT_EQ(leases->size(), 2u);
+  EXPECT_EQ((*leases)[0].job.id, high);
+  EXPECT_EQ((*leases)[1].job.id, low);
+  for (const Lease& l : *leases) {
+    EXPECT_EQ(l.token, 1);
+    EXPECT_EQ(l.expires_at_ms, clock_.NowMs() + 500);
+    EXPECT_EQ(StateOf(l.job.id), JobState::kRunning);
+    EXPECT_EQ(ExecStateOf(l.execution_id), ExecState::kLeased);
+  }
+  // Leased jobs are not handed out twice.
+  EXPECT_TRUE(store_->Claim({.worker = "w2", .max_jobs = 10, .lease_ms = 500})->empty());
+  clock_.AdvanceMs(10'000);
+  EXPECT_EQ(store_->Claim({.worker = "w2", .max_jobs = 10, .lease_ms = 500})->size(), 1u);
+}
+
+TEST_P(StoreConformanceTest, ClaimRejectsBadRequest) {
+  Add();
+  EXPECT_EQ(store_->Claim({.worker = "w", .max_jobs = 0}).error().code,
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(store_->Claim({.worker = "", .max_jobs = 1}).error().code,
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(store_->Claim({.worker = "w", .lease_ms = 0}).error().code,
+            ErrorCode::kInvalidArgument);
+}
+
+TEST_P(StoreConformanceTest, BeginCommitFinishRecordsOneEffect) {
+  JobId id = Add({.key = "k1"});
+  Lease l = Started();
+  EXPECT_EQ(ExecStateOf(l.execution_id), ExecState::kInProgress);
+  auto outcome = store_->Commit(Ref(l), Effect{"charged"});
+  ASSERT_TRUE(outcome.has_value()) << outcome.error().ToString();
+  EXPECT_EQ(*outcome, CommitOutcome::kCommitted);
+  EXPECT_EQ(ExecStateOf(l.execution_id), ExecState::kCommitted);
+  EXPECT_EQ(StateOf(id), JobState::kRunning);
+  ASSERT_TRUE(store_->Finish(Ref(l)).has_value());
+  EXPECT_EQ(ExecStateOf(l.execution_id), ExecState::kDone);
+  EXPECT_EQ(StateOf(id), JobState::kSucceeded);
+  // Finishing again is harmless.
+  EXPECT_TRUE(store_->Finish(Ref(l)).has_value());
+  const Snapshot s = Snap();
+  ASSERT_EQ(s.effects.size(), 1u);
+  EXPECT_EQ(s.effects[0].key, "k1");
+  EXPECT_EQ(s.effects[0].payload, "charged");
+  EXPECT_EQ(s.effects[0].execution_id, l.execution_id);
+}
+
+TEST_P(StoreConformanceTest, OutOfOrderCallsAreRefusedAsPreconditions) {
+  Add();
+  Lease l = ClaimOne();
+  EXPECT_EQ(store_->Commit(Ref(l), Effect{"x"}).error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(store_->Finish(Ref(l)).error().code, ErrorCode::kFailedPrecondition);
+  ASSERT_TRUE(store_->Begin(Ref(l)).has_value());
+  EXPECT_EQ(store_->Begin(Ref(l)).error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_TRUE(Snap().effects.empty());
+  EXPECT_EQ(store_->Begin({9999, 1}).error().code, ErrorCode::kNotFound);
+}
+
+TEST_P(StoreConformanceTest, HeartbeatExtendsTheLease) {
+  Add();
+  Lease l = Started(1'000);
+  clock_.AdvanceMs(800);
+  ASSERT_TRUE(store_->Heartbeat(Ref(l), 1'000).has_value());
+  clock_.AdvanceMs(800);  // Past the original expiry, within the extension.
+  EXPECT_EQ(*store_->ReapExpired(), 0);
+  EXPECT_EQ(ExecStateOf(l.execution_id), ExecState::kInProgress);
+  clock_.AdvanceMs(200);
+  EXPECT_EQ(*store_->ReapExpired(), 1);
+}
+
+TEST_P(StoreConformanceTest, ReaperRequeuesExpiredLeaseAndStaleTokenIsFenced) {
+  JobId id = Add();
+  Lease first = Started(1'000);
+  clock_.AdvanceMs(999);
+  EXPECT_EQ(*store_->ReapExpired(), 0);
+  clock_.AdvanceMs(1);
+  EXPECT_EQ(*store_->ReapExpired(), 1);
+  EXPECT_EQ(ExecStateOf(first.execution_id), ExecState::kAborted);
+  EXPECT_EQ(StateOf(id), JobState::kPending);
+
+  Lease second = Started();
+  EXPECT_EQ(second.token, 2);
+  // The first holder wakes up and tries to commit: refused, and it shows.
+  auto zombie = store_->Commit(Ref(first), Effect{"late"});
+  ASSERT_FALSE(zombie.has_value());
+  EXPECT_EQ(zombie.error().code, ErrorCode::kAborted);
+  EXPECT_EQ(CountAudit("fenced"), 1u);
+  EXPECT_EQ(store_->Heartbeat(Ref(first), 1'000).error().code, ErrorCode::kAborted);
+  EXPECT_EQ(store_->Commit({second.execution_id, 1}, Effect{"forged"}).error().code,
+            ErrorCode::kAborted);
+  ASSERT_TRUE(store_->Commit(Ref(second), Effect{"ok"}).has_value());
+  ASSERT_TRUE(store_->Finish(Ref(second)).has_value());
+  EXPECT_EQ(Snap().effects.size(), 1u);
+}
+
+TEST_P(StoreConformanceTest, ReaperDeadLettersWhenAttemptsAreExhausted) {
+  JobId id = Add({.max_attempts = 2});
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    Lease l = ClaimOne(100);
+    EXPECT_EQ(l.token, attempt);
+    clock_.AdvanceMs(100);
+    EXPECT_EQ(*store_->ReapExpired(), 1);
+  }
+  EXPECT_EQ(StateOf(id), JobState::kDead);
+  EXPECT_TRUE(store_->Claim({.worker = "w", .lease_ms = 100})->empty());
+}
+
+TEST_P(StoreConformanceTest, FailSchedulesRetryAtTheGivenTime) {
+  JobId id = Add();
+  Lease l = Started();
+  auto outcome = store_->Fail(Ref(l), {.error = "boom", .retry_at_ms = clock_.NowMs() + 5'000});
+  ASSERT_TRUE(outcome.has_value());
+  EXPECT_EQ(*outcome, FailOutcome::kRetryScheduled);
+  EXPECT_EQ(ExecStateOf(l.execution_id), ExecState::kFailed);
+  auto job = store_->GetJob(id);
+  EXPECT_EQ(job->state, JobState::kPending);
+  EXPECT_EQ(job->last_error, "boom");
+  EXPECT_TRUE(store_->Claim({.worker = "w", .lease_ms = 100})->empty());
+  clock_.AdvanceMs(5'000);
+  EXPECT_EQ(ClaimOne().token, 2);
+}
+
+TEST_P(StoreConformanceTest, FailWithoutRetryDeadLettersAndRedriveRestartsTheBudget) {
+  JobId id = Add({.max_attempts = 1});
+  Lease l = Started();
+  EXPECT_EQ(*store_->Fail(Ref(l), {.error = "poison"}), FailOutcome::kDeadLettered);
+  EXPECT_EQ(StateOf(id), JobState::kDead);
+  ASSERT_TRUE(store_->Redrive(id).has_value());
+  auto job = store_->GetJob(id);
+  EXPECT_EQ(job->state, JobState::kPending);
+  EXPECT_EQ(job->AttemptsUsed(), 0);
+  Lease again = ClaimOne(100);
+  EXPECT_EQ(again.token, 2);  // Tokens never go back.
+  clock_.AdvanceMs(100);
+  EXPECT_EQ(*store_->ReapExpired(), 1);
+  EXPECT_EQ(StateOf(id), JobState::kDead);  // One attempt per redrive.
+}
+
+TEST_P(StoreConformanceTest, RedriveRefusesLiveAndUnknownJobs) {
+  JobId id = Add();
+  EXPECT_EQ(store_->Redrive(id).error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(store_->Redrive(4242).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(StateOf(id), JobState::kPending);
+}
+
+TEST_P(StoreConformanceTest, ReconcileFinalizesCommittedButUnfinishedExecutions) {
+  JobId id = Add();
+  Lease l = Started(1'000);
+  ASSERT_TRUE(store_->Commit(Ref(l), Effect{"e"}).has_value());
+  // The worker dies here. Before its lease runs out nothing is touched.
+  EXPECT_EQ(*store_->Reconcile(), 0);
+  clock_.AdvanceMs(1'000);
+  // The reaper never aborts a committed execution.
+  EXPECT_EQ(*store_->ReapExpired(), 0);
+  EXPECT_EQ(ExecStateOf(l.execution_id), ExecState::kCommitted);
+  EXPECT_EQ(*store_->Reconcile(), 1);
+  EXPECT_EQ(ExecStateOf(l.execution_id), ExecState::kDone);
+  EXPECT_EQ(StateOf(id), JobState::kSucceeded);
+  EXPECT_EQ(Snap().effects.size(), 1u);
+  // A late finish from the original worker is still accepted, idempotently.
+  EXPECT_TRUE(store_->Finish(Ref(l)).has_value());
+}
+
+TEST_P(StoreConformanceTest, CommitBoundaryShortCircuitsADuplicateEvenWithoutFencing) {
+  Reopen({.enforce_fencing = false, .enforce_commit_boundary = true});
+  Add();
+  Lease first = Started(100);
+  clock_.AdvanceMs(100);
+  ASSERT_EQ(*store_->ReapExpired(), 1);
+  Lease second = Started(100);
+  ASSERT_EQ(*store_->Commit(Ref(second), Effect{"one"}), CommitOutcome::kCommitted);
+  auto dup = store_->Commit(Ref(first), Effect{"two"});
+  ASSERT_TRUE(dup.has_value());
+  EXPECT_EQ(*dup, CommitOutcome::kAlreadyCommitted);
+  EXPECT_EQ(Snap().effects.size(), 1u);
+  EXPECT_EQ(CountAudit("duplicate"), 1u);
+}
+
+TEST_P(StoreConformanceTest, WithoutFencingAZombieCommitIsAcceptedAndAudited) {
+  Reopen({.enforce_fencing = false, .enforce_commit_boundary = true});
+  Add();
+  Lease first = Started(100);
+  clock_.AdvanceMs(100);
+  ASSERT_EQ(*store_->ReapExpired(), 1);
+  ASSERT_EQ(*store_->Commit(Ref(first), Effect{"zombie"}), CommitOutcome::kCommitted);
+  // The audit log shows the illegal ABORTED -> COMMITTED move for INV_003.
+  const auto audit = Snap().audit;
+  const bool illegal = std::any_of(audit.begin(), audit.end(), [](const AuditEntry& a) {
+    return a.event == "commit" && a.from == "ABORTED" && a.to == "COMMITTED";
+  });
+  EXPECT_TRUE(illegal);
+}
+
+TEST_P(StoreConformanceTest, AuditLogRecordsEveryTransitionInOrder) {
+  Add();
+  Lease l = Started();
+  ASSERT_TRUE(store_->Commit(Ref(l), Effect{"e"}).has_value());
+  ASSERT_TRUE(store_->Finish(Ref(l)).has_value());
+  std::vector<std::string> events;
+  int64_t last_seq = 0;
+  for (const AuditEntry& a : Snap().audit) {
+    EXPECT_GT(a.seq, last_seq);
+    last_seq = a.seq;
+    events.push_back(a.event + ":" + a.from + ">" + a.to);
+  }
+  const std::vector<std::string> expected = {
+      "enqueue:>PENDING",          "claim:PENDING>RUNNING",         "claim:>LEASED",
+      "begin:LEASED>IN_PROGRESS",  "commit:IN_PROGRESS>COMMITTED",  "finish:COMMITTED>DONE",
+      "finish:RUNNING>SUCCEEDED"};
+  EXPECT_EQ(events, expected);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest, ::testing::ValuesIn(Backends()),
+                         [](const auto& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace lab

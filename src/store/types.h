@@ -1,0 +1,155 @@
+// The records a Store keeps, and the requests its operations take.
+//
+// Executions are the source of truth (DESIGN.md, "State model"); the job's
+// state column is kept in the same transaction as every execution change, and
+// the INV_003 checker verifies that it agrees with the executions.
+// Thread-safety: plain values.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.h"
+
+namespace lab {
+
+using JobId = int64_t;
+using ExecutionId = int64_t;
+
+enum class JobState { kPending, kRunning, kSucceeded, kDead };
+enum class ExecState { kLeased, kInProgress, kCommitted, kDone, kAborted, kFailed };
+
+std::string_view ToString(JobState s);
+std::string_view ToString(ExecState s);
+std::optional<JobState> ParseJobState(std::string_view s);
+std::optional<ExecState> ParseExecState(std::string_view s);
+
+struct Job {
+  JobId id = 0;
+  std::string queue;
+  std::optional<std::string> key;  // Idempotency key given at enqueue, if any.
+  std::string payload;
+  int priority = 0;  // Higher runs first.
+  TimeMs run_at_ms = 0;
+  int max_attempts = 0;
+  int attempts = 0;            // Executions ever leased: the last fencing token.
+  int attempts_at_redrive = 0;  // `attempts` when last redriven; the budget restarts there.
+  JobState state = JobState::kPending;
+  TimeMs created_at_ms = 0;
+  std::string last_error;
+
+  // The stable key that effects are keyed by: the idempotency key when there
+  // is one, otherwise one derived from the job id. Never per execution.
+  std::string EffectKey() const;
+  // Attempts used since the last redrive.
+  int AttemptsUsed() const { return attempts - attempts_at_redrive; }
+};
+
+struct Execution {
+  ExecutionId id = 0;
+  JobId job_id = 0;
+  int attempt = 0;  // The fencing token this execution holds.
+  std::string worker;
+  ExecState state = ExecState::kLeased;
+  TimeMs leased_at_ms = 0;
+  TimeMs lease_expires_at_ms = 0;
+  TimeMs ended_at_ms = 0;  // 0 while live.
+  std::string reason;      // Why it ended, for ABORTED and FAILED.
+};
+
+// An effect recorded in the store's ledger, atomically with COMMITTED.
+struct EffectRecord {
+  int64_t id = 0;
+  JobId job_id = 0;
+  ExecutionId execution_id = 0;
+  std::string key;
+  std::string payload;
+  TimeMs applied_at_ms = 0;
+};
+
+// One audited change. For transitions, from != to; a pure signal (a refused,
+// fenced call) has from == to and names the event. job/execution ids are 0
+// when absent. An entity's first entry has an empty `from`.
+struct AuditEntry {
+  int64_t seq = 0;
+  TimeMs at_ms = 0;
+  JobId job_id = 0;
+  ExecutionId execution_id = 0;  // 0: a job-level entry.
+  std::string event;             // "enqueue", "claim", "commit", "reap", "fenced", ...
+  std::string from;
+  std::string to;
+  std::string detail;
+};
+
+struct NewJob {
+  std::string queue = "default";
+  std::optional<std::string> key;
+  std::string payload;
+  int priority = 0;
+  std::optional<TimeMs> run_at_ms;  // Default: now.
+  int max_attempts = 5;
+};
+
+struct EnqueueResult {
+  JobId job_id = 0;
+  bool created = false;  // False when the idempotency key matched an existing job.
+};
+
+struct ClaimRequest {
+  std::string queue = "default";
+  std::string worker;
+  int max_jobs = 1;
+  DurationMs lease_ms = 30'000;
+};
+
+// What a worker holds after a claim: the fence it must present on every
+// later call, and the job it is to run.
+struct Lease {
+  ExecutionId execution_id = 0;
+  int token = 0;
+  TimeMs expires_at_ms = 0;
+  Job job;
+};
+
+// The fence presented on every call after claim.
+struct LeaseRef {
+  ExecutionId execution_id = 0;
+  int token = 0;
+};
+
+struct Effect {
+  std::string payload;
+};
+
+enum class CommitOutcome {
+  kCommitted,         // This execution crossed COMMITTED; its effect is in the ledger.
+  kAlreadyCommitted,  // Another execution had committed; this one was aborted, no effect.
+};
+
+struct FailRequest {
+  std::string error;
+  std::optional<TimeMs> retry_at_ms;  // nullopt: dead-letter the job.
+};
+
+enum class FailOutcome { kRetryScheduled, kDeadLettered };
+
+struct Snapshot {
+  std::vector<Job> jobs;                // Ordered by id.
+  std::vector<Execution> executions;    // Ordered by id.
+  std::vector<EffectRecord> effects;    // Ordered by id.
+  std::vector<AuditEntry> audit;        // Ordered by seq.
+};
+
+// Switches a Store needs from the guards above it. Production: all on.
+struct StoreOptions {
+  // Refuse stale fencing tokens and calls on executions that are no longer
+  // live. Off only to reproduce zombie-commit failure modes.
+  bool enforce_fencing = true;
+  // Refuse a second COMMITTED per job (short-circuit the duplicate).
+  bool enforce_commit_boundary = true;
+};
+
+}  // namespace lab
