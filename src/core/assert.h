@@ -21,6 +21,8 @@ namespace lab::internal {
     if (!(expr)) ::lab::internal::AssertFail(#expr, __FILE__, __LINE__, (msg)); \
   } while (0)
 
+#define LAB_UNREACHABLE(msg) ::lab::internal::AssertFail("unreachable", __FILE__, __LINE__, (msg))
+
 #ifdef NDEBUG
 #define LAB_DASSERT(expr) \
   do {                    \

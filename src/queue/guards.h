@@ -1,0 +1,42 @@
+// Guards: every prevention mechanism of the engine, as one named switch.
+//
+// Production has all of them on. A failure mode's baseline turns exactly the
+// guard it is about off, and must then see its invariant violated; the
+// guarded run turns it back on and must see every invariant hold.
+// Thread-safety: plain value.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace lab {
+
+struct Guards {
+  // Effects happen only at COMMITTED, inside the store's transaction, and at
+  // most one execution per job crosses it. Off: the handler applies its
+  // effect itself, before the commit (the classic "do it, then ack").
+  bool commit_boundary = true;
+  // The store refuses calls carrying a stale fencing token.
+  bool fencing = true;
+  // Expired leases are aborted and their jobs re-queued.
+  bool reaper = true;
+  // COMMITTED-but-not-DONE executions of dead workers are finalized.
+  bool reconcile = true;
+
+  static Guards All() { return Guards{}; }
+  static Guards None() { return Guards{false, false, false, false}; }
+  // "all", "none", or a comma list of -NAME / +NAME applied to all
+  // (e.g. "-commit_boundary,-reaper").
+  static Result<Guards> Parse(std::string_view spec);
+  static const std::vector<std::string_view>& Names();
+
+  // "all", "none", or the list of guards that are off, e.g. "-fencing".
+  std::string ToString() const;
+  bool* Find(std::string_view name);
+  bool operator==(const Guards&) const = default;
+};
+
+}  // namespace lab

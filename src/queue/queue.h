@@ -1,0 +1,63 @@
+// Queue: a job queue opened from a URL, with its guards and clock.
+//
+// URLs: "memory:" (the in-process reference store) and "sqlite:PATH" (a real
+// file; created if absent). Anything else is a clear kInvalidArgument. The
+// Queue owns its Store and runs the control-plane sweeps (reaper,
+// reconciler), each a no-op when its guard is off. Thread-safety: one
+// thread at a time; open one Queue per thread or process.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/clock.h"
+#include "core/trace.h"
+#include "queue/guards.h"
+#include "store/store.h"
+
+namespace lab {
+
+struct QueueOptions {
+  Guards guards;
+  std::string sqlite_vfs;  // Empty: the default VFS.
+  TraceSink* trace = nullptr;
+};
+
+enum class StoreKind { kMemory, kSqlite };
+
+struct StoreUrl {
+  StoreKind kind = StoreKind::kMemory;
+  std::string path;  // For sqlite.
+};
+
+// Parses "memory:" or "sqlite:PATH". Errors name the URL and what is accepted.
+Result<StoreUrl> ParseStoreUrl(std::string_view url);
+
+class Queue {
+ public:
+  static Result<std::unique_ptr<Queue>> Open(std::string_view url, Clock& clock,
+                                             QueueOptions options = {});
+
+  Result<EnqueueResult> Enqueue(const NewJob& job);
+  // Aborts expired leases (reaper guard). Returns how many.
+  Result<int> Reap();
+  // Finalizes COMMITTED-but-not-DONE executions (reconcile guard).
+  Result<int> Reconcile();
+
+  Store& store() { return *store_; }
+  Clock& clock() { return clock_; }
+  const Guards& guards() const { return options_.guards; }
+  TraceSink* trace() { return options_.trace; }
+
+ private:
+  Queue(std::unique_ptr<Store> store, Clock& clock, QueueOptions options)
+      : store_(std::move(store)), clock_(clock), options_(options) {}
+  void Emit(std::string actor, std::string event, std::string result);
+
+  std::unique_ptr<Store> store_;
+  Clock& clock_;
+  QueueOptions options_;
+};
+
+}  // namespace lab

@@ -1,0 +1,235 @@
+#include "queue/worker.h"
+
+#include <fmt/core.h>
+
+#include "core/assert.h"
+
+namespace lab {
+
+std::string_view ToString(WorkerPhase phase) {
+  switch (phase) {
+    case WorkerPhase::kIdle:
+      return "idle";
+    case WorkerPhase::kLeased:
+      return "leased";
+    case WorkerPhase::kInProgress:
+      return "in_progress";
+    case WorkerPhase::kRan:
+      return "ran";
+    case WorkerPhase::kCommitted:
+      return "committed";
+  }
+  return "?";
+}
+
+std::string_view ToString(StepKind kind) {
+  switch (kind) {
+    case StepKind::kNoJob:
+      return "no_job";
+    case StepKind::kClaimed:
+      return "claimed";
+    case StepKind::kBegan:
+      return "began";
+    case StepKind::kRan:
+      return "ran";
+    case StepKind::kFailed:
+      return "failed";
+    case StepKind::kCommitted:
+      return "committed";
+    case StepKind::kDuplicate:
+      return "duplicate";
+    case StepKind::kFinished:
+      return "finished";
+    case StepKind::kFenced:
+      return "fenced";
+  }
+  return "?";
+}
+
+Worker::Worker(Queue& queue, Handler handler, WorkerOptions options, EffectSink* sink)
+    : queue_(queue),
+      handler_(std::move(handler)),
+      options_(std::move(options)),
+      sink_(sink),
+      rng_(options_.seed) {
+  LAB_ASSERT(handler_ != nullptr);
+  LAB_ASSERT(options_.lease_ms > 0);
+  // Without the commit boundary the effect goes straight to the outside.
+  LAB_ASSERT(queue_.guards().commit_boundary || sink_ != nullptr);
+}
+
+Result<StepResult> Worker::Step() {
+  switch (phase_) {
+    case WorkerPhase::kIdle:
+      return Claim();
+    case WorkerPhase::kLeased:
+      return Begin();
+    case WorkerPhase::kInProgress:
+      return RunHandler();
+    case WorkerPhase::kRan:
+      return Commit();
+    case WorkerPhase::kCommitted:
+      return Finish();
+  }
+  LAB_UNREACHABLE("unknown worker phase");
+}
+
+Result<bool> Worker::ProcessOne() {
+  LAB_ASSERT(phase_ == WorkerPhase::kIdle);
+  LAB_ASSIGN_OR_RETURN(StepResult first, Step());
+  if (first.kind == StepKind::kNoJob) return false;
+  while (phase_ != WorkerPhase::kIdle) LAB_RETURN_IF_ERROR(Step());
+  return true;
+}
+
+Result<void> Worker::Heartbeat() {
+  if (!lease_) return {};
+  auto beat = queue_.store().Heartbeat(Ref(), options_.lease_ms);
+  if (!beat) {
+    Trace("heartbeat", beat.error().ToString());
+    if (beat.error().code == ErrorCode::kAborted) {
+      // Fenced: drop the job rather than keep working on a lost lease.
+      lease_.reset();
+      result_.reset();
+      phase_ = WorkerPhase::kIdle;
+    }
+    return std::unexpected(beat.error());
+  }
+  Trace("heartbeat", "lease extended");
+  return {};
+}
+
+void Worker::Crash() {
+  Trace("crash", fmt::format("process dies in phase {}", ToString(phase_)));
+  lease_.reset();
+  result_.reset();
+  phase_ = WorkerPhase::kIdle;
+}
+
+Result<StepResult> Worker::Claim() {
+  LAB_ASSERT(!lease_);
+  LAB_ASSIGN_OR_RETURN(auto leases, queue_.store().Claim({.queue = options_.queue,
+                                                          .worker = options_.name,
+                                                          .max_jobs = 1,
+                                                          .lease_ms = options_.lease_ms}));
+  if (leases.empty()) return StepResult{StepKind::kNoJob, 0, 0};
+  LAB_ASSERT(leases.size() == 1);
+  lease_ = std::move(leases.front());
+  phase_ = WorkerPhase::kLeased;
+  Trace("claim", fmt::format("ok, lease until +{}ms", lease_->expires_at_ms - queue_.clock().NowMs()));
+  return Done(StepKind::kClaimed);
+}
+
+Result<StepResult> Worker::Begin() {
+  LAB_ASSERT(lease_);
+  if (auto begun = queue_.store().Begin(Ref()); !begun) return OnError(begun.error(), "begin");
+  phase_ = WorkerPhase::kInProgress;
+  Trace("begin", "ok");
+  return Done(StepKind::kBegan);
+}
+
+Result<StepResult> Worker::RunHandler() {
+  LAB_ASSERT(lease_ && !result_);
+  const Job& job = lease_->job;
+  HandlerResult result = handler_(JobContext{.job_id = job.id,
+                                             .key = job.EffectKey(),
+                                             .payload = job.payload,
+                                             .attempt = lease_->token,
+                                             .execution_id = lease_->execution_id});
+  if (result.status != HandlerResult::Status::kOk) return FailAttempt(result);
+  if (!queue_.guards().commit_boundary) {
+    // No commit boundary: the effect happens now, whatever becomes of the lease.
+    sink_->Apply(AppliedEffect{.job_id = job.id,
+                               .key = job.EffectKey(),
+                               .execution_id = lease_->execution_id,
+                               .token = lease_->token,
+                               .payload = result.effect,
+                               .at_ms = queue_.clock().NowMs()});
+    Trace("handler", fmt::format("ok; effect '{}' applied outside the commit", result.effect));
+  } else {
+    Trace("handler", fmt::format("ok; effect '{}' held for the commit", result.effect));
+  }
+  result_ = std::move(result);
+  phase_ = WorkerPhase::kRan;
+  return Done(StepKind::kRan);
+}
+
+Result<StepResult> Worker::FailAttempt(const HandlerResult& result) {
+  const bool permanent = result.status == HandlerResult::Status::kPermanentError;
+  const Job& job = lease_->job;
+  const int used = lease_->token - job.attempts_at_redrive;
+  const auto retry_at = options_.retry.Decide(used, job.max_attempts, permanent,
+                                              queue_.clock().NowMs(), rng_);
+  auto failed = queue_.store().Fail(Ref(), {.error = result.error, .retry_at_ms = retry_at});
+  if (!failed) return OnError(failed.error(), "fail");
+  Trace("fail", retry_at ? fmt::format("{}; retry at +{}ms", result.error,
+                                       *retry_at - queue_.clock().NowMs())
+                         : fmt::format("{}; dead-lettered", result.error));
+  StepResult r = Done(StepKind::kFailed);
+  lease_.reset();
+  phase_ = WorkerPhase::kIdle;
+  return r;
+}
+
+Result<StepResult> Worker::Commit() {
+  LAB_ASSERT(lease_ && result_);
+  std::optional<Effect> effect;
+  if (queue_.guards().commit_boundary) effect = Effect{result_->effect};
+  auto outcome = queue_.store().Commit(Ref(), effect);
+  result_.reset();
+  if (!outcome) return OnError(outcome.error(), "commit");
+  if (*outcome == CommitOutcome::kAlreadyCommitted) {
+    Trace("commit", "duplicate: job already committed; short-circuited, no effect");
+    StepResult r = Done(StepKind::kDuplicate);
+    lease_.reset();
+    phase_ = WorkerPhase::kIdle;
+    return r;
+  }
+  Trace("commit", effect ? "ok; effect recorded with COMMITTED" : "ok");
+  phase_ = WorkerPhase::kCommitted;
+  return Done(StepKind::kCommitted);
+}
+
+Result<StepResult> Worker::Finish() {
+  LAB_ASSERT(lease_);
+  if (auto finished = queue_.store().Finish(Ref()); !finished) {
+    return OnError(finished.error(), "finish");
+  }
+  Trace("finish", "ok; job succeeded");
+  StepResult r = Done(StepKind::kFinished);
+  lease_.reset();
+  phase_ = WorkerPhase::kIdle;
+  return r;
+}
+
+Result<StepResult> Worker::OnError(const Error& error, std::string_view step) {
+  Trace(step, error.ToString());
+  // Fenced (lease taken over) and unknown outcome both end this worker's
+  // hold on the job: the store, the reaper and the reconciler own it now.
+  if (error.code == ErrorCode::kAborted || error.code == ErrorCode::kUnknownOutcome) {
+    StepResult r = Done(StepKind::kFenced);
+    lease_.reset();
+    result_.reset();
+    phase_ = WorkerPhase::kIdle;
+    if (error.code == ErrorCode::kAborted) return r;
+  }
+  return std::unexpected(error);
+}
+
+StepResult Worker::Done(StepKind kind) {
+  return StepResult{kind, lease_ ? lease_->job.id : 0, lease_ ? lease_->execution_id : 0};
+}
+
+void Worker::Trace(std::string_view event, std::string result) {
+  TraceSink* sink = queue_.trace();
+  if (sink == nullptr) return;
+  sink->Emit({.time_ms = queue_.clock().NowMs(),
+              .actor = options_.name,
+              .event = std::string(event),
+              .job = lease_ ? lease_->job.id : 0,
+              .execution = lease_ ? lease_->execution_id : 0,
+              .token = lease_ ? lease_->token : 0,
+              .result = std::move(result)});
+}
+
+}  // namespace lab

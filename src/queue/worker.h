@@ -1,0 +1,123 @@
+// Worker: claim -> begin -> run handler -> commit -> finish, one explicit
+// step at a time.
+//
+// Step() performs exactly the next step and returns what happened, so a
+// thread can loop over steps in production while a test or the simulator
+// interleaves several workers' steps deterministically. Crash() forgets all
+// in-memory state, as a killed process would; the store's lease then expires
+// and the reaper (or reconciler) takes over. The handler must be safe to run
+// twice up to the commit; its effect is applied at COMMITTED (commit_boundary
+// guard on) or, with the guard off, by the worker right after the handler
+// returns. Thread-safety: one thread at a time.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "core/rng.h"
+#include "core/status.h"
+#include "queue/effect_sink.h"
+#include "queue/queue.h"
+#include "queue/retry_policy.h"
+
+namespace lab {
+
+struct JobContext {
+  JobId job_id = 0;
+  std::string key;  // Stable effect key: the job's, never the execution's.
+  std::string payload;
+  int attempt = 0;
+  ExecutionId execution_id = 0;
+};
+
+struct HandlerResult {
+  enum class Status { kOk, kTransientError, kPermanentError };
+  Status status = Status::kOk;
+  std::string effect;  // The effect to apply (kOk).
+  std::string error;   // Why it failed (errors).
+
+  static HandlerResult Ok(std::string effect) { return {Status::kOk, std::move(effect), ""}; }
+  static HandlerResult Transient(std::string error) {
+    return {Status::kTransientError, "", std::move(error)};
+  }
+  static HandlerResult Permanent(std::string error) {
+    return {Status::kPermanentError, "", std::move(error)};
+  }
+};
+
+using Handler = std::function<HandlerResult(const JobContext&)>;
+
+struct WorkerOptions {
+  std::string name = "worker";
+  std::string queue = "default";
+  DurationMs lease_ms = 30'000;
+  RetryPolicy retry;
+  uint64_t seed = 1;  // For retry jitter.
+};
+
+enum class WorkerPhase { kIdle, kLeased, kInProgress, kRan, kCommitted };
+
+enum class StepKind {
+  kNoJob,       // Claim found nothing ready.
+  kClaimed,     // Now LEASED.
+  kBegan,       // Now IN_PROGRESS.
+  kRan,         // Handler succeeded; commit next.
+  kFailed,      // Handler failed; retry scheduled or dead-lettered. Idle.
+  kCommitted,   // Crossed COMMITTED; finish next.
+  kDuplicate,   // Another execution had committed; this one short-circuited. Idle.
+  kFinished,    // DONE. Idle.
+  kFenced,      // The lease was taken over; the job was dropped. Idle.
+};
+
+std::string_view ToString(WorkerPhase phase);
+std::string_view ToString(StepKind kind);
+
+struct StepResult {
+  StepKind kind = StepKind::kNoJob;
+  JobId job_id = 0;
+  ExecutionId execution_id = 0;
+};
+
+class Worker {
+ public:
+  Worker(Queue& queue, Handler handler, WorkerOptions options, EffectSink* sink = nullptr);
+
+  // Performs the next step for the current phase.
+  Result<StepResult> Step();
+  // Runs steps until the worker is idle again. Returns false when no job
+  // was ready.
+  Result<bool> ProcessOne();
+  // Extends the current lease; no-op when idle.
+  Result<void> Heartbeat();
+  // Forgets everything in memory, as a killed process would.
+  void Crash();
+
+  WorkerPhase phase() const { return phase_; }
+  const std::string& name() const { return options_.name; }
+  const std::optional<Lease>& lease() const { return lease_; }
+
+ private:
+  Result<StepResult> Claim();
+  Result<StepResult> Begin();
+  Result<StepResult> RunHandler();
+  Result<StepResult> Commit();
+  Result<StepResult> Finish();
+  Result<StepResult> FailAttempt(const HandlerResult& result);
+  // Maps a refused call: fenced -> drop the job and go idle; else the error.
+  Result<StepResult> OnError(const Error& error, std::string_view step);
+  StepResult Done(StepKind kind);
+  LeaseRef Ref() const { return {lease_->execution_id, lease_->token}; }
+  void Trace(std::string_view event, std::string result);
+
+  Queue& queue_;
+  Handler handler_;
+  WorkerOptions options_;
+  EffectSink* sink_;
+  Rng rng_;
+  WorkerPhase phase_ = WorkerPhase::kIdle;
+  std::optional<Lease> lease_;
+  std::optional<HandlerResult> result_;
+};
+
+}  // namespace lab
