@@ -1,0 +1,75 @@
+// Test support for failure-mode bundles: run a scenario on a store with
+// given guards and collect what the checkers and the effect records say.
+// Every bundle's tests are parameterized over the stores (memory, sqlite).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/testing/temp_dir.h"
+#include "fm/scenario_env.h"
+
+namespace lab::testing {
+
+struct StoreParam {
+  std::string name;
+  bool sqlite;
+};
+
+inline void PrintTo(const StoreParam& p, std::ostream* os) { *os << p.name; }
+
+inline std::vector<StoreParam> AllStores() { return {{"Memory", false}, {"Sqlite", true}}; }
+
+struct ScenarioRun {
+  std::unique_ptr<ScenarioEnv> env;
+  std::vector<Violation> violations;
+  Snapshot snapshot;
+
+  bool Violated(std::string_view inv) const {
+    return std::any_of(violations.begin(), violations.end(),
+                       [&](const Violation& v) { return v.invariant == inv; });
+  }
+  // Effects for `job` wherever they landed: the store's ledger or outside.
+  size_t EffectsFor(JobId job) const {
+    size_t n = 0;
+    for (const auto& e : snapshot.effects) n += e.job_id == job ? 1 : 0;
+    for (const auto& e : env->effects().applied()) n += e.job_id == job ? 1 : 0;
+    return n;
+  }
+  bool TraceHas(std::string_view actor, std::string_view needle) const {
+    const auto& t = env->trace();
+    return std::any_of(t.begin(), t.end(), [&](const TraceEvent& e) {
+      return e.actor == actor && e.result.find(needle) != std::string::npos;
+    });
+  }
+  std::string Report() const {
+    std::string s = FormatTimeline(env->trace());
+    for (const auto& v : violations) s += v.ToString() + "\n";
+    return s;
+  }
+};
+
+class ScenarioTest : public ::testing::TestWithParam<StoreParam> {
+ protected:
+  ScenarioRun Run(const std::function<Result<void>(ScenarioEnv&)>& scenario, Guards guards) {
+    const std::string url = GetParam().sqlite ? "sqlite:" + dir_.File("fm.db") : "memory:";
+    auto env = ScenarioEnv::Create(url, guards);
+    EXPECT_TRUE(env.has_value()) << env.error().ToString();
+    ScenarioRun run{std::move(*env), {}, {}};
+    auto ran = scenario(*run.env);
+    EXPECT_TRUE(ran.has_value()) << ran.error().ToString();
+    auto violations = run.env->Check();
+    EXPECT_TRUE(violations.has_value()) << violations.error().ToString();
+    run.violations = std::move(*violations);
+    run.snapshot = *run.env->queue().store().ReadSnapshot();
+    return run;
+  }
+
+  TempDir dir_;
+};
+
+}  // namespace lab::testing

@@ -1,0 +1,91 @@
+#include "fm/runner.h"
+
+#include <fmt/core.h>
+#include <stdlib.h>
+
+#include <filesystem>
+
+#include "fm/scenario_env.h"
+
+namespace lab {
+namespace {
+
+// A directory that is removed when the run ends, whatever happens.
+class ScratchDir {
+ public:
+  static Result<ScratchDir> Make() {
+    std::error_code ec;
+    std::filesystem::path base = std::filesystem::temp_directory_path(ec);
+    if (ec) base = "/tmp";
+    std::string pattern = (base / "lab-run-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) {
+      return MakeError(ErrorCode::kUnavailable, "cannot create a temp directory in " +
+                                                    base.string());
+    }
+    return ScratchDir(pattern);
+  }
+  ScratchDir(ScratchDir&& other) noexcept : path_(std::move(other.path_)) { other.path_.clear(); }
+  ~ScratchDir() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit ScratchDir(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+};
+
+}  // namespace
+
+Result<void> ValidateRunStoreUrl(const std::string& store_url) {
+  if (store_url == "memory:" || store_url == "sqlite:") return {};
+  auto parsed = ParseStoreUrl(store_url);  // Only the syntax matters here.
+  if (!parsed) return std::unexpected(parsed.error());
+  return {};
+}
+
+Result<RunReport> RunFailureMode(const FailureMode& fm, Mode mode, const std::string& store_url) {
+  if (!fm.implemented) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("{} is planned but has no scenario yet", fm.id));
+  }
+  LAB_RETURN_IF_ERROR(ValidateRunStoreUrl(store_url));
+  std::optional<ScratchDir> scratch;
+  std::string url = store_url;
+  if (store_url == "sqlite:") {
+    LAB_ASSIGN_OR_RETURN(auto dir, ScratchDir::Make());
+    scratch.emplace(std::move(dir));
+    url = fmt::format("sqlite:{}/{}-{}.db", scratch->path(), fm.id, ToString(mode));
+  } else if (store_url.starts_with("sqlite:")) {
+    LAB_ASSIGN_OR_RETURN(StoreUrl parsed, ParseStoreUrl(store_url));
+    std::error_code ec;
+    std::filesystem::create_directories(parsed.path, ec);
+    if (ec) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       fmt::format("cannot create directory '{}': {}", parsed.path, ec.message()));
+    }
+    const std::string file = fmt::format("{}/{}-{}.db", parsed.path, fm.id, ToString(mode));
+    if (std::filesystem::exists(file)) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       fmt::format("'{}' already exists; a run needs a fresh database and will "
+                                   "not overwrite it",
+                                   file));
+    }
+    url = "sqlite:" + file;
+  }
+  const Guards guards = mode == Mode::kBaseline ? fm.baseline_guards : Guards::All();
+  LAB_ASSIGN_OR_RETURN(auto env, ScenarioEnv::Create(url, guards));
+  env->Note(fmt::format("{} {} run: guards {}, store {}", fm.id, ToString(mode),
+                        guards.ToString(), store_url));
+  LAB_RETURN_IF_ERROR(fm.scenario(*env));
+  LAB_ASSIGN_OR_RETURN(auto violations, env->Check());
+  return RunReport{.fm_id = fm.id,
+                   .mode = mode,
+                   .guards = guards,
+                   .trace = env->trace(),
+                   .violations = std::move(violations),
+                   .claimed = fm.invariants};
+}
+
+}  // namespace lab
