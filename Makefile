@@ -33,7 +33,7 @@ build-asan: deps $(BUILD_ASAN)/build.ninja
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 
 run: build
-	./$(BUILD)/src/cli/lab run --all
+	./$(BUILD)/src/cli/lab run --all --store sqlite:
 
 test: test-unit test-asan
 

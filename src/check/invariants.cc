@@ -20,10 +20,9 @@ struct EffectView {
 std::map<JobId, std::vector<EffectView>> EffectsByJob(const CheckInput& in) {
   std::map<JobId, std::vector<EffectView>> by_job;
   for (const EffectRecord& e : in.snapshot.effects) {
-    by_job[e.job_id].push_back(
-        {e.execution_id, "ledger",
-         fmt::format("ledger effect #{} key '{}' by exec {} at t={}", e.id, e.key,
-                     e.execution_id, e.applied_at_ms)});
+    by_job[e.job_id].push_back({e.execution_id, "ledger",
+                                fmt::format("ledger effect #{} key '{}' by exec {} at t={}", e.id,
+                                            e.key, e.execution_id, e.applied_at_ms)});
   }
   for (const AppliedEffect& e : in.external) {
     by_job[e.job_id].push_back(
@@ -50,34 +49,34 @@ std::string Describe(const AuditEntry& a) {
 // illegal moves. `legal` judges (from, to); `final_state` is the snapshot's.
 template <typename State>
 void CheckTrail(const std::vector<const AuditEntry*>& trail, std::string_view what, JobId job,
-                const std::string& final_state,
-                bool (*legal)(std::optional<State>, State),
+                const std::string& final_state, bool (*legal)(std::optional<State>, State),
                 std::optional<State> (*parse)(std::string_view), std::vector<Violation>& out) {
   std::optional<std::string> current;
   for (const AuditEntry* a : trail) {
     const bool signal = !a->from.empty() && a->from == a->to;
     if (signal) {
       if (a->event != "fenced") {
-        out.push_back({"INV_003", job, fmt::format("{} has a non-transition entry", what),
-                       {Describe(*a)}});
+        out.push_back(
+            {"INV_003", job, fmt::format("{} has a non-transition entry", what), {Describe(*a)}});
       }
       continue;
     }
-    const std::optional<State> from =
-        a->from.empty() ? std::nullopt : parse(a->from);
+    const std::optional<State> from = a->from.empty() ? std::nullopt : parse(a->from);
     const std::optional<State> to = parse(a->to);
     const bool chained = a->from.empty() ? !current.has_value() : current == a->from;
     if (!to || (!a->from.empty() && !from) || !chained || !legal(from, *to)) {
-      out.push_back({"INV_003", job,
-                     fmt::format("{} moved {} -> {} (state was {})", what,
-                                 a->from.empty() ? "(new)" : a->from, a->to,
-                                 current.value_or("(new)")),
-                     {Describe(*a)}});
+      out.push_back(
+          {"INV_003",
+           job,
+           fmt::format("{} moved {} -> {} (state was {})", what,
+                       a->from.empty() ? "(new)" : a->from, a->to, current.value_or("(new)")),
+           {Describe(*a)}});
     }
     current = a->to;
   }
   if (current != final_state) {
-    out.push_back({"INV_003", job,
+    out.push_back({"INV_003",
+                   job,
                    fmt::format("{} is {} but its audit trail ends at {}", what, final_state,
                                current.value_or("(nothing)")),
                    {}});
@@ -94,7 +93,8 @@ void CheckDerivedState(const Job& job, const std::vector<const Execution*>& exec
   }
   std::string problem;
   if (job.state == JobState::kSucceeded && done == 0) problem = "SUCCEEDED with no DONE execution";
-  if (job.state != JobState::kSucceeded && done > 0) problem = "has a DONE execution but is not SUCCEEDED";
+  if (job.state != JobState::kSucceeded && done > 0)
+    problem = "has a DONE execution but is not SUCCEEDED";
   if (job.state == JobState::kRunning && live == 0) problem = "RUNNING with no live execution";
   if ((job.state == JobState::kPending || job.state == JobState::kDead) && live > 0) {
     problem = fmt::format("{} while {} execution(s) are live", ToString(job.state), live);
@@ -118,13 +118,16 @@ const std::vector<InvariantInfo>& Invariants() {
       {"INV_001", "At most one committed effect per job (per idempotency key)."},
       {"INV_002", "No effect without a durable commit; never a partial one."},
       {"INV_003", "State transitions are explicit and monotonic, and all audited."},
-      {"INV_004", "Recovery restores correctness: nothing acknowledged lost, done without its "
-                  "effect, or duplicated."},
+      {"INV_004",
+       "Recovery restores correctness: nothing acknowledged lost, done without its "
+       "effect, or duplicated."},
       {"INV_005", "Failure is detectable: every abnormal outcome leaves a durable signal."},
-      {"INV_006", "Liveness: once faults stop, every job reaches a terminal state in bounded time."},
+      {"INV_006",
+       "Liveness: once faults stop, every job reaches a terminal state in bounded time."},
       {"INV_007", "Bounded amplification: work and downstream load stay within the retry budget."},
-      {"INV_008", "Bounded latency under overload: accepted jobs meet deadlines; excess is refused "
-                  "explicitly."},
+      {"INV_008",
+       "Bounded latency under overload: accepted jobs meet deadlines; excess is refused "
+       "explicitly."},
   };
   return kInvariants;
 }
@@ -160,11 +163,13 @@ std::vector<Violation> CheckInv002(const CheckInput& in) {
     for (const auto& e : effects) {
       auto it = execs.find(e.execution_id);
       if (it == execs.end()) {
-        out.push_back({"INV_002", job,
+        out.push_back({"INV_002",
+                       job,
                        fmt::format("effect by unknown execution {}", e.execution_id),
                        {e.description}});
       } else if (!IsCommitted(it->second->state)) {
-        out.push_back({"INV_002", job,
+        out.push_back({"INV_002",
+                       job,
                        fmt::format("effect applied by exec {} which never committed (it is {})",
                                    e.execution_id, ToString(it->second->state)),
                        {e.description}});
@@ -191,8 +196,8 @@ std::vector<Violation> CheckInv003(const CheckInput& in) {
   for (const Execution& e : s.executions) {
     execs_of[e.job_id].push_back(&e);
     CheckTrail<ExecState>(exec_trail[e.id], fmt::format("execution {}", e.id), e.job_id,
-                          std::string(ToString(e.state)), &IsLegalExecTransition,
-                          &ParseExecState, out);
+                          std::string(ToString(e.state)), &IsLegalExecTransition, &ParseExecState,
+                          out);
   }
   for (const Job& j : s.jobs) {
     CheckTrail<JobState>(job_trail[j.id], fmt::format("job {}", j.id), j.id,
@@ -211,7 +216,8 @@ std::vector<Violation> CheckInv004(const CheckInput& in) {
   for (const Job& j : s.jobs) {
     present.insert(j.id);
     if (j.key && !keys.insert({j.queue, *j.key}).second) {
-      out.push_back({"INV_004", j.id,
+      out.push_back({"INV_004",
+                     j.id,
                      fmt::format("duplicate job for key '{}' in queue '{}'", *j.key, j.queue),
                      {}});
     }
@@ -229,10 +235,11 @@ std::vector<Violation> CheckInv004(const CheckInput& in) {
       out.push_back({"INV_004", j.id, "reported SUCCEEDED without its effect", {}});
     }
     if (n > 1) {
-      Violation v{"INV_004", j.id,
-                  fmt::format("job {} ended with its effect duplicated ({} effects)",
-                              ToString(j.state), n),
-                  {}};
+      Violation v{
+          "INV_004",
+          j.id,
+          fmt::format("job {} ended with its effect duplicated ({} effects)", ToString(j.state), n),
+          {}};
       for (const auto& e : it->second) v.evidence.push_back(e.description);
       out.push_back(std::move(v));
     }
@@ -240,7 +247,8 @@ std::vector<Violation> CheckInv004(const CheckInput& in) {
   if (in.recovered_at_ms) {
     for (const Execution& e : s.executions) {
       if (IsLive(e.state) && e.lease_expires_at_ms <= *in.recovered_at_ms) {
-        out.push_back({"INV_004", e.job_id,
+        out.push_back({"INV_004",
+                       e.job_id,
                        fmt::format("after recovery, exec {} is still {} on a lease that expired "
                                    "at t={}",
                                    e.id, ToString(e.state), e.lease_expires_at_ms),

@@ -39,7 +39,7 @@ expect 0 "INV_001 violated" -- run FM_001 --mode baseline
 expect 0 "FM_001 guarded: held" -- run FM_001 --mode guarded
 expect 0 "INV_004 holds" -- run FM_001 --mode guarded --store sqlite:
 expect 0 "FM_001 guarded: held" -- run fm_001
-expect 0 "FM_001 +reproduced +held" -- run --all
+expect 0 "FM_001 +reproduced +held" -- run --all --store memory:
 expect 0 "every one reproduces" -- run --all --store sqlite:
 expect 0 "reproduced" -- run FM_001 --mode baseline --store "sqlite:$tmp/keep"
 test -f "$tmp/keep/FM_001-baseline.db" || { echo "FAIL: sqlite:DIR kept no database"; failures=$((failures + 1)); }

@@ -7,9 +7,9 @@
 // Exit codes: 0 success (the run matched the failure mode's claim), 1 a
 // failure (a claim not matched, an I/O error), 2 a usage error (unknown
 // command, option, FM or store URL). Errors go to stderr.
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -67,15 +67,16 @@ int RunAll(const std::string& store) {
     rows.push_back(row);
   }
   fmt::print("{}", FormatAllTable(rows));
-  fmt::print("{} failure mode(s) run on {}: {}\n", rows.size(), store,
+  fmt::print("{} failure mode(s) [store {}]: {}\n", rows.size(), store,
              all_matched ? "every one reproduces in baseline and holds when guarded"
                          : "SOME DID NOT MATCH their claim");
   return all_matched ? kOk : kFailure;
 }
 
 int Main(int argc, char** argv) {
-  CLI::App app{"Software Correctness Lab: reproduce, detect, prevent and prove job-queue failure "
-               "modes"};
+  CLI::App app{
+      "Software Correctness Lab: reproduce, detect, prevent and prove job-queue failure "
+      "modes"};
   app.require_subcommand(1);
 
   auto* list = app.add_subcommand("list", "List the failure-mode catalogue");
@@ -83,16 +84,17 @@ int Main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "Run failure modes in baseline and/or guarded mode");
   std::string fm_id;
   std::string mode_text;
-  std::string store = "memory:";
+  std::string store = "sqlite:";
   bool all = false;
   run->add_option("FM", fm_id, "Failure mode to run, e.g. FM_001");
   run->add_flag("--all", all, "Run every implemented failure mode in both modes");
-  run->add_option("--mode", mode_text, "baseline (guard off) or guarded (all guards on); "
-                                       "default: both")
+  run->add_option("--mode", mode_text,
+                  "baseline (guard off) or guarded (all guards on); "
+                  "default: both")
       ->check(CLI::IsMember({"baseline", "guarded"}));
   run->add_option("--store", store,
-                  "memory: (default), sqlite: (fresh temp file) or sqlite:DIR (keep the run's "
-                  "database in DIR)");
+                  "sqlite: (default: a fresh temp file per run), sqlite:DIR (keep each run's "
+                  "database in DIR) or memory:");
 
   if (argc >= 2 && argv[1][0] != '-') {
     const std::string command = argv[1];

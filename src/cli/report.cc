@@ -18,8 +18,9 @@ std::string Join(const std::vector<std::string>& items, std::string_view sep) {
 std::string FormatCatalogue(const std::vector<FailureMode>& catalogue) {
   std::string out = fmt::format("{:<7} {:<12} {:<26} {}\n", "FM", "status", "invariants", "title");
   for (const auto& fm : catalogue) {
-    out += fmt::format("{:<7} {:<12} {:<26} {}\n", fm.id, fm.implemented ? "implemented" : "planned",
-                       Join(fm.invariants, ","), fm.title);
+    out +=
+        fmt::format("{:<7} {:<12} {:<26} {}\n", fm.id, fm.implemented ? "implemented" : "planned",
+                    Join(fm.invariants, ","), fm.title);
   }
   return out;
 }
@@ -39,8 +40,8 @@ std::string FormatRun(const FailureMode& fm, const RunReport& report, const std:
   }
   const std::string claim = Join(fm.invariants, ", ");
   if (report.mode == Mode::kBaseline) {
-    out += fmt::format("{} baseline: {} (the failure mode claims {} violated without {})\n",
-                       fm.id, report.Verdict(), claim, fm.guard);
+    out += fmt::format("{} baseline: {} (the failure mode claims {} violated without {})\n", fm.id,
+                       report.Verdict(), claim, fm.guard);
   } else {
     out += fmt::format("{} guarded: {} (every invariant must hold with {})\n", fm.id,
                        report.Verdict(), fm.guard);

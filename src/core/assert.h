@@ -11,9 +11,9 @@ namespace lab::internal {
 [[noreturn]] void AssertFail(const char* expr, const char* file, int line, const char* message);
 }  // namespace lab::internal
 
-#define LAB_ASSERT(expr)                                                        \
-  do {                                                                          \
-    if (!(expr)) ::lab::internal::AssertFail(#expr, __FILE__, __LINE__, "");    \
+#define LAB_ASSERT(expr)                                                     \
+  do {                                                                       \
+    if (!(expr)) ::lab::internal::AssertFail(#expr, __FILE__, __LINE__, ""); \
   } while (0)
 
 #define LAB_ASSERT_MSG(expr, msg)                                               \

@@ -51,14 +51,14 @@ inline std::unexpected<Error> MakeError(ErrorCode code, std::string message) {
 #define LAB_CONCAT_INNER_(a, b) a##b
 #define LAB_CONCAT_(a, b) LAB_CONCAT_INNER_(a, b)
 
-#define LAB_RETURN_IF_ERROR(expr)                                    \
-  do {                                                               \
-    auto lab_status_ = (expr);                                       \
+#define LAB_RETURN_IF_ERROR(expr)                                             \
+  do {                                                                        \
+    auto lab_status_ = (expr);                                                \
     if (!lab_status_) return std::unexpected(std::move(lab_status_.error())); \
   } while (0)
 
-#define LAB_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr)            \
-  auto tmp = (expr);                                          \
+#define LAB_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr)          \
+  auto tmp = (expr);                                        \
   if (!tmp) return std::unexpected(std::move(tmp.error())); \
   lhs = std::move(*tmp)
 

@@ -9,8 +9,13 @@ namespace {
 
 TEST(TraceTest, TimelineIsRelativeToFirstEvent) {
   VectorTraceSink sink;
-  sink.Emit({.time_ms = 5'000, .actor = "worker-A", .event = "claim", .job = 1, .execution = 1,
-             .token = 1, .result = "ok"});
+  sink.Emit({.time_ms = 5'000,
+             .actor = "worker-A",
+             .event = "claim",
+             .job = 1,
+             .execution = 1,
+             .token = 1,
+             .result = "ok"});
   sink.Emit({.time_ms = 36'000, .actor = "reaper", .event = "reap", .result = "1 aborted"});
   const std::string text = FormatTimeline(sink.events());
   EXPECT_NE(text.find("+0.000s"), std::string::npos);

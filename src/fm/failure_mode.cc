@@ -20,9 +20,8 @@ bool RunReport::Violated(std::string_view invariant) const {
 
 bool RunReport::Matched() const {
   if (mode == Mode::kGuarded) return violations.empty();
-  return !claimed.empty() && std::all_of(claimed.begin(), claimed.end(), [&](const auto& inv) {
-    return Violated(inv);
-  });
+  return !claimed.empty() && std::all_of(claimed.begin(), claimed.end(),
+                                         [&](const auto& inv) { return Violated(inv); });
 }
 
 std::string RunReport::Verdict() const {

@@ -26,9 +26,9 @@ std::string_view ToString(Mode mode);
 Result<Mode> ParseMode(std::string_view text);
 
 struct FailureMode {
-  std::string id;     // "FM_001"
-  std::string title;  // "Duplicate execution after lease timeout"
-  std::string dir;    // "failure_modes/FM_001_duplicate_retry"
+  std::string id;                       // "FM_001"
+  std::string title;                    // "Duplicate execution after lease timeout"
+  std::string dir;                      // "failure_modes/FM_001_duplicate_retry"
   std::vector<std::string> invariants;  // Violated in baseline, held when guarded.
   Guards baseline_guards;               // Guards in force for the baseline run.
   std::string guard;                    // The prevention mechanism, in words.

@@ -19,8 +19,8 @@ class ScratchDir {
     if (ec) base = "/tmp";
     std::string pattern = (base / "lab-run-XXXXXX").string();
     if (mkdtemp(pattern.data()) == nullptr) {
-      return MakeError(ErrorCode::kUnavailable, "cannot create a temp directory in " +
-                                                    base.string());
+      return MakeError(ErrorCode::kUnavailable,
+                       "cannot create a temp directory in " + base.string());
     }
     return ScratchDir(pattern);
   }
@@ -76,8 +76,8 @@ Result<RunReport> RunFailureMode(const FailureMode& fm, Mode mode, const std::st
   }
   const Guards guards = mode == Mode::kBaseline ? fm.baseline_guards : Guards::All();
   LAB_ASSIGN_OR_RETURN(auto env, ScenarioEnv::Create(url, guards));
-  env->Note(fmt::format("{} {} run: guards {}, store {}", fm.id, ToString(mode),
-                        guards.ToString(), store_url));
+  env->Note(fmt::format("{} {} run: guards {}, store {}", fm.id, ToString(mode), guards.ToString(),
+                        store_url));
   LAB_RETURN_IF_ERROR(fm.scenario(*env));
   LAB_ASSIGN_OR_RETURN(auto violations, env->Check());
   return RunReport{.fm_id = fm.id,

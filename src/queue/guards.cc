@@ -25,9 +25,8 @@ Result<Guards> Guards::Parse(std::string_view spec) {
   size_t start = 0;
   while (start <= spec.size()) {
     const size_t comma = spec.find(',', start);
-    const std::string_view item =
-        spec.substr(start, comma == std::string_view::npos ? std::string_view::npos
-                                                           : comma - start);
+    const std::string_view item = spec.substr(
+        start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
     if (item.size() < 2 || (item[0] != '-' && item[0] != '+')) {
       return MakeError(ErrorCode::kInvalidArgument,
                        fmt::format("bad guard spec '{}': expected all, none, or -NAME[,-NAME] "

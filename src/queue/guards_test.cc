@@ -32,8 +32,7 @@ TEST(GuardsTest, RejectsUnknownAndMalformedSpecs) {
     ASSERT_FALSE(r.has_value()) << bad;
     EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
   }
-  EXPECT_NE(Guards::Parse("-nope").error().message.find("unknown guard 'nope'"),
-            std::string::npos);
+  EXPECT_NE(Guards::Parse("-nope").error().message.find("unknown guard 'nope'"), std::string::npos);
 }
 
 }  // namespace

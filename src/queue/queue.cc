@@ -35,10 +35,10 @@ Result<std::unique_ptr<Queue>> Queue::Open(std::string_view url, Clock& clock,
   if (parsed.kind == StoreKind::kMemory) {
     store = std::make_unique<MemoryStore>(clock, store_options);
   } else {
-    LAB_ASSIGN_OR_RETURN(store, SqliteStore::Open({.path = parsed.path,
-                                                   .vfs = options.sqlite_vfs,
-                                                   .store = store_options},
-                                                  clock));
+    LAB_ASSIGN_OR_RETURN(
+        store,
+        SqliteStore::Open({.path = parsed.path, .vfs = options.sqlite_vfs, .store = store_options},
+                          clock));
   }
   return std::unique_ptr<Queue>(new Queue(std::move(store), clock, options));
 }

@@ -116,7 +116,8 @@ Result<StepResult> Worker::Claim() {
   LAB_ASSERT(leases.size() == 1);
   lease_ = std::move(leases.front());
   phase_ = WorkerPhase::kLeased;
-  Trace("claim", fmt::format("ok, lease until +{}ms", lease_->expires_at_ms - queue_.clock().NowMs()));
+  Trace("claim",
+        fmt::format("ok, lease until +{}ms", lease_->expires_at_ms - queue_.clock().NowMs()));
   return Done(StepKind::kClaimed);
 }
 
@@ -158,8 +159,8 @@ Result<StepResult> Worker::FailAttempt(const HandlerResult& result) {
   const bool permanent = result.status == HandlerResult::Status::kPermanentError;
   const Job& job = lease_->job;
   const int used = lease_->token - job.attempts_at_redrive;
-  const auto retry_at = options_.retry.Decide(used, job.max_attempts, permanent,
-                                              queue_.clock().NowMs(), rng_);
+  const auto retry_at =
+      options_.retry.Decide(used, job.max_attempts, permanent, queue_.clock().NowMs(), rng_);
   auto failed = queue_.store().Fail(Ref(), {.error = result.error, .retry_at_ms = retry_at});
   if (!failed) return OnError(failed.error(), "fail");
   Trace("fail", retry_at ? fmt::format("{}; retry at +{}ms", result.error,

@@ -59,15 +59,15 @@ struct WorkerOptions {
 enum class WorkerPhase { kIdle, kLeased, kInProgress, kRan, kCommitted };
 
 enum class StepKind {
-  kNoJob,       // Claim found nothing ready.
-  kClaimed,     // Now LEASED.
-  kBegan,       // Now IN_PROGRESS.
-  kRan,         // Handler succeeded; commit next.
-  kFailed,      // Handler failed; retry scheduled or dead-lettered. Idle.
-  kCommitted,   // Crossed COMMITTED; finish next.
-  kDuplicate,   // Another execution had committed; this one short-circuited. Idle.
-  kFinished,    // DONE. Idle.
-  kFenced,      // The lease was taken over; the job was dropped. Idle.
+  kNoJob,      // Claim found nothing ready.
+  kClaimed,    // Now LEASED.
+  kBegan,      // Now IN_PROGRESS.
+  kRan,        // Handler succeeded; commit next.
+  kFailed,     // Handler failed; retry scheduled or dead-lettered. Idle.
+  kCommitted,  // Crossed COMMITTED; finish next.
+  kDuplicate,  // Another execution had committed; this one short-circuited. Idle.
+  kFinished,   // DONE. Idle.
+  kFenced,     // The lease was taken over; the job was dropped. Idle.
 };
 
 std::string_view ToString(WorkerPhase phase);

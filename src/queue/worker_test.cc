@@ -18,7 +18,8 @@ class WorkerTest : public ::testing::Test {
   }
   Worker Make(Handler handler, std::string name = "w1") {
     return Worker(*queue_, std::move(handler),
-                  {.name = std::move(name), .lease_ms = 1'000,
+                  {.name = std::move(name),
+                   .lease_ms = 1'000,
                    .retry = {.base_delay_ms = 100, .max_delay_ms = 1'000}},
                   &sink_);
   }

@@ -26,8 +26,7 @@ class MemoryStore final : public RecordStore {
   Result<std::optional<Job>> LoadJobByKey(const std::string& queue,
                                           const std::string& key) override;
   Result<std::optional<Execution>> LoadExecution(ExecutionId id) override;
-  Result<std::vector<Job>> LoadClaimable(const std::string& queue, TimeMs now,
-                                         int limit) override;
+  Result<std::vector<Job>> LoadClaimable(const std::string& queue, TimeMs now, int limit) override;
   Result<std::vector<Execution>> LoadExpired(ExecState state, TimeMs now) override;
   Result<std::optional<ExecutionId>> FindCommitted(JobId job, ExecutionId other_than) override;
   Result<JobId> InsertJob(const Job& job) override;

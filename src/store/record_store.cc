@@ -45,8 +45,7 @@ Result<RecordStore::Loaded> RecordStore::LoadLease(const LeaseRef& lease) {
   return Loaded{std::move(*job), std::move(*exec)};
 }
 
-Result<void> RecordStore::Persist(const Plan& plan, const PlanContext& ctx, Loaded& rec,
-                                  Txn& txn) {
+Result<void> RecordStore::Persist(const Plan& plan, const PlanContext& ctx, Loaded& rec, Txn& txn) {
   for (const AuditEntry& entry : plan.audit) LAB_RETURN_IF_ERROR(AppendAudit(entry));
   if (plan.refusal) {
     txn.keep_on_error = !plan.audit.empty();
@@ -106,8 +105,7 @@ Result<std::vector<Lease>> RecordStore::Claim(const ClaimRequest& request) {
 }
 
 Result<void> RecordStore::LeaseOp(
-    const LeaseRef& lease,
-    const std::function<Plan(const Loaded&, const PlanContext&)>& plan_fn) {
+    const LeaseRef& lease, const std::function<Plan(const Loaded&, const PlanContext&)>& plan_fn) {
   return Transact<void>([&](Txn& txn) -> Result<void> {
     LAB_ASSIGN_OR_RETURN(Loaded rec, LoadLease(lease));
     const PlanContext ctx = Context();
@@ -156,8 +154,8 @@ Result<FailOutcome> RecordStore::Fail(const LeaseRef& lease, const FailRequest& 
   });
 }
 
-Result<int> RecordStore::Sweep(ExecState state, Plan (*plan_fn)(const Job&, const Execution&,
-                                                                const PlanContext&)) {
+Result<int> RecordStore::Sweep(ExecState state,
+                               Plan (*plan_fn)(const Job&, const Execution&, const PlanContext&)) {
   return Transact<int>([&](Txn& txn) -> Result<int> {
     const PlanContext ctx = Context();
     LAB_ASSIGN_OR_RETURN(auto expired, LoadExpired(state, ctx.now_ms));

@@ -84,8 +84,8 @@ class RecordStore : public Store {
   Result<void> LeaseOp(const LeaseRef& lease,
                        const std::function<Plan(const Loaded&, const PlanContext&)>& plan_fn);
   // Shared body of the periodic sweeps (reap, reconcile).
-  Result<int> Sweep(ExecState state, Plan (*plan_fn)(const Job&, const Execution&,
-                                                     const PlanContext&));
+  Result<int> Sweep(ExecState state,
+                    Plan (*plan_fn)(const Job&, const Execution&, const PlanContext&));
 
   Clock& clock_;
   StoreOptions options_;

@@ -53,20 +53,19 @@ std::optional<Plan> CheckFence(const Job& job, const Execution& exec, const Leas
   const bool ended = !IsLive(exec.state);
   if (stale_token || ended) {
     Plan p;
-    std::string why =
-        stale_token
-            ? fmt::format("{} refused: token {} is stale (current {})", op, lease.token,
-                          job.attempts)
-            : fmt::format("{} refused: execution {} is {}", op, exec.id, ToString(exec.state));
+    std::string why = stale_token ? fmt::format("{} refused: token {} is stale (current {})", op,
+                                                lease.token, job.attempts)
+                                  : fmt::format("{} refused: execution {} is {}", op, exec.id,
+                                                ToString(exec.state));
     p.audit.push_back(ExecAudit(exec, "fenced", exec.state, exec.state, ctx.now_ms, why));
     p.refusal = Error{ErrorCode::kAborted, "fenced: " + why};
     return p;
   }
   if (!OneOf(exec.state, allowed)) {
     Plan p;
-    p.refusal = Error{ErrorCode::kFailedPrecondition,
-                      fmt::format("{} not allowed: execution {} is {}", op, exec.id,
-                                  ToString(exec.state))};
+    p.refusal =
+        Error{ErrorCode::kFailedPrecondition,
+              fmt::format("{} not allowed: execution {} is {}", op, exec.id, ToString(exec.state))};
     return p;
   }
   return std::nullopt;
@@ -118,12 +117,14 @@ Plan PlanCommit(const Job& job, const Execution& exec, const LeaseRef& lease,
   Plan p;
   if (committed_by && ctx.options.enforce_commit_boundary) {
     // At most one execution per job crosses COMMITTED; later ones short-circuit.
-    const std::string why = fmt::format("duplicate: job already committed by exec {}", *committed_by);
+    const std::string why =
+        fmt::format("duplicate: job already committed by exec {}", *committed_by);
     p.exec_state = ExecState::kAborted;
     p.ended_at_ms = ctx.now_ms;
     p.reason = why;
     p.commit_outcome = CommitOutcome::kAlreadyCommitted;
-    p.audit.push_back(ExecAudit(exec, "duplicate", exec.state, ExecState::kAborted, ctx.now_ms, why));
+    p.audit.push_back(
+        ExecAudit(exec, "duplicate", exec.state, ExecState::kAborted, ctx.now_ms, why));
     return p;
   }
   p.exec_state = ExecState::kCommitted;
@@ -182,8 +183,8 @@ Plan PlanReap(const Job& job, const Execution& exec, const PlanContext& ctx) {
   LAB_ASSERT(exec.state == ExecState::kLeased || exec.state == ExecState::kInProgress);
   LAB_ASSERT(exec.lease_expires_at_ms <= ctx.now_ms);
   Plan p;
-  const std::string why = fmt::format("lease expired at {} (attempt {})", exec.lease_expires_at_ms,
-                                      exec.attempt);
+  const std::string why =
+      fmt::format("lease expired at {} (attempt {})", exec.lease_expires_at_ms, exec.attempt);
   p.exec_state = ExecState::kAborted;
   p.ended_at_ms = ctx.now_ms;
   p.reason = why;
@@ -215,9 +216,9 @@ Plan PlanReconcile(const Job& job, const Execution& exec, const PlanContext& ctx
 Plan PlanRedrive(const Job& job, const PlanContext& ctx) {
   Plan p;
   if (job.state != JobState::kDead) {
-    p.refusal = Error{ErrorCode::kFailedPrecondition,
-                      fmt::format("job {} is {}, only DEAD jobs can be redriven", job.id,
-                                  ToString(job.state))};
+    p.refusal = Error{
+        ErrorCode::kFailedPrecondition,
+        fmt::format("job {} is {}, only DEAD jobs can be redriven", job.id, ToString(job.state))};
     return p;
   }
   p.job_state = JobState::kPending;
@@ -243,12 +244,12 @@ ClaimPlan PlanClaim(const Job& job, const ClaimRequest& request, const PlanConte
                      .state = ExecState::kLeased,
                      .leased_at_ms = ctx.now_ms,
                      .lease_expires_at_ms = ctx.now_ms + request.lease_ms};
-  c.exec_audit = AuditEntry{.at_ms = ctx.now_ms,
-                            .job_id = job.id,
-                            .event = "claim",
-                            .to = std::string(ToString(ExecState::kLeased)),
-                            .detail = fmt::format("token {} to {}", c.job.attempts,
-                                                  request.worker)};
+  c.exec_audit =
+      AuditEntry{.at_ms = ctx.now_ms,
+                 .job_id = job.id,
+                 .event = "claim",
+                 .to = std::string(ToString(ExecState::kLeased)),
+                 .detail = fmt::format("token {} to {}", c.job.attempts, request.worker)};
   return c;
 }
 

@@ -131,8 +131,7 @@ void BindExecution(Statement& s, const Execution& e, int first) {
 
 }  // namespace
 
-Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& options,
-                                                       Clock& clock) {
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& options, Clock& clock) {
   if (options.path.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "sqlite store needs a file path");
   }
@@ -154,9 +153,8 @@ Result<void> SqliteStore::PrepareSchema(SqliteDb& db, const std::string& path) {
   // be empty or ours at a version we understand.
   auto app_id = db.QueryInt("PRAGMA application_id");
   if (!app_id) {
-    return MakeError(app_id.error().code,
-                     fmt::format("'{}' is not a readable lab database: {}", path,
-                                 app_id.error().message));
+    return MakeError(app_id.error().code, fmt::format("'{}' is not a readable lab database: {}",
+                                                      path, app_id.error().message));
   }
   LAB_ASSIGN_OR_RETURN(int64_t version, db.QueryInt("PRAGMA user_version"));
   LAB_ASSIGN_OR_RETURN(int64_t objects, db.QueryInt("SELECT count(*) FROM sqlite_master"));
@@ -252,9 +250,9 @@ Result<std::optional<Job>> SqliteStore::LoadJob(JobId id) {
 
 Result<std::optional<Job>> SqliteStore::LoadJobByKey(const std::string& queue,
                                                      const std::string& key) {
-  LAB_ASSIGN_OR_RETURN(Statement * s, db_->Prepare(fmt::format(
-                                          "SELECT {} FROM jobs WHERE queue = ?1 AND key = ?2",
-                                          kJobColumns)));
+  LAB_ASSIGN_OR_RETURN(
+      Statement * s,
+      db_->Prepare(fmt::format("SELECT {} FROM jobs WHERE queue = ?1 AND key = ?2", kJobColumns)));
   s->Bind(1, queue).Bind(2, key);
   LAB_ASSIGN_OR_RETURN(auto jobs, QueryJobs(*s));
   if (jobs.empty()) return std::optional<Job>();
@@ -262,8 +260,9 @@ Result<std::optional<Job>> SqliteStore::LoadJobByKey(const std::string& queue,
 }
 
 Result<std::optional<Execution>> SqliteStore::LoadExecution(ExecutionId id) {
-  LAB_ASSIGN_OR_RETURN(Statement * s, db_->Prepare(fmt::format(
-                                          "SELECT {} FROM executions WHERE id = ?1", kExecColumns)));
+  LAB_ASSIGN_OR_RETURN(
+      Statement * s,
+      db_->Prepare(fmt::format("SELECT {} FROM executions WHERE id = ?1", kExecColumns)));
   s->Bind(1, id);
   LAB_ASSIGN_OR_RETURN(auto execs, QueryExecutions(*s));
   if (execs.empty()) return std::optional<Execution>();
@@ -282,11 +281,10 @@ Result<std::vector<Job>> SqliteStore::LoadClaimable(const std::string& queue, Ti
 }
 
 Result<std::vector<Execution>> SqliteStore::LoadExpired(ExecState state, TimeMs now) {
-  LAB_ASSIGN_OR_RETURN(
-      Statement * s,
-      db_->Prepare(fmt::format("SELECT {} FROM executions WHERE state = ?1 AND "
-                               "lease_expires_at_ms <= ?2 ORDER BY id",
-                               kExecColumns)));
+  LAB_ASSIGN_OR_RETURN(Statement * s,
+                       db_->Prepare(fmt::format("SELECT {} FROM executions WHERE state = ?1 AND "
+                                                "lease_expires_at_ms <= ?2 ORDER BY id",
+                                                kExecColumns)));
   s->Bind(1, ToString(state)).Bind(2, now);
   return QueryExecutions(*s);
 }
@@ -354,8 +352,11 @@ Result<void> SqliteStore::InsertEffect(const EffectRecord& e) {
   LAB_ASSIGN_OR_RETURN(Statement * s,
                        db_->Prepare("INSERT INTO effects (job_id, execution_id, key, payload, "
                                     "applied_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)"));
-  s->Bind(1, e.job_id).Bind(2, e.execution_id).Bind(3, e.key).Bind(4, e.payload).Bind(5,
-                                                                                     e.applied_at_ms);
+  s->Bind(1, e.job_id)
+      .Bind(2, e.execution_id)
+      .Bind(3, e.key)
+      .Bind(4, e.payload)
+      .Bind(5, e.applied_at_ms);
   return s->Run();
 }
 
@@ -382,9 +383,9 @@ Result<Snapshot> SqliteStore::LoadSnapshot() {
     LAB_ASSIGN_OR_RETURN(Statement * jobs,
                          db_->Prepare(fmt::format("SELECT {} FROM jobs ORDER BY id", kJobColumns)));
     LAB_ASSIGN_OR_RETURN(snap.jobs, QueryJobs(*jobs));
-    LAB_ASSIGN_OR_RETURN(Statement * execs, db_->Prepare(fmt::format(
-                                                "SELECT {} FROM executions ORDER BY id",
-                                                kExecColumns)));
+    LAB_ASSIGN_OR_RETURN(
+        Statement * execs,
+        db_->Prepare(fmt::format("SELECT {} FROM executions ORDER BY id", kExecColumns)));
     LAB_ASSIGN_OR_RETURN(snap.executions, QueryExecutions(*execs));
     LAB_ASSIGN_OR_RETURN(Statement * effects,
                          db_->Prepare("SELECT id, job_id, execution_id, key, payload, "

@@ -20,9 +20,9 @@ namespace lab {
 
 struct SqliteOptions {
   std::string path;
-  std::string vfs;                 // Empty: SQLite's default VFS.
+  std::string vfs;                   // Empty: SQLite's default VFS.
   std::string synchronous = "FULL";  // FULL or EXTRA; NORMAL is not durable in WAL mode.
-  int busy_timeout_ms = 5'000;     // Waits through the VFS's xSleep when another handle writes.
+  int busy_timeout_ms = 5'000;       // Waits through the VFS's xSleep when another handle writes.
   StoreOptions store;
 };
 
@@ -41,8 +41,7 @@ class SqliteStore final : public RecordStore {
   Result<std::optional<Job>> LoadJobByKey(const std::string& queue,
                                           const std::string& key) override;
   Result<std::optional<Execution>> LoadExecution(ExecutionId id) override;
-  Result<std::vector<Job>> LoadClaimable(const std::string& queue, TimeMs now,
-                                         int limit) override;
+  Result<std::vector<Job>> LoadClaimable(const std::string& queue, TimeMs now, int limit) override;
   Result<std::vector<Execution>> LoadExpired(ExecState state, TimeMs now) override;
   Result<std::optional<ExecutionId>> FindCommitted(JobId job, ExecutionId other_than) override;
   Result<JobId> InsertJob(const Job& job) override;

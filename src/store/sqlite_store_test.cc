@@ -2,6 +2,8 @@
 // and refuses files it must not touch (corrupt, another application's, a
 // newer schema, an unopenable path) with a clear error, leaving the file
 // byte for byte as it was. Method: real files in a private temp dir.
+#include "store/sqlite_store.h"
+
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -11,7 +13,6 @@
 
 #include "core/clock.h"
 #include "core/testing/temp_dir.h"
-#include "store/sqlite_store.h"
 
 namespace lab {
 namespace {
@@ -125,10 +126,9 @@ TEST_F(SqliteStoreTest, UnopenablePathIsRefusedAndCreatesNothing) {
 
 TEST_F(SqliteStoreTest, BadOptionsAreInvalidArguments) {
   EXPECT_EQ(SqliteStore::Open({.path = ""}, clock_).error().code, ErrorCode::kInvalidArgument);
-  EXPECT_EQ(SqliteStore::Open({.path = dir_.File("q.db"), .synchronous = "OFF"}, clock_)
-                .error()
-                .code,
-            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(
+      SqliteStore::Open({.path = dir_.File("q.db"), .synchronous = "OFF"}, clock_).error().code,
+      ErrorCode::kInvalidArgument);
 }
 
 TEST_F(SqliteStoreTest, TwoHandlesOnOneFileNeverHandOutTheSameJob) {

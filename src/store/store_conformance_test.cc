@@ -156,8 +156,7 @@ TEST_P(StoreConformanceTest, ClaimRejectsBadRequest) {
   Add();
   EXPECT_EQ(store_->Claim({.worker = "w", .max_jobs = 0}).error().code,
             ErrorCode::kInvalidArgument);
-  EXPECT_EQ(store_->Claim({.worker = "", .max_jobs = 1}).error().code,
-            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(store_->Claim({.worker = "", .max_jobs = 1}).error().code, ErrorCode::kInvalidArgument);
   EXPECT_EQ(store_->Claim({.worker = "w", .lease_ms = 0}).error().code,
             ErrorCode::kInvalidArgument);
 }
@@ -342,8 +341,8 @@ TEST_P(StoreConformanceTest, AuditLogRecordsEveryTransitionInOrder) {
     events.push_back(a.event + ":" + a.from + ">" + a.to);
   }
   const std::vector<std::string> expected = {
-      "enqueue:>PENDING",          "claim:PENDING>RUNNING",         "claim:>LEASED",
-      "begin:LEASED>IN_PROGRESS",  "commit:IN_PROGRESS>COMMITTED",  "finish:COMMITTED>DONE",
+      "enqueue:>PENDING",         "claim:PENDING>RUNNING",        "claim:>LEASED",
+      "begin:LEASED>IN_PROGRESS", "commit:IN_PROGRESS>COMMITTED", "finish:COMMITTED>DONE",
       "finish:RUNNING>SUCCEEDED"};
   EXPECT_EQ(events, expected);
 }

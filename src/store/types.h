@@ -35,7 +35,7 @@ struct Job {
   int priority = 0;  // Higher runs first.
   TimeMs run_at_ms = 0;
   int max_attempts = 0;
-  int attempts = 0;            // Executions ever leased: the last fencing token.
+  int attempts = 0;             // Executions ever leased: the last fencing token.
   int attempts_at_redrive = 0;  // `attempts` when last redriven; the budget restarts there.
   JobState state = JobState::kPending;
   TimeMs created_at_ms = 0;
@@ -137,10 +137,10 @@ struct FailRequest {
 enum class FailOutcome { kRetryScheduled, kDeadLettered };
 
 struct Snapshot {
-  std::vector<Job> jobs;                // Ordered by id.
-  std::vector<Execution> executions;    // Ordered by id.
-  std::vector<EffectRecord> effects;    // Ordered by id.
-  std::vector<AuditEntry> audit;        // Ordered by seq.
+  std::vector<Job> jobs;              // Ordered by id.
+  std::vector<Execution> executions;  // Ordered by id.
+  std::vector<EffectRecord> effects;  // Ordered by id.
+  std::vector<AuditEntry> audit;      // Ordered by seq.
 };
 
 // Switches a Store needs from the guards above it. Production: all on.
