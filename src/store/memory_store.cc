@@ -20,12 +20,13 @@ Result<void> MemoryStore::CommitWrite() {
   return {};
 }
 
-void MemoryStore::Rollback() {
+Result<void> MemoryStore::Rollback() {
   LAB_ASSERT(in_txn_);
   // Every rule decides before it writes, so a failing operation has written
   // nothing. If that ever stops being true, this model is no longer atomic.
   LAB_ASSERT_MSG(!dirty_, "MemoryStore rollback after a write");
   in_txn_ = false;
+  return {};
 }
 
 Result<std::optional<Job>> MemoryStore::LoadJob(JobId id) {

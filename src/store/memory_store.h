@@ -21,7 +21,7 @@ class MemoryStore final : public RecordStore {
  protected:
   Result<void> BeginWrite() override;
   Result<void> CommitWrite() override;
-  void Rollback() override;
+  Result<void> Rollback() override;
   Result<std::optional<Job>> LoadJob(JobId id) override;
   Result<std::optional<Job>> LoadJobByKey(const std::string& queue,
                                           const std::string& key) override;

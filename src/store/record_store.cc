@@ -17,21 +17,27 @@ Result<T> RecordStore::Transact(const std::function<Result<T>(Txn&)>& body) {
   Txn txn;
   Result<T> result = body(txn);
   if (!result && !txn.keep_on_error) {
-    Rollback();
+    RollbackOrStop();
     return result;
   }
   if (auto committed = CommitWrite(); !committed) {
     if (committed.error().code == ErrorCode::kUnavailable) {
       // The commit was refused before anything was written (e.g. busy).
-      Rollback();
+      RollbackOrStop();
       return std::unexpected(committed.error());
     }
-    // The transaction may or may not be durable. Never guess; stop.
+    // The transaction may or may not be durable. Never guess, never retry
+    // the sync: stop, release the write lock, and let reopen + reconcile decide.
     failed_ = true;
+    RollbackOrStop();
     return MakeError(ErrorCode::kUnknownOutcome,
                      "durable commit failed, outcome unknown: " + committed.error().ToString());
   }
   return result;
+}
+
+void RecordStore::RollbackOrStop() {
+  if (!Rollback()) failed_ = true;
 }
 
 Result<RecordStore::Loaded> RecordStore::LoadLease(const LeaseRef& lease) {

@@ -37,10 +37,11 @@ class RecordStore : public Store {
 
  protected:
   // Transactions. BeginWrite starts a write transaction (SQLite: BEGIN
-  // IMMEDIATE); CommitWrite makes it durable; Rollback undoes it.
+  // IMMEDIATE); CommitWrite makes it durable; Rollback undoes it. A failed
+  // rollback leaves the handle's state unknown, so it fail-stops the handle.
   virtual Result<void> BeginWrite() = 0;
   virtual Result<void> CommitWrite() = 0;
-  virtual void Rollback() = 0;
+  virtual Result<void> Rollback() = 0;
 
   virtual Result<std::optional<Job>> LoadJob(JobId id) = 0;
   virtual Result<std::optional<Job>> LoadJobByKey(const std::string& queue,
@@ -76,6 +77,8 @@ class RecordStore : public Store {
   // Runs `body` in one write transaction.
   template <typename T>
   Result<T> Transact(const std::function<Result<T>(Txn&)>& body);
+  // Rolls back; on failure marks the handle fail-stopped.
+  void RollbackOrStop();
   PlanContext Context() { return PlanContext{clock_.NowMs(), options_}; }
   Result<Loaded> LoadLease(const LeaseRef& lease);
   // Writes a plan: audit entries, then (unless refused) effect and records.

@@ -208,11 +208,9 @@ Result<void> SqliteStore::CommitWrite() {
   return {};
 }
 
-void SqliteStore::Rollback() {
-  if (sqlite3_get_autocommit(db_->raw()) == 0) {
-    auto rolled_back = db_->Exec("ROLLBACK");
-    LAB_ASSERT_MSG(rolled_back.has_value(), "ROLLBACK failed");
-  }
+Result<void> SqliteStore::Rollback() {
+  if (sqlite3_get_autocommit(db_->raw()) != 0) return {};  // SQLite already rolled back.
+  return db_->Exec("ROLLBACK");
 }
 
 Result<std::vector<Job>> SqliteStore::QueryJobs(Statement& stmt) {

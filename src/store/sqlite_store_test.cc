@@ -13,6 +13,7 @@
 
 #include "core/clock.h"
 #include "core/testing/temp_dir.h"
+#include "store/testing/fault_vfs.h"
 
 namespace lab {
 namespace {
@@ -147,6 +148,50 @@ TEST_F(SqliteStoreTest, TwoHandlesOnOneFileNeverHandOutTheSameJob) {
     }
   }
   EXPECT_EQ(seen.size(), 10u);
+}
+
+}  // namespace
+}  // namespace lab
+
+namespace lab {
+namespace {
+
+// Goal: a failed fsync on commit is never treated as success or retried:
+// the call reports kUnknownOutcome, the handle refuses everything after it,
+// and a reopened handle finds every earlier acknowledged write intact.
+TEST(SqliteFailStopTest, FailedFsyncOnCommitFailStopsTheHandle) {
+  testing::TempDir dir;
+  ManualClock clock(0);
+  auto& vfs = testing::FaultVfs::Get();
+  const std::string path = dir.File("q.db");
+  auto store = SqliteStore::Open({.path = path, .vfs = vfs.name()}, clock);
+  ASSERT_TRUE(store.has_value()) << store.error().ToString();
+  auto first = (*store)->Enqueue({.key = "acked"});
+  ASSERT_TRUE(first.has_value());
+
+  vfs.FailNextSyncs(1);
+  auto second = (*store)->Enqueue({.key = "in-doubt"});
+  ASSERT_FALSE(second.has_value());
+  EXPECT_EQ(second.error().code, ErrorCode::kUnknownOutcome) << second.error().ToString();
+  EXPECT_EQ(vfs.syncs_failed(), 1);
+
+  // Fail-stop: no further call is attempted on this handle.
+  auto third = (*store)->Enqueue({.key = "after"});
+  ASSERT_FALSE(third.has_value());
+  EXPECT_EQ(third.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_NE(third.error().message.find("reopen"), std::string::npos);
+  EXPECT_FALSE((*store)->ReadSnapshot().has_value());
+  store->reset();
+
+  auto reopened = SqliteStore::Open({.path = path}, clock);
+  ASSERT_TRUE(reopened.has_value()) << reopened.error().ToString();
+  auto again = (*reopened)->Enqueue({.key = "acked"});
+  ASSERT_TRUE(again.has_value());
+  EXPECT_FALSE(again->created);  // The acknowledged job survived.
+  EXPECT_EQ(again->job_id, first->job_id);
+  auto snap = (*reopened)->ReadSnapshot();
+  ASSERT_TRUE(snap.has_value());
+  for (const Job& j : snap->jobs) EXPECT_NE(j.key, std::optional<std::string>("after"));
 }
 
 }  // namespace
