@@ -11,6 +11,8 @@
 #include <string>
 
 #include "core/testing/temp_dir.h"
+#include "failure_modes/catalogue.h"
+#include "fm/runner.h"
 #include "fm/scenario_env.h"
 
 namespace lab::testing {
@@ -67,6 +69,17 @@ class ScenarioTest : public ::testing::TestWithParam<StoreParam> {
     run.violations = std::move(*violations);
     run.snapshot = *run.env->queue().store().ReadSnapshot();
     return run;
+  }
+
+  // Runs a catalogue entry through the same runner `lab run` uses and
+  // expects the verdict (reproduced / held) and a matched claim.
+  void ExpectRunnerVerdict(std::string_view fm_id, Mode mode, std::string_view verdict) {
+    const FailureMode* fm = FindFailureMode(fm_id);
+    ASSERT_NE(fm, nullptr) << fm_id;
+    auto report = RunFailureMode(*fm, mode, GetParam().sqlite ? "sqlite:" : "memory:");
+    ASSERT_TRUE(report.has_value()) << report.error().ToString();
+    EXPECT_TRUE(report->Matched());
+    EXPECT_EQ(report->Verdict(), verdict);
   }
 
   TempDir dir_;

@@ -5,9 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "failure_modes/FM_001_duplicate_retry/scenario.h"
-#include "failure_modes/catalogue.h"
 #include "failure_modes/fm_test_support.h"
-#include "fm/runner.h"
 
 namespace lab {
 namespace {
@@ -34,13 +32,7 @@ TEST_P(FM_001_Prevent, CommitBoundaryKeepsOneEffectAndEveryInvariantHolds) {
 }
 
 TEST_P(FM_001_Prevent, RunnerReportsTheGuardedRunAsHeld) {
-  const FailureMode* fm = FindFailureMode("fm_001");
-  ASSERT_NE(fm, nullptr);
-  const std::string url = GetParam().sqlite ? "sqlite:" : "memory:";
-  auto report = RunFailureMode(*fm, Mode::kGuarded, url);
-  ASSERT_TRUE(report.has_value()) << report.error().ToString();
-  EXPECT_TRUE(report->Matched());
-  EXPECT_EQ(report->Verdict(), "held");
+  ExpectRunnerVerdict("fm_001", Mode::kGuarded, "held");
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, FM_001_Prevent, ::testing::ValuesIn(testing::AllStores()),

@@ -6,9 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "failure_modes/FM_001_duplicate_retry/scenario.h"
-#include "failure_modes/catalogue.h"
 #include "failure_modes/fm_test_support.h"
-#include "fm/runner.h"
 
 namespace lab {
 namespace {
@@ -33,13 +31,7 @@ TEST_P(FM_001_Repro, LeaseTimeoutWithoutCommitBoundaryAppliesTheEffectTwice) {
 }
 
 TEST_P(FM_001_Repro, RunnerReportsTheBaselineAsReproduced) {
-  const FailureMode* fm = FindFailureMode("FM_001");
-  ASSERT_NE(fm, nullptr);
-  const std::string url = GetParam().sqlite ? "sqlite:" : "memory:";
-  auto report = RunFailureMode(*fm, Mode::kBaseline, url);
-  ASSERT_TRUE(report.has_value()) << report.error().ToString();
-  EXPECT_TRUE(report->Matched());
-  EXPECT_EQ(report->Verdict(), "reproduced");
+  ExpectRunnerVerdict("FM_001", Mode::kBaseline, "reproduced");
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, FM_001_Repro, ::testing::ValuesIn(testing::AllStores()),

@@ -63,24 +63,26 @@ void Queue::Emit(std::string actor, std::string event, std::string result) {
                         .result = std::move(result)});
 }
 
-Result<int> Queue::Reap() {
-  if (!options_.guards.reaper) {
-    Emit("reaper", "reap", "skipped: reaper guard is off");
+Result<int> Queue::GuardedSweep(std::string_view guard, std::string_view actor,
+                                std::string_view event, Result<int> (Store::*sweep)(),
+                                std::string_view what) {
+  Guards guards = options_.guards;
+  if (!*guards.Find(guard)) {
+    Emit(std::string(actor), std::string(event), fmt::format("skipped: {} guard is off", guard));
     return 0;
   }
-  LAB_ASSIGN_OR_RETURN(int n, store_->ReapExpired());
-  Emit("reaper", "reap", fmt::format("{} expired lease(s) aborted", n));
+  LAB_ASSIGN_OR_RETURN(int n, (store_.get()->*sweep)());
+  Emit(std::string(actor), std::string(event), fmt::format("{} {}", n, what));
   return n;
 }
 
+Result<int> Queue::Reap() {
+  return GuardedSweep("reaper", "reaper", "reap", &Store::ReapExpired, "expired lease(s) aborted");
+}
+
 Result<int> Queue::Reconcile() {
-  if (!options_.guards.reconcile) {
-    Emit("reconciler", "reconcile", "skipped: reconcile guard is off");
-    return 0;
-  }
-  LAB_ASSIGN_OR_RETURN(int n, store_->Reconcile());
-  Emit("reconciler", "reconcile", fmt::format("{} committed execution(s) finalized", n));
-  return n;
+  return GuardedSweep("reconcile", "reconciler", "reconcile", &Store::Reconcile,
+                      "committed execution(s) finalized");
 }
 
 }  // namespace lab

@@ -54,6 +54,9 @@ class Queue {
   Queue(std::unique_ptr<Store> store, Clock& clock, QueueOptions options)
       : store_(std::move(store)), clock_(clock), options_(options) {}
   void Emit(std::string actor, std::string event, std::string result);
+  // Runs `sweep` when its guard is on, tracing the count (or the skip).
+  Result<int> GuardedSweep(std::string_view guard, std::string_view actor, std::string_view event,
+                           Result<int> (Store::*sweep)(), std::string_view what);
 
   std::unique_ptr<Store> store_;
   Clock& clock_;
