@@ -1,42 +1,13 @@
 #include "fm/runner.h"
 
 #include <fmt/core.h>
-#include <stdlib.h>
 
 #include <filesystem>
 
+#include "core/scratch_dir.h"
 #include "fm/scenario_env.h"
 
 namespace lab {
-namespace {
-
-// A directory that is removed when the run ends, whatever happens.
-class ScratchDir {
- public:
-  static Result<ScratchDir> Make() {
-    std::error_code ec;
-    std::filesystem::path base = std::filesystem::temp_directory_path(ec);
-    if (ec) base = "/tmp";
-    std::string pattern = (base / "lab-run-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) {
-      return MakeError(ErrorCode::kUnavailable,
-                       "cannot create a temp directory in " + base.string());
-    }
-    return ScratchDir(pattern);
-  }
-  ScratchDir(ScratchDir&& other) noexcept : path_(std::move(other.path_)) { other.path_.clear(); }
-  ~ScratchDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  explicit ScratchDir(std::string path) : path_(std::move(path)) {}
-  std::string path_;
-};
-
-}  // namespace
 
 Result<void> ValidateRunStoreUrl(const std::string& store_url) {
   if (store_url == "memory:" || store_url == "sqlite:") return {};
@@ -51,11 +22,10 @@ Result<RunReport> RunFailureMode(const FailureMode& fm, Mode mode, const std::st
                      fmt::format("{} is planned but has no scenario yet", fm.id));
   }
   LAB_RETURN_IF_ERROR(ValidateRunStoreUrl(store_url));
-  std::optional<ScratchDir> scratch;
+  std::unique_ptr<ScratchDir> scratch;
   std::string url = store_url;
   if (store_url == "sqlite:") {
-    LAB_ASSIGN_OR_RETURN(auto dir, ScratchDir::Make());
-    scratch.emplace(std::move(dir));
+    LAB_ASSIGN_OR_RETURN(scratch, ScratchDir::Make("lab-run"));
     url = fmt::format("sqlite:{}/{}-{}.db", scratch->path(), fm.id, ToString(mode));
   } else if (store_url.starts_with("sqlite:")) {
     LAB_ASSIGN_OR_RETURN(StoreUrl parsed, ParseStoreUrl(store_url));

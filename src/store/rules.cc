@@ -88,8 +88,11 @@ void EndAttempt(const Job& job, bool dead, TimeMs retry_at, const std::string& e
 Plan PlanHeartbeat(const Job& job, const Execution& exec, const LeaseRef& lease,
                    DurationMs lease_ms, const PlanContext& ctx) {
   LAB_ASSERT(lease_ms > 0);
-  if (auto refused = CheckFence(job, exec, lease, "heartbeat",
-                                {ExecState::kLeased, ExecState::kInProgress}, ctx)) {
+  // A committed execution's holder still holds its lease until it finishes;
+  // extending it keeps the reconciler from racing a live worker.
+  if (auto refused =
+          CheckFence(job, exec, lease, "heartbeat",
+                     {ExecState::kLeased, ExecState::kInProgress, ExecState::kCommitted}, ctx)) {
     return *refused;
   }
   Plan p;

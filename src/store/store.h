@@ -30,7 +30,7 @@ class Store {
   // Leases up to max_jobs ready jobs (PENDING, run_at reached), best first.
   // Each lease's token is the job's new attempt number.
   virtual Result<std::vector<Lease>> Claim(const ClaimRequest& request) = 0;
-  // Extends a live lease to now + lease_ms.
+  // Extends a live lease (LEASED, IN_PROGRESS or COMMITTED) to now + lease_ms.
   virtual Result<void> Heartbeat(const LeaseRef& lease, DurationMs lease_ms) = 0;
   // LEASED -> IN_PROGRESS.
   virtual Result<void> Begin(const LeaseRef& lease) = 0;

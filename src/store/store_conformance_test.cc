@@ -205,6 +205,18 @@ TEST_P(StoreConformanceTest, HeartbeatExtendsTheLease) {
   EXPECT_EQ(*store_->ReapExpired(), 1);
 }
 
+TEST_P(StoreConformanceTest, HeartbeatBetweenCommitAndFinishDefersTheReconciler) {
+  Add();
+  Lease l = Started(1'000);
+  ASSERT_TRUE(store_->Commit(Ref(l), Effect{"e"}).has_value());
+  clock_.AdvanceMs(900);
+  ASSERT_TRUE(store_->Heartbeat(Ref(l), 1'000).has_value());
+  clock_.AdvanceMs(900);
+  EXPECT_EQ(*store_->Reconcile(), 0);  // The worker is alive; it will finish.
+  ASSERT_TRUE(store_->Finish(Ref(l)).has_value());
+  EXPECT_EQ(store_->Heartbeat(Ref(l), 1'000).error().code, ErrorCode::kAborted);
+}
+
 TEST_P(StoreConformanceTest, ReaperRequeuesExpiredLeaseAndStaleTokenIsFenced) {
   JobId id = Add();
   Lease first = Started(1'000);

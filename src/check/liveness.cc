@@ -1,0 +1,48 @@
+#include "check/liveness.h"
+
+#include <fmt/core.h>
+
+#include <map>
+
+#include "store/state_machine.h"
+
+namespace lab {
+namespace {
+
+std::string WhyStuck(const Job& job, const std::vector<const Execution*>& execs, TimeMs now) {
+  for (const Execution* e : execs) {
+    if (!IsLive(e->state)) continue;
+    const bool expired = e->lease_expires_at_ms <= now;
+    if (e->state == ExecState::kCommitted) {
+      return fmt::format("exec {} COMMITTED{} but never finalized to DONE", e->id,
+                         expired ? " with an expired lease" : "");
+    }
+    return fmt::format("exec {} {} on a lease {} at t={}", e->id, ToString(e->state),
+                       expired ? "that expired and was never reaped" : "still held, expiring",
+                       e->lease_expires_at_ms);
+  }
+  if (job.state == JobState::kPending) {
+    return job.run_at_ms > now ? fmt::format("PENDING until t={}", job.run_at_ms)
+                               : "PENDING and ready, but no worker ran it";
+  }
+  return fmt::format("{} with no live execution", ToString(job.state));
+}
+
+}  // namespace
+
+std::vector<Violation> CheckLiveness(const Snapshot& snapshot, TimeMs now_ms) {
+  std::map<JobId, std::vector<const Execution*>> execs_of;
+  for (const Execution& e : snapshot.executions) execs_of[e.job_id].push_back(&e);
+  std::vector<Violation> out;
+  for (const Job& j : snapshot.jobs) {
+    if (j.state == JobState::kSucceeded || j.state == JobState::kDead) continue;
+    out.push_back({"INV_006",
+                   j.id,
+                   fmt::format("job {} is {} at the liveness bound t={}: {}", j.id,
+                               ToString(j.state), now_ms, WhyStuck(j, execs_of[j.id], now_ms)),
+                   {}});
+  }
+  return out;
+}
+
+}  // namespace lab

@@ -1,0 +1,50 @@
+// Goal: the liveness checker holds when every job is terminal and fires,
+// with a reason, on each way a job can be stuck.
+#include "check/liveness.h"
+
+#include <gtest/gtest.h>
+
+namespace lab {
+namespace {
+
+Snapshot OneJob(JobState state, std::optional<Execution> exec = std::nullopt) {
+  Snapshot s;
+  s.jobs.push_back(Job{.id = 1, .state = state});
+  if (exec) s.executions.push_back(*exec);
+  return s;
+}
+
+TEST(LivenessTest, TerminalJobsHold) {
+  EXPECT_TRUE(CheckLiveness(OneJob(JobState::kSucceeded), 100).empty());
+  EXPECT_TRUE(CheckLiveness(OneJob(JobState::kDead), 100).empty());
+}
+
+TEST(LivenessTest, UnreapedExpiredLeaseIsNamed) {
+  auto vs = CheckLiveness(
+      OneJob(JobState::kRunning,
+             Execution{
+                 .id = 7, .job_id = 1, .state = ExecState::kInProgress, .lease_expires_at_ms = 50}),
+      100);
+  ASSERT_EQ(vs.size(), 1u);
+  EXPECT_EQ(vs[0].invariant, "INV_006");
+  EXPECT_NE(vs[0].message.find("never reaped"), std::string::npos) << vs[0].message;
+}
+
+TEST(LivenessTest, UnfinalizedCommitIsNamed) {
+  auto vs = CheckLiveness(
+      OneJob(JobState::kRunning,
+             Execution{
+                 .id = 7, .job_id = 1, .state = ExecState::kCommitted, .lease_expires_at_ms = 50}),
+      100);
+  ASSERT_EQ(vs.size(), 1u);
+  EXPECT_NE(vs[0].message.find("never finalized"), std::string::npos) << vs[0].message;
+}
+
+TEST(LivenessTest, ReadyPendingJobIsNamed) {
+  auto vs = CheckLiveness(OneJob(JobState::kPending), 100);
+  ASSERT_EQ(vs.size(), 1u);
+  EXPECT_NE(vs[0].message.find("no worker ran it"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace lab

@@ -1,0 +1,245 @@
+#include "sim/schedule.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "core/rng.h"
+
+namespace lab {
+namespace {
+
+using nlohmann::json;
+
+// Uniform in [lo, hi) from the rng, for drawing rates.
+double Between(Rng& rng, double lo, double hi) {
+  return lo + (hi - lo) * static_cast<double>(rng.Uniform(1'000'000)) / 1'000'000.0;
+}
+
+}  // namespace
+
+int Schedule::MaxAttempts() const {
+  int m = 1;
+  for (const auto& j : jobs) m = std::max(m, j.max_attempts);
+  return m;
+}
+
+std::string DrawnConfig::ToString() const {
+  return fmt::format(
+      "jobs={} workers={} lease={}ms p_crash={:.3f} p_pause={:.3f} p_delay={:.3f} "
+      "p_skew={:.3f} p_transient={:.3f} p_permanent={:.3f} p_slow={:.3f}",
+      jobs, workers, lease_ms, p_crash, p_pause, p_delay, p_skew, p_transient, p_permanent, p_slow);
+}
+
+Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* drawn) {
+  // Independent streams, so fixing one knob does not shift the others' draws.
+  Rng root(seed);
+  Rng config_rng = root.Split();
+  Rng workload_rng = root.Split();
+  Rng fault_rng = root.Split();
+  Rng handler_rng = root.Split();
+
+  DrawnConfig c;
+  if (options.swarm) {
+    c.jobs = static_cast<int>(config_rng.Range(1, 40));
+    c.workers = static_cast<int>(config_rng.Range(1, 6));
+    c.lease_ms = config_rng.Range(1'000, 10'000);
+    c.p_crash = Between(config_rng, 0, 0.05);
+    c.p_pause = Between(config_rng, 0, 0.05);
+    c.p_delay = Between(config_rng, 0, 0.10);
+    c.p_skew = Between(config_rng, 0, 0.02);
+    c.p_transient = Between(config_rng, 0, 0.30);
+    c.p_permanent = Between(config_rng, 0, 0.05);
+    c.p_slow = Between(config_rng, 0, 0.10);
+  } else {
+    c = DrawnConfig{.jobs = 20,
+                    .workers = 4,
+                    .lease_ms = 5'000,
+                    .p_crash = 0.02,
+                    .p_pause = 0.02,
+                    .p_delay = 0.05,
+                    .p_skew = 0.01,
+                    .p_transient = 0.1,
+                    .p_permanent = 0.02,
+                    .p_slow = 0.05};
+  }
+  if (options.jobs) c.jobs = *options.jobs;
+  if (options.workers) c.workers = *options.workers;
+
+  Schedule s;
+  s.seed = seed;
+  s.workers = c.workers;
+  s.lease_ms = c.lease_ms;
+  s.reaper_interval_ms = std::max<DurationMs>(100, c.lease_ms / 4);
+  TimeMs last_arrival = 0;
+  for (int i = 0; i < c.jobs; ++i) {
+    const TimeMs at = workload_rng.Range(0, 200LL * c.jobs);
+    last_arrival = std::max(last_arrival, at);
+    s.jobs.push_back({.at_ms = at,
+                      .key = fmt::format("job-{}", i),
+                      .max_attempts = static_cast<int>(workload_rng.Range(1, 6))});
+  }
+  s.fault_window_ms = last_arrival + 3 * c.lease_ms;
+
+  // Every job takes about five steps; idle polls take more. Cover them all.
+  const int steps_per_worker = 8 * (c.jobs / std::max(1, c.workers) + 1) + 40;
+  for (int w = 0; w < c.workers; ++w) {
+    for (int k = 0; k < steps_per_worker; ++k) {
+      const double u = Between(fault_rng, 0, 1);
+      double edge = c.p_crash;
+      if (u < edge) {
+        s.faults.push_back(
+            {w, k, FaultKind::kCrash, fault_rng.Range(c.lease_ms / 2, 3 * c.lease_ms)});
+        continue;
+      }
+      if (u < (edge += c.p_pause)) {
+        s.faults.push_back({w, k, FaultKind::kPause, fault_rng.Range(c.lease_ms, 2 * c.lease_ms)});
+        continue;
+      }
+      if (u < (edge += c.p_delay)) {
+        s.faults.push_back({w, k, FaultKind::kDelay, fault_rng.Range(1, c.lease_ms * 3 / 2)});
+        continue;
+      }
+      if (u < (edge += c.p_skew)) {
+        s.faults.push_back({w, k, FaultKind::kSkew, 0, Between(fault_rng, 1.5, 6.0)});
+      }
+    }
+  }
+  for (const auto& job : s.jobs) {
+    for (int attempt = 1; attempt <= job.max_attempts; ++attempt) {
+      const double u = Between(handler_rng, 0, 1);
+      if (u < c.p_transient) {
+        s.handlers.push_back({job.key, attempt, HandlerOutcome::kTransient, 0});
+      } else if (u < c.p_transient + c.p_permanent) {
+        s.handlers.push_back({job.key, attempt, HandlerOutcome::kPermanent, 0});
+      } else if (u < c.p_transient + c.p_permanent + c.p_slow) {
+        s.handlers.push_back({job.key, attempt, HandlerOutcome::kSlow,
+                              handler_rng.Range(c.lease_ms / 2, 3 * c.lease_ms)});
+      }
+    }
+  }
+  if (drawn != nullptr) *drawn = c;
+  return s;
+}
+
+std::string_view ToString(FaultKind kind) {
+  switch (kind) {
+    case FaultKind::kCrash:
+      return "crash";
+    case FaultKind::kPause:
+      return "pause";
+    case FaultKind::kDelay:
+      return "delay";
+    case FaultKind::kSkew:
+      return "skew";
+  }
+  return "?";
+}
+
+std::string_view ToString(HandlerOutcome outcome) {
+  switch (outcome) {
+    case HandlerOutcome::kTransient:
+      return "transient";
+    case HandlerOutcome::kPermanent:
+      return "permanent";
+    case HandlerOutcome::kSlow:
+      return "slow";
+  }
+  return "?";
+}
+
+std::string ScheduleToJson(const Schedule& s) {
+  json j;
+  j["version"] = 1;
+  j["seed"] = s.seed;
+  j["workers"] = s.workers;
+  j["lease_ms"] = s.lease_ms;
+  j["reaper_interval_ms"] = s.reaper_interval_ms;
+  j["fault_window_ms"] = s.fault_window_ms;
+  j["jobs"] = json::array();
+  for (const auto& job : s.jobs) {
+    j["jobs"].push_back(
+        {{"at_ms", job.at_ms}, {"key", job.key}, {"max_attempts", job.max_attempts}});
+  }
+  j["faults"] = json::array();
+  for (const auto& f : s.faults) {
+    json fj = {{"worker", f.worker},
+               {"step", f.step},
+               {"kind", ToString(f.kind)},
+               {"duration_ms", f.duration_ms}};
+    if (f.kind == FaultKind::kSkew) fj["rate"] = f.rate;
+    j["faults"].push_back(fj);
+  }
+  j["handlers"] = json::array();
+  for (const auto& h : s.handlers) {
+    j["handlers"].push_back({{"job", h.job_key},
+                             {"attempt", h.attempt},
+                             {"outcome", ToString(h.outcome)},
+                             {"duration_ms", h.duration_ms}});
+  }
+  return j.dump(2) + "\n";
+}
+
+Result<Schedule> ScheduleFromJson(const std::string& text) {
+  // nlohmann throws; nothing above this function sees an exception.
+  try {
+    const json j = json::parse(text);
+    if (j.value("version", 0) != 1) {
+      return MakeError(ErrorCode::kInvalidArgument, "schedule file: unsupported version");
+    }
+    Schedule s;
+    s.seed = j.at("seed").get<uint64_t>();
+    s.workers = j.at("workers").get<int>();
+    s.lease_ms = j.at("lease_ms").get<DurationMs>();
+    s.reaper_interval_ms = j.at("reaper_interval_ms").get<DurationMs>();
+    s.fault_window_ms = j.at("fault_window_ms").get<TimeMs>();
+    if (s.workers < 1 || s.lease_ms < 1 || s.reaper_interval_ms < 1) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "schedule file: workers, lease_ms and reaper_interval_ms must be >= 1");
+    }
+    for (const auto& job : j.at("jobs")) {
+      s.jobs.push_back({job.at("at_ms").get<TimeMs>(), job.at("key").get<std::string>(),
+                        job.at("max_attempts").get<int>()});
+    }
+    for (const auto& f : j.at("faults")) {
+      const std::string kind = f.at("kind").get<std::string>();
+      ScheduledFault fault{f.at("worker").get<int>(), f.at("step").get<int>(), FaultKind::kCrash,
+                           f.at("duration_ms").get<DurationMs>(), f.value("rate", 1.0)};
+      if (kind == "crash")
+        fault.kind = FaultKind::kCrash;
+      else if (kind == "pause")
+        fault.kind = FaultKind::kPause;
+      else if (kind == "delay")
+        fault.kind = FaultKind::kDelay;
+      else if (kind == "skew")
+        fault.kind = FaultKind::kSkew;
+      else
+        return MakeError(ErrorCode::kInvalidArgument, "schedule file: unknown fault " + kind);
+      if (fault.worker < 0 || fault.worker >= s.workers) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "schedule file: fault names a missing worker");
+      }
+      s.faults.push_back(fault);
+    }
+    for (const auto& h : j.at("handlers")) {
+      const std::string outcome = h.at("outcome").get<std::string>();
+      ScheduledHandler sh{h.at("job").get<std::string>(), h.at("attempt").get<int>(),
+                          HandlerOutcome::kTransient, h.at("duration_ms").get<DurationMs>()};
+      if (outcome == "transient")
+        sh.outcome = HandlerOutcome::kTransient;
+      else if (outcome == "permanent")
+        sh.outcome = HandlerOutcome::kPermanent;
+      else if (outcome == "slow")
+        sh.outcome = HandlerOutcome::kSlow;
+      else
+        return MakeError(ErrorCode::kInvalidArgument, "schedule file: unknown outcome " + outcome);
+      s.handlers.push_back(sh);
+    }
+    return s;
+  } catch (const json::exception& e) {
+    return MakeError(ErrorCode::kInvalidArgument, fmt::format("schedule file: {}", e.what()));
+  }
+}
+
+}  // namespace lab

@@ -1,0 +1,93 @@
+// Schedule: everything a simulation will do, written out explicitly.
+//
+// A seed draws a Schedule (DrawSchedule); the world then runs it. The
+// schedule lists the workload (when each job arrives), every fault (crash,
+// pause or delay a worker at its k-th step; skew its clock), and every
+// abnormal handler outcome (transient or permanent failure, slow run) keyed
+// by job and attempt. The only randomness left at run time is step latency,
+// drawn from `seed`. Because faults are data, a failing run can be shrunk by
+// deleting entries, saved as JSON, and replayed after the code has changed.
+// Thread-safety: plain value.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/status.h"
+
+namespace lab {
+
+enum class FaultKind {
+  kCrash,  // The worker process dies before step k; restarts after duration.
+  kPause,  // Stop-the-world pause (GC) before step k: no steps, no heartbeats.
+  kDelay,  // Step k's store call is slow; heartbeats continue meanwhile.
+  kSkew,   // From step k the worker's clock runs `rate` times slow: late heartbeats.
+};
+
+enum class HandlerOutcome { kTransient, kPermanent, kSlow };
+
+struct ScheduledJob {
+  TimeMs at_ms = 0;
+  std::string key;
+  int max_attempts = 5;
+};
+
+struct ScheduledFault {
+  int worker = 0;
+  int step = 0;
+  FaultKind kind = FaultKind::kCrash;
+  DurationMs duration_ms = 0;
+  double rate = 1.0;  // kSkew only.
+};
+
+struct ScheduledHandler {
+  std::string job_key;
+  int attempt = 1;
+  HandlerOutcome outcome = HandlerOutcome::kTransient;
+  DurationMs duration_ms = 0;  // kSlow only.
+};
+
+struct Schedule {
+  uint64_t seed = 0;
+  int workers = 4;
+  DurationMs lease_ms = 5'000;
+  DurationMs reaper_interval_ms = 1'000;
+  // Faults and abnormal handler outcomes happen only before this time; after
+  // it, the liveness phase runs fault-free.
+  TimeMs fault_window_ms = 0;
+  std::vector<ScheduledJob> jobs;
+  std::vector<ScheduledFault> faults;
+  std::vector<ScheduledHandler> handlers;
+
+  int MaxAttempts() const;
+};
+
+struct DrawOptions {
+  bool swarm = true;           // Draw workers, jobs, lease and fault rates per seed.
+  std::optional<int> jobs;     // Fix the number of jobs.
+  std::optional<int> workers;  // Fix the number of workers.
+};
+
+// The configuration a seed drew, for printing.
+struct DrawnConfig {
+  int jobs = 0;
+  int workers = 0;
+  DurationMs lease_ms = 0;
+  double p_crash = 0, p_pause = 0, p_delay = 0, p_skew = 0;
+  double p_transient = 0, p_permanent = 0, p_slow = 0;
+
+  std::string ToString() const;
+};
+
+Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* drawn = nullptr);
+
+std::string_view ToString(FaultKind kind);
+std::string_view ToString(HandlerOutcome outcome);
+
+std::string ScheduleToJson(const Schedule& schedule);
+Result<Schedule> ScheduleFromJson(const std::string& text);
+
+}  // namespace lab

@@ -1,0 +1,404 @@
+#include "sim/world.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <map>
+#include <queue>
+#include <set>
+
+#include "check/liveness.h"
+#include "core/assert.h"
+#include "core/rng.h"
+#include "core/scratch_dir.h"
+#include "queue/worker.h"
+
+namespace lab {
+namespace {
+
+enum class EventKind : uint8_t { kArrive, kStep, kHeartbeat, kRestart, kReap, kReconcile };
+
+struct Event {
+  TimeMs at;
+  uint64_t seq;  // Ties broken by insertion order: deterministic.
+  EventKind kind;
+  int actor;            // Job index (kArrive) or worker index.
+  uint64_t generation;  // Worker incarnation; stale events are dropped.
+
+  bool operator>(const Event& o) const { return at != o.at ? at > o.at : seq > o.seq; }
+};
+
+// The outside system that receives effects applied outside the commit.
+class ExternalSystem final : public EffectSink {
+ public:
+  explicit ExternalSystem(bool honours_keys) : honours_keys_(honours_keys) {}
+  void Apply(const AppliedEffect& effect) override {
+    if (honours_keys_ && !seen_.insert(effect.key).second) return;  // Deduplicated.
+    log_.Apply(effect);
+    ++per_job_[effect.job_id];
+  }
+  const EffectLog& log() const { return log_; }
+  int CountFor(JobId job) const {
+    auto it = per_job_.find(job);
+    return it == per_job_.end() ? 0 : it->second;
+  }
+
+ private:
+  bool honours_keys_;
+  EffectLog log_;
+  std::set<std::string> seen_;
+  std::map<JobId, int> per_job_;
+};
+
+struct SimWorker {
+  std::unique_ptr<Worker> worker;
+  int steps = 0;
+  int fault_checked_step = -1;
+  uint64_t generation = 0;
+  bool alive = true;
+  TimeMs paused_until = 0;
+  double clock_rate = 1.0;
+  bool heartbeat_pending = false;
+};
+
+constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ULL;
+constexpr uint64_t kFnvPrime = 0x100000001b3ULL;
+
+class World {
+ public:
+  World(const Schedule& s, const SimOptions& o)
+      : s_(s), o_(o), latency_(s.seed ^ 0x51a7e5c4ULL), external_(o.external_honours_keys) {
+    for (const auto& f : s.faults) faults_.emplace(std::make_pair(f.worker, f.step), f);
+    for (const auto& h : s.handlers) handlers_.emplace(std::make_pair(h.job_key, h.attempt), h);
+  }
+
+  Result<SimResult> Run();
+
+ private:
+  Result<void> Open();
+  void Push(TimeMs at, EventKind kind, int actor, uint64_t generation = 0) {
+    events_.push(Event{at, next_seq_++, kind, actor, generation});
+  }
+  Result<void> Dispatch(const Event& e);
+  Result<void> Step(int w);
+  Result<void> Heartbeat(int w);
+  // Applies a scheduled fault before worker w's next step. True when the
+  // step must not run now.
+  bool FireFault(int w);
+  void ScheduleNext(int w, const StepResult& r);
+  void EnsureHeartbeat(int w);
+  HandlerResult Handle(const JobContext& ctx);
+  Result<void> Refresh(JobId job);
+  Result<void> RefreshAll();
+  bool InFaultWindow() { return clock_.NowMs() < s_.fault_window_ms; }
+  void Mix(uint64_t v) { hash_ = (hash_ ^ v) * kFnvPrime; }
+  void Note(int w, std::string event, std::string text);
+
+  const Schedule& s_;
+  const SimOptions& o_;
+  ManualClock clock_{0};
+  Rng latency_;
+  ExternalSystem external_;
+  std::unique_ptr<ScratchDir> scratch_;
+  std::unique_ptr<Queue> queue_;
+  std::vector<SimWorker> workers_;
+  std::map<std::pair<int, int>, ScheduledFault> faults_;
+  std::map<std::pair<std::string, int>, ScheduledHandler> handlers_;
+  std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events_;
+  uint64_t next_seq_ = 0;
+  uint64_t hash_ = kFnvOffset;
+  std::vector<JobId> acked_;
+  std::set<JobId> open_jobs_;  // Enqueued and not yet terminal.
+  std::map<JobId, int> commits_;
+  int arrived_ = 0;
+  int faults_fired_ = 0;
+  bool cheap_violation_ = false;
+};
+
+Result<void> World::Open() {
+  std::string url = o_.store;
+  if (url == "sqlite:") {
+    LAB_ASSIGN_OR_RETURN(scratch_, ScratchDir::Make("lab-sim"));
+    url = "sqlite:" + scratch_->path() + "/sim.db";
+  } else if (url != "memory:") {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("simulation store must be memory: or sqlite:, got '{}'", url));
+  }
+  LAB_ASSIGN_OR_RETURN(queue_, Queue::Open(url, clock_, {.guards = o_.guards, .trace = o_.trace}));
+  workers_.resize(static_cast<size_t>(s_.workers));
+  for (int w = 0; w < s_.workers; ++w) {
+    workers_[w].worker = std::make_unique<Worker>(
+        *queue_, [this](const JobContext& ctx) { return Handle(ctx); },
+        WorkerOptions{.name = fmt::format("w{}", w),
+                      .lease_ms = s_.lease_ms,
+                      .retry = {.base_delay_ms = 200, .max_delay_ms = 5'000},
+                      .seed = s_.seed * 31 + static_cast<uint64_t>(w)},
+        &external_);
+  }
+  return {};
+}
+
+HandlerResult World::Handle(const JobContext& ctx) {
+  if (InFaultWindow()) {
+    auto it = handlers_.find({ctx.key, ctx.attempt});
+    if (it != handlers_.end() && it->second.outcome == HandlerOutcome::kTransient) {
+      return HandlerResult::Transient("simulated transient error");
+    }
+    if (it != handlers_.end() && it->second.outcome == HandlerOutcome::kPermanent) {
+      return HandlerResult::Permanent("simulated permanent error");
+    }
+  }
+  return HandlerResult::Ok("effect:" + ctx.key);
+}
+
+void World::Note(int w, std::string event, std::string text) {
+  if (o_.trace == nullptr) return;
+  o_.trace->Emit({.time_ms = clock_.NowMs(),
+                  .actor = w < 0 ? "sim" : fmt::format("w{}", w),
+                  .event = std::move(event),
+                  .result = std::move(text)});
+}
+
+bool World::FireFault(int w) {
+  SimWorker& sw = workers_[w];
+  if (!InFaultWindow() || sw.fault_checked_step >= sw.steps) return false;
+  sw.fault_checked_step = sw.steps;
+  auto it = faults_.find({w, sw.steps});
+  if (it == faults_.end()) return false;
+  const ScheduledFault& f = it->second;
+  ++faults_fired_;
+  Mix(0xfa000000ULL + static_cast<uint64_t>(f.kind));
+  const TimeMs now = clock_.NowMs();
+  switch (f.kind) {
+    case FaultKind::kCrash:
+      sw.worker->Crash();
+      sw.alive = false;
+      ++sw.generation;
+      sw.heartbeat_pending = false;
+      Note(w, "fault", fmt::format("crash; restart in {}ms", f.duration_ms));
+      Push(now + f.duration_ms, EventKind::kRestart, w, sw.generation);
+      return true;
+    case FaultKind::kPause:
+      sw.paused_until = now + f.duration_ms;
+      Note(w, "fault", fmt::format("pause {}ms (stop the world)", f.duration_ms));
+      Push(sw.paused_until, EventKind::kStep, w, sw.generation);
+      return true;
+    case FaultKind::kDelay:
+      Note(w, "fault", fmt::format("store call delayed {}ms", f.duration_ms));
+      Push(now + f.duration_ms, EventKind::kStep, w, sw.generation);
+      return true;
+    case FaultKind::kSkew:
+      sw.clock_rate = f.rate;
+      Note(w, "fault", fmt::format("clock runs {:.2f}x slow", f.rate));
+      return false;
+  }
+  return false;
+}
+
+Result<void> World::Step(int w) {
+  SimWorker& sw = workers_[w];
+  if (!InFaultWindow()) sw.clock_rate = 1.0;
+  if (FireFault(w)) return {};
+  auto r = sw.worker->Step();
+  if (!r) {
+    return MakeError(ErrorCode::kInternal,
+                     fmt::format("seed {}: w{} step failed: {}", s_.seed, w, r.error().ToString()));
+  }
+  ++sw.steps;
+  Mix(static_cast<uint64_t>(r->kind) << 48 ^ static_cast<uint64_t>(r->job_id) << 24 ^
+      static_cast<uint64_t>(r->execution_id));
+  switch (r->kind) {
+    case StepKind::kCommitted:
+      if (o_.guards.commit_boundary && ++commits_[r->job_id] > 1) cheap_violation_ = true;
+      break;
+    case StepKind::kRan:
+      if (external_.CountFor(r->job_id) > 1) cheap_violation_ = true;
+      break;
+    case StepKind::kFinished:
+    case StepKind::kFailed:
+    case StepKind::kDuplicate:
+    case StepKind::kFenced:
+      LAB_RETURN_IF_ERROR(Refresh(r->job_id));
+      break;
+    default:
+      break;
+  }
+  ScheduleNext(w, *r);
+  return {};
+}
+
+void World::ScheduleNext(int w, const StepResult& r) {
+  SimWorker& sw = workers_[w];
+  const TimeMs now = clock_.NowMs();
+  DurationMs delay = latency_.Range(1, 10);
+  if (r.kind == StepKind::kNoJob) {
+    delay = std::clamp<DurationMs>(s_.lease_ms / 10, 50, 500);
+  } else if (sw.worker->phase() == WorkerPhase::kInProgress) {
+    // The next step runs the handler; it takes this long.
+    delay = latency_.Range(1, 20);
+    const auto& lease = sw.worker->lease();
+    auto it = handlers_.find({lease->job.EffectKey(), lease->token});
+    if (InFaultWindow() && it != handlers_.end() && it->second.outcome == HandlerOutcome::kSlow) {
+      delay = it->second.duration_ms;
+    }
+  }
+  Push(now + delay, EventKind::kStep, w, sw.generation);
+  EnsureHeartbeat(w);
+}
+
+void World::EnsureHeartbeat(int w) {
+  SimWorker& sw = workers_[w];
+  if (sw.heartbeat_pending || sw.worker->phase() == WorkerPhase::kIdle) return;
+  sw.heartbeat_pending = true;
+  const auto interval =
+      static_cast<DurationMs>(static_cast<double>(s_.lease_ms / 3) * sw.clock_rate);
+  Push(clock_.NowMs() + std::max<DurationMs>(1, interval), EventKind::kHeartbeat, w, sw.generation);
+}
+
+Result<void> World::Heartbeat(int w) {
+  SimWorker& sw = workers_[w];
+  sw.heartbeat_pending = false;
+  if (sw.paused_until > clock_.NowMs()) {
+    sw.heartbeat_pending = true;
+    Push(sw.paused_until, EventKind::kHeartbeat, w, sw.generation);
+    return {};
+  }
+  if (sw.worker->phase() == WorkerPhase::kIdle) return {};
+  const JobId job = sw.worker->lease()->job.id;
+  auto beat = sw.worker->Heartbeat();
+  Mix(beat ? 0xbeef : 0xdead);
+  if (!beat && beat.error().code != ErrorCode::kAborted) {
+    return MakeError(ErrorCode::kInternal, fmt::format("seed {}: w{} heartbeat failed: {}", s_.seed,
+                                                       w, beat.error().ToString()));
+  }
+  if (!beat) LAB_RETURN_IF_ERROR(Refresh(job));  // Fenced: the worker dropped the job.
+  EnsureHeartbeat(w);
+  return {};
+}
+
+Result<void> World::Refresh(JobId job) {
+  if (job == 0 || !open_jobs_.contains(job)) return {};
+  LAB_ASSIGN_OR_RETURN(Job j, queue_->store().GetJob(job));
+  if (j.state == JobState::kSucceeded || j.state == JobState::kDead) open_jobs_.erase(job);
+  return {};
+}
+
+Result<void> World::RefreshAll() {
+  const std::vector<JobId> open(open_jobs_.begin(), open_jobs_.end());
+  for (JobId id : open) LAB_RETURN_IF_ERROR(Refresh(id));
+  return {};
+}
+
+Result<void> World::Dispatch(const Event& e) {
+  Mix(static_cast<uint64_t>(e.at) * 131 + static_cast<uint64_t>(e.kind) * 17 +
+      static_cast<uint64_t>(e.actor));
+  switch (e.kind) {
+    case EventKind::kArrive: {
+      const ScheduledJob& job = s_.jobs[static_cast<size_t>(e.actor)];
+      LAB_ASSIGN_OR_RETURN(
+          EnqueueResult r,
+          queue_->Enqueue({.key = job.key, .payload = job.key, .max_attempts = job.max_attempts}));
+      acked_.push_back(r.job_id);
+      open_jobs_.insert(r.job_id);
+      ++arrived_;
+      return {};
+    }
+    case EventKind::kStep:
+    case EventKind::kHeartbeat:
+    case EventKind::kRestart: {
+      SimWorker& sw = workers_[e.actor];
+      if (e.generation != sw.generation) return {};  // From a previous incarnation.
+      if (e.kind == EventKind::kRestart) {
+        sw.alive = true;
+        Note(e.actor, "restart", "worker process restarted");
+        return Step(e.actor);
+      }
+      if (!sw.alive) return {};
+      return e.kind == EventKind::kStep ? Step(e.actor) : Heartbeat(e.actor);
+    }
+    case EventKind::kReap:
+    case EventKind::kReconcile: {
+      LAB_ASSIGN_OR_RETURN(int n,
+                           e.kind == EventKind::kReap ? queue_->Reap() : queue_->Reconcile());
+      Mix(static_cast<uint64_t>(n));
+      if (n > 0) LAB_RETURN_IF_ERROR(RefreshAll());
+      Push(clock_.NowMs() + s_.reaper_interval_ms, e.kind, -1);
+      return {};
+    }
+  }
+  return {};
+}
+
+Result<SimResult> World::Run() {
+  LAB_RETURN_IF_ERROR(Open());
+  for (size_t i = 0; i < s_.jobs.size(); ++i) {
+    Push(s_.jobs[i].at_ms, EventKind::kArrive, static_cast<int>(i));
+  }
+  for (int w = 0; w < s_.workers; ++w) Push(latency_.Range(0, 50), EventKind::kStep, w, 0);
+  Push(s_.reaper_interval_ms, EventKind::kReap, -1);
+  Push(s_.reaper_interval_ms + s_.reaper_interval_ms / 2, EventKind::kReconcile, -1);
+
+  // Liveness bound: after the last fault, every restart has happened within
+  // 3 leases; then each worker's share of jobs needs at most max_attempts
+  // attempts, each bounded by a lease, a reaper pass and the longest backoff.
+  const DurationMs per_attempt = s_.lease_ms + s_.reaper_interval_ms + 5'000 + 600;
+  const int64_t share = static_cast<int64_t>(s_.jobs.size()) / s_.workers + 1;
+  const TimeMs deadline =
+      s_.fault_window_ms + 3 * s_.lease_ms + share * s_.MaxAttempts() * per_attempt;
+
+  SimResult result{
+      .seed = s_.seed, .liveness_deadline_ms = deadline, .jobs = static_cast<int>(s_.jobs.size())};
+  bool stuck = false;
+  while (!events_.empty()) {
+    const Event e = events_.top();
+    if (e.at > deadline) {
+      stuck = true;
+      break;
+    }
+    events_.pop();
+    clock_.Set(std::max(clock_.NowMs(), e.at));
+    LAB_RETURN_IF_ERROR(Dispatch(e));
+    ++result.events;
+    if (cheap_violation_) break;
+    if (arrived_ == static_cast<int>(s_.jobs.size()) && open_jobs_.empty()) break;
+    if (result.events >= o_.max_events) {
+      stuck = true;
+      break;
+    }
+  }
+  LAB_ASSIGN_OR_RETURN(Snapshot snapshot, queue_->store().ReadSnapshot());
+  if (stuck && !cheap_violation_) {
+    Note(-1, "liveness",
+         fmt::format("bound t={} reached with {} job(s) open", deadline, open_jobs_.size()));
+    result.violations = CheckLiveness(snapshot, clock_.NowMs());
+  }
+  auto safety = CheckAll({snapshot, external_.log().applied(), acked_, std::nullopt});
+  result.violations.insert(result.violations.end(), safety.begin(), safety.end());
+  result.trace_hash = hash_;
+  result.end_ms = clock_.NowMs();
+  result.faults_fired = faults_fired_;
+  return result;
+}
+
+}  // namespace
+
+bool SimResult::Violated(std::string_view invariant) const {
+  return std::any_of(violations.begin(), violations.end(),
+                     [&](const Violation& v) { return v.invariant == invariant; });
+}
+
+std::string SimResult::ViolatedList() const {
+  std::set<std::string> ids;
+  for (const auto& v : violations) ids.insert(v.invariant);
+  std::string out;
+  for (const auto& id : ids) out += (out.empty() ? "" : ",") + id;
+  return out;
+}
+
+Result<SimResult> Simulate(const Schedule& schedule, const SimOptions& options) {
+  if (schedule.workers < 1) return MakeError(ErrorCode::kInvalidArgument, "no workers");
+  World world(schedule, options);
+  return world.Run();
+}
+
+}  // namespace lab
