@@ -13,7 +13,8 @@ BUILD_ASAN ?= build-asan
 CMAKE_FLAGS = -G Ninja -DLAB_WERROR=$(LAB_WERROR)
 CTEST = ctest --output-on-failure -j $(JOBS)
 
-.PHONY: all deps build build-asan run test test-unit test-asan test-fm1 test-fm1-fix format clean
+.PHONY: all deps build build-asan run test test-unit test-asan test-fm1 test-fm1-fix explore-sweep \
+	bench-sim format clean
 
 all: build
 
@@ -49,6 +50,15 @@ test-fm1: build
 
 test-fm1-fix: build
 	cd $(BUILD) && $(CTEST) -R 'FM_001.*Prevent'
+
+# The long sweep: every guard on, an hour of fresh seeds (SEEDS_TIME seconds).
+SEEDS_TIME ?= 3600
+explore-sweep: build
+	./$(BUILD)/src/cli/lab explore --time $(SEEDS_TIME) --seed-start $$(date +%s)
+
+# Simulator throughput (docs/benchmarks.md): 20 jobs, 4 workers, swarm faults.
+bench-sim: build
+	./bench/sim_bench.sh ./$(BUILD)/src/cli/lab
 
 format:
 	find src failure_modes -name '*.cc' -o -name '*.h' | xargs clang-format -i

@@ -57,5 +57,25 @@ expect_usage "--nope" -- run FM_001 --nope
 expect_usage "exactly one of FM or --all" -- run
 expect_usage "exactly one of FM or --all" -- run FM_001 --all
 
+# The simulator commands.
+expect 0 "no violation found" -- explore --seeds 200
+expect 0 "summary: 200 seeds" -- explore --seeds 200 --jobs 20 --workers 4 --no-swarm
+expect 1 "VIOLATION at seed" -- explore --seeds 2000 --guards -commit_boundary
+expect 1 "replay: lab replay --seed" -- explore --seeds 2000 --guards -reaper
+seed="$(sed -n 's/^VIOLATION at seed \([0-9]*\).*/\1/p' "$tmp/out")"
+expect 1 "violated: .*INV_006" -- replay --seed "$seed" --guards -reaper
+expect 0 "wrote $tmp/shrunk.json" -- shrink --seed "$seed" --guards -reaper --out "$tmp/shrunk.json"
+expect 1 "INV_006" -- replay --schedule "$tmp/shrunk.json" --guards -reaper --trace "$tmp/t.jsonl"
+test -s "$tmp/t.jsonl" || { echo "FAIL: replay --trace wrote nothing"; failures=$((failures + 1)); }
+expect 0 "every invariant holds" -- replay --schedule "$tmp/shrunk.json"
+expect 1 "nothing to shrink" -- shrink --seed 3 --out "$tmp/none.json"
+expect_usage "exactly one of --seeds N or --time" -- explore
+expect_usage "exactly one of --seed S or --schedule" -- replay
+expect_usage "unknown guard 'bogus'" -- explore --seeds 1 --guards -bogus
+expect_usage "store" -- explore --seeds 1 --store redis:
+expect_usage "--out" -- shrink --seed 1
+expect_usage "schedule file" -- replay --schedule "$tmp/t.jsonl"
+expect 1 "cannot read schedule file" -- replay --schedule "$tmp/missing.json"
+
 if [ "$failures" -ne 0 ]; then echo "$failures CLI check(s) failed"; exit 1; fi
 echo "all CLI checks passed"

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,8 @@ struct SimResult {
   TimeMs liveness_deadline_ms = 0;
   int jobs = 0;
   int faults_fired = 0;
+  // When the per-event check first saw a second effect for a job, if ever.
+  std::optional<TimeMs> first_detected_ms;
   std::vector<Violation> violations;
 
   bool Violated(std::string_view invariant) const;

@@ -1,0 +1,104 @@
+// lab list, lab run: the failure-mode catalogue.
+#include <fmt/core.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "cli/commands.h"
+#include "cli/report.h"
+#include "failure_modes/catalogue.h"
+#include "fm/runner.h"
+
+namespace lab {
+namespace {
+
+struct RunArgs {
+  std::string fm_id;
+  std::string mode;
+  std::string store = "sqlite:";
+  bool all = false;
+};
+
+int RunOne(const FailureMode& fm, std::optional<Mode> mode, const std::string& store) {
+  bool all_matched = true;
+  for (Mode m : {Mode::kBaseline, Mode::kGuarded}) {
+    if (mode && *mode != m) continue;
+    auto report = RunFailureMode(fm, m, store);
+    if (!report) return FailWith(report.error());
+    fmt::print("{}\n", FormatRun(fm, *report, store));
+    all_matched = all_matched && report->Matched();
+  }
+  return all_matched ? kExitOk : kExitFailure;
+}
+
+int RunAll(const std::string& store) {
+  std::vector<AllRow> rows;
+  bool all_matched = true;
+  for (const FailureMode& fm : Catalogue()) {
+    if (!fm.implemented) continue;
+    AllRow row{&fm, "", ""};
+    for (Mode m : {Mode::kBaseline, Mode::kGuarded}) {
+      auto report = RunFailureMode(fm, m, store);
+      std::string& cell = m == Mode::kBaseline ? row.baseline : row.guarded;
+      if (!report) {
+        fmt::print(stderr, "lab: {} {}: {}\n", fm.id, ToString(m), report.error().ToString());
+        cell = "error";
+        all_matched = false;
+        continue;
+      }
+      cell = report->Verdict();
+      all_matched = all_matched && report->Matched();
+    }
+    rows.push_back(row);
+  }
+  fmt::print("{}", FormatAllTable(rows));
+  fmt::print("{} failure mode(s) [store {}]: {}\n", rows.size(), store,
+             all_matched ? "every one reproduces in baseline and holds when guarded"
+                         : "SOME DID NOT MATCH their claim");
+  return all_matched ? kExitOk : kExitFailure;
+}
+
+int Run(const RunArgs& a) {
+  if (auto valid = ValidateRunStoreUrl(a.store); !valid) return FailWith(valid.error());
+  if (a.all == !a.fm_id.empty()) return UsageError("run: give exactly one of FM or --all");
+  if (a.all) {
+    if (!a.mode.empty()) return UsageError("run: --all runs both modes; --mode applies to one FM");
+    return RunAll(a.store);
+  }
+  const FailureMode* fm = FindFailureMode(a.fm_id);
+  if (fm == nullptr) {
+    return UsageError(fmt::format("run: unknown failure mode '{}' (see lab list)", a.fm_id));
+  }
+  if (!fm->implemented) {
+    return UsageError(
+        fmt::format("run: {} is planned but has no scenario yet (see lab list)", fm->id));
+  }
+  std::optional<Mode> mode;
+  if (!a.mode.empty()) mode = *ParseMode(a.mode);
+  return RunOne(*fm, mode, a.store);
+}
+
+}  // namespace
+
+void AddCatalogueCommands(CLI::App& app, CommandTable& table) {
+  auto* list = app.add_subcommand("list", "List the failure-mode catalogue");
+  table.emplace_back(list, [] {
+    fmt::print("{}", FormatCatalogue(Catalogue()));
+    return kExitOk;
+  });
+
+  auto args = std::make_shared<RunArgs>();
+  auto* run = app.add_subcommand("run", "Run failure modes in baseline and/or guarded mode");
+  run->add_option("FM", args->fm_id, "Failure mode to run, e.g. FM_001");
+  run->add_flag("--all", args->all, "Run every implemented failure mode in both modes");
+  run->add_option("--mode", args->mode,
+                  "baseline (its guard off) or guarded (all guards on); default: both")
+      ->check(CLI::IsMember({"baseline", "guarded"}));
+  run->add_option("--store", args->store,
+                  "sqlite: (default: a fresh temp file per run), sqlite:DIR (keep each run's "
+                  "database in DIR) or memory:");
+  table.emplace_back(run, [args] { return Run(*args); });
+}
+
+}  // namespace lab

@@ -1,0 +1,29 @@
+// The lab CLI's commands, each registered on the CLI11 app with the action
+// to run when it was the one parsed. Exit codes: 0 success, 1 failure, 2
+// usage error; messages for 1 and 2 go to stderr.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+
+namespace lab {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+using Action = std::function<int()>;
+using CommandTable = std::vector<std::pair<CLI::App*, Action>>;
+
+// Prints "lab: message" to stderr; exit 2 for kInvalidArgument, else 1.
+int FailWith(const Error& error);
+int UsageError(const std::string& message);
+
+void AddCatalogueCommands(CLI::App& app, CommandTable& table);  // list, run
+void AddSimCommands(CLI::App& app, CommandTable& table);        // explore, replay, shrink
+
+}  // namespace lab
