@@ -3,48 +3,31 @@
 #include <fmt/core.h>
 
 #include "core/assert.h"
+#include "core/enum_names.h"
 
 namespace lab {
 
-std::string_view ToString(WorkerPhase phase) {
-  switch (phase) {
-    case WorkerPhase::kIdle:
-      return "idle";
-    case WorkerPhase::kLeased:
-      return "leased";
-    case WorkerPhase::kInProgress:
-      return "in_progress";
-    case WorkerPhase::kRan:
-      return "ran";
-    case WorkerPhase::kCommitted:
-      return "committed";
-  }
-  return "?";
-}
+namespace {
 
-std::string_view ToString(StepKind kind) {
-  switch (kind) {
-    case StepKind::kNoJob:
-      return "no_job";
-    case StepKind::kClaimed:
-      return "claimed";
-    case StepKind::kBegan:
-      return "began";
-    case StepKind::kRan:
-      return "ran";
-    case StepKind::kFailed:
-      return "failed";
-    case StepKind::kCommitted:
-      return "committed";
-    case StepKind::kDuplicate:
-      return "duplicate";
-    case StepKind::kFinished:
-      return "finished";
-    case StepKind::kFenced:
-      return "fenced";
-  }
-  return "?";
-}
+constexpr EnumNames<WorkerPhase, 5> kPhases = {{{WorkerPhase::kIdle, "idle"},
+                                                {WorkerPhase::kLeased, "leased"},
+                                                {WorkerPhase::kInProgress, "in_progress"},
+                                                {WorkerPhase::kRan, "ran"},
+                                                {WorkerPhase::kCommitted, "committed"}}};
+constexpr EnumNames<StepKind, 9> kStepKinds = {{{StepKind::kNoJob, "no_job"},
+                                                {StepKind::kClaimed, "claimed"},
+                                                {StepKind::kBegan, "began"},
+                                                {StepKind::kRan, "ran"},
+                                                {StepKind::kFailed, "failed"},
+                                                {StepKind::kCommitted, "committed"},
+                                                {StepKind::kDuplicate, "duplicate"},
+                                                {StepKind::kFinished, "finished"},
+                                                {StepKind::kFenced, "fenced"}}};
+
+}  // namespace
+
+std::string_view ToString(WorkerPhase phase) { return NameOf(kPhases, phase); }
+std::string_view ToString(StepKind kind) { return NameOf(kStepKinds, kind); }
 
 Worker::Worker(Queue& queue, Handler handler, WorkerOptions options, EffectSink* sink)
     : queue_(queue),

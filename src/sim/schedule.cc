@@ -5,12 +5,21 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "core/enum_names.h"
 #include "core/rng.h"
 
 namespace lab {
 namespace {
 
 using nlohmann::json;
+
+constexpr EnumNames<FaultKind, 4> kFaultKinds = {{{FaultKind::kCrash, "crash"},
+                                                  {FaultKind::kPause, "pause"},
+                                                  {FaultKind::kDelay, "delay"},
+                                                  {FaultKind::kSkew, "skew"}}};
+constexpr EnumNames<HandlerOutcome, 3> kOutcomes = {{{HandlerOutcome::kTransient, "transient"},
+                                                     {HandlerOutcome::kPermanent, "permanent"},
+                                                     {HandlerOutcome::kSlow, "slow"}}};
 
 // Uniform in [lo, hi) from the rng, for drawing rates.
 double Between(Rng& rng, double lo, double hi) {
@@ -123,31 +132,8 @@ Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* dr
   return s;
 }
 
-std::string_view ToString(FaultKind kind) {
-  switch (kind) {
-    case FaultKind::kCrash:
-      return "crash";
-    case FaultKind::kPause:
-      return "pause";
-    case FaultKind::kDelay:
-      return "delay";
-    case FaultKind::kSkew:
-      return "skew";
-  }
-  return "?";
-}
-
-std::string_view ToString(HandlerOutcome outcome) {
-  switch (outcome) {
-    case HandlerOutcome::kTransient:
-      return "transient";
-    case HandlerOutcome::kPermanent:
-      return "permanent";
-    case HandlerOutcome::kSlow:
-      return "slow";
-  }
-  return "?";
-}
+std::string_view ToString(FaultKind kind) { return NameOf(kFaultKinds, kind); }
+std::string_view ToString(HandlerOutcome outcome) { return NameOf(kOutcomes, outcome); }
 
 std::string ScheduleToJson(const Schedule& s) {
   json j;
@@ -204,18 +190,11 @@ Result<Schedule> ScheduleFromJson(const std::string& text) {
     }
     for (const auto& f : j.at("faults")) {
       const std::string kind = f.at("kind").get<std::string>();
-      ScheduledFault fault{f.at("worker").get<int>(), f.at("step").get<int>(), FaultKind::kCrash,
-                           f.at("duration_ms").get<DurationMs>(), f.value("rate", 1.0)};
-      if (kind == "crash")
-        fault.kind = FaultKind::kCrash;
-      else if (kind == "pause")
-        fault.kind = FaultKind::kPause;
-      else if (kind == "delay")
-        fault.kind = FaultKind::kDelay;
-      else if (kind == "skew")
-        fault.kind = FaultKind::kSkew;
-      else
+      const auto parsed = ValueOf(kFaultKinds, kind);
+      if (!parsed)
         return MakeError(ErrorCode::kInvalidArgument, "schedule file: unknown fault " + kind);
+      const ScheduledFault fault{f.at("worker").get<int>(), f.at("step").get<int>(), *parsed,
+                                 f.at("duration_ms").get<DurationMs>(), f.value("rate", 1.0)};
       if (fault.worker < 0 || fault.worker >= s.workers) {
         return MakeError(ErrorCode::kInvalidArgument,
                          "schedule file: fault names a missing worker");
@@ -224,16 +203,12 @@ Result<Schedule> ScheduleFromJson(const std::string& text) {
     }
     for (const auto& h : j.at("handlers")) {
       const std::string outcome = h.at("outcome").get<std::string>();
-      ScheduledHandler sh{h.at("job").get<std::string>(), h.at("attempt").get<int>(),
-                          HandlerOutcome::kTransient, h.at("duration_ms").get<DurationMs>()};
-      if (outcome == "transient")
-        sh.outcome = HandlerOutcome::kTransient;
-      else if (outcome == "permanent")
-        sh.outcome = HandlerOutcome::kPermanent;
-      else if (outcome == "slow")
-        sh.outcome = HandlerOutcome::kSlow;
-      else
+      const auto parsed = ValueOf(kOutcomes, outcome);
+      if (!parsed) {
         return MakeError(ErrorCode::kInvalidArgument, "schedule file: unknown outcome " + outcome);
+      }
+      const ScheduledHandler sh{h.at("job").get<std::string>(), h.at("attempt").get<int>(), *parsed,
+                                h.at("duration_ms").get<DurationMs>()};
       s.handlers.push_back(sh);
     }
     return s;

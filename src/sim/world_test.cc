@@ -71,7 +71,9 @@ struct Ablation {
   std::string invariant;
 };
 
-void PrintTo(const Ablation& a, std::ostream* os) { *os << "-" << a.guard << " => " << a.invariant; }
+void PrintTo(const Ablation& a, std::ostream* os) {
+  *os << "-" << a.guard << " => " << a.invariant;
+}
 
 class GuardAblationTest : public ::testing::TestWithParam<Ablation> {};
 
