@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include "core/assert.h"
+#include "store/row_codec.h"
 
 namespace lab {
 namespace {
@@ -57,47 +58,6 @@ CREATE TABLE audit (
   detail TEXT NOT NULL
 );
 )sql";
-
-constexpr const char* kJobColumns =
-    "id, queue, key, payload, priority, run_at_ms, max_attempts, attempts, attempts_at_redrive, "
-    "state, created_at_ms, last_error";
-constexpr const char* kExecColumns =
-    "id, job_id, attempt, worker, state, leased_at_ms, lease_expires_at_ms, ended_at_ms, reason";
-
-Result<Job> ReadJob(const Statement& s) {
-  Job j;
-  j.id = s.Int(0);
-  j.queue = s.Text(1);
-  if (!s.IsNull(2)) j.key = s.Text(2);
-  j.payload = s.Text(3);
-  j.priority = static_cast<int>(s.Int(4));
-  j.run_at_ms = s.Int(5);
-  j.max_attempts = static_cast<int>(s.Int(6));
-  j.attempts = static_cast<int>(s.Int(7));
-  j.attempts_at_redrive = static_cast<int>(s.Int(8));
-  auto state = ParseJobState(s.Text(9));
-  if (!state) return MakeError(ErrorCode::kDataLoss, "job has unknown state " + s.Text(9));
-  j.state = *state;
-  j.created_at_ms = s.Int(10);
-  j.last_error = s.Text(11);
-  return j;
-}
-
-Result<Execution> ReadExecution(const Statement& s) {
-  Execution e;
-  e.id = s.Int(0);
-  e.job_id = s.Int(1);
-  e.attempt = static_cast<int>(s.Int(2));
-  e.worker = s.Text(3);
-  auto state = ParseExecState(s.Text(4));
-  if (!state) return MakeError(ErrorCode::kDataLoss, "execution has unknown state " + s.Text(4));
-  e.state = *state;
-  e.leased_at_ms = s.Int(5);
-  e.lease_expires_at_ms = s.Int(6);
-  e.ended_at_ms = s.Int(7);
-  e.reason = s.Text(8);
-  return e;
-}
 
 // Binds every job column except id, starting at parameter `first`.
 void BindJob(Statement& s, const Job& j, int first) {
@@ -218,7 +178,7 @@ Result<std::vector<Job>> SqliteStore::QueryJobs(Statement& stmt) {
   while (true) {
     LAB_ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (!row) break;
-    LAB_ASSIGN_OR_RETURN(Job job, ReadJob(stmt));
+    LAB_ASSIGN_OR_RETURN(Job job, JobFromRow(stmt));
     out.push_back(std::move(job));
   }
   stmt.Reset();
@@ -230,7 +190,7 @@ Result<std::vector<Execution>> SqliteStore::QueryExecutions(Statement& stmt) {
   while (true) {
     LAB_ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (!row) break;
-    LAB_ASSIGN_OR_RETURN(Execution exec, ReadExecution(stmt));
+    LAB_ASSIGN_OR_RETURN(Execution exec, ExecutionFromRow(stmt));
     out.push_back(std::move(exec));
   }
   stmt.Reset();
@@ -391,8 +351,7 @@ Result<Snapshot> SqliteStore::LoadSnapshot() {
     while (true) {
       LAB_ASSIGN_OR_RETURN(bool row, effects->Step());
       if (!row) break;
-      snap.effects.push_back(EffectRecord{effects->Int(0), effects->Int(1), effects->Int(2),
-                                          effects->Text(3), effects->Text(4), effects->Int(5)});
+      snap.effects.push_back(EffectFromRow(*effects));
     }
     LAB_ASSIGN_OR_RETURN(Statement * audit,
                          db_->Prepare("SELECT seq, at_ms, job_id, execution_id, event, "
@@ -400,9 +359,7 @@ Result<Snapshot> SqliteStore::LoadSnapshot() {
     while (true) {
       LAB_ASSIGN_OR_RETURN(bool row, audit->Step());
       if (!row) break;
-      snap.audit.push_back(AuditEntry{audit->Int(0), audit->Int(1), audit->Int(2), audit->Int(3),
-                                      audit->Text(4), audit->Text(5), audit->Text(6),
-                                      audit->Text(7)});
+      snap.audit.push_back(AuditFromRow(*audit));
     }
     return snap;
   }();

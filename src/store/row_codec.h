@@ -1,0 +1,67 @@
+// Decoding store rows into records, once for every SQL backend.
+//
+// A Row is anything with Int(col), Text(col) and IsNull(col) (SQLite's
+// Statement, PostgreSQL's PgRow); columns follow kJobColumns and
+// kExecColumns. Thread-safety: pure functions.
+#pragma once
+
+#include "core/status.h"
+#include "store/types.h"
+
+namespace lab {
+
+inline constexpr const char* kJobColumns =
+    "id, queue, key, payload, priority, run_at_ms, max_attempts, attempts, attempts_at_redrive, "
+    "state, created_at_ms, last_error";
+inline constexpr const char* kExecColumns =
+    "id, job_id, attempt, worker, state, leased_at_ms, lease_expires_at_ms, ended_at_ms, reason";
+
+template <typename Row>
+Result<Job> JobFromRow(const Row& s) {
+  Job j;
+  j.id = s.Int(0);
+  j.queue = s.Text(1);
+  if (!s.IsNull(2)) j.key = s.Text(2);
+  j.payload = s.Text(3);
+  j.priority = static_cast<int>(s.Int(4));
+  j.run_at_ms = s.Int(5);
+  j.max_attempts = static_cast<int>(s.Int(6));
+  j.attempts = static_cast<int>(s.Int(7));
+  j.attempts_at_redrive = static_cast<int>(s.Int(8));
+  auto state = ParseJobState(s.Text(9));
+  if (!state) return MakeError(ErrorCode::kDataLoss, "job has unknown state " + s.Text(9));
+  j.state = *state;
+  j.created_at_ms = s.Int(10);
+  j.last_error = s.Text(11);
+  return j;
+}
+
+template <typename Row>
+Result<Execution> ExecutionFromRow(const Row& s) {
+  Execution e;
+  e.id = s.Int(0);
+  e.job_id = s.Int(1);
+  e.attempt = static_cast<int>(s.Int(2));
+  e.worker = s.Text(3);
+  auto state = ParseExecState(s.Text(4));
+  if (!state) return MakeError(ErrorCode::kDataLoss, "execution has unknown state " + s.Text(4));
+  e.state = *state;
+  e.leased_at_ms = s.Int(5);
+  e.lease_expires_at_ms = s.Int(6);
+  e.ended_at_ms = s.Int(7);
+  e.reason = s.Text(8);
+  return e;
+}
+
+template <typename Row>
+EffectRecord EffectFromRow(const Row& s) {
+  return EffectRecord{s.Int(0), s.Int(1), s.Int(2), s.Text(3), s.Text(4), s.Int(5)};
+}
+
+template <typename Row>
+AuditEntry AuditFromRow(const Row& s) {
+  return AuditEntry{s.Int(0),  s.Int(1),  s.Int(2),  s.Int(3),
+                    s.Text(4), s.Text(5), s.Text(6), s.Text(7)};
+}
+
+}  // namespace lab
