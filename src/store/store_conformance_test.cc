@@ -12,7 +12,9 @@
 #include "core/clock.h"
 #include "core/testing/temp_dir.h"
 #include "store/memory_store.h"
+#include "store/postgres_store.h"
 #include "store/sqlite_store.h"
+#include "store/testing/pg_env.h"
 
 namespace lab {
 namespace {
@@ -39,12 +41,31 @@ std::vector<Backend> Backends() {
          EXPECT_TRUE(store.has_value()) << store.error().ToString();
          return std::unique_ptr<Store>(std::move(*store));
        }},
+      {"Postgres",
+       [](Clock& clock, StoreOptions options, testing::TempDir&) -> std::unique_ptr<Store> {
+         // Set by ctest, which starts a private server (cmake/PgFixture.cmake).
+         const auto url = testing::PgUrlFromEnv();
+         if (!url) {
+           ADD_FAILURE() << "LAB_PG_URL is not set: run through ctest, which starts a private "
+                            "PostgreSQL server";
+           return nullptr;
+         }
+         // A fresh schema per store, so every case starts empty.
+         auto store = PostgresStore::Open(
+             {.conninfo = *url, .schema = testing::FreshPgSchema(), .store = options}, clock);
+         EXPECT_TRUE(store.has_value()) << store.error().ToString();
+         if (!store) return nullptr;
+         return std::unique_ptr<Store>(std::move(*store));
+       }},
   };
 }
 
 class StoreConformanceTest : public ::testing::TestWithParam<Backend> {
  protected:
-  void SetUp() override { store_ = GetParam().make(clock_, {}, dir_); }
+  void SetUp() override {
+    store_ = GetParam().make(clock_, {}, dir_);
+    ASSERT_NE(store_, nullptr);
+  }
   void Reopen(StoreOptions options) {
     store_.reset();
     for (const char* suffix : {"", "-wal", "-shm"}) {

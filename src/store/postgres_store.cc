@@ -1,0 +1,438 @@
+#include "store/postgres_store.h"
+
+#include <fmt/core.h>
+#include <libpq-fe.h>
+
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "core/assert.h"
+#include "store/row_codec.h"
+
+namespace lab {
+namespace {
+
+using Params = std::vector<std::optional<std::string>>;
+
+// Maps a failed result by SQLSTATE to what the caller should do next.
+Error PgError(PGconn* conn, const PGresult* res, std::string_view context) {
+  const char* state = res != nullptr ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+  const std::string sqlstate = state != nullptr ? state : "";
+  std::string message = PQerrorMessage(conn);
+  while (!message.empty() && message.back() == '\n') message.pop_back();
+  ErrorCode code = ErrorCode::kInternal;
+  if (PQstatus(conn) == CONNECTION_BAD || sqlstate.starts_with("08") || sqlstate == "57P01" ||
+      sqlstate == "57P02" || sqlstate == "57P03") {
+    code = ErrorCode::kUnavailable;  // Connection lost or server shutting down.
+  } else if (sqlstate == "40001" || sqlstate == "40P01" || sqlstate == "55P03") {
+    code = ErrorCode::kUnavailable;  // Serialization failure, deadlock, lock timeout.
+  } else if (sqlstate.starts_with("23")) {
+    code = ErrorCode::kFailedPrecondition;  // Constraint violated.
+  } else if (sqlstate == "53100") {
+    code = ErrorCode::kResourceExhausted;  // Disk full.
+  } else if (sqlstate == "XX001" || sqlstate == "XX002") {
+    code = ErrorCode::kDataLoss;
+  } else if (sqlstate == "28000" || sqlstate == "28P01" || sqlstate == "3D000") {
+    code = ErrorCode::kFailedPrecondition;  // Auth failed, no such database.
+  }
+  return Error{code, fmt::format("{}: {}{}", context, message,
+                                 sqlstate.empty() ? "" : " (SQLSTATE " + sqlstate + ")")};
+}
+
+// A row of a PGresult, read like a SQLite statement (row_codec.h).
+class PgRow {
+ public:
+  PgRow(const PGresult* res, int row) : res_(res), row_(row) {}
+  int64_t Int(int col) const { return std::stoll(PQgetvalue(res_, row_, col)); }
+  std::string Text(int col) const {
+    return std::string(PQgetvalue(res_, row_, col),
+                       static_cast<size_t>(PQgetlength(res_, row_, col)));
+  }
+  bool IsNull(int col) const { return PQgetisnull(res_, row_, col) != 0; }
+
+ private:
+  const PGresult* res_;
+  int row_;
+};
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
+
+std::string Str(int64_t v) { return std::to_string(v); }
+
+Params JobParams(const Job& j) {
+  return {j.queue,
+          j.key,
+          j.payload,
+          Str(j.priority),
+          Str(j.run_at_ms),
+          Str(j.max_attempts),
+          Str(j.attempts),
+          Str(j.attempts_at_redrive),
+          std::string(ToString(j.state)),
+          Str(j.created_at_ms),
+          j.last_error};
+}
+
+Params ExecParams(const Execution& e) {
+  return {Str(e.job_id),
+          Str(e.attempt),
+          e.worker,
+          std::string(ToString(e.state)),
+          Str(e.leased_at_ms),
+          Str(e.lease_expires_at_ms),
+          Str(e.ended_at_ms),
+          e.reason};
+}
+
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE {s}.lab_meta (schema_version INTEGER NOT NULL);
+CREATE TABLE {s}.jobs (
+  id BIGSERIAL PRIMARY KEY, queue TEXT NOT NULL, key TEXT, payload TEXT NOT NULL,
+  priority INTEGER NOT NULL, run_at_ms BIGINT NOT NULL, max_attempts INTEGER NOT NULL,
+  attempts INTEGER NOT NULL, attempts_at_redrive INTEGER NOT NULL, state TEXT NOT NULL,
+  created_at_ms BIGINT NOT NULL, last_error TEXT NOT NULL, UNIQUE (queue, key));
+CREATE INDEX jobs_ready ON {s}.jobs (queue, state, priority DESC, run_at_ms, id);
+CREATE TABLE {s}.executions (
+  id BIGSERIAL PRIMARY KEY, job_id BIGINT NOT NULL REFERENCES {s}.jobs (id),
+  attempt INTEGER NOT NULL, worker TEXT NOT NULL, state TEXT NOT NULL,
+  leased_at_ms BIGINT NOT NULL, lease_expires_at_ms BIGINT NOT NULL,
+  ended_at_ms BIGINT NOT NULL, reason TEXT NOT NULL, UNIQUE (job_id, attempt));
+CREATE INDEX executions_by_state ON {s}.executions (state, lease_expires_at_ms);
+CREATE INDEX executions_by_job ON {s}.executions (job_id);
+CREATE TABLE {s}.effects (
+  id BIGSERIAL PRIMARY KEY, job_id BIGINT NOT NULL UNIQUE REFERENCES {s}.jobs (id),
+  execution_id BIGINT NOT NULL REFERENCES {s}.executions (id), key TEXT NOT NULL,
+  payload TEXT NOT NULL, applied_at_ms BIGINT NOT NULL);
+CREATE TABLE {s}.audit (
+  seq BIGSERIAL PRIMARY KEY, at_ms BIGINT NOT NULL, job_id BIGINT NOT NULL,
+  execution_id BIGINT NOT NULL, event TEXT NOT NULL, from_state TEXT NOT NULL,
+  to_state TEXT NOT NULL, detail TEXT NOT NULL);
+)sql";
+
+}  // namespace
+
+// One libpq connection; reconnects lazily after the server went away.
+class PostgresStore::Conn {
+ public:
+  Conn(std::string conninfo, std::string schema)
+      : conninfo_(std::move(conninfo)), schema_(std::move(schema)) {}
+  ~Conn() {
+    if (pg_ != nullptr) PQfinish(pg_);
+  }
+
+  Result<void> Connect() {
+    if (pg_ != nullptr && PQstatus(pg_) == CONNECTION_OK) return {};
+    if (pg_ != nullptr) PQfinish(pg_);
+    pg_ = PQconnectdb(conninfo_.c_str());
+    if (PQstatus(pg_) != CONNECTION_OK) {
+      std::string why = PQerrorMessage(pg_);
+      while (!why.empty() && why.back() == '\n') why.pop_back();
+      return MakeError(ErrorCode::kUnavailable, "cannot connect to PostgreSQL: " + why);
+    }
+    return {};
+  }
+
+  // Runs `sql` with {s} replaced by the schema and $n text parameters.
+  Result<ResultPtr> Exec(const std::string& sql, const Params& params = {}) {
+    LAB_ASSERT(pg_ != nullptr);
+    const std::string text = Expand(sql);
+    std::vector<const char*> values;
+    for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+    // Without parameters, the simple protocol (which allows a script of
+    // several statements, as the schema is); with them, the extended one.
+    ResultPtr res(params.empty() ? PQexec(pg_, text.c_str())
+                                 : PQexecParams(pg_, text.c_str(), static_cast<int>(values.size()),
+                                                nullptr, values.data(), nullptr, nullptr, 0));
+    const auto status = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+      return std::unexpected(PgError(pg_, res.get(), text.substr(0, 60)));
+    }
+    return res;
+  }
+
+  // Exec for statements whose rows do not matter.
+  Result<void> Run(const std::string& sql, const Params& params = {}) {
+    LAB_ASSIGN_OR_RETURN(ResultPtr unused, Exec(sql, params));
+    return {};
+  }
+
+  std::string Expand(const std::string& sql) const {
+    std::string out;
+    for (size_t i = 0; i < sql.size(); ++i) {
+      if (sql.compare(i, 3, "{s}") == 0) {
+        out += schema_;
+        i += 2;
+      } else {
+        out += sql[i];
+      }
+    }
+    return out;
+  }
+
+  PGconn* raw() { return pg_; }
+  const std::string& schema() const { return schema_; }
+
+ private:
+  std::string conninfo_;
+  std::string schema_;
+  PGconn* pg_ = nullptr;
+};
+
+PostgresStore::PostgresStore(std::unique_ptr<Conn> conn, Clock& clock, StoreOptions options)
+    : RecordStore(clock, options), conn_(std::move(conn)) {}
+
+PostgresStore::~PostgresStore() = default;
+
+Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresOptions& options,
+                                                           Clock& clock) {
+  for (char c : options.schema) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) {
+      return MakeError(ErrorCode::kInvalidArgument, "schema name must be [A-Za-z0-9_]+");
+    }
+  }
+  if (options.schema.empty()) return MakeError(ErrorCode::kInvalidArgument, "empty schema name");
+  auto conn = std::make_unique<Conn>(options.conninfo, options.schema);
+  LAB_RETURN_IF_ERROR(conn->Connect());
+  std::unique_ptr<PostgresStore> store(new PostgresStore(std::move(conn), clock, options.store));
+  LAB_RETURN_IF_ERROR(store->PrepareSchema(options.schema));
+  return store;
+}
+
+Result<void> PostgresStore::PrepareSchema(const std::string& schema) {
+  // One transaction, serialized across processes by an advisory lock, so
+  // two workers starting at once do not both create the schema.
+  LAB_RETURN_IF_ERROR(conn_->Exec("BEGIN"));
+  auto body = [&]() -> Result<void> {
+    LAB_RETURN_IF_ERROR(conn_->Exec("SELECT pg_advisory_xact_lock(hashtext($1))", {schema}));
+    LAB_ASSIGN_OR_RETURN(ResultPtr meta,
+                         conn_->Exec("SELECT to_regclass($1) IS NOT NULL", {schema + ".lab_meta"}));
+    if (PgRow(meta.get(), 0).Text(0) == "t") {
+      LAB_ASSIGN_OR_RETURN(ResultPtr v,
+                           conn_->Exec("SELECT max(schema_version) FROM {s}.lab_meta"));
+      const int64_t version = PgRow(v.get(), 0).IsNull(0) ? 0 : PgRow(v.get(), 0).Int(0);
+      if (version > kSchemaVersion) {
+        return MakeError(ErrorCode::kFailedPrecondition,
+                         fmt::format("schema '{}' has version {}, newer than this build supports "
+                                     "({}); upgrade lab to use it",
+                                     schema, version, kSchemaVersion));
+      }
+      if (version != kSchemaVersion) {
+        return MakeError(ErrorCode::kDataLoss,
+                         fmt::format("schema '{}' has no valid version row", schema));
+      }
+      return {};
+    }
+    LAB_RETURN_IF_ERROR(conn_->Exec("CREATE SCHEMA IF NOT EXISTS {s}"));
+    LAB_RETURN_IF_ERROR(conn_->Exec(kSchemaV1));
+    return conn_->Run(fmt::format("INSERT INTO {{s}}.lab_meta VALUES ({})", kSchemaVersion));
+  }();
+  if (!body) {
+    auto rolled_back = conn_->Exec("ROLLBACK");
+    if (!rolled_back) return std::unexpected(rolled_back.error());
+    return body;
+  }
+  return conn_->Run("COMMIT");
+}
+
+Result<void> PostgresStore::BeginWrite() {
+  LAB_RETURN_IF_ERROR(conn_->Connect());
+  return conn_->Run("BEGIN");
+}
+
+Result<void> PostgresStore::CommitWrite() {
+  auto done = conn_->Exec("COMMIT");
+  if (done) return {};
+  // Whether the server committed before the connection dropped is unknown.
+  return MakeError(ErrorCode::kUnknownOutcome, done.error().message);
+}
+
+Result<void> PostgresStore::Rollback() {
+  if (PQstatus(conn_->raw()) != CONNECTION_OK) return {};  // The server rolled back.
+  return conn_->Run("ROLLBACK");
+}
+
+namespace {
+
+template <typename T, typename Decode>
+Result<std::vector<T>> Rows(const ResultPtr& res, Decode decode) {
+  std::vector<T> out;
+  for (int i = 0; i < PQntuples(res.get()); ++i) {
+    LAB_ASSIGN_OR_RETURN(T value, decode(PgRow(res.get(), i)));
+    out.push_back(std::move(value));
+  }
+  return out;
+}
+
+template <typename T>
+std::optional<T> First(std::vector<T> rows) {
+  if (rows.empty()) return std::nullopt;
+  return std::move(rows.front());
+}
+
+}  // namespace
+
+Result<std::optional<Job>> PostgresStore::LoadJob(JobId id) {
+  LAB_ASSIGN_OR_RETURN(
+      ResultPtr res,
+      conn_->Exec(fmt::format("SELECT {} FROM {{s}}.jobs WHERE id = $1 FOR UPDATE", kJobColumns),
+                  {Str(id)}));
+  LAB_ASSIGN_OR_RETURN(auto jobs, Rows<Job>(res, JobFromRow<PgRow>));
+  return First(std::move(jobs));
+}
+
+Result<std::optional<Job>> PostgresStore::LoadJobByKey(const std::string& queue,
+                                                       const std::string& key) {
+  // Serializes concurrent enqueues of one key until this transaction ends.
+  LAB_RETURN_IF_ERROR(
+      conn_->Exec("SELECT pg_advisory_xact_lock(hashtext($1 || '/' || $2))", {queue, key}));
+  LAB_ASSIGN_OR_RETURN(ResultPtr res,
+                       conn_->Exec(fmt::format("SELECT {} FROM {{s}}.jobs WHERE queue = $1 AND "
+                                               "key = $2 FOR UPDATE",
+                                               kJobColumns),
+                                   {queue, key}));
+  LAB_ASSIGN_OR_RETURN(auto jobs, Rows<Job>(res, JobFromRow<PgRow>));
+  return First(std::move(jobs));
+}
+
+Result<std::optional<Execution>> PostgresStore::LoadExecution(ExecutionId id) {
+  LAB_ASSIGN_OR_RETURN(
+      ResultPtr res,
+      conn_->Exec(
+          fmt::format("SELECT {} FROM {{s}}.executions WHERE id = $1 FOR UPDATE", kExecColumns),
+          {Str(id)}));
+  LAB_ASSIGN_OR_RETURN(auto execs, Rows<Execution>(res, ExecutionFromRow<PgRow>));
+  return First(std::move(execs));
+}
+
+Result<std::vector<Job>> PostgresStore::LoadClaimable(const std::string& queue, TimeMs now,
+                                                      int limit) {
+  LAB_ASSIGN_OR_RETURN(
+      ResultPtr res,
+      conn_->Exec(fmt::format("SELECT {} FROM {{s}}.jobs WHERE queue = $1 AND state = 'PENDING' "
+                              "AND run_at_ms <= $2 ORDER BY priority DESC, run_at_ms, id "
+                              "LIMIT $3 FOR UPDATE SKIP LOCKED",
+                              kJobColumns),
+                  {queue, Str(now), Str(limit)}));
+  return Rows<Job>(res, JobFromRow<PgRow>);
+}
+
+Result<std::vector<Execution>> PostgresStore::LoadExpired(ExecState state, TimeMs now) {
+  LAB_ASSIGN_OR_RETURN(
+      ResultPtr res,
+      conn_->Exec(fmt::format("SELECT {} FROM {{s}}.executions WHERE state = $1 AND "
+                              "lease_expires_at_ms <= $2 ORDER BY id FOR UPDATE SKIP LOCKED",
+                              kExecColumns),
+                  {std::string(ToString(state)), Str(now)}));
+  return Rows<Execution>(res, ExecutionFromRow<PgRow>);
+}
+
+Result<std::optional<ExecutionId>> PostgresStore::FindCommitted(JobId job, ExecutionId other_than) {
+  LAB_ASSIGN_OR_RETURN(ResultPtr res,
+                       conn_->Exec("SELECT id FROM {s}.executions WHERE job_id = $1 AND id <> $2 "
+                                   "AND state IN ('COMMITTED', 'DONE') ORDER BY id LIMIT 1",
+                                   {Str(job), Str(other_than)}));
+  if (PQntuples(res.get()) == 0) return std::optional<ExecutionId>();
+  return std::optional<ExecutionId>(PgRow(res.get(), 0).Int(0));
+}
+
+Result<JobId> PostgresStore::InsertJob(const Job& job) {
+  LAB_ASSIGN_OR_RETURN(
+      ResultPtr res,
+      conn_->Exec("INSERT INTO {s}.jobs (queue, key, payload, priority, run_at_ms, max_attempts, "
+                  "attempts, attempts_at_redrive, state, created_at_ms, last_error) VALUES "
+                  "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+                  JobParams(job)));
+  return PgRow(res.get(), 0).Int(0);
+}
+
+Result<ExecutionId> PostgresStore::InsertExecution(const Execution& exec) {
+  LAB_ASSIGN_OR_RETURN(
+      ResultPtr res,
+      conn_->Exec("INSERT INTO {s}.executions (job_id, attempt, worker, state, leased_at_ms, "
+                  "lease_expires_at_ms, ended_at_ms, reason) VALUES "
+                  "($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                  ExecParams(exec)));
+  return PgRow(res.get(), 0).Int(0);
+}
+
+Result<void> PostgresStore::SaveJob(const Job& job) {
+  Params p = JobParams(job);
+  p.push_back(Str(job.id));
+  LAB_ASSIGN_OR_RETURN(
+      ResultPtr res,
+      conn_->Exec("UPDATE {s}.jobs SET queue = $1, key = $2, payload = $3, priority = $4, "
+                  "run_at_ms = $5, max_attempts = $6, attempts = $7, attempts_at_redrive = $8, "
+                  "state = $9, created_at_ms = $10, last_error = $11 WHERE id = $12",
+                  p));
+  LAB_ASSERT(std::string_view(PQcmdTuples(res.get())) == "1");
+  return {};
+}
+
+Result<void> PostgresStore::SaveExecution(const Execution& exec) {
+  Params p = ExecParams(exec);
+  p.push_back(Str(exec.id));
+  // The fencing token is part of the row's identity: the update matches only
+  // the execution holding this attempt number.
+  LAB_ASSIGN_OR_RETURN(
+      ResultPtr res,
+      conn_->Exec("UPDATE {s}.executions SET job_id = $1, attempt = $2, worker = $3, state = $4, "
+                  "leased_at_ms = $5, lease_expires_at_ms = $6, ended_at_ms = $7, reason = $8 "
+                  "WHERE id = $9 AND attempt = $2",
+                  p));
+  LAB_ASSERT(std::string_view(PQcmdTuples(res.get())) == "1");
+  return {};
+}
+
+Result<void> PostgresStore::InsertEffect(const EffectRecord& e) {
+  return conn_->Run(
+      "INSERT INTO {s}.effects (job_id, execution_id, key, payload, applied_at_ms) "
+      "VALUES ($1, $2, $3, $4, $5)",
+      {Str(e.job_id), Str(e.execution_id), e.key, e.payload, Str(e.applied_at_ms)});
+}
+
+Result<void> PostgresStore::AppendAudit(const AuditEntry& a) {
+  return conn_->Run(
+      "INSERT INTO {s}.audit (at_ms, job_id, execution_id, event, from_state, to_state, "
+      "detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+      {Str(a.at_ms), Str(a.job_id), Str(a.execution_id), a.event, a.from, a.to, a.detail});
+}
+
+Result<Snapshot> PostgresStore::LoadSnapshot() {
+  LAB_RETURN_IF_ERROR(conn_->Connect());
+  // One REPEATABLE READ transaction, so the four tables agree.
+  LAB_RETURN_IF_ERROR(conn_->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+  auto snap = [&]() -> Result<Snapshot> {
+    Snapshot s;
+    LAB_ASSIGN_OR_RETURN(
+        ResultPtr jobs,
+        conn_->Exec(fmt::format("SELECT {} FROM {{s}}.jobs ORDER BY id", kJobColumns)));
+    LAB_ASSIGN_OR_RETURN(s.jobs, Rows<Job>(jobs, JobFromRow<PgRow>));
+    LAB_ASSIGN_OR_RETURN(
+        ResultPtr execs,
+        conn_->Exec(fmt::format("SELECT {} FROM {{s}}.executions ORDER BY id", kExecColumns)));
+    LAB_ASSIGN_OR_RETURN(s.executions, Rows<Execution>(execs, ExecutionFromRow<PgRow>));
+    LAB_ASSIGN_OR_RETURN(ResultPtr effects,
+                         conn_->Exec("SELECT id, job_id, execution_id, key, payload, "
+                                     "applied_at_ms FROM {s}.effects ORDER BY id"));
+    for (int i = 0; i < PQntuples(effects.get()); ++i) {
+      s.effects.push_back(EffectFromRow(PgRow(effects.get(), i)));
+    }
+    LAB_ASSIGN_OR_RETURN(ResultPtr audit,
+                         conn_->Exec("SELECT seq, at_ms, job_id, execution_id, event, from_state, "
+                                     "to_state, detail FROM {s}.audit ORDER BY seq"));
+    for (int i = 0; i < PQntuples(audit.get()); ++i) {
+      s.audit.push_back(AuditFromRow(PgRow(audit.get(), i)));
+    }
+    return s;
+  }();
+  auto ended = conn_->Exec(snap ? "COMMIT" : "ROLLBACK");
+  if (!snap) return snap;
+  if (!ended) return std::unexpected(ended.error());
+  return snap;
+}
+
+}  // namespace lab

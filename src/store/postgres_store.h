@@ -1,0 +1,64 @@
+// PostgresStore: the engine for many workers on many machines.
+//
+// The same rules as every store (record_store.h), over libpq. Every
+// operation is one transaction; the rows it decides on are locked FOR
+// UPDATE, so fencing and the commit boundary are judged on rows no other
+// transaction can change meanwhile. Claims use FOR UPDATE SKIP LOCKED, so
+// concurrent workers never wait on each other's jobs. The ledger's
+// UNIQUE(job_id) is the commit boundary's last line in SQL. Errors map by
+// SQLSTATE; a lost connection at COMMIT is kUnknownOutcome (and the handle
+// fail-stops, see store.h); elsewhere it is kUnavailable and the next call
+// reconnects. Schema versioned in lab_meta. Thread-safety: one thread at a
+// time per handle.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "store/record_store.h"
+
+struct pg_conn;
+
+namespace lab {
+
+struct PostgresOptions {
+  std::string conninfo;        // A libpq URL or key=value string; PG* env vars fill gaps.
+  std::string schema = "lab";  // All tables live in this schema.
+  StoreOptions store;
+};
+
+class PostgresStore final : public RecordStore {
+ public:
+  static constexpr int kSchemaVersion = 1;
+
+  static Result<std::unique_ptr<PostgresStore>> Open(const PostgresOptions& options, Clock& clock);
+  ~PostgresStore() override;
+
+ protected:
+  Result<void> BeginWrite() override;
+  Result<void> CommitWrite() override;
+  Result<void> Rollback() override;
+  Result<std::optional<Job>> LoadJob(JobId id) override;
+  Result<std::optional<Job>> LoadJobByKey(const std::string& queue,
+                                          const std::string& key) override;
+  Result<std::optional<Execution>> LoadExecution(ExecutionId id) override;
+  Result<std::vector<Job>> LoadClaimable(const std::string& queue, TimeMs now, int limit) override;
+  Result<std::vector<Execution>> LoadExpired(ExecState state, TimeMs now) override;
+  Result<std::optional<ExecutionId>> FindCommitted(JobId job, ExecutionId other_than) override;
+  Result<JobId> InsertJob(const Job& job) override;
+  Result<ExecutionId> InsertExecution(const Execution& exec) override;
+  Result<void> SaveJob(const Job& job) override;
+  Result<void> SaveExecution(const Execution& exec) override;
+  Result<void> InsertEffect(const EffectRecord& effect) override;
+  Result<void> AppendAudit(const AuditEntry& entry) override;
+  Result<Snapshot> LoadSnapshot() override;
+
+ private:
+  class Conn;
+  PostgresStore(std::unique_ptr<Conn> conn, Clock& clock, StoreOptions options);
+  Result<void> PrepareSchema(const std::string& schema);
+
+  std::unique_ptr<Conn> conn_;
+};
+
+}  // namespace lab
