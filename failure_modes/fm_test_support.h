@@ -14,17 +14,47 @@
 #include "failure_modes/catalogue.h"
 #include "fm/runner.h"
 #include "fm/scenario_env.h"
+#include "store/testing/pg_env.h"
 
 namespace lab::testing {
 
+enum class StoreKindParam { kMemory, kSqlite, kPostgres };
+
 struct StoreParam {
   std::string name;
-  bool sqlite;
+  StoreKindParam kind;
 };
 
 inline void PrintTo(const StoreParam& p, std::ostream* os) { *os << p.name; }
 
-inline std::vector<StoreParam> AllStores() { return {{"Memory", false}, {"Sqlite", true}}; }
+inline std::vector<StoreParam> AllStores() {
+  return {{"Memory", StoreKindParam::kMemory},
+          {"Sqlite", StoreKindParam::kSqlite},
+          {"Postgres", StoreKindParam::kPostgres}};
+}
+
+// The URL of a fresh store of the given kind: a file in `dir`, or a new
+// schema on the private PostgreSQL server (empty when LAB_PG_URL is unset,
+// which fails the test).
+inline std::string FreshStoreUrl(StoreKindParam kind, const TempDir& dir) {
+  switch (kind) {
+    case StoreKindParam::kMemory:
+      return "memory:";
+    case StoreKindParam::kSqlite:
+      return "sqlite:" + dir.File("fm.db");
+    case StoreKindParam::kPostgres: {
+      const auto url = PgUrlFromEnv();
+      if (!url) {
+        ADD_FAILURE() << "LAB_PG_URL is not set: run through ctest, which starts a private "
+                         "PostgreSQL server";
+        return "";
+      }
+      const char sep = url->find('?') == std::string::npos ? '?' : '&';
+      return *url + sep + "schema=" + FreshPgSchema();
+    }
+  }
+  return "";
+}
 
 struct ScenarioRun {
   std::unique_ptr<ScenarioEnv> env;
@@ -58,7 +88,7 @@ struct ScenarioRun {
 class ScenarioTest : public ::testing::TestWithParam<StoreParam> {
  protected:
   ScenarioRun Run(const std::function<Result<void>(ScenarioEnv&)>& scenario, Guards guards) {
-    const std::string url = GetParam().sqlite ? "sqlite:" + dir_.File("fm.db") : "memory:";
+    const std::string url = FreshStoreUrl(GetParam().kind, dir_);
     auto env = ScenarioEnv::Create(url, guards);
     EXPECT_TRUE(env.has_value()) << env.error().ToString();
     ScenarioRun run{std::move(*env), {}, {}};
@@ -76,7 +106,16 @@ class ScenarioTest : public ::testing::TestWithParam<StoreParam> {
   void ExpectRunnerVerdict(std::string_view fm_id, Mode mode, std::string_view verdict) {
     const FailureMode* fm = FindFailureMode(fm_id);
     ASSERT_NE(fm, nullptr) << fm_id;
-    auto report = RunFailureMode(*fm, mode, GetParam().sqlite ? "sqlite:" : "memory:");
+    if (GetParam().kind == StoreKindParam::kPostgres) {
+      // `lab run` needs a fresh database per run; on PostgreSQL it refuses
+      // for now rather than write into someone's schema.
+      auto refused = RunFailureMode(*fm, mode, FreshStoreUrl(GetParam().kind, dir_));
+      ASSERT_FALSE(refused.has_value());
+      EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
+      return;
+    }
+    auto report = RunFailureMode(
+        *fm, mode, GetParam().kind == StoreKindParam::kSqlite ? "sqlite:" : "memory:");
     ASSERT_TRUE(report.has_value()) << report.error().ToString();
     EXPECT_TRUE(report->Matched());
     EXPECT_EQ(report->Verdict(), verdict);

@@ -53,6 +53,7 @@ expect_usage "planned but has no scenario" -- run FM_005
 expect_usage "mode" -- run FM_001 --mode sideways
 expect_usage "unknown store URL 'redis://x'" -- run FM_001 --store redis://x
 expect_usage "names no file" -- run FM_001 --store sqlite://
+expect_usage "supports memory: and sqlite:" -- run FM_001 --store postgresql://u@h/db
 expect_usage "--nope" -- run FM_001 --nope
 expect_usage "exactly one of FM or --all" -- run
 expect_usage "exactly one of FM or --all" -- run FM_001 --all

@@ -11,8 +11,12 @@ namespace lab {
 
 Result<void> ValidateRunStoreUrl(const std::string& store_url) {
   if (store_url == "memory:" || store_url == "sqlite:") return {};
-  auto parsed = ParseStoreUrl(store_url);  // Only the syntax matters here.
-  if (!parsed) return std::unexpected(parsed.error());
+  LAB_ASSIGN_OR_RETURN(StoreUrl parsed, ParseStoreUrl(store_url));
+  if (parsed.kind == StoreKind::kPostgres) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "lab run needs a fresh database per run and supports memory: and sqlite: "
+                     "(PostgreSQL failure-mode runs are in the test suite)");
+  }
   return {};
 }
 

@@ -3,9 +3,43 @@
 #include <fmt/core.h>
 
 #include "store/memory_store.h"
+#include "store/postgres_store.h"
 #include "store/sqlite_store.h"
 
 namespace lab {
+
+namespace {
+
+// Takes the lab's own schema=NAME out of a PostgreSQL URL's query string.
+Result<StoreUrl> ParsePgUrl(std::string_view url) {
+  StoreUrl out{StoreKind::kPostgres, "", "lab"};
+  const size_t q = url.find('?');
+  if (q == std::string_view::npos) {
+    out.path = std::string(url);
+    return out;
+  }
+  std::string kept;
+  std::string_view query = url.substr(q + 1);
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view item = query.substr(0, amp);
+    if (item.starts_with("schema=")) {
+      out.schema = std::string(item.substr(7));
+    } else if (!item.empty()) {
+      kept += (kept.empty() ? "" : "&") + std::string(item);
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  if (out.schema.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("store URL '{}' has an empty schema=", url));
+  }
+  out.path = std::string(url.substr(0, q)) + (kept.empty() ? "" : "?" + kept);
+  return out;
+}
+
+}  // namespace
 
 Result<StoreUrl> ParseStoreUrl(std::string_view url) {
   if (url == "memory:" || url == "memory") return StoreUrl{StoreKind::kMemory, ""};
@@ -18,11 +52,12 @@ Result<StoreUrl> ParseStoreUrl(std::string_view url) {
     }
     return StoreUrl{StoreKind::kSqlite, std::string(path)};
   }
+  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) return ParsePgUrl(url);
   const size_t colon = url.find(':');
   const std::string_view scheme = colon == std::string_view::npos ? url : url.substr(0, colon);
   return MakeError(ErrorCode::kInvalidArgument,
-                   fmt::format("unknown store URL '{}' (scheme '{}'); expected memory: or "
-                               "sqlite:PATH",
+                   fmt::format("unknown store URL '{}' (scheme '{}'); expected memory:, "
+                               "sqlite:PATH or postgresql://...",
                                url, scheme));
 }
 
@@ -34,6 +69,11 @@ Result<std::unique_ptr<Queue>> Queue::Open(std::string_view url, Clock& clock,
   std::unique_ptr<Store> store;
   if (parsed.kind == StoreKind::kMemory) {
     store = std::make_unique<MemoryStore>(clock, store_options);
+  } else if (parsed.kind == StoreKind::kPostgres) {
+    LAB_ASSIGN_OR_RETURN(
+        store,
+        PostgresStore::Open(
+            {.conninfo = parsed.path, .schema = parsed.schema, .store = store_options}, clock));
   } else {
     LAB_ASSIGN_OR_RETURN(
         store,

@@ -1,7 +1,10 @@
 // Queue: a job queue opened from a URL, with its guards and clock.
 //
-// URLs: "memory:" (the in-process reference store) and "sqlite:PATH" (a real
-// file; created if absent). Anything else is a clear kInvalidArgument. The
+// URLs: "memory:" (the in-process reference store), "sqlite:PATH" (a real
+// file; created if absent) and "postgresql://..." or "postgres://..." (libpq
+// URL syntax; libpq fills gaps from the standard PG* environment variables).
+// A PostgreSQL URL may carry "schema=NAME" (default "lab"), which the lab
+// takes out before libpq sees it. Anything else is a clear kInvalidArgument. The
 // Queue owns its Store and runs the control-plane sweeps (reaper,
 // reconciler), each a no-op when its guard is off. Thread-safety: one
 // thread at a time; open one Queue per thread or process.
@@ -24,14 +27,15 @@ struct QueueOptions {
   TraceSink* trace = nullptr;
 };
 
-enum class StoreKind { kMemory, kSqlite };
+enum class StoreKind { kMemory, kSqlite, kPostgres };
 
 struct StoreUrl {
   StoreKind kind = StoreKind::kMemory;
-  std::string path;  // For sqlite.
+  std::string path;    // sqlite: the file. postgres: the libpq URL without schema=.
+  std::string schema;  // postgres only.
 };
 
-// Parses "memory:" or "sqlite:PATH". Errors name the URL and what is accepted.
+// Parses a store URL. Errors name the URL and what is accepted.
 Result<StoreUrl> ParseStoreUrl(std::string_view url);
 
 class Queue {

@@ -20,6 +20,29 @@ TEST(StoreUrlTest, ParsesMemoryAndSqlite) {
   EXPECT_EQ(ParseStoreUrl("sqlite:rel.db")->path, "rel.db");
 }
 
+TEST(StoreUrlTest, ParsesPostgresAndTakesOutTheSchema) {
+  auto plain = ParseStoreUrl("postgresql://u@db.example/jobs");
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_EQ(plain->kind, StoreKind::kPostgres);
+  EXPECT_EQ(plain->path, "postgresql://u@db.example/jobs");
+  EXPECT_EQ(plain->schema, "lab");
+  auto with = ParseStoreUrl("postgres://u@/jobs?host=/tmp/s&schema=q1&port=5433");
+  ASSERT_TRUE(with.has_value());
+  EXPECT_EQ(with->path, "postgres://u@/jobs?host=/tmp/s&port=5433");
+  EXPECT_EQ(with->schema, "q1");
+  EXPECT_FALSE(ParseStoreUrl("postgresql://x/y?schema=").has_value());
+}
+
+TEST(QueueTest, UnreachablePostgresIsAClearUnavailableError) {
+  ManualClock clock(0);
+  testing::TempDir dir;
+  // A socket directory with no server in it: refused at once, no network.
+  auto q = Queue::Open("postgresql://postgres@/postgres?host=" + dir.path().string(), clock);
+  ASSERT_FALSE(q.has_value());
+  EXPECT_EQ(q.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(q.error().message.find("cannot connect to PostgreSQL"), std::string::npos);
+}
+
 TEST(StoreUrlTest, RejectsUnknownSchemesAndEmptyPaths) {
   for (const char* bad : {"", "redis://localhost", "sqlite:", "file:/x", "mem"}) {
     auto r = ParseStoreUrl(bad);
