@@ -135,6 +135,39 @@ Result<void> MemoryStore::AppendAudit(const AuditEntry& entry) {
   return {};
 }
 
+Result<std::vector<Job>> MemoryStore::LoadJobs(const JobFilter& filter) {
+  std::vector<Job> out;
+  for (const auto& [id, job] : jobs_) {
+    if (static_cast<int>(out.size()) >= filter.limit) break;
+    if (filter.queue && job.queue != *filter.queue) continue;
+    if (filter.state && job.state != *filter.state) continue;
+    out.push_back(job);
+  }
+  return out;
+}
+
+Result<JobDetail> MemoryStore::LoadJobRecords(JobId job) {
+  JobDetail d;
+  for (const auto& [id, e] : executions_) {
+    if (e.job_id == job) d.executions.push_back(e);
+  }
+  for (const auto& e : effects_) {
+    if (e.job_id == job) d.effects.push_back(e);
+  }
+  for (const auto& a : audit_) {
+    if (a.job_id == job) d.audit.push_back(a);
+  }
+  return d;
+}
+
+Result<std::vector<StateCount>> MemoryStore::LoadCounts() {
+  std::map<std::pair<std::string, JobState>, int64_t> counts;
+  for (const auto& [id, job] : jobs_) ++counts[{job.queue, job.state}];
+  std::vector<StateCount> out;
+  for (const auto& [key, n] : counts) out.push_back({key.first, key.second, n});
+  return out;
+}
+
 Result<Snapshot> MemoryStore::LoadSnapshot() {
   Snapshot s;
   for (const auto& [id, job] : jobs_) s.jobs.push_back(job);

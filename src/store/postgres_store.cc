@@ -111,6 +111,7 @@ CREATE TABLE {s}.audit (
   seq BIGSERIAL PRIMARY KEY, at_ms BIGINT NOT NULL, job_id BIGINT NOT NULL,
   execution_id BIGINT NOT NULL, event TEXT NOT NULL, from_state TEXT NOT NULL,
   to_state TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE INDEX audit_by_job ON {s}.audit (job_id, seq);
 )sql";
 
 }  // namespace
@@ -399,6 +400,67 @@ Result<void> PostgresStore::AppendAudit(const AuditEntry& a) {
       "INSERT INTO {s}.audit (at_ms, job_id, execution_id, event, from_state, to_state, "
       "detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
       {Str(a.at_ms), Str(a.job_id), Str(a.execution_id), a.event, a.from, a.to, a.detail});
+}
+
+Result<std::vector<Job>> PostgresStore::LoadJobs(const JobFilter& filter) {
+  LAB_RETURN_IF_ERROR(conn_->Connect());
+  std::optional<std::string> state;
+  if (filter.state) state = std::string(ToString(*filter.state));
+  LAB_ASSIGN_OR_RETURN(
+      ResultPtr res,
+      conn_->Exec(fmt::format("SELECT {} FROM {{s}}.jobs WHERE ($1::text IS NULL OR queue = $1) "
+                              "AND ($2::text IS NULL OR state = $2) ORDER BY id LIMIT $3",
+                              kJobColumns),
+                  {filter.queue, state, Str(filter.limit)}));
+  return Rows<Job>(res, JobFromRow<PgRow>);
+}
+
+Result<JobDetail> PostgresStore::LoadJobRecords(JobId job) {
+  LAB_RETURN_IF_ERROR(conn_->Connect());
+  LAB_RETURN_IF_ERROR(conn_->Run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+  auto detail = [&]() -> Result<JobDetail> {
+    JobDetail d;
+    LAB_ASSIGN_OR_RETURN(
+        ResultPtr execs,
+        conn_->Exec(fmt::format("SELECT {} FROM {{s}}.executions WHERE job_id = $1 ORDER BY id",
+                                kExecColumns),
+                    {Str(job)}));
+    LAB_ASSIGN_OR_RETURN(d.executions, Rows<Execution>(execs, ExecutionFromRow<PgRow>));
+    LAB_ASSIGN_OR_RETURN(ResultPtr effects,
+                         conn_->Exec("SELECT id, job_id, execution_id, key, payload, applied_at_ms "
+                                     "FROM {s}.effects WHERE job_id = $1 ORDER BY id",
+                                     {Str(job)}));
+    for (int i = 0; i < PQntuples(effects.get()); ++i) {
+      d.effects.push_back(EffectFromRow(PgRow(effects.get(), i)));
+    }
+    LAB_ASSIGN_OR_RETURN(ResultPtr audit,
+                         conn_->Exec("SELECT seq, at_ms, job_id, execution_id, event, from_state, "
+                                     "to_state, detail FROM {s}.audit WHERE job_id = $1 "
+                                     "ORDER BY seq",
+                                     {Str(job)}));
+    for (int i = 0; i < PQntuples(audit.get()); ++i) {
+      d.audit.push_back(AuditFromRow(PgRow(audit.get(), i)));
+    }
+    return d;
+  }();
+  auto ended = conn_->Run(detail ? "COMMIT" : "ROLLBACK");
+  if (!detail) return detail;
+  if (!ended) return std::unexpected(ended.error());
+  return detail;
+}
+
+Result<std::vector<StateCount>> PostgresStore::LoadCounts() {
+  LAB_RETURN_IF_ERROR(conn_->Connect());
+  LAB_ASSIGN_OR_RETURN(ResultPtr res, conn_->Exec("SELECT queue, state, count(*) FROM {s}.jobs "
+                                                  "GROUP BY queue, state"));
+  std::vector<StateCount> out;
+  for (int i = 0; i < PQntuples(res.get()); ++i) {
+    const PgRow row(res.get(), i);
+    auto state = ParseJobState(row.Text(1));
+    if (!state) return MakeError(ErrorCode::kDataLoss, "job has unknown state " + row.Text(1));
+    out.push_back({row.Text(0), *state, row.Int(2)});
+  }
+  return out;
 }
 
 Result<Snapshot> PostgresStore::LoadSnapshot() {

@@ -52,6 +52,9 @@ class PostgresStore final : public RecordStore {
   Result<void> InsertEffect(const EffectRecord& effect) override;
   Result<void> AppendAudit(const AuditEntry& entry) override;
   Result<Snapshot> LoadSnapshot() override;
+  Result<std::vector<Job>> LoadJobs(const JobFilter& filter) override;
+  Result<JobDetail> LoadJobRecords(JobId job) override;
+  Result<std::vector<StateCount>> LoadCounts() override;
 
  private:
   class Conn;

@@ -2,6 +2,8 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
+
 #include "core/assert.h"
 #include "store/state_machine.h"
 
@@ -198,6 +200,28 @@ Result<Job> RecordStore::GetJob(JobId id) {
   LAB_ASSIGN_OR_RETURN(auto job, LoadJob(id));
   if (!job) return MakeError(ErrorCode::kNotFound, fmt::format("no job with id {}", id));
   return *job;
+}
+
+Result<std::vector<Job>> RecordStore::ListJobs(const JobFilter& filter) {
+  if (failed_) return MakeError(ErrorCode::kFailedPrecondition, "store handle is fail-stopped");
+  if (filter.limit < 1) return MakeError(ErrorCode::kInvalidArgument, "limit must be >= 1");
+  return LoadJobs(filter);
+}
+
+Result<JobDetail> RecordStore::InspectJob(JobId id) {
+  LAB_ASSIGN_OR_RETURN(Job job, GetJob(id));
+  LAB_ASSIGN_OR_RETURN(JobDetail detail, LoadJobRecords(id));
+  detail.job = std::move(job);
+  return detail;
+}
+
+Result<std::vector<StateCount>> RecordStore::CountJobs() {
+  if (failed_) return MakeError(ErrorCode::kFailedPrecondition, "store handle is fail-stopped");
+  LAB_ASSIGN_OR_RETURN(auto counts, LoadCounts());
+  std::sort(counts.begin(), counts.end(), [](const StateCount& a, const StateCount& b) {
+    return a.queue != b.queue ? a.queue < b.queue : a.state < b.state;
+  });
+  return counts;
 }
 
 Result<Snapshot> RecordStore::ReadSnapshot() {

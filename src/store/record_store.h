@@ -33,6 +33,9 @@ class RecordStore : public Store {
   Result<int> Reconcile() final;
   Result<void> Redrive(JobId job) final;
   Result<Job> GetJob(JobId job) final;
+  Result<std::vector<Job>> ListJobs(const JobFilter& filter) final;
+  Result<JobDetail> InspectJob(JobId job) final;
+  Result<std::vector<StateCount>> CountJobs() final;
   Result<Snapshot> ReadSnapshot() final;
 
  protected:
@@ -61,6 +64,11 @@ class RecordStore : public Store {
   virtual Result<void> InsertEffect(const EffectRecord& effect) = 0;
   virtual Result<void> AppendAudit(const AuditEntry& entry) = 0;
   virtual Result<Snapshot> LoadSnapshot() = 0;
+  // Reads for operators; no locks taken.
+  virtual Result<std::vector<Job>> LoadJobs(const JobFilter& filter) = 0;
+  // Executions, ledger effects and audit entries of one job (job left empty).
+  virtual Result<JobDetail> LoadJobRecords(JobId job) = 0;
+  virtual Result<std::vector<StateCount>> LoadCounts() = 0;
 
   Clock& clock() { return clock_; }
   const StoreOptions& options() const { return options_; }

@@ -57,6 +57,7 @@ CREATE TABLE audit (
   to_state TEXT NOT NULL,
   detail TEXT NOT NULL
 );
+CREATE INDEX audit_by_job ON audit (job_id, seq);
 )sql";
 
 // Binds every job column except id, starting at parameter `first`.
@@ -331,6 +332,72 @@ Result<void> SqliteStore::AppendAudit(const AuditEntry& a) {
       .Bind(6, a.to)
       .Bind(7, a.detail);
   return s->Run();
+}
+
+Result<std::vector<Job>> SqliteStore::LoadJobs(const JobFilter& filter) {
+  LAB_ASSIGN_OR_RETURN(Statement * s,
+                       db_->Prepare(fmt::format("SELECT {} FROM jobs WHERE (?1 IS NULL OR queue = "
+                                                "?1) AND (?2 IS NULL OR state = ?2) ORDER BY id "
+                                                "LIMIT ?3",
+                                                kJobColumns)));
+  if (filter.queue) s->Bind(1, *filter.queue);
+  if (filter.state) s->Bind(2, ToString(*filter.state));
+  s->Bind(3, int64_t{filter.limit});
+  return QueryJobs(*s);
+}
+
+Result<JobDetail> SqliteStore::LoadJobRecords(JobId job) {
+  LAB_RETURN_IF_ERROR(db_->Exec("BEGIN"));
+  auto detail = [&]() -> Result<JobDetail> {
+    JobDetail d;
+    LAB_ASSIGN_OR_RETURN(
+        Statement * execs,
+        db_->Prepare(
+            fmt::format("SELECT {} FROM executions WHERE job_id = ?1 ORDER BY id", kExecColumns)));
+    execs->Bind(1, job);
+    LAB_ASSIGN_OR_RETURN(d.executions, QueryExecutions(*execs));
+    LAB_ASSIGN_OR_RETURN(Statement * effects,
+                         db_->Prepare("SELECT id, job_id, execution_id, key, payload, "
+                                      "applied_at_ms FROM effects WHERE job_id = ?1 ORDER BY id"));
+    effects->Bind(1, job);
+    while (true) {
+      LAB_ASSIGN_OR_RETURN(bool row, effects->Step());
+      if (!row) break;
+      d.effects.push_back(EffectFromRow(*effects));
+    }
+    effects->Reset();
+    LAB_ASSIGN_OR_RETURN(Statement * audit,
+                         db_->Prepare("SELECT seq, at_ms, job_id, execution_id, event, "
+                                      "from_state, to_state, detail FROM audit WHERE job_id = ?1 "
+                                      "ORDER BY seq"));
+    audit->Bind(1, job);
+    while (true) {
+      LAB_ASSIGN_OR_RETURN(bool row, audit->Step());
+      if (!row) break;
+      d.audit.push_back(AuditFromRow(*audit));
+    }
+    audit->Reset();
+    return d;
+  }();
+  auto ended = db_->Exec("COMMIT");
+  if (!detail) return detail;
+  if (!ended) return std::unexpected(ended.error());
+  return detail;
+}
+
+Result<std::vector<StateCount>> SqliteStore::LoadCounts() {
+  LAB_ASSIGN_OR_RETURN(
+      Statement * s, db_->Prepare("SELECT queue, state, count(*) FROM jobs GROUP BY queue, state"));
+  std::vector<StateCount> out;
+  while (true) {
+    LAB_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    auto state = ParseJobState(s->Text(1));
+    if (!state) return MakeError(ErrorCode::kDataLoss, "job has unknown state " + s->Text(1));
+    out.push_back({s->Text(0), *state, s->Int(2)});
+  }
+  s->Reset();
+  return out;
 }
 
 Result<Snapshot> SqliteStore::LoadSnapshot() {

@@ -51,6 +51,9 @@ class SqliteStore final : public RecordStore {
   Result<void> InsertEffect(const EffectRecord& effect) override;
   Result<void> AppendAudit(const AuditEntry& entry) override;
   Result<Snapshot> LoadSnapshot() override;
+  Result<std::vector<Job>> LoadJobs(const JobFilter& filter) override;
+  Result<JobDetail> LoadJobRecords(JobId job) override;
+  Result<std::vector<StateCount>> LoadCounts() override;
 
  private:
   SqliteStore(std::unique_ptr<SqliteDb> db, Clock& clock, StoreOptions options)

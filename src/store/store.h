@@ -53,6 +53,11 @@ class Store {
   virtual Result<void> Redrive(JobId job) = 0;
 
   virtual Result<Job> GetJob(JobId job) = 0;
+  // Operator reads: jobs by queue and state; one job's whole record; job
+  // counts by queue and state (ordered by queue, then state).
+  virtual Result<std::vector<Job>> ListJobs(const JobFilter& filter) = 0;
+  virtual Result<JobDetail> InspectJob(JobId job) = 0;
+  virtual Result<std::vector<StateCount>> CountJobs() = 0;
   // A consistent read-only copy of everything, for checkers and tools.
   virtual Result<Snapshot> ReadSnapshot() = 0;
 };

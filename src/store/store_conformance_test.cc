@@ -380,6 +380,49 @@ TEST_P(StoreConformanceTest, AuditLogRecordsEveryTransitionInOrder) {
   EXPECT_EQ(events, expected);
 }
 
+TEST_P(StoreConformanceTest, OperatorReadsListInspectAndCount) {
+  JobId a = Add({.queue = "mail", .key = "m1"});
+  JobId b = Add({.queue = "mail"});
+  JobId c = Add({.queue = "billing", .max_attempts = 1});
+  EXPECT_TRUE(store_->Claim({.worker = "w", .lease_ms = 100})->empty());  // Default queue: empty.
+  auto leases = store_->Claim({.queue = "billing", .worker = "w", .lease_ms = 100});
+  ASSERT_EQ(leases->size(), 1u);
+  const LeaseRef ref{leases->front().execution_id, leases->front().token};
+  ASSERT_TRUE(store_->Begin(ref).has_value());
+  ASSERT_TRUE(store_->Fail(ref, {.error = "bad card"}).has_value());
+
+  auto mail = store_->ListJobs({.queue = "mail"});
+  ASSERT_TRUE(mail.has_value());
+  ASSERT_EQ(mail->size(), 2u);
+  EXPECT_EQ((*mail)[0].id, a);
+  EXPECT_EQ((*mail)[1].id, b);
+  auto dead = store_->ListJobs({.state = JobState::kDead});
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ((*dead)[0].id, c);
+  EXPECT_EQ((*dead)[0].last_error, "bad card");
+  EXPECT_EQ(store_->ListJobs({.limit = 1})->size(), 1u);
+  EXPECT_EQ(store_->ListJobs({.limit = 0}).error().code, ErrorCode::kInvalidArgument);
+
+  auto detail = store_->InspectJob(c);
+  ASSERT_TRUE(detail.has_value()) << detail.error().ToString();
+  EXPECT_EQ(detail->job.state, JobState::kDead);
+  ASSERT_EQ(detail->executions.size(), 1u);
+  EXPECT_EQ(detail->executions[0].state, ExecState::kFailed);
+  EXPECT_EQ(detail->audit.size(), 6u);  // enqueue, claim x2, begin, fail, dead.
+  EXPECT_TRUE(detail->effects.empty());
+  EXPECT_EQ(store_->InspectJob(999).error().code, ErrorCode::kNotFound);
+
+  auto counts = store_->CountJobs();
+  ASSERT_TRUE(counts.has_value());
+  ASSERT_EQ(counts->size(), 2u);
+  EXPECT_EQ((*counts)[0].queue, "billing");
+  EXPECT_EQ((*counts)[0].state, JobState::kDead);
+  EXPECT_EQ((*counts)[0].count, 1);
+  EXPECT_EQ((*counts)[1].queue, "mail");
+  EXPECT_EQ((*counts)[1].state, JobState::kPending);
+  EXPECT_EQ((*counts)[1].count, 2);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest, ::testing::ValuesIn(Backends()),
                          [](const auto& info) { return info.param.name; });
 

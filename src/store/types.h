@@ -143,6 +143,27 @@ struct Snapshot {
   std::vector<AuditEntry> audit;      // Ordered by seq.
 };
 
+// Operator reads.
+struct JobFilter {
+  std::optional<std::string> queue;
+  std::optional<JobState> state;
+  int limit = 100;  // Lowest ids first.
+};
+
+// One job with everything recorded about it.
+struct JobDetail {
+  Job job;
+  std::vector<Execution> executions;  // By id.
+  std::vector<EffectRecord> effects;  // The ledger's (at most one when guarded).
+  std::vector<AuditEntry> audit;      // By seq.
+};
+
+struct StateCount {
+  std::string queue;
+  JobState state = JobState::kPending;
+  int64_t count = 0;
+};
+
 // Switches a Store needs from the guards above it. Production: all on.
 struct StoreOptions {
   // Refuse stale fencing tokens and calls on executions that are no longer
