@@ -78,5 +78,27 @@ expect_usage "--out" -- shrink --seed 1
 expect_usage "schedule file" -- replay --schedule "$tmp/t.jsonl"
 expect 1 "cannot read schedule file" -- replay --schedule "$tmp/missing.json"
 
+# Operating a real queue.
+db="sqlite:$tmp/ops.db"
+expect 0 "^1$" -- queue enqueue --db "$db" --key order-1 '{"amount": 42}'
+expect 0 "^1$" -- queue enqueue --db "$db" --key order-1 'other'
+expect 0 "already exists for key 'order-1'" -- queue enqueue --db "$db" --key order-1 'other'
+echo "from stdin" | "$LAB" queue enqueue --db "$db" --queue mail - >/dev/null
+expect 0 "payload: from stdin" -- queue inspect 2 --db "$db"
+expect 0 "enqueue +\\(new\\) -> PENDING" -- queue inspect 1 --db "$db"
+expect 0 '"state": "PENDING"' -- queue inspect 1 --db "$db" --json
+expect 0 "mail +PENDING +1" -- queue stats --db "$db"
+expect 0 '"PENDING": 1' -- queue stats --db "$db" --json
+expect 0 "dead-letter queue is empty" -- queue dlq list --db "$db"
+expect 1 "no job with id 99" -- queue inspect 99 --db "$db"
+expect 1 "only DEAD jobs can be redriven" -- queue dlq redrive --job 1 --db "$db"
+expect 1 "cannot connect to PostgreSQL" -- queue stats --db "postgresql://u@/db?host=$tmp/none"
+expect_usage "unknown store URL 'redis://x'" -- queue stats --db redis://x
+expect_usage "give a PAYLOAD" -- queue enqueue --db "$db"
+expect_usage "run-at 'soon'" -- queue enqueue --db "$db" --run-at soon x
+expect_usage "max-attempts" -- queue enqueue --db "$db" --max-attempts 0 x
+expect_usage "exactly one of --job ID or --all" -- queue dlq redrive --db "$db"
+expect 0 "mail +PENDING +1" -- queue stats --db "$db"  # Nothing changed by the refusals.
+
 if [ "$failures" -ne 0 ]; then echo "$failures CLI check(s) failed"; exit 1; fi
 echo "all CLI checks passed"

@@ -2,6 +2,7 @@
 //
 //   lab list | run            the failure-mode catalogue (catalogue_commands.cc)
 //   lab explore | replay | shrink   the simulator (sim_commands.cc)
+//   lab queue ...              operate a real queue (queue_commands.cc)
 //
 // Exit codes: 0 success, 1 a failure (a claim not matched, a violation
 // found, an I/O error), 2 a usage error (unknown command, option, FM or
@@ -35,12 +36,13 @@ int Main(int argc, char** argv) {
   CommandTable table;
   AddCatalogueCommands(app, table);
   AddSimCommands(app, table);
+  AddQueueCommands(app, table);
 
   if (argc >= 2 && argv[1][0] != '-') {
     const std::string command = argv[1];
     bool known = false;
     std::string names;
-    for (const auto& [sub, action] : table) {
+    for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
       known = known || sub->get_name() == command;
       names += (names.empty() ? "" : ", ") + sub->get_name();
     }
