@@ -70,12 +70,8 @@ Result<void> Worker::Heartbeat() {
   auto beat = queue_.store().Heartbeat(Ref(), options_.lease_ms);
   if (!beat) {
     Trace("heartbeat", beat.error().ToString());
-    if (beat.error().code == ErrorCode::kAborted) {
-      // Fenced: drop the job rather than keep working on a lost lease.
-      lease_.reset();
-      result_.reset();
-      phase_ = WorkerPhase::kIdle;
-    }
+    // Fenced: drop the job rather than keep working on a lost lease.
+    if (beat.error().code == ErrorCode::kAborted) DropJob();
     return std::unexpected(beat.error());
   }
   Trace("heartbeat", "lease extended");
@@ -84,9 +80,19 @@ Result<void> Worker::Heartbeat() {
 
 void Worker::Crash() {
   Trace("crash", fmt::format("process dies in phase {}", ToString(phase_)));
+  DropJob();
+}
+
+void Worker::DropJob() {
   lease_.reset();
   result_.reset();
   phase_ = WorkerPhase::kIdle;
+}
+
+StepResult Worker::EndJob(StepKind kind) {
+  StepResult r = Done(kind);
+  DropJob();
+  return r;
 }
 
 Result<StepResult> Worker::Claim() {
@@ -149,10 +155,7 @@ Result<StepResult> Worker::FailAttempt(const HandlerResult& result) {
   Trace("fail", retry_at ? fmt::format("{}; retry at +{}ms", result.error,
                                        *retry_at - queue_.clock().NowMs())
                          : fmt::format("{}; dead-lettered", result.error));
-  StepResult r = Done(StepKind::kFailed);
-  lease_.reset();
-  phase_ = WorkerPhase::kIdle;
-  return r;
+  return EndJob(StepKind::kFailed);
 }
 
 Result<StepResult> Worker::Commit() {
@@ -164,10 +167,7 @@ Result<StepResult> Worker::Commit() {
   if (!outcome) return OnError(outcome.error(), "commit");
   if (*outcome == CommitOutcome::kAlreadyCommitted) {
     Trace("commit", "duplicate: job already committed; short-circuited, no effect");
-    StepResult r = Done(StepKind::kDuplicate);
-    lease_.reset();
-    phase_ = WorkerPhase::kIdle;
-    return r;
+    return EndJob(StepKind::kDuplicate);
   }
   Trace("commit", effect ? "ok; effect recorded with COMMITTED" : "ok");
   phase_ = WorkerPhase::kCommitted;
@@ -180,23 +180,15 @@ Result<StepResult> Worker::Finish() {
     return OnError(finished.error(), "finish");
   }
   Trace("finish", "ok; job succeeded");
-  StepResult r = Done(StepKind::kFinished);
-  lease_.reset();
-  phase_ = WorkerPhase::kIdle;
-  return r;
+  return EndJob(StepKind::kFinished);
 }
 
 Result<StepResult> Worker::OnError(const Error& error, std::string_view step) {
   Trace(step, error.ToString());
   // Fenced (lease taken over) and unknown outcome both end this worker's
   // hold on the job: the store, the reaper and the reconciler own it now.
-  if (error.code == ErrorCode::kAborted || error.code == ErrorCode::kUnknownOutcome) {
-    StepResult r = Done(StepKind::kFenced);
-    lease_.reset();
-    result_.reset();
-    phase_ = WorkerPhase::kIdle;
-    if (error.code == ErrorCode::kAborted) return r;
-  }
+  if (error.code == ErrorCode::kAborted) return EndJob(StepKind::kFenced);
+  if (error.code == ErrorCode::kUnknownOutcome) DropJob();
   return std::unexpected(error);
 }
 

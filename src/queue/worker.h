@@ -107,6 +107,10 @@ class Worker {
   // Maps a refused call: fenced -> drop the job and go idle; else the error.
   Result<StepResult> OnError(const Error& error, std::string_view step);
   StepResult Done(StepKind kind);
+  // Forgets the current job (lease, held result) and goes idle.
+  void DropJob();
+  // The step's result for the current job, then DropJob().
+  StepResult EndJob(StepKind kind);
   LeaseRef Ref() const { return {lease_->execution_id, lease_->token}; }
   void Trace(std::string_view event, std::string result);
 
