@@ -415,10 +415,19 @@ Result<std::vector<Job>> PostgresStore::LoadJobs(const JobFilter& filter) {
   return Rows<Job>(res, JobFromRow<PgRow>);
 }
 
-Result<JobDetail> PostgresStore::LoadJobRecords(JobId job) {
+template <typename T>
+Result<T> PostgresStore::ReadTxn(const std::function<Result<T>()>& body) {
+  // One REPEATABLE READ transaction, so the tables read agree.
   LAB_RETURN_IF_ERROR(conn_->Connect());
   LAB_RETURN_IF_ERROR(conn_->Run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
-  auto detail = [&]() -> Result<JobDetail> {
+  Result<T> result = body();
+  auto ended = conn_->Run(result ? "COMMIT" : "ROLLBACK");
+  if (result && !ended) return std::unexpected(ended.error());
+  return result;
+}
+
+Result<JobDetail> PostgresStore::LoadJobRecords(JobId job) {
+  return ReadTxn<JobDetail>([&]() -> Result<JobDetail> {
     JobDetail d;
     LAB_ASSIGN_OR_RETURN(
         ResultPtr execs,
@@ -426,48 +435,32 @@ Result<JobDetail> PostgresStore::LoadJobRecords(JobId job) {
                                 kExecColumns),
                     {Str(job)}));
     LAB_ASSIGN_OR_RETURN(d.executions, Rows<Execution>(execs, ExecutionFromRow<PgRow>));
-    LAB_ASSIGN_OR_RETURN(ResultPtr effects,
-                         conn_->Exec("SELECT id, job_id, execution_id, key, payload, applied_at_ms "
-                                     "FROM {s}.effects WHERE job_id = $1 ORDER BY id",
-                                     {Str(job)}));
-    for (int i = 0; i < PQntuples(effects.get()); ++i) {
-      d.effects.push_back(EffectFromRow(PgRow(effects.get(), i)));
-    }
-    LAB_ASSIGN_OR_RETURN(ResultPtr audit,
-                         conn_->Exec("SELECT seq, at_ms, job_id, execution_id, event, from_state, "
-                                     "to_state, detail FROM {s}.audit WHERE job_id = $1 "
-                                     "ORDER BY seq",
-                                     {Str(job)}));
-    for (int i = 0; i < PQntuples(audit.get()); ++i) {
-      d.audit.push_back(AuditFromRow(PgRow(audit.get(), i)));
-    }
+    LAB_ASSIGN_OR_RETURN(
+        ResultPtr effects,
+        conn_->Exec(fmt::format("SELECT {} FROM {{s}}.effects WHERE job_id = $1 ORDER BY id",
+                                kEffectColumns),
+                    {Str(job)}));
+    LAB_ASSIGN_OR_RETURN(d.effects, Rows<EffectRecord>(effects, EffectFromRow<PgRow>));
+    LAB_ASSIGN_OR_RETURN(
+        ResultPtr audit,
+        conn_->Exec(
+            fmt::format("SELECT {} FROM {{s}}.audit WHERE job_id = $1 ORDER BY seq", kAuditColumns),
+            {Str(job)}));
+    LAB_ASSIGN_OR_RETURN(d.audit, Rows<AuditEntry>(audit, AuditFromRow<PgRow>));
     return d;
-  }();
-  auto ended = conn_->Run(detail ? "COMMIT" : "ROLLBACK");
-  if (!detail) return detail;
-  if (!ended) return std::unexpected(ended.error());
-  return detail;
+  });
 }
 
 Result<std::vector<StateCount>> PostgresStore::LoadCounts() {
   LAB_RETURN_IF_ERROR(conn_->Connect());
-  LAB_ASSIGN_OR_RETURN(ResultPtr res, conn_->Exec("SELECT queue, state, count(*) FROM {s}.jobs "
-                                                  "GROUP BY queue, state"));
-  std::vector<StateCount> out;
-  for (int i = 0; i < PQntuples(res.get()); ++i) {
-    const PgRow row(res.get(), i);
-    auto state = ParseJobState(row.Text(1));
-    if (!state) return MakeError(ErrorCode::kDataLoss, "job has unknown state " + row.Text(1));
-    out.push_back({row.Text(0), *state, row.Int(2)});
-  }
-  return out;
+  LAB_ASSIGN_OR_RETURN(
+      ResultPtr res,
+      conn_->Exec(fmt::format("SELECT {} FROM {{s}}.jobs GROUP BY queue, state", kCountColumns)));
+  return Rows<StateCount>(res, CountFromRow<PgRow>);
 }
 
 Result<Snapshot> PostgresStore::LoadSnapshot() {
-  LAB_RETURN_IF_ERROR(conn_->Connect());
-  // One REPEATABLE READ transaction, so the four tables agree.
-  LAB_RETURN_IF_ERROR(conn_->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
-  auto snap = [&]() -> Result<Snapshot> {
+  return ReadTxn<Snapshot>([&]() -> Result<Snapshot> {
     Snapshot s;
     LAB_ASSIGN_OR_RETURN(
         ResultPtr jobs,
@@ -477,24 +470,16 @@ Result<Snapshot> PostgresStore::LoadSnapshot() {
         ResultPtr execs,
         conn_->Exec(fmt::format("SELECT {} FROM {{s}}.executions ORDER BY id", kExecColumns)));
     LAB_ASSIGN_OR_RETURN(s.executions, Rows<Execution>(execs, ExecutionFromRow<PgRow>));
-    LAB_ASSIGN_OR_RETURN(ResultPtr effects,
-                         conn_->Exec("SELECT id, job_id, execution_id, key, payload, "
-                                     "applied_at_ms FROM {s}.effects ORDER BY id"));
-    for (int i = 0; i < PQntuples(effects.get()); ++i) {
-      s.effects.push_back(EffectFromRow(PgRow(effects.get(), i)));
-    }
-    LAB_ASSIGN_OR_RETURN(ResultPtr audit,
-                         conn_->Exec("SELECT seq, at_ms, job_id, execution_id, event, from_state, "
-                                     "to_state, detail FROM {s}.audit ORDER BY seq"));
-    for (int i = 0; i < PQntuples(audit.get()); ++i) {
-      s.audit.push_back(AuditFromRow(PgRow(audit.get(), i)));
-    }
+    LAB_ASSIGN_OR_RETURN(
+        ResultPtr effects,
+        conn_->Exec(fmt::format("SELECT {} FROM {{s}}.effects ORDER BY id", kEffectColumns)));
+    LAB_ASSIGN_OR_RETURN(s.effects, Rows<EffectRecord>(effects, EffectFromRow<PgRow>));
+    LAB_ASSIGN_OR_RETURN(
+        ResultPtr audit,
+        conn_->Exec(fmt::format("SELECT {} FROM {{s}}.audit ORDER BY seq", kAuditColumns)));
+    LAB_ASSIGN_OR_RETURN(s.audit, Rows<AuditEntry>(audit, AuditFromRow<PgRow>));
     return s;
-  }();
-  auto ended = conn_->Exec(snap ? "COMMIT" : "ROLLBACK");
-  if (!snap) return snap;
-  if (!ended) return std::unexpected(ended.error());
-  return snap;
+  });
 }
 
 }  // namespace lab

@@ -12,6 +12,7 @@
 // time per handle.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -60,6 +61,9 @@ class PostgresStore final : public RecordStore {
   class Conn;
   PostgresStore(std::unique_ptr<Conn> conn, Clock& clock, StoreOptions options);
   Result<void> PrepareSchema(const std::string& schema);
+  // Runs `body` in one read-only REPEATABLE READ transaction.
+  template <typename T>
+  Result<T> ReadTxn(const std::function<Result<T>()>& body);
 
   std::unique_ptr<Conn> conn_;
 };

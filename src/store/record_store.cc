@@ -11,10 +11,7 @@ namespace lab {
 
 template <typename T>
 Result<T> RecordStore::Transact(const std::function<Result<T>(Txn&)>& body) {
-  if (failed_) {
-    return MakeError(ErrorCode::kFailedPrecondition,
-                     "store handle is fail-stopped after a failed durable commit; reopen it");
-  }
+  LAB_RETURN_IF_ERROR(CheckNotFailed());
   LAB_RETURN_IF_ERROR(BeginWrite());
   Txn txn;
   Result<T> result = body(txn);
@@ -36,6 +33,12 @@ Result<T> RecordStore::Transact(const std::function<Result<T>(Txn&)>& body) {
                      "durable commit failed, outcome unknown: " + committed.error().ToString());
   }
   return result;
+}
+
+Result<void> RecordStore::CheckNotFailed() const {
+  if (!failed_) return {};
+  return MakeError(ErrorCode::kFailedPrecondition,
+                   "store handle is fail-stopped after a failed durable commit; reopen it");
 }
 
 void RecordStore::RollbackOrStop() {
@@ -196,14 +199,14 @@ Result<void> RecordStore::Redrive(JobId id) {
 }
 
 Result<Job> RecordStore::GetJob(JobId id) {
-  if (failed_) return MakeError(ErrorCode::kFailedPrecondition, "store handle is fail-stopped");
+  LAB_RETURN_IF_ERROR(CheckNotFailed());
   LAB_ASSIGN_OR_RETURN(auto job, LoadJob(id));
   if (!job) return MakeError(ErrorCode::kNotFound, fmt::format("no job with id {}", id));
   return *job;
 }
 
 Result<std::vector<Job>> RecordStore::ListJobs(const JobFilter& filter) {
-  if (failed_) return MakeError(ErrorCode::kFailedPrecondition, "store handle is fail-stopped");
+  LAB_RETURN_IF_ERROR(CheckNotFailed());
   if (filter.limit < 1) return MakeError(ErrorCode::kInvalidArgument, "limit must be >= 1");
   return LoadJobs(filter);
 }
@@ -216,7 +219,7 @@ Result<JobDetail> RecordStore::InspectJob(JobId id) {
 }
 
 Result<std::vector<StateCount>> RecordStore::CountJobs() {
-  if (failed_) return MakeError(ErrorCode::kFailedPrecondition, "store handle is fail-stopped");
+  LAB_RETURN_IF_ERROR(CheckNotFailed());
   LAB_ASSIGN_OR_RETURN(auto counts, LoadCounts());
   std::sort(counts.begin(), counts.end(), [](const StateCount& a, const StateCount& b) {
     return a.queue != b.queue ? a.queue < b.queue : a.state < b.state;
@@ -225,7 +228,7 @@ Result<std::vector<StateCount>> RecordStore::CountJobs() {
 }
 
 Result<Snapshot> RecordStore::ReadSnapshot() {
-  if (failed_) return MakeError(ErrorCode::kFailedPrecondition, "store handle is fail-stopped");
+  LAB_RETURN_IF_ERROR(CheckNotFailed());
   return LoadSnapshot();
 }
 

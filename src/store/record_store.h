@@ -85,6 +85,8 @@ class RecordStore : public Store {
   // Runs `body` in one write transaction.
   template <typename T>
   Result<T> Transact(const std::function<Result<T>(Txn&)>& body);
+  // kFailedPrecondition once the handle is fail-stopped.
+  Result<void> CheckNotFailed() const;
   // Rolls back; on failure marks the handle fail-stopped.
   void RollbackOrStop();
   PlanContext Context() { return PlanContext{clock_.NowMs(), options_}; }

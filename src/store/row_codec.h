@@ -1,8 +1,9 @@
 // Decoding store rows into records, once for every SQL backend.
 //
 // A Row is anything with Int(col), Text(col) and IsNull(col) (SQLite's
-// Statement, PostgreSQL's PgRow); columns follow kJobColumns and
-// kExecColumns. Thread-safety: pure functions.
+// Statement, PostgreSQL's PgRow); columns follow the k*Columns lists below.
+// Every decoder returns a Result, so one row loop serves them all.
+// Thread-safety: pure functions.
 #pragma once
 
 #include "core/status.h"
@@ -15,6 +16,11 @@ inline constexpr const char* kJobColumns =
     "state, created_at_ms, last_error";
 inline constexpr const char* kExecColumns =
     "id, job_id, attempt, worker, state, leased_at_ms, lease_expires_at_ms, ended_at_ms, reason";
+inline constexpr const char* kEffectColumns =
+    "id, job_id, execution_id, key, payload, applied_at_ms";
+inline constexpr const char* kAuditColumns =
+    "seq, at_ms, job_id, execution_id, event, from_state, to_state, detail";
+inline constexpr const char* kCountColumns = "queue, state, count(*)";
 
 template <typename Row>
 Result<Job> JobFromRow(const Row& s) {
@@ -54,14 +60,21 @@ Result<Execution> ExecutionFromRow(const Row& s) {
 }
 
 template <typename Row>
-EffectRecord EffectFromRow(const Row& s) {
+Result<EffectRecord> EffectFromRow(const Row& s) {
   return EffectRecord{s.Int(0), s.Int(1), s.Int(2), s.Text(3), s.Text(4), s.Int(5)};
 }
 
 template <typename Row>
-AuditEntry AuditFromRow(const Row& s) {
+Result<AuditEntry> AuditFromRow(const Row& s) {
   return AuditEntry{s.Int(0),  s.Int(1),  s.Int(2),  s.Int(3),
                     s.Text(4), s.Text(5), s.Text(6), s.Text(7)};
+}
+
+template <typename Row>
+Result<StateCount> CountFromRow(const Row& s) {
+  auto state = ParseJobState(s.Text(1));
+  if (!state) return MakeError(ErrorCode::kDataLoss, "job has unknown state " + s.Text(1));
+  return StateCount{s.Text(0), *state, s.Int(2)};
 }
 
 }  // namespace lab

@@ -60,6 +60,26 @@ CREATE TABLE audit (
 CREATE INDEX audit_by_job ON audit (job_id, seq);
 )sql";
 
+// Steps `stmt` to the end, decoding every row.
+template <typename T>
+Result<std::vector<T>> QueryRows(Statement& stmt, Result<T> (*decode)(const Statement&)) {
+  std::vector<T> out;
+  while (true) {
+    LAB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    LAB_ASSIGN_OR_RETURN(T value, decode(stmt));
+    out.push_back(std::move(value));
+  }
+  stmt.Reset();
+  return out;
+}
+
+constexpr auto kJob = &JobFromRow<Statement>;
+constexpr auto kExec = &ExecutionFromRow<Statement>;
+constexpr auto kEffect = &EffectFromRow<Statement>;
+constexpr auto kAudit = &AuditFromRow<Statement>;
+constexpr auto kCount = &CountFromRow<Statement>;
+
 // Binds every job column except id, starting at parameter `first`.
 void BindJob(Statement& s, const Job& j, int first) {
   s.Bind(first, j.queue);
@@ -174,35 +194,11 @@ Result<void> SqliteStore::Rollback() {
   return db_->Exec("ROLLBACK");
 }
 
-Result<std::vector<Job>> SqliteStore::QueryJobs(Statement& stmt) {
-  std::vector<Job> out;
-  while (true) {
-    LAB_ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) break;
-    LAB_ASSIGN_OR_RETURN(Job job, JobFromRow(stmt));
-    out.push_back(std::move(job));
-  }
-  stmt.Reset();
-  return out;
-}
-
-Result<std::vector<Execution>> SqliteStore::QueryExecutions(Statement& stmt) {
-  std::vector<Execution> out;
-  while (true) {
-    LAB_ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) break;
-    LAB_ASSIGN_OR_RETURN(Execution exec, ExecutionFromRow(stmt));
-    out.push_back(std::move(exec));
-  }
-  stmt.Reset();
-  return out;
-}
-
 Result<std::optional<Job>> SqliteStore::LoadJob(JobId id) {
   LAB_ASSIGN_OR_RETURN(Statement * s,
                        db_->Prepare(fmt::format("SELECT {} FROM jobs WHERE id = ?1", kJobColumns)));
   s->Bind(1, id);
-  LAB_ASSIGN_OR_RETURN(auto jobs, QueryJobs(*s));
+  LAB_ASSIGN_OR_RETURN(auto jobs, QueryRows(*s, kJob));
   if (jobs.empty()) return std::optional<Job>();
   return std::optional<Job>(std::move(jobs.front()));
 }
@@ -213,7 +209,7 @@ Result<std::optional<Job>> SqliteStore::LoadJobByKey(const std::string& queue,
       Statement * s,
       db_->Prepare(fmt::format("SELECT {} FROM jobs WHERE queue = ?1 AND key = ?2", kJobColumns)));
   s->Bind(1, queue).Bind(2, key);
-  LAB_ASSIGN_OR_RETURN(auto jobs, QueryJobs(*s));
+  LAB_ASSIGN_OR_RETURN(auto jobs, QueryRows(*s, kJob));
   if (jobs.empty()) return std::optional<Job>();
   return std::optional<Job>(std::move(jobs.front()));
 }
@@ -223,7 +219,7 @@ Result<std::optional<Execution>> SqliteStore::LoadExecution(ExecutionId id) {
       Statement * s,
       db_->Prepare(fmt::format("SELECT {} FROM executions WHERE id = ?1", kExecColumns)));
   s->Bind(1, id);
-  LAB_ASSIGN_OR_RETURN(auto execs, QueryExecutions(*s));
+  LAB_ASSIGN_OR_RETURN(auto execs, QueryRows(*s, kExec));
   if (execs.empty()) return std::optional<Execution>();
   return std::optional<Execution>(std::move(execs.front()));
 }
@@ -236,7 +232,7 @@ Result<std::vector<Job>> SqliteStore::LoadClaimable(const std::string& queue, Ti
                                                 "ORDER BY priority DESC, run_at_ms, id LIMIT ?3",
                                                 kJobColumns)));
   s->Bind(1, queue).Bind(2, now).Bind(3, int64_t{limit});
-  return QueryJobs(*s);
+  return QueryRows(*s, kJob);
 }
 
 Result<std::vector<Execution>> SqliteStore::LoadExpired(ExecState state, TimeMs now) {
@@ -245,7 +241,7 @@ Result<std::vector<Execution>> SqliteStore::LoadExpired(ExecState state, TimeMs 
                                                 "lease_expires_at_ms <= ?2 ORDER BY id",
                                                 kExecColumns)));
   s->Bind(1, ToString(state)).Bind(2, now);
-  return QueryExecutions(*s);
+  return QueryRows(*s, kExec);
 }
 
 Result<std::optional<ExecutionId>> SqliteStore::FindCommitted(JobId job, ExecutionId other_than) {
@@ -343,97 +339,68 @@ Result<std::vector<Job>> SqliteStore::LoadJobs(const JobFilter& filter) {
   if (filter.queue) s->Bind(1, *filter.queue);
   if (filter.state) s->Bind(2, ToString(*filter.state));
   s->Bind(3, int64_t{filter.limit});
-  return QueryJobs(*s);
+  return QueryRows(*s, kJob);
+}
+
+template <typename T>
+Result<T> SqliteStore::ReadTxn(const std::function<Result<T>()>& body) {
+  // One read transaction, so the tables read agree with each other.
+  LAB_RETURN_IF_ERROR(db_->Exec("BEGIN"));
+  Result<T> result = body();
+  auto ended = db_->Exec("COMMIT");
+  if (result && !ended) return std::unexpected(ended.error());
+  return result;
 }
 
 Result<JobDetail> SqliteStore::LoadJobRecords(JobId job) {
-  LAB_RETURN_IF_ERROR(db_->Exec("BEGIN"));
-  auto detail = [&]() -> Result<JobDetail> {
+  return ReadTxn<JobDetail>([&]() -> Result<JobDetail> {
     JobDetail d;
     LAB_ASSIGN_OR_RETURN(
         Statement * execs,
         db_->Prepare(
             fmt::format("SELECT {} FROM executions WHERE job_id = ?1 ORDER BY id", kExecColumns)));
-    execs->Bind(1, job);
-    LAB_ASSIGN_OR_RETURN(d.executions, QueryExecutions(*execs));
-    LAB_ASSIGN_OR_RETURN(Statement * effects,
-                         db_->Prepare("SELECT id, job_id, execution_id, key, payload, "
-                                      "applied_at_ms FROM effects WHERE job_id = ?1 ORDER BY id"));
-    effects->Bind(1, job);
-    while (true) {
-      LAB_ASSIGN_OR_RETURN(bool row, effects->Step());
-      if (!row) break;
-      d.effects.push_back(EffectFromRow(*effects));
-    }
-    effects->Reset();
-    LAB_ASSIGN_OR_RETURN(Statement * audit,
-                         db_->Prepare("SELECT seq, at_ms, job_id, execution_id, event, "
-                                      "from_state, to_state, detail FROM audit WHERE job_id = ?1 "
-                                      "ORDER BY seq"));
-    audit->Bind(1, job);
-    while (true) {
-      LAB_ASSIGN_OR_RETURN(bool row, audit->Step());
-      if (!row) break;
-      d.audit.push_back(AuditFromRow(*audit));
-    }
-    audit->Reset();
+    LAB_ASSIGN_OR_RETURN(d.executions, QueryRows(execs->Bind(1, job), kExec));
+    LAB_ASSIGN_OR_RETURN(
+        Statement * effects,
+        db_->Prepare(
+            fmt::format("SELECT {} FROM effects WHERE job_id = ?1 ORDER BY id", kEffectColumns)));
+    LAB_ASSIGN_OR_RETURN(d.effects, QueryRows(effects->Bind(1, job), kEffect));
+    LAB_ASSIGN_OR_RETURN(
+        Statement * audit,
+        db_->Prepare(
+            fmt::format("SELECT {} FROM audit WHERE job_id = ?1 ORDER BY seq", kAuditColumns)));
+    LAB_ASSIGN_OR_RETURN(d.audit, QueryRows(audit->Bind(1, job), kAudit));
     return d;
-  }();
-  auto ended = db_->Exec("COMMIT");
-  if (!detail) return detail;
-  if (!ended) return std::unexpected(ended.error());
-  return detail;
+  });
 }
 
 Result<std::vector<StateCount>> SqliteStore::LoadCounts() {
   LAB_ASSIGN_OR_RETURN(
-      Statement * s, db_->Prepare("SELECT queue, state, count(*) FROM jobs GROUP BY queue, state"));
-  std::vector<StateCount> out;
-  while (true) {
-    LAB_ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) break;
-    auto state = ParseJobState(s->Text(1));
-    if (!state) return MakeError(ErrorCode::kDataLoss, "job has unknown state " + s->Text(1));
-    out.push_back({s->Text(0), *state, s->Int(2)});
-  }
-  s->Reset();
-  return out;
+      Statement * s,
+      db_->Prepare(fmt::format("SELECT {} FROM jobs GROUP BY queue, state", kCountColumns)));
+  return QueryRows(*s, kCount);
 }
 
 Result<Snapshot> SqliteStore::LoadSnapshot() {
-  // One read transaction, so the four tables agree with each other.
-  LAB_RETURN_IF_ERROR(db_->Exec("BEGIN"));
-  auto snapshot = [&]() -> Result<Snapshot> {
+  return ReadTxn<Snapshot>([&]() -> Result<Snapshot> {
     Snapshot snap;
     LAB_ASSIGN_OR_RETURN(Statement * jobs,
                          db_->Prepare(fmt::format("SELECT {} FROM jobs ORDER BY id", kJobColumns)));
-    LAB_ASSIGN_OR_RETURN(snap.jobs, QueryJobs(*jobs));
+    LAB_ASSIGN_OR_RETURN(snap.jobs, QueryRows(*jobs, kJob));
     LAB_ASSIGN_OR_RETURN(
         Statement * execs,
         db_->Prepare(fmt::format("SELECT {} FROM executions ORDER BY id", kExecColumns)));
-    LAB_ASSIGN_OR_RETURN(snap.executions, QueryExecutions(*execs));
-    LAB_ASSIGN_OR_RETURN(Statement * effects,
-                         db_->Prepare("SELECT id, job_id, execution_id, key, payload, "
-                                      "applied_at_ms FROM effects ORDER BY id"));
-    while (true) {
-      LAB_ASSIGN_OR_RETURN(bool row, effects->Step());
-      if (!row) break;
-      snap.effects.push_back(EffectFromRow(*effects));
-    }
-    LAB_ASSIGN_OR_RETURN(Statement * audit,
-                         db_->Prepare("SELECT seq, at_ms, job_id, execution_id, event, "
-                                      "from_state, to_state, detail FROM audit ORDER BY seq"));
-    while (true) {
-      LAB_ASSIGN_OR_RETURN(bool row, audit->Step());
-      if (!row) break;
-      snap.audit.push_back(AuditFromRow(*audit));
-    }
+    LAB_ASSIGN_OR_RETURN(snap.executions, QueryRows(*execs, kExec));
+    LAB_ASSIGN_OR_RETURN(
+        Statement * effects,
+        db_->Prepare(fmt::format("SELECT {} FROM effects ORDER BY id", kEffectColumns)));
+    LAB_ASSIGN_OR_RETURN(snap.effects, QueryRows(*effects, kEffect));
+    LAB_ASSIGN_OR_RETURN(
+        Statement * audit,
+        db_->Prepare(fmt::format("SELECT {} FROM audit ORDER BY seq", kAuditColumns)));
+    LAB_ASSIGN_OR_RETURN(snap.audit, QueryRows(*audit, kAudit));
     return snap;
-  }();
-  auto ended = db_->Exec("COMMIT");
-  if (!snapshot) return snapshot;
-  if (!ended) return std::unexpected(ended.error());
-  return snapshot;
+  });
 }
 
 }  // namespace lab

@@ -10,6 +10,7 @@
 // handles (threads, processes) may share one file.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -60,8 +61,9 @@ class SqliteStore final : public RecordStore {
       : RecordStore(clock, options), db_(std::move(db)) {}
   // Checks the file is ours and not newer, then creates or keeps the schema.
   static Result<void> PrepareSchema(SqliteDb& db, const std::string& path);
-  Result<std::vector<Job>> QueryJobs(Statement& stmt);
-  Result<std::vector<Execution>> QueryExecutions(Statement& stmt);
+  // Runs `body` in one read transaction.
+  template <typename T>
+  Result<T> ReadTxn(const std::function<Result<T>()>& body);
 
   std::unique_ptr<SqliteDb> db_;
 };
