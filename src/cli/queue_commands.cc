@@ -28,6 +28,12 @@ using nlohmann::json;
 
 constexpr const char* kDefaultDb = "sqlite:lab.db";
 
+// The real clock every queue command runs on.
+SystemClock& WallClock() {
+  static SystemClock clock;
+  return clock;
+}
+
 struct DbFlag {
   std::string url = kDefaultDb;
   void Add(CLI::App* cmd) {
@@ -35,13 +41,10 @@ struct DbFlag {
                     "Store URL: sqlite:PATH (default sqlite:lab.db), "
                     "postgresql://..., memory:");
   }
+  // An unknown scheme is a usage error (2); a store that cannot be opened or
+  // reached is a failure (1): FailWith tells them apart.
+  Result<std::unique_ptr<Queue>> Open() const { return Queue::Open(url, WallClock()); }
 };
-
-// Opens the queue on the real clock. Unknown scheme: usage (2); a store
-// that cannot be opened or reached: failure (1).
-Result<std::unique_ptr<Queue>> OpenQueue(const std::string& url, Clock& clock) {
-  return Queue::Open(url, clock);
-}
 
 // "1700000000000" (ms since the epoch) or "+90s", "+5m", "+2h", "+1500ms".
 Result<TimeMs> ParseRunAt(const std::string& text, TimeMs now) {
@@ -95,21 +98,20 @@ struct EnqueueArgs {
 
 int Enqueue(const EnqueueArgs& a) {
   if (!a.has_payload) return UsageError("queue enqueue: give a PAYLOAD, or - to read stdin");
-  SystemClock clock;
   NewJob job{.queue = a.queue,
              .key = a.key,
              .payload = a.payload,
              .priority = a.priority,
              .max_attempts = a.max_attempts};
   if (!a.run_at.empty()) {
-    auto at = ParseRunAt(a.run_at, clock.NowMs());
+    auto at = ParseRunAt(a.run_at, WallClock().NowMs());
     if (!at) return FailWith(at.error());
     job.run_at_ms = *at;
   }
   if (job.payload == "-") {
     job.payload.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   }
-  auto queue = OpenQueue(a.db.url, clock);
+  auto queue = a.db.Open();
   if (!queue) return FailWith(queue.error());
   auto r = (*queue)->Enqueue(job);
   if (!r) return FailWith(r.error());
@@ -129,8 +131,7 @@ struct ReadArgs {
 };
 
 int Stats(const ReadArgs& a) {
-  SystemClock clock;
-  auto queue = OpenQueue(a.db.url, clock);
+  auto queue = a.db.Open();
   if (!queue) return FailWith(queue.error());
   auto counts = (*queue)->store().CountJobs();
   if (!counts) return FailWith(counts.error());
@@ -148,8 +149,7 @@ int Stats(const ReadArgs& a) {
 }
 
 int Inspect(const ReadArgs& a) {
-  SystemClock clock;
-  auto queue = OpenQueue(a.db.url, clock);
+  auto queue = a.db.Open();
   if (!queue) return FailWith(queue.error());
   auto d = (*queue)->store().InspectJob(a.job);
   if (!d) return FailWith(d.error());
@@ -209,8 +209,7 @@ int Inspect(const ReadArgs& a) {
 }
 
 int DlqList(const ReadArgs& a) {
-  SystemClock clock;
-  auto queue = OpenQueue(a.db.url, clock);
+  auto queue = a.db.Open();
   if (!queue) return FailWith(queue.error());
   JobFilter filter{.state = JobState::kDead, .limit = 10'000};
   if (!a.queue.empty()) filter.queue = a.queue;
@@ -242,8 +241,7 @@ int DlqRedrive(const RedriveArgs& a) {
   if ((a.job != 0) == a.all)
     return UsageError("queue dlq redrive: give exactly one of --job ID or --all");
   if (!a.queue.empty() && !a.all) return UsageError("queue dlq redrive: --queue goes with --all");
-  SystemClock clock;
-  auto queue = OpenQueue(a.db.url, clock);
+  auto queue = a.db.Open();
   if (!queue) return FailWith(queue.error());
   std::vector<JobId> ids;
   if (a.all) {

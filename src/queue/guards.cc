@@ -2,6 +2,8 @@
 
 #include <fmt/core.h>
 
+#include <utility>
+
 namespace lab {
 
 const std::vector<std::string_view>& Guards::Names() {
@@ -11,6 +13,10 @@ const std::vector<std::string_view>& Guards::Names() {
 }
 
 bool* Guards::Find(std::string_view name) {
+  return const_cast<bool*>(std::as_const(*this).Find(name));
+}
+
+const bool* Guards::Find(std::string_view name) const {
   if (name == "commit_boundary") return &commit_boundary;
   if (name == "fencing") return &fencing;
   if (name == "reaper") return &reaper;
@@ -51,9 +57,8 @@ std::string Guards::ToString() const {
   if (*this == All()) return "all";
   if (*this == None()) return "none";
   std::string out;
-  Guards copy = *this;
   for (std::string_view name : Names()) {
-    if (!*copy.Find(name)) out += fmt::format("{}-{}", out.empty() ? "" : ",", name);
+    if (!*Find(name)) out += fmt::format("{}-{}", out.empty() ? "" : ",", name);
   }
   return out;
 }

@@ -35,7 +35,9 @@ struct Guards {
 
   // "all", "none", or the list of guards that are off, e.g. "-fencing".
   std::string ToString() const;
+  // The switch named `name`, or nullptr when there is none.
   bool* Find(std::string_view name);
+  const bool* Find(std::string_view name) const;
   bool operator==(const Guards&) const = default;
 };
 

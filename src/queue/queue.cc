@@ -106,8 +106,7 @@ void Queue::Emit(std::string actor, std::string event, std::string result) {
 Result<int> Queue::GuardedSweep(std::string_view guard, std::string_view actor,
                                 std::string_view event, Result<int> (Store::*sweep)(),
                                 std::string_view what) {
-  Guards guards = options_.guards;
-  if (!*guards.Find(guard)) {
+  if (!*options_.guards.Find(guard)) {
     Emit(std::string(actor), std::string(event), fmt::format("skipped: {} guard is off", guard));
     return 0;
   }
