@@ -100,5 +100,39 @@ expect_usage "max-attempts" -- queue enqueue --db "$db" --max-attempts 0 x
 expect_usage "exactly one of --job ID or --all" -- queue dlq redrive --db "$db"
 expect 0 "mail +PENDING +1" -- queue stats --db "$db"  # Nothing changed by the refusals.
 
+# Working the queue: the command gets the payload on stdin; exit 0 commits.
+expect_usage "memory: store lives in one process" -- queue work --db memory:
+expect_usage "--lease '5x'" -- queue work --db "$db" --lease 5x
+expect_usage "concurrency" -- queue work --db "$db" --concurrency 0
+expect 1 "cannot connect to PostgreSQL" -- queue work --db "postgresql://u@/db?host=$tmp/none"
+expect 0 "queue drained.* 1 finished" -- queue work --db "$db" --queue mail --drain \
+  --exec "cat > '$tmp/mail.out'; echo \"\$LAB_JOB_ID \$LAB_JOB_KEY \$LAB_ATTEMPT\" >> '$tmp/mail.out'"
+if [ "$(cat "$tmp/mail.out" 2>/dev/null)" != "$(printf 'from stdin\n2 job:2 1')" ]; then
+  echo "FAIL: queue work: the command did not get the payload and job variables"
+  cat "$tmp/mail.out"; failures=$((failures + 1))
+fi
+expect 0 "mail +SUCCEEDED +1" -- queue stats --db "$db"
+# A non-zero exit goes to the retry policy: one attempt allowed, so dead.
+"$LAB" queue enqueue --db "$db" --queue doom --key doomed --max-attempts 1 x >/dev/null
+expect 0 "1 failed attempts" -- queue work --db "$db" --queue doom --drain --exec 'exit 7'
+expect 0 "doomed .* command exited with status 7" -- queue dlq list --db "$db"
+expect 0 "redriven 1 job" -- queue dlq redrive --db "$db" --all --queue doom
+expect 0 "1 finished" -- queue work --db "$db" --queue doom --drain --exec true
+# SIGTERM: no new claims, the running job finishes and commits, exit 0.
+"$LAB" queue enqueue --db "$db" --queue slow a >/dev/null
+"$LAB" queue enqueue --db "$db" --queue slow b >/dev/null
+"$LAB" queue work --db "$db" --queue slow --exec "touch '$tmp/started'; sleep 1" \
+  >/dev/null 2>"$tmp/work.err" &
+worker=$!
+for _ in $(seq 100); do [ -e "$tmp/started" ] && break; sleep 0.1; done
+kill -TERM "$worker"
+wait "$worker"
+code=$?
+if [ "$code" -ne 0 ] || ! grep -q "stopped (signal): 1 finished" "$tmp/work.err"; then
+  echo "FAIL: queue work on SIGTERM exited $code"; cat "$tmp/work.err"; failures=$((failures + 1))
+fi
+expect 0 "slow +PENDING +1" -- queue stats --db "$db"
+expect 0 "slow +SUCCEEDED +1" -- queue stats --db "$db"
+
 if [ "$failures" -ne 0 ]; then echo "$failures CLI check(s) failed"; exit 1; fi
 echo "all CLI checks passed"

@@ -6,11 +6,17 @@
 //   lab queue inspect JOB [--json]
 //   lab queue dlq list [--queue Q] [--json]
 //   lab queue dlq redrive (--job ID | --all [--queue Q])
+//   lab queue work [--concurrency N] [--queue Q] [--exec CMD] [--drain]
+//                  [--lease D] [--poll D] [--name NAME]
 //
 // Every command takes --db URL (default sqlite:lab.db). A refused command
 // changes nothing in the store.
 #include <fmt/core.h>
+#include <signal.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <iostream>
 #include <iterator>
 #include <memory>
@@ -19,7 +25,9 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "queue/exec_handler.h"
 #include "queue/queue.h"
+#include "queue/worker_pool.h"
 
 namespace lab {
 namespace {
@@ -46,6 +54,25 @@ struct DbFlag {
   Result<std::unique_ptr<Queue>> Open() const { return Queue::Open(url, WallClock()); }
 };
 
+// "1500ms", "90s", "5m", "2h"; a bare number is seconds. `flag` names the
+// option in the error.
+Result<DurationMs> ParseDuration(std::string_view text, std::string_view flag) {
+  auto bad = [&] {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("{} '{}': expected N[ms|s|m|h]", flag, text));
+  };
+  size_t end = 0;
+  while (end < text.size() && std::isdigit(static_cast<unsigned char>(text[end]))) ++end;
+  if (end == 0 || end > 15) return bad();
+  const int64_t n = std::stoll(std::string(text.substr(0, end)));
+  const std::string_view unit = text.substr(end);
+  if (unit == "ms") return n;
+  if (unit == "s" || unit.empty()) return n * 1'000;
+  if (unit == "m") return n * 60'000;
+  if (unit == "h") return n * 3'600'000;
+  return bad();
+}
+
 // "1700000000000" (ms since the epoch) or "+90s", "+5m", "+2h", "+1500ms".
 Result<TimeMs> ParseRunAt(const std::string& text, TimeMs now) {
   auto bad = [&] {
@@ -54,20 +81,15 @@ Result<TimeMs> ParseRunAt(const std::string& text, TimeMs now) {
                                  "+N[ms|s|m|h]",
                                  text));
   };
-  if (text.empty()) return bad();
-  const bool relative = text[0] == '+';
-  size_t pos = relative ? 1 : 0;
-  size_t end = pos;
-  while (end < text.size() && std::isdigit(static_cast<unsigned char>(text[end]))) ++end;
-  if (end == pos || end - pos > 15) return bad();
-  const int64_t n = std::stoll(text.substr(pos, end - pos));
-  const std::string unit = text.substr(end);
-  if (!relative) return unit.empty() ? Result<TimeMs>(n) : bad();
-  if (unit == "ms") return now + n;
-  if (unit == "s" || unit.empty()) return now + n * 1'000;
-  if (unit == "m") return now + n * 60'000;
-  if (unit == "h") return now + n * 3'600'000;
-  return bad();
+  if (text.starts_with('+')) {
+    auto delay = ParseDuration(std::string_view(text).substr(1), "--run-at");
+    return delay ? Result<TimeMs>(now + *delay) : bad();
+  }
+  if (text.empty() || text.size() > 15 ||
+      !std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c); })) {
+    return bad();
+  }
+  return std::stoll(text);
 }
 
 json JobJson(const Job& j) {
@@ -267,10 +289,93 @@ int DlqRedrive(const RedriveArgs& a) {
   return kExitOk;
 }
 
+struct WorkArgs {
+  DbFlag db;
+  int concurrency = 1;
+  std::string queue = "default";
+  std::string exec = "cat";
+  bool drain = false;
+  std::string lease = "30s";
+  std::string poll = "250ms";
+  std::string name;
+};
+
+// SIGINT/SIGTERM: the first stops claiming (running jobs finish), the
+// second abandons them at once (their leases expire and they run again).
+std::atomic<Waiter*> g_stop_waiter{nullptr};
+std::atomic<int> g_signals{0};
+
+void OnStopSignal(int) {
+  if (g_signals.fetch_add(1) == 0) {
+    static constexpr char kMsg[] =
+        "lab: stopping: no new jobs; waiting for running jobs (signal again to abandon them)\n";
+    [[maybe_unused]] ssize_t n = write(STDERR_FILENO, kMsg, sizeof kMsg - 1);
+    if (Waiter* w = g_stop_waiter.load()) w->Stop();
+    return;
+  }
+  static constexpr char kMsg[] = "lab: abandoning running jobs; their leases will expire\n";
+  [[maybe_unused]] ssize_t n = write(STDERR_FILENO, kMsg, sizeof kMsg - 1);
+  _exit(130);
+}
+
+int Work(const WorkArgs& a) {
+  auto url = ParseStoreUrl(a.db.url);
+  if (!url) return FailWith(url.error());
+  if (url->kind == StoreKind::kMemory) {
+    return UsageError(
+        "queue work: a memory: store lives in one process and has no jobs; "
+        "use sqlite:PATH or postgresql://...");
+  }
+  auto lease = ParseDuration(a.lease, "--lease");
+  if (!lease) return FailWith(lease.error());
+  auto poll = ParseDuration(a.poll, "--poll");
+  if (!poll) return FailWith(poll.error());
+  if (*lease < 300) return UsageError("queue work: --lease must be at least 300ms");
+  if (*poll < 1) return UsageError("queue work: --poll must be at least 1ms");
+  // Fail fast on a store that cannot be opened at all; later the pool
+  // reconnects on its own (a restarted server, a dropped connection).
+  if (auto first = a.db.Open(); !first) return FailWith(first.error());
+
+  SystemWaiter waiter;
+  const std::string name =
+      a.name.empty() ? fmt::format("pid{}", static_cast<long>(getpid())) : a.name;
+  PoolOptions options{.concurrency = a.concurrency,
+                      .worker = {.name = name,
+                                 .queue = a.queue,
+                                 .lease_ms = *lease,
+                                 .seed = static_cast<uint64_t>(WallClock().NowMs()) ^
+                                         static_cast<uint64_t>(getpid())},
+                      .idle_wait_ms = *poll,
+                      .sweep_every_ms = std::max<DurationMs>(*lease / 3, 100),
+                      .drain = a.drain};
+  WorkerPool pool([&a] { return a.db.Open(); },
+                  ExecHandler({.command = a.exec, .heartbeat_ms = *lease / 3}, waiter), options,
+                  waiter, [](const std::string& line) { fmt::print(stderr, "lab: {}\n", line); });
+
+  g_stop_waiter = &waiter;
+  struct sigaction action {};
+  action.sa_handler = OnStopSignal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  PoolStats stats = pool.Run();
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  g_stop_waiter = nullptr;
+
+  fmt::print(stderr,
+             "lab: worker {} stopped ({}): {} finished, {} failed attempts, {} duplicates, "
+             "{} fenced, {} abandoned, {} store errors, {} reconnects\n",
+             name, stats.drained ? "queue drained" : "signal", stats.finished, stats.failed,
+             stats.duplicates, stats.fenced, stats.abandoned, stats.errors, stats.reopened);
+  return kExitOk;
+}
+
 }  // namespace
 
 void AddQueueCommands(CLI::App& app, CommandTable& table) {
-  auto* queue = app.add_subcommand("queue", "Operate a real queue: enqueue, stats, inspect, dlq");
+  auto* queue =
+      app.add_subcommand("queue", "Operate a real queue: enqueue, work, stats, inspect, dlq");
   queue->require_subcommand(1);
 
   auto en = std::make_shared<EnqueueArgs>();
@@ -317,6 +422,22 @@ void AddQueueCommands(CLI::App& app, CommandTable& table) {
   redrive->add_flag("--all", rd->all, "Redrive every dead job");
   redrive->add_option("--queue", rd->queue, "With --all: only this queue");
   table.emplace_back(redrive, [rd] { return DlqRedrive(*rd); });
+
+  auto wk = std::make_shared<WorkArgs>();
+  auto* work = queue->add_subcommand(
+      "work", "Run jobs: CMD once per job (payload on stdin, LAB_JOB_* in the environment)");
+  wk->db.Add(work);
+  work->add_option("--concurrency", wk->concurrency, "Jobs run at once (default 1)")
+      ->check(CLI::Range(1, 256));
+  work->add_option("--queue", wk->queue, "Queue name (default: default)");
+  work->add_option("--exec", wk->exec,
+                   "Shell command per job; exit 0 commits, else retry (default: cat)");
+  work->add_flag("--drain", wk->drain, "Exit once the queue has no pending or running job");
+  work->add_option("--lease", wk->lease,
+                   "Lease per claim, N[ms|s|m|h] (default 30s); heartbeats every third");
+  work->add_option("--poll", wk->poll, "Wait when no job is ready, N[ms|s|m|h] (default 250ms)");
+  work->add_option("--name", wk->name, "Worker name in the audit log (default pid<PID>)");
+  table.emplace_back(work, [wk] { return Work(*wk); });
 }
 
 }  // namespace lab

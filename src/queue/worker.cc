@@ -67,19 +67,27 @@ Result<bool> Worker::ProcessOne() {
 
 Result<void> Worker::Heartbeat() {
   if (!lease_) return {};
+  auto beat = ExtendLease();
+  // Fenced: drop the job rather than keep working on a lost lease.
+  if (!beat && beat.error().code == ErrorCode::kAborted) DropJob();
+  return beat;
+}
+
+Result<void> Worker::ExtendLease() {
+  LAB_ASSERT(lease_);
   auto beat = queue_.store().Heartbeat(Ref(), options_.lease_ms);
-  if (!beat) {
-    Trace("heartbeat", beat.error().ToString());
-    // Fenced: drop the job rather than keep working on a lost lease.
-    if (beat.error().code == ErrorCode::kAborted) DropJob();
-    return std::unexpected(beat.error());
-  }
-  Trace("heartbeat", "lease extended");
-  return {};
+  Trace("heartbeat", beat ? "lease extended" : beat.error().ToString());
+  return beat;
 }
 
 void Worker::Crash() {
   Trace("crash", fmt::format("process dies in phase {}", ToString(phase_)));
+  DropJob();
+}
+
+void Worker::Abandon(std::string_view why) {
+  if (!lease_) return;
+  Trace("abandon", fmt::format("in phase {}: {}; the lease will expire", ToString(phase_), why));
   DropJob();
 }
 
@@ -125,7 +133,8 @@ Result<StepResult> Worker::RunHandler() {
                                              .key = job.EffectKey(),
                                              .payload = job.payload,
                                              .attempt = lease_->token,
-                                             .execution_id = lease_->execution_id});
+                                             .execution_id = lease_->execution_id,
+                                             .keep_alive = [this] { return ExtendLease(); }});
   if (result.status != HandlerResult::Status::kOk) return FailAttempt(result);
   if (!queue_.guards().commit_boundary) {
     // No commit boundary: the effect happens now, whatever becomes of the lease.

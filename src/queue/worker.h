@@ -27,8 +27,12 @@ struct JobContext {
   JobId job_id = 0;
   std::string key;  // Stable effect key: the job's, never the execution's.
   std::string payload;
-  int attempt = 0;
+  int attempt = 0;  // Also the fencing token.
   ExecutionId execution_id = 0;
+  // A long-running handler calls this now and then to extend its lease. An
+  // error with kAborted means the lease was taken over: stop and return
+  // (the worker then drops the job); other errors may pass (try again).
+  std::function<Result<void>()> keep_alive;
 };
 
 struct HandlerResult {
@@ -92,6 +96,9 @@ class Worker {
   Result<void> Heartbeat();
   // Forgets everything in memory, as a killed process would.
   void Crash();
+  // Lets go of the current job after an error it cannot step past: the
+  // lease expires and the reaper or reconciler takes the job over.
+  void Abandon(std::string_view why);
 
   WorkerPhase phase() const { return phase_; }
   const std::string& name() const { return options_.name; }
@@ -104,6 +111,8 @@ class Worker {
   Result<StepResult> Commit();
   Result<StepResult> Finish();
   Result<StepResult> FailAttempt(const HandlerResult& result);
+  // Extends the lease without changing the worker's phase.
+  Result<void> ExtendLease();
   // Maps a refused call: fenced -> drop the job and go idle; else the error.
   Result<StepResult> OnError(const Error& error, std::string_view step);
   StepResult Done(StepKind kind);

@@ -134,5 +134,55 @@ TEST_F(WorkerTest, CrashForgetsTheLeaseAndTheReaperRecoversTheJob) {
   EXPECT_EQ(queue_->store().GetJob(id)->state, JobState::kSucceeded);
 }
 
+TEST_F(WorkerTest, KeepAliveFromInsideTheHandlerHoldsTheLease) {
+  Open();
+  JobId id = queue_->Enqueue({})->job_id;
+  int reaped = -1;
+  Worker w = Make([&](const JobContext& ctx) {
+    for (int i = 0; i < 5; ++i) {  // Runs for 4 s on a 1 s lease.
+      clock_.AdvanceMs(800);
+      EXPECT_TRUE(ctx.keep_alive().has_value());
+      reaped = *queue_->Reap();
+      if (reaped != 0) break;
+    }
+    return Charge(ctx);
+  });
+  EXPECT_TRUE(*w.ProcessOne());
+  EXPECT_EQ(reaped, 0);
+  EXPECT_EQ(queue_->store().GetJob(id)->state, JobState::kSucceeded);
+}
+
+TEST_F(WorkerTest, KeepAliveReportsALostLeaseAndTheWorkerEndsFenced) {
+  Open();
+  queue_->Enqueue({});
+  Worker w = Make([&](const JobContext& ctx) {
+    clock_.AdvanceMs(1'000);  // A stall longer than the lease.
+    EXPECT_EQ(*queue_->Reap(), 1);
+    auto beat = ctx.keep_alive();
+    EXPECT_TRUE(!beat && beat.error().code == ErrorCode::kAborted);
+    return HandlerResult::Transient("lease lost");
+  });
+  EXPECT_EQ(StepKind_(w), StepKind::kClaimed);
+  EXPECT_EQ(StepKind_(w), StepKind::kBegan);
+  EXPECT_EQ(StepKind_(w), StepKind::kFenced);  // Its Fail() is refused: fenced.
+  EXPECT_EQ(w.phase(), WorkerPhase::kIdle);
+  EXPECT_TRUE(queue_->store().ReadSnapshot()->effects.empty());
+}
+
+TEST_F(WorkerTest, AbandonLetsTheLeaseExpireAndTheJobRunsAgain) {
+  Open();
+  JobId id = queue_->Enqueue({})->job_id;
+  Worker w = Make(Charge);
+  EXPECT_EQ(StepKind_(w), StepKind::kClaimed);
+  EXPECT_EQ(StepKind_(w), StepKind::kBegan);
+  w.Abandon("store unavailable");
+  EXPECT_EQ(w.phase(), WorkerPhase::kIdle);
+  EXPECT_FALSE(*w.ProcessOne());  // Still leased to the abandoned execution.
+  clock_.AdvanceMs(1'000);
+  EXPECT_EQ(*queue_->Reap(), 1);
+  EXPECT_TRUE(*w.ProcessOne());
+  EXPECT_EQ(queue_->store().GetJob(id)->state, JobState::kSucceeded);
+}
+
 }  // namespace
 }  // namespace lab

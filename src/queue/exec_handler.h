@@ -1,0 +1,31 @@
+// ExecHandler: a job handler that runs a shell command once per job.
+//
+// The command runs as `/bin/sh -c COMMAND` in its own process group, with
+// the job's payload on stdin and LAB_JOB_ID, LAB_JOB_KEY, LAB_ATTEMPT and
+// LAB_FENCING_TOKEN added to the worker's environment; stdout and stderr are
+// the worker's. Exit status 0 is success (the effect recorded in the ledger
+// is "exit 0"); any other status or a signal is a transient failure, which
+// the retry policy turns into a retry or a dead letter. While the command
+// runs the handler extends the lease every `heartbeat_ms`; when the lease is
+// lost (taken over after a stall), it kills the command's process group and
+// reports the loss. LAB_JOB_KEY is the job's idempotency key when it has
+// one, else "job:<id>": the key an idempotent command should record its
+// effect under. Thread-safety: the handler may run on many threads at once.
+#pragma once
+
+#include <string>
+
+#include "core/waiter.h"
+#include "queue/worker.h"
+
+namespace lab {
+
+struct ExecOptions {
+  std::string command;
+  DurationMs heartbeat_ms = 10'000;
+};
+
+// `waiter` must outlive the handler; it paces the wait for the command.
+Handler ExecHandler(ExecOptions options, Waiter& waiter);
+
+}  // namespace lab
