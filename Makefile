@@ -15,7 +15,7 @@ BUILD_TSAN ?= build-tsan
 CMAKE_FLAGS = -G Ninja -DLAB_WERROR=$(LAB_WERROR)
 CTEST = ctest --output-on-failure -j $(JOBS)
 
-.PHONY: all deps build build-asan run test test-unit test-asan test-tsan test-fm1 test-fm1-fix explore-sweep \
+.PHONY: all deps build build-asan run test test-unit test-asan test-tsan test-fm1 test-fm1-fix explore-sweep crash-test \
 	bench-sim format clean
 
 all: build
@@ -71,6 +71,14 @@ test-fm1-fix: build
 SEEDS_TIME ?= 3600
 explore-sweep: build
 	./$(BUILD)/src/cli/lab explore --time $(SEEDS_TIME) --seed-start $$(date +%s)
+
+# Longer real crash tests: CRASH_JOBS jobs on SQLite and on PostgreSQL, with
+# SIGKILLed workers and (PostgreSQL) a crash-restarted server.
+CRASH_JOBS ?= 20000
+CRASH_SEED ?= $(shell date +%s)
+crash-test: build
+	./src/cli/crash_test.sh ./$(BUILD)/src/cli/lab sqlite --jobs $(CRASH_JOBS) --seed $(CRASH_SEED) --timeout 3600
+	./src/cli/crash_test.sh ./$(BUILD)/src/cli/lab postgres --jobs $(CRASH_JOBS) --seed $(CRASH_SEED) --timeout 3600
 
 # Simulator throughput (docs/benchmarks.md): 20 jobs, 4 workers, swarm faults.
 bench-sim: build

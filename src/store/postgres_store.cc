@@ -22,8 +22,12 @@ Error PgError(PGconn* conn, const PGresult* res, std::string_view context) {
   std::string message = PQerrorMessage(conn);
   while (!message.empty() && message.back() == '\n') message.pop_back();
   ErrorCode code = ErrorCode::kInternal;
-  if (PQstatus(conn) == CONNECTION_BAD || sqlstate.starts_with("08") || sqlstate == "57P01" ||
-      sqlstate == "57P02" || sqlstate == "57P03") {
+  // No SQLSTATE: libpq itself failed the call, before the server answered
+  // (found by the crash test: after an immediate server shutdown the first
+  // statement fails with "server closed the connection unexpectedly" while
+  // the connection still reads as OK).
+  if (PQstatus(conn) == CONNECTION_BAD || sqlstate.empty() || sqlstate.starts_with("08") ||
+      sqlstate == "57P01" || sqlstate == "57P02" || sqlstate == "57P03") {
     code = ErrorCode::kUnavailable;  // Connection lost or server shutting down.
   } else if (sqlstate == "40001" || sqlstate == "40P01" || sqlstate == "55P03") {
     code = ErrorCode::kUnavailable;  // Serialization failure, deadlock, lock timeout.

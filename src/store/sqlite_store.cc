@@ -129,43 +129,75 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& opti
   return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(db), clock, options.store));
 }
 
+Result<void> SqliteStore::SwitchToWal(SqliteDb& db, const std::string& path) {
+  // Switching a file to WAL needs every other connection out of it, and
+  // SQLite does not wait for that itself (it answers busy at once). BEGIN
+  // EXCLUSIVE does wait, through the busy timeout: take it, let it go, try
+  // again. Only a new file, opened by several processes at once, gets here.
+  constexpr int kTries = 100;
+  for (int attempt = 1;; ++attempt) {
+    LAB_ASSIGN_OR_RETURN(Statement * wal, db.Prepare("PRAGMA journal_mode = WAL"));
+    auto row = wal->Step();
+    const std::string mode = row && *row ? wal->Text(0) : "";
+    wal->Reset();
+    if (row && mode == "wal") return {};
+    if (row) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       fmt::format("'{}': cannot switch to WAL mode (got '{}')", path, mode));
+    }
+    if (row.error().code != ErrorCode::kUnavailable || attempt == kTries) {
+      return std::unexpected(row.error());
+    }
+    if (db.Exec("BEGIN EXCLUSIVE")) (void)db.Exec("ROLLBACK");
+  }
+}
+
 Result<void> SqliteStore::PrepareSchema(SqliteDb& db, const std::string& path) {
   // Read-only checks first: nothing is written until the file is known to
-  // be empty or ours at a version we understand.
+  // be empty or ours at a version we understand. One read transaction, so
+  // the three reads see one state even while another process creates the
+  // schema.
+  LAB_RETURN_IF_ERROR(db.Exec("BEGIN"));
   auto app_id = db.QueryInt("PRAGMA application_id");
+  Result<int64_t> version = 0, objects = 0;
+  if (app_id) version = db.QueryInt("PRAGMA user_version");
+  if (app_id && version) objects = db.QueryInt("SELECT count(*) FROM sqlite_master");
+  (void)db.Exec("COMMIT");  // Read-only: nothing to lose if it fails.
   if (!app_id) {
     return MakeError(app_id.error().code, fmt::format("'{}' is not a readable lab database: {}",
                                                       path, app_id.error().message));
   }
-  LAB_ASSIGN_OR_RETURN(int64_t version, db.QueryInt("PRAGMA user_version"));
-  LAB_ASSIGN_OR_RETURN(int64_t objects, db.QueryInt("SELECT count(*) FROM sqlite_master"));
-  if (objects > 0 && *app_id != kApplicationId) {
+  LAB_RETURN_IF_ERROR(version);
+  LAB_RETURN_IF_ERROR(objects);
+  if (*objects > 0 && *app_id != kApplicationId) {
     return MakeError(ErrorCode::kFailedPrecondition,
                      fmt::format("'{}' is a SQLite database of another application "
                                  "(application_id {}); refusing to touch it",
                                  path, *app_id));
   }
-  if (version > kSchemaVersion) {
+  if (*version > kSchemaVersion) {
     return MakeError(ErrorCode::kFailedPrecondition,
                      fmt::format("'{}' has schema version {}, newer than this build supports "
                                  "({}); upgrade lab to open it",
-                                 path, version, kSchemaVersion));
+                                 path, *version, kSchemaVersion));
   }
   // WAL first, so schema creation is itself written through the WAL.
-  LAB_ASSIGN_OR_RETURN(Statement * wal, db.Prepare("PRAGMA journal_mode = WAL"));
-  LAB_ASSIGN_OR_RETURN(bool row, wal->Step());
-  const std::string mode = row ? wal->Text(0) : "";
-  wal->Reset();
-  if (mode != "wal") {
-    return MakeError(ErrorCode::kFailedPrecondition,
-                     fmt::format("'{}': cannot switch to WAL mode (got '{}')", path, mode));
-  }
-  if (objects > 0 && version == kSchemaVersion) return {};
-  if (objects > 0) {
+  LAB_RETURN_IF_ERROR(SwitchToWal(db, path));
+  if (*objects > 0 && *version == kSchemaVersion) return {};
+  if (*objects > 0) {
     return MakeError(ErrorCode::kDataLoss,
                      fmt::format("'{}' is a lab database without a schema version", path));
   }
   LAB_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
+  // Another process may have created the schema between the check above and
+  // this write lock (several workers starting on a new file at once): look
+  // again under the lock, and if it is there, check it like any other file.
+  auto raced = db.QueryInt("SELECT count(*) FROM sqlite_master");
+  if (!raced || *raced > 0) {
+    (void)db.Exec("ROLLBACK");
+    if (!raced) return std::unexpected(raced.error());
+    return PrepareSchema(db, path);
+  }
   auto created = db.Exec(kSchemaV1);
   if (created) created = db.Exec(fmt::format("PRAGMA application_id = {}", kApplicationId));
   if (created) created = db.Exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion));

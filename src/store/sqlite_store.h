@@ -61,6 +61,7 @@ class SqliteStore final : public RecordStore {
       : RecordStore(clock, options), db_(std::move(db)) {}
   // Checks the file is ours and not newer, then creates or keeps the schema.
   static Result<void> PrepareSchema(SqliteDb& db, const std::string& path);
+  static Result<void> SwitchToWal(SqliteDb& db, const std::string& path);
   // Runs `body` in one read transaction.
   template <typename T>
   Result<T> ReadTxn(const std::function<Result<T>()>& body);

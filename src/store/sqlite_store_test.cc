@@ -4,12 +4,16 @@
 // byte for byte as it was. Method: real files in a private temp dir.
 #include "store/sqlite_store.h"
 
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/testing/temp_dir.h"
@@ -148,6 +152,32 @@ TEST_F(SqliteStoreTest, TwoHandlesOnOneFileNeverHandOutTheSameJob) {
     }
   }
   EXPECT_EQ(seen.size(), 10u);
+}
+
+// Found by the crash test: workers starting at once on a new file raced to
+// create the schema, and all but one failed with "table jobs already exists".
+TEST_F(SqliteStoreTest, HandlesOpeningANewFileAtOnceAllSucceed) {
+  constexpr int kRounds = 20, kThreads = 6;
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string path = dir_.File(fmt::format("race{}.db", round));
+    std::atomic<int> opened{0};
+    std::vector<std::string> errors(kThreads);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        SystemClock clock;
+        auto store = SqliteStore::Open({.path = path}, clock);
+        if (store) {
+          ++opened;
+        } else {
+          errors[t] = store.error().ToString();
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    for (const auto& e : errors) EXPECT_EQ(e, "") << "round " << round;
+    ASSERT_EQ(opened.load(), kThreads) << "round " << round;
+  }
 }
 
 }  // namespace
