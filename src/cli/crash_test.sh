@@ -4,7 +4,7 @@
 # moments and (PostgreSQL) the server is crash-restarted mid-run. No
 # simulation: processes, files, sockets, fsync.
 #
-# Method: a producer enqueues JOBS jobs (keys job-1..job-N; an enqueue that
+# Method: two producers enqueue JOBS jobs (keys job-1..job-N; an enqueue that
 # fails while the server is down is retried with the same key, which the
 # queue turns into one job). WORKERS worker processes run a command that logs
 # every delivery and records the job's effect idempotently by LAB_JOB_KEY
@@ -33,7 +33,7 @@ set -uo pipefail
 LAB="${1:?usage: crash_test.sh LAB sqlite|postgres [options]}"
 STORE="${2:?usage: crash_test.sh LAB sqlite|postgres [options]}"
 shift 2
-JOBS=2000 WORKERS=3 CONCURRENCY=2 SEED=1 EFFECT=idempotent CRASH_EVERY=250 TIMEOUT=300
+JOBS=2000 WORKERS=3 CONCURRENCY=2 SEED=1 EFFECT=idempotent CRASH_EVERY=250 TIMEOUT=600
 PG_SERVER="$(cd "$(dirname "$0")/../.." && pwd)/tools/pg_server.sh"
 EXPECT_VIOLATION=0 KEEP=0
 while [ $# -gt 0 ]; do
@@ -100,17 +100,21 @@ count_state() {  # STATE -> jobs in that state (0 if none or unreadable)
   "$LAB" queue stats --db "$DB" 2>/dev/null | awk -v s="$1" '$2 == s { n += $3 } END { print n + 0 }'
 }
 
-# Producer: every key until it is in; a failed enqueue is retried with the
-# same key, so an enqueue whose outcome was unknown cannot make two jobs.
-(
-  for i in $(seq 1 "$JOBS"); do
+# Two producers (odd and even keys): every key until it is in; a failed
+# enqueue is retried with the same key, so an enqueue whose outcome was
+# unknown cannot make two jobs.
+produce() {  # first
+  for i in $(seq "$1" 2 "$JOBS"); do
     until "$LAB" queue enqueue --db "$DB" --key "job-$i" --max-attempts 1000 "payload $i" \
-      >/dev/null 2>>"$dir/logs/producer.log"; do
+      >/dev/null 2>>"$dir/logs/producer$1.log"; do
       sleep 0.2
     done
   done
-) &
-producer=$!
+}
+produce 1 &
+producer1=$!
+produce 2 &
+producer2=$!
 
 for w in $(seq 1 "$WORKERS"); do start_worker "$w"; done
 
@@ -128,7 +132,10 @@ while :; do
   done
   done_jobs=$(count_state SUCCEEDED)
   dead_jobs=$(count_state DEAD)
-  if ! kill -0 "$producer" 2>/dev/null && [ $((done_jobs + dead_jobs)) -ge "$JOBS" ]; then break; fi
+  if ! kill -0 "$producer1" 2>/dev/null && ! kill -0 "$producer2" 2>/dev/null &&
+    [ $((done_jobs + dead_jobs)) -ge "$JOBS" ]; then
+    break
+  fi
   if [ $((SECONDS - start)) -ge "$TIMEOUT" ]; then timed_out=1; break; fi
   victim=$((RANDOM % WORKERS + 1))
   kill -KILL "${pids[$victim]}" 2>/dev/null && kills=$((kills + 1))
@@ -138,7 +145,7 @@ while :; do
   fi
 done
 elapsed=$((SECONDS - start))
-kill -KILL "$producer" 2>/dev/null
+kill -KILL "$producer1" "$producer2" 2>/dev/null
 for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
 for p in "${pids[@]}"; do
   for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
