@@ -203,37 +203,51 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresOptions
   auto conn = std::make_unique<Conn>(options.conninfo, options.schema);
   LAB_RETURN_IF_ERROR(conn->Connect());
   std::unique_ptr<PostgresStore> store(new PostgresStore(std::move(conn), clock, options.store));
-  LAB_RETURN_IF_ERROR(store->PrepareSchema(options.schema));
+  LAB_RETURN_IF_ERROR(store->PrepareSchema(
+      options.schema, options.migrations.empty() ? Migrations() : options.migrations));
   return store;
 }
 
-Result<void> PostgresStore::PrepareSchema(const std::string& schema) {
+std::span<const Migration> PostgresStore::Migrations() {
+  static constexpr Migration kSteps[] = {{1, kSchemaV1}};
+  return kSteps;
+}
+
+Result<void> PostgresStore::PrepareSchema(const std::string& schema,
+                                          std::span<const Migration> steps) {
+  const int latest = LatestVersion(steps);
   // One transaction, serialized across processes by an advisory lock, so
-  // two workers starting at once do not both create the schema.
+  // two workers starting at once do not both create or migrate the schema.
   LAB_RETURN_IF_ERROR(conn_->Exec("BEGIN"));
   auto body = [&]() -> Result<void> {
     LAB_RETURN_IF_ERROR(conn_->Exec("SELECT pg_advisory_xact_lock(hashtext($1))", {schema}));
     LAB_ASSIGN_OR_RETURN(ResultPtr meta,
                          conn_->Exec("SELECT to_regclass($1) IS NOT NULL", {schema + ".lab_meta"}));
+    int64_t version = 0;
     if (PgRow(meta.get(), 0).Text(0) == "t") {
       LAB_ASSIGN_OR_RETURN(ResultPtr v,
                            conn_->Exec("SELECT max(schema_version) FROM {s}.lab_meta"));
-      const int64_t version = PgRow(v.get(), 0).IsNull(0) ? 0 : PgRow(v.get(), 0).Int(0);
-      if (version > kSchemaVersion) {
-        return MakeError(ErrorCode::kFailedPrecondition,
-                         fmt::format("schema '{}' has version {}, newer than this build supports "
-                                     "({}); upgrade lab to use it",
-                                     schema, version, kSchemaVersion));
-      }
-      if (version != kSchemaVersion) {
+      if (PgRow(v.get(), 0).IsNull(0)) {
         return MakeError(ErrorCode::kDataLoss,
                          fmt::format("schema '{}' has no valid version row", schema));
       }
-      return {};
+      version = PgRow(v.get(), 0).Int(0);
+    } else {
+      LAB_RETURN_IF_ERROR(conn_->Exec("CREATE SCHEMA IF NOT EXISTS {s}"));
     }
-    LAB_RETURN_IF_ERROR(conn_->Exec("CREATE SCHEMA IF NOT EXISTS {s}"));
-    LAB_RETURN_IF_ERROR(conn_->Exec(kSchemaV1));
-    return conn_->Run(fmt::format("INSERT INTO {{s}}.lab_meta VALUES ({})", kSchemaVersion));
+    if (version > latest) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       fmt::format("schema '{}' has version {}, newer than this build supports "
+                                   "({}); upgrade lab to use it",
+                                   schema, version, latest));
+    }
+    for (const Migration& step : steps) {
+      if (step.version <= version) continue;
+      LAB_RETURN_IF_ERROR(conn_->Exec(std::string(step.sql)));
+      LAB_RETURN_IF_ERROR(
+          conn_->Exec(fmt::format("INSERT INTO {{s}}.lab_meta VALUES ({})", step.version)));
+    }
+    return {};
   }();
   if (!body) {
     auto rolled_back = conn_->Exec("ROLLBACK");

@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "store/migration.h"
 #include "store/record_store.h"
 
 struct pg_conn;
@@ -25,12 +26,15 @@ namespace lab {
 struct PostgresOptions {
   std::string conninfo;        // A libpq URL or key=value string; PG* env vars fill gaps.
   std::string schema = "lab";  // All tables live in this schema.
+  std::span<const Migration> migrations;  // Empty: this build's (PostgresStore::Migrations()).
   StoreOptions store;
 };
 
 class PostgresStore final : public RecordStore {
  public:
-  static constexpr int kSchemaVersion = 1;
+  // This build's schema steps, recorded in <schema>.lab_meta. Steps may use
+  // {s} for the schema name.
+  static std::span<const Migration> Migrations();
 
   static Result<std::unique_ptr<PostgresStore>> Open(const PostgresOptions& options, Clock& clock);
   ~PostgresStore() override;
@@ -60,7 +64,7 @@ class PostgresStore final : public RecordStore {
  private:
   class Conn;
   PostgresStore(std::unique_ptr<Conn> conn, Clock& clock, StoreOptions options);
-  Result<void> PrepareSchema(const std::string& schema);
+  Result<void> PrepareSchema(const std::string& schema, std::span<const Migration> steps);
   // Runs `body` in one read-only REPEATABLE READ transaction.
   template <typename T>
   Result<T> ReadTxn(const std::function<Result<T>()>& body);

@@ -82,6 +82,36 @@ TEST_F(PostgresStoreTest, NewerSchemaVersionIsRefusedAndLeftAlone) {
   EXPECT_FALSE((*reopened)->Enqueue({.key = "kept"})->created);
 }
 
+TEST_F(PostgresStoreTest, MigrationsUpgradeAnOlderSchemaOnceAndKeepItsData) {
+  {
+    auto v1 = PostgresStore::Open({.conninfo = url_, .schema = schema_}, clock_);
+    ASSERT_TRUE(v1.has_value()) << v1.error().ToString();
+    ASSERT_TRUE((*v1)->Enqueue({.key = "kept"}).has_value());
+  }
+  std::vector<Migration> steps(PostgresStore::Migrations().begin(),
+                               PostgresStore::Migrations().end());
+  steps.push_back({2, "CREATE TABLE {s}.lab_extra (x INTEGER);"});
+  for (int i = 0; i < 2; ++i) {  // The second open must not run step 2 again.
+    auto v2 =
+        PostgresStore::Open({.conninfo = url_, .schema = schema_, .migrations = steps}, clock_);
+    ASSERT_TRUE(v2.has_value()) << v2.error().ToString();
+    EXPECT_FALSE((*v2)->Enqueue({.key = "kept"})->created);
+  }
+  auto v1 = PostgresStore::Open({.conninfo = url_, .schema = schema_}, clock_);
+  ASSERT_FALSE(v1.has_value());
+  EXPECT_NE(v1.error().message.find("has version 2, newer"), std::string::npos)
+      << v1.error().message;
+  // A failing step leaves the schema as it was.
+  steps.push_back({3, "CREATE TABLE {s}.lab_more (x INTEGER); CREATE TABLE {s}.jobs (y INT);"});
+  auto broken =
+      PostgresStore::Open({.conninfo = url_, .schema = schema_, .migrations = steps}, clock_);
+  ASSERT_FALSE(broken.has_value());
+  steps.pop_back();
+  EXPECT_TRUE(
+      PostgresStore::Open({.conninfo = url_, .schema = schema_, .migrations = steps}, clock_)
+          .has_value());
+}
+
 TEST_F(PostgresStoreTest, BadSchemaNameIsAnInvalidArgument) {
   auto store = PostgresStore::Open({.conninfo = url_, .schema = "x; DROP TABLE y"}, clock_);
   ASSERT_FALSE(store.has_value());

@@ -123,7 +123,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& opti
   const char* vfs = options.vfs.empty() ? nullptr : options.vfs.c_str();
   LAB_ASSIGN_OR_RETURN(auto db, SqliteDb::Open(options.path, vfs));
   LAB_RETURN_IF_ERROR(db->Exec(fmt::format("PRAGMA busy_timeout = {}", options.busy_timeout_ms)));
-  LAB_RETURN_IF_ERROR(PrepareSchema(*db, options.path));
+  LAB_RETURN_IF_ERROR(PrepareSchema(
+      *db, options.path, options.migrations.empty() ? Migrations() : options.migrations));
   LAB_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous = " + options.synchronous));
   LAB_RETURN_IF_ERROR(db->Exec("PRAGMA foreign_keys = ON"));
   return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(db), clock, options.store));
@@ -152,58 +153,89 @@ Result<void> SqliteStore::SwitchToWal(SqliteDb& db, const std::string& path) {
   }
 }
 
-Result<void> SqliteStore::PrepareSchema(SqliteDb& db, const std::string& path) {
-  // Read-only checks first: nothing is written until the file is known to
-  // be empty or ours at a version we understand. One read transaction, so
-  // the three reads see one state even while another process creates the
-  // schema.
-  LAB_RETURN_IF_ERROR(db.Exec("BEGIN"));
+namespace {
+
+// What a file says about itself: read in one transaction, so the three
+// reads agree even while another process creates or migrates the schema.
+struct FileState {
+  int64_t app_id = 0;
+  int64_t version = 0;
+  int64_t objects = 0;
+};
+
+Result<FileState> ReadFileState(SqliteDb& db, const std::string& path) {
+  FileState state;
   auto app_id = db.QueryInt("PRAGMA application_id");
-  Result<int64_t> version = 0, objects = 0;
-  if (app_id) version = db.QueryInt("PRAGMA user_version");
-  if (app_id && version) objects = db.QueryInt("SELECT count(*) FROM sqlite_master");
-  (void)db.Exec("COMMIT");  // Read-only: nothing to lose if it fails.
   if (!app_id) {
     return MakeError(app_id.error().code, fmt::format("'{}' is not a readable lab database: {}",
                                                       path, app_id.error().message));
   }
-  LAB_RETURN_IF_ERROR(version);
-  LAB_RETURN_IF_ERROR(objects);
-  if (*objects > 0 && *app_id != kApplicationId) {
+  state.app_id = *app_id;
+  LAB_ASSIGN_OR_RETURN(state.version, db.QueryInt("PRAGMA user_version"));
+  LAB_ASSIGN_OR_RETURN(state.objects, db.QueryInt("SELECT count(*) FROM sqlite_master"));
+  return state;
+}
+
+// Whether the file is at `latest` (true) or needs the steps above its
+// version (false); an error if it must not be touched.
+Result<bool> CheckFileState(const FileState& state, int latest, const std::string& path) {
+  if (state.objects > 0 && state.app_id != SqliteStore::kApplicationId) {
     return MakeError(ErrorCode::kFailedPrecondition,
                      fmt::format("'{}' is a SQLite database of another application "
                                  "(application_id {}); refusing to touch it",
-                                 path, *app_id));
+                                 path, state.app_id));
   }
-  if (*version > kSchemaVersion) {
+  if (state.version > latest) {
     return MakeError(ErrorCode::kFailedPrecondition,
                      fmt::format("'{}' has schema version {}, newer than this build supports "
                                  "({}); upgrade lab to open it",
-                                 path, *version, kSchemaVersion));
+                                 path, state.version, latest));
   }
-  // WAL first, so schema creation is itself written through the WAL.
-  LAB_RETURN_IF_ERROR(SwitchToWal(db, path));
-  if (*objects > 0 && *version == kSchemaVersion) return {};
-  if (*objects > 0) {
+  if (state.objects > 0 && state.version == 0) {
     return MakeError(ErrorCode::kDataLoss,
                      fmt::format("'{}' is a lab database without a schema version", path));
   }
+  return state.objects > 0 && state.version == latest;
+}
+
+}  // namespace
+
+std::span<const Migration> SqliteStore::Migrations() {
+  static constexpr Migration kSteps[] = {{1, kSchemaV1}};
+  return kSteps;
+}
+
+Result<void> SqliteStore::PrepareSchema(SqliteDb& db, const std::string& path,
+                                        std::span<const Migration> steps) {
+  const int latest = LatestVersion(steps);
+  // Read-only checks first: nothing is written until the file is known to
+  // be empty or ours at a version we understand.
+  LAB_RETURN_IF_ERROR(db.Exec("BEGIN"));
+  auto seen = ReadFileState(db, path);
+  (void)db.Exec("COMMIT");  // Read-only: nothing to lose if it fails.
+  if (!seen) return std::unexpected(seen.error());
+  LAB_ASSIGN_OR_RETURN(bool current, CheckFileState(*seen, latest, path));
+  // WAL first, so schema changes are themselves written through the WAL.
+  LAB_RETURN_IF_ERROR(SwitchToWal(db, path));
+  if (current) return {};
+  // Under the write lock, look again: another process may have created or
+  // migrated the schema since (several workers starting at once).
   LAB_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
-  // Another process may have created the schema between the check above and
-  // this write lock (several workers starting on a new file at once): look
-  // again under the lock, and if it is there, check it like any other file.
-  auto raced = db.QueryInt("SELECT count(*) FROM sqlite_master");
-  if (!raced || *raced > 0) {
-    (void)db.Exec("ROLLBACK");
-    if (!raced) return std::unexpected(raced.error());
-    return PrepareSchema(db, path);
-  }
-  auto created = db.Exec(kSchemaV1);
-  if (created) created = db.Exec(fmt::format("PRAGMA application_id = {}", kApplicationId));
-  if (created) created = db.Exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion));
-  if (!created) {
-    (void)db.Exec("ROLLBACK");  // Best effort; the create error is what matters.
-    return std::unexpected(created.error());
+  auto migrated = [&]() -> Result<bool> {
+    LAB_ASSIGN_OR_RETURN(FileState now, ReadFileState(db, path));
+    LAB_ASSIGN_OR_RETURN(bool done, CheckFileState(now, latest, path));
+    if (done) return false;
+    for (const Migration& step : steps) {
+      if (step.version > now.version) LAB_RETURN_IF_ERROR(db.Exec(std::string(step.sql)));
+    }
+    LAB_RETURN_IF_ERROR(db.Exec(fmt::format("PRAGMA application_id = {}", kApplicationId)));
+    LAB_RETURN_IF_ERROR(db.Exec(fmt::format("PRAGMA user_version = {}", latest)));
+    return true;
+  }();
+  if (!migrated || !*migrated) {
+    (void)db.Exec("ROLLBACK");  // Best effort; the migration's error is what matters.
+    if (!migrated) return std::unexpected(migrated.error());
+    return {};
   }
   return db.Exec("COMMIT");
 }

@@ -2,8 +2,8 @@
 //
 // Every operation is one BEGIN IMMEDIATE transaction; with synchronous=FULL
 // (the default) a call that returned success has reached stable storage.
-// The schema is versioned (PRAGMA user_version, application_id 'LABQ'):
-// opening a corrupt file, a file of another application, a newer schema, or
+// The schema is versioned (PRAGMA user_version, application_id 'LABQ') and
+// migrated on open (store/migration.h): opening a corrupt file, a file of another application, a newer schema, or
 // a path that cannot be opened fails with a clear error and writes nothing.
 // The VFS is chosen at open time, so the simulator can run this same code on
 // a simulated disk. Thread-safety: one thread at a time per handle; many
@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "store/migration.h"
 #include "store/record_store.h"
 #include "store/sqlite_db.h"
 
@@ -24,13 +25,15 @@ struct SqliteOptions {
   std::string vfs;                   // Empty: SQLite's default VFS.
   std::string synchronous = "FULL";  // FULL or EXTRA; NORMAL is not durable in WAL mode.
   int busy_timeout_ms = 5'000;       // Waits through the VFS's xSleep when another handle writes.
+  std::span<const Migration> migrations;  // Empty: this build's (SqliteStore::Migrations()).
   StoreOptions store;
 };
 
 class SqliteStore final : public RecordStore {
  public:
-  static constexpr int kSchemaVersion = 1;
   static constexpr int64_t kApplicationId = 0x4C414251;  // 'LABQ'
+  // This build's schema steps; the last one's version is PRAGMA user_version.
+  static std::span<const Migration> Migrations();
 
   static Result<std::unique_ptr<SqliteStore>> Open(const SqliteOptions& options, Clock& clock);
 
@@ -59,8 +62,9 @@ class SqliteStore final : public RecordStore {
  private:
   SqliteStore(std::unique_ptr<SqliteDb> db, Clock& clock, StoreOptions options)
       : RecordStore(clock, options), db_(std::move(db)) {}
-  // Checks the file is ours and not newer, then creates or keeps the schema.
-  static Result<void> PrepareSchema(SqliteDb& db, const std::string& path);
+  // Checks the file is ours and not newer, then creates or migrates the schema.
+  static Result<void> PrepareSchema(SqliteDb& db, const std::string& path,
+                                    std::span<const Migration> steps);
   static Result<void> SwitchToWal(SqliteDb& db, const std::string& path);
   // Runs `body` in one read transaction.
   template <typename T>

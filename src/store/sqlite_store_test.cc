@@ -34,6 +34,20 @@ void WriteFile(const std::string& path, const std::string& bytes) {
   out << bytes;
 }
 
+int64_t RawInt(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  sqlite3_stmt* stmt = nullptr;
+  int64_t value = -1;
+  if (sqlite3_open(path.c_str(), &db) == SQLITE_OK &&
+      sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK &&
+      sqlite3_step(stmt) == SQLITE_ROW) {
+    value = sqlite3_column_int64(stmt, 0);
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return value;
+}
+
 void RawExec(const std::string& path, const std::string& sql) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
@@ -112,6 +126,45 @@ TEST_F(SqliteStoreTest, NewerSchemaVersionIsRefused) {
   { ASSERT_TRUE(Open(path).has_value()); }
   RawExec(path, "PRAGMA user_version = 99");
   ExpectRefused(path, ErrorCode::kFailedPrecondition, "newer than this build supports");
+}
+
+// A later build's schema step, to see the migration runner upgrade a file.
+std::vector<Migration> WithStepTwo(std::string_view sql) {
+  std::vector<Migration> steps(SqliteStore::Migrations().begin(), SqliteStore::Migrations().end());
+  steps.push_back({static_cast<int>(steps.size()) + 1, sql});
+  return steps;
+}
+
+TEST_F(SqliteStoreTest, MigrationsUpgradeAnOlderFileOnceAndKeepItsData) {
+  const std::string path = dir_.File("q.db");
+  {
+    auto v1 = Open(path);
+    ASSERT_TRUE(v1.has_value());
+    ASSERT_TRUE((*v1)->Enqueue({.key = "kept"}).has_value());
+  }
+  const auto steps = WithStepTwo("CREATE TABLE lab_extra (x INTEGER);");
+  for (int i = 0; i < 2; ++i) {  // The second open must not run step 2 again.
+    auto v2 = SqliteStore::Open({.path = path, .migrations = steps}, clock_);
+    ASSERT_TRUE(v2.has_value()) << v2.error().ToString();
+    EXPECT_FALSE((*v2)->Enqueue({.key = "kept"})->created);
+  }
+  EXPECT_EQ(RawInt(path, "PRAGMA user_version"), 2);
+  EXPECT_EQ(RawInt(path, "SELECT count(*) FROM sqlite_master WHERE name = 'lab_extra'"), 1);
+  // This build (version 1) now refuses the file, untouched.
+  ExpectRefused(path, ErrorCode::kFailedPrecondition, "schema version 2, newer");
+}
+
+TEST_F(SqliteStoreTest, AFailedMigrationChangesNothing) {
+  const std::string path = dir_.File("q.db");
+  { ASSERT_TRUE(Open(path).has_value()); }
+  auto broken = SqliteStore::Open(
+      {.path = path,
+       .migrations = WithStepTwo("CREATE TABLE lab_extra (x); CREATE TABLE jobs (y);")},
+      clock_);
+  ASSERT_FALSE(broken.has_value());
+  EXPECT_EQ(RawInt(path, "PRAGMA user_version"), 1);
+  EXPECT_EQ(RawInt(path, "SELECT count(*) FROM sqlite_master WHERE name = 'lab_extra'"), 0);
+  EXPECT_TRUE(Open(path).has_value());
 }
 
 TEST_F(SqliteStoreTest, AnotherApplicationsDatabaseIsRefused) {
