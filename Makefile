@@ -16,7 +16,7 @@ CMAKE_FLAGS = -G Ninja -DLAB_WERROR=$(LAB_WERROR)
 CTEST = ctest --output-on-failure -j $(JOBS)
 
 .PHONY: all deps build build-asan run test test-unit test-asan test-tsan test-fm1 test-fm1-fix explore-sweep crash-test \
-	bench-sim format clean
+	bench-sim bench-queue format clean
 
 all: build
 
@@ -84,8 +84,14 @@ crash-test: build
 bench-sim: build
 	./bench/sim_bench.sh ./$(BUILD)/src/cli/lab
 
+# The real queue against the peers' plain SQLite loop, same run (docs/benchmarks.md).
+BENCH_N ?= 5000
+BENCH_REPS ?= 3
+bench-queue: build
+	./bench/queue_bench.sh ./$(BUILD) $(BENCH_N) $(BENCH_REPS)
+
 format:
-	find src failure_modes -name '*.cc' -o -name '*.h' | xargs clang-format -i
+	find src failure_modes bench -name '*.cc' -o -name '*.h' | xargs clang-format -i
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN)
