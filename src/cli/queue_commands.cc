@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "cli/commands.h"
 #include "queue/exec_handler.h"
@@ -54,42 +55,41 @@ struct DbFlag {
   Result<std::unique_ptr<Queue>> Open() const { return Queue::Open(url, WallClock()); }
 };
 
+// The leading digits of `text` (1 to 15 of them) as a number, and the rest.
+std::optional<std::pair<int64_t, std::string_view>> SplitNumber(std::string_view text) {
+  size_t end = 0;
+  while (end < text.size() && std::isdigit(static_cast<unsigned char>(text[end]))) ++end;
+  if (end == 0 || end > 15) return std::nullopt;
+  return std::pair{std::stoll(std::string(text.substr(0, end))), text.substr(end)};
+}
+
 // "1500ms", "90s", "5m", "2h"; a bare number is seconds. `flag` names the
 // option in the error.
 Result<DurationMs> ParseDuration(std::string_view text, std::string_view flag) {
-  auto bad = [&] {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     fmt::format("{} '{}': expected N[ms|s|m|h]", flag, text));
-  };
-  size_t end = 0;
-  while (end < text.size() && std::isdigit(static_cast<unsigned char>(text[end]))) ++end;
-  if (end == 0 || end > 15) return bad();
-  const int64_t n = std::stoll(std::string(text.substr(0, end)));
-  const std::string_view unit = text.substr(end);
-  if (unit == "ms") return n;
-  if (unit == "s" || unit.empty()) return n * 1'000;
-  if (unit == "m") return n * 60'000;
-  if (unit == "h") return n * 3'600'000;
-  return bad();
+  if (auto split = SplitNumber(text)) {
+    const auto [n, unit] = *split;
+    if (unit == "ms") return n;
+    if (unit == "s" || unit.empty()) return n * 1'000;
+    if (unit == "m") return n * 60'000;
+    if (unit == "h") return n * 3'600'000;
+  }
+  return MakeError(ErrorCode::kInvalidArgument,
+                   fmt::format("{} '{}': expected N[ms|s|m|h]", flag, text));
 }
 
 // "1700000000000" (ms since the epoch) or "+90s", "+5m", "+2h", "+1500ms".
 Result<TimeMs> ParseRunAt(const std::string& text, TimeMs now) {
-  auto bad = [&] {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     fmt::format("--run-at '{}': expected milliseconds since the epoch or "
-                                 "+N[ms|s|m|h]",
-                                 text));
-  };
   if (text.starts_with('+')) {
-    auto delay = ParseDuration(std::string_view(text).substr(1), "--run-at");
-    return delay ? Result<TimeMs>(now + *delay) : bad();
+    if (auto delay = ParseDuration(std::string_view(text).substr(1), "--run-at")) {
+      return now + *delay;
+    }
+  } else if (auto split = SplitNumber(text); split && split->second.empty()) {
+    return split->first;
   }
-  if (text.empty() || text.size() > 15 ||
-      !std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c); })) {
-    return bad();
-  }
-  return std::stoll(text);
+  return MakeError(ErrorCode::kInvalidArgument,
+                   fmt::format("--run-at '{}': expected milliseconds since the epoch or "
+                               "+N[ms|s|m|h]",
+                               text));
 }
 
 json JobJson(const Job& j) {

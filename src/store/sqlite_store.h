@@ -3,11 +3,11 @@
 // Every operation is one BEGIN IMMEDIATE transaction; with synchronous=FULL
 // (the default) a call that returned success has reached stable storage.
 // The schema is versioned (PRAGMA user_version, application_id 'LABQ') and
-// migrated on open (store/migration.h): opening a corrupt file, a file of another application, a newer schema, or
-// a path that cannot be opened fails with a clear error and writes nothing.
-// The VFS is chosen at open time, so the simulator can run this same code on
-// a simulated disk. Thread-safety: one thread at a time per handle; many
-// handles (threads, processes) may share one file.
+// migrated on open (store/migration.h): opening a corrupt file, a file of another application, a
+// newer schema, or a path that cannot be opened fails with a clear error and writes nothing. The
+// VFS is chosen at open time, so the simulator can run this same code on a simulated disk.
+// Thread-safety: one thread at a time per handle; many handles (threads, processes) may share one
+// file.
 #pragma once
 
 #include <functional>
