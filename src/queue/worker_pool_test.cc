@@ -10,10 +10,8 @@
 #include <fmt/core.h>
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <map>
 #include <mutex>
-#include <sstream>
 
 #include "core/testing/temp_dir.h"
 #include "queue/exec_handler.h"
@@ -21,12 +19,7 @@
 namespace lab {
 namespace {
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using testing::ReadFile;
 
 class WorkerPoolTest : public ::testing::Test {
  protected:

@@ -1,15 +1,26 @@
 // TempDir: a private directory for one test, removed when it goes out of
-// scope. Test-only; the engine never creates temp files on its own.
+// scope; ReadFile: a file's bytes. Test-only; the engine never creates temp
+// files on its own.
 #pragma once
 
 #include <stdlib.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "core/assert.h"
 
 namespace lab::testing {
+
+// The whole file, byte for byte ("" if it cannot be read).
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
 
 class TempDir {
  public:
