@@ -96,8 +96,10 @@ start_worker() {  # slot
   disown "${pids[$1]}"  # Reaped by the shell, without a "Killed" line per kill.
 }
 
-count_state() {  # STATE -> jobs in that state (0 if none or unreadable)
-  "$LAB" queue stats --db "$DB" 2>/dev/null | awk -v s="$1" '$2 == s { n += $3 } END { print n + 0 }'
+stats=""
+read_stats() { stats="$("$LAB" queue stats --db "$DB" 2>/dev/null)"; }
+count_state() {  # STATE -> jobs in that state at the last read_stats (0 if none or unreadable)
+  echo "$stats" | awk -v s="$1" '$2 == s { n += $3 } END { print n + 0 }'
 }
 
 # Two producers (odd and even keys): every key until it is in; a failed
@@ -130,6 +132,7 @@ while :; do
       start_worker "$w"
     fi
   done
+  read_stats
   done_jobs=$(count_state SUCCEEDED)
   dead_jobs=$(count_state DEAD)
   if ! kill -0 "$producer1" 2>/dev/null && ! kill -0 "$producer2" 2>/dev/null &&
@@ -161,6 +164,7 @@ for _ in $(seq 1 100); do
 done
 
 # The checks.
+read_stats
 succeeded=$(count_state SUCCEEDED)
 dead=$(count_state DEAD)
 not_terminal=$(( $(count_state PENDING) + $(count_state RUNNING) ))
