@@ -14,6 +14,7 @@
 #include <fmt/core.h>
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdlib>
 #include <string>
@@ -78,20 +79,30 @@ PoolOptions Options(const Args& a, bool drain) {
           .drain = drain};
 }
 
+int Count(const std::string& flag, const std::string& text) {
+  int n = 0;
+  auto [end, err] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (err != std::errc() || end != text.data() + text.size()) {
+    Die(fmt::format("{} '{}': expected a number", flag, text));
+  }
+  return n;
+}
+
 int Main(int argc, char** argv) {
   Args a;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--db")
+    if (k == "--db") {
       a.db = v;
-    else if (k == "--mode")
+    } else if (k == "--mode") {
       a.mode = v;
-    else if (k == "--n")
-      a.n = std::stoi(v);
-    else if (k == "--consumers")
-      a.consumers = std::stoi(v);
-    else
+    } else if (k == "--n") {
+      a.n = Count(k, v);
+    } else if (k == "--consumers") {
+      a.consumers = Count(k, v);
+    } else {
       Die("unknown argument " + k);
+    }
   }
   if (a.db.empty() || a.n < 1 || a.consumers < 1) {
     Die("usage: queue_bench --db URL --mode enqueue|e2e --n N --consumers C");
