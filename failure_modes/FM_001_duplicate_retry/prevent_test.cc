@@ -19,7 +19,7 @@ TEST_P(FM_001_Prevent, CommitBoundaryKeepsOneEffectAndEveryInvariantHolds) {
   EXPECT_TRUE(run.violations.empty());
   EXPECT_EQ(run.EffectsFor(1), 1u);
   ASSERT_EQ(run.snapshot.effects.size(), 1u);
-  EXPECT_EQ(run.snapshot.effects[0].key, "order-42");
+  EXPECT_EQ(run.snapshot.effects[0].key, "default/order-42");
   EXPECT_TRUE(run.env->effects().applied().empty());
   // The effect belongs to worker-B's execution (token 2).
   const auto& execs = run.snapshot.executions;

@@ -4,6 +4,13 @@
 
 namespace lab {
 
+TimeMs AddMs(TimeMs time_ms, DurationMs duration_ms) {
+  TimeMs sum = 0;
+  LAB_ASSERT_MSG(!__builtin_add_overflow(time_ms, duration_ms, &sum),
+                 "time arithmetic overflowed: an unchecked input reached the engine");
+  return sum;
+}
+
 void ManualClock::AdvanceMs(DurationMs delta_ms) {
   LAB_ASSERT(delta_ms >= 0);
   now_ms_ += delta_ms;

@@ -16,6 +16,16 @@ namespace lab {
 using TimeMs = int64_t;
 using DurationMs = int64_t;
 
+// The ranges the engine works in: every stored time lies in [0, kMaxTimeMs]
+// (the last millisecond of the year 9999) and every duration in
+// [0, kMaxDurationMs] (366 days). Inputs are checked against them at the
+// edges (flags, files, store calls), so the sum of a time and a duration
+// always fits; AddMs asserts that it does rather than wrap silently.
+inline constexpr TimeMs kMaxTimeMs = 253'402'300'799'999;
+inline constexpr DurationMs kMaxDurationMs = 366LL * 24 * 3'600'000;
+
+TimeMs AddMs(TimeMs time_ms, DurationMs duration_ms);
+
 class Clock {
  public:
   virtual ~Clock() = default;

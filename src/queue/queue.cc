@@ -75,10 +75,11 @@ Result<std::unique_ptr<Queue>> Queue::Open(std::string_view url, Clock& clock,
         PostgresStore::Open(
             {.conninfo = parsed.path, .schema = parsed.schema, .store = store_options}, clock));
   } else {
-    LAB_ASSIGN_OR_RETURN(
-        store,
-        SqliteStore::Open({.path = parsed.path, .vfs = options.sqlite_vfs, .store = store_options},
-                          clock));
+    LAB_ASSIGN_OR_RETURN(store, SqliteStore::Open({.path = parsed.path,
+                                                   .vfs = options.sqlite_vfs,
+                                                   .create = options.create,
+                                                   .store = store_options},
+                                                  clock));
   }
   return std::unique_ptr<Queue>(new Queue(std::move(store), clock, options));
 }

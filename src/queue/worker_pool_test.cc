@@ -136,7 +136,7 @@ TEST_F(WorkerPoolTest, ExecGivesTheCommandItsPayloadAndJobVariables) {
   EXPECT_EQ(pool.Run().finished, 2);
   EXPECT_EQ(ReadFile(fmt::format("{}/{}.payload", out, keyed)), "amount=12");
   EXPECT_EQ(ReadFile(fmt::format("{}/{}.env", out, keyed)),
-            fmt::format("{} invoice-9 1 1\n", keyed));
+            fmt::format("{} default/invoice-9 1 1\n", keyed));
   EXPECT_EQ(ReadFile(fmt::format("{}/{}.payload", out, plain)), "line one\nline two\n");
   EXPECT_EQ(ReadFile(fmt::format("{}/{}.env", out, plain)),
             fmt::format("{} job:{} 1 1\n", plain, plain));

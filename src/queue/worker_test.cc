@@ -50,7 +50,7 @@ TEST_F(WorkerTest, StepsWalkTheHappyPath) {
   EXPECT_EQ(StepKind_(w), StepKind::kNoJob);
   auto snap = queue_->store().ReadSnapshot();
   ASSERT_EQ(snap->effects.size(), 1u);
-  EXPECT_EQ(snap->effects[0].payload, "charge order-7");
+  EXPECT_EQ(snap->effects[0].payload, "charge default/order-7");
   EXPECT_TRUE(sink_.applied().empty());  // Guarded: the ledger holds the effect.
 }
 
@@ -64,7 +64,7 @@ TEST_F(WorkerTest, WithoutCommitBoundaryTheHandlerAppliesTheEffectItself) {
   EXPECT_EQ(StepKind_(w), StepKind::kBegan);
   EXPECT_EQ(StepKind_(w), StepKind::kRan);
   ASSERT_EQ(sink_.applied().size(), 1u);  // Before any commit.
-  EXPECT_EQ(sink_.applied()[0].key, "order-8");
+  EXPECT_EQ(sink_.applied()[0].key, "default/order-8");
   EXPECT_EQ(StepKind_(w), StepKind::kCommitted);
   EXPECT_TRUE(queue_->store().ReadSnapshot()->effects.empty());
 }

@@ -15,6 +15,8 @@ namespace {
 
 using Params = std::vector<std::optional<std::string>>;
 
+constexpr const char* kDefaultConnectTimeoutS = "10";
+
 // Maps a failed result by SQLSTATE to what the caller should do next.
 Error PgError(PGconn* conn, const PGresult* res, std::string_view context) {
   const char* state = res != nullptr ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
@@ -44,6 +46,13 @@ Error PgError(PGconn* conn, const PGresult* res, std::string_view context) {
                                  sqlstate.empty() ? "" : " (SQLSTATE " + sqlstate + ")")};
 }
 
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  LAB_ASSERT_MSG(c >= 'A' && c <= 'F', "not a hex digit in a bytea value");
+  return c - 'A' + 10;
+}
+
 // A row of a PGresult, read like a SQLite statement (row_codec.h).
 class PgRow {
  public:
@@ -52,6 +61,17 @@ class PgRow {
   std::string Text(int col) const {
     return std::string(PQgetvalue(res_, row_, col),
                        static_cast<size_t>(PQgetlength(res_, row_, col)));
+  }
+  // A BYTEA column in the text result format: "\\x" and two hex digits a byte.
+  std::string Bytes(int col) const {
+    const std::string hex = Text(col);
+    LAB_ASSERT_MSG(hex.starts_with("\\x") && hex.size() % 2 == 0, "bytea not in hex format");
+    std::string out;
+    out.reserve(hex.size() / 2 - 1);
+    for (size_t i = 2; i + 1 < hex.size(); i += 2) {
+      out += static_cast<char>(HexDigit(hex[i]) << 4 | HexDigit(hex[i + 1]));
+    }
+    return out;
   }
   bool IsNull(int col) const { return PQgetisnull(res_, row_, col) != 0; }
 
@@ -67,10 +87,23 @@ using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
 
 std::string Str(int64_t v) { return std::to_string(v); }
 
+// Bytes as a BYTEA text parameter ("\\x" and hex): a text parameter is a C
+// string, so a payload's NUL bytes must not travel raw.
+std::string Bytea(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\\x";
+  out.reserve(2 + bytes.size() * 2);
+  for (char c : bytes) {
+    out += kHex[static_cast<uint8_t>(c) >> 4];
+    out += kHex[static_cast<uint8_t>(c) & 0xF];
+  }
+  return out;
+}
+
 Params JobParams(const Job& j) {
   return {j.queue,
           j.key,
-          j.payload,
+          Bytea(j.payload),
           Str(j.priority),
           Str(j.run_at_ms),
           Str(j.max_attempts),
@@ -118,6 +151,13 @@ CREATE TABLE {s}.audit (
 CREATE INDEX audit_by_job ON {s}.audit (job_id, seq);
 )sql";
 
+// Payloads are bytes: TEXT cut them at the first NUL byte and refused
+// invalid UTF-8. Existing text converts to the same bytes.
+constexpr const char* kSchemaV2 = R"sql(
+ALTER TABLE {s}.jobs ALTER COLUMN payload TYPE BYTEA USING convert_to(payload, 'UTF8');
+ALTER TABLE {s}.effects ALTER COLUMN payload TYPE BYTEA USING convert_to(payload, 'UTF8');
+)sql";
+
 }  // namespace
 
 // One libpq connection; reconnects lazily after the server went away.
@@ -132,13 +172,18 @@ class PostgresStore::Conn {
   Result<void> Connect() {
     if (pg_ != nullptr && PQstatus(pg_) == CONNECTION_OK) return {};
     if (pg_ != nullptr) PQfinish(pg_);
-    pg_ = PQconnectdb(conninfo_.c_str());
+    // A default connect timeout, so a server that accepts and never answers
+    // cannot hang a command; one given in the URL comes later and wins.
+    const char* keywords[] = {"connect_timeout", "dbname", nullptr};
+    const char* values[] = {kDefaultConnectTimeoutS, conninfo_.c_str(), nullptr};
+    pg_ = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
     if (PQstatus(pg_) != CONNECTION_OK) {
       std::string why = PQerrorMessage(pg_);
       while (!why.empty() && why.back() == '\n') why.pop_back();
       return MakeError(ErrorCode::kUnavailable, "cannot connect to PostgreSQL: " + why);
     }
-    return {};
+    // Payloads are read back as hex whatever the server's default is.
+    return Run("SET bytea_output = 'hex'");
   }
 
   // Runs `sql` with {s} replaced by the schema and $n text parameters.
@@ -154,7 +199,7 @@ class PostgresStore::Conn {
                                                 nullptr, values.data(), nullptr, nullptr, 0));
     const auto status = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-      return std::unexpected(PgError(pg_, res.get(), text.substr(0, 60)));
+      return std::unexpected(PgError(pg_, res.get(), "PostgreSQL"));
     }
     return res;
   }
@@ -200,6 +245,17 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresOptions
     }
   }
   if (options.schema.empty()) return MakeError(ErrorCode::kInvalidArgument, "empty schema name");
+  // A malformed URL or an unknown parameter is the user's to fix (exit 2),
+  // not a server that might come back.
+  char* why = nullptr;
+  PQconninfoOption* parsed = PQconninfoParse(options.conninfo.c_str(), &why);
+  if (parsed == nullptr) {
+    std::string message = why != nullptr ? why : "out of memory";
+    PQfreemem(why);
+    while (!message.empty() && message.back() == '\n') message.pop_back();
+    return MakeError(ErrorCode::kInvalidArgument, "bad PostgreSQL URL: " + message);
+  }
+  PQconninfoFree(parsed);
   auto conn = std::make_unique<Conn>(options.conninfo, options.schema);
   LAB_RETURN_IF_ERROR(conn->Connect());
   std::unique_ptr<PostgresStore> store(new PostgresStore(std::move(conn), clock, options.store));
@@ -209,7 +265,7 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresOptions
 }
 
 std::span<const Migration> PostgresStore::Migrations() {
-  static constexpr Migration kSteps[] = {{1, kSchemaV1}};
+  static constexpr Migration kSteps[] = {{1, kSchemaV1}, {2, kSchemaV2}};
   return kSteps;
 }
 
@@ -410,7 +466,7 @@ Result<void> PostgresStore::InsertEffect(const EffectRecord& e) {
   return conn_->Run(
       "INSERT INTO {s}.effects (job_id, execution_id, key, payload, applied_at_ms) "
       "VALUES ($1, $2, $3, $4, $5)",
-      {Str(e.job_id), Str(e.execution_id), e.key, e.payload, Str(e.applied_at_ms)});
+      {Str(e.job_id), Str(e.execution_id), e.key, Bytea(e.payload), Str(e.applied_at_ms)});
 }
 
 Result<void> PostgresStore::AppendAudit(const AuditEntry& a) {

@@ -5,8 +5,13 @@
 // from a second, admin connection.
 #include "store/postgres_store.h"
 
+#include <arpa/inet.h>
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "store/testing/pg_env.h"
@@ -71,38 +76,45 @@ TEST_F(PostgresStoreTest, NewerSchemaVersionIsRefusedAndLeftAlone) {
     ASSERT_TRUE(store.has_value()) << store.error().ToString();
     ASSERT_TRUE((*store)->Enqueue({.key = "kept"}).has_value());
   }
-  Admin("UPDATE " + schema_ + ".lab_meta SET schema_version = 99");
+  const int latest = LatestVersion(PostgresStore::Migrations());
+  Admin(fmt::format("UPDATE {}.lab_meta SET schema_version = 99 WHERE schema_version = {}", schema_,
+                    latest));
   auto store = PostgresStore::Open({.conninfo = url_, .schema = schema_}, clock_);
   ASSERT_FALSE(store.has_value());
   EXPECT_EQ(store.error().code, ErrorCode::kFailedPrecondition);
   EXPECT_NE(store.error().message.find("newer than this build supports"), std::string::npos);
-  Admin("UPDATE " + schema_ + ".lab_meta SET schema_version = 1");
+  Admin(fmt::format("UPDATE {}.lab_meta SET schema_version = {} WHERE schema_version = 99", schema_,
+                    latest));
   auto reopened = PostgresStore::Open({.conninfo = url_, .schema = schema_}, clock_);
   ASSERT_TRUE(reopened.has_value());
   EXPECT_FALSE((*reopened)->Enqueue({.key = "kept"})->created);
 }
 
 TEST_F(PostgresStoreTest, MigrationsUpgradeAnOlderSchemaOnceAndKeepItsData) {
+  const std::vector<Migration> current(PostgresStore::Migrations().begin(),
+                                       PostgresStore::Migrations().end());
+  const int latest = LatestVersion(current);
   {
-    auto v1 = PostgresStore::Open({.conninfo = url_, .schema = schema_}, clock_);
-    ASSERT_TRUE(v1.has_value()) << v1.error().ToString();
-    ASSERT_TRUE((*v1)->Enqueue({.key = "kept"}).has_value());
+    auto now = PostgresStore::Open({.conninfo = url_, .schema = schema_}, clock_);
+    ASSERT_TRUE(now.has_value()) << now.error().ToString();
+    ASSERT_TRUE((*now)->Enqueue({.key = "kept"}).has_value());
   }
-  std::vector<Migration> steps(PostgresStore::Migrations().begin(),
-                               PostgresStore::Migrations().end());
-  steps.push_back({2, "CREATE TABLE {s}.lab_extra (x INTEGER);"});
-  for (int i = 0; i < 2; ++i) {  // The second open must not run step 2 again.
-    auto v2 =
+  std::vector<Migration> steps = current;
+  steps.push_back({latest + 1, "CREATE TABLE {s}.lab_extra (x INTEGER);"});
+  for (int i = 0; i < 2; ++i) {  // The second open must not run the new step again.
+    auto next =
         PostgresStore::Open({.conninfo = url_, .schema = schema_, .migrations = steps}, clock_);
-    ASSERT_TRUE(v2.has_value()) << v2.error().ToString();
-    EXPECT_FALSE((*v2)->Enqueue({.key = "kept"})->created);
+    ASSERT_TRUE(next.has_value()) << next.error().ToString();
+    EXPECT_FALSE((*next)->Enqueue({.key = "kept"})->created);
   }
-  auto v1 = PostgresStore::Open({.conninfo = url_, .schema = schema_}, clock_);
-  ASSERT_FALSE(v1.has_value());
-  EXPECT_NE(v1.error().message.find("has version 2, newer"), std::string::npos)
-      << v1.error().message;
+  auto old = PostgresStore::Open({.conninfo = url_, .schema = schema_}, clock_);
+  ASSERT_FALSE(old.has_value());
+  EXPECT_NE(old.error().message.find(fmt::format("has version {}, newer", latest + 1)),
+            std::string::npos)
+      << old.error().message;
   // A failing step leaves the schema as it was.
-  steps.push_back({3, "CREATE TABLE {s}.lab_more (x INTEGER); CREATE TABLE {s}.jobs (y INT);"});
+  steps.push_back(
+      {latest + 2, "CREATE TABLE {s}.lab_more (x INTEGER); CREATE TABLE {s}.jobs (y INT);"});
   auto broken =
       PostgresStore::Open({.conninfo = url_, .schema = schema_, .migrations = steps}, clock_);
   ASSERT_FALSE(broken.has_value());
@@ -110,6 +122,62 @@ TEST_F(PostgresStoreTest, MigrationsUpgradeAnOlderSchemaOnceAndKeepItsData) {
   EXPECT_TRUE(
       PostgresStore::Open({.conninfo = url_, .schema = schema_, .migrations = steps}, clock_)
           .has_value());
+}
+
+// Version 1 kept payloads as TEXT, which cut them at a NUL byte; version 2
+// makes them BYTEA and keeps what v1 had stored.
+TEST_F(PostgresStoreTest, V1TextPayloadsBecomeBytesUnchanged) {
+  const std::vector<Migration> v1(PostgresStore::Migrations().begin(),
+                                  PostgresStore::Migrations().begin() + 1);
+  ASSERT_EQ(v1.back().version, 1);
+  {
+    // The schema as a v1 build left it, with a row that build wrote.
+    auto old = PostgresStore::Open({.conninfo = url_, .schema = schema_, .migrations = v1}, clock_);
+    ASSERT_TRUE(old.has_value()) << old.error().ToString();
+  }
+  Admin(fmt::format(
+      "INSERT INTO {}.jobs (id, queue, key, payload, priority, run_at_ms, max_attempts, "
+      "attempts, attempts_at_redrive, state, created_at_ms, last_error) VALUES (7, 'default', "
+      "NULL, 'h\xC3\xA9llo {{\"n\": 1}}', 0, 0, 5, 0, 0, 'PENDING', 0, '')",
+      schema_));
+  const JobId stored = 7;
+  auto now = PostgresStore::Open({.conninfo = url_, .schema = schema_}, clock_);
+  ASSERT_TRUE(now.has_value()) << now.error().ToString();
+  EXPECT_EQ((*now)->GetJob(stored)->payload, "h\xC3\xA9llo {\"n\": 1}");
+  const std::string bytes("a\0b\xFF\x00", 5);
+  const JobId fresh = (*now)->Enqueue({.payload = bytes})->job_id;
+  EXPECT_EQ((*now)->GetJob(fresh)->payload, bytes);
+}
+
+TEST_F(PostgresStoreTest, UnknownUrlParameterIsAnInvalidArgument) {
+  auto store =
+      PostgresStore::Open({.conninfo = WithParam("no_such_option=1"), .schema = schema_}, clock_);
+  ASSERT_FALSE(store.has_value());
+  EXPECT_EQ(store.error().code, ErrorCode::kInvalidArgument) << store.error().ToString();
+  EXPECT_NE(store.error().message.find("no_such_option"), std::string::npos);
+}
+
+// A server that accepts the connection and never answers: the default (or
+// the URL's) connect timeout ends the wait with kUnavailable.
+TEST_F(PostgresStoreTest, SilentServerTimesOutInsteadOfHanging) {
+  const int listener = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(listener, 4), 0);  // The kernel accepts; nobody answers.
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  auto store = PostgresStore::Open(
+      {.conninfo =
+           fmt::format("postgresql://lab@127.0.0.1:{}/x?connect_timeout=2", ntohs(addr.sin_port)),
+       .schema = schema_},
+      clock_);
+  close(listener);
+  ASSERT_FALSE(store.has_value());
+  EXPECT_EQ(store.error().code, ErrorCode::kUnavailable) << store.error().ToString();
+  EXPECT_NE(store.error().message.find("timeout"), std::string::npos) << store.error().message;
 }
 
 TEST_F(PostgresStoreTest, BadSchemaNameIsAnInvalidArgument) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/assert.h"
+#include "core/text.h"
 #include "store/state_machine.h"
 
 namespace lab {
@@ -80,6 +81,7 @@ Result<void> RecordStore::Persist(const Plan& plan, const PlanContext& ctx, Load
 }
 
 Result<EnqueueResult> RecordStore::Enqueue(const NewJob& request) {
+  LAB_RETURN_IF_ERROR(CheckNewJob(request));
   return Transact<EnqueueResult>([&](Txn&) -> Result<EnqueueResult> {
     if (request.key) {
       LAB_ASSIGN_OR_RETURN(auto existing, LoadJobByKey(request.queue, *request.key));
@@ -93,10 +95,7 @@ Result<EnqueueResult> RecordStore::Enqueue(const NewJob& request) {
 }
 
 Result<std::vector<Lease>> RecordStore::Claim(const ClaimRequest& request) {
-  if (request.max_jobs < 1 || request.lease_ms <= 0 || request.worker.empty()) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "claim needs max_jobs >= 1, lease_ms > 0 and a worker name");
-  }
+  LAB_RETURN_IF_ERROR(CheckClaim(request));
   return Transact<std::vector<Lease>>([&](Txn&) -> Result<std::vector<Lease>> {
     const PlanContext ctx = Context();
     LAB_ASSIGN_OR_RETURN(auto ready, LoadClaimable(request.queue, ctx.now_ms, request.max_jobs));
@@ -125,7 +124,7 @@ Result<void> RecordStore::LeaseOp(
 }
 
 Result<void> RecordStore::Heartbeat(const LeaseRef& lease, DurationMs lease_ms) {
-  if (lease_ms <= 0) return MakeError(ErrorCode::kInvalidArgument, "lease_ms must be > 0");
+  LAB_RETURN_IF_ERROR(CheckLeaseMs(lease_ms));
   return LeaseOp(lease, [&](const Loaded& r, const PlanContext& ctx) {
     return PlanHeartbeat(r.job, r.exec, lease, lease_ms, ctx);
   });
@@ -156,6 +155,7 @@ Result<CommitOutcome> RecordStore::Commit(const LeaseRef& lease,
 }
 
 Result<FailOutcome> RecordStore::Fail(const LeaseRef& lease, const FailRequest& request) {
+  LAB_RETURN_IF_ERROR(CheckFailRequest(request));
   return Transact<FailOutcome>([&](Txn& txn) -> Result<FailOutcome> {
     LAB_ASSIGN_OR_RETURN(Loaded rec, LoadLease(lease));
     const PlanContext ctx = Context();
@@ -208,6 +208,7 @@ Result<Job> RecordStore::GetJob(JobId id) {
 Result<std::vector<Job>> RecordStore::ListJobs(const JobFilter& filter) {
   LAB_RETURN_IF_ERROR(CheckNotFailed());
   if (filter.limit < 1) return MakeError(ErrorCode::kInvalidArgument, "limit must be >= 1");
+  if (filter.queue) LAB_RETURN_IF_ERROR(CheckName(NameKind::kQueue, *filter.queue));
   return LoadJobs(filter);
 }
 

@@ -1,6 +1,6 @@
 // Decoding store rows into records, once for every SQL backend.
 //
-// A Row is anything with Int(col), Text(col) and IsNull(col) (SQLite's
+// A Row is anything with Int(col), Text(col), Bytes(col) and IsNull(col) (SQLite's
 // Statement, PostgreSQL's PgRow); columns follow the k*Columns lists below.
 // Every decoder returns a Result, so one row loop serves them all.
 // Thread-safety: pure functions.
@@ -28,7 +28,7 @@ Result<Job> JobFromRow(const Row& s) {
   j.id = s.Int(0);
   j.queue = s.Text(1);
   if (!s.IsNull(2)) j.key = s.Text(2);
-  j.payload = s.Text(3);
+  j.payload = s.Bytes(3);
   j.priority = static_cast<int>(s.Int(4));
   j.run_at_ms = s.Int(5);
   j.max_attempts = static_cast<int>(s.Int(6));
@@ -61,7 +61,7 @@ Result<Execution> ExecutionFromRow(const Row& s) {
 
 template <typename Row>
 Result<EffectRecord> EffectFromRow(const Row& s) {
-  return EffectRecord{s.Int(0), s.Int(1), s.Int(2), s.Text(3), s.Text(4), s.Int(5)};
+  return EffectRecord{s.Int(0), s.Int(1), s.Int(2), s.Text(3), s.Bytes(4), s.Int(5)};
 }
 
 template <typename Row>

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/assert.h"
+#include "core/text.h"
 #include "store/state_machine.h"
 
 namespace lab {
@@ -96,7 +97,7 @@ Plan PlanHeartbeat(const Job& job, const Execution& exec, const LeaseRef& lease,
     return *refused;
   }
   Plan p;
-  p.lease_expires_at_ms = ctx.now_ms + lease_ms;
+  p.lease_expires_at_ms = AddMs(ctx.now_ms, lease_ms);
   return p;
 }
 
@@ -168,15 +169,17 @@ Plan PlanFail(const Job& job, const Execution& exec, const LeaseRef& lease,
   if (auto refused = CheckFence(job, exec, lease, "fail", {ExecState::kInProgress}, ctx)) {
     return *refused;
   }
+  // The handler's error is free text from outside: stored as text on every
+  // backend (a NUL or a stray byte would be cut or refused by PostgreSQL).
+  const std::string error = Sanitize(request.error);
   Plan p;
   p.exec_state = ExecState::kFailed;
   p.ended_at_ms = ctx.now_ms;
-  p.reason = request.error;
-  p.audit.push_back(
-      ExecAudit(exec, "fail", exec.state, ExecState::kFailed, ctx.now_ms, request.error));
+  p.reason = error;
+  p.audit.push_back(ExecAudit(exec, "fail", exec.state, ExecState::kFailed, ctx.now_ms, error));
   if (job.state == JobState::kRunning) {
     const bool dead = !request.retry_at_ms.has_value();
-    EndAttempt(job, dead, request.retry_at_ms.value_or(0), request.error, dead ? "dead" : "retry",
+    EndAttempt(job, dead, request.retry_at_ms.value_or(0), error, dead ? "dead" : "retry",
                ctx.now_ms, p);
   }
   return p;
@@ -246,7 +249,7 @@ ClaimPlan PlanClaim(const Job& job, const ClaimRequest& request, const PlanConte
                      .worker = request.worker,
                      .state = ExecState::kLeased,
                      .leased_at_ms = ctx.now_ms,
-                     .lease_expires_at_ms = ctx.now_ms + request.lease_ms};
+                     .lease_expires_at_ms = AddMs(ctx.now_ms, request.lease_ms)};
   c.exec_audit =
       AuditEntry{.at_ms = ctx.now_ms,
                  .job_id = job.id,
@@ -256,15 +259,51 @@ ClaimPlan PlanClaim(const Job& job, const ClaimRequest& request, const PlanConte
   return c;
 }
 
-Result<Job> PlanEnqueue(const NewJob& request, const PlanContext& ctx) {
-  if (request.queue.empty()) return MakeError(ErrorCode::kInvalidArgument, "queue name is empty");
-  if (request.max_attempts < 1) {
+namespace {
+
+Result<void> CheckRange(std::string_view what, int64_t value, int64_t lo, int64_t hi) {
+  if (value >= lo && value <= hi) return {};
+  return MakeError(ErrorCode::kInvalidArgument,
+                   fmt::format("{} is {}; it must be between {} and {}", what, value, lo, hi));
+}
+
+}  // namespace
+
+Result<void> CheckLeaseMs(DurationMs lease_ms) {
+  return CheckRange("lease_ms", lease_ms, 1, kMaxDurationMs);
+}
+
+Result<void> CheckNewJob(const NewJob& request) {
+  LAB_RETURN_IF_ERROR(CheckName(NameKind::kQueue, request.queue));
+  if (request.key) LAB_RETURN_IF_ERROR(CheckName(NameKind::kKey, *request.key));
+  LAB_RETURN_IF_ERROR(CheckRange("max_attempts", request.max_attempts, 1, kMaxAttempts));
+  LAB_RETURN_IF_ERROR(CheckRange("priority", request.priority, -kMaxPriority, kMaxPriority));
+  if (request.run_at_ms)
+    LAB_RETURN_IF_ERROR(CheckRange("run_at_ms", *request.run_at_ms, 0, kMaxTimeMs));
+  if (request.payload.size() > kMaxPayloadBytes) {
     return MakeError(ErrorCode::kInvalidArgument,
-                     fmt::format("max_attempts must be >= 1, got {}", request.max_attempts));
+                     fmt::format("payload is {} bytes; at most {} are allowed",
+                                 request.payload.size(), kMaxPayloadBytes));
   }
-  if (request.key && request.key->empty()) {
-    return MakeError(ErrorCode::kInvalidArgument, "idempotency key is empty");
+  return {};
+}
+
+Result<void> CheckClaim(const ClaimRequest& request) {
+  LAB_RETURN_IF_ERROR(CheckName(NameKind::kQueue, request.queue));
+  LAB_RETURN_IF_ERROR(CheckName(NameKind::kWorker, request.worker));
+  LAB_RETURN_IF_ERROR(CheckRange("max_jobs", request.max_jobs, 1, kMaxClaimBatch));
+  return CheckLeaseMs(request.lease_ms);
+}
+
+Result<void> CheckFailRequest(const FailRequest& request) {
+  if (request.retry_at_ms) {
+    LAB_RETURN_IF_ERROR(CheckRange("retry_at_ms", *request.retry_at_ms, 0, kMaxTimeMs));
   }
+  return {};
+}
+
+Result<Job> PlanEnqueue(const NewJob& request, const PlanContext& ctx) {
+  LAB_RETURN_IF_ERROR(CheckNewJob(request));
   Job job;
   job.queue = request.queue;
   job.key = request.key;

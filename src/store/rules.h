@@ -77,6 +77,19 @@ struct ClaimPlan {
   AuditEntry exec_audit;  // execution_id filled in by the backend.
 };
 ClaimPlan PlanClaim(const Job& job, const ClaimRequest& request, const PlanContext& ctx);
+// The limits of what a caller may ask, checked before any transaction
+// starts (a key with a NUL byte must not reach a backend that would cut it):
+// names are text (core/text.h), numbers and times within the engine's
+// ranges. kInvalidArgument names the field and its range.
+inline constexpr int kMaxAttempts = 1'000'000;
+inline constexpr int kMaxPriority = 1'000'000;
+inline constexpr int kMaxClaimBatch = 10'000;
+inline constexpr size_t kMaxPayloadBytes = 64u << 20;
+Result<void> CheckNewJob(const NewJob& request);
+Result<void> CheckClaim(const ClaimRequest& request);
+Result<void> CheckLeaseMs(DurationMs lease_ms);
+Result<void> CheckFailRequest(const FailRequest& request);
+
 // Enqueue of a brand-new job (id left 0 for the backend to assign).
 Result<Job> PlanEnqueue(const NewJob& request, const PlanContext& ctx);
 AuditEntry EnqueueAudit(const Job& job);

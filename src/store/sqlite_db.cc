@@ -1,6 +1,7 @@
 #include "store/sqlite_db.h"
 
 #include <fmt/core.h>
+#include <unistd.h>
 
 #include "core/assert.h"
 
@@ -65,7 +66,7 @@ Result<bool> Statement::Step() {
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  Error err = SqliteError(rc, db_, sqlite3_sql(stmt_));
+  Error err = SqliteError(rc, db_, "SQLite");
   sqlite3_reset(stmt_);
   return std::unexpected(std::move(err));
 }
@@ -89,10 +90,15 @@ bool Statement::IsNull(int column) const {
   return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
 }
 
-Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, const char* vfs) {
+Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, const char* vfs,
+                                                 bool create) {
   sqlite3* db = nullptr;
-  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
   const int rc = sqlite3_open_v2(path.c_str(), &db, flags, vfs);
+  if (rc == SQLITE_CANTOPEN && !create && access(path.c_str(), F_OK) != 0) {
+    sqlite3_close(db);
+    return MakeError(ErrorCode::kNotFound, fmt::format("no database at '{}'", path));
+  }
   if (rc != SQLITE_OK) {
     Error err = SqliteError(rc, db, fmt::format("cannot open database '{}'", path));
     sqlite3_close(db);
@@ -112,7 +118,7 @@ Result<void> SqliteDb::Exec(const std::string& sql) {
   char* message = nullptr;
   const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message);
   if (rc != SQLITE_OK) {
-    Error err = SqliteError(rc, db_, sql);
+    Error err = SqliteError(rc, db_, "SQLite");
     sqlite3_free(message);
     return std::unexpected(std::move(err));
   }
@@ -124,7 +130,7 @@ Result<Statement*> SqliteDb::Prepare(const std::string& sql) {
   if (it != cache_.end()) return &it->second->Reset();
   sqlite3_stmt* stmt = nullptr;
   const int rc = sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &stmt, nullptr);
-  if (rc != SQLITE_OK) return std::unexpected(SqliteError(rc, db_, sql));
+  if (rc != SQLITE_OK) return std::unexpected(SqliteError(rc, db_, "SQLite"));
   auto [pos, inserted] = cache_.emplace(sql, std::make_unique<Statement>(db_, stmt));
   LAB_ASSERT(inserted);
   return pos->second.get();

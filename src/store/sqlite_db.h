@@ -40,6 +40,8 @@ class Statement {
 
   int64_t Int(int column) const;
   std::string Text(int column) const;
+  // Payloads are bound as text and read back byte for byte, NULs included.
+  std::string Bytes(int column) const { return Text(column); }
   bool IsNull(int column) const;
 
  private:
@@ -51,7 +53,9 @@ class SqliteDb {
  public:
   // Opens (creating if absent) the file at `path` through `vfs` (nullptr:
   // the default VFS). Nothing is read or written yet.
-  static Result<std::unique_ptr<SqliteDb>> Open(const std::string& path, const char* vfs);
+  // With create false, a missing file is kNotFound and nothing is created.
+  static Result<std::unique_ptr<SqliteDb>> Open(const std::string& path, const char* vfs,
+                                                bool create = true);
   ~SqliteDb();
   SqliteDb(const SqliteDb&) = delete;
   SqliteDb& operator=(const SqliteDb&) = delete;

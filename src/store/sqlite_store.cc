@@ -121,7 +121,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& opti
                      "synchronous must be FULL or EXTRA, got " + options.synchronous);
   }
   const char* vfs = options.vfs.empty() ? nullptr : options.vfs.c_str();
-  LAB_ASSIGN_OR_RETURN(auto db, SqliteDb::Open(options.path, vfs));
+  LAB_ASSIGN_OR_RETURN(auto db, SqliteDb::Open(options.path, vfs, options.create));
   LAB_RETURN_IF_ERROR(db->Exec(fmt::format("PRAGMA busy_timeout = {}", options.busy_timeout_ms)));
   LAB_RETURN_IF_ERROR(PrepareSchema(
       *db, options.path, options.migrations.empty() ? Migrations() : options.migrations));

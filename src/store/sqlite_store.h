@@ -24,7 +24,9 @@ struct SqliteOptions {
   std::string path;
   std::string vfs;                   // Empty: SQLite's default VFS.
   std::string synchronous = "FULL";  // FULL or EXTRA; NORMAL is not durable in WAL mode.
-  int busy_timeout_ms = 5'000;       // Waits through the VFS's xSleep when another handle writes.
+  int busy_timeout_ms = 5'000;
+  bool create = true;  // False: a missing file is kNotFound (read-only commands).       // Waits
+                       // through the VFS's xSleep when another handle writes.
   std::span<const Migration> migrations;  // Empty: this build's (SqliteStore::Migrations()).
   StoreOptions store;
 };

@@ -3,6 +3,7 @@
 // manual clock through a factory (MemoryStore, SqliteStore on a temp file),
 // drives one operation's happy path and its refusals, and checks the records
 // and the audit log it leaves.
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,8 +12,10 @@
 
 #include "core/clock.h"
 #include "core/testing/temp_dir.h"
+#include "core/text.h"
 #include "store/memory_store.h"
 #include "store/postgres_store.h"
+#include "store/rules.h"
 #include "store/sqlite_store.h"
 #include "store/testing/pg_env.h"
 
@@ -116,6 +119,73 @@ class StoreConformanceTest : public ::testing::TestWithParam<Backend> {
   std::unique_ptr<Store> store_;
 };
 
+// Payloads are bytes on every backend: every byte value, NULs included,
+// comes back as it went in (PostgreSQL's TEXT once cut them at a NUL).
+TEST_P(StoreConformanceTest, PayloadsRoundTripByteForByte) {
+  std::string every_byte;
+  for (int b = 0; b < 256; ++b) every_byte += static_cast<char>(b);
+  const std::string cases[] = {"", std::string("\0", 1), std::string("a\0b", 3),
+                               "\xFF\xFE not utf-8", every_byte + every_byte};
+  for (const std::string& payload : cases) {
+    const JobId id = Add({.payload = payload});
+    EXPECT_EQ(store_->GetJob(id)->payload, payload) << ::testing::PrintToString(payload);
+  }
+  // And the effect a commit records is bytes too.
+  Lease l = Started();
+  ASSERT_TRUE(store_->Commit(Ref(l), Effect{every_byte}).has_value());
+  EXPECT_EQ(Snap().effects.at(0).payload, every_byte);
+}
+
+// Queue names and keys are text (core/text.h) on every backend alike: each
+// class of bad name is refused with kInvalidArgument and nothing is written.
+TEST_P(StoreConformanceTest, BadNamesAndNumbersAreRefusedAndWriteNothing) {
+  const std::string bad_text[] = {
+      "", std::string("a\0b", 3), "tab\t", "\xC3", "\xFF", std::string(kMaxKeyBytes + 1, 'k')};
+  std::vector<NewJob> refused;
+  for (const std::string& t : bad_text) {
+    refused.push_back({.key = t});
+    refused.push_back({.queue = t});
+  }
+  refused.push_back({.queue = "a/b"});
+  refused.push_back({.max_attempts = 0});
+  refused.push_back({.max_attempts = kMaxAttempts + 1});
+  refused.push_back({.priority = kMaxPriority + 1});
+  refused.push_back({.run_at_ms = -1});
+  refused.push_back({.run_at_ms = kMaxTimeMs + 1});
+  for (const NewJob& job : refused) {
+    auto r = store_->Enqueue(job);
+    ASSERT_FALSE(r.has_value()) << ::testing::PrintToString(job.key.value_or(job.queue));
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument) << r.error().ToString();
+  }
+  for (const std::string& t : bad_text) {
+    auto claim = store_->Claim({.queue = t, .worker = "w"});
+    ASSERT_FALSE(claim.has_value());
+    EXPECT_EQ(claim.error().code, ErrorCode::kInvalidArgument);
+  }
+  for (DurationMs lease_ms : {DurationMs{0}, DurationMs{-5}, kMaxDurationMs + 1}) {
+    auto claim = store_->Claim({.worker = "w", .lease_ms = lease_ms});
+    ASSERT_FALSE(claim.has_value()) << lease_ms;
+    EXPECT_EQ(claim.error().code, ErrorCode::kInvalidArgument);
+  }
+  EXPECT_TRUE(Snap().jobs.empty());
+  EXPECT_TRUE(Snap().audit.empty());
+}
+
+// "The same key" means the same key in the same queue: one job. The same
+// key in two queues is two jobs whose effect keys differ.
+TEST_P(StoreConformanceTest, SameKeyInTwoQueuesIsTwoJobsWithDistinctEffectKeys) {
+  const JobId a = Add({.queue = "billing", .key = "order-1"});
+  const JobId b = Add({.queue = "email", .key = "order-1"});
+  const JobId again = Add({.queue = "billing", .key = "order-1"});
+  EXPECT_NE(a, b);
+  EXPECT_EQ(a, again);
+  EXPECT_EQ(store_->GetJob(a)->EffectKey(), "billing/order-1");
+  EXPECT_EQ(store_->GetJob(b)->EffectKey(), "email/order-1");
+  // A job without a key is "job:<id>", which no keyed job's effect key can be.
+  const JobId plain = Add({.queue = "billing"});
+  EXPECT_EQ(store_->GetJob(plain)->EffectKey(), fmt::format("job:{}", plain));
+}
+
 TEST_P(StoreConformanceTest, EnqueueCreatesPendingJobWithAudit) {
   JobId a = Add({.payload = "a"});
   JobId b = Add({.payload = "b"});
@@ -198,7 +268,7 @@ TEST_P(StoreConformanceTest, BeginCommitFinishRecordsOneEffect) {
   EXPECT_TRUE(store_->Finish(Ref(l)).has_value());
   const Snapshot s = Snap();
   ASSERT_EQ(s.effects.size(), 1u);
-  EXPECT_EQ(s.effects[0].key, "k1");
+  EXPECT_EQ(s.effects[0].key, "default/k1");  // "<queue>/<key>": unambiguous across queues.
   EXPECT_EQ(s.effects[0].payload, "charged");
   EXPECT_EQ(s.effects[0].execution_id, l.execution_id);
 }

@@ -30,6 +30,10 @@ std::string_view ToString(ExecState s) { return NameOf(kExecStates, s); }
 std::optional<JobState> ParseJobState(std::string_view s) { return ValueOf(kJobStates, s); }
 std::optional<ExecState> ParseExecState(std::string_view s) { return ValueOf(kExecStates, s); }
 
-std::string Job::EffectKey() const { return key ? *key : fmt::format("job:{}", id); }
+// A queue name never holds '/' (core/text.h), so "<queue>/<key>" names one
+// job across every queue, and "job:<id>" (no '/') can never equal it.
+std::string Job::EffectKey() const {
+  return key ? fmt::format("{}/{}", queue, *key) : fmt::format("job:{}", id);
+}
 
 }  // namespace lab

@@ -41,8 +41,9 @@ struct Job {
   TimeMs created_at_ms = 0;
   std::string last_error;
 
-  // The stable key that effects are keyed by: the idempotency key when there
-  // is one, otherwise one derived from the job id. Never per execution.
+  // The stable key that effects are keyed by: "<queue>/<key>" when the job
+  // has an idempotency key (keys are unique per queue), otherwise
+  // "job:<id>". Unambiguous across queues; never per execution.
   std::string EffectKey() const;
   // Attempts used since the last redrive.
   int AttemptsUsed() const { return attempts - attempts_at_redrive; }
