@@ -8,6 +8,10 @@ failures=0
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
+# alive PID: the process exists and is not a zombie (an orphan killed here
+# may wait a while for its new parent to reap it).
+alive() { [ -r "/proc/$1/stat" ] && ! grep -q ') Z' "/proc/$1/stat"; }
+
 # expect CODE PATTERN(stdout or stderr, grep -E) -- ARGS...
 expect() {
   local want="$1" pattern="$2"; shift 3
@@ -84,7 +88,7 @@ expect 0 "^1$" -- queue enqueue --db "$db" --key order-1 '{"amount": 42}'
 expect 0 "^1$" -- queue enqueue --db "$db" --key order-1 'other'
 expect 0 "already exists for key 'order-1'" -- queue enqueue --db "$db" --key order-1 'other'
 echo "from stdin" | "$LAB" queue enqueue --db "$db" --queue mail - >/dev/null
-expect 0 "payload: from stdin" -- queue inspect 2 --db "$db"
+expect 0 "payload \\(11 bytes\\): from stdin\\\\x0a" -- queue inspect 2 --db "$db"
 expect 0 "enqueue +\\(new\\) -> PENDING" -- queue inspect 1 --db "$db"
 expect 0 '"state": "PENDING"' -- queue inspect 1 --db "$db" --json
 expect 0 "mail +PENDING +1" -- queue stats --db "$db"
@@ -133,6 +137,89 @@ if [ "$code" -ne 0 ] || ! grep -q "stopped (signal): 1 finished" "$tmp/work.err"
 fi
 expect 0 "slow +PENDING +1" -- queue stats --db "$db"
 expect 0 "slow +SUCCEEDED +1" -- queue stats --db "$db"
+
+# Hardening: every class of bad input is refused in words (exit 2) and
+# changes nothing; nothing aborts on bytes that are not text.
+for cmd in "enqueue x" "stats" "inspect 1" "dlq list" "dlq redrive --all" "work"; do
+  # shellcheck disable=SC2086
+  expect_usage "memory: store lives in one process" -- queue $cmd --db memory:
+done
+for bad in 0x10 1e3 abc "" 99999999999999999999 1000001; do
+  expect_usage "--priority '$bad'" -- queue enqueue --db "$db" --priority "$bad" x
+done
+expect_usage "from 1 to 1000000" -- queue enqueue --db "$db" --max-attempts 010000000 x
+expect 0 "^[0-9]+$" -- queue enqueue --db "$db" --queue octal --max-attempts 010 x  # Decimal 10.
+expect 0 '"max_attempts": 10' -- queue inspect "$(cat "$tmp/out")" --db "$db" --json
+for bad in 2562047500000h 99999999999999999999ms 25h 0 -1s 5x ""; do
+  expect_usage "--lease '$bad'" -- queue work --db "$db" --lease "$bad"
+done
+expect_usage "--run-at '\\+2562047500000h'" -- queue enqueue --db "$db" --run-at +2562047500000h x
+expect_usage "JOB '0x1': not a number" -- queue inspect 0x1 --db "$db"
+expect_usage "--concurrency 'abc': not a number" -- queue work --db "$db" --concurrency abc
+expect_usage "--exec is empty" -- queue work --db "$db" --exec ''
+expect_usage "queue name may not contain '/'" -- queue enqueue --db "$db" --queue a/b x
+expect_usage "idempotency key has a control character" -- queue enqueue --db "$db" --key "$(printf 'a\tb')" x
+expect_usage "idempotency key is not valid UTF-8" -- queue enqueue --db "$db" --key "$(printf 'k\377')" x
+expect_usage "bad PostgreSQL URL: .*no_such" -- queue stats --db "postgresql://u@/db?host=$tmp/none&no_such=1"
+expect 0 "default +PENDING +1" -- queue stats --db "$db"  # Still nothing changed.
+# Read-only commands never create a database.
+expect 1 "directory '$tmp/nope' does not exist" -- queue enqueue --db "sqlite:$tmp/nope/q.db" x
+expect 1 "no database at '$tmp/absent.db'" -- queue stats --db "sqlite:$tmp/absent.db"
+expect 1 "no database at" -- queue dlq list --db "sqlite:$tmp/absent.db"
+test ! -e "$tmp/absent.db" || { echo "FAIL: a read-only command created a database"; failures=$((failures + 1)); }
+# Bytes that are not text: stored exactly, shown escaped, JSON as base64.
+printf 'bin\377\000x' | "$LAB" queue enqueue --db "$db" --queue bytes - >"$tmp/id"
+expect 0 '"base64": "Ymlu/wB4"' -- queue inspect "$(cat "$tmp/id")" --db "$db" --json
+expect 0 'payload \(6 bytes\): bin\\xff\\x00x' -- queue inspect "$(cat "$tmp/id")" --db "$db"
+"$LAB" queue inspect "$(cat "$tmp/id")" --db "$db" --full-payload >"$tmp/payload.out"
+if ! printf 'bin\377\000x' | cmp -s - "$tmp/payload.out"; then
+  echo "FAIL: --full-payload did not give the payload's bytes back"; failures=$((failures + 1))
+fi
+expect 0 '"bytes"' -- queue stats --db "$db" --json
+# The effect key names queue and key: the same key in two queues is two jobs.
+"$LAB" queue enqueue --db "$db" --queue qa --key same x >/dev/null
+"$LAB" queue enqueue --db "$db" --queue qb --key same x >/dev/null
+expect 0 "1 finished" -- queue work --db "$db" --queue qa --drain --exec "echo \$LAB_JOB_KEY > '$tmp/qa.key'"
+test "$(cat "$tmp/qa.key")" = "qa/same" || { echo "FAIL: LAB_JOB_KEY is not <queue>/<key>"; failures=$((failures + 1)); }
+
+# A per-job timeout kills the command and fails the attempt; what a command
+# leaves running in the background is killed when its job ends.
+"$LAB" queue enqueue --db "$db" --queue hang --max-attempts 1 x >/dev/null
+expect 0 "1 failed attempts" -- queue work --db "$db" --queue hang --drain --timeout 300ms --exec 'sleep 600'
+expect 0 "command timed out after 300ms" -- queue dlq list --db "$db" --queue hang
+"$LAB" queue enqueue --db "$db" --queue bg x >/dev/null
+expect 0 "1 finished" -- queue work --db "$db" --queue bg --drain --exec "sleep 600 & echo \$! > '$tmp/bg.pid'"
+if alive "$(cat "$tmp/bg.pid")"; then
+  echo "FAIL: a command's background child outlived its job"; failures=$((failures + 1))
+fi
+# A second signal kills the running command and exits 130.
+"$LAB" queue enqueue --db "$db" --queue twice x >/dev/null
+rm -f "$tmp/started"
+"$LAB" queue work --db "$db" --queue twice --exec "echo \$\$ > '$tmp/cmd.pid'; touch '$tmp/started'; sleep 600" \
+  >/dev/null 2>"$tmp/work2.err" &
+worker=$!
+for _ in $(seq 100); do [ -e "$tmp/started" ] && break; sleep 0.1; done
+kill -TERM "$worker"; sleep 0.2; kill -TERM "$worker"
+wait "$worker"
+code=$?
+sleep 0.2
+if [ "$code" -ne 130 ] || alive "$(cat "$tmp/cmd.pid")"; then
+  echo "FAIL: a second signal: exit $code (want 130), command still running?"; cat "$tmp/work2.err"
+  failures=$((failures + 1))
+fi
+# A database the worker can never write stops it with exit 1 (it looped before).
+mkdir -p "$tmp/ro" && chmod 755 "$tmp" "$tmp/ro"
+"$LAB" queue enqueue --db "sqlite:$tmp/ro/q.db" x >/dev/null
+chmod 444 "$tmp/ro/q.db"; chmod 555 "$tmp/ro"
+as_other=()
+if [ "$(id -u)" -eq 0 ]; then as_other=(runuser -u nobody --); fi
+timeout 60 "${as_other[@]}" "$LAB" queue work --db "sqlite:$tmp/ro/q.db" --drain >"$tmp/ro.out" 2>&1
+code=$?
+if [ "$code" -ne 1 ] || ! grep -Eqi "readonly|read-only|unable to open|permission" "$tmp/ro.out"; then
+  echo "FAIL: a read-only database: exit $code (want 1 with a clear message)"; cat "$tmp/ro.out"
+  failures=$((failures + 1))
+fi
+chmod 755 "$tmp/ro"
 
 if [ "$failures" -ne 0 ]; then echo "$failures CLI check(s) failed"; exit 1; fi
 echo "all CLI checks passed"

@@ -15,6 +15,8 @@ namespace lab {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
+// `lab queue work` abandoned by a second SIGINT/SIGTERM (128 + SIGINT, as a shell reports it).
+inline constexpr int kExitInterrupted = 130;
 
 using Action = std::function<int()>;
 using CommandTable = std::vector<std::pair<CLI::App*, Action>>;

@@ -7,16 +7,20 @@
 //   lab queue dlq list [--queue Q] [--json]
 //   lab queue dlq redrive (--job ID | --all [--queue Q])
 //   lab queue work [--concurrency N] [--queue Q] [--exec CMD] [--drain]
-//                  [--lease D] [--poll D] [--name NAME]
+//                  [--lease D] [--poll D] [--timeout D] [--name NAME]
 //
-// Every command takes --db URL (default sqlite:lab.db). A refused command
-// changes nothing in the store.
+// Every command takes --db URL (default sqlite:lab.db; memory: is refused,
+// its jobs would vanish with the process). A refused command changes
+// nothing in the store; the commands that only read never create a file.
+// JSON output never fails on bytes that are not text: such a string is
+// written as {"base64": "..."} instead.
 #include <fmt/core.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <ctime>
 #include <iostream>
 #include <iterator>
 #include <memory>
@@ -26,9 +30,12 @@
 #include <utility>
 
 #include "cli/commands.h"
+#include "cli/flags.h"
+#include "core/text.h"
 #include "queue/exec_handler.h"
 #include "queue/queue.h"
 #include "queue/worker_pool.h"
+#include "store/rules.h"
 
 namespace lab {
 namespace {
@@ -47,56 +54,55 @@ struct DbFlag {
   std::string url = kDefaultDb;
   void Add(CLI::App* cmd) {
     cmd->add_option("--db", url,
-                    "Store URL: sqlite:PATH (default sqlite:lab.db), "
-                    "postgresql://..., memory:");
+                    "Store URL: sqlite:PATH (default sqlite:lab.db) or postgresql://...");
   }
-  // An unknown scheme is a usage error (2); a store that cannot be opened or
-  // reached is a failure (1): FailWith tells them apart.
-  Result<std::unique_ptr<Queue>> Open() const { return Queue::Open(url, WallClock()); }
+  // An unknown scheme or a memory: store is a usage error (2); a store that
+  // cannot be opened or reached is a failure (1): FailWith tells them apart.
+  // `create` false: a missing SQLite file is an error, not a new file.
+  Result<std::unique_ptr<Queue>> Open(bool create = true) const {
+    LAB_ASSIGN_OR_RETURN(StoreUrl parsed, ParseStoreUrl(url));
+    if (parsed.kind == StoreKind::kMemory) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "queue commands need a durable store: a memory: store lives in one "
+                       "process, so its jobs would vanish; use sqlite:PATH or postgresql://...");
+    }
+    return Queue::Open(url, WallClock(), {.create = create});
+  }
+  Result<std::unique_ptr<Queue>> OpenExisting() const { return Open(/*create=*/false); }
 };
 
-// The leading digits of `text` (1 to 15 of them) as a number, and the rest.
-std::optional<std::pair<int64_t, std::string_view>> SplitNumber(std::string_view text) {
-  size_t end = 0;
-  while (end < text.size() && std::isdigit(static_cast<unsigned char>(text[end]))) ++end;
-  if (end == 0 || end > 15) return std::nullopt;
-  return std::pair{std::stoll(std::string(text.substr(0, end))), text.substr(end)};
+// A string for JSON: itself when it is valid UTF-8, else {"base64": ...}, so
+// no payload, key or name can make the JSON library throw.
+json TextOrBytes(const std::string& s) {
+  if (IsUtf8(s)) return s;
+  return {{"base64", Base64(s)}};
 }
 
-// "1500ms", "90s", "5m", "2h"; a bare number is seconds. `flag` names the
-// option in the error.
-Result<DurationMs> ParseDuration(std::string_view text, std::string_view flag) {
-  if (auto split = SplitNumber(text)) {
-    const auto [n, unit] = *split;
-    if (unit == "ms") return n;
-    if (unit == "s" || unit.empty()) return n * 1'000;
-    if (unit == "m") return n * 60'000;
-    if (unit == "h") return n * 3'600'000;
-  }
-  return MakeError(ErrorCode::kInvalidArgument,
-                   fmt::format("{} '{}': expected N[ms|s|m|h]", flag, text));
+// JSON text for the terminal; invalid UTF-8 left anywhere is replaced, never
+// thrown on.
+std::string Dump(const json& j) { return j.dump(2, ' ', false, json::error_handler_t::replace); }
+
+// "2026-12-01 21:09:18.123Z": epoch milliseconds for people (UTC).
+std::string HumanTime(TimeMs ms) {
+  if (ms <= 0) return "-";
+  const time_t secs = static_cast<time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
 }
 
-// "1700000000000" (ms since the epoch) or "+90s", "+5m", "+2h", "+1500ms".
-Result<TimeMs> ParseRunAt(const std::string& text, TimeMs now) {
-  if (text.starts_with('+')) {
-    if (auto delay = ParseDuration(std::string_view(text).substr(1), "--run-at")) {
-      return now + *delay;
-    }
-  } else if (auto split = SplitNumber(text); split && split->second.empty()) {
-    return split->first;
-  }
-  return MakeError(ErrorCode::kInvalidArgument,
-                   fmt::format("--run-at '{}': expected milliseconds since the epoch or "
-                               "+N[ms|s|m|h]",
-                               text));
-}
+// Terminal text: names, errors and payloads with bytes that are not
+// printable shown as \xNN, long ones cut.
+constexpr size_t kTerminalPayloadBytes = 200;
+std::string Shown(const std::string& s) { return ForTerminal(s, 1'000); }
 
 json JobJson(const Job& j) {
   return {{"id", j.id},
-          {"queue", j.queue},
-          {"key", j.key ? json(*j.key) : json(nullptr)},
-          {"payload", j.payload},
+          {"queue", TextOrBytes(j.queue)},
+          {"key", j.key ? TextOrBytes(*j.key) : json(nullptr)},
+          {"effect_key", TextOrBytes(j.EffectKey())},
+          {"payload", TextOrBytes(j.payload)},
           {"state", ToString(j.state)},
           {"priority", j.priority},
           {"run_at_ms", j.run_at_ms},
@@ -104,7 +110,7 @@ json JobJson(const Job& j) {
           {"attempts_used", j.AttemptsUsed()},
           {"max_attempts", j.max_attempts},
           {"created_at_ms", j.created_at_ms},
-          {"last_error", j.last_error}};
+          {"last_error", TextOrBytes(j.last_error)}};
 }
 
 struct EnqueueArgs {
@@ -112,34 +118,49 @@ struct EnqueueArgs {
   std::optional<std::string> key;
   std::string queue = "default";
   std::string run_at;
-  int priority = 0;
-  int max_attempts = 5;
+  std::string priority = "0";
+  std::string max_attempts = "5";
   std::string payload;
   bool has_payload = false;
 };
 
-int Enqueue(const EnqueueArgs& a) {
-  if (!a.has_payload) return UsageError("queue enqueue: give a PAYLOAD, or - to read stdin");
+Result<NewJob> BuildJob(const EnqueueArgs& a) {
+  LAB_ASSIGN_OR_RETURN(int64_t priority,
+                       ParseInteger(a.priority, "--priority", -kMaxPriority, kMaxPriority));
+  LAB_ASSIGN_OR_RETURN(int64_t attempts,
+                       ParseInteger(a.max_attempts, "--max-attempts", 1, kMaxAttempts));
   NewJob job{.queue = a.queue,
              .key = a.key,
              .payload = a.payload,
-             .priority = a.priority,
-             .max_attempts = a.max_attempts};
+             .priority = static_cast<int>(priority),
+             .max_attempts = static_cast<int>(attempts)};
   if (!a.run_at.empty()) {
-    auto at = ParseRunAt(a.run_at, WallClock().NowMs());
-    if (!at) return FailWith(at.error());
-    job.run_at_ms = *at;
+    LAB_ASSIGN_OR_RETURN(job.run_at_ms, ParseRunAt(a.run_at, WallClock().NowMs()));
   }
-  if (job.payload == "-") {
-    job.payload.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  // The store checks again; checking first keeps a bad name from opening
+  // (and so creating) a database at all.
+  LAB_RETURN_IF_ERROR(CheckNewJob(job));
+  return job;
+}
+
+int Enqueue(const EnqueueArgs& a) {
+  if (!a.has_payload) return UsageError("queue enqueue: give a PAYLOAD, or - to read stdin");
+  auto job = BuildJob(a);
+  if (!job) return FailWith(job.error());
+  if (job->payload == "-") {
+    job->payload.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    if (job->payload.size() > kMaxPayloadBytes) {
+      return UsageError(
+          fmt::format("queue enqueue: the payload on stdin is over {} bytes", kMaxPayloadBytes));
+    }
   }
   auto queue = a.db.Open();
   if (!queue) return FailWith(queue.error());
-  auto r = (*queue)->Enqueue(job);
+  auto r = (*queue)->Enqueue(*job);
   if (!r) return FailWith(r.error());
   if (!r->created) {
-    fmt::print(stderr, "lab: job {} already exists for key '{}'; nothing enqueued\n", r->job_id,
-               *a.key);
+    fmt::print(stderr, "lab: job {} already exists for key '{}' in queue '{}'; nothing enqueued\n",
+               r->job_id, Shown(*a.key), Shown(a.queue));
   }
   fmt::print("{}\n", r->job_id);
   return kExitOk;
@@ -148,90 +169,107 @@ int Enqueue(const EnqueueArgs& a) {
 struct ReadArgs {
   DbFlag db;
   bool json_out = false;
+  bool full_payload = false;
   std::string queue;
-  int64_t job = 0;
+  std::string job;
 };
 
 int Stats(const ReadArgs& a) {
-  auto queue = a.db.Open();
+  auto queue = a.db.OpenExisting();
   if (!queue) return FailWith(queue.error());
   auto counts = (*queue)->store().CountJobs();
   if (!counts) return FailWith(counts.error());
   if (a.json_out) {
     json out = {{"queues", json::object()}};
     for (const auto& c : *counts) out["queues"][c.queue][std::string(ToString(c.state))] = c.count;
-    fmt::print("{}\n", out.dump(2));
+    fmt::print("{}\n", Dump(out));
     return kExitOk;
   }
   fmt::print("{:<20} {:<10} {:>10}\n", "queue", "state", "jobs");
   for (const auto& c : *counts)
-    fmt::print("{:<20} {:<10} {:>10}\n", c.queue, ToString(c.state), c.count);
+    fmt::print("{:<20} {:<10} {:>10}\n", Shown(c.queue), ToString(c.state), c.count);
   if (counts->empty()) fmt::print("(no jobs)\n");
   return kExitOk;
 }
 
-int Inspect(const ReadArgs& a) {
-  auto queue = a.db.Open();
-  if (!queue) return FailWith(queue.error());
-  auto d = (*queue)->store().InspectJob(a.job);
-  if (!d) return FailWith(d.error());
-  if (a.json_out) {
-    json out = JobJson(d->job);
-    out["executions"] = json::array();
-    for (const auto& e : d->executions) {
-      out["executions"].push_back({{"id", e.id},
-                                   {"attempt", e.attempt},
-                                   {"worker", e.worker},
-                                   {"state", ToString(e.state)},
-                                   {"leased_at_ms", e.leased_at_ms},
-                                   {"lease_expires_at_ms", e.lease_expires_at_ms},
-                                   {"ended_at_ms", e.ended_at_ms},
-                                   {"reason", e.reason}});
-    }
-    out["effects"] = json::array();
-    for (const auto& e : d->effects) {
-      out["effects"].push_back({{"execution_id", e.execution_id},
-                                {"key", e.key},
-                                {"payload", e.payload},
-                                {"applied_at_ms", e.applied_at_ms}});
-    }
-    out["audit"] = json::array();
-    for (const auto& x : d->audit) {
-      out["audit"].push_back({{"seq", x.seq},
-                              {"at_ms", x.at_ms},
-                              {"execution_id", x.execution_id},
-                              {"event", x.event},
-                              {"from", x.from},
-                              {"to", x.to},
-                              {"detail", x.detail}});
-    }
-    fmt::print("{}\n", out.dump(2));
-    return kExitOk;
+json InspectJson(const JobDetail& d) {
+  json out = JobJson(d.job);
+  out["executions"] = json::array();
+  for (const auto& e : d.executions) {
+    out["executions"].push_back({{"id", e.id},
+                                 {"attempt", e.attempt},
+                                 {"worker", TextOrBytes(e.worker)},
+                                 {"state", ToString(e.state)},
+                                 {"leased_at_ms", e.leased_at_ms},
+                                 {"lease_expires_at_ms", e.lease_expires_at_ms},
+                                 {"ended_at_ms", e.ended_at_ms},
+                                 {"reason", TextOrBytes(e.reason)}});
   }
-  const Job& j = d->job;
-  fmt::print("job {}  queue {}  key {}  state {}\n", j.id, j.queue, j.key.value_or("-"),
-             ToString(j.state));
-  fmt::print("attempts {} (since redrive {}/{})  priority {}  run_at_ms {}\n", j.attempts,
-             j.AttemptsUsed(), j.max_attempts, j.priority, j.run_at_ms);
-  if (!j.last_error.empty()) fmt::print("last error: {}\n", j.last_error);
-  fmt::print("payload: {}\n\nexecutions\n", j.payload);
-  for (const auto& e : d->executions) {
-    fmt::print("  exec {:<6} token {:<3} {:<12} worker {:<16} {}\n", e.id, e.attempt,
-               ToString(e.state), e.worker, e.reason);
+  out["effects"] = json::array();
+  for (const auto& e : d.effects) {
+    out["effects"].push_back({{"execution_id", e.execution_id},
+                              {"key", TextOrBytes(e.key)},
+                              {"payload", TextOrBytes(e.payload)},
+                              {"applied_at_ms", e.applied_at_ms}});
   }
-  for (const auto& e : d->effects) {
-    fmt::print("effect (ledger): exec {} key '{}': {}\n", e.execution_id, e.key, e.payload);
+  out["audit"] = json::array();
+  for (const auto& x : d.audit) {
+    out["audit"].push_back({{"seq", x.seq},
+                            {"at_ms", x.at_ms},
+                            {"execution_id", x.execution_id},
+                            {"event", x.event},
+                            {"from", x.from},
+                            {"to", x.to},
+                            {"detail", TextOrBytes(x.detail)}});
+  }
+  return out;
+}
+
+void PrintInspect(const JobDetail& d) {
+  const Job& j = d.job;
+  fmt::print("job {}  queue {}  key {}  state {}\n", j.id, Shown(j.queue),
+             j.key ? Shown(*j.key) : "-", ToString(j.state));
+  fmt::print("attempts {} (since redrive {}/{})  priority {}\n", j.attempts, j.AttemptsUsed(),
+             j.max_attempts, j.priority);
+  fmt::print("created {}  run at {}\n", HumanTime(j.created_at_ms), HumanTime(j.run_at_ms));
+  if (!j.last_error.empty()) fmt::print("last error: {}\n", Shown(j.last_error));
+  fmt::print("payload ({} bytes): {}\n\nexecutions\n", j.payload.size(),
+             ForTerminal(j.payload, kTerminalPayloadBytes));
+  for (const auto& e : d.executions) {
+    fmt::print("  exec {:<6} token {:<3} {:<12} worker {:<16} leased {}  {}\n", e.id, e.attempt,
+               ToString(e.state), Shown(e.worker), HumanTime(e.leased_at_ms), Shown(e.reason));
+  }
+  for (const auto& e : d.effects) {
+    fmt::print("effect (ledger): exec {} key '{}': {}\n", e.execution_id, Shown(e.key),
+               ForTerminal(e.payload, kTerminalPayloadBytes));
   }
   fmt::print("\naudit\n");
-  for (const auto& x : d->audit) {
-    fmt::print("  #{:<6} t={:<14} exec {:<6} {:<10} {} -> {} {}\n", x.seq, x.at_ms, x.execution_id,
-               x.event, x.from.empty() ? "(new)" : x.from, x.to, x.detail);
+  for (const auto& x : d.audit) {
+    fmt::print("  #{:<6} {} exec {:<6} {:<10} {} -> {} {}\n", x.seq, HumanTime(x.at_ms),
+               x.execution_id, x.event, x.from.empty() ? "(new)" : x.from, x.to, Shown(x.detail));
+  }
+}
+
+int Inspect(const ReadArgs& a) {
+  auto id = ParseInteger(a.job, "JOB", 1, INT64_MAX);
+  if (!id) return FailWith(id.error());
+  auto queue = a.db.OpenExisting();
+  if (!queue) return FailWith(queue.error());
+  auto d = (*queue)->store().InspectJob(*id);
+  if (!d) return FailWith(d.error());
+  if (a.full_payload) {
+    // The payload's bytes exactly, for a pipe or a file.
+    fwrite(d->job.payload.data(), 1, d->job.payload.size(), stdout);
+  } else if (a.json_out) {
+    fmt::print("{}\n", Dump(InspectJson(*d)));
+  } else {
+    PrintInspect(*d);
   }
   return kExitOk;
 }
 
 int DlqList(const ReadArgs& a) {
-  auto queue = a.db.Open();
+  auto queue = a.db.OpenExisting();
   if (!queue) return FailWith(queue.error());
   JobFilter filter{.state = JobState::kDead, .limit = 10'000};
   if (!a.queue.empty()) filter.queue = a.queue;
@@ -240,13 +278,13 @@ int DlqList(const ReadArgs& a) {
   if (a.json_out) {
     json out = json::array();
     for (const auto& j : *dead) out.push_back(JobJson(j));
-    fmt::print("{}\n", out.dump(2));
+    fmt::print("{}\n", Dump(out));
     return kExitOk;
   }
   fmt::print("{:<8} {:<16} {:<20} {:>8}  {}\n", "job", "queue", "key", "attempts", "last error");
   for (const auto& j : *dead) {
-    fmt::print("{:<8} {:<16} {:<20} {:>8}  {}\n", j.id, j.queue, j.key.value_or("-"), j.attempts,
-               j.last_error);
+    fmt::print("{:<8} {:<16} {:<20} {:>8}  {}\n", j.id, Shown(j.queue), j.key ? Shown(*j.key) : "-",
+               j.attempts, Shown(j.last_error));
   }
   if (dead->empty()) fmt::print("(dead-letter queue is empty)\n");
   return kExitOk;
@@ -254,26 +292,29 @@ int DlqList(const ReadArgs& a) {
 
 struct RedriveArgs {
   DbFlag db;
-  int64_t job = 0;
+  std::string job;
   bool all = false;
   std::string queue;
 };
 
 int DlqRedrive(const RedriveArgs& a) {
-  if ((a.job != 0) == a.all)
+  if (a.job.empty() == !a.all)
     return UsageError("queue dlq redrive: give exactly one of --job ID or --all");
   if (!a.queue.empty() && !a.all) return UsageError("queue dlq redrive: --queue goes with --all");
-  auto queue = a.db.Open();
-  if (!queue) return FailWith(queue.error());
   std::vector<JobId> ids;
+  if (!a.all) {
+    auto id = ParseInteger(a.job, "--job", 1, INT64_MAX);
+    if (!id) return FailWith(id.error());
+    ids.push_back(*id);
+  }
+  auto queue = a.db.OpenExisting();
+  if (!queue) return FailWith(queue.error());
   if (a.all) {
     JobFilter filter{.state = JobState::kDead, .limit = 1'000'000};
     if (!a.queue.empty()) filter.queue = a.queue;
     auto dead = (*queue)->store().ListJobs(filter);
     if (!dead) return FailWith(dead.error());
     for (const auto& j : *dead) ids.push_back(j.id);
-  } else {
-    ids.push_back(a.job);
   }
   int redriven = 0;
   for (JobId id : ids) {
@@ -291,17 +332,19 @@ int DlqRedrive(const RedriveArgs& a) {
 
 struct WorkArgs {
   DbFlag db;
-  int concurrency = 1;
+  std::string concurrency = "1";
   std::string queue = "default";
   std::string exec = "cat";
   bool drain = false;
   std::string lease = "30s";
   std::string poll = "250ms";
+  std::string timeout;
   std::string name;
 };
 
 // SIGINT/SIGTERM: the first stops claiming (running jobs finish), the
-// second abandons them at once (their leases expire and they run again).
+// second kills the running commands and exits 130 at once (their leases
+// expire and the jobs run again).
 std::atomic<Waiter*> g_stop_waiter{nullptr};
 std::atomic<int> g_signals{0};
 
@@ -313,61 +356,101 @@ void OnStopSignal(int) {
     if (Waiter* w = g_stop_waiter.load()) w->Stop();
     return;
   }
-  static constexpr char kMsg[] = "lab: abandoning running jobs; their leases will expire\n";
+  static constexpr char kMsg[] =
+      "lab: abandoning running jobs: their commands are killed, their leases will expire\n";
   [[maybe_unused]] ssize_t n = write(STDERR_FILENO, kMsg, sizeof kMsg - 1);
-  _exit(130);
+  KillRunningCommands();
+  _exit(kExitInterrupted);
+}
+
+// Installed before anything that can block (connecting to a server), so
+// Ctrl-C works at once; removed when the pool has stopped.
+class StopSignals {
+ public:
+  explicit StopSignals(Waiter& waiter) {
+    g_stop_waiter = &waiter;
+    struct sigaction action {};
+    action.sa_handler = OnStopSignal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+  }
+  ~StopSignals() {
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    g_stop_waiter = nullptr;
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+  bool interrupted() const { return g_signals.load() > 0; }
+};
+
+struct WorkSettings {
+  int concurrency = 1;
+  DurationMs lease_ms = 0;
+  DurationMs poll_ms = 0;
+  DurationMs timeout_ms = 0;  // 0: none.
+};
+
+Result<WorkSettings> ParseWork(const WorkArgs& a) {
+  WorkSettings w;
+  LAB_ASSIGN_OR_RETURN(int64_t concurrency, ParseInteger(a.concurrency, "--concurrency", 1, 256));
+  w.concurrency = static_cast<int>(concurrency);
+  LAB_ASSIGN_OR_RETURN(w.lease_ms, ParseDuration(a.lease, "--lease", 300, 24 * 3'600'000));
+  LAB_ASSIGN_OR_RETURN(w.poll_ms, ParseDuration(a.poll, "--poll", 1, 3'600'000));
+  if (!a.timeout.empty()) {
+    LAB_ASSIGN_OR_RETURN(w.timeout_ms, ParseDuration(a.timeout, "--timeout", 1, kMaxDurationMs));
+  }
+  if (a.exec.find_first_not_of(" \t\n") == std::string::npos) {
+    return MakeError(ErrorCode::kInvalidArgument, "--exec is empty: give the command to run");
+  }
+  LAB_RETURN_IF_ERROR(CheckName(NameKind::kQueue, a.queue));
+  if (!a.name.empty()) LAB_RETURN_IF_ERROR(CheckName(NameKind::kWorker, a.name));
+  return w;
 }
 
 int Work(const WorkArgs& a) {
-  auto url = ParseStoreUrl(a.db.url);
-  if (!url) return FailWith(url.error());
-  if (url->kind == StoreKind::kMemory) {
-    return UsageError(
-        "queue work: a memory: store lives in one process and has no jobs; "
-        "use sqlite:PATH or postgresql://...");
-  }
-  auto lease = ParseDuration(a.lease, "--lease");
-  if (!lease) return FailWith(lease.error());
-  auto poll = ParseDuration(a.poll, "--poll");
-  if (!poll) return FailWith(poll.error());
-  if (*lease < 300) return UsageError("queue work: --lease must be at least 300ms");
-  if (*poll < 1) return UsageError("queue work: --poll must be at least 1ms");
+  auto settings = ParseWork(a);
+  if (!settings) return FailWith(settings.error());
+  SystemWaiter waiter;
+  StopSignals signals(waiter);
   // Fail fast on a store that cannot be opened at all; later the pool
   // reconnects on its own (a restarted server, a dropped connection).
   if (auto first = a.db.Open(); !first) return FailWith(first.error());
+  if (signals.interrupted()) return kExitInterrupted;
 
-  SystemWaiter waiter;
   const std::string name =
       a.name.empty() ? fmt::format("pid{}", static_cast<long>(getpid())) : a.name;
-  PoolOptions options{.concurrency = a.concurrency,
+  const WorkSettings& w = *settings;
+  PoolOptions options{.concurrency = w.concurrency,
                       .worker = {.name = name,
                                  .queue = a.queue,
-                                 .lease_ms = *lease,
+                                 .lease_ms = w.lease_ms,
                                  .seed = static_cast<uint64_t>(WallClock().NowMs()) ^
                                          static_cast<uint64_t>(getpid())},
-                      .idle_wait_ms = *poll,
-                      .sweep_every_ms = std::max<DurationMs>(*lease / 3, 100),
+                      .idle_wait_ms = w.poll_ms,
+                      .sweep_every_ms = std::max<DurationMs>(w.lease_ms / 3, 100),
                       .drain = a.drain};
-  WorkerPool pool([&a] { return a.db.Open(); },
-                  ExecHandler({.command = a.exec, .heartbeat_ms = *lease / 3}, waiter), options,
-                  waiter, [](const std::string& line) { fmt::print(stderr, "lab: {}\n", line); });
-
-  g_stop_waiter = &waiter;
-  struct sigaction action {};
-  action.sa_handler = OnStopSignal;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
+  WorkerPool pool(
+      [&a] { return a.db.Open(); },
+      ExecHandler({.command = a.exec, .heartbeat_ms = w.lease_ms / 3, .timeout_ms = w.timeout_ms},
+                  waiter),
+      options, waiter, [](const std::string& line) { fmt::print(stderr, "lab: {}\n", line); });
   PoolStats stats = pool.Run();
-  signal(SIGINT, SIG_DFL);
-  signal(SIGTERM, SIG_DFL);
-  g_stop_waiter = nullptr;
 
+  const char* why = stats.fatal ? "error" : stats.drained ? "queue drained" : "signal";
   fmt::print(stderr,
-             "lab: worker {} stopped ({}): {} finished, {} failed attempts, {} duplicates, "
-             "{} fenced, {} abandoned, {} store errors, {} reconnects\n",
-             name, stats.drained ? "queue drained" : "signal", stats.finished, stats.failed,
-             stats.duplicates, stats.fenced, stats.abandoned, stats.errors, stats.reopened);
+             "lab: worker {} stopped ({}): {} finished, {} failed attempts, {} re-deliveries "
+             "(jobs that had run before), {} already committed, {} fenced, {} store calls "
+             "retried, {} jobs given up ({} released, {} left to expire), {} store errors, "
+             "{} reconnects\n",
+             name, why, stats.finished, stats.failed, stats.redelivered, stats.duplicates,
+             stats.fenced, stats.retried, stats.released + stats.abandoned, stats.released,
+             stats.abandoned, stats.errors, stats.reconnects);
+  if (stats.fatal) {
+    fmt::print(stderr, "lab: worker stopped: {}\n", stats.fatal->message);
+    return kExitFailure;
+  }
   return kExitOk;
 }
 
@@ -381,13 +464,19 @@ void AddQueueCommands(CLI::App& app, CommandTable& table) {
   auto en = std::make_shared<EnqueueArgs>();
   auto* enqueue = queue->add_subcommand("enqueue", "Add a job; prints its id");
   en->db.Add(enqueue);
-  enqueue->add_option("--key", en->key, "Idempotency key: the same key twice is one job");
-  enqueue->add_option("--queue", en->queue, "Queue name (default: default)");
-  enqueue->add_option("--run-at", en->run_at, "Not before: ms since the epoch, or +N[ms|s|m|h]");
-  enqueue->add_option("--priority", en->priority, "Higher runs first (default 0)");
-  enqueue->add_option("--max-attempts", en->max_attempts, "Attempts before dead letter (default 5)")
-      ->check(CLI::Range(1, 1'000'000));
-  enqueue->add_option("PAYLOAD", en->payload, "The payload, or - to read it from stdin");
+  enqueue->add_option("--key", en->key,
+                      "Idempotency key (UTF-8 text, no control characters, at most 512 bytes): "
+                      "the same key twice in one queue is one job");
+  enqueue->add_option("--queue", en->queue,
+                      "Queue name (UTF-8 text without '/' or control characters, at most 128 "
+                      "bytes; default: default)");
+  enqueue->add_option("--run-at", en->run_at,
+                      "Not before: ms since the epoch, or +N[ms|s|m|h|d] from now");
+  enqueue->add_option("--priority", en->priority,
+                      "Higher runs first, -1000000..1000000 (default 0)");
+  enqueue->add_option("--max-attempts", en->max_attempts,
+                      "Attempts before dead letter, 1..1000000 (default 5)");
+  enqueue->add_option("PAYLOAD", en->payload, "The payload (bytes), or - to read it from stdin");
   table.emplace_back(enqueue, [en, enqueue] {
     en->has_payload = enqueue->count("PAYLOAD") > 0;
     return Enqueue(*en);
@@ -402,8 +491,10 @@ void AddQueueCommands(CLI::App& app, CommandTable& table) {
   auto in = std::make_shared<ReadArgs>();
   auto* inspect = queue->add_subcommand("inspect", "One job with every execution and audit event");
   in->db.Add(inspect);
-  inspect->add_option("JOB", in->job, "Job id")->required()->check(CLI::PositiveNumber);
-  inspect->add_flag("--json", in->json_out, "Print JSON");
+  inspect->add_option("JOB", in->job, "Job id")->required();
+  inspect->add_flag("--json", in->json_out, "Print JSON (times in ms since the epoch)");
+  inspect->add_flag("--full-payload", in->full_payload,
+                    "Write only the payload's bytes, exactly, to stdout");
   table.emplace_back(inspect, [in] { return Inspect(*in); });
 
   auto* dlq = queue->add_subcommand("dlq", "The dead-letter queue: list, redrive");
@@ -418,7 +509,7 @@ void AddQueueCommands(CLI::App& app, CommandTable& table) {
   auto rd = std::make_shared<RedriveArgs>();
   auto* redrive = dlq->add_subcommand("redrive", "Return dead jobs to PENDING with a fresh budget");
   rd->db.Add(redrive);
-  redrive->add_option("--job", rd->job, "The job to redrive")->check(CLI::PositiveNumber);
+  redrive->add_option("--job", rd->job, "The job to redrive");
   redrive->add_flag("--all", rd->all, "Redrive every dead job");
   redrive->add_option("--queue", rd->queue, "With --all: only this queue");
   table.emplace_back(redrive, [rd] { return DlqRedrive(*rd); });
@@ -427,15 +518,20 @@ void AddQueueCommands(CLI::App& app, CommandTable& table) {
   auto* work = queue->add_subcommand(
       "work", "Run jobs: CMD once per job (payload on stdin, LAB_JOB_* in the environment)");
   wk->db.Add(work);
-  work->add_option("--concurrency", wk->concurrency, "Jobs run at once (default 1)")
-      ->check(CLI::Range(1, 256));
+  work->add_option("--concurrency", wk->concurrency, "Jobs run at once, 1..256 (default 1)");
   work->add_option("--queue", wk->queue, "Queue name (default: default)");
   work->add_option("--exec", wk->exec,
                    "Shell command per job; exit 0 commits, else retry (default: cat)");
-  work->add_flag("--drain", wk->drain, "Exit once the queue has no pending or running job");
+  work->add_flag("--drain", wk->drain,
+                 "Exit once the queue has no pending job (scheduled retries and --run-at jobs "
+                 "included: it waits for them) and no running job");
   work->add_option("--lease", wk->lease,
-                   "Lease per claim, N[ms|s|m|h] (default 30s); heartbeats every third");
-  work->add_option("--poll", wk->poll, "Wait when no job is ready, N[ms|s|m|h] (default 250ms)");
+                   "Lease per claim, 300ms..24h as N[ms|s|m|h] (a bare number is seconds; "
+                   "default 30s); heartbeats every third");
+  work->add_option("--poll", wk->poll,
+                   "Wait when no job is ready, 1ms..1h (a bare number is seconds; default 250ms)");
+  work->add_option("--timeout", wk->timeout,
+                   "Kill a job's command after this long and fail the attempt (default: none)");
   work->add_option("--name", wk->name, "Worker name in the audit log (default pid<PID>)");
   table.emplace_back(work, [wk] { return Work(*wk); });
 }

@@ -20,6 +20,10 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "UnknownOutcome";
     case ErrorCode::kResourceExhausted:
       return "ResourceExhausted";
+    case ErrorCode::kPermissionDenied:
+      return "PermissionDenied";
+    case ErrorCode::kFailStopped:
+      return "FailStopped";
     case ErrorCode::kDataLoss:
       return "DataLoss";
     case ErrorCode::kInternal:

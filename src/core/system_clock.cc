@@ -64,6 +64,10 @@ bool SystemWaiter::WaitReadableMs(int fd, DurationMs ms) {
   return PollReadable(&p, 1, ms) == 0;
 }
 
+void SystemWaiter::PauseMs(DurationMs ms) {
+  PollReadable(nullptr, 0, ms);  // No fd: only the time can end it.
+}
+
 void SystemWaiter::Stop() {
   stopped_.store(true);
   const uint64_t one = 1;

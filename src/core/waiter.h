@@ -23,6 +23,9 @@ class Waiter {
   virtual bool WaitMs(DurationMs ms) = 0;
   // Waits until `fd` is readable or `ms` has passed. True when readable.
   virtual bool WaitReadableMs(int fd, DurationMs ms) = 0;
+  // Waits `ms` even once stopped: the pause between retries of work already
+  // in hand, which a first stop signal lets finish.
+  virtual void PauseMs(DurationMs ms) = 0;
   virtual void Stop() = 0;
   virtual bool stopped() const = 0;
 };
@@ -36,6 +39,7 @@ class SystemWaiter final : public Waiter {
 
   bool WaitMs(DurationMs ms) override;
   bool WaitReadableMs(int fd, DurationMs ms) override;
+  void PauseMs(DurationMs ms) override;
   // Async-signal-safe: an atomic store and a write(2) to an eventfd.
   void Stop() override;
   bool stopped() const override { return stopped_.load(); }

@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <string_view>
@@ -31,6 +33,33 @@ class Fd {
 
  private:
   int fd_;
+};
+
+// The process groups of the commands running now, for KillRunningCommands
+// (called from a signal handler: plain atomics, no locks, no allocation).
+constexpr int kMaxRunning = 1024;
+std::atomic<pid_t> g_running[kMaxRunning];
+
+// Holds a slot in g_running while a command runs.
+class RunningSlot {
+ public:
+  explicit RunningSlot(pid_t pgid) {
+    for (int i = 0; i < kMaxRunning; ++i) {
+      pid_t empty = 0;
+      if (g_running[i].compare_exchange_strong(empty, pgid)) {
+        slot_ = i;
+        return;
+      }
+    }
+  }
+  ~RunningSlot() {
+    if (slot_ >= 0) g_running[slot_].store(0);
+  }
+  RunningSlot(const RunningSlot&) = delete;
+  RunningSlot& operator=(const RunningSlot&) = delete;
+
+ private:
+  int slot_ = -1;
 };
 
 std::string SysError(std::string_view what) {
@@ -121,7 +150,16 @@ std::string DescribeStatus(int status) {
   return fmt::format("command ended with wait status {}", status);
 }
 
-HandlerResult RunCommand(const ExecOptions& options, Waiter& waiter, const JobContext& ctx) {
+// Kills what is left of the command's process group, then reaps the
+// command. The group is killed while the command is still unreaped (a
+// zombie holds its pid), so the group id cannot have been reused.
+Result<int> EndCommand(pid_t pid) {
+  kill(-pid, SIGKILL);
+  return Reap(pid);
+}
+
+HandlerResult RunCommand(const ExecOptions& options, Waiter& waiter, Clock& clock,
+                         const JobContext& ctx) {
   Fd payload(memfd_create("lab-payload", MFD_CLOEXEC));
   if (payload.get() < 0) return HandlerResult::Transient(SysError("memfd_create"));
   if (auto w = WritePayload(payload.get(), ctx.payload); !w) {
@@ -129,25 +167,36 @@ HandlerResult RunCommand(const ExecOptions& options, Waiter& waiter, const JobCo
   }
   auto pid = Spawn(options.command, payload.get(), ctx);
   if (!pid) return HandlerResult::Transient(pid.error().message);
+  RunningSlot running(*pid);
   // Readable when the child has exited; the wait for it never spins.
   Fd exited(static_cast<int>(syscall(SYS_pidfd_open, *pid, 0)));
   if (exited.get() < 0) {
     const std::string why = SysError("pidfd_open");
-    kill(-*pid, SIGKILL);
-    (void)Reap(*pid);
+    (void)EndCommand(*pid);
     return HandlerResult::Transient(why);
   }
-  while (!waiter.WaitReadableMs(exited.get(), options.heartbeat_ms)) {
+  const TimeMs started = clock.NowMs();
+  for (;;) {
+    DurationMs wait = options.heartbeat_ms;
+    if (options.timeout_ms > 0) {
+      const DurationMs left = options.timeout_ms - (clock.NowMs() - started);
+      if (left <= 0) {
+        (void)EndCommand(*pid);
+        return HandlerResult::Transient(
+            fmt::format("command timed out after {}ms; killed", options.timeout_ms));
+      }
+      wait = std::min(wait, left);
+    }
+    if (waiter.WaitReadableMs(exited.get(), wait)) break;
     if (!ctx.keep_alive) continue;
     auto beat = ctx.keep_alive();
     if (!beat && beat.error().code == ErrorCode::kAborted) {
       // Another worker owns the job now: stop this copy of the command.
-      kill(-*pid, SIGKILL);
-      (void)Reap(*pid);
+      (void)EndCommand(*pid);
       return HandlerResult::Transient("lease lost while the command ran; command killed");
     }
   }
-  auto status = Reap(*pid);
+  auto status = EndCommand(*pid);
   if (!status) return HandlerResult::Transient(status.error().message);
   if (WIFEXITED(*status) && WEXITSTATUS(*status) == 0) return HandlerResult::Ok("exit 0");
   return HandlerResult::Transient(DescribeStatus(*status));
@@ -157,8 +206,16 @@ HandlerResult RunCommand(const ExecOptions& options, Waiter& waiter, const JobCo
 
 Handler ExecHandler(ExecOptions options, Waiter& waiter) {
   return [options = std::move(options), &waiter](const JobContext& ctx) {
-    return RunCommand(options, waiter, ctx);
+    // The wall clock only measures the command's own run time for the timeout.
+    static SystemClock clock;
+    return RunCommand(options, waiter, clock, ctx);
   };
+}
+
+void KillRunningCommands() {
+  for (auto& slot : g_running) {
+    if (const pid_t pgid = slot.load(); pgid > 0) kill(-pgid, SIGKILL);
+  }
 }
 
 }  // namespace lab

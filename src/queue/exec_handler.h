@@ -8,7 +8,10 @@
 // the retry policy turns into a retry or a dead letter. While the command
 // runs the handler extends the lease every `heartbeat_ms`; when the lease is
 // lost (taken over after a stall), it kills the command's process group and
-// reports the loss. LAB_JOB_KEY is the job's idempotency key when it has
+// reports the loss; after `timeout_ms` (if set) it kills it and fails the
+// attempt. When a command ends, whatever it left running in its process
+// group (background children) is killed too, so nothing of a job outlives
+// its commit. LAB_JOB_KEY is the job's idempotency key when it has
 // one, else "job:<id>": the key an idempotent command should record its
 // effect under. Thread-safety: the handler may run on many threads at once.
 #pragma once
@@ -23,9 +26,14 @@ namespace lab {
 struct ExecOptions {
   std::string command;
   DurationMs heartbeat_ms = 10'000;
+  DurationMs timeout_ms = 0;  // 0: no limit.
 };
 
 // `waiter` must outlive the handler; it paces the wait for the command.
 Handler ExecHandler(ExecOptions options, Waiter& waiter);
+
+// Kills the process group of every command an ExecHandler is running now.
+// Async-signal-safe: for a process that is about to exit at once.
+void KillRunningCommands();
 
 }  // namespace lab

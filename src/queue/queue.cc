@@ -2,6 +2,7 @@
 
 #include <fmt/core.h>
 
+#include "core/assert.h"
 #include "store/memory_store.h"
 #include "store/postgres_store.h"
 #include "store/sqlite_store.h"
@@ -81,6 +82,12 @@ Result<std::unique_ptr<Queue>> Queue::Open(std::string_view url, Clock& clock,
                                                    .store = store_options},
                                                   clock));
   }
+  return std::unique_ptr<Queue>(new Queue(std::move(store), clock, options));
+}
+
+std::unique_ptr<Queue> Queue::Adopt(std::unique_ptr<Store> store, Clock& clock,
+                                    QueueOptions options) {
+  LAB_ASSERT(store != nullptr);
   return std::unique_ptr<Queue>(new Queue(std::move(store), clock, options));
 }
 

@@ -45,6 +45,10 @@ class Queue {
  public:
   static Result<std::unique_ptr<Queue>> Open(std::string_view url, Clock& clock,
                                              QueueOptions options = {});
+  // A queue over a store the caller built (a decorated one, in tests). The
+  // store's own options must agree with `options.guards`.
+  static std::unique_ptr<Queue> Adopt(std::unique_ptr<Store> store, Clock& clock,
+                                      QueueOptions options = {});
 
   Result<EnqueueResult> Enqueue(const NewJob& job);
   // Aborts expired leases (reaper guard). Returns how many.

@@ -2,6 +2,8 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
+
 #include "core/assert.h"
 #include "core/enum_names.h"
 
@@ -50,7 +52,9 @@ Result<StepResult> Worker::Step() {
     case WorkerPhase::kInProgress:
       return RunHandler();
     case WorkerPhase::kRan:
-      return Commit();
+      // The handler's result is held until the store has it: a commit, or
+      // a failed attempt, retried as is after a transient store error.
+      return result_->status == HandlerResult::Status::kOk ? Commit() : FailAttempt();
     case WorkerPhase::kCommitted:
       return Finish();
   }
@@ -75,8 +79,12 @@ Result<void> Worker::Heartbeat() {
 
 Result<void> Worker::ExtendLease() {
   LAB_ASSERT(lease_);
+  const TimeMs sent_at = queue_.clock().NowMs();
   auto beat = queue_.store().Heartbeat(Ref(), options_.lease_ms);
   Trace("heartbeat", beat ? "lease extended" : beat.error().ToString());
+  // The store's new expiry is at least this: it read its clock after we sent.
+  if (beat)
+    lease_->expires_at_ms = std::max(lease_->expires_at_ms, AddMs(sent_at, options_.lease_ms));
   return beat;
 }
 
@@ -89,6 +97,19 @@ void Worker::Abandon(std::string_view why) {
   if (!lease_) return;
   Trace("abandon", fmt::format("in phase {}: {}; the lease will expire", ToString(phase_), why));
   DropJob();
+}
+
+Result<void> Worker::GiveUp(std::string_view why) {
+  if (!lease_) return {};
+  Result<void> released;
+  if (phase_ != WorkerPhase::kCommitted) {
+    released = queue_.store().Release(Ref(), why);
+    Trace("release", released ? fmt::format("gave the job up: {}", why)
+                              : fmt::format("could not release ({}); the lease will expire",
+                                            released.error().ToString()));
+  }
+  Abandon(why);
+  return released;
 }
 
 void Worker::DropJob() {
@@ -135,7 +156,11 @@ Result<StepResult> Worker::RunHandler() {
                                              .attempt = lease_->token,
                                              .execution_id = lease_->execution_id,
                                              .keep_alive = [this] { return ExtendLease(); }});
-  if (result.status != HandlerResult::Status::kOk) return FailAttempt(result);
+  if (result.status != HandlerResult::Status::kOk) {
+    result_ = std::move(result);
+    phase_ = WorkerPhase::kRan;
+    return FailAttempt();
+  }
   if (!queue_.guards().commit_boundary) {
     // No commit boundary: the effect happens now, whatever becomes of the lease.
     sink_->Apply(AppliedEffect{.job_id = job.id,
@@ -153,7 +178,9 @@ Result<StepResult> Worker::RunHandler() {
   return Done(StepKind::kRan);
 }
 
-Result<StepResult> Worker::FailAttempt(const HandlerResult& result) {
+Result<StepResult> Worker::FailAttempt() {
+  LAB_ASSERT(lease_ && result_ && result_->status != HandlerResult::Status::kOk);
+  const HandlerResult& result = *result_;
   const bool permanent = result.status == HandlerResult::Status::kPermanentError;
   const Job& job = lease_->job;
   const int used = lease_->token - job.attempts_at_redrive;
@@ -172,8 +199,10 @@ Result<StepResult> Worker::Commit() {
   std::optional<Effect> effect;
   if (queue_.guards().commit_boundary) effect = Effect{result_->effect};
   auto outcome = queue_.store().Commit(Ref(), effect);
-  result_.reset();
+  // A commit refused before anything was written keeps the handler's result,
+  // so the commit can be retried within the lease (OnError drops it otherwise).
   if (!outcome) return OnError(outcome.error(), "commit");
+  result_.reset();
   if (*outcome == CommitOutcome::kAlreadyCommitted) {
     Trace("commit", "duplicate: job already committed; short-circuited, no effect");
     return EndJob(StepKind::kDuplicate);

@@ -60,6 +60,8 @@ struct WorkerOptions {
   uint64_t seed = 1;  // For retry jitter.
 };
 
+// kRan: the handler returned; its result (success or error) is held until
+// the store has recorded it.
 enum class WorkerPhase { kIdle, kLeased, kInProgress, kRan, kCommitted };
 
 enum class StepKind {
@@ -99,6 +101,14 @@ class Worker {
   // Lets go of the current job after an error it cannot step past: the
   // lease expires and the reaper or reconciler takes the job over.
   void Abandon(std::string_view why);
+  // Gives the current job up: first asks the store to release the lease
+  // (the job is re-queued at once, with `why` in its audit trail), then
+  // abandons it whatever the store answered. A COMMITTED job is only
+  // abandoned: the reconciler finishes it. Returns the release's outcome.
+  Result<void> GiveUp(std::string_view why);
+  // When the current lease ends, as this worker knows it: the claim's
+  // expiry, moved on by each heartbeat from the time the heartbeat was sent.
+  TimeMs lease_expires_at_ms() const { return lease_ ? lease_->expires_at_ms : 0; }
 
   WorkerPhase phase() const { return phase_; }
   const std::string& name() const { return options_.name; }
@@ -110,7 +120,8 @@ class Worker {
   Result<StepResult> RunHandler();
   Result<StepResult> Commit();
   Result<StepResult> Finish();
-  Result<StepResult> FailAttempt(const HandlerResult& result);
+  // Records the held failed result_: a retry or a dead letter.
+  Result<StepResult> FailAttempt();
   // Extends the lease without changing the worker's phase.
   Result<void> ExtendLease();
   // Maps a refused call: fenced -> drop the job and go idle; else the error.

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/assert.h"
+#include "queue/step_policy.h"
 
 namespace lab {
 
@@ -15,8 +16,10 @@ namespace {
 
 constexpr DurationMs kMinBackoffMs = 50;
 
-bool NeedsReopen(ErrorCode code) {
-  return code == ErrorCode::kUnknownOutcome || code == ErrorCode::kFailedPrecondition;
+std::string JobName(const Worker& worker) {
+  if (!worker.lease()) return "no job";
+  return fmt::format("job {} (execution {}, token {})", worker.lease()->job.id,
+                     worker.lease()->execution_id, worker.lease()->token);
 }
 
 }  // namespace
@@ -37,14 +40,19 @@ PoolStats WorkerPool::Run() {
   std::vector<std::thread> threads;
   for (int i = 0; i < options_.concurrency; ++i) threads.emplace_back([this, i] { RunThread(i); });
   for (auto& t : threads) t.join();
+  std::lock_guard lock(fatal_mu_);
   return {.finished = counters_.finished.load(),
           .failed = counters_.failed.load(),
+          .redelivered = counters_.redelivered.load(),
           .duplicates = counters_.duplicates.load(),
           .fenced = counters_.fenced.load(),
+          .retried = counters_.retried.load(),
+          .released = counters_.released.load(),
           .abandoned = counters_.abandoned.load(),
           .errors = counters_.errors.load(),
-          .reopened = counters_.reopened.load(),
-          .drained = counters_.drained.load()};
+          .reconnects = counters_.reconnects.load(),
+          .drained = counters_.drained.load(),
+          .fatal = fatal_};
 }
 
 void WorkerPool::RunThread(int index) {
@@ -54,11 +62,14 @@ void WorkerPool::RunThread(int index) {
   std::unique_ptr<Queue> queue;
   std::optional<Worker> worker;
   DurationMs backoff = 0;
-  auto back_off = [&](const Error& error, std::string_view what) {
-    ++counters_.errors;
-    Log(fmt::format("{}: {}: {}", wo.name, what, error.ToString()));
+  auto next_backoff = [&] {
     backoff = std::clamp(backoff * 2, kMinBackoffMs, options_.max_backoff_ms);
-    waiter_.WaitMs(backoff);
+    return backoff;
+  };
+  auto close_queue = [&] {
+    if (queue) counters_.reconnects += queue->store().reconnects();
+    worker.reset();
+    queue.reset();
   };
 
   for (;;) {
@@ -66,40 +77,93 @@ void WorkerPool::RunThread(int index) {
       if (waiter_.stopped()) return;
       auto opened = open_();
       if (!opened) {
-        back_off(opened.error(), "opening the queue");
+        ++counters_.errors;
+        Log(fmt::format("{}: opening the queue: {}", wo.name, opened.error().ToString()));
+        if (DecideAfterOpenError(opened.error().code) == AfterError::kStop) {
+          return StopFatally(opened.error(), "opening the queue");
+        }
+        waiter_.WaitMs(next_backoff());
         continue;
       }
       queue = std::move(*opened);
       worker.emplace(*queue, handler_, wo);
     }
     if (worker->phase() == WorkerPhase::kIdle) {
-      if (waiter_.stopped()) return;
+      if (waiter_.stopped()) return close_queue();
       MaybeSweep(*queue);
     }
+    const WorkerPhase phase = worker->phase();
     auto step = worker->Step();
     if (!step) {
-      if (worker->phase() != WorkerPhase::kIdle) {
-        worker->Abandon(step.error().message);
-        ++counters_.abandoned;
+      ++counters_.errors;
+      const Error& error = step.error();
+      const DurationMs wait = next_backoff();
+      const AfterError action =
+          DecideAfterStepError({.code = error.code,
+                                .phase = worker->phase(),
+                                .now_ms = queue->clock().NowMs(),
+                                .lease_expires_at_ms = worker->lease_expires_at_ms(),
+                                .wait_ms = wait});
+      Log(fmt::format("{}: {} step failed for {}: {}; next: {}", wo.name, ToString(phase),
+                      JobName(*worker), error.ToString(), ToString(action)));
+      switch (action) {
+        case AfterError::kRetry:
+          if (worker->phase() != WorkerPhase::kIdle) ++counters_.retried;
+          // Not cut short by a stop signal: the job in hand may still finish.
+          waiter_.PauseMs(wait);
+          continue;
+        case AfterError::kGiveUpJob:
+          GiveUp(*worker, error);
+          waiter_.WaitMs(wait);
+          continue;
+        case AfterError::kReopen:
+          GiveUp(*worker, error);
+          ++counters_.reconnects;
+          close_queue();
+          waiter_.WaitMs(wait);
+          continue;
+        case AfterError::kStop:
+          GiveUp(*worker, error);
+          close_queue();
+          return StopFatally(error, ToString(phase));
       }
-      if (NeedsReopen(step.error().code)) {
-        worker.reset();
-        queue.reset();
-        ++counters_.reopened;
-      }
-      back_off(step.error(), "step failed");
-      continue;
+      LAB_UNREACHABLE("unknown action");
     }
     backoff = 0;
-    Count(step->kind);
+    Count(*step, *worker);
     if (step->kind != StepKind::kNoJob) continue;
     if (options_.drain && Drained(*queue)) {
       counters_.drained = true;
       waiter_.Stop();
-      return;
+      return close_queue();
     }
     waiter_.WaitMs(options_.idle_wait_ms);
   }
+}
+
+void WorkerPool::GiveUp(Worker& worker, const Error& error) {
+  if (!worker.lease()) return;
+  const std::string job = JobName(worker);
+  auto released = worker.GiveUp(error.ToString());
+  if (released) {
+    ++counters_.released;
+    Log(fmt::format("{}: gave up {} and released it (re-queued now): {}", worker.name(), job,
+                    error.ToString()));
+  } else {
+    ++counters_.abandoned;
+    Log(
+        fmt::format("{}: gave up {}; releasing it failed too ({}), so it runs again once its "
+                    "lease expires: {}",
+                    worker.name(), job, released.error().ToString(), error.ToString()));
+  }
+}
+
+void WorkerPool::StopFatally(const Error& error, std::string_view what) {
+  {
+    std::lock_guard lock(fatal_mu_);
+    if (!fatal_) fatal_ = Error{error.code, fmt::format("{}: {}", what, error.message)};
+  }
+  waiter_.Stop();
 }
 
 void WorkerPool::MaybeSweep(Queue& queue) {
@@ -130,8 +194,11 @@ bool WorkerPool::Drained(Queue& queue) {
   });
 }
 
-void WorkerPool::Count(StepKind kind) {
-  switch (kind) {
+void WorkerPool::Count(const StepResult& step, const Worker& worker) {
+  switch (step.kind) {
+    case StepKind::kClaimed:
+      if (worker.lease() && worker.lease()->token > 1) ++counters_.redelivered;
+      break;
     case StepKind::kFinished:
       ++counters_.finished;
       break;

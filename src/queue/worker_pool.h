@@ -6,12 +6,16 @@
 // waits `idle_wait_ms` before claiming again; whichever idle thread finds the
 // sweep due runs the reaper and the reconciler (every `sweep_every_ms`), so a
 // job whose worker process was killed is taken over once its lease expires.
-// A store error in the middle of a job lets the job go (Worker::Abandon: the
-// lease expires and the sweeps recover it) and backs off; an unknown outcome
-// or a fail-stopped handle also reopens the thread's queue, which is how a
-// worker survives a restarted PostgreSQL server. Stopping: once the waiter is
-// stopped (a signal, or drain finding nothing left), no thread claims again;
-// each finishes the job it is running, then Run() returns.
+// After a failed step the pool does what DecideAfterStepError says
+// (step_policy.h): a transient error is retried with backoff while the lease
+// lasts, and only a lease that cannot be kept makes the thread give the job
+// up (released in the store, so its audit trail says why); an unknown outcome
+// or a fail-stopped handle reopens the thread's queue, which is how a worker
+// survives a restarted PostgreSQL server; an error that waiting cannot heal
+// (no permission, corrupt data) stops the whole pool with that error.
+// Stopping: once the waiter is stopped (a signal, or drain finding nothing
+// left), no thread claims again; each finishes the job it is running, then
+// Run() returns. Every give-up and every error is logged with its job.
 // Thread-safety: Run() once, from one thread; the handler and the log are
 // called from every pool thread at once.
 #pragma once
@@ -20,6 +24,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 
 #include "core/waiter.h"
@@ -38,16 +44,19 @@ struct PoolOptions {
 };
 
 struct PoolStats {
-  int64_t finished = 0;    // Jobs this pool ran to DONE.
-  int64_t failed = 0;      // Attempts that failed (retried or dead-lettered).
-  int64_t duplicates = 0;  // Executions that found the job already committed.
-  int64_t fenced = 0;      // Jobs dropped because another worker took them over.
-  int64_t abandoned = 0;   // Jobs let go after a store error.
-  int64_t errors = 0;      // Store errors seen (each logged).
-  int64_t reopened = 0;    // Queue handles reopened after a fail-stop.
-  bool drained = false;    // Stopped because drain found no job left.
+  int64_t finished = 0;        // Jobs this pool ran to DONE.
+  int64_t failed = 0;          // Attempts that failed (retried or dead-lettered).
+  int64_t redelivered = 0;     // Jobs claimed that had been delivered before (attempt > 1).
+  int64_t duplicates = 0;      // Executions that found the job already committed.
+  int64_t fenced = 0;          // Jobs dropped because another worker took them over.
+  int64_t retried = 0;         // Failed store calls retried within a valid lease.
+  int64_t released = 0;        // Jobs given up and released (re-queued at once).
+  int64_t abandoned = 0;       // Jobs given up whose release failed too (their lease expires).
+  int64_t errors = 0;          // Store errors seen (each logged).
+  int64_t reconnects = 0;      // Handles reopened plus connections re-made.
+  bool drained = false;        // Stopped because drain found no job left.
+  std::optional<Error> fatal;  // Stopped because of an error waiting cannot heal.
 };
-
 using QueueOpener = std::function<Result<std::unique_ptr<Queue>>()>;
 using PoolLog = std::function<void(const std::string&)>;
 
@@ -60,8 +69,8 @@ class WorkerPool {
 
  private:
   struct Counters {
-    std::atomic<int64_t> finished{0}, failed{0}, duplicates{0}, fenced{0}, abandoned{0}, errors{0},
-        reopened{0};
+    std::atomic<int64_t> finished{0}, failed{0}, redelivered{0}, duplicates{0}, fenced{0},
+        retried{0}, released{0}, abandoned{0}, errors{0}, reconnects{0};
     std::atomic<bool> drained{false};
   };
 
@@ -70,7 +79,11 @@ class WorkerPool {
   void MaybeSweep(Queue& queue);
   // True when the pool's queue has no PENDING or RUNNING job.
   bool Drained(Queue& queue);
-  void Count(StepKind kind);
+  void Count(const StepResult& step, const Worker& worker);
+  // Gives the worker's job up after `error`, counting and logging it.
+  void GiveUp(Worker& worker, const Error& error);
+  // Stops the pool for good with `error` (the first one wins).
+  void StopFatally(const Error& error, std::string_view what);
   void Log(const std::string& line);
 
   QueueOpener open_;
@@ -80,6 +93,8 @@ class WorkerPool {
   PoolLog log_;
   std::atomic<TimeMs> next_sweep_ms_{0};
   Counters counters_;
+  std::mutex fatal_mu_;
+  std::optional<Error> fatal_;  // Guarded by fatal_mu_.
 };
 
 }  // namespace lab

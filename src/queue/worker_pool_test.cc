@@ -15,6 +15,8 @@
 
 #include "core/testing/temp_dir.h"
 #include "queue/exec_handler.h"
+#include "store/sqlite_store.h"
+#include "store/testing/flaky_store.h"
 
 namespace lab {
 namespace {
@@ -120,6 +122,124 @@ TEST_F(WorkerPoolTest, AStoreThatCannotBeOpenedYetIsRetried) {
   EXPECT_EQ(stats.errors, 2);
   ASSERT_EQ(log.size(), 2u);
   EXPECT_NE(log[0].find("server starting"), std::string::npos);
+}
+
+// A pool whose every store handle is the real SQLite file behind a
+// FlakyStore that consults `fail`.
+QueueOpener FlakyOpener(const std::string& path, Clock& clock, testing::FailHook fail) {
+  return [path, &clock, fail]() -> Result<std::unique_ptr<Queue>> {
+    LAB_ASSIGN_OR_RETURN(std::unique_ptr<Store> real, SqliteStore::Open({.path = path}, clock));
+    return Queue::Adopt(std::make_unique<testing::FlakyStore>(std::move(real), fail), clock);
+  };
+}
+
+// Seen before this fix: a transient store error made the worker abandon a
+// job whose lease was good, and the job ran again after the lease expired.
+TEST_F(WorkerPoolTest, TransientCommitErrorsAreRetriedWithinTheLeaseAndTheJobRunsOnce) {
+  const JobId id = Admin()->Enqueue({})->job_id;
+  std::atomic<int> commit_failures{3};
+  auto fail = [&](testing::StoreOp op, int) -> std::optional<Error> {
+    if (op == testing::StoreOp::kCommit && commit_failures.fetch_sub(1) > 0) {
+      return Error{ErrorCode::kUnavailable, "database is locked"};
+    }
+    return std::nullopt;
+  };
+  std::atomic<int> runs{0};
+  WorkerPool pool(
+      FlakyOpener(dir_.File("queue.db"), clock_, fail),
+      [&](const JobContext&) {
+        ++runs;
+        return HandlerResult::Ok("");
+      },
+      Options(1), waiter_);
+  PoolStats stats = pool.Run();
+  EXPECT_EQ(runs.load(), 1);
+  EXPECT_EQ(stats.finished, 1);
+  EXPECT_EQ(stats.retried, 3);
+  EXPECT_EQ(stats.released + stats.abandoned, 0);
+  auto detail = Detail(id);
+  EXPECT_EQ(detail->job.state, JobState::kSucceeded);
+  EXPECT_EQ(detail->executions.size(), 1u);
+}
+
+// A lease that cannot be kept (the commit keeps failing): the job is given
+// up and released, so it runs again at once and the audit says why.
+TEST_F(WorkerPoolTest, ALeaseThatCannotBeKeptIsReleasedWithTheReasonAudited) {
+  const JobId id = Admin()->Enqueue({})->job_id;
+  auto fail = [](testing::StoreOp op, int token) -> std::optional<Error> {
+    if (op == testing::StoreOp::kCommit && token == 1) {
+      return Error{ErrorCode::kUnavailable, "database is locked"};
+    }
+    return std::nullopt;
+  };
+  PoolOptions options = Options(1);
+  options.worker.lease_ms = 300;
+  std::atomic<int> runs{0};
+  std::mutex log_mu;
+  std::vector<std::string> log;
+  WorkerPool pool(
+      FlakyOpener(dir_.File("queue.db"), clock_, fail),
+      [&](const JobContext&) {
+        ++runs;
+        return HandlerResult::Ok("");
+      },
+      options, waiter_,
+      [&](const std::string& line) {
+        std::lock_guard lock(log_mu);
+        log.push_back(line);
+      });
+  PoolStats stats = pool.Run();
+  EXPECT_EQ(stats.released, 1);
+  EXPECT_EQ(stats.finished, 1);
+  EXPECT_EQ(stats.redelivered, 1);
+  EXPECT_EQ(runs.load(), 2);
+  auto detail = Detail(id);
+  EXPECT_EQ(detail->job.state, JobState::kSucceeded);
+  ASSERT_EQ(detail->executions.size(), 2u);
+  EXPECT_EQ(detail->executions[0].state, ExecState::kAborted);
+  EXPECT_NE(detail->executions[0].reason.find("database is locked"), std::string::npos)
+      << detail->executions[0].reason;
+  bool audited = false;
+  for (const auto& a : detail->audit) audited = audited || a.event == "release";
+  EXPECT_TRUE(audited);
+  bool logged = false;
+  for (const auto& line : log) {
+    logged = logged || line.find(fmt::format("gave up job {}", id)) != std::string::npos;
+  }
+  EXPECT_TRUE(logged);
+}
+
+// What waiting cannot heal stops the pool with the error, instead of
+// retrying forever (seen: a worker on a read-only file looped, even with drain).
+TEST_F(WorkerPoolTest, AnErrorThatCannotHealStopsThePool) {
+  Admin()->Enqueue({});
+  auto fail = [](testing::StoreOp op, int) -> std::optional<Error> {
+    if (op == testing::StoreOp::kClaim) {
+      return Error{ErrorCode::kPermissionDenied, "attempt to write a readonly database"};
+    }
+    return std::nullopt;
+  };
+  WorkerPool pool(
+      FlakyOpener(dir_.File("queue.db"), clock_, fail),
+      [](const JobContext&) { return HandlerResult::Ok(""); }, Options(3), waiter_);
+  PoolStats stats = pool.Run();
+  ASSERT_TRUE(stats.fatal.has_value());
+  EXPECT_EQ(stats.fatal->code, ErrorCode::kPermissionDenied);
+  EXPECT_NE(stats.fatal->message.find("readonly"), std::string::npos);
+  EXPECT_EQ(stats.finished, 0);
+
+  SystemWaiter waiter;
+  std::atomic<int> opens{0};
+  QueueOpener never = [&]() -> Result<std::unique_ptr<Queue>> {
+    ++opens;
+    return MakeError(ErrorCode::kDataLoss, "file is not a database");
+  };
+  WorkerPool broken(
+      never, [](const JobContext&) { return HandlerResult::Ok(""); }, Options(2), waiter);
+  PoolStats none = broken.Run();
+  ASSERT_TRUE(none.fatal.has_value());
+  EXPECT_EQ(none.fatal->code, ErrorCode::kDataLoss);
+  EXPECT_LE(opens.load(), 2);  // Each thread tried once, none retried.
 }
 
 TEST_F(WorkerPoolTest, ExecGivesTheCommandItsPayloadAndJobVariables) {

@@ -39,8 +39,11 @@ Error PgError(PGconn* conn, const PGresult* res, std::string_view context) {
     code = ErrorCode::kResourceExhausted;  // Disk full.
   } else if (sqlstate == "XX001" || sqlstate == "XX002") {
     code = ErrorCode::kDataLoss;
-  } else if (sqlstate == "28000" || sqlstate == "28P01" || sqlstate == "3D000") {
-    code = ErrorCode::kFailedPrecondition;  // Auth failed, no such database.
+  } else if (sqlstate == "28000" || sqlstate == "28P01" || sqlstate == "42501" ||
+             sqlstate == "25006") {
+    code = ErrorCode::kPermissionDenied;  // Auth failed, no privilege, read-only.
+  } else if (sqlstate == "3D000") {
+    code = ErrorCode::kFailedPrecondition;  // No such database.
   }
   return Error{code, fmt::format("{}: {}{}", context, message,
                                  sqlstate.empty() ? "" : " (SQLSTATE " + sqlstate + ")")};
@@ -171,7 +174,10 @@ class PostgresStore::Conn {
 
   Result<void> Connect() {
     if (pg_ != nullptr && PQstatus(pg_) == CONNECTION_OK) return {};
-    if (pg_ != nullptr) PQfinish(pg_);
+    if (pg_ != nullptr) {
+      PQfinish(pg_);
+      ++reconnects_;
+    }
     // A default connect timeout, so a server that accepts and never answers
     // cannot hang a command; one given in the URL comes later and wins.
     const char* keywords[] = {"connect_timeout", "dbname", nullptr};
@@ -224,18 +230,22 @@ class PostgresStore::Conn {
   }
 
   PGconn* raw() { return pg_; }
+  int64_t reconnects() const { return reconnects_; }
   const std::string& schema() const { return schema_; }
 
  private:
   std::string conninfo_;
   std::string schema_;
   PGconn* pg_ = nullptr;
+  int64_t reconnects_ = 0;  // Connections re-made after one was lost.
 };
 
 PostgresStore::PostgresStore(std::unique_ptr<Conn> conn, Clock& clock, StoreOptions options)
     : RecordStore(clock, options), conn_(std::move(conn)) {}
 
 PostgresStore::~PostgresStore() = default;
+
+int64_t PostgresStore::reconnects() const { return conn_->reconnects(); }
 
 Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresOptions& options,
                                                            Clock& clock) {

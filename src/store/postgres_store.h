@@ -36,6 +36,7 @@ class PostgresStore final : public RecordStore {
   // {s} for the schema name.
   static std::span<const Migration> Migrations();
 
+  int64_t reconnects() const override;
   static Result<std::unique_ptr<PostgresStore>> Open(const PostgresOptions& options, Clock& clock);
   ~PostgresStore() override;
 

@@ -38,7 +38,7 @@ Result<T> RecordStore::Transact(const std::function<Result<T>(Txn&)>& body) {
 
 Result<void> RecordStore::CheckNotFailed() const {
   if (!failed_) return {};
-  return MakeError(ErrorCode::kFailedPrecondition,
+  return MakeError(ErrorCode::kFailStopped,
                    "store handle is fail-stopped after a failed durable commit; reopen it");
 }
 
@@ -139,6 +139,12 @@ Result<void> RecordStore::Begin(const LeaseRef& lease) {
 Result<void> RecordStore::Finish(const LeaseRef& lease) {
   return LeaseOp(lease, [&](const Loaded& r, const PlanContext& ctx) {
     return PlanFinish(r.job, r.exec, lease, ctx);
+  });
+}
+
+Result<void> RecordStore::Release(const LeaseRef& lease, std::string_view why) {
+  return LeaseOp(lease, [&](const Loaded& r, const PlanContext& ctx) {
+    return PlanRelease(r.job, r.exec, lease, why, ctx);
   });
 }
 

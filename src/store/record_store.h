@@ -28,6 +28,7 @@ class RecordStore : public Store {
   Result<void> Begin(const LeaseRef& lease) final;
   Result<CommitOutcome> Commit(const LeaseRef& lease, const std::optional<Effect>& effect) final;
   Result<void> Finish(const LeaseRef& lease) final;
+  Result<void> Release(const LeaseRef& lease, std::string_view why) final;
   Result<FailOutcome> Fail(const LeaseRef& lease, const FailRequest& request) final;
   Result<int> ReapExpired() final;
   Result<int> Reconcile() final;
@@ -85,7 +86,7 @@ class RecordStore : public Store {
   // Runs `body` in one write transaction.
   template <typename T>
   Result<T> Transact(const std::function<Result<T>(Txn&)>& body);
-  // kFailedPrecondition once the handle is fail-stopped.
+  // kFailStopped once the handle is fail-stopped.
   Result<void> CheckNotFailed() const;
   // Rolls back; on failure marks the handle fail-stopped.
   void RollbackOrStop();

@@ -185,23 +185,51 @@ Plan PlanFail(const Job& job, const Execution& exec, const LeaseRef& lease,
   return p;
 }
 
-Plan PlanReap(const Job& job, const Execution& exec, const PlanContext& ctx) {
+namespace {
+
+// A live LEASED/IN_PROGRESS execution ends ABORTED without a result (its
+// lease expired, or its worker let it go); the job is re-queued now, or
+// dead-lettered when its attempts are spent.
+Plan EndLiveExecution(const Job& job, const Execution& exec, std::string_view event,
+                      const std::string& why, const PlanContext& ctx) {
   LAB_ASSERT(exec.state == ExecState::kLeased || exec.state == ExecState::kInProgress);
-  LAB_ASSERT(exec.lease_expires_at_ms <= ctx.now_ms);
   Plan p;
-  const std::string why =
-      fmt::format("lease expired at {} (attempt {})", exec.lease_expires_at_ms, exec.attempt);
   p.exec_state = ExecState::kAborted;
   p.ended_at_ms = ctx.now_ms;
   p.reason = why;
-  p.audit.push_back(ExecAudit(exec, "reap", exec.state, ExecState::kAborted, ctx.now_ms, why));
+  p.audit.push_back(ExecAudit(exec, event, exec.state, ExecState::kAborted, ctx.now_ms, why));
   // Only the job's current execution moves the job; a stale one (possible
   // only with fencing off) ends alone.
   if (job.state == JobState::kRunning && exec.attempt == job.attempts) {
     const bool dead = job.AttemptsUsed() >= job.max_attempts;
-    EndAttempt(job, dead, ctx.now_ms, why, dead ? "dead" : "reap", ctx.now_ms, p);
+    EndAttempt(job, dead, ctx.now_ms, why, dead ? "dead" : event, ctx.now_ms, p);
   }
+  LAB_ASSERT(p.exec_state == ExecState::kAborted && !p.effect);
   return p;
+}
+
+}  // namespace
+
+Plan PlanReap(const Job& job, const Execution& exec, const PlanContext& ctx) {
+  LAB_ASSERT(exec.lease_expires_at_ms <= ctx.now_ms);
+  return EndLiveExecution(
+      job, exec, "reap",
+      fmt::format("lease expired at {} (attempt {})", exec.lease_expires_at_ms, exec.attempt), ctx);
+}
+
+Plan PlanRelease(const Job& job, const Execution& exec, const LeaseRef& lease, std::string_view why,
+                 const PlanContext& ctx) {
+  if (auto refused = CheckFence(job, exec, lease, "release",
+                                {ExecState::kLeased, ExecState::kInProgress}, ctx)) {
+    return *refused;
+  }
+  if (!IsLive(exec.state) || exec.state == ExecState::kCommitted) {
+    // Fencing off: the execution ended or committed meanwhile; nothing to let go.
+    return Plan{};
+  }
+  return EndLiveExecution(job, exec, "release",
+                          fmt::format("released by worker {}: {}", exec.worker, Sanitize(why)),
+                          ctx);
 }
 
 Plan PlanReconcile(const Job& job, const Execution& exec, const PlanContext& ctx) {

@@ -64,6 +64,11 @@ Plan PlanFail(const Job& job, const Execution& exec, const LeaseRef& lease,
               const FailRequest& request, const PlanContext& ctx);
 // For a live LEASED/IN_PROGRESS execution whose lease has expired.
 Plan PlanReap(const Job& job, const Execution& exec, const PlanContext& ctx);
+// A worker lets go of its live LEASED/IN_PROGRESS execution before its
+// lease expires (it cannot go on with the job): ABORTED with `why`, the job
+// re-queued at once like a reaped one.
+Plan PlanRelease(const Job& job, const Execution& exec, const LeaseRef& lease, std::string_view why,
+                 const PlanContext& ctx);
 // For a COMMITTED execution whose lease has expired (its worker is gone).
 Plan PlanReconcile(const Job& job, const Execution& exec, const PlanContext& ctx);
 Plan PlanRedrive(const Job& job, const PlanContext& ctx);

@@ -3,6 +3,8 @@
 #include <fmt/core.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "core/assert.h"
 
 namespace lab {
@@ -25,9 +27,12 @@ Error SqliteError(int rc, sqlite3* db, std::string_view context) {
       code = ErrorCode::kDataLoss;
       break;
     case SQLITE_CANTOPEN:
+      code = ErrorCode::kFailedPrecondition;
+      break;
     case SQLITE_PERM:
     case SQLITE_READONLY:
-      code = ErrorCode::kFailedPrecondition;
+    case SQLITE_AUTH:
+      code = ErrorCode::kPermissionDenied;
       break;
     case SQLITE_CONSTRAINT:
       code = ErrorCode::kFailedPrecondition;
@@ -98,6 +103,23 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, const 
   if (rc == SQLITE_CANTOPEN && !create && access(path.c_str(), F_OK) != 0) {
     sqlite3_close(db);
     return MakeError(ErrorCode::kNotFound, fmt::format("no database at '{}'", path));
+  }
+  if ((rc & 0xff) == SQLITE_CANTOPEN) {
+    // Say what is wrong with the place, not only that SQLite could not open it.
+    sqlite3_close(db);
+    const size_t slash = path.find_last_of('/');
+    const std::string dir =
+        slash == std::string::npos ? "." : path.substr(0, std::max<size_t>(slash, 1));
+    std::string why = "it cannot be opened";
+    if (access(dir.c_str(), F_OK) != 0) {
+      why = fmt::format("directory '{}' does not exist", dir);
+    } else if (access(path.c_str(), F_OK) != 0 && access(dir.c_str(), W_OK) != 0) {
+      why = fmt::format("directory '{}' is not writable, so the file cannot be created", dir);
+    } else if (access(path.c_str(), R_OK | W_OK) != 0) {
+      why = "no permission to read and write it";
+    }
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     fmt::format("cannot open database '{}': {}", path, why));
   }
   if (rc != SQLITE_OK) {
     Error err = SqliteError(rc, db, fmt::format("cannot open database '{}'", path));

@@ -255,7 +255,7 @@ TEST(SqliteFailStopTest, FailedFsyncOnCommitFailStopsTheHandle) {
   // Fail-stop: no further call is attempted on this handle.
   auto third = (*store)->Enqueue({.key = "after"});
   ASSERT_FALSE(third.has_value());
-  EXPECT_EQ(third.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(third.error().code, ErrorCode::kFailStopped);
   EXPECT_NE(third.error().message.find("reopen"), std::string::npos);
   EXPECT_FALSE((*store)->ReadSnapshot().has_value());
   store->reset();

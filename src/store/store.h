@@ -6,7 +6,7 @@
 // leaves a "fenced" audit signal. Time for leases is the store's own clock.
 // A call that returned success is durable (for SQLite: synchronous=FULL).
 // If a durable commit fails, the handle becomes fail-stop: the call returns
-// kUnknownOutcome and every later call kFailedPrecondition; recovery is
+// kUnknownOutcome and every later call kFailStopped; recovery is
 // reopen + reconcile, never a blind retry.
 // Thread-safety: a Store handle is used by one thread at a time; several
 // handles (processes, threads) may share one database file.
@@ -41,6 +41,10 @@ class Store {
                                        const std::optional<Effect>& effect) = 0;
   // COMMITTED -> DONE; the job SUCCEEDED. Idempotent on a DONE execution.
   virtual Result<void> Finish(const LeaseRef& lease) = 0;
+  // LEASED or IN_PROGRESS -> ABORTED with `why` in the audit trail; the job
+  // is re-queued at once (or dead-lettered if its attempts are spent). For a
+  // worker that cannot go on with a job it holds, so nobody waits out the lease.
+  virtual Result<void> Release(const LeaseRef& lease, std::string_view why) = 0;
   // IN_PROGRESS -> FAILED; the job is retried at retry_at or dead-lettered.
   virtual Result<FailOutcome> Fail(const LeaseRef& lease, const FailRequest& request) = 0;
   // Aborts every LEASED/IN_PROGRESS execution whose lease has expired and
@@ -60,6 +64,10 @@ class Store {
   virtual Result<std::vector<StateCount>> CountJobs() = 0;
   // A consistent read-only copy of everything, for checkers and tools.
   virtual Result<Snapshot> ReadSnapshot() = 0;
+
+  // How many times this handle re-established its connection after losing
+  // it (a network store); 0 for a file or memory.
+  virtual int64_t reconnects() const { return 0; }
 };
 
 }  // namespace lab
