@@ -61,6 +61,12 @@ struct SimWorker {
   bool heartbeat_pending = false;
 };
 
+// The effect key of the schedule's job `key` (the world enqueues every job
+// in the default queue under its schedule key).
+std::string EffectKeyOf(const std::string& key) {
+  return Job{.queue = NewJob{}.queue, .key = key}.EffectKey();
+}
+
 constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ULL;
 constexpr uint64_t kFnvPrime = 0x100000001b3ULL;
 
@@ -69,7 +75,10 @@ class World {
   World(const Schedule& s, const SimOptions& o)
       : s_(s), o_(o), latency_(s.seed ^ 0x51a7e5c4ULL), external_(o.external_honours_keys) {
     for (const auto& f : s.faults) faults_.emplace(std::make_pair(f.worker, f.step), f);
-    for (const auto& h : s.handlers) handlers_.emplace(std::make_pair(h.job_key, h.attempt), h);
+    // Keyed as the engine names the job to its handler: by its effect key.
+    for (const auto& h : s.handlers) {
+      handlers_.emplace(std::make_pair(EffectKeyOf(h.job_key), h.attempt), h);
+    }
   }
 
   Result<SimResult> Run();
@@ -112,6 +121,7 @@ class World {
   std::map<JobId, int> commits_;
   int arrived_ = 0;
   int faults_fired_ = 0;
+  int handler_faults_fired_ = 0;
   bool cheap_violation_ = false;
 };
 
@@ -142,9 +152,11 @@ HandlerResult World::Handle(const JobContext& ctx) {
   if (InFaultWindow()) {
     auto it = handlers_.find({ctx.key, ctx.attempt});
     if (it != handlers_.end() && it->second.outcome == HandlerOutcome::kTransient) {
+      ++handler_faults_fired_;
       return HandlerResult::Transient("simulated transient error");
     }
     if (it != handlers_.end() && it->second.outcome == HandlerOutcome::kPermanent) {
+      ++handler_faults_fired_;
       return HandlerResult::Permanent("simulated permanent error");
     }
   }
@@ -239,6 +251,7 @@ void World::ScheduleNext(int w, const StepResult& r) {
     const auto& lease = sw.worker->lease();
     auto it = handlers_.find({lease->job.EffectKey(), lease->token});
     if (InFaultWindow() && it != handlers_.end() && it->second.outcome == HandlerOutcome::kSlow) {
+      ++handler_faults_fired_;
       delay = it->second.duration_ms;
     }
   }
@@ -382,6 +395,7 @@ Result<SimResult> World::Run() {
   result.trace_hash = hash_;
   result.end_ms = clock_.NowMs();
   result.faults_fired = faults_fired_;
+  result.handler_faults_fired = handler_faults_fired_;
   return result;
 }
 

@@ -40,7 +40,8 @@ struct SimResult {
   TimeMs end_ms = 0;
   TimeMs liveness_deadline_ms = 0;
   int jobs = 0;
-  int faults_fired = 0;
+  int faults_fired = 0;          // Worker faults (crash, pause, slow call, skew) that fired.
+  int handler_faults_fired = 0;  // Handler outcomes (transient, permanent, slow) that fired.
   // When the per-event check first saw a second effect for a job, if ever.
   std::optional<TimeMs> first_detected_ms;
   std::vector<Violation> violations;

@@ -23,6 +23,21 @@ TEST(WorldTest, SameSeedSameTraceHashOnASampleOfSeeds) {
   }
 }
 
+// Seen once: the handler outcomes of a schedule were looked up under another
+// key than the engine's and silently never fired. Every kind must fire.
+TEST(WorldTest, EveryScheduledHandlerOutcomeFires) {
+  for (HandlerOutcome outcome :
+       {HandlerOutcome::kTransient, HandlerOutcome::kPermanent, HandlerOutcome::kSlow}) {
+    Schedule s = DrawSchedule(7, {.swarm = false, .jobs = 1, .workers = 1});
+    s.faults.clear();
+    s.handlers = {{s.jobs.at(0).key, 1, outcome, 5'000}};
+    auto r = Simulate(s, {.guards = Guards::All()});
+    ASSERT_TRUE(r.has_value()) << r.error().ToString();
+    EXPECT_EQ(r->handler_faults_fired, 1) << static_cast<int>(outcome);
+    EXPECT_TRUE(r->violations.empty());
+  }
+}
+
 TEST(WorldTest, DifferentSeedsTakeDifferentPaths) {
   EXPECT_NE(RunSeed(1, Guards::All())->trace_hash, RunSeed(2, Guards::All())->trace_hash);
 }

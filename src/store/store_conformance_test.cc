@@ -333,6 +333,31 @@ TEST_P(StoreConformanceTest, ReaperRequeuesExpiredLeaseAndStaleTokenIsFenced) {
   EXPECT_EQ(Snap().effects.size(), 1u);
 }
 
+TEST_P(StoreConformanceTest, ReleaseRequeuesAtOnceWithTheReasonAudited) {
+  const JobId id = Add({.max_attempts = 2});
+  Lease first = Started();
+  ASSERT_TRUE(store_->Release(Ref(first), "database is locked").has_value());
+  EXPECT_EQ(ExecStateOf(first.execution_id), ExecState::kAborted);
+  const Job job = *store_->GetJob(id);
+  EXPECT_EQ(job.state, JobState::kPending);
+  EXPECT_EQ(job.run_at_ms, clock_.NowMs());  // Runs again now, not after the lease.
+  EXPECT_EQ(CountAudit("release"), 2u);      // The execution's and the job's.
+  EXPECT_NE(job.last_error.find("database is locked"), std::string::npos) << job.last_error;
+  // The released lease is spent: a second release or a commit on it is fenced.
+  EXPECT_EQ(store_->Release(Ref(first), "again").error().code, ErrorCode::kAborted);
+  EXPECT_EQ(store_->Commit(Ref(first), Effect{"x"}).error().code, ErrorCode::kAborted);
+  // A release spends the attempt: the second one's release dead-letters.
+  Lease second = ClaimOne();
+  ASSERT_TRUE(store_->Release(Ref(second), "still locked").has_value());
+  EXPECT_EQ(StateOf(id), JobState::kDead);
+  // Only a live, uncommitted lease can be released.
+  Add();
+  Lease committed = Started();
+  ASSERT_TRUE(store_->Commit(Ref(committed), Effect{"e"}).has_value());
+  EXPECT_EQ(store_->Release(Ref(committed), "late").error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(ExecStateOf(committed.execution_id), ExecState::kCommitted);
+}
+
 TEST_P(StoreConformanceTest, ReaperDeadLettersWhenAttemptsAreExhausted) {
   JobId id = Add({.max_attempts = 2});
   for (int attempt = 1; attempt <= 2; ++attempt) {
