@@ -72,7 +72,30 @@ expect 1 "violated: .*INV_006" -- replay --seed "$seed" --guards -reaper
 expect 0 "wrote $tmp/shrunk.json" -- shrink --seed "$seed" --guards -reaper --out "$tmp/shrunk.json"
 expect 1 "INV_006" -- replay --schedule "$tmp/shrunk.json" --guards -reaper --trace "$tmp/t.jsonl"
 test -s "$tmp/t.jsonl" || { echo "FAIL: replay --trace wrote nothing"; failures=$((failures + 1)); }
-expect 0 "every invariant holds" -- replay --schedule "$tmp/shrunk.json"
+# The file records the flags it was shrunk with: a bare replay reproduces the
+# failure; a flag on the command line overrides the file's, and says so.
+expect 1 "INV_006" -- replay --schedule "$tmp/shrunk.json"
+expect 0 "note: --guards all overrides the schedule file's -reaper" -- replay --schedule "$tmp/shrunk.json" --guards all
+expect 0 "every invariant holds" -- replay --schedule "$tmp/shrunk.json" --guards all
+# A hand-edited schedule that would test nothing is refused, never run.
+sed 's/"lease_ms": [0-9]*/"lease_ms": 9223372036854775000/' "$tmp/shrunk.json" >"$tmp/bad.json"
+expect_usage "lease_ms is 9223372036854775000; it must be between" -- replay --schedule "$tmp/bad.json"
+# Numbers are decimal and in range here too.
+expect_usage "--seeds '0x10': not a number" -- explore --seeds 0x10
+expect_usage "--jobs '0'" -- explore --seeds 1 --jobs 0
+expect_usage "--time '5parsecs'" -- explore --time 5parsecs
+# Stopped by a signal, explore still prints its summary and where to resume.
+"$LAB" explore --time 1h >"$tmp/explore.out" 2>"$tmp/explore.err" &
+explorer=$!
+for _ in $(seq 600); do grep -q "Ctrl-C stops" "$tmp/explore.err" 2>/dev/null && break; sleep 0.1; done
+sleep 0.3
+kill -INT "$explorer"
+wait "$explorer"
+code=$?
+if [ "$code" -ne 130 ] || ! grep -q "resume with --seed-start [0-9]" "$tmp/explore.out" ||
+   ! grep -q "^summary: " "$tmp/explore.out"; then
+  echo "FAIL: explore interrupted: exit $code"; cat "$tmp/explore.out"; failures=$((failures + 1))
+fi
 expect 1 "nothing to shrink" -- shrink --seed 3 --out "$tmp/none.json"
 expect_usage "exactly one of --seeds N or --time" -- explore
 expect_usage "exactly one of --seed S or --schedule" -- replay

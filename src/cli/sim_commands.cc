@@ -1,7 +1,10 @@
 // lab explore, lab replay, lab shrink: the deterministic simulator.
 #include <fmt/core.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -9,6 +12,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "sim/explore.h"
 
 namespace lab {
@@ -18,37 +22,74 @@ namespace {
 struct SimFlags {
   std::string store = "memory:";
   std::string guards = "all";
-  std::optional<int> jobs;
-  std::optional<int> workers;
+  std::string jobs;
+  std::string workers;
   bool no_swarm = false;
   bool external_keys = false;
+  CLI::Option* store_opt = nullptr;
+  CLI::Option* guards_opt = nullptr;
+  CLI::Option* keys_opt = nullptr;
 
   void Add(CLI::App* cmd) {
-    cmd->add_option("--store", store, "memory: (default) or sqlite: (a fresh file per seed)")
-        ->check(CLI::IsMember({"memory:", "sqlite:"}));
-    cmd->add_option("--guards", guards, "all (default), none, or -NAME[,-NAME] to turn guards off");
-    cmd->add_option("--jobs", jobs, "Fix the number of jobs (default: drawn per seed)")
-        ->check(CLI::Range(1, 10'000));
-    cmd->add_option("--workers", workers, "Fix the number of workers (default: drawn per seed)")
-        ->check(CLI::Range(1, 256));
+    store_opt =
+        cmd->add_option("--store", store, "memory: (default) or sqlite: (a fresh file per seed)")
+            ->check(CLI::IsMember({"memory:", "sqlite:"}));
+    guards_opt = cmd->add_option("--guards", guards,
+                                 "all (default), none, or -NAME[,-NAME] to turn guards off");
+    cmd->add_option("--jobs", jobs, "Fix the number of jobs, 1..10000 (default: drawn per seed)");
+    cmd->add_option("--workers", workers,
+                    "Fix the number of workers, 1..256 (default: drawn per seed)");
     cmd->add_flag("--no-swarm", no_swarm,
                   "Use the fixed default configuration instead of drawing one per seed");
-    cmd->add_flag("--external-keys", external_keys,
-                  "The external system honours idempotency keys (dedupes effects by job key)");
+    keys_opt =
+        cmd->add_flag("--external-keys", external_keys,
+                      "The external system honours idempotency keys (dedupes effects by job key)");
   }
   Result<SimOptions> Sim() const {
     LAB_ASSIGN_OR_RETURN(Guards g, Guards::Parse(guards));
     return SimOptions{.guards = g, .store = store, .external_honours_keys = external_keys};
   }
-  DrawOptions Draw() const { return {.swarm = !no_swarm, .jobs = jobs, .workers = workers}; }
+  Result<DrawOptions> Draw() const {
+    DrawOptions d{.swarm = !no_swarm};
+    if (!jobs.empty()) {
+      LAB_ASSIGN_OR_RETURN(d.jobs, ParseInteger(jobs, "--jobs", 1, kMaxSimJobs));
+    }
+    if (!workers.empty()) {
+      LAB_ASSIGN_OR_RETURN(d.workers, ParseInteger(workers, "--workers", 1, kMaxSimWorkers));
+    }
+    return d;
+  }
   // The flags again, for printing a command that reproduces a run.
   std::string Repeat() const {
     std::string s = fmt::format("--store {} --guards {}", store, guards);
-    if (jobs) s += fmt::format(" --jobs {}", *jobs);
-    if (workers) s += fmt::format(" --workers {}", *workers);
+    if (!jobs.empty()) s += fmt::format(" --jobs {}", jobs);
+    if (!workers.empty()) s += fmt::format(" --workers {}", workers);
     if (no_swarm) s += " --no-swarm";
     if (external_keys) s += " --external-keys";
     return s;
+  }
+  // Records the run's flags in a schedule written out.
+  void RecordIn(Schedule& schedule) const {
+    schedule.guards = guards;
+    schedule.store = store;
+    schedule.external_keys = external_keys;
+  }
+  // Takes a schedule file's recorded flags where the command line gave none;
+  // a flag given on the command line wins, and says so.
+  void TakeFrom(const Schedule& schedule) {
+    auto take = [](auto& flag, const auto& recorded, const CLI::Option* opt, const char* name) {
+      if (!recorded) return;
+      if (opt != nullptr && opt->count() > 0) {
+        if (flag != *recorded) {
+          fmt::print("note: {} {} overrides the schedule file's {}\n", name, flag, *recorded);
+        }
+        return;
+      }
+      flag = *recorded;
+    };
+    take(guards, schedule.guards, guards_opt, "--guards");
+    take(store, schedule.store, store_opt, "--store");
+    take(external_keys, schedule.external_keys, keys_opt, "--external-keys");
   }
 };
 
@@ -67,20 +108,39 @@ void PrintViolations(const SimResult& r, size_t limit) {
 
 struct ExploreArgs {
   SimFlags flags;
-  std::optional<uint64_t> seeds;
-  std::optional<double> time_s;
-  uint64_t seed_start = 0;
+  std::string seeds;
+  std::string time;
+  std::string seed_start = "0";
 };
 
+// SIGINT/SIGTERM during explore: finish the seed in hand, then print the
+// summary with where to resume.
+std::atomic<bool> g_explore_stop{false};
+void OnExploreSignal(int) { g_explore_stop.store(true); }
+
 int Explore(const ExploreArgs& a) {
-  if (a.seeds.has_value() == a.time_s.has_value()) {
+  if (a.seeds.empty() == a.time.empty()) {
     return UsageError("explore: give exactly one of --seeds N or --time SECONDS");
   }
   auto sim = a.flags.Sim();
   if (!sim) return FailWith(sim.error());
-  ExploreOptions options{
-      .seed_start = a.seed_start, .seeds = a.seeds, .draw = a.flags.Draw(), .sim = *sim};
-  if (a.time_s) options.budget_ms = static_cast<DurationMs>(*a.time_s * 1000.0);
+  auto draw = a.flags.Draw();
+  if (!draw) return FailWith(draw.error());
+  auto start_seed = ParseInteger(a.seed_start, "--seed-start", 0, INT64_MAX);
+  if (!start_seed) return FailWith(start_seed.error());
+  ExploreOptions options{.seed_start = static_cast<uint64_t>(*start_seed),
+                         .draw = *draw,
+                         .sim = *sim,
+                         .stop = &g_explore_stop};
+  if (!a.seeds.empty()) {
+    auto n = ParseInteger(a.seeds, "--seeds", 1, INT64_MAX);
+    if (!n) return FailWith(n.error());
+    options.seeds = static_cast<uint64_t>(*n);
+  } else {
+    auto budget = ParseDuration(a.time, "--time", 1, kMaxDurationMs);
+    if (!budget) return FailWith(budget.error());
+    options.budget_ms = *budget;
+  }
   SystemClock wall;
   const bool tty = isatty(STDERR_FILENO) != 0;
   const TimeMs start = wall.NowMs();
@@ -88,8 +148,10 @@ int Explore(const ExploreArgs& a) {
   auto progress = [&](uint64_t seeds, uint64_t events) {
     const TimeMs now = wall.NowMs();
     if (tty) {
-      const double done = a.seeds ? static_cast<double>(seeds) / static_cast<double>(*a.seeds)
-                                  : static_cast<double>(now - start) / (*a.time_s * 1000.0);
+      const double done =
+          options.seeds
+              ? static_cast<double>(seeds) / static_cast<double>(*options.seeds)
+              : static_cast<double>(now - start) / static_cast<double>(*options.budget_ms);
       const int filled = static_cast<int>(std::min(1.0, done) * 30);
       fmt::print(stderr, "\r[{:#<{}}{:.<{}}] {} seeds, {} events", "", filled, "", 30 - filled,
                  seeds, events);
@@ -98,7 +160,16 @@ int Explore(const ExploreArgs& a) {
       last_line = now;
     }
   };
+  struct sigaction action {};
+  action.sa_handler = OnExploreSignal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  fmt::print(stderr, "explore: from seed {}; Ctrl-C stops after the current seed, with a summary\n",
+             options.seed_start);
   auto result = lab::Explore(options, wall, progress);
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
   if (tty) fmt::print(stderr, "\n");
   if (!result) return FailWith(result.error());
   const double secs = std::max<double>(1, static_cast<double>(result->elapsed_ms)) / 1000.0;
@@ -112,6 +183,11 @@ int Explore(const ExploreArgs& a) {
     fmt::print("shrink: lab shrink --seed {} {} --out seed-{}.json\n", f.seed, a.flags.Repeat(),
                f.seed);
     code = kExitFailure;
+  } else if (result->interrupted) {
+    fmt::print("interrupted: no violation in seeds {} to {}; resume with --seed-start {}\n",
+               options.seed_start, result->next_seed - (result->seeds_run > 0 ? 1 : 0),
+               result->next_seed);
+    code = kExitInterrupted;
   } else {
     fmt::print("no violation found (guards {}, store {})\n", a.flags.guards, a.flags.store);
   }
@@ -132,31 +208,36 @@ Result<Schedule> LoadSchedule(const std::string& path) {
 
 struct ReplayArgs {
   SimFlags flags;
-  std::optional<uint64_t> seed;
+  std::string seed;
   std::string schedule_file;
   std::string trace_file;
   bool timeline = false;
 };
 
-int Replay(const ReplayArgs& a) {
-  if (a.seed.has_value() == !a.schedule_file.empty()) {
+int Replay(ReplayArgs a) {
+  if (a.seed.empty() == a.schedule_file.empty()) {
     return UsageError("replay: give exactly one of --seed S or --schedule FILE");
   }
-  auto sim = a.flags.Sim();
-  if (!sim) return FailWith(sim.error());
   Schedule schedule;
-  DrawnConfig config;
-  if (a.seed) {
-    schedule = DrawSchedule(*a.seed, a.flags.Draw(), &config);
-    fmt::print("seed {}: {}\n", *a.seed, config.ToString());
+  if (!a.seed.empty()) {
+    auto seed = ParseInteger(a.seed, "--seed", 0, INT64_MAX);
+    if (!seed) return FailWith(seed.error());
+    auto draw = a.flags.Draw();
+    if (!draw) return FailWith(draw.error());
+    DrawnConfig config;
+    schedule = DrawSchedule(static_cast<uint64_t>(*seed), *draw, &config);
+    fmt::print("seed {}: {}\n", *seed, config.ToString());
   } else {
     auto loaded = LoadSchedule(a.schedule_file);
     if (!loaded) return FailWith(loaded.error());
     schedule = std::move(*loaded);
+    a.flags.TakeFrom(schedule);
     fmt::print("schedule {}: seed {}, {} jobs, {} workers, {} faults, {} handler outcomes\n",
                a.schedule_file, schedule.seed, schedule.jobs.size(), schedule.workers,
                schedule.faults.size(), schedule.handlers.size());
   }
+  auto sim = a.flags.Sim();
+  if (!sim) return FailWith(sim.error());
   VectorTraceSink trace;
   const bool tracing = a.timeline || !a.trace_file.empty();
   if (tracing) sim->trace = &trace;
@@ -187,7 +268,7 @@ int Replay(const ReplayArgs& a) {
 
 struct ShrinkArgs {
   SimFlags flags;
-  uint64_t seed = 0;
+  std::string seed;
   std::string out;
   std::string invariant;
 };
@@ -195,23 +276,30 @@ struct ShrinkArgs {
 int Shrink(const ShrinkArgs& a) {
   auto sim = a.flags.Sim();
   if (!sim) return FailWith(sim.error());
-  const Schedule original = DrawSchedule(a.seed, a.flags.Draw());
+  auto seed = ParseInteger(a.seed, "--seed", 0, INT64_MAX);
+  if (!seed) return FailWith(seed.error());
+  auto draw = a.flags.Draw();
+  if (!draw) return FailWith(draw.error());
+  const Schedule original = DrawSchedule(static_cast<uint64_t>(*seed), *draw);
   std::optional<std::string> target;
   if (!a.invariant.empty()) target = a.invariant;
   auto shrunk = lab::Shrink(original, *sim, target);
   if (!shrunk) return FailWith(shrunk.error());
+  a.flags.RecordIn(shrunk->schedule);
   std::ofstream out(a.out, std::ios::trunc);
   out << ScheduleToJson(shrunk->schedule);
   out.flush();
   if (!out) return FailWith({ErrorCode::kFailedPrecondition, "cannot write " + a.out});
   const auto& s = shrunk->schedule;
-  fmt::print("shrunk seed {} ({}) in {} runs:\n", a.seed, shrunk->invariant, shrunk->runs);
+  fmt::print("shrunk seed {} ({}) in {} runs:\n", *seed, shrunk->invariant, shrunk->runs);
   fmt::print("  jobs {} -> {}, workers {} -> {}, faults {} -> {}, handler outcomes {} -> {}\n",
              original.jobs.size(), s.jobs.size(), original.workers, s.workers,
              original.faults.size(), s.faults.size(), original.handlers.size(), s.handlers.size());
   PrintViolations(shrunk->result, 3);
-  fmt::print("wrote {}\nreplay: lab replay --schedule {} --store {} --guards {}{}\n", a.out, a.out,
-             a.flags.store, a.flags.guards, a.flags.external_keys ? " --external-keys" : "");
+  fmt::print(
+      "wrote {} (with the run's flags: --guards {} --store {}{})\nreplay: lab replay "
+      "--schedule {}\n",
+      a.out, a.flags.guards, a.flags.store, a.flags.external_keys ? " --external-keys" : "", a.out);
   return kExitOk;
 }
 
@@ -220,9 +308,9 @@ int Shrink(const ShrinkArgs& a) {
 void AddSimCommands(CLI::App& app, CommandTable& table) {
   auto ex = std::make_shared<ExploreArgs>();
   auto* explore = app.add_subcommand("explore", "Search seeds for invariant violations");
-  explore->add_option("--seeds", ex->seeds, "How many seeds to run")->check(CLI::PositiveNumber);
-  explore->add_option("--time", ex->time_s, "Run for this many seconds of wall time")
-      ->check(CLI::PositiveNumber);
+  explore->add_option("--seeds", ex->seeds, "How many seeds to run");
+  explore->add_option("--time", ex->time,
+                      "Run for this long, N[ms|s|m|h|d] (a bare number is seconds)");
   explore->add_option("--seed-start", ex->seed_start, "First seed (default 0)");
   ex->flags.Add(explore);
   table.emplace_back(explore, [ex] { return Explore(*ex); });
@@ -230,7 +318,9 @@ void AddSimCommands(CLI::App& app, CommandTable& table) {
   auto rp = std::make_shared<ReplayArgs>();
   auto* replay = app.add_subcommand("replay", "Re-run one seed or schedule file exactly");
   replay->add_option("--seed", rp->seed, "The seed to replay");
-  replay->add_option("--schedule", rp->schedule_file, "A schedule file written by lab shrink");
+  replay->add_option("--schedule", rp->schedule_file,
+                     "A schedule file written by lab shrink (its recorded flags apply unless "
+                     "given here)");
   replay->add_option("--trace", rp->trace_file, "Write every event as JSON lines to this file");
   replay->add_flag("--timeline", rp->timeline, "Print the human timeline");
   rp->flags.Add(replay);

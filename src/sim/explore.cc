@@ -14,7 +14,13 @@ Result<ExploreResult> Explore(const ExploreOptions& options, Clock& wall,
   }
   ExploreResult out;
   const TimeMs start = wall.NowMs();
+  out.next_seed = options.seed_start;
   for (uint64_t seed = options.seed_start;; ++seed) {
+    out.next_seed = seed;
+    if (options.stop != nullptr && options.stop->load()) {
+      out.interrupted = true;
+      break;
+    }
     if (options.seeds && out.seeds_run >= *options.seeds) break;
     if (options.budget_ms && wall.NowMs() - start >= *options.budget_ms) break;
     DrawnConfig config;
@@ -40,7 +46,7 @@ namespace {
 // single elements, as delta debugging does.
 template <typename T>
 Result<bool> ShrinkList(Schedule& best, std::vector<T> Schedule::*list,
-                        const std::function<Result<bool>(const Schedule&)>& still_fails) {
+                        const std::function<Result<bool>(Schedule&)>& still_fails) {
   bool progress = false;
   for (size_t chunk = std::max<size_t>(1, (best.*list).size() / 2); chunk >= 1; chunk /= 2) {
     for (size_t i = 0; i < (best.*list).size();) {
@@ -86,7 +92,14 @@ Result<ShrinkResult> Shrink(const Schedule& failing, const SimOptions& options,
                      fmt::format("the schedule does not violate {}", target));
   }
   int runs = 1;
-  auto still_fails = [&](const Schedule& s) -> Result<bool> {
+  // A candidate first loses the handler outcomes of jobs it no longer has;
+  // one that is not a valid schedule (no job left) is not a smaller failure.
+  auto still_fails = [&](Schedule& s) -> Result<bool> {
+    std::erase_if(s.handlers, [&](const ScheduledHandler& h) {
+      return std::none_of(s.jobs.begin(), s.jobs.end(),
+                          [&](const ScheduledJob& j) { return j.key == h.job_key; });
+    });
+    if (!ValidateSchedule(s)) return false;
     ++runs;
     LAB_ASSIGN_OR_RETURN(SimResult r, Simulate(s, quiet));
     return r.Violated(target);
@@ -106,11 +119,6 @@ Result<ShrinkResult> Shrink(const Schedule& failing, const SimOptions& options,
     LAB_ASSIGN_OR_RETURN(bool ph, ShrinkList(best, &Schedule::handlers, still_fails));
     progress = progress || pj || pf || ph;
   }
-  // Handler outcomes for jobs that no longer exist are noise; drop them.
-  std::erase_if(best.handlers, [&](const ScheduledHandler& h) {
-    return std::none_of(best.jobs.begin(), best.jobs.end(),
-                        [&](const ScheduledJob& j) { return j.key == h.job_key; });
-  });
   LAB_ASSIGN_OR_RETURN(SimResult final_run, Simulate(best, quiet));
   return ShrinkResult{std::move(best), std::move(final_run), target, runs + 1};
 }

@@ -9,6 +9,7 @@
 // never an input to a run.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <optional>
 #include <string>
@@ -25,10 +26,15 @@ struct ExploreOptions {
   std::optional<DurationMs> budget_ms;  // Or after this much wall time.
   DrawOptions draw;
   SimOptions sim;
+  // Checked before each seed: once true, Explore returns what it has (a
+  // signal handler sets it; it never changes a run, only whether to start one).
+  const std::atomic<bool>* stop = nullptr;
 };
 
 struct ExploreResult {
   uint64_t seeds_run = 0;
+  uint64_t next_seed = 0;  // The first seed not run: where to resume.
+  bool interrupted = false;
   uint64_t events = 0;
   DurationMs elapsed_ms = 0;
   std::optional<SimResult> failure;  // The first violating run, if any.

@@ -3,10 +3,13 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "core/enum_names.h"
 #include "core/rng.h"
+#include "core/text.h"
 
 namespace lab {
 namespace {
@@ -164,7 +167,80 @@ std::string ScheduleToJson(const Schedule& s) {
                              {"outcome", ToString(h.outcome)},
                              {"duration_ms", h.duration_ms}});
   }
-  return j.dump(2) + "\n";
+  if (s.guards) j["guards"] = *s.guards;
+  if (s.store) j["store"] = *s.store;
+  if (s.external_keys) j["external_keys"] = *s.external_keys;
+  return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+namespace {
+
+Result<void> InRange(std::string_view what, int64_t value, int64_t lo, int64_t hi) {
+  if (value >= lo && value <= hi) return {};
+  return MakeError(
+      ErrorCode::kInvalidArgument,
+      fmt::format("schedule: {} is {}; it must be between {} and {}", what, value, lo, hi));
+}
+
+Error Invalid(std::string message) {
+  return Error{ErrorCode::kInvalidArgument, "schedule: " + std::move(message)};
+}
+
+}  // namespace
+
+Result<void> ValidateSchedule(const Schedule& s) {
+  LAB_RETURN_IF_ERROR(InRange("workers", s.workers, 1, kMaxSimWorkers));
+  LAB_RETURN_IF_ERROR(InRange("lease_ms", s.lease_ms, 1, kMaxSimLeaseMs));
+  LAB_RETURN_IF_ERROR(InRange("reaper_interval_ms", s.reaper_interval_ms, 1, kMaxSimLeaseMs));
+  LAB_RETURN_IF_ERROR(InRange("fault_window_ms", s.fault_window_ms, 0, kMaxSimTimeMs));
+  LAB_RETURN_IF_ERROR(
+      InRange("the number of jobs", static_cast<int64_t>(s.jobs.size()), 1, kMaxSimJobs));
+  std::map<std::string, int> max_attempts;  // By key.
+  for (size_t i = 0; i < s.jobs.size(); ++i) {
+    const ScheduledJob& job = s.jobs[i];
+    const std::string where = fmt::format("job {} ('{}')", i, ForTerminal(job.key, 100));
+    if (auto ok = CheckName(NameKind::kKey, job.key); !ok) {
+      return std::unexpected(Invalid(where + ": " + ok.error().message));
+    }
+    LAB_RETURN_IF_ERROR(InRange(where + " at_ms", job.at_ms, 0, s.fault_window_ms));
+    LAB_RETURN_IF_ERROR(InRange(where + " max_attempts", job.max_attempts, 1, kMaxSimAttempts));
+    if (!max_attempts.emplace(job.key, job.max_attempts).second) {
+      return std::unexpected(Invalid(where + ": the key is used by an earlier job"));
+    }
+  }
+  std::set<std::pair<int, int>> fault_at;
+  for (size_t i = 0; i < s.faults.size(); ++i) {
+    const ScheduledFault& f = s.faults[i];
+    const std::string where = fmt::format("fault {} ({})", i, ToString(f.kind));
+    LAB_RETURN_IF_ERROR(InRange(where + " worker", f.worker, 0, s.workers - 1));
+    LAB_RETURN_IF_ERROR(InRange(where + " step", f.step, 0, kMaxSimStep));
+    LAB_RETURN_IF_ERROR(InRange(where + " duration_ms", f.duration_ms, 0, kMaxSimTimeMs));
+    if (f.kind == FaultKind::kSkew && !(f.rate >= 1.0 && f.rate <= 100.0)) {
+      return std::unexpected(
+          Invalid(fmt::format("{} rate is {}; it must be between 1 and 100", where, f.rate)));
+    }
+    if (!fault_at.emplace(f.worker, f.step).second) {
+      return std::unexpected(Invalid(
+          fmt::format("{}: worker {} already has a fault at step {}", where, f.worker, f.step)));
+    }
+  }
+  std::set<std::pair<std::string, int>> outcome_at;
+  for (size_t i = 0; i < s.handlers.size(); ++i) {
+    const ScheduledHandler& h = s.handlers[i];
+    const std::string where = fmt::format("handler outcome {} (job '{}', attempt {})", i,
+                                          ForTerminal(h.job_key, 100), h.attempt);
+    auto job = max_attempts.find(h.job_key);
+    if (job == max_attempts.end()) return std::unexpected(Invalid(where + ": no such job"));
+    LAB_RETURN_IF_ERROR(InRange(where + " attempt", h.attempt, 1, job->second));
+    LAB_RETURN_IF_ERROR(InRange(where + " duration_ms", h.duration_ms, 0, kMaxSimTimeMs));
+    if (!outcome_at.emplace(h.job_key, h.attempt).second) {
+      return std::unexpected(Invalid(where + ": listed twice"));
+    }
+  }
+  if (s.store && *s.store != "memory:" && *s.store != "sqlite:") {
+    return std::unexpected(Invalid(fmt::format("store '{}' is not memory: or sqlite:", *s.store)));
+  }
+  return {};
 }
 
 Result<Schedule> ScheduleFromJson(const std::string& text) {
@@ -180,10 +256,6 @@ Result<Schedule> ScheduleFromJson(const std::string& text) {
     s.lease_ms = j.at("lease_ms").get<DurationMs>();
     s.reaper_interval_ms = j.at("reaper_interval_ms").get<DurationMs>();
     s.fault_window_ms = j.at("fault_window_ms").get<TimeMs>();
-    if (s.workers < 1 || s.lease_ms < 1 || s.reaper_interval_ms < 1) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "schedule file: workers, lease_ms and reaper_interval_ms must be >= 1");
-    }
     for (const auto& job : j.at("jobs")) {
       s.jobs.push_back({job.at("at_ms").get<TimeMs>(), job.at("key").get<std::string>(),
                         job.at("max_attempts").get<int>()});
@@ -193,13 +265,8 @@ Result<Schedule> ScheduleFromJson(const std::string& text) {
       const auto parsed = ValueOf(kFaultKinds, kind);
       if (!parsed)
         return MakeError(ErrorCode::kInvalidArgument, "schedule file: unknown fault " + kind);
-      const ScheduledFault fault{f.at("worker").get<int>(), f.at("step").get<int>(), *parsed,
-                                 f.at("duration_ms").get<DurationMs>(), f.value("rate", 1.0)};
-      if (fault.worker < 0 || fault.worker >= s.workers) {
-        return MakeError(ErrorCode::kInvalidArgument,
-                         "schedule file: fault names a missing worker");
-      }
-      s.faults.push_back(fault);
+      s.faults.push_back({f.at("worker").get<int>(), f.at("step").get<int>(), *parsed,
+                          f.at("duration_ms").get<DurationMs>(), f.value("rate", 1.0)});
     }
     for (const auto& h : j.at("handlers")) {
       const std::string outcome = h.at("outcome").get<std::string>();
@@ -207,12 +274,18 @@ Result<Schedule> ScheduleFromJson(const std::string& text) {
       if (!parsed) {
         return MakeError(ErrorCode::kInvalidArgument, "schedule file: unknown outcome " + outcome);
       }
-      const ScheduledHandler sh{h.at("job").get<std::string>(), h.at("attempt").get<int>(), *parsed,
-                                h.at("duration_ms").get<DurationMs>()};
-      s.handlers.push_back(sh);
+      s.handlers.push_back({h.at("job").get<std::string>(), h.at("attempt").get<int>(), *parsed,
+                            h.at("duration_ms").get<DurationMs>()});
+    }
+    if (j.contains("guards")) s.guards = j.at("guards").get<std::string>();
+    if (j.contains("store")) s.store = j.at("store").get<std::string>();
+    if (j.contains("external_keys")) s.external_keys = j.at("external_keys").get<bool>();
+    if (auto valid = ValidateSchedule(s); !valid) {
+      return MakeError(ErrorCode::kInvalidArgument, "schedule file: " + valid.error().message);
     }
     return s;
   } catch (const json::exception& e) {
+    // nlohmann's out-of-range and type errors land here ("number out of range").
     return MakeError(ErrorCode::kInvalidArgument, fmt::format("schedule file: {}", e.what()));
   }
 }

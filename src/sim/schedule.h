@@ -61,9 +61,30 @@ struct Schedule {
   std::vector<ScheduledJob> jobs;
   std::vector<ScheduledFault> faults;
   std::vector<ScheduledHandler> handlers;
+  // How the schedule was run when it was written (lab shrink records them),
+  // so a replay of the file reproduces the failure without repeating flags.
+  std::optional<std::string> guards;  // As --guards takes it.
+  std::optional<std::string> store;   // memory: or sqlite:.
+  std::optional<bool> external_keys;
 
   int MaxAttempts() const;
 };
+
+// The ranges a schedule must keep, so that every entry can take effect and
+// no time arithmetic can overflow.
+inline constexpr int kMaxSimWorkers = 256;
+inline constexpr int kMaxSimJobs = 10'000;
+inline constexpr int kMaxSimAttempts = 1'000;
+inline constexpr int kMaxSimStep = 1'000'000;
+inline constexpr DurationMs kMaxSimLeaseMs = 24 * 3'600'000LL;
+inline constexpr TimeMs kMaxSimTimeMs = 7 * 24 * 3'600'000LL;
+
+// Checks every field, reference and uniqueness rule: ranges; each job's key
+// is a valid key and unique, and it arrives within the fault window; each
+// fault names an existing worker, once per (worker, step); each handler
+// outcome names an existing job and an attempt the job can reach, once per
+// (job, attempt). kInvalidArgument says which entry and why.
+Result<void> ValidateSchedule(const Schedule& schedule);
 
 struct DrawOptions {
   bool swarm = true;           // Draw workers, jobs, lease and fault rates per seed.

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <set>
 
 namespace lab {
@@ -55,6 +56,96 @@ TEST(ScheduleTest, BadJsonIsAClearError) {
     EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
     EXPECT_NE(r.error().message.find("schedule file"), std::string::npos);
   }
+}
+
+}  // namespace
+}  // namespace lab
+
+namespace lab {
+namespace {
+
+// Seen: hand-edited schedules with a lease near 2^63, negative times, an
+// outcome for a missing job or a duplicated key ran 0 events and reported
+// "every invariant holds". Every class of bad schedule is refused, in words.
+TEST(ScheduleTest, EveryDrawnScheduleIsValid) {
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    auto valid = ValidateSchedule(DrawSchedule(seed, {}));
+    EXPECT_TRUE(valid.has_value()) << "seed " << seed << ": " << valid.error().message;
+  }
+}
+
+TEST(ScheduleTest, EachClassOfBadScheduleIsRefused) {
+  const Schedule good = [] {
+    Schedule s = DrawSchedule(3, {.swarm = false, .jobs = 3, .workers = 2});
+    s.faults = {{0, 1, FaultKind::kCrash, 1'000}, {1, 2, FaultKind::kSkew, 0, 2.0}};
+    s.handlers = {{s.jobs[0].key, 1, HandlerOutcome::kTransient, 0}};
+    return s;
+  }();
+  ASSERT_TRUE(ValidateSchedule(good).has_value()) << ValidateSchedule(good).error().message;
+  struct Case {
+    const char* what;
+    std::function<void(Schedule&)> spoil;
+    const char* says;
+  };
+  const Case cases[] = {
+      {"no workers", [](Schedule& s) { s.workers = 0; }, "workers"},
+      {"huge lease", [](Schedule& s) { s.lease_ms = INT64_MAX - 5; }, "lease_ms"},
+      {"negative window", [](Schedule& s) { s.fault_window_ms = -1; }, "fault_window_ms"},
+      {"huge window", [](Schedule& s) { s.fault_window_ms = kMaxSimTimeMs + 1; }, "fault_window"},
+      {"no jobs", [](Schedule& s) { s.jobs.clear(), s.handlers.clear(); }, "number of jobs"},
+      {"negative arrival", [](Schedule& s) { s.jobs[1].at_ms = -5; }, "at_ms"},
+      {"arrival after the window", [](Schedule& s) { s.jobs[1].at_ms = s.fault_window_ms + 1; },
+       "at_ms"},
+      {"duplicated key", [](Schedule& s) { s.jobs[2].key = s.jobs[1].key; }, "earlier job"},
+      {"bad key", [](Schedule& s) { s.jobs[2].key = "a\tb"; }, "control character"},
+      {"zero attempts", [](Schedule& s) { s.jobs[2].max_attempts = 0; }, "max_attempts"},
+      {"missing worker", [](Schedule& s) { s.faults[0].worker = 2; }, "worker"},
+      {"negative step", [](Schedule& s) { s.faults[0].step = -1; }, "step"},
+      {"negative duration", [](Schedule& s) { s.faults[0].duration_ms = -1; }, "duration_ms"},
+      {"skew rate", [](Schedule& s) { s.faults[1].rate = 0.5; }, "rate"},
+      {"duplicated fault", [](Schedule& s) { s.faults[1] = s.faults[0]; }, "already has a fault"},
+      {"missing job", [](Schedule& s) { s.handlers[0].job_key = "nope"; }, "no such job"},
+      {"unreachable attempt", [](Schedule& s) { s.handlers[0].attempt = 99; }, "attempt"},
+      {"duplicated outcome", [](Schedule& s) { s.handlers.push_back(s.handlers[0]); },
+       "listed twice"},
+      {"unknown store", [](Schedule& s) { s.store = "redis:"; }, "store"},
+  };
+  for (const Case& c : cases) {
+    Schedule bad = good;
+    c.spoil(bad);
+    auto r = ValidateSchedule(bad);
+    ASSERT_FALSE(r.has_value()) << c.what;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument) << c.what;
+    EXPECT_NE(r.error().message.find(c.says), std::string::npos)
+        << c.what << ": " << r.error().message;
+    // The same schedule through a file is refused too, never run.
+    auto loaded = ScheduleFromJson(ScheduleToJson(bad));
+    EXPECT_FALSE(loaded.has_value()) << c.what;
+  }
+}
+
+TEST(ScheduleTest, NumbersOutOfTheirTypeAreRefused) {
+  std::string json = ScheduleToJson(DrawSchedule(3, {.swarm = false, .jobs = 1, .workers = 1}));
+  const std::string lease = "\"lease_ms\": ";
+  const size_t at = json.find(lease);
+  ASSERT_NE(at, std::string::npos);
+  const size_t end = json.find(',', at);
+  json.replace(at, end - at, lease + "99999999999999999999999");
+  auto r = ScheduleFromJson(json);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST(ScheduleTest, RecordedFlagsSurviveTheFile) {
+  Schedule s = DrawSchedule(5, {.swarm = false, .jobs = 2, .workers = 1});
+  s.guards = "-reaper";
+  s.store = "sqlite:";
+  s.external_keys = true;
+  auto back = ScheduleFromJson(ScheduleToJson(s));
+  ASSERT_TRUE(back.has_value()) << back.error().message;
+  EXPECT_EQ(back->guards, std::optional<std::string>("-reaper"));
+  EXPECT_EQ(back->store, std::optional<std::string>("sqlite:"));
+  EXPECT_EQ(back->external_keys, std::optional<bool>(true));
 }
 
 }  // namespace

@@ -384,11 +384,22 @@ Result<SimResult> World::Run() {
       break;
     }
   }
+  // Out of events with jobs still open (or never arrived) is not liveness
+  // either: a run that did not finish its jobs cannot say INV_006 holds.
+  stuck = stuck || arrived_ < static_cast<int>(s_.jobs.size()) || !open_jobs_.empty();
   LAB_ASSIGN_OR_RETURN(Snapshot snapshot, queue_->store().ReadSnapshot());
   if (stuck) {
     Note(-1, "liveness",
          fmt::format("bound t={} reached with {} job(s) open", deadline, open_jobs_.size()));
     result.violations = CheckLiveness(snapshot, clock_.NowMs());
+    if (result.violations.empty()) {
+      result.violations.push_back(
+          {.invariant = "INV_006",
+           .message =
+               fmt::format("the run stopped at t={} (bound t={}) with {} of {} job(s) "
+                           "arrived and {} still open",
+                           clock_.NowMs(), deadline, arrived_, s_.jobs.size(), open_jobs_.size())});
+    }
   }
   auto safety = CheckAll({snapshot, external_.log().applied(), acked_, std::nullopt});
   result.violations.insert(result.violations.end(), safety.begin(), safety.end());
@@ -415,7 +426,7 @@ std::string SimResult::ViolatedList() const {
 }
 
 Result<SimResult> Simulate(const Schedule& schedule, const SimOptions& options) {
-  if (schedule.workers < 1) return MakeError(ErrorCode::kInvalidArgument, "no workers");
+  LAB_RETURN_IF_ERROR(ValidateSchedule(schedule));
   World world(schedule, options);
   return world.Run();
 }
