@@ -118,6 +118,9 @@ class World {
   uint64_t hash_ = kFnvOffset;
   std::vector<JobId> acked_;
   std::set<JobId> open_jobs_;  // Enqueued and not yet terminal.
+  // The open jobs ever claimed: only these can a sweep end (it ends leases),
+  // so a sweep refreshes them, not the whole backlog.
+  std::set<JobId> claimed_open_;
   std::map<JobId, int> commits_;
   int arrived_ = 0;
   int faults_fired_ = 0;
@@ -226,6 +229,9 @@ Result<void> World::Step(int w) {
     case StepKind::kRan:
       if (external_.CountFor(r->job_id) > 1) cheap_violation_ = true;
       break;
+    case StepKind::kClaimed:
+      claimed_open_.insert(r->job_id);
+      break;
     case StepKind::kFinished:
     case StepKind::kFailed:
     case StepKind::kDuplicate:
@@ -292,13 +298,16 @@ Result<void> World::Heartbeat(int w) {
 Result<void> World::Refresh(JobId job) {
   if (job == 0 || !open_jobs_.contains(job)) return {};
   LAB_ASSIGN_OR_RETURN(Job j, queue_->store().GetJob(job));
-  if (j.state == JobState::kSucceeded || j.state == JobState::kDead) open_jobs_.erase(job);
+  if (j.state == JobState::kSucceeded || j.state == JobState::kDead) {
+    open_jobs_.erase(job);
+    claimed_open_.erase(job);
+  }
   return {};
 }
 
 Result<void> World::RefreshAll() {
-  const std::vector<JobId> open(open_jobs_.begin(), open_jobs_.end());
-  for (JobId id : open) LAB_RETURN_IF_ERROR(Refresh(id));
+  const std::vector<JobId> swept(claimed_open_.begin(), claimed_open_.end());
+  for (JobId id : swept) LAB_RETURN_IF_ERROR(Refresh(id));
   return {};
 }
 

@@ -48,30 +48,66 @@ Result<std::optional<Execution>> MemoryStore::LoadExecution(ExecutionId id) {
   return std::optional<Execution>(it->second);
 }
 
+void MemoryStore::Index(const Job& job) {
+  if (job.state == JobState::kPending) {
+    pending_[job.queue].emplace(-job.priority, job.run_at_ms, job.id);
+  }
+}
+
+void MemoryStore::Unindex(const Job& job) {
+  if (job.state != JobState::kPending) return;
+  auto q = pending_.find(job.queue);
+  LAB_ASSERT(q != pending_.end() && q->second.erase({-job.priority, job.run_at_ms, job.id}) == 1);
+}
+
+void MemoryStore::Index(const Execution& exec) {
+  if (IsLive(exec.state)) live_.emplace(exec.state, exec.lease_expires_at_ms, exec.id);
+}
+
+void MemoryStore::Unindex(const Execution& exec) {
+  if (IsLive(exec.state)) {
+    LAB_ASSERT(live_.erase({exec.state, exec.lease_expires_at_ms, exec.id}) == 1);
+  }
+}
+
 Result<std::vector<Job>> MemoryStore::LoadClaimable(const std::string& queue, TimeMs now,
                                                     int limit) {
   std::vector<Job> ready;
-  for (const auto& [id, job] : jobs_) {
-    if (job.queue == queue && job.state == JobState::kPending && job.run_at_ms <= now) {
-      ready.push_back(job);
+  auto q = pending_.find(queue);
+  if (q == pending_.end()) return ready;
+  const std::set<ReadyKey>& order = q->second;
+  // In claim order; within one priority, run_at ascends, so the first job
+  // not yet due ends that priority: skip to the next one.
+  for (auto it = order.begin(); it != order.end() && static_cast<int>(ready.size()) < limit;) {
+    const auto [neg_priority, run_at, id] = *it;
+    if (run_at > now) {
+      it = order.lower_bound({neg_priority + 1, INT64_MIN, INT64_MIN});
+      continue;
     }
+    ready.push_back(jobs_.at(id));
+    ++it;
   }
-  std::sort(ready.begin(), ready.end(), ClaimsBefore);
-  if (static_cast<int>(ready.size()) > limit) ready.resize(limit);
+  LAB_DASSERT(std::is_sorted(ready.begin(), ready.end(), ClaimsBefore));
   return ready;
 }
 
 Result<std::vector<Execution>> MemoryStore::LoadExpired(ExecState state, TimeMs now) {
   std::vector<Execution> out;
-  for (const auto& [id, exec] : executions_) {
-    if (exec.state == state && exec.lease_expires_at_ms <= now) out.push_back(exec);
+  for (auto it = live_.lower_bound({state, INT64_MIN, INT64_MIN});
+       it != live_.end() && std::get<0>(*it) == state && std::get<1>(*it) <= now; ++it) {
+    out.push_back(executions_.at(std::get<2>(*it)));
   }
+  // By id, as the SQL stores return them: the sweep's audit order must agree.
+  std::sort(out.begin(), out.end(),
+            [](const Execution& a, const Execution& b) { return a.id < b.id; });
   return out;
 }
 
 Result<std::optional<ExecutionId>> MemoryStore::FindCommitted(JobId job, ExecutionId other_than) {
-  for (const auto& [id, exec] : executions_) {
-    if (exec.job_id == job && id != other_than && IsCommitted(exec.state)) {
+  auto execs = execs_by_job_.find(job);
+  if (execs == execs_by_job_.end()) return std::optional<ExecutionId>();
+  for (ExecutionId id : execs->second) {  // Ascending: ids only grow.
+    if (id != other_than && IsCommitted(executions_.at(id).state)) {
       return std::optional<ExecutionId>(id);
     }
   }
@@ -84,6 +120,7 @@ Result<JobId> MemoryStore::InsertJob(const Job& job) {
   Job stored = job;
   stored.id = id;
   jobs_.emplace(id, stored);
+  Index(stored);
   if (job.key) keys_.emplace(std::make_pair(job.queue, *job.key), id);
   return id;
 }
@@ -94,6 +131,8 @@ Result<ExecutionId> MemoryStore::InsertExecution(const Execution& exec) {
   Execution stored = exec;
   stored.id = id;
   executions_.emplace(id, stored);
+  Index(stored);
+  execs_by_job_[stored.job_id].push_back(id);
   return id;
 }
 
@@ -101,7 +140,9 @@ Result<void> MemoryStore::SaveJob(const Job& job) {
   dirty_ = true;
   auto it = jobs_.find(job.id);
   LAB_ASSERT(it != jobs_.end());
+  Unindex(it->second);
   it->second = job;
+  Index(job);
   return {};
 }
 
@@ -109,18 +150,20 @@ Result<void> MemoryStore::SaveExecution(const Execution& exec) {
   dirty_ = true;
   auto it = executions_.find(exec.id);
   LAB_ASSERT(it != executions_.end());
+  LAB_ASSERT(it->second.job_id == exec.job_id);
+  Unindex(it->second);
   it->second = exec;
+  Index(exec);
   return {};
 }
 
 Result<void> MemoryStore::InsertEffect(const EffectRecord& effect) {
   // The ledger's uniqueness per job, as SQLite's UNIQUE(job_id) enforces it.
-  for (const auto& e : effects_) {
-    if (e.job_id == effect.job_id) {
-      return MakeError(ErrorCode::kInternal, "effect ledger already has an effect for this job");
-    }
+  if (effect_jobs_.contains(effect.job_id)) {
+    return MakeError(ErrorCode::kInternal, "effect ledger already has an effect for this job");
   }
   dirty_ = true;
+  effect_jobs_.insert(effect.job_id);
   EffectRecord stored = effect;
   stored.id = static_cast<int64_t>(effects_.size()) + 1;
   effects_.push_back(stored);

@@ -4,11 +4,18 @@
 // persistence: nothing survives the object. Used as the oracle in
 // differential tests and for fast exploration. Writes cannot fail, so a
 // transaction is rolled back only before anything was written (asserted).
-// Thread-safety: one thread at a time.
+// Indexes keep every operation's cost independent of how many jobs and
+// executions it holds (the simulator runs 10,000-job seeds): pending jobs in
+// claim order per queue, live executions by state and expiry, executions by
+// job, the jobs that have an effect. Thread-safety: one thread at a time.
 #pragma once
 
 #include <map>
+#include <set>
+#include <string>
+#include <tuple>
 #include <utility>
+#include <vector>
 
 #include "store/record_store.h"
 
@@ -46,6 +53,20 @@ class MemoryStore final : public RecordStore {
   std::map<std::pair<std::string, std::string>, JobId> keys_;
   std::vector<EffectRecord> effects_;
   std::vector<AuditEntry> audit_;
+
+  // (-priority, run_at, id): claim order within a queue, PENDING jobs only.
+  using ReadyKey = std::tuple<int, TimeMs, JobId>;
+  std::map<std::string, std::set<ReadyKey>> pending_;
+  // (state, lease expiry, id) of every live execution.
+  std::set<std::tuple<ExecState, TimeMs, ExecutionId>> live_;
+  std::map<JobId, std::vector<ExecutionId>> execs_by_job_;
+  std::set<JobId> effect_jobs_;
+
+  void Index(const Job& job);
+  void Unindex(const Job& job);
+  void Index(const Execution& exec);
+  void Unindex(const Execution& exec);
+
   bool in_txn_ = false;
   bool dirty_ = false;
 };
