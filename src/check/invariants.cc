@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "core/trace.h"
 #include "store/state_machine.h"
 
 namespace lab {
@@ -21,14 +22,13 @@ std::map<JobId, std::vector<EffectView>> EffectsByJob(const CheckInput& in) {
   std::map<JobId, std::vector<EffectView>> by_job;
   for (const EffectRecord& e : in.snapshot.effects) {
     by_job[e.job_id].push_back({e.execution_id, "ledger",
-                                fmt::format("ledger effect #{} key '{}' by exec {} at t={}", e.id,
-                                            e.key, e.execution_id, e.applied_at_ms)});
+                                fmt::format("ledger effect #{} key '{}' by exec {} at {}", e.id,
+                                            e.key, e.execution_id, RunTime(e.applied_at_ms))});
   }
   for (const AppliedEffect& e : in.external) {
-    by_job[e.job_id].push_back(
-        {e.execution_id, "external",
-         fmt::format("external effect key '{}' by exec {} (token {}) at t={}", e.key,
-                     e.execution_id, e.token, e.at_ms)});
+    by_job[e.job_id].push_back({e.execution_id, "external",
+                                fmt::format("external effect key '{}' by exec {} (token {}) at {}",
+                                            e.key, e.execution_id, e.token, RunTime(e.at_ms))});
   }
   return by_job;
 }
@@ -40,8 +40,8 @@ std::map<ExecutionId, const Execution*> ExecutionsById(const Snapshot& s) {
 }
 
 std::string Describe(const AuditEntry& a) {
-  return fmt::format("audit #{} t={} job {} exec {} {}: {} -> {}{}", a.seq, a.at_ms, a.job_id,
-                     a.execution_id, a.event, a.from.empty() ? "(new)" : a.from, a.to,
+  return fmt::format("audit #{} at {} job {} exec {} {}: {} -> {}{}", a.seq, RunTime(a.at_ms),
+                     a.job_id, a.execution_id, a.event, a.from.empty() ? "(new)" : a.from, a.to,
                      a.detail.empty() ? "" : " (" + a.detail + ")");
 }
 
@@ -250,8 +250,8 @@ std::vector<Violation> CheckInv004(const CheckInput& in) {
         out.push_back({"INV_004",
                        e.job_id,
                        fmt::format("after recovery, exec {} is still {} on a lease that expired "
-                                   "at t={}",
-                                   e.id, ToString(e.state), e.lease_expires_at_ms),
+                                   "at {}",
+                                   e.id, ToString(e.state), RunTime(e.lease_expires_at_ms)),
                        {}});
       }
     }

@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "core/trace.h"
 #include "store/state_machine.h"
 
 namespace lab {
@@ -17,12 +18,12 @@ std::string WhyStuck(const Job& job, const std::vector<const Execution*>& execs,
       return fmt::format("exec {} COMMITTED{} but never finalized to DONE", e->id,
                          expired ? " with an expired lease" : "");
     }
-    return fmt::format("exec {} {} on a lease {} at t={}", e->id, ToString(e->state),
+    return fmt::format("exec {} {} on a lease {} at {}", e->id, ToString(e->state),
                        expired ? "that expired and was never reaped" : "still held, expiring",
-                       e->lease_expires_at_ms);
+                       RunTime(e->lease_expires_at_ms));
   }
   if (job.state == JobState::kPending) {
-    return job.run_at_ms > now ? fmt::format("PENDING until t={}", job.run_at_ms)
+    return job.run_at_ms > now ? fmt::format("PENDING until {}", RunTime(job.run_at_ms))
                                : "PENDING and ready, but no worker ran it";
   }
   return fmt::format("{} with no live execution", ToString(job.state));
@@ -38,8 +39,8 @@ std::vector<Violation> CheckLiveness(const Snapshot& snapshot, TimeMs now_ms) {
     if (j.state == JobState::kSucceeded || j.state == JobState::kDead) continue;
     out.push_back({"INV_006",
                    j.id,
-                   fmt::format("job {} is {} at the liveness bound t={}: {}", j.id,
-                               ToString(j.state), now_ms, WhyStuck(j, execs_of[j.id], now_ms)),
+                   fmt::format("job {} is {} at the liveness bound {}: {}", j.id, ToString(j.state),
+                               RunTime(now_ms), WhyStuck(j, execs_of[j.id], now_ms)),
                    {}});
   }
   return out;

@@ -25,6 +25,10 @@ struct TraceEvent {
   std::string result;  // "ok", "fenced", "effect applied", free text for notes.
 };
 
+// A run time as the timeline and every checker's evidence print it: seconds
+// from the run clock's zero, "+31.000s". One origin for all of them.
+std::string RunTime(TimeMs time_ms);
+
 class TraceSink {
  public:
   virtual ~TraceSink() = default;

@@ -28,12 +28,52 @@ struct Event {
   bool operator>(const Event& o) const { return at != o.at ? at > o.at : seq > o.seq; }
 };
 
-// The outside system that receives effects applied outside the commit.
+constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ULL;
+constexpr uint64_t kFnvPrime = 0x100000001b3ULL;
+
+uint64_t Fnv(uint64_t h, std::string_view bytes) {
+  for (char c : bytes) h = (h ^ static_cast<uint8_t>(c)) * kFnvPrime;
+  return (h ^ 0xff) * kFnvPrime;  // A field separator: ("ab","c") != ("a","bc").
+}
+
+// Every trace event of a run goes through here: its hash covers each field
+// of each event (two runs whose traces differ have different hashes), and
+// the event goes on to the caller's sink, if any.
+class HashingTraceSink final : public TraceSink {
+ public:
+  explicit HashingTraceSink(TraceSink* next) : next_(next) {}
+  void Emit(TraceEvent e) override {
+    for (int64_t n : {e.time_ms, e.job, e.execution, e.token}) {
+      hash_ = Fnv(hash_, std::string_view(reinterpret_cast<const char*>(&n), sizeof n));
+    }
+    hash_ = Fnv(Fnv(Fnv(hash_, e.actor), e.event), e.result);
+    if (next_ != nullptr) next_->Emit(std::move(e));
+  }
+  uint64_t hash() const { return hash_; }
+
+ private:
+  TraceSink* next_;
+  uint64_t hash_ = kFnvOffset;
+};
+
+// The outside system that receives effects applied outside the commit. It
+// says in the trace whether it applied an effect or deduplicated it.
 class ExternalSystem final : public EffectSink {
  public:
-  explicit ExternalSystem(bool honours_keys) : honours_keys_(honours_keys) {}
+  ExternalSystem(bool honours_keys, TraceSink& trace)
+      : honours_keys_(honours_keys), trace_(trace) {}
   void Apply(const AppliedEffect& effect) override {
-    if (honours_keys_ && !seen_.insert(effect.key).second) return;  // Deduplicated.
+    const bool duplicate = honours_keys_ && !seen_.insert(effect.key).second;
+    trace_.Emit({.time_ms = effect.at_ms,
+                 .actor = "external",
+                 .event = duplicate ? "dedupe" : "effect",
+                 .job = effect.job_id,
+                 .execution = effect.execution_id,
+                 .token = effect.token,
+                 .result = duplicate
+                               ? fmt::format("key '{}' seen before: not applied again", effect.key)
+                               : fmt::format("applied under key '{}'", effect.key)});
+    if (duplicate) return;
     log_.Apply(effect);
     ++per_job_[effect.job_id];
   }
@@ -45,6 +85,7 @@ class ExternalSystem final : public EffectSink {
 
  private:
   bool honours_keys_;
+  TraceSink& trace_;
   EffectLog log_;
   std::set<std::string> seen_;
   std::map<JobId, int> per_job_;
@@ -67,13 +108,14 @@ std::string EffectKeyOf(const std::string& key) {
   return Job{.queue = NewJob{}.queue, .key = key}.EffectKey();
 }
 
-constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ULL;
-constexpr uint64_t kFnvPrime = 0x100000001b3ULL;
-
 class World {
  public:
   World(const Schedule& s, const SimOptions& o)
-      : s_(s), o_(o), latency_(s.seed ^ 0x51a7e5c4ULL), external_(o.external_honours_keys) {
+      : s_(s),
+        o_(o),
+        latency_(s.seed ^ 0x51a7e5c4ULL),
+        trace_(o.trace),
+        external_(o.external_honours_keys, trace_) {
     for (const auto& f : s.faults) faults_.emplace(std::make_pair(f.worker, f.step), f);
     // Keyed as the engine names the job to its handler: by its effect key.
     for (const auto& h : s.handlers) {
@@ -107,6 +149,7 @@ class World {
   const SimOptions& o_;
   ManualClock clock_{0};
   Rng latency_;
+  HashingTraceSink trace_;
   ExternalSystem external_;
   std::unique_ptr<ScratchDir> scratch_;
   std::unique_ptr<Queue> queue_;
@@ -137,7 +180,7 @@ Result<void> World::Open() {
     return MakeError(ErrorCode::kInvalidArgument,
                      fmt::format("simulation store must be memory: or sqlite:, got '{}'", url));
   }
-  LAB_ASSIGN_OR_RETURN(queue_, Queue::Open(url, clock_, {.guards = o_.guards, .trace = o_.trace}));
+  LAB_ASSIGN_OR_RETURN(queue_, Queue::Open(url, clock_, {.guards = o_.guards, .trace = &trace_}));
   workers_.resize(static_cast<size_t>(s_.workers));
   for (int w = 0; w < s_.workers; ++w) {
     workers_[w].worker = std::make_unique<Worker>(
@@ -167,11 +210,10 @@ HandlerResult World::Handle(const JobContext& ctx) {
 }
 
 void World::Note(int w, std::string event, std::string text) {
-  if (o_.trace == nullptr) return;
-  o_.trace->Emit({.time_ms = clock_.NowMs(),
-                  .actor = w < 0 ? "sim" : fmt::format("w{}", w),
-                  .event = std::move(event),
-                  .result = std::move(text)});
+  trace_.Emit({.time_ms = clock_.NowMs(),
+               .actor = w < 0 ? "sim" : fmt::format("w{}", w),
+               .event = std::move(event),
+               .result = std::move(text)});
 }
 
 bool World::FireFault(int w) {
@@ -399,19 +441,21 @@ Result<SimResult> World::Run() {
   LAB_ASSIGN_OR_RETURN(Snapshot snapshot, queue_->store().ReadSnapshot());
   if (stuck) {
     Note(-1, "liveness",
-         fmt::format("bound t={} reached with {} job(s) open", deadline, open_jobs_.size()));
+         fmt::format("bound {} reached with {} job(s) open", RunTime(deadline), open_jobs_.size()));
     result.violations = CheckLiveness(snapshot, clock_.NowMs());
     if (result.violations.empty()) {
       result.violations.push_back(
           {.invariant = "INV_006",
-           .message =
-               fmt::format("the run stopped at t={} (bound t={}) with {} of {} job(s) "
-                           "arrived and {} still open",
-                           clock_.NowMs(), deadline, arrived_, s_.jobs.size(), open_jobs_.size())});
+           .message = fmt::format("the run stopped at {} (bound {}) with {} of {} job(s) "
+                                  "arrived and {} still open",
+                                  RunTime(clock_.NowMs()), RunTime(deadline), arrived_,
+                                  s_.jobs.size(), open_jobs_.size())});
     }
   }
   auto safety = CheckAll({snapshot, external_.log().applied(), acked_, std::nullopt});
   result.violations.insert(result.violations.end(), safety.begin(), safety.end());
+  // The scheduler's own decisions and every trace event, field by field.
+  Mix(trace_.hash());
   result.trace_hash = hash_;
   result.end_ms = clock_.NowMs();
   result.faults_fired = faults_fired_;

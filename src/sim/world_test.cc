@@ -38,6 +38,29 @@ TEST(WorldTest, EveryScheduledHandlerOutcomeFires) {
   }
 }
 
+// The hash covers every trace event: two runs that differ only in what the
+// external system did with a duplicate (applied it, or deduplicated it and
+// said so in the trace) have different traces and so different hashes.
+TEST(WorldTest, RunsWhoseTracesDifferHaveDifferentHashes) {
+  const Guards no_boundary = *Guards::Parse("-commit_boundary");
+  int compared = 0;
+  for (uint64_t seed = 0; seed < 200 && compared < 3; ++seed) {
+    const Schedule s = DrawSchedule(seed, {});
+    VectorTraceSink plain_trace, keyed_trace;
+    auto plain = Simulate(s, {.guards = no_boundary, .trace = &plain_trace});
+    auto keyed =
+        Simulate(s, {.guards = no_boundary, .external_honours_keys = true, .trace = &keyed_trace});
+    ASSERT_TRUE(plain && keyed);
+    if (!plain->Violated("INV_001")) continue;  // No duplicate effect: nothing to dedupe.
+    ++compared;
+    bool deduped = false;
+    for (const auto& e : keyed_trace.events()) deduped = deduped || e.event == "dedupe";
+    EXPECT_TRUE(deduped) << "seed " << seed << ": the trace does not say what was deduplicated";
+    EXPECT_NE(plain->trace_hash, keyed->trace_hash) << "seed " << seed;
+  }
+  EXPECT_EQ(compared, 3);
+}
+
 TEST(WorldTest, DifferentSeedsTakeDifferentPaths) {
   EXPECT_NE(RunSeed(1, Guards::All())->trace_hash, RunSeed(2, Guards::All())->trace_hash);
 }
