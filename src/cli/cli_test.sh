@@ -210,6 +210,11 @@ test "$(cat "$tmp/qa.key")" = "qa/same" || { echo "FAIL: LAB_JOB_KEY is not <que
 "$LAB" queue enqueue --db "$db" --queue hang --max-attempts 1 x >/dev/null
 expect 0 "1 failed attempts" -- queue work --db "$db" --queue hang --drain --timeout 300ms --exec 'sleep 600'
 expect 0 "command timed out after 300ms" -- queue dlq list --db "$db" --queue hang
+# A job's own timeout wins over the worker's.
+"$LAB" queue enqueue --db "$db" --queue hang2 --max-attempts 1 --timeout 200ms x >/dev/null
+expect 0 "1 failed attempts" -- queue work --db "$db" --queue hang2 --drain --timeout 1h --exec 'sleep 600'
+expect 0 "command timed out after 200ms" -- queue dlq list --db "$db" --queue hang2
+expect_usage "--timeout '0'" -- queue enqueue --db "$db" --timeout 0 x
 "$LAB" queue enqueue --db "$db" --queue bg x >/dev/null
 expect 0 "1 finished" -- queue work --db "$db" --queue bg --drain --exec "sleep 600 & echo \$! > '$tmp/bg.pid'"
 if alive "$(cat "$tmp/bg.pid")"; then

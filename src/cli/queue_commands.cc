@@ -109,6 +109,7 @@ json JobJson(const Job& j) {
           {"attempts", j.attempts},
           {"attempts_used", j.AttemptsUsed()},
           {"max_attempts", j.max_attempts},
+          {"timeout_ms", j.timeout_ms},
           {"created_at_ms", j.created_at_ms},
           {"last_error", TextOrBytes(j.last_error)}};
 }
@@ -120,6 +121,7 @@ struct EnqueueArgs {
   std::string run_at;
   std::string priority = "0";
   std::string max_attempts = "5";
+  std::string timeout;
   std::string payload;
   bool has_payload = false;
 };
@@ -136,6 +138,9 @@ Result<NewJob> BuildJob(const EnqueueArgs& a) {
              .max_attempts = static_cast<int>(attempts)};
   if (!a.run_at.empty()) {
     LAB_ASSIGN_OR_RETURN(job.run_at_ms, ParseRunAt(a.run_at, WallClock().NowMs()));
+  }
+  if (!a.timeout.empty()) {
+    LAB_ASSIGN_OR_RETURN(job.timeout_ms, ParseDuration(a.timeout, "--timeout", 1, kMaxDurationMs));
   }
   // The store checks again; checking first keeps a bad name from opening
   // (and so creating) a database at all.
@@ -229,8 +234,9 @@ void PrintInspect(const JobDetail& d) {
   const Job& j = d.job;
   fmt::print("job {}  queue {}  key {}  state {}\n", j.id, Shown(j.queue),
              j.key ? Shown(*j.key) : "-", ToString(j.state));
-  fmt::print("attempts {} (since redrive {}/{})  priority {}\n", j.attempts, j.AttemptsUsed(),
-             j.max_attempts, j.priority);
+  fmt::print("attempts {} (since redrive {}/{})  priority {}  timeout {}\n", j.attempts,
+             j.AttemptsUsed(), j.max_attempts, j.priority,
+             j.timeout_ms > 0 ? FormatDuration(j.timeout_ms) : "the worker's");
   fmt::print("created {}  run at {}\n", HumanTime(j.created_at_ms), HumanTime(j.run_at_ms));
   if (!j.last_error.empty()) fmt::print("last error: {}\n", Shown(j.last_error));
   fmt::print("payload ({} bytes): {}\n\nexecutions\n", j.payload.size(),
@@ -465,17 +471,23 @@ void AddQueueCommands(CLI::App& app, CommandTable& table) {
   auto* enqueue = queue->add_subcommand("enqueue", "Add a job; prints its id");
   en->db.Add(enqueue);
   enqueue->add_option("--key", en->key,
-                      "Idempotency key (UTF-8 text, no control characters, at most 512 bytes): "
-                      "the same key twice in one queue is one job");
+                      fmt::format("Idempotency key (UTF-8 text, no control characters, at most "
+                                  "{} bytes): the same key twice in one queue is one job",
+                                  kMaxKeyBytes));
   enqueue->add_option("--queue", en->queue,
-                      "Queue name (UTF-8 text without '/' or control characters, at most 128 "
-                      "bytes; default: default)");
+                      fmt::format("Queue name (UTF-8 text without '/' or control characters, at "
+                                  "most {} bytes; default: default)",
+                                  kMaxQueueNameBytes));
   enqueue->add_option("--run-at", en->run_at,
                       "Not before: ms since the epoch, or +N[ms|s|m|h|d] from now");
-  enqueue->add_option("--priority", en->priority,
-                      "Higher runs first, -1000000..1000000 (default 0)");
+  enqueue->add_option(
+      "--priority", en->priority,
+      fmt::format("Higher runs first, {}..{} (default 0)", -kMaxPriority, kMaxPriority));
   enqueue->add_option("--max-attempts", en->max_attempts,
-                      "Attempts before dead letter, 1..1000000 (default 5)");
+                      fmt::format("Attempts before dead letter, 1..{} (default 5)", kMaxAttempts));
+  enqueue->add_option("--timeout", en->timeout,
+                      "Kill one attempt's command after this long, N[ms|s|m|h|d] (default: the "
+                      "worker's --timeout)");
   enqueue->add_option("PAYLOAD", en->payload, "The payload (bytes), or - to read it from stdin");
   table.emplace_back(enqueue, [en, enqueue] {
     en->has_payload = enqueue->count("PAYLOAD") > 0;
@@ -531,7 +543,8 @@ void AddQueueCommands(CLI::App& app, CommandTable& table) {
   work->add_option("--poll", wk->poll,
                    "Wait when no job is ready, 1ms..1h (a bare number is seconds; default 250ms)");
   work->add_option("--timeout", wk->timeout,
-                   "Kill a job's command after this long and fail the attempt (default: none)");
+                   "Kill a job's command after this long and fail the attempt, unless the job "
+                   "has its own --timeout (default: none)");
   work->add_option("--name", wk->name, "Worker name in the audit log (default pid<PID>)");
   table.emplace_back(work, [wk] { return Work(*wk); });
 }

@@ -176,14 +176,15 @@ HandlerResult RunCommand(const ExecOptions& options, Waiter& waiter, Clock& cloc
     return HandlerResult::Transient(why);
   }
   const TimeMs started = clock.NowMs();
+  const DurationMs timeout_ms = ctx.timeout_ms > 0 ? ctx.timeout_ms : options.timeout_ms;
   for (;;) {
     DurationMs wait = options.heartbeat_ms;
-    if (options.timeout_ms > 0) {
-      const DurationMs left = options.timeout_ms - (clock.NowMs() - started);
+    if (timeout_ms > 0) {
+      const DurationMs left = timeout_ms - (clock.NowMs() - started);
       if (left <= 0) {
         (void)EndCommand(*pid);
         return HandlerResult::Transient(
-            fmt::format("command timed out after {}ms; killed", options.timeout_ms));
+            fmt::format("command timed out after {}ms; killed", timeout_ms));
       }
       wait = std::min(wait, left);
     }

@@ -26,7 +26,7 @@ namespace lab {
 struct ExecOptions {
   std::string command;
   DurationMs heartbeat_ms = 10'000;
-  DurationMs timeout_ms = 0;  // 0: no limit.
+  DurationMs timeout_ms = 0;  // 0: no limit. A job's own timeout_ms wins.
 };
 
 // `waiter` must outlive the handler; it paces the wait for the command.

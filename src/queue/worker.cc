@@ -155,6 +155,7 @@ Result<StepResult> Worker::RunHandler() {
                                              .payload = job.payload,
                                              .attempt = lease_->token,
                                              .execution_id = lease_->execution_id,
+                                             .timeout_ms = job.timeout_ms,
                                              .keep_alive = [this] { return ExtendLease(); }});
   if (result.status != HandlerResult::Status::kOk) {
     result_ = std::move(result);

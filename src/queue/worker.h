@@ -29,6 +29,7 @@ struct JobContext {
   std::string payload;
   int attempt = 0;  // Also the fencing token.
   ExecutionId execution_id = 0;
+  DurationMs timeout_ms = 0;  // The job's own limit on one attempt; 0: the handler's default.
   // A long-running handler calls this now and then to extend its lease. An
   // error with kAborted means the lease was taken over: stop and return
   // (the worker then drops the job); other errors may pass (try again).

@@ -114,7 +114,8 @@ Params JobParams(const Job& j) {
           Str(j.attempts_at_redrive),
           std::string(ToString(j.state)),
           Str(j.created_at_ms),
-          j.last_error};
+          j.last_error,
+          Str(j.timeout_ms)};
 }
 
 Params ExecParams(const Execution& e) {
@@ -159,6 +160,11 @@ CREATE INDEX audit_by_job ON {s}.audit (job_id, seq);
 constexpr const char* kSchemaV2 = R"sql(
 ALTER TABLE {s}.jobs ALTER COLUMN payload TYPE BYTEA USING convert_to(payload, 'UTF8');
 ALTER TABLE {s}.effects ALTER COLUMN payload TYPE BYTEA USING convert_to(payload, 'UTF8');
+)sql";
+
+// A per-job limit on how long one attempt may run.
+constexpr const char* kSchemaV3 = R"sql(
+ALTER TABLE {s}.jobs ADD COLUMN timeout_ms BIGINT NOT NULL DEFAULT 0;
 )sql";
 
 }  // namespace
@@ -275,7 +281,7 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresOptions
 }
 
 std::span<const Migration> PostgresStore::Migrations() {
-  static constexpr Migration kSteps[] = {{1, kSchemaV1}, {2, kSchemaV2}};
+  static constexpr Migration kSteps[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}};
   return kSteps;
 }
 
@@ -428,8 +434,8 @@ Result<JobId> PostgresStore::InsertJob(const Job& job) {
   LAB_ASSIGN_OR_RETURN(
       ResultPtr res,
       conn_->Exec("INSERT INTO {s}.jobs (queue, key, payload, priority, run_at_ms, max_attempts, "
-                  "attempts, attempts_at_redrive, state, created_at_ms, last_error) VALUES "
-                  "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+                  "attempts, attempts_at_redrive, state, created_at_ms, last_error, timeout_ms) "
+                  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
                   JobParams(job)));
   return PgRow(res.get(), 0).Int(0);
 }
@@ -451,7 +457,8 @@ Result<void> PostgresStore::SaveJob(const Job& job) {
       ResultPtr res,
       conn_->Exec("UPDATE {s}.jobs SET queue = $1, key = $2, payload = $3, priority = $4, "
                   "run_at_ms = $5, max_attempts = $6, attempts = $7, attempts_at_redrive = $8, "
-                  "state = $9, created_at_ms = $10, last_error = $11 WHERE id = $12",
+                  "state = $9, created_at_ms = $10, last_error = $11, timeout_ms = $12 "
+                  "WHERE id = $13",
                   p));
   LAB_ASSERT(std::string_view(PQcmdTuples(res.get())) == "1");
   return {};

@@ -13,7 +13,7 @@ namespace lab {
 
 inline constexpr const char* kJobColumns =
     "id, queue, key, payload, priority, run_at_ms, max_attempts, attempts, attempts_at_redrive, "
-    "state, created_at_ms, last_error";
+    "state, created_at_ms, last_error, timeout_ms";
 inline constexpr const char* kExecColumns =
     "id, job_id, attempt, worker, state, leased_at_ms, lease_expires_at_ms, ended_at_ms, reason";
 inline constexpr const char* kEffectColumns =
@@ -39,6 +39,7 @@ Result<Job> JobFromRow(const Row& s) {
   j.state = *state;
   j.created_at_ms = s.Int(10);
   j.last_error = s.Text(11);
+  j.timeout_ms = s.Int(12);
   return j;
 }
 

@@ -308,6 +308,7 @@ Result<void> CheckNewJob(const NewJob& request) {
   LAB_RETURN_IF_ERROR(CheckRange("priority", request.priority, -kMaxPriority, kMaxPriority));
   if (request.run_at_ms)
     LAB_RETURN_IF_ERROR(CheckRange("run_at_ms", *request.run_at_ms, 0, kMaxTimeMs));
+  LAB_RETURN_IF_ERROR(CheckRange("timeout_ms", request.timeout_ms, 0, kMaxDurationMs));
   if (request.payload.size() > kMaxPayloadBytes) {
     return MakeError(ErrorCode::kInvalidArgument,
                      fmt::format("payload is {} bytes; at most {} are allowed",
@@ -339,6 +340,7 @@ Result<Job> PlanEnqueue(const NewJob& request, const PlanContext& ctx) {
   job.priority = request.priority;
   job.run_at_ms = request.run_at_ms.value_or(ctx.now_ms);
   job.max_attempts = request.max_attempts;
+  job.timeout_ms = request.timeout_ms;
   job.state = JobState::kPending;
   job.created_at_ms = ctx.now_ms;
   return job;

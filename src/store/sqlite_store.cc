@@ -60,6 +60,11 @@ CREATE TABLE audit (
 CREATE INDEX audit_by_job ON audit (job_id, seq);
 )sql";
 
+// A per-job limit on how long one attempt may run.
+constexpr const char* kSchemaV2 = R"sql(
+ALTER TABLE jobs ADD COLUMN timeout_ms INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 // Steps `stmt` to the end, decoding every row.
 template <typename T>
 Result<std::vector<T>> QueryRows(Statement& stmt, Result<T> (*decode)(const Statement&)) {
@@ -96,7 +101,8 @@ void BindJob(Statement& s, const Job& j, int first) {
       .Bind(first + 7, int64_t{j.attempts_at_redrive})
       .Bind(first + 8, ToString(j.state))
       .Bind(first + 9, j.created_at_ms)
-      .Bind(first + 10, j.last_error);
+      .Bind(first + 10, j.last_error)
+      .Bind(first + 11, j.timeout_ms);
 }
 
 void BindExecution(Statement& s, const Execution& e, int first) {
@@ -201,7 +207,7 @@ Result<bool> CheckFileState(const FileState& state, int latest, const std::strin
 }  // namespace
 
 std::span<const Migration> SqliteStore::Migrations() {
-  static constexpr Migration kSteps[] = {{1, kSchemaV1}};
+  static constexpr Migration kSteps[] = {{1, kSchemaV1}, {2, kSchemaV2}};
   return kSteps;
 }
 
@@ -324,8 +330,8 @@ Result<JobId> SqliteStore::InsertJob(const Job& job) {
   LAB_ASSIGN_OR_RETURN(Statement * s,
                        db_->Prepare("INSERT INTO jobs (queue, key, payload, priority, run_at_ms, "
                                     "max_attempts, attempts, attempts_at_redrive, state, "
-                                    "created_at_ms, last_error) VALUES "
-                                    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
+                                    "created_at_ms, last_error, timeout_ms) VALUES "
+                                    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"));
   BindJob(*s, job, 1);
   LAB_RETURN_IF_ERROR(s->Run());
   return db_->LastInsertRowId();
@@ -346,9 +352,10 @@ Result<void> SqliteStore::SaveJob(const Job& job) {
                        db_->Prepare("UPDATE jobs SET queue = ?1, key = ?2, payload = ?3, "
                                     "priority = ?4, run_at_ms = ?5, max_attempts = ?6, "
                                     "attempts = ?7, attempts_at_redrive = ?8, state = ?9, "
-                                    "created_at_ms = ?10, last_error = ?11 WHERE id = ?12"));
+                                    "created_at_ms = ?10, last_error = ?11, timeout_ms = ?12 "
+                                    "WHERE id = ?13"));
   BindJob(*s, job, 1);
-  s->Bind(12, job.id);
+  s->Bind(13, job.id);
   LAB_RETURN_IF_ERROR(s->Run());
   LAB_ASSERT(sqlite3_changes(db_->raw()) == 1);
   return {};

@@ -123,7 +123,7 @@ TEST_F(SqliteStoreTest, NewerSchemaVersionIsRefused) {
 }
 
 // A later build's schema step, to see the migration runner upgrade a file.
-std::vector<Migration> WithStepTwo(std::string_view sql) {
+std::vector<Migration> WithNextStep(std::string_view sql) {
   std::vector<Migration> steps(SqliteStore::Migrations().begin(), SqliteStore::Migrations().end());
   steps.push_back({static_cast<int>(steps.size()) + 1, sql});
   return steps;
@@ -136,16 +136,40 @@ TEST_F(SqliteStoreTest, MigrationsUpgradeAnOlderFileOnceAndKeepItsData) {
     ASSERT_TRUE(v1.has_value());
     ASSERT_TRUE((*v1)->Enqueue({.key = "kept"}).has_value());
   }
-  const auto steps = WithStepTwo("CREATE TABLE lab_extra (x INTEGER);");
-  for (int i = 0; i < 2; ++i) {  // The second open must not run step 2 again.
+  const int latest = LatestVersion(SqliteStore::Migrations());
+  const auto steps = WithNextStep("CREATE TABLE lab_extra (x INTEGER);");
+  for (int i = 0; i < 2; ++i) {  // The second open must not run the new step again.
     auto v2 = SqliteStore::Open({.path = path, .migrations = steps}, clock_);
     ASSERT_TRUE(v2.has_value()) << v2.error().ToString();
     EXPECT_FALSE((*v2)->Enqueue({.key = "kept"})->created);
   }
-  EXPECT_EQ(RawInt(path, "PRAGMA user_version"), 2);
+  EXPECT_EQ(RawInt(path, "PRAGMA user_version"), latest + 1);
   EXPECT_EQ(RawInt(path, "SELECT count(*) FROM sqlite_master WHERE name = 'lab_extra'"), 1);
-  // This build (version 1) now refuses the file, untouched.
-  ExpectRefused(path, ErrorCode::kFailedPrecondition, "schema version 2, newer");
+  // This build now refuses the file, untouched.
+  ExpectRefused(path, ErrorCode::kFailedPrecondition,
+                fmt::format("schema version {}, newer", latest + 1));
+}
+
+// Version 2 added the per-job timeout: a version 1 file keeps its jobs and
+// reads them with no timeout of their own.
+TEST_F(SqliteStoreTest, V1FilesGainThePerJobTimeoutAndKeepTheirJobs) {
+  const std::string path = dir_.File("q.db");
+  const std::vector<Migration> v1(SqliteStore::Migrations().begin(),
+                                  SqliteStore::Migrations().begin() + 1);
+  ASSERT_EQ(v1.back().version, 1);
+  { ASSERT_TRUE(SqliteStore::Open({.path = path, .migrations = v1}, clock_).has_value()); }
+  RawExec(path,
+          "INSERT INTO jobs (id, queue, key, payload, priority, run_at_ms, max_attempts, attempts, "
+          "attempts_at_redrive, state, created_at_ms, last_error) VALUES (7, 'default', 'old', "
+          "'p', 0, 0, 5, 0, 0, 'PENDING', 0, '')");
+  auto now = Open(path);
+  ASSERT_TRUE(now.has_value()) << now.error().ToString();
+  auto old = (*now)->GetJob(7);
+  ASSERT_TRUE(old.has_value()) << old.error().ToString();
+  EXPECT_EQ(old->key, std::optional<std::string>("old"));
+  EXPECT_EQ(old->timeout_ms, 0);
+  const JobId fresh = (*now)->Enqueue({.timeout_ms = 1'500})->job_id;
+  EXPECT_EQ((*now)->GetJob(fresh)->timeout_ms, 1'500);
 }
 
 TEST_F(SqliteStoreTest, AFailedMigrationChangesNothing) {
@@ -153,10 +177,10 @@ TEST_F(SqliteStoreTest, AFailedMigrationChangesNothing) {
   { ASSERT_TRUE(Open(path).has_value()); }
   auto broken = SqliteStore::Open(
       {.path = path,
-       .migrations = WithStepTwo("CREATE TABLE lab_extra (x); CREATE TABLE jobs (y);")},
+       .migrations = WithNextStep("CREATE TABLE lab_extra (x); CREATE TABLE jobs (y);")},
       clock_);
   ASSERT_FALSE(broken.has_value());
-  EXPECT_EQ(RawInt(path, "PRAGMA user_version"), 1);
+  EXPECT_EQ(RawInt(path, "PRAGMA user_version"), LatestVersion(SqliteStore::Migrations()));
   EXPECT_EQ(RawInt(path, "SELECT count(*) FROM sqlite_master WHERE name = 'lab_extra'"), 0);
   EXPECT_TRUE(Open(path).has_value());
 }

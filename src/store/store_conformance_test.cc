@@ -152,6 +152,8 @@ TEST_P(StoreConformanceTest, BadNamesAndNumbersAreRefusedAndWriteNothing) {
   refused.push_back({.priority = kMaxPriority + 1});
   refused.push_back({.run_at_ms = -1});
   refused.push_back({.run_at_ms = kMaxTimeMs + 1});
+  refused.push_back({.timeout_ms = -1});
+  refused.push_back({.timeout_ms = kMaxDurationMs + 1});
   for (const NewJob& job : refused) {
     auto r = store_->Enqueue(job);
     ASSERT_FALSE(r.has_value()) << ::testing::PrintToString(job.key.value_or(job.queue));
@@ -196,7 +198,10 @@ TEST_P(StoreConformanceTest, EnqueueCreatesPendingJobWithAudit) {
   EXPECT_EQ(job->payload, "a");
   EXPECT_EQ(job->run_at_ms, clock_.NowMs());
   EXPECT_EQ(job->attempts, 0);
+  EXPECT_EQ(job->timeout_ms, 0);
   EXPECT_EQ(CountAudit("enqueue"), 2u);
+  // A job's own timeout is kept as given.
+  EXPECT_EQ(store_->GetJob(Add({.timeout_ms = 90'000}))->timeout_ms, 90'000);
 }
 
 TEST_P(StoreConformanceTest, EnqueueWithSameKeyReturnsExistingJob) {

@@ -40,6 +40,7 @@ struct Job {
   JobState state = JobState::kPending;
   TimeMs created_at_ms = 0;
   std::string last_error;
+  DurationMs timeout_ms = 0;  // How long one attempt may run; 0: the worker's default.
 
   // The stable key that effects are keyed by: "<queue>/<key>" when the job
   // has an idempotency key (keys are unique per queue), otherwise
@@ -92,6 +93,7 @@ struct NewJob {
   int priority = 0;
   std::optional<TimeMs> run_at_ms;  // Default: now.
   int max_attempts = 5;
+  DurationMs timeout_ms = 0;  // How long one attempt may run; 0: the worker's default.
 };
 
 struct EnqueueResult {
