@@ -12,23 +12,32 @@ namespace lab {
 namespace {
 
 // Every effect of a job, wherever it landed.
+// One effect, from the ledger or the external system's log. Its words are
+// made only when a violation quotes it: the checks run after every
+// simulated seed, and almost never fire.
 struct EffectView {
   ExecutionId execution_id;
   std::string where;  // "ledger" or "external"
-  std::string description;
+  const EffectRecord* ledger = nullptr;
+  const AppliedEffect* external = nullptr;
+
+  std::string Describe() const {
+    if (ledger != nullptr) {
+      return fmt::format("ledger effect #{} key '{}' by exec {} at {}", ledger->id, ledger->key,
+                         ledger->execution_id, RunTime(ledger->applied_at_ms));
+    }
+    return fmt::format("external effect key '{}' by exec {} (token {}) at {}", external->key,
+                       external->execution_id, external->token, RunTime(external->at_ms));
+  }
 };
 
 std::map<JobId, std::vector<EffectView>> EffectsByJob(const CheckInput& in) {
   std::map<JobId, std::vector<EffectView>> by_job;
   for (const EffectRecord& e : in.snapshot.effects) {
-    by_job[e.job_id].push_back({e.execution_id, "ledger",
-                                fmt::format("ledger effect #{} key '{}' by exec {} at {}", e.id,
-                                            e.key, e.execution_id, RunTime(e.applied_at_ms))});
+    by_job[e.job_id].push_back({e.execution_id, "ledger", &e, nullptr});
   }
   for (const AppliedEffect& e : in.external) {
-    by_job[e.job_id].push_back({e.execution_id, "external",
-                                fmt::format("external effect key '{}' by exec {} (token {}) at {}",
-                                            e.key, e.execution_id, e.token, RunTime(e.at_ms))});
+    by_job[e.job_id].push_back({e.execution_id, "external", nullptr, &e});
   }
   return by_job;
 }
@@ -150,7 +159,7 @@ std::vector<Violation> CheckInv001(const CheckInput& in) {
   for (const auto& [job, effects] : EffectsByJob(in)) {
     if (effects.size() <= 1) continue;
     Violation v{"INV_001", job, fmt::format("{} effects applied for one job", effects.size()), {}};
-    for (const auto& e : effects) v.evidence.push_back(e.description);
+    for (const auto& e : effects) v.evidence.push_back(e.Describe());
     out.push_back(std::move(v));
   }
   return out;
@@ -166,13 +175,13 @@ std::vector<Violation> CheckInv002(const CheckInput& in) {
         out.push_back({"INV_002",
                        job,
                        fmt::format("effect by unknown execution {}", e.execution_id),
-                       {e.description}});
+                       {e.Describe()}});
       } else if (!IsCommitted(it->second->state)) {
         out.push_back({"INV_002",
                        job,
                        fmt::format("effect applied by exec {} which never committed (it is {})",
                                    e.execution_id, ToString(it->second->state)),
-                       {e.description}});
+                       {e.Describe()}});
       }
     }
   }
@@ -240,7 +249,7 @@ std::vector<Violation> CheckInv004(const CheckInput& in) {
           j.id,
           fmt::format("job {} ended with its effect duplicated ({} effects)", ToString(j.state), n),
           {}};
-      for (const auto& e : it->second) v.evidence.push_back(e.description);
+      for (const auto& e : it->second) v.evidence.push_back(e.Describe());
       out.push_back(std::move(v));
     }
   }

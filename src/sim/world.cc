@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <queue>
 #include <set>
@@ -31,9 +32,18 @@ struct Event {
 constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ULL;
 constexpr uint64_t kFnvPrime = 0x100000001b3ULL;
 
+// FNV-1a style, eight bytes at a step (little-endian words), then the
+// length: a field separator, so ("ab", "c") and ("a", "bc") differ.
 uint64_t Fnv(uint64_t h, std::string_view bytes) {
-  for (char c : bytes) h = (h ^ static_cast<uint8_t>(c)) * kFnvPrime;
-  return (h ^ 0xff) * kFnvPrime;  // A field separator: ("ab","c") != ("a","bc").
+  size_t i = 0;
+  for (; i + 8 <= bytes.size(); i += 8) {
+    uint64_t word = 0;
+    std::memcpy(&word, bytes.data() + i, 8);
+    h = (h ^ word) * kFnvPrime;
+    h ^= h >> 29;
+  }
+  for (; i < bytes.size(); ++i) h = (h ^ static_cast<uint8_t>(bytes[i])) * kFnvPrime;
+  return (h ^ bytes.size()) * kFnvPrime;
 }
 
 // Every trace event of a run goes through here: its hash covers each field
@@ -44,7 +54,7 @@ class HashingTraceSink final : public TraceSink {
   explicit HashingTraceSink(TraceSink* next) : next_(next) {}
   void Emit(TraceEvent e) override {
     for (int64_t n : {e.time_ms, e.job, e.execution, e.token}) {
-      hash_ = Fnv(hash_, std::string_view(reinterpret_cast<const char*>(&n), sizeof n));
+      hash_ = (hash_ ^ static_cast<uint64_t>(n)) * kFnvPrime;
     }
     hash_ = Fnv(Fnv(Fnv(hash_, e.actor), e.event), e.result);
     if (next_ != nullptr) next_->Emit(std::move(e));
