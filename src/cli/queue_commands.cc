@@ -440,7 +440,7 @@ int Work(const WorkArgs& a) {
   WorkerPool pool(
       [&a] { return a.db.Open(); },
       ExecHandler({.command = a.exec, .heartbeat_ms = w.lease_ms / 3, .timeout_ms = w.timeout_ms},
-                  waiter),
+                  waiter, WallClock()),
       options, waiter, [](const std::string& line) { fmt::print(stderr, "lab: {}\n", line); });
   PoolStats stats = pool.Run();
 

@@ -205,10 +205,8 @@ HandlerResult RunCommand(const ExecOptions& options, Waiter& waiter, Clock& cloc
 
 }  // namespace
 
-Handler ExecHandler(ExecOptions options, Waiter& waiter) {
-  return [options = std::move(options), &waiter](const JobContext& ctx) {
-    // The wall clock only measures the command's own run time for the timeout.
-    static SystemClock clock;
+Handler ExecHandler(ExecOptions options, Waiter& waiter, Clock& clock) {
+  return [options = std::move(options), &waiter, &clock](const JobContext& ctx) {
     return RunCommand(options, waiter, clock, ctx);
   };
 }

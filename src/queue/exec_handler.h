@@ -29,8 +29,9 @@ struct ExecOptions {
   DurationMs timeout_ms = 0;  // 0: no limit. A job's own timeout_ms wins.
 };
 
-// `waiter` must outlive the handler; it paces the wait for the command.
-Handler ExecHandler(ExecOptions options, Waiter& waiter);
+// `waiter` and `clock` must outlive the handler: the waiter paces the wait
+// for the command, the clock measures its run time against the timeout.
+Handler ExecHandler(ExecOptions options, Waiter& waiter, Clock& clock);
 
 // Kills the process group of every command an ExecHandler is running now.
 // Async-signal-safe: for a process that is about to exit at once.

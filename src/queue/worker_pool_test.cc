@@ -252,7 +252,7 @@ TEST_F(WorkerPoolTest, ExecGivesTheCommandItsPayloadAndJobVariables) {
                        "/'\"$LAB_JOB_ID\".payload && "
                        "echo \"$LAB_JOB_ID $LAB_JOB_KEY $LAB_ATTEMPT $LAB_FENCING_TOKEN\" > '" +
                        out + "/'\"$LAB_JOB_ID\".env"};
-  WorkerPool pool(Opener(), ExecHandler(exec, waiter_), Options(2), waiter_);
+  WorkerPool pool(Opener(), ExecHandler(exec, waiter_, clock_), Options(2), waiter_);
   EXPECT_EQ(pool.Run().finished, 2);
   EXPECT_EQ(ReadFile(fmt::format("{}/{}.payload", out, keyed)), "amount=12");
   EXPECT_EQ(ReadFile(fmt::format("{}/{}.env", out, keyed)),
@@ -267,7 +267,8 @@ TEST_F(WorkerPoolTest, ExecGivesTheCommandItsPayloadAndJobVariables) {
 
 TEST_F(WorkerPoolTest, ExecNonZeroExitIsRetriedThenDeadLettered) {
   JobId id = Admin()->Enqueue({.max_attempts = 3})->job_id;
-  WorkerPool pool(Opener(), ExecHandler({.command = "exit 3"}, waiter_), Options(1), waiter_);
+  WorkerPool pool(Opener(), ExecHandler({.command = "exit 3"}, waiter_, clock_), Options(1),
+                  waiter_);
   PoolStats stats = pool.Run();
   EXPECT_EQ(stats.failed, 3);
   auto detail = Detail(id);
@@ -283,7 +284,8 @@ TEST_F(WorkerPoolTest, ExecHeartbeatsACommandThatOutlivesItsLease) {
   // The idle thread sweeps often and would take the job over after a
   // missed heartbeat (seen: with heartbeat_ms above the lease this fails).
   options.sweep_every_ms = 20;
-  WorkerPool pool(Opener(), ExecHandler({.command = "sleep 2.5", .heartbeat_ms = 100}, waiter_),
+  WorkerPool pool(Opener(),
+                  ExecHandler({.command = "sleep 2.5", .heartbeat_ms = 100}, waiter_, clock_),
                   options, waiter_);
   EXPECT_EQ(pool.Run().finished, 1);
   auto detail = Detail(id);
@@ -292,7 +294,7 @@ TEST_F(WorkerPoolTest, ExecHeartbeatsACommandThatOutlivesItsLease) {
 }
 
 TEST_F(WorkerPoolTest, ExecKillsTheCommandWhenTheLeaseIsLost) {
-  Handler handler = ExecHandler({.command = "sleep 3600", .heartbeat_ms = 5}, waiter_);
+  Handler handler = ExecHandler({.command = "sleep 3600", .heartbeat_ms = 5}, waiter_, clock_);
   int beats = 0;
   HandlerResult r =
       handler(JobContext{.job_id = 1,
@@ -306,6 +308,24 @@ TEST_F(WorkerPoolTest, ExecKillsTheCommandWhenTheLeaseIsLost) {
   EXPECT_EQ(r.status, HandlerResult::Status::kTransientError);
   EXPECT_EQ(r.error, "lease lost while the command ran; command killed");
   EXPECT_EQ(beats, 3);
+}
+
+}  // namespace
+}  // namespace lab
+
+namespace lab {
+namespace {
+
+// A job's own timeout wins over the handler's: the command is killed and the
+// attempt fails with the reason. (Wall time: on a slow machine it only
+// takes longer.)
+TEST(ExecTimeoutTest, AJobsOwnTimeoutKillsItsCommand) {
+  SystemWaiter waiter;
+  SystemClock clock;
+  Handler handler = ExecHandler({.command = "sleep 3600", .timeout_ms = 3'600'000}, waiter, clock);
+  HandlerResult r = handler(JobContext{.job_id = 1, .key = "k", .attempt = 1, .timeout_ms = 100});
+  EXPECT_EQ(r.status, HandlerResult::Status::kTransientError);
+  EXPECT_EQ(r.error, "command timed out after 100ms; killed");
 }
 
 }  // namespace
