@@ -108,7 +108,11 @@ void WorkerPool::RunThread(int index) {
                       JobName(*worker), error.ToString(), ToString(action)));
       switch (action) {
         case AfterError::kRetry:
-          if (worker->phase() != WorkerPhase::kIdle) ++counters_.retried;
+          if (worker->phase() == WorkerPhase::kIdle) {
+            waiter_.WaitMs(wait);  // A stop signal ends this wait: nothing is in hand.
+            continue;
+          }
+          ++counters_.retried;
           // Not cut short by a stop signal: the job in hand may still finish.
           waiter_.PauseMs(wait);
           continue;
