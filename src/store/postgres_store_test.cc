@@ -60,9 +60,12 @@ TEST_F(PostgresStoreTest, DroppedConnectionIsUnavailableThenReconnectsAndLosesNo
   ASSERT_FALSE(during.has_value());
   EXPECT_EQ(during.error().code, ErrorCode::kUnavailable) << during.error().ToString();
 
+  EXPECT_EQ((*store)->reconnects(), 0);
   auto after = (*store)->Enqueue({.key = "during"});
   ASSERT_TRUE(after.has_value()) << after.error().ToString();
   EXPECT_TRUE(after->created);
+  // Counted, so a worker's summary can say it reconnected (it said 0 before).
+  EXPECT_EQ((*store)->reconnects(), 1);
   auto snap = (*store)->ReadSnapshot();
   ASSERT_TRUE(snap.has_value());
   ASSERT_EQ(snap->jobs.size(), 2u);
