@@ -71,10 +71,11 @@ Result<std::unique_ptr<Queue>> Queue::Open(std::string_view url, Clock& clock,
   if (parsed.kind == StoreKind::kMemory) {
     store = std::make_unique<MemoryStore>(clock, store_options);
   } else if (parsed.kind == StoreKind::kPostgres) {
-    LAB_ASSIGN_OR_RETURN(
-        store,
-        PostgresStore::Open(
-            {.conninfo = parsed.path, .schema = parsed.schema, .store = store_options}, clock));
+    LAB_ASSIGN_OR_RETURN(store, PostgresStore::Open({.conninfo = parsed.path,
+                                                     .schema = parsed.schema,
+                                                     .create = options.create,
+                                                     .store = store_options},
+                                                    clock));
   } else {
     LAB_ASSIGN_OR_RETURN(store, SqliteStore::Open({.path = parsed.path,
                                                    .vfs = options.sqlite_vfs,

@@ -24,8 +24,9 @@ namespace lab {
 struct QueueOptions {
   Guards guards;
   std::string sqlite_vfs;  // Empty: the default VFS.
-  // False: a sqlite: file that does not exist is kNotFound, not created
-  // (commands that only read).
+  // False: a sqlite: file that does not exist, or a PostgreSQL schema
+  // without the lab's tables, is kNotFound and nothing is created (commands
+  // that only read).
   bool create = true;
   TraceSink* trace = nullptr;
 };

@@ -276,7 +276,8 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresOptions
   LAB_RETURN_IF_ERROR(conn->Connect());
   std::unique_ptr<PostgresStore> store(new PostgresStore(std::move(conn), clock, options.store));
   LAB_RETURN_IF_ERROR(store->PrepareSchema(
-      options.schema, options.migrations.empty() ? Migrations() : options.migrations));
+      options.schema, options.migrations.empty() ? Migrations() : options.migrations,
+      options.create));
   return store;
 }
 
@@ -286,7 +287,7 @@ std::span<const Migration> PostgresStore::Migrations() {
 }
 
 Result<void> PostgresStore::PrepareSchema(const std::string& schema,
-                                          std::span<const Migration> steps) {
+                                          std::span<const Migration> steps, bool create) {
   const int latest = LatestVersion(steps);
   // One transaction, serialized across processes by an advisory lock, so
   // two workers starting at once do not both create or migrate the schema.
@@ -304,6 +305,9 @@ Result<void> PostgresStore::PrepareSchema(const std::string& schema,
                          fmt::format("schema '{}' has no valid version row", schema));
       }
       version = PgRow(v.get(), 0).Int(0);
+    } else if (!create) {
+      return MakeError(ErrorCode::kNotFound,
+                       fmt::format("no lab queue in schema '{}' of this database", schema));
     } else {
       LAB_RETURN_IF_ERROR(conn_->Exec("CREATE SCHEMA IF NOT EXISTS {s}"));
     }

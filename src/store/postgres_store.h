@@ -27,6 +27,9 @@ struct PostgresOptions {
   std::string conninfo;        // A libpq URL or key=value string; PG* env vars fill gaps.
   std::string schema = "lab";  // All tables live in this schema.
   std::span<const Migration> migrations;  // Empty: this build's (PostgresStore::Migrations()).
+  // False: a schema without the lab's tables is kNotFound and nothing is
+  // created (commands that only read).
+  bool create = true;
   StoreOptions store;
 };
 
@@ -65,7 +68,8 @@ class PostgresStore final : public RecordStore {
  private:
   class Conn;
   PostgresStore(std::unique_ptr<Conn> conn, Clock& clock, StoreOptions options);
-  Result<void> PrepareSchema(const std::string& schema, std::span<const Migration> steps);
+  Result<void> PrepareSchema(const std::string& schema, std::span<const Migration> steps,
+                             bool create);
   // Runs `body` in one read-only REPEATABLE READ transaction.
   template <typename T>
   Result<T> ReadTxn(const std::function<Result<T>()>& body);

@@ -183,6 +183,26 @@ TEST_F(PostgresStoreTest, SilentServerTimesOutInsteadOfHanging) {
   EXPECT_NE(store.error().message.find("timeout"), std::string::npos) << store.error().message;
 }
 
+TEST_F(PostgresStoreTest, AReaderNeverCreatesTheSchema) {
+  auto reader = PostgresStore::Open({.conninfo = url_, .schema = schema_, .create = false}, clock_);
+  ASSERT_FALSE(reader.has_value());
+  EXPECT_EQ(reader.error().code, ErrorCode::kNotFound) << reader.error().ToString();
+  EXPECT_NE(reader.error().message.find("no lab queue in schema"), std::string::npos);
+  // Nothing was created.
+  PGconn* c = PQconnectdb(url_.c_str());
+  ASSERT_EQ(PQstatus(c), CONNECTION_OK) << PQerrorMessage(c);
+  const std::string probe = "SELECT count(*) FROM pg_namespace WHERE nspname = '" + schema_ + "'";
+  PGresult* r = PQexec(c, probe.c_str());
+  ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQerrorMessage(c);
+  EXPECT_EQ(std::string(PQgetvalue(r, 0, 0)), "0");
+  PQclear(r);
+  PQfinish(c);
+  // Once a writer made it, a reader opens it.
+  ASSERT_TRUE(PostgresStore::Open({.conninfo = url_, .schema = schema_}, clock_).has_value());
+  EXPECT_TRUE(PostgresStore::Open({.conninfo = url_, .schema = schema_, .create = false}, clock_)
+                  .has_value());
+}
+
 TEST_F(PostgresStoreTest, BadSchemaNameIsAnInvalidArgument) {
   auto store = PostgresStore::Open({.conninfo = url_, .schema = "x; DROP TABLE y"}, clock_);
   ASSERT_FALSE(store.has_value());
