@@ -184,10 +184,20 @@ class PostgresStore::Conn {
       PQfinish(pg_);
       ++reconnects_;
     }
-    // A default connect timeout, so a server that accepts and never answers
-    // cannot hang a command; one given in the URL comes later and wins.
-    const char* keywords[] = {"connect_timeout", "dbname", nullptr};
-    const char* values[] = {kDefaultConnectTimeoutS, conninfo_.c_str(), nullptr};
+    // Defaults, each overridden by the URL (it comes later): a connect
+    // timeout, so a server that accepts and never answers cannot hang a
+    // command; TCP keepalives and a user timeout, so a host or network that
+    // vanishes mid-call ends it with an error instead of a hang (a server
+    // process that stops answering on a live host is not caught by these).
+    const char* keywords[] = {"connect_timeout",
+                              "keepalives_idle",
+                              "keepalives_interval",
+                              "keepalives_count",
+                              "tcp_user_timeout",
+                              "dbname",
+                              nullptr};
+    const char* values[] = {kDefaultConnectTimeoutS, "10",   "5", "3", "30000",
+                            conninfo_.c_str(),       nullptr};
     pg_ = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
     if (PQstatus(pg_) != CONNECTION_OK) {
       std::string why = PQerrorMessage(pg_);

@@ -180,7 +180,8 @@ TEST_F(PostgresStoreTest, SilentServerTimesOutInsteadOfHanging) {
   close(listener);
   ASSERT_FALSE(store.has_value());
   EXPECT_EQ(store.error().code, ErrorCode::kUnavailable) << store.error().ToString();
-  EXPECT_NE(store.error().message.find("timeout"), std::string::npos) << store.error().message;
+  EXPECT_NE(store.error().message.find("timeout expired"), std::string::npos)
+      << store.error().message;
 }
 
 TEST_F(PostgresStoreTest, AReaderNeverCreatesTheSchema) {
