@@ -34,8 +34,7 @@ struct SimFlags {
     store_opt =
         cmd->add_option("--store", store, "memory: (default) or sqlite: (a fresh file per seed)")
             ->check(CLI::IsMember({"memory:", "sqlite:"}));
-    guards_opt = cmd->add_option("--guards", guards,
-                                 "all (default), none, or -NAME[,-NAME] to turn guards off");
+    guards_opt = cmd->add_option("--guards", guards, Guards::Help());
     cmd->add_option("--jobs", jobs, "Fix the number of jobs, 1..10000 (default: drawn per seed)");
     cmd->add_option("--workers", workers,
                     "Fix the number of workers, 1..256 (default: drawn per seed)");

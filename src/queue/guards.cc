@@ -5,11 +5,50 @@
 #include <utility>
 
 namespace lab {
+namespace {
+
+// The one list of guards: every name, member and description below is read
+// from here (parsing, printing, All/None, the --guards help), so a guard
+// added to the struct and to this table cannot be forgotten anywhere else.
+constexpr GuardInfo kGuards[] = {
+    {"commit_boundary", &Guards::commit_boundary,
+     "effects only at COMMITTED, inside the store's transaction, once per job"},
+    {"fencing", &Guards::fencing, "the store refuses calls with a stale fencing token"},
+    {"reaper", &Guards::reaper, "expired leases are aborted and their jobs re-queued"},
+    {"reconcile", &Guards::reconcile,
+     "committed-but-unfinished executions of dead workers are finalized"},
+};
+
+std::string NameList() {
+  std::string out;
+  for (const GuardInfo& g : kGuards) out += fmt::format("{}{}", out.empty() ? "" : ", ", g.name);
+  return out;
+}
+
+}  // namespace
+
+std::span<const GuardInfo> Guards::Table() { return kGuards; }
+
+Guards Guards::None() {
+  Guards g;
+  for (const GuardInfo& info : kGuards) g.*info.member = false;
+  return g;
+}
 
 const std::vector<std::string_view>& Guards::Names() {
-  static const std::vector<std::string_view> kNames = {"commit_boundary", "fencing", "reaper",
-                                                       "reconcile"};
+  static const std::vector<std::string_view> kNames = [] {
+    std::vector<std::string_view> names;
+    for (const GuardInfo& g : kGuards) names.push_back(g.name);
+    return names;
+  }();
   return kNames;
+}
+
+std::string Guards::Help() {
+  std::string out = "all (default), none, or -NAME[,-NAME] to turn guards off; NAME is one of:";
+  for (const GuardInfo& g : kGuards) out += fmt::format(" {} ({});", g.name, g.description);
+  out.pop_back();
+  return out;
 }
 
 bool* Guards::Find(std::string_view name) {
@@ -17,10 +56,9 @@ bool* Guards::Find(std::string_view name) {
 }
 
 const bool* Guards::Find(std::string_view name) const {
-  if (name == "commit_boundary") return &commit_boundary;
-  if (name == "fencing") return &fencing;
-  if (name == "reaper") return &reaper;
-  if (name == "reconcile") return &reconcile;
+  for (const GuardInfo& g : kGuards) {
+    if (g.name == name) return &(this->*g.member);
+  }
   return nullptr;
 }
 
@@ -36,15 +74,13 @@ Result<Guards> Guards::Parse(std::string_view spec) {
     if (item.size() < 2 || (item[0] != '-' && item[0] != '+')) {
       return MakeError(ErrorCode::kInvalidArgument,
                        fmt::format("bad guard spec '{}': expected all, none, or -NAME[,-NAME] "
-                                   "with NAME one of commit_boundary, fencing, reaper, reconcile",
-                                   spec));
+                                   "with NAME one of {}",
+                                   spec, NameList()));
     }
     bool* flag = g.Find(item.substr(1));
     if (flag == nullptr) {
       return MakeError(ErrorCode::kInvalidArgument,
-                       fmt::format("unknown guard '{}' (known: commit_boundary, fencing, reaper, "
-                                   "reconcile)",
-                                   item.substr(1)));
+                       fmt::format("unknown guard '{}' (known: {})", item.substr(1), NameList()));
     }
     *flag = item[0] == '+';
     if (comma == std::string_view::npos) break;
@@ -57,8 +93,8 @@ std::string Guards::ToString() const {
   if (*this == All()) return "all";
   if (*this == None()) return "none";
   std::string out;
-  for (std::string_view name : Names()) {
-    if (!*Find(name)) out += fmt::format("{}-{}", out.empty() ? "" : ",", name);
+  for (const GuardInfo& g : kGuards) {
+    if (!(this->*g.member)) out += fmt::format("{}-{}", out.empty() ? "" : ",", g.name);
   }
   return out;
 }

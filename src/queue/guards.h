@@ -6,6 +6,7 @@
 // Thread-safety: plain value.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,8 @@
 #include "core/status.h"
 
 namespace lab {
+
+struct GuardInfo;
 
 struct Guards {
   // Effects happen only at COMMITTED, inside the store's transaction, and at
@@ -27,7 +30,11 @@ struct Guards {
   bool reconcile = true;
 
   static Guards All() { return Guards{}; }
-  static Guards None() { return Guards{false, false, false, false}; }
+  static Guards None();
+  // Every guard: name, member and a one-line description (guards.cc).
+  static std::span<const GuardInfo> Table();
+  // The --guards help text, naming and describing every guard.
+  static std::string Help();
   // "all", "none", or a comma list of -NAME / +NAME applied to all
   // (e.g. "-commit_boundary,-reaper").
   static Result<Guards> Parse(std::string_view spec);
@@ -39,6 +46,12 @@ struct Guards {
   bool* Find(std::string_view name);
   const bool* Find(std::string_view name) const;
   bool operator==(const Guards&) const = default;
+};
+
+struct GuardInfo {
+  std::string_view name;
+  bool Guards::*member;
+  std::string_view description;
 };
 
 }  // namespace lab

@@ -2,7 +2,10 @@
 // rejected with a message that names the problem.
 #include "queue/guards.h"
 
+#include <fmt/core.h>
 #include <gtest/gtest.h>
+
+#include <set>
 
 namespace lab {
 namespace {
@@ -33,6 +36,35 @@ TEST(GuardsTest, RejectsUnknownAndMalformedSpecs) {
     EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
   }
   EXPECT_NE(Guards::Parse("-nope").error().message.find("unknown guard 'nope'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace lab
+
+namespace lab {
+namespace {
+
+// Every guard in the table round-trips alone through parsing and printing,
+// is on by default and off in None, and is named in the help; names are
+// unique. A guard missing from the table would be caught by the size check.
+TEST(GuardsTest, TheTableDrivesEveryGuard) {
+  EXPECT_EQ(Guards::Table().size() * sizeof(bool), sizeof(Guards))
+      << "a Guards member is missing from the table in guards.cc";
+  std::set<std::string_view> names;
+  for (const GuardInfo& info : Guards::Table()) {
+    EXPECT_TRUE(names.insert(info.name).second) << info.name;
+    EXPECT_TRUE(Guards::All().*info.member) << info.name;
+    EXPECT_FALSE(Guards::None().*info.member) << info.name;
+    const std::string off = fmt::format("-{}", info.name);
+    auto g = Guards::Parse(off);
+    ASSERT_TRUE(g.has_value()) << info.name;
+    EXPECT_FALSE((*g).*info.member);
+    EXPECT_EQ(g->ToString(), off);
+    EXPECT_EQ(g->Find(info.name), &((*g).*info.member));
+    EXPECT_NE(Guards::Help().find(info.name), std::string::npos);
+    EXPECT_NE(Guards::Help().find(info.description), std::string::npos);
+  }
+  EXPECT_EQ(Guards::Names().size(), Guards::Table().size());
 }
 
 }  // namespace
