@@ -1,7 +1,7 @@
 // The failure-mode catalogue: every FM_XXX, implemented or planned.
 //
 // Implemented entries carry a scenario and are run by `lab run`; planned
-// entries are listed so the plan (DESIGN.md) stays visible in `lab list`.
+// entries are listed so the plan (docs/failure_mode_index.md) stays visible in `lab list`.
 // Thread-safety: immutable after first use.
 #pragma once
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Goal: nothing reads the wall clock, a global random generator or the
 # environment, or sleeps, except the one file that implements each real
-# interface (STYLE.md, "Determinism"). Method: grep the sources for the
+# interface (docs/architecture.md, "Determinism"). Method: grep the sources for the
 # forbidden calls and allow them only in the named files. Seen to fail by
 # running it with LAB_LINT_SELFTEST=1, which plants a violation.
 set -uo pipefail

@@ -42,7 +42,7 @@ struct InvariantInfo {
   std::string_view statement;
 };
 
-// INV_001..INV_008 with their statements (DESIGN.md).
+// INV_001..INV_008 with their statements (docs/invariants.md).
 const std::vector<InvariantInfo>& Invariants();
 std::string_view InvariantStatement(std::string_view id);
 

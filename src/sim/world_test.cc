@@ -87,9 +87,9 @@ TEST(WorldTest, GuardedSampleFindsNothing) {
 }
 
 TEST(WorldTest, AnExternalSystemHonouringKeysAbsorbsDuplicateEffects) {
-  // Shape 2 of DESIGN.md's "Effects in practice": without the commit
-  // boundary, an outside system that dedupes by the job's key still keeps
-  // one effect per job; the effect from an aborted execution is still there.
+  // An external call made with the job's key: without the commit boundary,
+  // an outside system that dedupes by the job's key still keeps one effect
+  // per job; the effect from an aborted execution is still there.
   const Guards no_boundary = *Guards::Parse("-commit_boundary");
   int duplicated = 0;
   for (uint64_t seed = 0; seed < 200; ++seed) {

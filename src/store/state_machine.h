@@ -1,4 +1,4 @@
-// The legal state transitions (DESIGN.md, "State model"), in one place.
+// The legal state transitions (docs/state_model.md), in one place.
 //
 // Stores assert them on both sides of every write; the INV_003 checker uses
 // the same tables to judge an audit log. Thread-safety: pure functions.

@@ -1,4 +1,4 @@
-// Goal: the transition tables say exactly what DESIGN.md's state model says,
+// Goal: the transition tables say exactly what docs/state_model.md says,
 // including the negative space (nothing moves backwards).
 #include "store/state_machine.h"
 

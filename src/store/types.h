@@ -1,6 +1,6 @@
 // The records a Store keeps, and the requests its operations take.
 //
-// Executions are the source of truth (DESIGN.md, "State model"); the job's
+// Executions are the source of truth (docs/state_model.md); the job's
 // state column is kept in the same transaction as every execution change, and
 // the INV_003 checker verifies that it agrees with the executions.
 // Thread-safety: plain values.
