@@ -32,6 +32,12 @@ std::string_view ErrorCodeName(ErrorCode code) {
   return "Unknown";
 }
 
+Result<void> CheckInRange(std::string_view what, int64_t value, int64_t lo, int64_t hi) {
+  if (value >= lo && value <= hi) return {};
+  return MakeError(ErrorCode::kInvalidArgument,
+                   fmt::format("{} is {}; it must be between {} and {}", what, value, lo, hi));
+}
+
 std::string Error::ToString() const { return fmt::format("{}: {}", ErrorCodeName(code), message); }
 
 }  // namespace lab

@@ -8,6 +8,7 @@
 // guess). Thread-safety: plain values.
 #pragma once
 
+#include <cstdint>
 #include <expected>
 #include <string>
 #include <string_view>
@@ -44,6 +45,10 @@ using Result = std::expected<T, Error>;
 inline std::unexpected<Error> MakeError(ErrorCode code, std::string message) {
   return std::unexpected<Error>(Error{code, std::move(message)});
 }
+
+// kInvalidArgument "WHAT is V; it must be between LO and HI" unless
+// lo <= value <= hi: the one range check for store calls and schedule files.
+Result<void> CheckInRange(std::string_view what, int64_t value, int64_t lo, int64_t hi);
 
 }  // namespace lab
 

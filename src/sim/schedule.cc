@@ -176,10 +176,7 @@ std::string ScheduleToJson(const Schedule& s) {
 namespace {
 
 Result<void> InRange(std::string_view what, int64_t value, int64_t lo, int64_t hi) {
-  if (value >= lo && value <= hi) return {};
-  return MakeError(
-      ErrorCode::kInvalidArgument,
-      fmt::format("schedule: {} is {}; it must be between {} and {}", what, value, lo, hi));
+  return CheckInRange(fmt::format("schedule: {}", what), value, lo, hi);
 }
 
 Error Invalid(std::string message) {

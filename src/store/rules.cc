@@ -287,28 +287,18 @@ ClaimPlan PlanClaim(const Job& job, const ClaimRequest& request, const PlanConte
   return c;
 }
 
-namespace {
-
-Result<void> CheckRange(std::string_view what, int64_t value, int64_t lo, int64_t hi) {
-  if (value >= lo && value <= hi) return {};
-  return MakeError(ErrorCode::kInvalidArgument,
-                   fmt::format("{} is {}; it must be between {} and {}", what, value, lo, hi));
-}
-
-}  // namespace
-
 Result<void> CheckLeaseMs(DurationMs lease_ms) {
-  return CheckRange("lease_ms", lease_ms, 1, kMaxDurationMs);
+  return CheckInRange("lease_ms", lease_ms, 1, kMaxDurationMs);
 }
 
 Result<void> CheckNewJob(const NewJob& request) {
   LAB_RETURN_IF_ERROR(CheckName(NameKind::kQueue, request.queue));
   if (request.key) LAB_RETURN_IF_ERROR(CheckName(NameKind::kKey, *request.key));
-  LAB_RETURN_IF_ERROR(CheckRange("max_attempts", request.max_attempts, 1, kMaxAttempts));
-  LAB_RETURN_IF_ERROR(CheckRange("priority", request.priority, -kMaxPriority, kMaxPriority));
+  LAB_RETURN_IF_ERROR(CheckInRange("max_attempts", request.max_attempts, 1, kMaxAttempts));
+  LAB_RETURN_IF_ERROR(CheckInRange("priority", request.priority, -kMaxPriority, kMaxPriority));
   if (request.run_at_ms)
-    LAB_RETURN_IF_ERROR(CheckRange("run_at_ms", *request.run_at_ms, 0, kMaxTimeMs));
-  LAB_RETURN_IF_ERROR(CheckRange("timeout_ms", request.timeout_ms, 0, kMaxDurationMs));
+    LAB_RETURN_IF_ERROR(CheckInRange("run_at_ms", *request.run_at_ms, 0, kMaxTimeMs));
+  LAB_RETURN_IF_ERROR(CheckInRange("timeout_ms", request.timeout_ms, 0, kMaxDurationMs));
   if (request.payload.size() > kMaxPayloadBytes) {
     return MakeError(ErrorCode::kInvalidArgument,
                      fmt::format("payload is {} bytes; at most {} are allowed",
@@ -320,13 +310,13 @@ Result<void> CheckNewJob(const NewJob& request) {
 Result<void> CheckClaim(const ClaimRequest& request) {
   LAB_RETURN_IF_ERROR(CheckName(NameKind::kQueue, request.queue));
   LAB_RETURN_IF_ERROR(CheckName(NameKind::kWorker, request.worker));
-  LAB_RETURN_IF_ERROR(CheckRange("max_jobs", request.max_jobs, 1, kMaxClaimBatch));
+  LAB_RETURN_IF_ERROR(CheckInRange("max_jobs", request.max_jobs, 1, kMaxClaimBatch));
   return CheckLeaseMs(request.lease_ms);
 }
 
 Result<void> CheckFailRequest(const FailRequest& request) {
   if (request.retry_at_ms) {
-    LAB_RETURN_IF_ERROR(CheckRange("retry_at_ms", *request.retry_at_ms, 0, kMaxTimeMs));
+    LAB_RETURN_IF_ERROR(CheckInRange("retry_at_ms", *request.retry_at_ms, 0, kMaxTimeMs));
   }
   return {};
 }
