@@ -87,7 +87,7 @@ Result<EnqueueResult> RecordStore::Enqueue(const NewJob& request) {
       LAB_ASSIGN_OR_RETURN(auto existing, LoadJobByKey(request.queue, *request.key));
       if (existing) return EnqueueResult{existing->id, false};
     }
-    LAB_ASSIGN_OR_RETURN(Job job, PlanEnqueue(request, Context()));
+    Job job = PlanEnqueue(request, Context());
     LAB_ASSIGN_OR_RETURN(job.id, InsertJob(job));
     LAB_RETURN_IF_ERROR(AppendAudit(EnqueueAudit(job)));
     return EnqueueResult{job.id, true};

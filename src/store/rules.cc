@@ -321,8 +321,8 @@ Result<void> CheckFailRequest(const FailRequest& request) {
   return {};
 }
 
-Result<Job> PlanEnqueue(const NewJob& request, const PlanContext& ctx) {
-  LAB_RETURN_IF_ERROR(CheckNewJob(request));
+Job PlanEnqueue(const NewJob& request, const PlanContext& ctx) {
+  LAB_DASSERT(CheckNewJob(request).has_value());
   Job job;
   job.queue = request.queue;
   job.key = request.key;

@@ -96,7 +96,8 @@ Result<void> CheckLeaseMs(DurationMs lease_ms);
 Result<void> CheckFailRequest(const FailRequest& request);
 
 // Enqueue of a brand-new job (id left 0 for the backend to assign).
-Result<Job> PlanEnqueue(const NewJob& request, const PlanContext& ctx);
+// `request` has passed CheckNewJob (the store checks it before its transaction).
+Job PlanEnqueue(const NewJob& request, const PlanContext& ctx);
 AuditEntry EnqueueAudit(const Job& job);
 
 // Applies a plan's changes to the loaded records, asserting every transition
