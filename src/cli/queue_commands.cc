@@ -15,7 +15,6 @@
 // JSON output never fails on bytes that are not text: such a string is
 // written as {"base64": "..."} instead.
 #include <fmt/core.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,6 +30,7 @@
 
 #include "cli/commands.h"
 #include "cli/flags.h"
+#include "cli/stop_signals.h"
 #include "core/text.h"
 #include "queue/exec_handler.h"
 #include "queue/queue.h"
@@ -373,22 +373,17 @@ void OnStopSignal(int) {
 // Ctrl-C works at once; removed when the pool has stopped.
 class StopSignals {
  public:
-  explicit StopSignals(Waiter& waiter) {
-    g_stop_waiter = &waiter;
-    struct sigaction action {};
-    action.sa_handler = OnStopSignal;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, nullptr);
-    sigaction(SIGTERM, &action, nullptr);
-  }
-  ~StopSignals() {
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    g_stop_waiter = nullptr;
-  }
-  StopSignals(const StopSignals&) = delete;
-  StopSignals& operator=(const StopSignals&) = delete;
+  explicit StopSignals(Waiter& waiter) : waiter_(waiter), scope_(OnStopSignal) {}
   bool interrupted() const { return g_signals.load() > 0; }
+
+ private:
+  // Published before the handler is installed, cleared after it is removed.
+  struct PublishedWaiter {
+    explicit PublishedWaiter(Waiter& waiter) { g_stop_waiter = &waiter; }
+    ~PublishedWaiter() { g_stop_waiter = nullptr; }
+  };
+  PublishedWaiter waiter_;
+  StopSignalScope scope_;
 };
 
 struct WorkSettings {

@@ -1,6 +1,5 @@
 // lab explore, lab replay, lab shrink: the deterministic simulator.
 #include <fmt/core.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "cli/flags.h"
+#include "cli/stop_signals.h"
 #include "sim/explore.h"
 
 namespace lab {
@@ -159,16 +159,10 @@ int Explore(const ExploreArgs& a) {
       last_line = now;
     }
   };
-  struct sigaction action {};
-  action.sa_handler = OnExploreSignal;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
+  const StopSignalScope signals(OnExploreSignal);
   fmt::print(stderr, "explore: from seed {}; Ctrl-C stops after the current seed, with a summary\n",
              options.seed_start);
   auto result = lab::Explore(options, wall, progress);
-  signal(SIGINT, SIG_DFL);
-  signal(SIGTERM, SIG_DFL);
   if (tty) fmt::print(stderr, "\n");
   if (!result) return FailWith(result.error());
   const double secs = std::max<double>(1, static_cast<double>(result->elapsed_ms)) / 1000.0;
