@@ -142,8 +142,11 @@ Result<NewJob> BuildJob(const EnqueueArgs& a) {
   if (!a.timeout.empty()) {
     LAB_ASSIGN_OR_RETURN(job.timeout_ms, ParseDuration(a.timeout, "--timeout", 1, kMaxDurationMs));
   }
-  // The store checks again; checking first keeps a bad name from opening
-  // (and so creating) a database at all.
+  if (job.payload == "-") {
+    job.payload.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  }
+  // The store checks again; checking first keeps a bad name or an oversized
+  // payload from opening (and so creating) a database at all.
   LAB_RETURN_IF_ERROR(CheckNewJob(job));
   return job;
 }
@@ -152,13 +155,6 @@ int Enqueue(const EnqueueArgs& a) {
   if (!a.has_payload) return UsageError("queue enqueue: give a PAYLOAD, or - to read stdin");
   auto job = BuildJob(a);
   if (!job) return FailWith(job.error());
-  if (job->payload == "-") {
-    job->payload.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-    if (job->payload.size() > kMaxPayloadBytes) {
-      return UsageError(
-          fmt::format("queue enqueue: the payload on stdin is over {} bytes", kMaxPayloadBytes));
-    }
-  }
   auto queue = a.db.Open();
   if (!queue) return FailWith(queue.error());
   auto r = (*queue)->Enqueue(*job);
