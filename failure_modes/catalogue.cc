@@ -1,54 +1,85 @@
 #include "failure_modes/catalogue.h"
 
+#include <fmt/core.h>
+
+#include <algorithm>
 #include <cctype>
 
-#include "failure_modes/FM_001_duplicate_retry/scenario.h"
-
 namespace lab {
+
+// Generated from the bundle folders (bundles.cc.in).
+std::vector<FailureMode> ImplementedFailureModes();
+
 namespace {
 
-FailureMode Planned(std::string id, std::string title, std::vector<std::string> invariants,
-                    std::string guard) {
-  return FailureMode{.id = std::move(id),
-                     .title = std::move(title),
-                     .invariants = std::move(invariants),
-                     .guard = std::move(guard)};
+// The failure modes the lab plans but has no bundle for yet. A new bundle
+// replaces its line here.
+struct PlannedEntry {
+  std::string_view id;
+  std::string_view title;
+  std::initializer_list<Invariant> invariants;
+  std::string_view guard;
+};
+
+const std::vector<PlannedEntry>& Plan() {
+  using enum Invariant;
+  static const std::vector<PlannedEntry> kPlan = {
+      {"FM_002",
+       "Partial write: crash between effect and commit record",
+       {kNoEffectWithoutCommit, kRecovery},
+       "effect and commit in one transaction"},
+      {"FM_005",
+       "Retry amplification loops / retry storm",
+       {kBoundedAmplification, kDetectable},
+       "backoff + jitter + retry budget + breaker"},
+      {"FM_009",
+       "Acknowledged before durable: crash loses acked work",
+       {kRecovery},
+       "sync before ack"},
+      {"FM_011",
+       "fsync failure treated as success (fsyncgate)",
+       {kNoEffectWithoutCommit, kRecovery},
+       "fail-stop on fsync error, recover from log"},
+      {"FM_012",
+       "Backpressure collapse under overload",
+       {kBoundedLatency},
+       "admission control / load shedding"},
+      {"FM_013",
+       "Control-plane starvation: reaper/heartbeats starved by job work",
+       {kOneEffect, kLiveness},
+       "separate control-plane capacity"},
+      {"FM_014",
+       "Liveness under partial partition: heartbeats flow, work never completes",
+       {kLiveness},
+       "lease cap / progress-based heartbeat"},
+      {"FM_015",
+       "State divergence between queue and external system",
+       {kRecovery, kDetectable},
+       "reconciliation drill"},
+  };
+  return kPlan;
 }
 
 std::vector<FailureMode> Build() {
-  return {
-      Fm001DuplicateRetry(),
-      Planned("FM_002", "Partial write: crash between effect and commit record",
-              {"INV_002", "INV_004"}, "effect and commit in one transaction"),
-      Planned("FM_003", "Crash after COMMITTED, before DONE: job stuck", {"INV_004", "INV_006"},
-              "reconciler finalizes"),
-      Planned("FM_004", "Stuck queue: lease holder dies, lease never reclaimed", {"INV_006"},
-              "lease expiry + reaper"),
-      Planned("FM_005", "Retry amplification loops / retry storm", {"INV_007", "INV_005"},
-              "backoff + jitter + retry budget + breaker"),
-      Planned("FM_006", "Poison job loops forever / blocks the queue", {"INV_006", "INV_005"},
-              "max attempts + dead letter"),
-      Planned("FM_007", "Zombie worker commits after its lease was taken over",
-              {"INV_001", "INV_003"}, "fencing token checked at commit"),
-      Planned("FM_008", "Clock skew: worker-side lease math expires leases early",
-              {"INV_001", "INV_006"}, "store-side time for leases"),
-      Planned("FM_009", "Acknowledged before durable: crash loses acked work", {"INV_004"},
-              "sync before ack"),
-      Planned("FM_010", "Duplicate enqueue when a client retries a timed-out enqueue", {"INV_001"},
-              "idempotency key on enqueue"),
-      Planned("FM_011", "fsync failure treated as success (fsyncgate)", {"INV_002", "INV_004"},
-              "fail-stop on fsync error, recover from log"),
-      Planned("FM_012", "Backpressure collapse under overload", {"INV_008"},
-              "admission control / load shedding"),
-      Planned("FM_013", "Control-plane starvation: reaper/heartbeats starved by job work",
-              {"INV_001", "INV_006"}, "separate control-plane capacity"),
-      Planned("FM_014", "Liveness under partial partition: heartbeats flow, work never completes",
-              {"INV_006"}, "lease cap / progress-based heartbeat"),
-      Planned("FM_015", "State divergence between queue and external system",
-              {"INV_004", "INV_005"}, "reconciliation drill"),
-      Planned("FM_016", "Idempotency boundary violation: effect keyed by execution, not job",
-              {"INV_001"}, "stable job key at the boundary"),
-  };
+  std::vector<FailureMode> all = ImplementedFailureModes();
+  for (const PlannedEntry& p : Plan()) {
+    if (std::any_of(all.begin(), all.end(), [&](const FailureMode& fm) { return fm.id == p.id; }))
+      continue;  // Reported by PlannedAndImplemented().
+    all.push_back(FailureMode{.id = std::string(p.id),
+                              .title = std::string(p.title),
+                              .invariants = p.invariants,
+                              .guard = std::string(p.guard)});
+  }
+  std::sort(all.begin(), all.end(),
+            [](const FailureMode& a, const FailureMode& b) { return a.id < b.id; });
+  return all;
+}
+
+std::string JoinIds(const std::vector<Invariant>& invariants) {
+  std::string out;
+  for (Invariant inv : invariants)
+    out += fmt::format("{}{}", out.empty() ? "" : ", ", ToString(inv));
+  return out;
 }
 
 }  // namespace
@@ -58,6 +89,14 @@ const std::vector<FailureMode>& Catalogue() {
   return kCatalogue;
 }
 
+std::vector<const FailureMode*> ImplementedCatalogue() {
+  std::vector<const FailureMode*> out;
+  for (const FailureMode& fm : Catalogue()) {
+    if (fm.implemented()) out.push_back(&fm);
+  }
+  return out;
+}
+
 const FailureMode* FindFailureMode(std::string_view id) {
   std::string upper(id);
   for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -65,6 +104,51 @@ const FailureMode* FindFailureMode(std::string_view id) {
     if (fm.id == upper) return &fm;
   }
   return nullptr;
+}
+
+std::vector<std::string> PlannedAndImplemented() {
+  std::vector<std::string> out;
+  for (const FailureMode& fm : ImplementedFailureModes()) {
+    for (const PlannedEntry& p : Plan()) {
+      if (p.id == fm.id) out.push_back(fm.id);
+    }
+  }
+  return out;
+}
+
+std::string FormatIndexMarkdown() {
+  std::string out =
+      "# Failure-mode index\n\n"
+      "<!-- Generated from the catalogue: `lab list --markdown > docs/failure_mode_index.md`.\n"
+      "     A test fails when this page and the catalogue disagree. -->\n\n"
+      "Every failure mode the lab catalogues. An implemented one is a bundle folder\n"
+      "`failure_modes/FM_NNN_name/` with `spec.md` and a deterministic scenario; the\n"
+      "catalogue suite runs it on the memory, SQLite and PostgreSQL stores in **baseline**\n"
+      "(its guard off: the checkers must report exactly the invariants listed here),\n"
+      "**guarded** (every guard on: every invariant must hold) and, where the bundle has\n"
+      "one, **recover** (a recovery drill, every guard on: every invariant must hold).\n"
+      "`lab run FM_NNN` runs one; `lab run --all` runs every implemented one.\n\n"
+      "| FM | Failure | Invariants (baseline) | Guard that prevents it | Status |\n"
+      "|---|---|---|---|---|\n";
+  for (const FailureMode& fm : Catalogue()) {
+    const std::string name =
+        fm.implemented() ? fmt::format("[{}](../{}/spec.md)", fm.id, fm.dir) : fm.id;
+    std::string guard = fm.guard;
+    if (fm.implemented()) {
+      const std::string off = fm.baseline_guards.ToString();
+      guard = fmt::format("`{}`: {}", off.starts_with('-') ? off.substr(1) : off, fm.guard);
+    }
+    out +=
+        fmt::format("| {} | {} | {} | {} | {} |\n", name, fm.title, JoinIds(fm.invariants), guard,
+                    !fm.implemented() ? "planned"
+                    : fm.recover      ? "implemented: baseline, guarded, recover"
+                                      : "implemented: baseline, guarded");
+  }
+  out +=
+      "\nThe invariants are described in [invariants.md](invariants.md); the states\n"
+      "and transitions they refer to in [state_model.md](state_model.md); how a failure\n"
+      "mode is added in [architecture.md](architecture.md).\n";
+  return out;
 }
 
 }  // namespace lab

@@ -2,9 +2,13 @@
 
 #include <fmt/core.h>
 
+#include <cctype>
+#include <iterator>
 #include <map>
 #include <set>
 
+#include "core/assert.h"
+#include "core/text.h"
 #include "core/trace.h"
 #include "store/state_machine.h"
 
@@ -21,6 +25,8 @@ struct EffectView {
   const EffectRecord* ledger = nullptr;
   const AppliedEffect* external = nullptr;
 
+  std::string_view key() const { return ledger != nullptr ? ledger->key : external->key; }
+  JobId job_id() const { return ledger != nullptr ? ledger->job_id : external->job_id; }
   std::string Describe() const {
     if (ledger != nullptr) {
       return fmt::format("ledger effect #{} key '{}' by exec {} at {}", ledger->id, ledger->key,
@@ -65,8 +71,10 @@ void CheckTrail(const std::vector<const AuditEntry*>& trail, std::string_view wh
     const bool signal = !a->from.empty() && a->from == a->to;
     if (signal) {
       if (a->event != "fenced") {
-        out.push_back(
-            {"INV_003", job, fmt::format("{} has a non-transition entry", what), {Describe(*a)}});
+        out.push_back({Invariant::kAuditedTransitions,
+                       job,
+                       fmt::format("{} has a non-transition entry", what),
+                       {Describe(*a)}});
       }
       continue;
     }
@@ -75,7 +83,7 @@ void CheckTrail(const std::vector<const AuditEntry*>& trail, std::string_view wh
     const bool chained = a->from.empty() ? !current.has_value() : current == a->from;
     if (!to || (!a->from.empty() && !from) || !chained || !legal(from, *to)) {
       out.push_back(
-          {"INV_003",
+          {Invariant::kAuditedTransitions,
            job,
            fmt::format("{} moved {} -> {} (state was {})", what,
                        a->from.empty() ? "(new)" : a->from, a->to, current.value_or("(new)")),
@@ -84,7 +92,7 @@ void CheckTrail(const std::vector<const AuditEntry*>& trail, std::string_view wh
     current = a->to;
   }
   if (current != final_state) {
-    out.push_back({"INV_003",
+    out.push_back({Invariant::kAuditedTransitions,
                    job,
                    fmt::format("{} is {} but its audit trail ends at {}", what, final_state,
                                current.value_or("(nothing)")),
@@ -110,57 +118,131 @@ void CheckDerivedState(const Job& job, const std::vector<const Execution*>& exec
   }
   if (live > 1) problem = fmt::format("{} live executions at once", live);
   if (!problem.empty()) {
-    out.push_back({"INV_003", job.id, fmt::format("job {} {}", job.id, problem), {}});
+    out.push_back(
+        {Invariant::kAuditedTransitions, job.id, fmt::format("job {} {}", job.id, problem), {}});
   }
 }
 
 }  // namespace
 
 std::string Violation::ToString() const {
-  std::string s = fmt::format("{} job {}: {}", invariant, job_id, message);
+  std::string s = fmt::format("{} job {}: {}", lab::ToString(invariant), job_id, message);
   for (const auto& e : evidence) s += "\n    " + e;
   return s;
 }
 
-const std::vector<InvariantInfo>& Invariants() {
-  static const std::vector<InvariantInfo> kInvariants = {
-      {"INV_001", "At most one committed effect per job (per idempotency key)."},
-      {"INV_002", "No effect without a durable commit; never a partial one."},
-      {"INV_003", "State transitions are explicit and monotonic, and all audited."},
-      {"INV_004",
-       "Recovery restores correctness: nothing acknowledged lost, done without its "
-       "effect, or duplicated."},
-      {"INV_005", "Failure is detectable: every abnormal outcome leaves a durable signal."},
-      {"INV_006",
-       "Liveness: once faults stop, every job reaches a terminal state in bounded time."},
-      {"INV_007", "Bounded amplification: work and downstream load stay within the retry budget."},
-      {"INV_008",
-       "Bounded latency under overload: accepted jobs meet deadlines; excess is refused "
-       "explicitly."},
-  };
-  return kInvariants;
+namespace {
+
+struct InvariantInfo {
+  Invariant invariant;
+  std::string_view id;
+  std::string_view statement;
+};
+
+constexpr InvariantInfo kInvariants[] = {
+    {Invariant::kOneEffect, "INV_001",
+     "At most one committed effect per job (per idempotency key)."},
+    {Invariant::kNoEffectWithoutCommit, "INV_002",
+     "No effect without a durable commit; never a partial one."},
+    {Invariant::kAuditedTransitions, "INV_003",
+     "State transitions are explicit and monotonic, and all audited."},
+    {Invariant::kRecovery, "INV_004",
+     "Recovery restores correctness: nothing acknowledged lost, done without its effect, or "
+     "duplicated."},
+    {Invariant::kDetectable, "INV_005",
+     "Failure is detectable: every abnormal outcome leaves a durable signal."},
+    {Invariant::kLiveness, "INV_006",
+     "Liveness: once faults stop, every job reaches a terminal state in bounded time."},
+    {Invariant::kBoundedAmplification, "INV_007",
+     "Bounded amplification: work and downstream load stay within the retry budget."},
+    {Invariant::kBoundedLatency, "INV_008",
+     "Bounded latency under overload: accepted jobs meet deadlines; excess is refused "
+     "explicitly."},
+};
+static_assert(std::size(kInvariants) == std::size(kAllInvariants));
+
+const InvariantInfo& Info(Invariant invariant) {
+  const auto i = static_cast<size_t>(invariant) - 1;
+  LAB_ASSERT(i < std::size(kInvariants) && kInvariants[i].invariant == invariant);
+  return kInvariants[i];
 }
 
-std::string_view InvariantStatement(std::string_view id) {
-  for (const auto& inv : Invariants()) {
-    if (inv.id == id) return inv.statement;
+}  // namespace
+
+std::string_view ToString(Invariant invariant) { return Info(invariant).id; }
+
+std::string_view Statement(Invariant invariant) { return Info(invariant).statement; }
+
+Result<Invariant> ParseInvariant(std::string_view text) {
+  std::string upper(text);
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (const InvariantInfo& info : kInvariants) {
+    if (info.id == upper) return info.invariant;
   }
-  return "";
+  return MakeError(ErrorCode::kInvalidArgument,
+                   fmt::format("unknown invariant '{}' (known: INV_001 to INV_{:03})",
+                               Sanitize(text), std::size(kInvariants)));
 }
 
-const std::vector<std::string_view>& CheckedInvariants() {
-  static const std::vector<std::string_view> kChecked = {"INV_001", "INV_002", "INV_003",
-                                                         "INV_004"};
+std::string JoinInvariants(const std::vector<Invariant>& invariants) {
+  std::set<Invariant> sorted(invariants.begin(), invariants.end());
+  std::string out;
+  for (Invariant inv : sorted) out += fmt::format("{}{}", out.empty() ? "" : ",", ToString(inv));
+  return out;
+}
+
+std::vector<Invariant> ViolatedInvariants(const std::vector<Violation>& violations) {
+  std::set<Invariant> ids;
+  for (const Violation& v : violations) ids.insert(v.invariant);
+  return {ids.begin(), ids.end()};
+}
+
+const std::vector<Invariant>& CheckedInvariants() {
+  static const std::vector<Invariant> kChecked = {
+      Invariant::kOneEffect, Invariant::kNoEffectWithoutCommit, Invariant::kAuditedTransitions,
+      Invariant::kRecovery, Invariant::kDetectable};
   return kChecked;
 }
 
 std::vector<Violation> CheckInv001(const CheckInput& in) {
   std::vector<Violation> out;
+  // Per job, and per effect key across jobs: a key is the effect's identity
+  // downstream, so two jobs applying one key is one effect twice.
+  std::map<std::string_view, std::vector<EffectView>> by_key;
   for (const auto& [job, effects] : EffectsByJob(in)) {
+    for (const auto& e : effects) by_key[e.key()].push_back(e);
     if (effects.size() <= 1) continue;
-    Violation v{"INV_001", job, fmt::format("{} effects applied for one job", effects.size()), {}};
+    Violation v{Invariant::kOneEffect,
+                job,
+                fmt::format("{} effects applied for one job", effects.size()),
+                {}};
     for (const auto& e : effects) v.evidence.push_back(e.Describe());
     out.push_back(std::move(v));
+  }
+  for (const auto& [key, effects] : by_key) {
+    std::set<JobId> jobs;
+    for (const auto& e : effects) jobs.insert(e.job_id());
+    if (jobs.size() <= 1) continue;
+    Violation v{Invariant::kOneEffect,
+                *jobs.begin(),
+                fmt::format("effect key '{}' applied by {} different jobs", key, jobs.size()),
+                {}};
+    for (const auto& e : effects) v.evidence.push_back(e.Describe());
+    out.push_back(std::move(v));
+  }
+  // One producer request must be one job, however often it was retried.
+  std::map<std::string_view, std::set<JobId>> jobs_of;
+  for (const ProducerRequest& r : in.requests) jobs_of[r.id].insert(r.job_id);
+  for (const auto& [request, jobs] : jobs_of) {
+    if (jobs.size() <= 1) continue;
+    std::string ids;
+    for (JobId j : jobs) ids += fmt::format("{}{}", ids.empty() ? "" : ", ", j);
+    out.push_back({Invariant::kOneEffect,
+                   *jobs.begin(),
+                   fmt::format("producer request '{}' became {} jobs ({}): each will apply "
+                               "its effect",
+                               request, jobs.size(), ids),
+                   {}});
   }
   return out;
 }
@@ -172,12 +254,12 @@ std::vector<Violation> CheckInv002(const CheckInput& in) {
     for (const auto& e : effects) {
       auto it = execs.find(e.execution_id);
       if (it == execs.end()) {
-        out.push_back({"INV_002",
+        out.push_back({Invariant::kNoEffectWithoutCommit,
                        job,
                        fmt::format("effect by unknown execution {}", e.execution_id),
                        {e.Describe()}});
       } else if (!IsCommitted(it->second->state)) {
-        out.push_back({"INV_002",
+        out.push_back({Invariant::kNoEffectWithoutCommit,
                        job,
                        fmt::format("effect applied by exec {} which never committed (it is {})",
                                    e.execution_id, ToString(it->second->state)),
@@ -196,7 +278,10 @@ std::vector<Violation> CheckInv003(const CheckInput& in) {
   int64_t last_seq = 0;
   for (const AuditEntry& a : s.audit) {
     if (a.seq <= last_seq) {
-      out.push_back({"INV_003", a.job_id, "audit sequence is not increasing", {Describe(a)}});
+      out.push_back({Invariant::kAuditedTransitions,
+                     a.job_id,
+                     "audit sequence is not increasing",
+                     {Describe(a)}});
     }
     last_seq = a.seq;
     (a.execution_id == 0 ? job_trail[a.job_id] : exec_trail[a.execution_id]).push_back(&a);
@@ -225,7 +310,7 @@ std::vector<Violation> CheckInv004(const CheckInput& in) {
   for (const Job& j : s.jobs) {
     present.insert(j.id);
     if (j.key && !keys.insert({j.queue, *j.key}).second) {
-      out.push_back({"INV_004",
+      out.push_back({Invariant::kRecovery,
                      j.id,
                      fmt::format("duplicate job for key '{}' in queue '{}'", *j.key, j.queue),
                      {}});
@@ -233,7 +318,7 @@ std::vector<Violation> CheckInv004(const CheckInput& in) {
   }
   for (JobId id : in.acknowledged) {
     if (!present.contains(id)) {
-      out.push_back({"INV_004", id, "acknowledged job is missing from the store", {}});
+      out.push_back({Invariant::kRecovery, id, "acknowledged job is missing from the store", {}});
     }
   }
   const auto effects = EffectsByJob(in);
@@ -241,11 +326,11 @@ std::vector<Violation> CheckInv004(const CheckInput& in) {
     auto it = effects.find(j.id);
     const size_t n = it == effects.end() ? 0 : it->second.size();
     if (j.state == JobState::kSucceeded && n == 0) {
-      out.push_back({"INV_004", j.id, "reported SUCCEEDED without its effect", {}});
+      out.push_back({Invariant::kRecovery, j.id, "reported SUCCEEDED without its effect", {}});
     }
     if (n > 1) {
       Violation v{
-          "INV_004",
+          Invariant::kRecovery,
           j.id,
           fmt::format("job {} ended with its effect duplicated ({} effects)", ToString(j.state), n),
           {}};
@@ -256,7 +341,7 @@ std::vector<Violation> CheckInv004(const CheckInput& in) {
   if (in.recovered_at_ms) {
     for (const Execution& e : s.executions) {
       if (IsLive(e.state) && e.lease_expires_at_ms <= *in.recovered_at_ms) {
-        out.push_back({"INV_004",
+        out.push_back({Invariant::kRecovery,
                        e.job_id,
                        fmt::format("after recovery, exec {} is still {} on a lease that expired "
                                    "at {}",
@@ -268,9 +353,67 @@ std::vector<Violation> CheckInv004(const CheckInput& in) {
   return out;
 }
 
+std::vector<Violation> CheckInv005(const CheckInput& in) {
+  std::vector<Violation> out;
+  const Snapshot& s = in.snapshot;
+  // The audit entries that carry a reason: transitions with a detail, and
+  // fenced signals.
+  std::set<std::pair<ExecutionId, std::string_view>> exec_signals;
+  std::set<JobId> dead_signals;
+  for (const AuditEntry& a : s.audit) {
+    if (a.execution_id != 0 && !a.detail.empty()) exec_signals.insert({a.execution_id, a.to});
+    if (a.execution_id != 0 && a.event == "fenced") exec_signals.insert({a.execution_id, "fenced"});
+    if (a.execution_id == 0 && a.to == ToString(JobState::kDead) && !a.detail.empty()) {
+      dead_signals.insert(a.job_id);
+    }
+  }
+  for (const Execution& e : s.executions) {
+    if (e.state != ExecState::kAborted && e.state != ExecState::kFailed) continue;
+    if (e.reason.empty() || !exec_signals.contains({e.id, ToString(e.state)})) {
+      out.push_back(
+          {Invariant::kDetectable,
+           e.job_id,
+           fmt::format("exec {} ended {} without a recorded reason", e.id, ToString(e.state)),
+           {}});
+    }
+  }
+  for (const Job& j : s.jobs) {
+    if (j.state == JobState::kDead && (j.last_error.empty() || !dead_signals.contains(j.id))) {
+      out.push_back({Invariant::kDetectable,
+                     j.id,
+                     fmt::format("job {} is DEAD without a dead-letter record saying why", j.id),
+                     {}});
+    }
+    // An exhausted budget must end in a dead letter, not a silent loop.
+    const bool over = j.AttemptsUsed() > j.max_attempts ||
+                      (j.state == JobState::kPending && j.AttemptsUsed() >= j.max_attempts);
+    if (over) {
+      out.push_back({Invariant::kDetectable,
+                     j.id,
+                     fmt::format("job {} has used {} of its {} attempts and is {}, not "
+                                 "dead-lettered",
+                                 j.id, j.AttemptsUsed(), j.max_attempts, ToString(j.state)),
+                     {}});
+    }
+  }
+  for (ExecutionId id : std::set<ExecutionId>(in.fenced.begin(), in.fenced.end())) {
+    if (!exec_signals.contains({id, "fenced"})) {
+      const auto execs = ExecutionsById(s);
+      auto it = execs.find(id);
+      out.push_back({Invariant::kDetectable,
+                     it == execs.end() ? 0 : it->second->job_id,
+                     fmt::format("a call of exec {} was refused as fenced, with no fenced "
+                                 "record in the audit trail",
+                                 id),
+                     {}});
+    }
+  }
+  return out;
+}
+
 std::vector<Violation> CheckAll(const CheckInput& in) {
   std::vector<Violation> all;
-  for (auto* check : {&CheckInv001, &CheckInv002, &CheckInv003, &CheckInv004}) {
+  for (auto* check : {&CheckInv001, &CheckInv002, &CheckInv003, &CheckInv004, &CheckInv005}) {
     auto found = check(in);
     all.insert(all.end(), std::make_move_iterator(found.begin()),
                std::make_move_iterator(found.end()));

@@ -33,7 +33,7 @@ class InvariantsTest : public ::testing::Test {
   std::vector<Violation> Check(const Snapshot& s, std::optional<TimeMs> recovered = std::nullopt) {
     return CheckAll({s, external_.applied(), acked_, recovered});
   }
-  static bool Has(const std::vector<Violation>& vs, std::string_view inv, JobId job) {
+  static bool Has(const std::vector<Violation>& vs, Invariant inv, JobId job) {
     return std::any_of(vs.begin(), vs.end(),
                        [&](const Violation& v) { return v.invariant == inv && v.job_id == job; });
   }
@@ -57,7 +57,7 @@ TEST_F(InvariantsTest, Inv001FiresOnASecondEffectAndNamesBoth) {
   external_.Apply({.job_id = 2, .key = "job:2", .execution_id = 2, .token = 1, .payload = "again"});
   const auto vs = CheckInv001({s, external_.applied(), acked_, {}});
   ASSERT_EQ(vs.size(), 1u);
-  EXPECT_EQ(vs[0].invariant, "INV_001");
+  EXPECT_EQ(vs[0].invariant, Invariant::kOneEffect);
   EXPECT_EQ(vs[0].job_id, 2);
   EXPECT_EQ(vs[0].evidence.size(), 2u);
   EXPECT_NE(vs[0].evidence[0].find("ledger"), std::string::npos);
@@ -87,7 +87,7 @@ TEST_F(InvariantsTest, Inv003FiresOnAnIllegalTransition) {
   }
   const auto vs = CheckInv003({s, external_.applied(), acked_, {}});
   ASSERT_FALSE(vs.empty());
-  EXPECT_TRUE(Has(vs, "INV_003", 1));
+  EXPECT_TRUE(Has(vs, Invariant::kAuditedTransitions, 1));
   EXPECT_NE(vs[0].message.find("LEASED -> COMMITTED"), std::string::npos) << vs[0].ToString();
 }
 
@@ -142,10 +142,17 @@ TEST_F(InvariantsTest, Inv004FiresWhenRecoveryLeftACommittedExecution) {
   EXPECT_TRUE(CheckAll({fixed, external_.applied(), acked_, clock_.NowMs()}).empty());
 }
 
-TEST(InvariantCatalogTest, EveryInvariantHasAStatement) {
-  EXPECT_EQ(Invariants().size(), 8u);
-  for (auto id : CheckedInvariants()) EXPECT_FALSE(InvariantStatement(id).empty()) << id;
-  EXPECT_TRUE(InvariantStatement("INV_999").empty());
+TEST(InvariantCatalogTest, EveryInvariantHasANameAndAStatementThatParseBack) {
+  EXPECT_EQ(std::size(kAllInvariants), 8u);
+  for (Invariant inv : kAllInvariants) {
+    EXPECT_FALSE(Statement(inv).empty()) << inv;
+    EXPECT_EQ(ParseInvariant(ToString(inv)), inv);
+  }
+  EXPECT_EQ(ToString(Invariant::kLiveness), "INV_006");
+  EXPECT_EQ(ParseInvariant("inv_004"), Invariant::kRecovery);
+  EXPECT_EQ(ParseInvariant("INV_999").error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(JoinInvariants({Invariant::kRecovery, Invariant::kOneEffect, Invariant::kRecovery}),
+            "INV_001,INV_004");
 }
 
 }  // namespace

@@ -37,7 +37,7 @@ std::vector<Violation> CheckLiveness(const Snapshot& snapshot, TimeMs now_ms) {
   std::vector<Violation> out;
   for (const Job& j : snapshot.jobs) {
     if (j.state == JobState::kSucceeded || j.state == JobState::kDead) continue;
-    out.push_back({"INV_006",
+    out.push_back({Invariant::kLiveness,
                    j.id,
                    fmt::format("job {} is {} at the liveness bound {}: {}", j.id, ToString(j.state),
                                RunTime(now_ms), WhyStuck(j, execs_of[j.id], now_ms)),

@@ -26,7 +26,7 @@ TEST(LivenessTest, UnreapedExpiredLeaseIsNamed) {
                  .id = 7, .job_id = 1, .state = ExecState::kInProgress, .lease_expires_at_ms = 50}),
       100);
   ASSERT_EQ(vs.size(), 1u);
-  EXPECT_EQ(vs[0].invariant, "INV_006");
+  EXPECT_EQ(vs[0].invariant, Invariant::kLiveness);
   EXPECT_NE(vs[0].message.find("never reaped"), std::string::npos) << vs[0].message;
 }
 

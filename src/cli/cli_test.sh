@@ -34,7 +34,8 @@ expect_usage() {
 }
 
 expect 0 "FM_001 +implemented +INV_001,INV_002,INV_004" -- list
-expect 0 "FM_016 +planned" -- list
+expect 0 "FM_015 +planned" -- list
+expect 0 "^\| \[FM_001\]" -- list --markdown
 expect 0 "Usage" -- --help
 expect 0 "--mode" -- run --help
 expect 0 "Usage" -- list --help
@@ -43,8 +44,8 @@ expect 0 "INV_001 violated" -- run FM_001 --mode baseline
 expect 0 "FM_001 guarded: held" -- run FM_001 --mode guarded
 expect 0 "INV_004 holds" -- run FM_001 --mode guarded --store sqlite:
 expect 0 "FM_001 guarded: held" -- run fm_001
-expect 0 "FM_001 +reproduced +held" -- run --all --store memory:
-expect 0 "every one reproduces" -- run --all --store sqlite:
+expect 0 "FM_001 +commit_boundary +reproduced: INV_001,INV_002,INV_004 +held" -- run --all --store memory:
+expect 0 "each one reproduced with its guard off" -- run --all --store sqlite:
 expect 0 "reproduced" -- run FM_001 --mode baseline --store "sqlite:$tmp/keep"
 test -f "$tmp/keep/FM_001-baseline.db" || { echo "FAIL: sqlite:DIR kept no database"; failures=$((failures + 1)); }
 # A second run into the same directory must refuse rather than overwrite.
@@ -57,7 +58,7 @@ expect_usage "planned but has no scenario" -- run FM_005
 expect_usage "mode" -- run FM_001 --mode sideways
 expect_usage "unknown store URL 'redis://x'" -- run FM_001 --store redis://x
 expect_usage "names no file" -- run FM_001 --store sqlite://
-expect_usage "supports memory: and sqlite:" -- run FM_001 --store postgresql://u@h/db
+expect 1 "cannot connect to PostgreSQL" -- run FM_001 --store postgresql://u@127.0.0.1:1/db
 expect_usage "--nope" -- run FM_001 --nope
 expect_usage "exactly one of FM or --all" -- run
 expect_usage "exactly one of FM or --all" -- run FM_001 --all

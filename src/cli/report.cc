@@ -7,9 +7,9 @@
 namespace lab {
 namespace {
 
-std::string Join(const std::vector<std::string>& items, std::string_view sep) {
+std::string Join(const std::vector<Invariant>& items, std::string_view sep) {
   std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : std::string(sep)) + item;
+  for (Invariant item : items) out += fmt::format("{}{}", out.empty() ? "" : sep, ToString(item));
   return out;
 }
 
@@ -19,7 +19,7 @@ std::string FormatCatalogue(const std::vector<FailureMode>& catalogue) {
   std::string out = fmt::format("{:<7} {:<12} {:<26} {}\n", "FM", "status", "invariants", "title");
   for (const auto& fm : catalogue) {
     out +=
-        fmt::format("{:<7} {:<12} {:<26} {}\n", fm.id, fm.implemented ? "implemented" : "planned",
+        fmt::format("{:<7} {:<12} {:<26} {}\n", fm.id, fm.implemented() ? "implemented" : "planned",
                     Join(fm.invariants, ","), fm.title);
   }
   return out;
@@ -34,25 +34,32 @@ std::string FormatRun(const FailureMode& fm, const RunReport& report, const std:
     for (const auto& v : report.violations) out += "  " + v.ToString() + "\n";
   }
   out += "\nverdict\n";
-  for (std::string_view inv : CheckedInvariants()) {
-    out += fmt::format("  {} {:<8}  {}\n", inv, report.Violated(inv) ? "violated" : "holds",
-                       InvariantStatement(inv));
+  for (Invariant inv : CheckedInvariants()) {
+    out += fmt::format("  {} {:<8}  {}\n", ToString(inv),
+                       report.Violated(inv) ? "violated" : "holds", Statement(inv));
   }
-  const std::string claim = Join(fm.invariants, ", ");
   if (report.mode == Mode::kBaseline) {
-    out += fmt::format("{} baseline: {} (the failure mode claims {} violated without {})\n", fm.id,
-                       report.Verdict(), claim, fm.guard);
+    out += fmt::format("{} baseline: {} (the failure mode claims exactly {} violated without {})\n",
+                       fm.id, ToString(report.verdict()), Join(fm.invariants, ", "), fm.guard);
+    if (!report.Unexpected().empty())
+      out += fmt::format("  also violated, not claimed: {}\n", Join(report.Unexpected(), ", "));
+    if (!report.Missing().empty())
+      out += fmt::format("  claimed, but held: {}\n", Join(report.Missing(), ", "));
   } else {
-    out += fmt::format("{} guarded: {} (every invariant must hold with {})\n", fm.id,
-                       report.Verdict(), fm.guard);
+    out += fmt::format("{} {}: {} (every invariant must hold with every guard on)\n", fm.id,
+                       ToString(report.mode), ToString(report.verdict()));
   }
   return out;
 }
 
 std::string FormatAllTable(const std::vector<AllRow>& rows) {
-  std::string out = fmt::format("{:<7} {:<16} {:<16} {}\n", "FM", "baseline", "guarded", "title");
+  std::string out = fmt::format("{:<7} {:<18} {:<40} {:<9} {:<9} {}\n", "FM", "guard off",
+                                "baseline: violated", "guarded", "recover", "failure");
   for (const auto& r : rows) {
-    out += fmt::format("{:<7} {:<16} {:<16} {}\n", r.fm->id, r.baseline, r.guarded, r.fm->title);
+    const std::string off = r.fm->baseline_guards.ToString();
+    out += fmt::format("{:<7} {:<18} {:<40} {:<9} {:<9} {}\n", r.fm->id,
+                       off.starts_with('-') ? off.substr(1) : off, r.cells[0], r.cells[1],
+                       r.cells[2], r.fm->title);
   }
   return out;
 }

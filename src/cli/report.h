@@ -17,8 +17,9 @@ std::string FormatRun(const FailureMode& fm, const RunReport& report, const std:
 
 struct AllRow {
   const FailureMode* fm;
-  std::string baseline;  // Verdict or "error: ...".
-  std::string guarded;
+  // By mode (baseline, guarded, recover): the verdict (a baseline's with the
+  // invariants it violated), "error", or "-" when the FM has no such mode.
+  std::string cells[3];
 };
 std::string FormatAllTable(const std::vector<AllRow>& rows);
 

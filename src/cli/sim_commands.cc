@@ -274,8 +274,12 @@ int Shrink(const ShrinkArgs& a) {
   auto draw = a.flags.Draw();
   if (!draw) return FailWith(draw.error());
   const Schedule original = DrawSchedule(static_cast<uint64_t>(*seed), *draw);
-  std::optional<std::string> target;
-  if (!a.invariant.empty()) target = a.invariant;
+  std::optional<Invariant> target;
+  if (!a.invariant.empty()) {
+    auto parsed = ParseInvariant(a.invariant);
+    if (!parsed) return UsageError("shrink: " + parsed.error().message);
+    target = *parsed;
+  }
   auto shrunk = lab::Shrink(original, *sim, target);
   if (!shrunk) return FailWith(shrunk.error());
   a.flags.RecordIn(shrunk->schedule);
@@ -284,7 +288,7 @@ int Shrink(const ShrinkArgs& a) {
   out.flush();
   if (!out) return FailWith({ErrorCode::kFailedPrecondition, "cannot write " + a.out});
   const auto& s = shrunk->schedule;
-  fmt::print("shrunk seed {} ({}) in {} runs:\n", *seed, shrunk->invariant, shrunk->runs);
+  fmt::print("shrunk seed {} ({}) in {} runs:\n", *seed, ToString(shrunk->invariant), shrunk->runs);
   fmt::print("  jobs {} -> {}, workers {} -> {}, faults {} -> {}, handler outcomes {} -> {}\n",
              original.jobs.size(), s.jobs.size(), original.workers, s.workers,
              original.faults.size(), s.faults.size(), original.handlers.size(), s.handlers.size());

@@ -16,4 +16,9 @@ void ManualClock::AdvanceMs(DurationMs delta_ms) {
   now_ms_ += delta_ms;
 }
 
+TimeMs OffsetClock::NowMs() {
+  const TimeMs now = AddMs(base_.NowMs(), offset_ms_);
+  return now < 0 ? 0 : now;
+}
+
 }  // namespace lab

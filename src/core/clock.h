@@ -52,4 +52,17 @@ class ManualClock final : public Clock {
   TimeMs now_ms_;
 };
 
+// Another clock read with a fixed offset: a machine whose clock is off (an
+// NTP step, a VM resumed from a snapshot). Reads never go below 0.
+class OffsetClock final : public Clock {
+ public:
+  OffsetClock(Clock& base, DurationMs offset_ms) : base_(base), offset_ms_(offset_ms) {}
+  TimeMs NowMs() override;
+  void set_offset_ms(DurationMs offset_ms) { offset_ms_ = offset_ms; }
+
+ private:
+  Clock& base_;
+  DurationMs offset_ms_;
+};
+
 }  // namespace lab

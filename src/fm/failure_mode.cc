@@ -2,31 +2,57 @@
 
 #include <algorithm>
 
+#include "core/enum_names.h"
+
 namespace lab {
+namespace {
 
-std::string_view ToString(Mode mode) { return mode == Mode::kBaseline ? "baseline" : "guarded"; }
+constexpr EnumNames<Mode, 3> kModes = {
+    {{Mode::kBaseline, "baseline"}, {Mode::kGuarded, "guarded"}, {Mode::kRecover, "recover"}}};
+constexpr EnumNames<Verdict, 4> kVerdicts = {{{Verdict::kReproduced, "reproduced"},
+                                              {Verdict::kNotReproduced, "not reproduced"},
+                                              {Verdict::kHeld, "held"},
+                                              {Verdict::kViolated, "violated"}}};
 
-Result<Mode> ParseMode(std::string_view text) {
-  if (text == "baseline") return Mode::kBaseline;
-  if (text == "guarded") return Mode::kGuarded;
-  return MakeError(ErrorCode::kInvalidArgument,
-                   "mode must be baseline or guarded, got '" + std::string(text) + "'");
+bool Contains(const std::vector<Invariant>& list, Invariant inv) {
+  return std::find(list.begin(), list.end(), inv) != list.end();
 }
 
-bool RunReport::Violated(std::string_view invariant) const {
+}  // namespace
+
+std::string_view ToString(Mode mode) { return NameOf(kModes, mode); }
+std::string_view ToString(Verdict verdict) { return NameOf(kVerdicts, verdict); }
+
+Result<Mode> ParseMode(std::string_view text) {
+  if (auto mode = ValueOf(kModes, text)) return *mode;
+  return MakeError(ErrorCode::kInvalidArgument,
+                   "mode must be baseline, guarded or recover, got '" + std::string(text) + "'");
+}
+
+bool RunReport::Violated(Invariant invariant) const {
   return std::any_of(violations.begin(), violations.end(),
                      [&](const Violation& v) { return v.invariant == invariant; });
 }
 
-bool RunReport::Matched() const {
-  if (mode == Mode::kGuarded) return violations.empty();
-  return !claimed.empty() && std::all_of(claimed.begin(), claimed.end(),
-                                         [&](const auto& inv) { return Violated(inv); });
+std::vector<Invariant> RunReport::Unexpected() const {
+  std::vector<Invariant> out;
+  for (Invariant inv : ViolatedInvariants(violations)) {
+    if (!Contains(claimed, inv)) out.push_back(inv);
+  }
+  return out;
 }
 
-std::string RunReport::Verdict() const {
-  if (mode == Mode::kBaseline) return Matched() ? "reproduced" : "not reproduced";
-  return Matched() ? "held" : "violated";
+std::vector<Invariant> RunReport::Missing() const {
+  std::vector<Invariant> out;
+  for (Invariant inv : claimed) {
+    if (!Violated(inv)) out.push_back(inv);
+  }
+  return out;
+}
+
+Verdict RunReport::verdict() const {
+  if (mode == Mode::kBaseline) return Matched() ? Verdict::kReproduced : Verdict::kNotReproduced;
+  return Matched() ? Verdict::kHeld : Verdict::kViolated;
 }
 
 }  // namespace lab

@@ -2,8 +2,11 @@
 //
 // A failure mode is a scenario (a deterministic script on the manual clock)
 // plus the guards its baseline turns off and the invariants that baseline
-// must be seen to violate. Run in baseline mode, the scenario must reproduce
-// the violation; run guarded (every guard on), every invariant must hold.
+// must be seen to violate, exactly: run in baseline mode, the scenario must
+// violate those invariants and no others; run guarded (every guard on),
+// every invariant must hold. A bundle may add a recovery scenario, which
+// must leave every invariant holding with every guard on.
+// See docs/architecture.md, "Adding a failure mode".
 // Thread-safety: plain values; the catalogue is immutable.
 #pragma once
 
@@ -21,34 +24,50 @@ namespace lab {
 
 class ScenarioEnv;
 
-enum class Mode { kBaseline, kGuarded };
+enum class Mode { kBaseline, kGuarded, kRecover };
+inline constexpr Mode kAllModes[] = {Mode::kBaseline, Mode::kGuarded, Mode::kRecover};
 std::string_view ToString(Mode mode);
 Result<Mode> ParseMode(std::string_view text);
 
+enum class Verdict { kReproduced, kNotReproduced, kHeld, kViolated };
+std::string_view ToString(Verdict verdict);
+
+using Scenario = std::function<Result<void>(ScenarioEnv&)>;
+
 struct FailureMode {
-  std::string id;                       // "FM_001"
-  std::string title;                    // "Duplicate execution after lease timeout"
-  std::string dir;                      // "failure_modes/FM_001_duplicate_retry"
-  std::vector<std::string> invariants;  // Violated in baseline, held when guarded.
-  Guards baseline_guards;               // Guards in force for the baseline run.
-  std::string guard;                    // The prevention mechanism, in words.
-  bool implemented = false;             // Planned entries have no scenario yet.
-  std::function<Result<void>(ScenarioEnv&)> scenario;
+  std::string id;                     // "FM_001"
+  std::string title;                  // "Duplicate execution after lease timeout"
+  std::string dir;                    // "failure_modes/FM_001_duplicate_retry"; planned: empty
+  std::vector<Invariant> invariants;  // Violated in baseline (exactly), held when guarded.
+  Guards baseline_guards;             // Guards in force for the baseline run.
+  std::string guard;                  // The prevention mechanism, in words.
+  Scenario scenario;                  // Empty: planned, not implemented yet.
+  Scenario recover;                   // Optional: a recovery drill, every guard on.
+
+  bool implemented() const { return static_cast<bool>(scenario); }
+  bool Has(Mode mode) const { return mode == Mode::kRecover ? bool(recover) : implemented(); }
+  // The guards a run in `mode` uses.
+  Guards GuardsFor(Mode mode) const {
+    return mode == Mode::kBaseline ? baseline_guards : Guards::All();
+  }
 };
 
 struct RunReport {
   std::string fm_id;
   Mode mode = Mode::kGuarded;
   Guards guards;
+  std::string store_url;  // The run's own store (removed after it, unless sqlite:DIR).
   std::vector<TraceEvent> trace;
   std::vector<Violation> violations;
-  std::vector<std::string> claimed;  // The FM's invariants.
+  std::vector<Invariant> claimed;  // What a baseline run must violate; empty otherwise.
 
-  bool Violated(std::string_view invariant) const;
-  // Baseline: every claimed invariant violated. Guarded: nothing violated.
-  bool Matched() const;
-  // "reproduced", "not reproduced", "held", "violated".
-  std::string Verdict() const;
+  bool Violated(Invariant invariant) const;
+  // Invariants violated that the run did not claim, and claimed ones that held.
+  std::vector<Invariant> Unexpected() const;
+  std::vector<Invariant> Missing() const;
+  // Baseline: exactly the claimed invariants violated. Otherwise: nothing violated.
+  bool Matched() const { return Unexpected().empty() && Missing().empty(); }
+  Verdict verdict() const;
 };
 
 }  // namespace lab

@@ -2,6 +2,7 @@
 
 #include <fmt/core.h>
 
+#include "check/liveness.h"
 #include "core/assert.h"
 
 namespace lab {
@@ -14,21 +15,44 @@ Result<std::unique_ptr<ScenarioEnv>> ScenarioEnv::Create(const std::string& stor
 }
 
 Result<void> ScenarioEnv::OpenQueue() {
-  LAB_ASSIGN_OR_RETURN(queue_, Queue::Open(url_, clock_, {.guards = guards_, .trace = &trace_}));
+  const QueueOptions options{.guards = guards_, .trace = &trace_};
+  LAB_ASSIGN_OR_RETURN(std::unique_ptr<Store> opened, OpenStore(url_, clock_, options));
+  auto hook = [this](StoreOp op, int) -> std::optional<InjectedFault> {
+    if (lose_reply_ != op) return std::nullopt;
+    lose_reply_.reset();
+    return InjectedFault{{ErrorCode::kUnknownOutcome, "the reply was lost on the way back"},
+                         /*applied=*/true};
+  };
+  // The store the queue opened, now behind the fault layer.
+  auto store = std::make_unique<FaultStore>(std::move(opened), hook);
+  faults_ = store.get();
+  queue_ = Queue::Adopt(std::move(store), clock_, options);
   return {};
 }
 
-Result<JobId> ScenarioEnv::Enqueue(const NewJob& job) {
-  LAB_ASSIGN_OR_RETURN(EnqueueResult r, queue_->Enqueue(job));
-  acknowledged_.push_back(r.job_id);
-  return r.job_id;
+Result<JobId> ScenarioEnv::Enqueue(const NewJob& job, std::string request) {
+  if (request.empty()) request = job.key.value_or("");
+  auto r = queue_->Enqueue(job);
+  if (!r) {
+    if (faults_->lost_enqueue()) {
+      requests_.push_back({request, faults_->lost_enqueue()->job_id});
+      Note(fmt::format("the enqueue of '{}' created job {}, but its reply was lost", request,
+                       faults_->lost_enqueue()->job_id));
+    }
+    return std::unexpected(r.error());
+  }
+  acknowledged_.push_back(r->job_id);
+  requests_.push_back({request, r->job_id});
+  return r->job_id;
 }
 
-Worker& ScenarioEnv::AddWorker(const std::string& name, Handler handler, DurationMs lease_ms) {
+Worker& ScenarioEnv::AddWorker(const std::string& name, Handler handler, DurationMs lease_ms,
+                               Clock* own_clock) {
   // Seeds are derived from the worker's position, never from anything outside.
   const uint64_t seed = 0x1ab0000 + workers_.size();
   workers_.push_back(std::make_unique<Worker>(
-      *queue_, std::move(handler), WorkerOptions{.name = name, .lease_ms = lease_ms, .seed = seed},
+      *queue_, std::move(handler),
+      WorkerOptions{.name = name, .lease_ms = lease_ms, .seed = seed, .own_clock = own_clock},
       &effects_));
   return *workers_.back();
 }
@@ -42,8 +66,15 @@ void ScenarioEnv::Note(const std::string& text) {
   trace_.Emit({.time_ms = clock_.NowMs(), .actor = "scenario", .event = "note", .result = text});
 }
 
+void ScenarioEnv::KeepFencedOf(const Worker& w) {
+  fenced_.insert(fenced_.end(), w.fenced_executions().begin(), w.fenced_executions().end());
+}
+
 Result<void> ScenarioEnv::Restart() {
-  for (auto& w : workers_) w->Crash();
+  for (auto& w : workers_) {
+    w->Crash();
+    KeepFencedOf(*w);
+  }
   workers_.clear();
   Note("restart: every worker process is gone; the store is reopened");
   LAB_ASSIGN_OR_RETURN(StoreUrl parsed, ParseStoreUrl(url_));
@@ -54,7 +85,23 @@ Result<void> ScenarioEnv::Restart() {
 
 Result<std::vector<Violation>> ScenarioEnv::Check() {
   LAB_ASSIGN_OR_RETURN(Snapshot snapshot, queue_->store().ReadSnapshot());
-  return CheckAll({snapshot, effects_.applied(), acknowledged_, recovered_at_ms_});
+  std::vector<ExecutionId> fenced = fenced_;
+  for (const auto& w : workers_) {
+    fenced.insert(fenced.end(), w->fenced_executions().begin(), w->fenced_executions().end());
+  }
+  std::vector<AppliedEffect> external = effects_.applied();
+  external.insert(external.end(), api_.log().applied().begin(), api_.log().applied().end());
+  auto violations = CheckAll({.snapshot = snapshot,
+                              .external = external,
+                              .acknowledged = acknowledged_,
+                              .recovered_at_ms = recovered_at_ms_,
+                              .requests = requests_,
+                              .fenced = std::move(fenced)});
+  if (settled_at_ms_) {
+    auto stuck = CheckLiveness(snapshot, *settled_at_ms_);
+    violations.insert(violations.end(), stuck.begin(), stuck.end());
+  }
+  return violations;
 }
 
 }  // namespace lab

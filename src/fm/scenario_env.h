@@ -1,12 +1,14 @@
 // ScenarioEnv: the world a failure-mode scenario runs in.
 //
 // It owns a manual clock, the queue (opened on the run's store URL with the
-// run's guards), the external effect log, the trace, the list of
-// acknowledged enqueues, and the workers. A scenario is a plain function
-// that drives these step by step; the runner then checks every invariant.
-// Restart() models a process restart: every worker dies, and a file-backed
-// store is closed and reopened from disk (a memory store, having no disk,
-// is kept as it is). Thread-safety: single-threaded, deterministic.
+// run's guards, behind a FaultStore so a scenario can lose a reply), the
+// effects applied outside the store, a downstream API that honours
+// idempotency keys, the trace, what producers asked for and were told, and
+// the workers. A scenario is a plain function that drives these step by
+// step; the runner then checks every invariant. Restart() models a process
+// restart: every worker dies, and a file-backed store is closed and
+// reopened from disk (a memory store, having no disk, is kept as it is).
+// Thread-safety: single-threaded, deterministic.
 #pragma once
 
 #include <memory>
@@ -18,6 +20,7 @@
 #include "core/clock.h"
 #include "core/trace.h"
 #include "queue/worker.h"
+#include "store/fault_store.h"
 
 namespace lab {
 
@@ -31,20 +34,35 @@ class ScenarioEnv {
   ManualClock& clock() { return clock_; }
   Queue& queue() { return *queue_; }
   const Guards& guards() const { return guards_; }
+  // Where workers apply effects when the commit boundary is off.
   EffectLog& effects() { return effects_; }
+  // A downstream API (a payment provider) that honours idempotency keys:
+  // handlers call it themselves, under JobContext::key.
+  ExternalSystem& api() { return api_; }
   const std::vector<TraceEvent>& trace() const { return trace_.events(); }
 
-  // Enqueues and records the job as acknowledged when the call succeeds.
-  Result<JobId> Enqueue(const NewJob& job);
-  // A worker owned by the environment; valid until Restart().
-  Worker& AddWorker(const std::string& name, Handler handler, DurationMs lease_ms);
+  // Enqueues on behalf of producer request `request` (default: the job's
+  // key). A success is recorded as acknowledged; a lost reply still
+  // records the job the request created, which the producer never learnt.
+  Result<JobId> Enqueue(const NewJob& job, std::string request = "");
+  // The next store call of kind `op` takes effect, and its reply is lost:
+  // the caller sees kUnknownOutcome.
+  void LoseNextReply(StoreOp op) { lose_reply_ = op; }
+  // A worker owned by the environment; valid until Restart(). `own_clock`:
+  // the worker's machine clock, if it is not the store's.
+  Worker& AddWorker(const std::string& name, Handler handler, DurationMs lease_ms,
+                    Clock* own_clock = nullptr);
   // Advances time and writes a note on the timeline.
   void Advance(DurationMs ms, const std::string& why);
   void Note(const std::string& text);
   // Kills every worker and reopens the store from its file.
   Result<void> Restart();
-  // Marks that the scenario ended with a recovery pass at the current time.
+  // The scenario ended with a recovery pass (reap + reconcile) now: nothing
+  // expired may still be held (INV_004).
   void MarkRecovered() { recovered_at_ms_ = clock_.NowMs(); }
+  // Faults stopped long enough ago that every job must be terminal now
+  // (INV_006).
+  void MarkSettled() { settled_at_ms_ = clock_.NowMs(); }
 
   // Runs every checker over the store's current state.
   Result<std::vector<Violation>> Check();
@@ -52,16 +70,23 @@ class ScenarioEnv {
  private:
   ScenarioEnv(std::string url, Guards guards) : url_(std::move(url)), guards_(guards) {}
   Result<void> OpenQueue();
+  void KeepFencedOf(const Worker& w);
 
   std::string url_;
   Guards guards_;
   ManualClock clock_{kStartMs};
   VectorTraceSink trace_;
   EffectLog effects_;
+  ExternalSystem api_{/*honours_keys=*/true, &trace_};
   std::unique_ptr<Queue> queue_;
+  FaultStore* faults_ = nullptr;  // Owned by queue_.
+  std::optional<StoreOp> lose_reply_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<JobId> acknowledged_;
+  std::vector<ProducerRequest> requests_;
+  std::vector<ExecutionId> fenced_;  // Of workers gone in a restart.
   std::optional<TimeMs> recovered_at_ms_;
+  std::optional<TimeMs> settled_at_ms_;
 };
 
 }  // namespace lab

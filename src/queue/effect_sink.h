@@ -4,13 +4,20 @@
 // recorded in the store's ledger in the COMMITTED transaction. With it off,
 // the worker applies the handler's effect here itself, before committing,
 // as a naive worker would. EffectLog records every application so checkers
-// can count effects per job. Thread-safety: EffectLog is not synchronized.
+// can count effects per job. ExternalSystem is a downstream service (a
+// payment API) that may honour idempotency keys: an effect under a key it
+// has seen is acknowledged but not applied again. It says in the trace
+// whether it applied an effect or deduplicated it. Thread-safety: neither
+// is synchronized.
 #pragma once
 
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "core/clock.h"
+#include "core/trace.h"
 #include "store/types.h"
 
 namespace lab {
@@ -37,6 +44,25 @@ class EffectLog final : public EffectSink {
 
  private:
   std::vector<AppliedEffect> applied_;
+};
+
+class ExternalSystem final : public EffectSink {
+ public:
+  ExternalSystem(bool honours_keys, TraceSink* trace)
+      : honours_keys_(honours_keys), trace_(trace) {}
+  void Apply(const AppliedEffect& effect) override;
+  const EffectLog& log() const { return log_; }
+  int CountFor(JobId job) const {
+    auto it = per_job_.find(job);
+    return it == per_job_.end() ? 0 : it->second;
+  }
+
+ private:
+  bool honours_keys_;
+  TraceSink* trace_;
+  EffectLog log_;
+  std::set<std::string> seen_;
+  std::map<JobId, int> per_job_;
 };
 
 }  // namespace lab

@@ -17,6 +17,14 @@ constexpr GuardInfo kGuards[] = {
     {"reaper", &Guards::reaper, "expired leases are aborted and their jobs re-queued"},
     {"reconcile", &Guards::reconcile,
      "committed-but-unfinished executions of dead workers are finalized"},
+    {"lost_attempts", &Guards::lost_attempts,
+     "an attempt lost with its worker counts toward max_attempts (a poison job ends DEAD)"},
+    {"store_clock", &Guards::store_clock,
+     "leases are timed by the store's clock, never a worker's own"},
+    {"enqueue_key", &Guards::enqueue_key,
+     "an enqueue with a key already used returns that job instead of adding another"},
+    {"stable_key", &Guards::stable_key,
+     "the handler's effect key is the job's, the same on every attempt"},
 };
 
 std::string NameList() {

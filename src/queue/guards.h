@@ -28,6 +28,15 @@ struct Guards {
   bool reaper = true;
   // COMMITTED-but-not-DONE executions of dead workers are finalized.
   bool reconcile = true;
+  // An attempt lost with its worker counts toward max_attempts, so a job
+  // that kills every worker that runs it ends DEAD.
+  bool lost_attempts = true;
+  // Leases are timed by the store's clock, never a worker's.
+  bool store_clock = true;
+  // An enqueue carrying a key already used returns that job.
+  bool enqueue_key = true;
+  // The handler's effect key is the job's, the same on every attempt.
+  bool stable_key = true;
 
   static Guards All() { return Guards{}; }
   static Guards None();

@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include "core/assert.h"
+#include "core/marks.h"
 #include "store/memory_store.h"
 #include "store/postgres_store.h"
 #include "store/sqlite_store.h"
@@ -62,11 +63,10 @@ Result<StoreUrl> ParseStoreUrl(std::string_view url) {
                                url, scheme));
 }
 
-Result<std::unique_ptr<Queue>> Queue::Open(std::string_view url, Clock& clock,
-                                           QueueOptions options) {
+Result<std::unique_ptr<Store>> OpenStore(std::string_view url, Clock& clock,
+                                         const QueueOptions& options) {
   LAB_ASSIGN_OR_RETURN(StoreUrl parsed, ParseStoreUrl(url));
-  const StoreOptions store_options{.enforce_fencing = options.guards.fencing,
-                                   .enforce_commit_boundary = options.guards.commit_boundary};
+  const StoreOptions store_options = StoreOptionsFor(options.guards);
   std::unique_ptr<Store> store;
   if (parsed.kind == StoreKind::kMemory) {
     store = std::make_unique<MemoryStore>(clock, store_options);
@@ -83,6 +83,12 @@ Result<std::unique_ptr<Queue>> Queue::Open(std::string_view url, Clock& clock,
                                                    .store = store_options},
                                                   clock));
   }
+  return store;
+}
+
+Result<std::unique_ptr<Queue>> Queue::Open(std::string_view url, Clock& clock,
+                                           QueueOptions options) {
+  LAB_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(url, clock, options));
   return std::unique_ptr<Queue>(new Queue(std::move(store), clock, options));
 }
 
@@ -92,14 +98,32 @@ std::unique_ptr<Queue> Queue::Adopt(std::unique_ptr<Store> store, Clock& clock,
   return std::unique_ptr<Queue>(new Queue(std::move(store), clock, options));
 }
 
+StoreOptions StoreOptionsFor(const Guards& guards) {
+  return {.enforce_fencing = guards.fencing,
+          .enforce_commit_boundary = guards.commit_boundary,
+          .count_lost_attempts = guards.lost_attempts,
+          .store_clock = guards.store_clock};
+}
+
 Result<EnqueueResult> Queue::Enqueue(const NewJob& job) {
-  LAB_ASSIGN_OR_RETURN(EnqueueResult r, store_->Enqueue(job));
+  // Without the enqueue_key guard the queue is one that takes no
+  // idempotency key: the key is dropped, and a retried enqueue is a new job.
+  const bool drop_key = job.key && !options_.guards.enqueue_key;
+  NewJob sent = job;
+  if (drop_key) {
+    LAB_MARK(kEnqueueKeyDropped);
+    sent.key.reset();
+  }
+  auto r = store_->Enqueue(sent);
   if (options_.trace != nullptr) {
     options_.trace->Emit({.time_ms = clock_.NowMs(),
                           .actor = "producer",
                           .event = "enqueue",
-                          .job = r.job_id,
-                          .result = r.created ? "ok" : "existing job (same key)"});
+                          .job = r ? r->job_id : 0,
+                          .result = !r           ? "error: " + r.error().ToString()
+                                    : drop_key   ? "ok (key ignored: enqueue_key guard off)"
+                                    : r->created ? "ok"
+                                                 : "existing job (same key)"});
   }
   return r;
 }

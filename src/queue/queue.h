@@ -39,8 +39,16 @@ struct StoreUrl {
   std::string schema;  // postgres only.
 };
 
+// The store switches the guards imply.
+StoreOptions StoreOptionsFor(const Guards& guards);
+
 // Parses a store URL. Errors name the URL and what is accepted.
 Result<StoreUrl> ParseStoreUrl(std::string_view url);
+
+// The store behind `url`, opened with the switches `options.guards` imply:
+// what Queue::Open opens, for a caller that decorates it before Adopt.
+Result<std::unique_ptr<Store>> OpenStore(std::string_view url, Clock& clock,
+                                         const QueueOptions& options);
 
 class Queue {
  public:

@@ -6,6 +6,7 @@
 
 #include "core/assert.h"
 #include "core/enum_names.h"
+#include "core/marks.h"
 
 namespace lab {
 
@@ -73,7 +74,10 @@ Result<void> Worker::Heartbeat() {
   if (!lease_) return {};
   auto beat = ExtendLease();
   // Fenced: drop the job rather than keep working on a lost lease.
-  if (!beat && beat.error().code == ErrorCode::kAborted) DropJob();
+  if (!beat && beat.error().code == ErrorCode::kAborted) {
+    fenced_.push_back(lease_->execution_id);
+    DropJob();
+  }
   return beat;
 }
 
@@ -129,7 +133,8 @@ Result<StepResult> Worker::Claim() {
   LAB_ASSIGN_OR_RETURN(auto leases, queue_.store().Claim({.queue = options_.queue,
                                                           .worker = options_.name,
                                                           .max_jobs = 1,
-                                                          .lease_ms = options_.lease_ms}));
+                                                          .lease_ms = options_.lease_ms,
+                                                          .client_now_ms = OwnClock().NowMs()}));
   if (leases.empty()) return StepResult{StepKind::kNoJob, 0, 0};
   LAB_ASSERT(leases.size() == 1);
   lease_ = std::move(leases.front());
@@ -150,8 +155,11 @@ Result<StepResult> Worker::Begin() {
 Result<StepResult> Worker::RunHandler() {
   LAB_ASSERT(lease_ && !result_);
   const Job& job = lease_->job;
+  const bool stable = queue_.guards().stable_key;
+  if (!stable) LAB_MARK(kExecutionScopedKey);
+  const std::string key = stable ? job.EffectKey() : fmt::format("exec:{}", lease_->execution_id);
   HandlerResult result = handler_(JobContext{.job_id = job.id,
-                                             .key = job.EffectKey(),
+                                             .key = key,
                                              .payload = job.payload,
                                              .attempt = lease_->token,
                                              .execution_id = lease_->execution_id,
@@ -162,10 +170,13 @@ Result<StepResult> Worker::RunHandler() {
     phase_ = WorkerPhase::kRan;
     return FailAttempt();
   }
-  if (!queue_.guards().commit_boundary) {
+  if (!result.has_effect) {
+    Trace("handler", fmt::format("ok; it made its own downstream call under key '{}'", key));
+  } else if (!queue_.guards().commit_boundary) {
     // No commit boundary: the effect happens now, whatever becomes of the lease.
+    LAB_MARK(kEffectOutsideCommit);
     sink_->Apply(AppliedEffect{.job_id = job.id,
-                               .key = job.EffectKey(),
+                               .key = key,
                                .execution_id = lease_->execution_id,
                                .token = lease_->token,
                                .payload = result.effect,
@@ -198,7 +209,7 @@ Result<StepResult> Worker::FailAttempt() {
 Result<StepResult> Worker::Commit() {
   LAB_ASSERT(lease_ && result_);
   std::optional<Effect> effect;
-  if (queue_.guards().commit_boundary) effect = Effect{result_->effect};
+  if (queue_.guards().commit_boundary && result_->has_effect) effect = Effect{result_->effect};
   auto outcome = queue_.store().Commit(Ref(), effect);
   // A commit refused before anything was written keeps the handler's result,
   // so the commit can be retried within the lease (OnError drops it otherwise).
@@ -226,7 +237,10 @@ Result<StepResult> Worker::OnError(const Error& error, std::string_view step) {
   Trace(step, error.ToString());
   // Fenced (lease taken over) and unknown outcome both end this worker's
   // hold on the job: the store, the reaper and the reconciler own it now.
-  if (error.code == ErrorCode::kAborted) return EndJob(StepKind::kFenced);
+  if (error.code == ErrorCode::kAborted) {
+    fenced_.push_back(lease_->execution_id);
+    return EndJob(StepKind::kFenced);
+  }
   if (error.code == ErrorCode::kUnknownOutcome) DropJob();
   return std::unexpected(error);
 }

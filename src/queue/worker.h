@@ -14,6 +14,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/rng.h"
 #include "core/status.h"
@@ -25,7 +26,9 @@ namespace lab {
 
 struct JobContext {
   JobId job_id = 0;
-  std::string key;  // Stable effect key: the job's, never the execution's.
+  // The effect key to give downstream systems: the job's, the same on every
+  // attempt (stable_key guard); off: one per execution.
+  std::string key;
   std::string payload;
   int attempt = 0;  // Also the fencing token.
   ExecutionId execution_id = 0;
@@ -41,8 +44,12 @@ struct HandlerResult {
   Status status = Status::kOk;
   std::string effect;  // The effect to apply (kOk).
   std::string error;   // Why it failed (errors).
+  // False: the handler made its effect itself (a call to a downstream
+  // system, under JobContext::key); nothing is recorded for it.
+  bool has_effect = true;
 
   static HandlerResult Ok(std::string effect) { return {Status::kOk, std::move(effect), ""}; }
+  static HandlerResult OkCalledOut() { return {Status::kOk, "", "", false}; }
   static HandlerResult Transient(std::string error) {
     return {Status::kTransientError, "", std::move(error)};
   }
@@ -59,6 +66,10 @@ struct WorkerOptions {
   DurationMs lease_ms = 30'000;
   RetryPolicy retry;
   uint64_t seed = 1;  // For retry jitter.
+  // The worker's own clock, if not the queue's (a machine whose clock is
+  // off). It is sent with each claim; the store uses it only with the
+  // store_clock guard off.
+  Clock* own_clock = nullptr;
 };
 
 // kRan: the handler returned; its result (success or error) is held until
@@ -114,6 +125,9 @@ class Worker {
   WorkerPhase phase() const { return phase_; }
   const std::string& name() const { return options_.name; }
   const std::optional<Lease>& lease() const { return lease_; }
+  // Every execution whose call the store refused as fenced, in order: what
+  // this worker saw, for a checker to hold against the durable record.
+  const std::vector<ExecutionId>& fenced_executions() const { return fenced_; }
 
  private:
   Result<StepResult> Claim();
@@ -133,6 +147,7 @@ class Worker {
   // The step's result for the current job, then DropJob().
   StepResult EndJob(StepKind kind);
   LeaseRef Ref() const { return {lease_->execution_id, lease_->token}; }
+  Clock& OwnClock() { return options_.own_clock != nullptr ? *options_.own_clock : queue_.clock(); }
   void Trace(std::string_view event, std::string result);
 
   Queue& queue_;
@@ -143,6 +158,7 @@ class Worker {
   WorkerPhase phase_ = WorkerPhase::kIdle;
   std::optional<Lease> lease_;
   std::optional<HandlerResult> result_;
+  std::vector<ExecutionId> fenced_;
 };
 
 }  // namespace lab

@@ -15,8 +15,8 @@
 
 #include "core/testing/temp_dir.h"
 #include "queue/exec_handler.h"
+#include "store/fault_store.h"
 #include "store/sqlite_store.h"
-#include "store/testing/flaky_store.h"
 
 namespace lab {
 namespace {
@@ -126,10 +126,10 @@ TEST_F(WorkerPoolTest, AStoreThatCannotBeOpenedYetIsRetried) {
 
 // A pool whose every store handle is the real SQLite file behind a
 // FlakyStore that consults `fail`.
-QueueOpener FlakyOpener(const std::string& path, Clock& clock, testing::FailHook fail) {
+QueueOpener FlakyOpener(const std::string& path, Clock& clock, FaultHook fail) {
   return [path, &clock, fail]() -> Result<std::unique_ptr<Queue>> {
     LAB_ASSIGN_OR_RETURN(std::unique_ptr<Store> real, SqliteStore::Open({.path = path}, clock));
-    return Queue::Adopt(std::make_unique<testing::FlakyStore>(std::move(real), fail), clock);
+    return Queue::Adopt(std::make_unique<FaultStore>(std::move(real), fail), clock);
   };
 }
 
@@ -138,9 +138,9 @@ QueueOpener FlakyOpener(const std::string& path, Clock& clock, testing::FailHook
 TEST_F(WorkerPoolTest, TransientCommitErrorsAreRetriedWithinTheLeaseAndTheJobRunsOnce) {
   const JobId id = Admin()->Enqueue({})->job_id;
   std::atomic<int> commit_failures{3};
-  auto fail = [&](testing::StoreOp op, int) -> std::optional<Error> {
-    if (op == testing::StoreOp::kCommit && commit_failures.fetch_sub(1) > 0) {
-      return Error{ErrorCode::kUnavailable, "database is locked"};
+  auto fail = [&](StoreOp op, int) -> std::optional<InjectedFault> {
+    if (op == StoreOp::kCommit && commit_failures.fetch_sub(1) > 0) {
+      return InjectedFault{{ErrorCode::kUnavailable, "database is locked"}};
     }
     return std::nullopt;
   };
@@ -166,9 +166,9 @@ TEST_F(WorkerPoolTest, TransientCommitErrorsAreRetriedWithinTheLeaseAndTheJobRun
 // up and released, so it runs again at once and the audit says why.
 TEST_F(WorkerPoolTest, ALeaseThatCannotBeKeptIsReleasedWithTheReasonAudited) {
   const JobId id = Admin()->Enqueue({})->job_id;
-  auto fail = [](testing::StoreOp op, int token) -> std::optional<Error> {
-    if (op == testing::StoreOp::kCommit && token == 1) {
-      return Error{ErrorCode::kUnavailable, "database is locked"};
+  auto fail = [](StoreOp op, int token) -> std::optional<InjectedFault> {
+    if (op == StoreOp::kCommit && token == 1) {
+      return InjectedFault{{ErrorCode::kUnavailable, "database is locked"}};
     }
     return std::nullopt;
   };
@@ -213,9 +213,9 @@ TEST_F(WorkerPoolTest, ALeaseThatCannotBeKeptIsReleasedWithTheReasonAudited) {
 // retrying forever (seen: a worker on a read-only file looped, even with drain).
 TEST_F(WorkerPoolTest, AnErrorThatCannotHealStopsThePool) {
   Admin()->Enqueue({});
-  auto fail = [](testing::StoreOp op, int) -> std::optional<Error> {
-    if (op == testing::StoreOp::kClaim) {
-      return Error{ErrorCode::kPermissionDenied, "attempt to write a readonly database"};
+  auto fail = [](StoreOp op, int) -> std::optional<InjectedFault> {
+    if (op == StoreOp::kClaim) {
+      return InjectedFault{{ErrorCode::kPermissionDenied, "attempt to write a readonly database"}};
     }
     return std::nullopt;
   };

@@ -78,7 +78,7 @@ Schedule WithoutLastWorker(const Schedule& s) {
 }  // namespace
 
 Result<ShrinkResult> Shrink(const Schedule& failing, const SimOptions& options,
-                            std::optional<std::string> invariant) {
+                            std::optional<Invariant> invariant) {
   SimOptions quiet = options;
   quiet.trace = nullptr;
   LAB_ASSIGN_OR_RETURN(SimResult first, Simulate(failing, quiet));
@@ -86,10 +86,10 @@ Result<ShrinkResult> Shrink(const Schedule& failing, const SimOptions& options,
     return MakeError(ErrorCode::kFailedPrecondition,
                      fmt::format("seed {} violates no invariant; nothing to shrink", failing.seed));
   }
-  const std::string target = invariant.value_or(first.violations.front().invariant);
+  const Invariant target = invariant.value_or(first.violations.front().invariant);
   if (!first.Violated(target)) {
     return MakeError(ErrorCode::kFailedPrecondition,
-                     fmt::format("the schedule does not violate {}", target));
+                     fmt::format("the schedule does not violate {}", ToString(target)));
   }
   int runs = 1;
   // A candidate first loses the handler outcomes of jobs it no longer has;

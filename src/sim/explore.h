@@ -48,14 +48,14 @@ Result<ExploreResult> Explore(const ExploreOptions& options, Clock& wall,
 struct ShrinkResult {
   Schedule schedule;
   SimResult result;
-  std::string invariant;  // The invariant that kept failing.
-  int runs = 0;           // Simulations tried.
+  Invariant invariant = Invariant::kOneEffect;  // The invariant that kept failing.
+  int runs = 0;                                 // Simulations tried.
 };
 
 // Shrinks `failing` while `invariant` (default: the first one it violates)
 // still fails. kFailedPrecondition when the schedule does not fail at all.
 Result<ShrinkResult> Shrink(const Schedule& failing, const SimOptions& options,
-                            std::optional<std::string> invariant = std::nullopt);
+                            std::optional<Invariant> invariant = std::nullopt);
 
 // One trace event as one JSON object (a line of a .jsonl trace).
 std::string TraceEventToJson(const TraceEvent& event);

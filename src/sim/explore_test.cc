@@ -47,8 +47,8 @@ TEST(ShrinkTest, ShrunkScheduleIsSmallerAndStillFailsTheSameWay) {
 
   auto shrunk = Shrink(original, o.sim);
   ASSERT_TRUE(shrunk.has_value()) << shrunk.error().ToString();
-  EXPECT_EQ(shrunk->invariant, "INV_006");
-  EXPECT_TRUE(shrunk->result.Violated("INV_006"));
+  EXPECT_EQ(shrunk->invariant, Invariant::kLiveness);
+  EXPECT_TRUE(shrunk->result.Violated(Invariant::kLiveness));
   EXPECT_LE(shrunk->schedule.jobs.size(), original.jobs.size());
   EXPECT_LT(shrunk->schedule.faults.size() + shrunk->schedule.handlers.size() +
                 shrunk->schedule.jobs.size(),
@@ -57,12 +57,14 @@ TEST(ShrinkTest, ShrunkScheduleIsSmallerAndStillFailsTheSameWay) {
   for (size_t i = 0; i < shrunk->schedule.jobs.size(); ++i) {
     Schedule less = shrunk->schedule;
     less.jobs.erase(less.jobs.begin() + static_cast<long>(i));
-    EXPECT_FALSE(Simulate(less, o.sim)->Violated("INV_006")) << "job " << i << " was not needed";
+    EXPECT_FALSE(Simulate(less, o.sim)->Violated(Invariant::kLiveness))
+        << "job " << i << " was not needed";
   }
   for (size_t i = 0; i < shrunk->schedule.faults.size(); ++i) {
     Schedule less = shrunk->schedule;
     less.faults.erase(less.faults.begin() + static_cast<long>(i));
-    EXPECT_FALSE(Simulate(less, o.sim)->Violated("INV_006")) << "fault " << i << " was not needed";
+    EXPECT_FALSE(Simulate(less, o.sim)->Violated(Invariant::kLiveness))
+        << "fault " << i << " was not needed";
   }
   EXPECT_GE(shrunk->schedule.faults.size(), 1u);  // A stuck lease needs a fault.
 
@@ -71,7 +73,7 @@ TEST(ShrinkTest, ShrunkScheduleIsSmallerAndStillFailsTheSameWay) {
   auto again = Simulate(*replayed, o.sim);
   ASSERT_TRUE(again.has_value());
   EXPECT_EQ(again->trace_hash, shrunk->result.trace_hash);
-  EXPECT_TRUE(again->Violated("INV_006"));
+  EXPECT_TRUE(again->Violated(Invariant::kLiveness));
 }
 
 TEST(ShrinkTest, RefusesAPassingSchedule) {

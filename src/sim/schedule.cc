@@ -10,16 +10,18 @@
 #include "core/enum_names.h"
 #include "core/rng.h"
 #include "core/text.h"
+#include "queue/guards.h"
 
 namespace lab {
 namespace {
 
 using nlohmann::json;
 
-constexpr EnumNames<FaultKind, 4> kFaultKinds = {{{FaultKind::kCrash, "crash"},
+constexpr EnumNames<FaultKind, 5> kFaultKinds = {{{FaultKind::kCrash, "crash"},
                                                   {FaultKind::kPause, "pause"},
                                                   {FaultKind::kDelay, "delay"},
-                                                  {FaultKind::kSkew, "skew"}}};
+                                                  {FaultKind::kSkew, "skew"},
+                                                  {FaultKind::kJump, "clock_jump"}}};
 constexpr EnumNames<HandlerOutcome, 3> kOutcomes = {{{HandlerOutcome::kTransient, "transient"},
                                                      {HandlerOutcome::kPermanent, "permanent"},
                                                      {HandlerOutcome::kSlow, "slow"}}};
@@ -40,8 +42,10 @@ int Schedule::MaxAttempts() const {
 std::string DrawnConfig::ToString() const {
   return fmt::format(
       "jobs={} workers={} lease={}ms p_crash={:.3f} p_pause={:.3f} p_delay={:.3f} "
-      "p_skew={:.3f} p_transient={:.3f} p_permanent={:.3f} p_slow={:.3f}",
-      jobs, workers, lease_ms, p_crash, p_pause, p_delay, p_skew, p_transient, p_permanent, p_slow);
+      "p_skew={:.3f} p_transient={:.3f} p_permanent={:.3f} p_slow={:.3f} p_jump={:.3f} "
+      "p_poison={:.3f} p_lost_reply={:.3f}",
+      jobs, workers, lease_ms, p_crash, p_pause, p_delay, p_skew, p_transient, p_permanent, p_slow,
+      p_jump, p_poison, p_lost_reply);
 }
 
 Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* drawn) {
@@ -51,6 +55,9 @@ Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* dr
   Rng workload_rng = root.Split();
   Rng fault_rng = root.Split();
   Rng handler_rng = root.Split();
+  // Drawn last, from a stream of their own, so that adding them left every
+  // earlier draw (and every recorded seed) as it was.
+  Rng extra_rng = root.Split();
 
   DrawnConfig c;
   if (options.swarm) {
@@ -75,6 +82,15 @@ Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* dr
                     .p_transient = 0.1,
                     .p_permanent = 0.02,
                     .p_slow = 0.05};
+  }
+  if (options.swarm) {
+    c.p_jump = Between(extra_rng, 0, 0.5);
+    c.p_poison = Between(extra_rng, 0, 0.05);
+    c.p_lost_reply = Between(extra_rng, 0, 0.10);
+  } else {
+    c.p_jump = 0.1;
+    c.p_poison = 0.01;
+    c.p_lost_reply = 0.02;
   }
   if (options.jobs) c.jobs = *options.jobs;
   if (options.workers) c.workers = *options.workers;
@@ -131,6 +147,21 @@ Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* dr
       }
     }
   }
+  for (auto& job : s.jobs) {
+    job.poison = Between(extra_rng, 0, 1) < c.p_poison;
+    job.lost_reply = Between(extra_rng, 0, 1) < c.p_lost_reply;
+  }
+  // A machine clock set ahead, at most one per worker, at a step no other
+  // fault uses: minutes to hours, past any lease.
+  for (int w = 0; w < c.workers; ++w) {
+    if (Between(extra_rng, 0, 1) >= c.p_jump) continue;
+    const int step = static_cast<int>(extra_rng.Range(0, steps_per_worker));
+    const DurationMs ahead = extra_rng.Range(10 * 60'000, 2 * 3'600'000);
+    const bool taken = std::any_of(s.faults.begin(), s.faults.end(), [&](const ScheduledFault& f) {
+      return f.worker == w && f.step == step;
+    });
+    if (!taken) s.faults.push_back({w, step, FaultKind::kJump, ahead});
+  }
   if (drawn != nullptr) *drawn = c;
   return s;
 }
@@ -148,8 +179,10 @@ std::string ScheduleToJson(const Schedule& s) {
   j["fault_window_ms"] = s.fault_window_ms;
   j["jobs"] = json::array();
   for (const auto& job : s.jobs) {
-    j["jobs"].push_back(
-        {{"at_ms", job.at_ms}, {"key", job.key}, {"max_attempts", job.max_attempts}});
+    json jj = {{"at_ms", job.at_ms}, {"key", job.key}, {"max_attempts", job.max_attempts}};
+    if (job.poison) jj["poison"] = true;
+    if (job.lost_reply) jj["lost_reply"] = true;
+    j["jobs"].push_back(jj);
   }
   j["faults"] = json::array();
   for (const auto& f : s.faults) {
@@ -170,6 +203,11 @@ std::string ScheduleToJson(const Schedule& s) {
   if (s.guards) j["guards"] = *s.guards;
   if (s.store) j["store"] = *s.store;
   if (s.external_keys) j["external_keys"] = *s.external_keys;
+  for (const auto& e : s.expect) {
+    json ids = json::array();
+    for (Invariant inv : e.violated) ids.push_back(ToString(inv));
+    j["expect"].push_back({{"guards", e.guards}, {"violated", ids}});
+  }
   return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
@@ -234,6 +272,11 @@ Result<void> ValidateSchedule(const Schedule& s) {
       return std::unexpected(Invalid(where + ": listed twice"));
     }
   }
+  for (size_t i = 0; i < s.expect.size(); ++i) {
+    if (auto g = Guards::Parse(s.expect[i].guards); !g) {
+      return std::unexpected(Invalid(fmt::format("expectation {}: {}", i, g.error().message)));
+    }
+  }
   if (s.store && *s.store != "memory:" && *s.store != "sqlite:") {
     return std::unexpected(Invalid(fmt::format("store '{}' is not memory: or sqlite:", *s.store)));
   }
@@ -255,7 +298,8 @@ Result<Schedule> ScheduleFromJson(const std::string& text) {
     s.fault_window_ms = j.at("fault_window_ms").get<TimeMs>();
     for (const auto& job : j.at("jobs")) {
       s.jobs.push_back({job.at("at_ms").get<TimeMs>(), job.at("key").get<std::string>(),
-                        job.at("max_attempts").get<int>()});
+                        job.at("max_attempts").get<int>(), job.value("poison", false),
+                        job.value("lost_reply", false)});
     }
     for (const auto& f : j.at("faults")) {
       const std::string kind = f.at("kind").get<std::string>();
@@ -277,6 +321,16 @@ Result<Schedule> ScheduleFromJson(const std::string& text) {
     if (j.contains("guards")) s.guards = j.at("guards").get<std::string>();
     if (j.contains("store")) s.store = j.at("store").get<std::string>();
     if (j.contains("external_keys")) s.external_keys = j.at("external_keys").get<bool>();
+    if (j.contains("expect")) {
+      for (const auto& e : j.at("expect")) {
+        ScheduleExpectation x{.guards = e.at("guards").get<std::string>()};
+        for (const auto& id : e.at("violated")) {
+          LAB_ASSIGN_OR_RETURN(Invariant inv, ParseInvariant(id.get<std::string>()));
+          x.violated.push_back(inv);
+        }
+        s.expect.push_back(std::move(x));
+      }
+    }
     if (auto valid = ValidateSchedule(s); !valid) {
       return MakeError(ErrorCode::kInvalidArgument, "schedule file: " + valid.error().message);
     }

@@ -2,7 +2,8 @@
 //
 // A seed draws a Schedule (DrawSchedule); the world then runs it. The
 // schedule lists the workload (when each job arrives), every fault (crash,
-// pause or delay a worker at its k-th step; skew its clock), and every
+// pause or delay a worker at its k-th step; skew its clock or set it
+// ahead), poison jobs and enqueues whose reply is lost, and every
 // abnormal handler outcome (transient or permanent failure, slow run) keyed
 // by job and attempt. The only randomness left at run time is step latency,
 // drawn from `seed`. Because faults are data, a failing run can be shrunk by
@@ -15,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "check/invariants.h"
 #include "core/clock.h"
 #include "core/status.h"
 
@@ -25,6 +27,7 @@ enum class FaultKind {
   kPause,  // Stop-the-world pause (GC) before step k: no steps, no heartbeats.
   kDelay,  // Step k's store call is slow; heartbeats continue meanwhile.
   kSkew,   // From step k the worker's clock runs `rate` times slow: late heartbeats.
+  kJump,   // From step k the worker's machine clock reads `duration` ahead.
 };
 
 enum class HandlerOutcome { kTransient, kPermanent, kSlow };
@@ -33,6 +36,19 @@ struct ScheduledJob {
   TimeMs at_ms = 0;
   std::string key;
   int max_attempts = 5;
+  // The handler kills its worker process on every attempt, in the fault
+  // window and after it: only a dead letter ends such a job.
+  bool poison = false;
+  // The enqueue takes effect but its reply is lost; the producer retries.
+  bool lost_reply = false;
+};
+
+// What running the schedule with `guards` must violate (exactly): files in
+// a failure-mode bundle carry their own verdicts, checked by the catalogue
+// suite on every simulated store.
+struct ScheduleExpectation {
+  std::string guards;  // As --guards takes it.
+  std::vector<Invariant> violated;
 };
 
 struct ScheduledFault {
@@ -66,6 +82,7 @@ struct Schedule {
   std::optional<std::string> guards;  // As --guards takes it.
   std::optional<std::string> store;   // memory: or sqlite:.
   std::optional<bool> external_keys;
+  std::vector<ScheduleExpectation> expect;
 
   int MaxAttempts() const;
 };
@@ -83,7 +100,8 @@ inline constexpr TimeMs kMaxSimTimeMs = 7 * 24 * 3'600'000LL;
 // is a valid key and unique, and it arrives within the fault window; each
 // fault names an existing worker, once per (worker, step); each handler
 // outcome names an existing job and an attempt the job can reach, once per
-// (job, attempt). kInvalidArgument says which entry and why.
+// (job, attempt); each expectation's guards parse. kInvalidArgument says
+// which entry and why.
 Result<void> ValidateSchedule(const Schedule& schedule);
 
 struct DrawOptions {
@@ -99,6 +117,7 @@ struct DrawnConfig {
   DurationMs lease_ms = 0;
   double p_crash = 0, p_pause = 0, p_delay = 0, p_skew = 0;
   double p_transient = 0, p_permanent = 0, p_slow = 0;
+  double p_jump = 0, p_poison = 0, p_lost_reply = 0;
 
   std::string ToString() const;
 };

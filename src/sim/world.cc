@@ -13,6 +13,7 @@
 #include "core/rng.h"
 #include "core/scratch_dir.h"
 #include "queue/worker.h"
+#include "store/fault_store.h"
 
 namespace lab {
 namespace {
@@ -28,6 +29,9 @@ struct Event {
 
   bool operator>(const Event& o) const { return at != o.at ? at > o.at : seq > o.seq; }
 };
+
+// How long a worker killed by a poison job takes to come back.
+constexpr DurationMs kPoisonRestartMs = 1'000;
 
 constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ULL;
 constexpr uint64_t kFnvPrime = 0x100000001b3ULL;
@@ -66,42 +70,8 @@ class HashingTraceSink final : public TraceSink {
   uint64_t hash_ = kFnvOffset;
 };
 
-// The outside system that receives effects applied outside the commit. It
-// says in the trace whether it applied an effect or deduplicated it.
-class ExternalSystem final : public EffectSink {
- public:
-  ExternalSystem(bool honours_keys, TraceSink& trace)
-      : honours_keys_(honours_keys), trace_(trace) {}
-  void Apply(const AppliedEffect& effect) override {
-    const bool duplicate = honours_keys_ && !seen_.insert(effect.key).second;
-    trace_.Emit({.time_ms = effect.at_ms,
-                 .actor = "external",
-                 .event = duplicate ? "dedupe" : "effect",
-                 .job = effect.job_id,
-                 .execution = effect.execution_id,
-                 .token = effect.token,
-                 .result = duplicate
-                               ? fmt::format("key '{}' seen before: not applied again", effect.key)
-                               : fmt::format("applied under key '{}'", effect.key)});
-    if (duplicate) return;
-    log_.Apply(effect);
-    ++per_job_[effect.job_id];
-  }
-  const EffectLog& log() const { return log_; }
-  int CountFor(JobId job) const {
-    auto it = per_job_.find(job);
-    return it == per_job_.end() ? 0 : it->second;
-  }
-
- private:
-  bool honours_keys_;
-  TraceSink& trace_;
-  EffectLog log_;
-  std::set<std::string> seen_;
-  std::map<JobId, int> per_job_;
-};
-
 struct SimWorker {
+  std::unique_ptr<OffsetClock> machine_clock;  // Its own clock (kJump sets it ahead).
   std::unique_ptr<Worker> worker;
   int steps = 0;
   int fault_checked_step = -1;
@@ -125,11 +95,14 @@ class World {
         o_(o),
         latency_(s.seed ^ 0x51a7e5c4ULL),
         trace_(o.trace),
-        external_(o.external_honours_keys, trace_) {
+        external_(o.external_honours_keys, &trace_) {
     for (const auto& f : s.faults) faults_.emplace(std::make_pair(f.worker, f.step), f);
     // Keyed as the engine names the job to its handler: by its effect key.
     for (const auto& h : s.handlers) {
       handlers_.emplace(std::make_pair(EffectKeyOf(h.job_key), h.attempt), h);
+    }
+    for (const auto& j : s.jobs) {
+      if (j.poison) poison_.insert(EffectKeyOf(j.key));
     }
   }
 
@@ -147,6 +120,8 @@ class World {
   // step must not run now.
   bool FireFault(int w);
   void ScheduleNext(int w, const StepResult& r);
+  // The worker process dies now and restarts after `restart_after`.
+  void Kill(int w, DurationMs restart_after, const std::string& why);
   void EnsureHeartbeat(int w);
   HandlerResult Handle(const JobContext& ctx);
   Result<void> Refresh(JobId job);
@@ -166,6 +141,10 @@ class World {
   std::vector<SimWorker> workers_;
   std::map<std::pair<int, int>, ScheduledFault> faults_;
   std::map<std::pair<std::string, int>, ScheduledHandler> handlers_;
+  std::set<std::string> poison_;       // Effect keys of poison jobs.
+  FaultStore* fault_store_ = nullptr;  // Owned by queue_.
+  bool lose_reply_ = false;            // The next enqueue's reply is lost.
+  std::vector<ProducerRequest> requests_;
   std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events_;
   uint64_t next_seq_ = 0;
   uint64_t hash_ = kFnvOffset;
@@ -190,21 +169,43 @@ Result<void> World::Open() {
     return MakeError(ErrorCode::kInvalidArgument,
                      fmt::format("simulation store must be memory: or sqlite:, got '{}'", url));
   }
-  LAB_ASSIGN_OR_RETURN(queue_, Queue::Open(url, clock_, {.guards = o_.guards, .trace = &trace_}));
+  const QueueOptions options{.guards = o_.guards, .trace = &trace_};
+  LAB_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(url, clock_, options));
+  auto faulty = std::make_unique<FaultStore>(
+      std::move(store), [this](StoreOp op, int) -> std::optional<InjectedFault> {
+        if (op != StoreOp::kEnqueue || !lose_reply_) return std::nullopt;
+        lose_reply_ = false;
+        return InjectedFault{{ErrorCode::kUnknownOutcome, "the reply was lost on the way back"},
+                             /*applied=*/true};
+      });
+  fault_store_ = faulty.get();
+  queue_ = Queue::Adopt(std::move(faulty), clock_, options);
   workers_.resize(static_cast<size_t>(s_.workers));
   for (int w = 0; w < s_.workers; ++w) {
+    workers_[w].machine_clock = std::make_unique<OffsetClock>(clock_, 0);
     workers_[w].worker = std::make_unique<Worker>(
         *queue_, [this](const JobContext& ctx) { return Handle(ctx); },
         WorkerOptions{.name = fmt::format("w{}", w),
                       .lease_ms = s_.lease_ms,
                       .retry = {.base_delay_ms = 200, .max_delay_ms = 5'000},
-                      .seed = s_.seed * 31 + static_cast<uint64_t>(w)},
+                      .seed = s_.seed * 31 + static_cast<uint64_t>(w),
+                      .own_clock = workers_[w].machine_clock.get()},
         &external_);
   }
   return {};
 }
 
 HandlerResult World::Handle(const JobContext& ctx) {
+  // A downstream API that honours keys: the handler calls it itself.
+  const auto call_out = [&] {
+    external_.Apply({.job_id = ctx.job_id,
+                     .key = ctx.key,
+                     .execution_id = ctx.execution_id,
+                     .token = ctx.attempt,
+                     .payload = "effect",
+                     .at_ms = clock_.NowMs()});
+    return HandlerResult::OkCalledOut();
+  };
   if (InFaultWindow()) {
     auto it = handlers_.find({ctx.key, ctx.attempt});
     if (it != handlers_.end() && it->second.outcome == HandlerOutcome::kTransient) {
@@ -216,6 +217,7 @@ HandlerResult World::Handle(const JobContext& ctx) {
       return HandlerResult::Permanent("simulated permanent error");
     }
   }
+  if (o_.external_honours_keys) return call_out();
   return HandlerResult::Ok("effect:" + ctx.key);
 }
 
@@ -238,12 +240,7 @@ bool World::FireFault(int w) {
   const TimeMs now = clock_.NowMs();
   switch (f.kind) {
     case FaultKind::kCrash:
-      sw.worker->Crash();
-      sw.alive = false;
-      ++sw.generation;
-      sw.heartbeat_pending = false;
-      Note(w, "fault", fmt::format("crash; restart in {}ms", f.duration_ms));
-      Push(now + f.duration_ms, EventKind::kRestart, w, sw.generation);
+      Kill(w, f.duration_ms, "crash");
       return true;
     case FaultKind::kPause:
       sw.paused_until = now + f.duration_ms;
@@ -258,14 +255,35 @@ bool World::FireFault(int w) {
       sw.clock_rate = f.rate;
       Note(w, "fault", fmt::format("clock runs {:.2f}x slow", f.rate));
       return false;
+    case FaultKind::kJump:
+      sw.machine_clock->set_offset_ms(f.duration_ms);
+      Note(w, "fault", fmt::format("machine clock set {}ms ahead", f.duration_ms));
+      return false;
   }
   return false;
+}
+
+void World::Kill(int w, DurationMs restart_after, const std::string& why) {
+  SimWorker& sw = workers_[w];
+  sw.worker->Crash();
+  sw.alive = false;
+  ++sw.generation;
+  sw.heartbeat_pending = false;
+  Note(w, "fault", fmt::format("{}; restart in {}ms", why, restart_after));
+  Push(clock_.NowMs() + restart_after, EventKind::kRestart, w, sw.generation);
 }
 
 Result<void> World::Step(int w) {
   SimWorker& sw = workers_[w];
   if (!InFaultWindow()) sw.clock_rate = 1.0;
   if (FireFault(w)) return {};
+  // A poison job's handler kills the process that runs it, on every attempt.
+  if (sw.worker->phase() == WorkerPhase::kInProgress &&
+      poison_.contains(sw.worker->lease()->job.EffectKey())) {
+    Mix(0x901503ULL);
+    Kill(w, kPoisonRestartMs, "the poison job's handler kills the worker process");
+    return {};
+  }
   auto r = sw.worker->Step();
   if (!r) {
     return MakeError(ErrorCode::kInternal,
@@ -369,9 +387,19 @@ Result<void> World::Dispatch(const Event& e) {
   switch (e.kind) {
     case EventKind::kArrive: {
       const ScheduledJob& job = s_.jobs[static_cast<size_t>(e.actor)];
-      LAB_ASSIGN_OR_RETURN(
-          EnqueueResult r,
-          queue_->Enqueue({.key = job.key, .payload = job.key, .max_attempts = job.max_attempts}));
+      const NewJob request{.key = job.key, .payload = job.key, .max_attempts = job.max_attempts};
+      if (job.lost_reply) {
+        // The first try takes effect and its answer is lost; the producer,
+        // not knowing, sends the same request again.
+        lose_reply_ = true;
+        auto lost = queue_->Enqueue(request);
+        LAB_ASSERT(!lost && fault_store_->lost_enqueue());
+        const JobId created = fault_store_->lost_enqueue()->job_id;
+        requests_.push_back({job.key, created});
+        open_jobs_.insert(created);
+      }
+      LAB_ASSIGN_OR_RETURN(EnqueueResult r, queue_->Enqueue(request));
+      requests_.push_back({job.key, r.job_id});
       acked_.push_back(r.job_id);
       open_jobs_.insert(r.job_id);
       ++arrived_;
@@ -455,14 +483,24 @@ Result<SimResult> World::Run() {
     result.violations = CheckLiveness(snapshot, clock_.NowMs());
     if (result.violations.empty()) {
       result.violations.push_back(
-          {.invariant = "INV_006",
+          {.invariant = Invariant::kLiveness,
            .message = fmt::format("the run stopped at {} (bound {}) with {} of {} job(s) "
                                   "arrived and {} still open",
                                   RunTime(clock_.NowMs()), RunTime(deadline), arrived_,
                                   s_.jobs.size(), open_jobs_.size())});
     }
   }
-  auto safety = CheckAll({snapshot, external_.log().applied(), acked_, std::nullopt});
+  std::vector<ExecutionId> fenced;
+  for (const SimWorker& sw : workers_) {
+    fenced.insert(fenced.end(), sw.worker->fenced_executions().begin(),
+                  sw.worker->fenced_executions().end());
+  }
+  auto safety = CheckAll({.snapshot = snapshot,
+                          .external = external_.log().applied(),
+                          .acknowledged = acked_,
+                          .recovered_at_ms = std::nullopt,
+                          .requests = requests_,
+                          .fenced = std::move(fenced)});
   result.violations.insert(result.violations.end(), safety.begin(), safety.end());
   // The scheduler's own decisions and every trace event, field by field.
   Mix(trace_.hash());
@@ -475,17 +513,13 @@ Result<SimResult> World::Run() {
 
 }  // namespace
 
-bool SimResult::Violated(std::string_view invariant) const {
+bool SimResult::Violated(Invariant invariant) const {
   return std::any_of(violations.begin(), violations.end(),
                      [&](const Violation& v) { return v.invariant == invariant; });
 }
 
 std::string SimResult::ViolatedList() const {
-  std::set<std::string> ids;
-  for (const auto& v : violations) ids.insert(v.invariant);
-  std::string out;
-  for (const auto& id : ids) out += (out.empty() ? "" : ",") + id;
-  return out;
+  return JoinInvariants(ViolatedInvariants(violations));
 }
 
 Result<SimResult> Simulate(const Schedule& schedule, const SimOptions& options) {

@@ -46,7 +46,7 @@ struct SimResult {
   std::optional<TimeMs> first_detected_ms;
   std::vector<Violation> violations;
 
-  bool Violated(std::string_view invariant) const;
+  bool Violated(Invariant invariant) const;
   // Sorted, distinct invariant ids, e.g. "INV_001,INV_004".
   std::string ViolatedList() const;
 };

@@ -263,14 +263,43 @@ PostgresStore::~PostgresStore() = default;
 
 int64_t PostgresStore::reconnects() const { return conn_->reconnects(); }
 
-Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresOptions& options,
-                                                           Clock& clock) {
-  for (char c : options.schema) {
+namespace {
+
+Result<void> CheckSchemaName(const std::string& schema) {
+  for (char c : schema) {
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) {
       return MakeError(ErrorCode::kInvalidArgument, "schema name must be [A-Za-z0-9_]+");
     }
   }
-  if (options.schema.empty()) return MakeError(ErrorCode::kInvalidArgument, "empty schema name");
+  if (schema.empty()) return MakeError(ErrorCode::kInvalidArgument, "empty schema name");
+  return {};
+}
+
+}  // namespace
+
+Result<void> PostgresStore::CreateEmptySchema(const std::string& conninfo,
+                                              const std::string& schema) {
+  LAB_RETURN_IF_ERROR(CheckSchemaName(schema));
+  Conn conn(conninfo, schema);
+  LAB_RETURN_IF_ERROR(conn.Connect());
+  auto created = conn.Run("CREATE SCHEMA {s}");
+  if (!created && created.error().message.find("already exists") != std::string::npos) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     fmt::format("schema '{}' already exists; it is not a fresh one", schema));
+  }
+  return created;
+}
+
+Result<void> PostgresStore::DropSchema(const std::string& conninfo, const std::string& schema) {
+  LAB_RETURN_IF_ERROR(CheckSchemaName(schema));
+  Conn conn(conninfo, schema);
+  LAB_RETURN_IF_ERROR(conn.Connect());
+  return conn.Run("DROP SCHEMA IF EXISTS {s} CASCADE");
+}
+
+Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresOptions& options,
+                                                           Clock& clock) {
+  LAB_RETURN_IF_ERROR(CheckSchemaName(options.schema));
   // A malformed URL or an unknown parameter is the user's to fix (exit 2),
   // not a server that might come back.
   char* why = nullptr;

@@ -40,6 +40,10 @@ class PostgresStore final : public RecordStore {
   static std::span<const Migration> Migrations();
 
   int64_t reconnects() const override;
+  // A new, empty schema (kFailedPrecondition if the name is taken), and its
+  // removal with everything in it: for runs that need a store of their own.
+  static Result<void> CreateEmptySchema(const std::string& conninfo, const std::string& schema);
+  static Result<void> DropSchema(const std::string& conninfo, const std::string& schema);
   static Result<std::unique_ptr<PostgresStore>> Open(const PostgresOptions& options, Clock& clock);
   ~PostgresStore() override;
 

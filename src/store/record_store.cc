@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/assert.h"
+#include "core/marks.h"
 #include "core/text.h"
 #include "store/state_machine.h"
 
@@ -85,7 +86,10 @@ Result<EnqueueResult> RecordStore::Enqueue(const NewJob& request) {
   return Transact<EnqueueResult>([&](Txn&) -> Result<EnqueueResult> {
     if (request.key) {
       LAB_ASSIGN_OR_RETURN(auto existing, LoadJobByKey(request.queue, *request.key));
-      if (existing) return EnqueueResult{existing->id, false};
+      if (existing) {
+        LAB_MARK(kEnqueueFoundExisting);
+        return EnqueueResult{existing->id, false};
+      }
     }
     Job job = PlanEnqueue(request, Context());
     LAB_ASSIGN_OR_RETURN(job.id, InsertJob(job));

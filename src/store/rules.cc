@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/assert.h"
+#include "core/marks.h"
 #include "core/text.h"
 #include "store/state_machine.h"
 
@@ -49,10 +50,15 @@ bool OneOf(ExecState s, std::initializer_list<ExecState> allowed) {
 std::optional<Plan> CheckFence(const Job& job, const Execution& exec, const LeaseRef& lease,
                                std::string_view op, std::initializer_list<ExecState> allowed,
                                const PlanContext& ctx) {
-  if (!ctx.options.enforce_fencing) return std::nullopt;
   const bool stale_token = lease.token != exec.attempt || lease.token != job.attempts;
   const bool ended = !IsLive(exec.state);
+  if (!ctx.options.enforce_fencing) {
+    if (stale_token || ended) LAB_MARK(kZombieCallAccepted);
+    return std::nullopt;
+  }
   if (stale_token || ended) {
+    if (stale_token) LAB_MARK(kFencedStaleToken);
+    if (!stale_token) LAB_MARK(kFencedEnded);
     Plan p;
     std::string why = stale_token ? fmt::format("{} refused: token {} is stale (current {})", op,
                                                 lease.token, job.attempts)
@@ -77,6 +83,7 @@ std::optional<Plan> CheckFence(const Job& job, const Execution& exec, const Leas
 void EndAttempt(const Job& job, bool dead, TimeMs retry_at, const std::string& error,
                 std::string_view event, TimeMs now, Plan& p) {
   const JobState to = dead ? JobState::kDead : JobState::kPending;
+  if (dead) LAB_MARK(kDeadLettered);
   p.job_state = to;
   p.last_error = error;
   if (!dead) p.run_at_ms = retry_at;
@@ -121,6 +128,7 @@ Plan PlanCommit(const Job& job, const Execution& exec, const LeaseRef& lease,
   Plan p;
   if (committed_by && ctx.options.enforce_commit_boundary) {
     // At most one execution per job crosses COMMITTED; later ones short-circuit.
+    LAB_MARK(kCommitDuplicate);
     const std::string why =
         fmt::format("duplicate: job already committed by exec {}", *committed_by);
     p.exec_state = ExecState::kAborted;
@@ -171,7 +179,9 @@ Plan PlanFail(const Job& job, const Execution& exec, const LeaseRef& lease,
   }
   // The handler's error is free text from outside: stored as text on every
   // backend (a NUL or a stray byte would be cut or refused by PostgreSQL).
-  const std::string error = Sanitize(request.error);
+  // An empty one still leaves a reason (INV_005: a failure is never silent).
+  const std::string error =
+      request.error.empty() ? "failed without a message" : Sanitize(request.error);
   Plan p;
   p.exec_state = ExecState::kFailed;
   p.ended_at_ms = ctx.now_ms;
@@ -201,7 +211,9 @@ Plan EndLiveExecution(const Job& job, const Execution& exec, std::string_view ev
   // Only the job's current execution moves the job; a stale one (possible
   // only with fencing off) ends alone.
   if (job.state == JobState::kRunning && exec.attempt == job.attempts) {
-    const bool dead = job.AttemptsUsed() >= job.max_attempts;
+    const bool counted = event != "reap" || ctx.options.count_lost_attempts;
+    if (!counted) LAB_MARK(kLostAttemptNotCounted);
+    const bool dead = counted && job.AttemptsUsed() >= job.max_attempts;
     EndAttempt(job, dead, ctx.now_ms, why, dead ? "dead" : event, ctx.now_ms, p);
   }
   LAB_ASSERT(p.exec_state == ExecState::kAborted && !p.effect);
@@ -212,6 +224,7 @@ Plan EndLiveExecution(const Job& job, const Execution& exec, std::string_view ev
 
 Plan PlanReap(const Job& job, const Execution& exec, const PlanContext& ctx) {
   LAB_ASSERT(exec.lease_expires_at_ms <= ctx.now_ms);
+  LAB_MARK(kLeaseReaped);
   return EndLiveExecution(
       job, exec, "reap",
       fmt::format("lease expired at {} (attempt {})", exec.lease_expires_at_ms, exec.attempt), ctx);
@@ -235,6 +248,7 @@ Plan PlanRelease(const Job& job, const Execution& exec, const LeaseRef& lease, s
 Plan PlanReconcile(const Job& job, const Execution& exec, const PlanContext& ctx) {
   LAB_ASSERT(exec.state == ExecState::kCommitted);
   LAB_ASSERT(exec.lease_expires_at_ms <= ctx.now_ms);
+  LAB_MARK(kReconciled);
   Plan p;
   p.exec_state = ExecState::kDone;
   p.ended_at_ms = ctx.now_ms;
@@ -262,6 +276,18 @@ Plan PlanRedrive(const Job& job, const PlanContext& ctx) {
   return p;
 }
 
+namespace {
+
+// The time a new lease is counted from: the store's, unless the store_clock
+// guard is off and the claimant sent its own.
+TimeMs LeaseClock(const ClaimRequest& request, const PlanContext& ctx) {
+  if (ctx.options.store_clock || !request.client_now_ms) return ctx.now_ms;
+  LAB_MARK(kLeaseFromClientClock);
+  return *request.client_now_ms;
+}
+
+}  // namespace
+
 ClaimPlan PlanClaim(const Job& job, const ClaimRequest& request, const PlanContext& ctx) {
   LAB_ASSERT(job.state == JobState::kPending);
   LAB_ASSERT(job.run_at_ms <= ctx.now_ms);
@@ -277,7 +303,7 @@ ClaimPlan PlanClaim(const Job& job, const ClaimRequest& request, const PlanConte
                      .worker = request.worker,
                      .state = ExecState::kLeased,
                      .leased_at_ms = ctx.now_ms,
-                     .lease_expires_at_ms = AddMs(ctx.now_ms, request.lease_ms)};
+                     .lease_expires_at_ms = AddMs(LeaseClock(request, ctx), request.lease_ms)};
   c.exec_audit =
       AuditEntry{.at_ms = ctx.now_ms,
                  .job_id = job.id,

@@ -106,6 +106,9 @@ struct ClaimRequest {
   std::string worker;
   int max_jobs = 1;
   DurationMs lease_ms = 30'000;
+  // The claimant's own clock, sent along; the store uses it only with the
+  // store_clock guard off (StoreOptions::store_clock).
+  std::optional<TimeMs> client_now_ms;
 };
 
 // What a worker holds after a claim: the fence it must present on every
@@ -174,6 +177,13 @@ struct StoreOptions {
   bool enforce_fencing = true;
   // Refuse a second COMMITTED per job (short-circuit the duplicate).
   bool enforce_commit_boundary = true;
+  // An attempt lost with its worker (the reaper ended its lease) counts
+  // toward max_attempts, so a job that kills every worker is dead-lettered.
+  // Off: only attempts whose handler reported a failure count.
+  bool count_lost_attempts = true;
+  // Lease expiry is the store's now + lease_ms. Off: the claimant's own
+  // clock reading (ClaimRequest::client_now_ms) is trusted instead.
+  bool store_clock = true;
 };
 
 }  // namespace lab

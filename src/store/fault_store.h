@@ -1,20 +1,27 @@
-// FlakyStore: a Store decorator that fails chosen calls with chosen errors,
-// for tests of what callers do when the store misbehaves.
+// FaultStore: a Store decorator that fails chosen calls with chosen errors,
+// for tests, scenarios and the simulator to see what callers do when the
+// store misbehaves.
 //
 // Before each call it asks `fail(op, token)` (token: the call's fencing
-// token, 0 for calls without a lease); an Error there is returned instead of
-// calling the inner store, which is left untouched ("nothing written").
-// Test-only. Thread-safety: as the inner store; `fail` may be called from
-// the thread using this handle.
+// token, 0 for calls without a lease). A fault that is not `applied` is
+// returned instead of calling the inner store, which is left untouched
+// ("nothing written"). An `applied` fault is a lost reply: the inner store
+// performs the call, then the caller sees the error (kUnknownOutcome, say)
+// as if the answer had been lost on the way back. The last enqueue whose
+// reply was lost is remembered, for a checker that wants to know what the
+// caller could not. Thread-safety: as the inner store; `fail` is called
+// from the thread using this handle.
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <optional>
+#include <type_traits>
 
+#include "core/marks.h"
 #include "store/store.h"
 
-namespace lab::testing {
+namespace lab {
 
 enum class StoreOp {
   kEnqueue,
@@ -31,16 +38,26 @@ enum class StoreOp {
   kRead
 };
 
-using FailHook = std::function<std::optional<Error>(StoreOp op, int token)>;
+struct InjectedFault {
+  Error error;
+  bool applied = false;  // True: a lost reply (the call took effect).
+};
 
-class FlakyStore final : public Store {
+using FaultHook = std::function<std::optional<InjectedFault>(StoreOp op, int token)>;
+
+class FaultStore final : public Store {
  public:
-  FlakyStore(std::unique_ptr<Store> inner, FailHook fail)
+  FaultStore(std::unique_ptr<Store> inner, FaultHook fail)
       : inner_(std::move(inner)), fail_(std::move(fail)) {}
 
   Result<EnqueueResult> Enqueue(const NewJob& job) override {
-    return Call(StoreOp::kEnqueue, 0, [&] { return inner_->Enqueue(job); });
+    auto r = Call(StoreOp::kEnqueue, 0, [&] { return inner_->Enqueue(job); });
+    if (!r && applied_) lost_enqueue_ = applied_enqueue_;
+    return r;
   }
+  // The job of the last enqueue whose reply was lost, if any.
+  const std::optional<EnqueueResult>& lost_enqueue() const { return lost_enqueue_; }
+  int64_t reconnects() const override { return inner_->reconnects(); }
   Result<std::vector<Lease>> Claim(const ClaimRequest& r) override {
     return Call(StoreOp::kClaim, 0, [&] { return inner_->Claim(r); });
   }
@@ -90,12 +107,23 @@ class FlakyStore final : public Store {
  private:
   template <typename F>
   auto Call(StoreOp op, int token, F call) -> decltype(call()) {
-    if (auto error = fail_(op, token)) return std::unexpected(*error);
-    return call();
+    applied_ = false;
+    auto fault = fail_(op, token);
+    if (!fault) return call();
+    if (!fault->applied) return std::unexpected(fault->error);
+    auto r = call();
+    if (!r) return r;  // It failed on its own: that answer is not lost.
+    applied_ = true;
+    LAB_MARK(kReplyLost);
+    if constexpr (std::is_same_v<decltype(r), Result<EnqueueResult>>) applied_enqueue_ = *r;
+    return std::unexpected(fault->error);
   }
 
   std::unique_ptr<Store> inner_;
-  FailHook fail_;
+  FaultHook fail_;
+  bool applied_ = false;
+  std::optional<EnqueueResult> applied_enqueue_;
+  std::optional<EnqueueResult> lost_enqueue_;
 };
 
-}  // namespace lab::testing
+}  // namespace lab

@@ -1,0 +1,41 @@
+#include "core/marks.h"
+
+#include <atomic>
+
+#include "core/enum_names.h"
+
+namespace lab {
+namespace {
+
+constexpr EnumNames<Mark, static_cast<size_t>(Mark::kCount)> kMarkNames = {{
+    {Mark::kFencedStaleToken, "fenced: stale token"},
+    {Mark::kFencedEnded, "fenced: execution ended"},
+    {Mark::kZombieCallAccepted, "zombie call accepted (fencing off)"},
+    {Mark::kCommitDuplicate, "commit short-circuited: job already committed"},
+    {Mark::kEffectOutsideCommit, "effect applied outside the commit"},
+    {Mark::kExecutionScopedKey, "handler given a per-execution key"},
+    {Mark::kLeaseReaped, "expired lease reaped"},
+    {Mark::kLostAttemptNotCounted, "lost attempt not counted"},
+    {Mark::kDeadLettered, "job dead-lettered"},
+    {Mark::kReconciled, "committed execution finalized by the reconciler"},
+    {Mark::kLeaseFromClientClock, "lease timed by the claimant's clock"},
+    {Mark::kEnqueueFoundExisting, "enqueue found the existing job for its key"},
+    {Mark::kEnqueueKeyDropped, "enqueue key ignored"},
+    {Mark::kReplyLost, "reply lost after the call took effect"},
+}};
+
+std::atomic<uint64_t> counts[static_cast<size_t>(Mark::kCount)];
+
+}  // namespace
+
+std::string_view ToString(Mark mark) { return NameOf(kMarkNames, mark); }
+
+uint64_t MarkCount(Mark mark) {
+  return counts[static_cast<size_t>(mark)].load(std::memory_order_relaxed);
+}
+
+void HitMark(Mark mark) {
+  counts[static_cast<size_t>(mark)].fetch_add(1, std::memory_order_relaxed);
+}
+
+}  // namespace lab

@@ -1,0 +1,25 @@
+#include "queue/effect_sink.h"
+
+#include <fmt/core.h>
+
+namespace lab {
+
+void ExternalSystem::Apply(const AppliedEffect& effect) {
+  const bool duplicate = honours_keys_ && !seen_.insert(effect.key).second;
+  if (trace_ != nullptr) {
+    trace_->Emit({.time_ms = effect.at_ms,
+                  .actor = "external",
+                  .event = duplicate ? "dedupe" : "effect",
+                  .job = effect.job_id,
+                  .execution = effect.execution_id,
+                  .token = effect.token,
+                  .result = duplicate
+                                ? fmt::format("key '{}' seen before: not applied again", effect.key)
+                                : fmt::format("applied under key '{}'", effect.key)});
+  }
+  if (duplicate) return;
+  log_.Apply(effect);
+  ++per_job_[effect.job_id];
+}
+
+}  // namespace lab
