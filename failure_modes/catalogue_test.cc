@@ -47,6 +47,10 @@ std::vector<Case> AllCases() {
   return out;
 }
 
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.fm << " " << ToString(c.mode) << " on " << c.store.name;
+}
+
 class Catalogue : public ::testing::TestWithParam<Case> {};
 
 TEST_P(Catalogue, RunMatchesTheClaimExactly) {

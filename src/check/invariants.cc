@@ -250,9 +250,27 @@ std::vector<Violation> CheckInv001(const CheckInput& in) {
 std::vector<Violation> CheckInv002(const CheckInput& in) {
   std::vector<Violation> out;
   const auto execs = ExecutionsById(in.snapshot);
+  std::set<JobId> committed_jobs;
+  for (const Execution& e : in.snapshot.executions) {
+    if (IsCommitted(e.state)) committed_jobs.insert(e.job_id);
+  }
   for (const auto& [job, effects] : EffectsByJob(in)) {
     for (const auto& e : effects) {
       auto it = execs.find(e.execution_id);
+      if (e.external != nullptr && e.external->from_handler) {
+        // A handler's own call under the job's key happens before any
+        // commit by design; what must follow is the job's commit (by this
+        // execution or the retry whose call the downstream deduplicated).
+        if (!committed_jobs.contains(job)) {
+          out.push_back({Invariant::kNoEffectWithoutCommit,
+                         job,
+                         fmt::format("the handler's downstream call was applied, and job {} "
+                                     "never committed",
+                                     job),
+                         {e.Describe()}});
+        }
+        continue;
+      }
       if (it == execs.end()) {
         out.push_back({Invariant::kNoEffectWithoutCommit,
                        job,

@@ -22,6 +22,7 @@ constexpr EnumNames<Mark, static_cast<size_t>(Mark::kCount)> kMarkNames = {{
     {Mark::kEnqueueFoundExisting, "enqueue found the existing job for its key"},
     {Mark::kEnqueueKeyDropped, "enqueue key ignored"},
     {Mark::kReplyLost, "reply lost after the call took effect"},
+    {Mark::kDownstreamDeduplicated, "downstream deduplicated a repeated key"},
 }};
 
 std::atomic<uint64_t> counts[static_cast<size_t>(Mark::kCount)];

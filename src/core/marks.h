@@ -15,20 +15,21 @@
 namespace lab {
 
 enum class Mark : uint8_t {
-  kFencedStaleToken,       // A call refused: its fencing token is stale.
-  kFencedEnded,            // A call refused: its execution already ended.
-  kZombieCallAccepted,     // Fencing off: a call on a taken-over execution went through.
-  kCommitDuplicate,        // A second commit for a job short-circuited.
-  kEffectOutsideCommit,    // Commit boundary off: the worker applied an effect itself.
-  kExecutionScopedKey,     // Stable key off: the handler got a per-execution key.
-  kLeaseReaped,            // An expired lease was aborted by the reaper.
-  kLostAttemptNotCounted,  // lost_attempts off: a reaped attempt was not counted.
-  kDeadLettered,           // A job ended DEAD.
-  kReconciled,             // A committed, unfinished execution was finalized.
-  kLeaseFromClientClock,   // store_clock off: a lease was timed by the claimant's clock.
-  kEnqueueFoundExisting,   // An enqueue found the job its key already names.
-  kEnqueueKeyDropped,      // enqueue_key off: an enqueue's key was ignored.
-  kReplyLost,              // A fault layer lost a reply to a call that took effect.
+  kFencedStaleToken,        // A call refused: its fencing token is stale.
+  kFencedEnded,             // A call refused: its execution already ended.
+  kZombieCallAccepted,      // Fencing off: a call on a taken-over execution went through.
+  kCommitDuplicate,         // A second commit for a job short-circuited.
+  kEffectOutsideCommit,     // Commit boundary off: the worker applied an effect itself.
+  kExecutionScopedKey,      // Stable key off: the handler got a per-execution key.
+  kLeaseReaped,             // An expired lease was aborted by the reaper.
+  kLostAttemptNotCounted,   // lost_attempts off: a reaped attempt was not counted.
+  kDeadLettered,            // A job ended DEAD.
+  kReconciled,              // A committed, unfinished execution was finalized.
+  kLeaseFromClientClock,    // store_clock off: a lease was timed by the claimant's clock.
+  kEnqueueFoundExisting,    // An enqueue found the job its key already names.
+  kEnqueueKeyDropped,       // enqueue_key off: an enqueue's key was ignored.
+  kReplyLost,               // A fault layer lost a reply to a call that took effect.
+  kDownstreamDeduplicated,  // A downstream system saw a key again and did not apply it again.
   kCount
 };
 

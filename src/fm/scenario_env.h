@@ -52,6 +52,12 @@ class ScenarioEnv {
   // the worker's machine clock, if it is not the store's.
   Worker& AddWorker(const std::string& name, Handler handler, DurationMs lease_ms,
                     Clock* own_clock = nullptr);
+  // A machine clock that reads `offset_ms` off the store's, for a worker
+  // on a machine whose clock is wrong. Lives as long as the environment.
+  Clock& MachineClock(DurationMs offset_ms) {
+    machine_clocks_.push_back(std::make_unique<OffsetClock>(clock_, offset_ms));
+    return *machine_clocks_.back();
+  }
   // Advances time and writes a note on the timeline.
   void Advance(DurationMs ms, const std::string& why);
   void Note(const std::string& text);
@@ -75,6 +81,7 @@ class ScenarioEnv {
   std::string url_;
   Guards guards_;
   ManualClock clock_{kStartMs};
+  std::vector<std::unique_ptr<OffsetClock>> machine_clocks_;
   VectorTraceSink trace_;
   EffectLog effects_;
   ExternalSystem api_{/*honours_keys=*/true, &trace_};

@@ -2,6 +2,8 @@
 
 #include <fmt/core.h>
 
+#include "core/marks.h"
+
 namespace lab {
 
 void ExternalSystem::Apply(const AppliedEffect& effect) {
@@ -17,7 +19,10 @@ void ExternalSystem::Apply(const AppliedEffect& effect) {
                                 ? fmt::format("key '{}' seen before: not applied again", effect.key)
                                 : fmt::format("applied under key '{}'", effect.key)});
   }
-  if (duplicate) return;
+  if (duplicate) {
+    LAB_MARK(kDownstreamDeduplicated);
+    return;
+  }
   log_.Apply(effect);
   ++per_job_[effect.job_id];
 }

@@ -24,11 +24,14 @@ namespace lab {
 
 struct AppliedEffect {
   JobId job_id = 0;
-  std::string key;  // The job's stable effect key.
+  std::string key;  // The key it was applied under (JobContext::key).
   ExecutionId execution_id = 0;
   int token = 0;
   std::string payload;
   TimeMs at_ms = 0;
+  // Made by the handler itself (a downstream call under its key, before any
+  // commit), not applied by the worker on the handler's behalf.
+  bool from_handler = false;
 };
 
 class EffectSink {

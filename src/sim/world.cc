@@ -203,7 +203,8 @@ HandlerResult World::Handle(const JobContext& ctx) {
                      .execution_id = ctx.execution_id,
                      .token = ctx.attempt,
                      .payload = "effect",
-                     .at_ms = clock_.NowMs()});
+                     .at_ms = clock_.NowMs(),
+                     .from_handler = true});
     return HandlerResult::OkCalledOut();
   };
   if (InFaultWindow()) {
