@@ -250,9 +250,12 @@ std::vector<Violation> CheckInv001(const CheckInput& in) {
 std::vector<Violation> CheckInv002(const CheckInput& in) {
   std::vector<Violation> out;
   const auto execs = ExecutionsById(in.snapshot);
-  std::set<JobId> committed_jobs;
+  std::set<JobId> committed_jobs, dead_jobs;
   for (const Execution& e : in.snapshot.executions) {
     if (IsCommitted(e.state)) committed_jobs.insert(e.job_id);
+  }
+  for (const Job& j : in.snapshot.jobs) {
+    if (j.state == JobState::kDead) dead_jobs.insert(j.id);
   }
   for (const auto& [job, effects] : EffectsByJob(in)) {
     for (const auto& e : effects) {
@@ -261,7 +264,10 @@ std::vector<Violation> CheckInv002(const CheckInput& in) {
         // A handler's own call under the job's key happens before any
         // commit by design; what must follow is the job's commit (by this
         // execution or the retry whose call the downstream deduplicated).
-        if (!committed_jobs.contains(job)) {
+        // A job dead-lettered after its call is the divergence between the
+        // queue and the downstream system that reconciliation is for
+        // (FM_015, planned): its dead letter is the durable signal.
+        if (!committed_jobs.contains(job) && !dead_jobs.contains(job)) {
           out.push_back({Invariant::kNoEffectWithoutCommit,
                          job,
                          fmt::format("the handler's downstream call was applied, and job {} "
@@ -433,6 +439,8 @@ std::vector<Violation> CheckAll(const CheckInput& in) {
   std::vector<Violation> all;
   for (auto* check : {&CheckInv001, &CheckInv002, &CheckInv003, &CheckInv004, &CheckInv005}) {
     auto found = check(in);
+    // A violation always names what is wrong, for the reader of the report.
+    for (const Violation& v : found) LAB_ASSERT(!v.message.empty());
     all.insert(all.end(), std::make_move_iterator(found.begin()),
                std::make_move_iterator(found.end()));
   }

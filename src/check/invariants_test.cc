@@ -142,6 +142,81 @@ TEST_F(InvariantsTest, Inv004FiresWhenRecoveryLeftACommittedExecution) {
   EXPECT_TRUE(CheckAll({fixed, external_.applied(), acked_, clock_.NowMs()}).empty());
 }
 
+TEST_F(InvariantsTest, Inv001FiresOnOneProducerRequestBecomingTwoJobs) {
+  const Snapshot s = CleanRun(2);
+  auto vs = CheckInv001({.snapshot = s,
+                         .external = external_.applied(),
+                         .acknowledged = acked_,
+                         .recovered_at_ms = {},
+                         .requests = {{"order-7", 1}, {"order-7", 2}}});
+  ASSERT_EQ(vs.size(), 1u);
+  EXPECT_NE(vs[0].message.find("producer request 'order-7' became 2 jobs (1, 2)"),
+            std::string::npos)
+      << vs[0].ToString();
+  // The same request answered twice with one job is what a key is for.
+  vs = CheckInv001({.snapshot = s,
+                    .external = external_.applied(),
+                    .acknowledged = acked_,
+                    .recovered_at_ms = {},
+                    .requests = {{"order-7", 1}, {"order-7", 1}}});
+  EXPECT_TRUE(vs.empty());
+}
+
+TEST_F(InvariantsTest, Inv001FiresOnOneEffectKeyAppliedByTwoJobs) {
+  const Snapshot s = CleanRun(2);
+  EffectLog downstream;
+  downstream.Apply(
+      {.job_id = 1, .key = "default/order-9", .execution_id = 1, .from_handler = true});
+  downstream.Apply(
+      {.job_id = 2, .key = "default/order-9", .execution_id = 2, .from_handler = true});
+  Snapshot no_ledger = s;
+  no_ledger.effects.clear();
+  const auto vs = CheckInv001({no_ledger, downstream.applied(), acked_, {}});
+  ASSERT_EQ(vs.size(), 1u);
+  EXPECT_NE(vs[0].message.find("'default/order-9' applied by 2 different jobs"), std::string::npos);
+}
+
+// INV_005, each clause on a defect planted in a clean run's records.
+TEST_F(InvariantsTest, Inv005HoldsOnAFailedAndAFencedRunThatLeftTheirSignals) {
+  acked_.push_back(queue_->Enqueue({.max_attempts = 1})->job_id);
+  ASSERT_TRUE(worker_->Step().has_value());  // claim
+  clock_.AdvanceMs(2'000);
+  ASSERT_EQ(*queue_->Reap(), 1);  // DEAD: its one attempt was lost.
+  ASSERT_EQ(worker_->Step()->kind, StepKind::kFenced);
+  const Snapshot s = *queue_->store().ReadSnapshot();
+  ASSERT_EQ(s.jobs[0].state, JobState::kDead);
+  const auto vs = CheckInv005({.snapshot = s,
+                               .external = external_.applied(),
+                               .acknowledged = acked_,
+                               .recovered_at_ms = {},
+                               .fenced = worker_->fenced_executions()});
+  for (const auto& v : vs) ADD_FAILURE() << v.ToString();
+
+  Snapshot silent = s;
+  silent.executions[0].reason.clear();
+  silent.jobs[0].last_error.clear();
+  std::erase_if(silent.audit, [](const AuditEntry& a) { return a.event == "fenced"; });
+  const auto found = CheckInv005({.snapshot = silent,
+                                  .external = external_.applied(),
+                                  .acknowledged = acked_,
+                                  .recovered_at_ms = {},
+                                  .fenced = worker_->fenced_executions()});
+  ASSERT_EQ(found.size(), 3u);
+  EXPECT_NE(found[0].message.find("ended ABORTED without a recorded reason"), std::string::npos);
+  EXPECT_NE(found[1].message.find("DEAD without a dead-letter record"), std::string::npos);
+  EXPECT_NE(found[2].message.find("refused as fenced, with no fenced record"), std::string::npos);
+}
+
+TEST_F(InvariantsTest, Inv005FiresOnAnExhaustedBudgetThatWasNotDeadLettered) {
+  Snapshot s = CleanRun(1);
+  s.jobs[0].state = JobState::kPending;
+  s.jobs[0].max_attempts = 1;
+  const auto vs = CheckInv005({s, external_.applied(), acked_, {}});
+  ASSERT_EQ(vs.size(), 1u);
+  EXPECT_NE(vs[0].message.find("used 1 of its 1 attempts and is PENDING"), std::string::npos)
+      << vs[0].ToString();
+}
+
 TEST(InvariantCatalogTest, EveryInvariantHasANameAndAStatementThatParseBack) {
   EXPECT_EQ(std::size(kAllInvariants), 8u);
   for (Invariant inv : kAllInvariants) {

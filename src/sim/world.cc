@@ -8,6 +8,7 @@
 #include <queue>
 #include <set>
 
+#include "check/consistency.h"
 #include "check/liveness.h"
 #include "core/assert.h"
 #include "core/rng.h"
@@ -129,6 +130,9 @@ class World {
   bool InFaultWindow() { return clock_.NowMs() < s_.fault_window_ms; }
   void Mix(uint64_t v) { hash_ = (hash_ ^ v) * kFnvPrime; }
   void Note(int w, std::string event, std::string text);
+  // The whole-state consistency check; a finding is a bug in the engine or
+  // the simulator, and stops the process.
+  Result<void> DeepCheck();
 
   const Schedule& s_;
   const SimOptions& o_;
@@ -332,6 +336,7 @@ void World::ScheduleNext(int w, const StepResult& r) {
       delay = it->second.duration_ms;
     }
   }
+  LAB_ASSERT(delay > 0 && sw.alive);
   Push(now + delay, EventKind::kStep, w, sw.generation);
   EnsureHeartbeat(w);
 }
@@ -432,6 +437,17 @@ Result<void> World::Dispatch(const Event& e) {
   return {};
 }
 
+Result<void> World::DeepCheck() {
+  LAB_ASSIGN_OR_RETURN(Snapshot snapshot, queue_->store().ReadSnapshot());
+  const auto problems = FindInconsistencies(snapshot, o_.guards);
+  if (!problems.empty()) {
+    const std::string message =
+        fmt::format("seed {} at {}: {}", s_.seed, RunTime(clock_.NowMs()), problems.front());
+    LAB_ASSERT_MSG(problems.empty(), message.c_str());
+  }
+  return {};
+}
+
 Result<SimResult> World::Run() {
   LAB_RETURN_IF_ERROR(Open());
   for (size_t i = 0; i < s_.jobs.size(); ++i) {
@@ -459,9 +475,15 @@ Result<SimResult> World::Run() {
       break;
     }
     events_.pop();
-    clock_.Set(std::max(clock_.NowMs(), e.at));
+    // Time never runs backwards: every event was scheduled at or after the
+    // time it was scheduled from.
+    LAB_ASSERT(e.at >= clock_.NowMs());
+    clock_.Set(e.at);
     LAB_RETURN_IF_ERROR(Dispatch(e));
     ++result.events;
+    if (o_.deep_check_every != 0 && result.events % o_.deep_check_every == 0) {
+      LAB_RETURN_IF_ERROR(DeepCheck());
+    }
     if (cheap_violation_ && !result.first_detected_ms) {
       // Keep running: the end-of-run checks judge a settled state, and this
       // records when the violation first became visible.
@@ -478,6 +500,9 @@ Result<SimResult> World::Run() {
   // either: a run that did not finish its jobs cannot say INV_006 holds.
   stuck = stuck || arrived_ < static_cast<int>(s_.jobs.size()) || !open_jobs_.empty();
   LAB_ASSIGN_OR_RETURN(Snapshot snapshot, queue_->store().ReadSnapshot());
+  // Finished means every job that arrived is terminal; a run that stopped
+  // for its bound or its event budget is stuck.
+  LAB_ASSERT(stuck || (arrived_ == static_cast<int>(s_.jobs.size()) && open_jobs_.empty()));
   if (stuck) {
     Note(-1, "liveness",
          fmt::format("bound {} reached with {} job(s) open", RunTime(deadline), open_jobs_.size()));

@@ -25,12 +25,22 @@
 
 namespace lab {
 
+#ifdef NDEBUG
+inline constexpr uint64_t kDefaultDeepCheckEvery = 0;
+#else
+inline constexpr uint64_t kDefaultDeepCheckEvery = 512;
+#endif
+
 struct SimOptions {
   Guards guards;
   std::string store = "memory:";  // "memory:" or "sqlite:" (a fresh temp file per run).
   bool external_honours_keys = false;
   TraceSink* trace = nullptr;  // Every event, when set (replay --trace).
   uint64_t max_events = 10'000'000;
+  // Every this many events, the whole-state consistency check
+  // (check/consistency.h) runs and a finding stops the process: an
+  // assertion, not a verdict. 0: never. Debug builds check by default.
+  uint64_t deep_check_every = kDefaultDeepCheckEvery;
 };
 
 struct SimResult {

@@ -91,6 +91,28 @@ void EndAttempt(const Job& job, bool dead, TimeMs retry_at, const std::string& e
   p.audit.push_back(JobAudit(job, event, to, now, error));
 }
 
+// The postconditions of every plan for a call on an execution: a refusal
+// changes nothing but the audit trail; an effect is recorded only with
+// COMMITTED; with fencing enforced every change is a legal transition;
+// every audit entry is the job's and is stamped now; an execution ends now
+// if it ends. Also its precondition: the execution is the job's.
+Plan Checked(Plan p, const Job& job, const Execution& exec, const PlanContext& ctx) {
+  LAB_ASSERT(exec.job_id == job.id);
+  if (p.refusal) {
+    LAB_ASSERT(!p.exec_state && !p.job_state && !p.effect && !p.run_at_ms &&
+               !p.lease_expires_at_ms && !p.ended_at_ms);
+  }
+  if (p.effect) LAB_ASSERT(p.exec_state == ExecState::kCommitted);
+  if (ctx.options.enforce_fencing) {
+    if (p.exec_state) LAB_ASSERT(IsLegalExecTransition(exec.state, *p.exec_state));
+    if (p.job_state) LAB_ASSERT(IsLegalJobTransition(job.state, *p.job_state));
+  }
+  for (const AuditEntry& a : p.audit) LAB_ASSERT(a.job_id == job.id && a.at_ms == ctx.now_ms);
+  if (p.ended_at_ms) LAB_ASSERT(*p.ended_at_ms == ctx.now_ms && p.exec_state);
+  if (p.lease_expires_at_ms) LAB_ASSERT(*p.lease_expires_at_ms > ctx.now_ms);
+  return p;
+}
+
 }  // namespace
 
 Plan PlanHeartbeat(const Job& job, const Execution& exec, const LeaseRef& lease,
@@ -101,29 +123,29 @@ Plan PlanHeartbeat(const Job& job, const Execution& exec, const LeaseRef& lease,
   if (auto refused =
           CheckFence(job, exec, lease, "heartbeat",
                      {ExecState::kLeased, ExecState::kInProgress, ExecState::kCommitted}, ctx)) {
-    return *refused;
+    return Checked(*refused, job, exec, ctx);
   }
   Plan p;
   p.lease_expires_at_ms = AddMs(ctx.now_ms, lease_ms);
-  return p;
+  return Checked(std::move(p), job, exec, ctx);
 }
 
 Plan PlanBegin(const Job& job, const Execution& exec, const LeaseRef& lease,
                const PlanContext& ctx) {
   if (auto refused = CheckFence(job, exec, lease, "begin", {ExecState::kLeased}, ctx)) {
-    return *refused;
+    return Checked(*refused, job, exec, ctx);
   }
   Plan p;
   p.exec_state = ExecState::kInProgress;
   p.audit.push_back(ExecAudit(exec, "begin", exec.state, ExecState::kInProgress, ctx.now_ms));
-  return p;
+  return Checked(std::move(p), job, exec, ctx);
 }
 
 Plan PlanCommit(const Job& job, const Execution& exec, const LeaseRef& lease,
                 const std::optional<Effect>& effect, std::optional<ExecutionId> committed_by,
                 const PlanContext& ctx) {
   if (auto refused = CheckFence(job, exec, lease, "commit", {ExecState::kInProgress}, ctx)) {
-    return *refused;
+    return Checked(*refused, job, exec, ctx);
   }
   Plan p;
   if (committed_by && ctx.options.enforce_commit_boundary) {
@@ -137,7 +159,7 @@ Plan PlanCommit(const Job& job, const Execution& exec, const LeaseRef& lease,
     p.commit_outcome = CommitOutcome::kAlreadyCommitted;
     p.audit.push_back(
         ExecAudit(exec, "duplicate", exec.state, ExecState::kAborted, ctx.now_ms, why));
-    return p;
+    return Checked(std::move(p), job, exec, ctx);
   }
   p.exec_state = ExecState::kCommitted;
   p.effect = effect;
@@ -149,17 +171,18 @@ Plan PlanCommit(const Job& job, const Execution& exec, const LeaseRef& lease,
     p.job_state = JobState::kRunning;
     p.audit.push_back(JobAudit(job, "commit", JobState::kRunning, ctx.now_ms));
   }
-  return p;
+  return Checked(std::move(p), job, exec, ctx);
 }
 
 Plan PlanFinish(const Job& job, const Execution& exec, const LeaseRef& lease,
                 const PlanContext& ctx) {
   if (ctx.options.enforce_fencing && exec.state == ExecState::kDone &&
       lease.token == exec.attempt) {
-    return Plan{};  // Already finished (perhaps by the reconciler): idempotent.
+    return Checked(Plan{}, job, exec,
+                   ctx);  // Already finished (perhaps by the reconciler): idempotent.
   }
   if (auto refused = CheckFence(job, exec, lease, "finish", {ExecState::kCommitted}, ctx)) {
-    return *refused;
+    return Checked(*refused, job, exec, ctx);
   }
   Plan p;
   p.exec_state = ExecState::kDone;
@@ -169,13 +192,13 @@ Plan PlanFinish(const Job& job, const Execution& exec, const LeaseRef& lease,
     p.job_state = JobState::kSucceeded;
     p.audit.push_back(JobAudit(job, "finish", JobState::kSucceeded, ctx.now_ms));
   }
-  return p;
+  return Checked(std::move(p), job, exec, ctx);
 }
 
 Plan PlanFail(const Job& job, const Execution& exec, const LeaseRef& lease,
               const FailRequest& request, const PlanContext& ctx) {
   if (auto refused = CheckFence(job, exec, lease, "fail", {ExecState::kInProgress}, ctx)) {
-    return *refused;
+    return Checked(*refused, job, exec, ctx);
   }
   // The handler's error is free text from outside: stored as text on every
   // backend (a NUL or a stray byte would be cut or refused by PostgreSQL).
@@ -192,7 +215,7 @@ Plan PlanFail(const Job& job, const Execution& exec, const LeaseRef& lease,
     EndAttempt(job, dead, request.retry_at_ms.value_or(0), error, dead ? "dead" : "retry",
                ctx.now_ms, p);
   }
-  return p;
+  return Checked(std::move(p), job, exec, ctx);
 }
 
 namespace {
@@ -225,24 +248,27 @@ Plan EndLiveExecution(const Job& job, const Execution& exec, std::string_view ev
 Plan PlanReap(const Job& job, const Execution& exec, const PlanContext& ctx) {
   LAB_ASSERT(exec.lease_expires_at_ms <= ctx.now_ms);
   LAB_MARK(kLeaseReaped);
-  return EndLiveExecution(
-      job, exec, "reap",
-      fmt::format("lease expired at {} (attempt {})", exec.lease_expires_at_ms, exec.attempt), ctx);
+  return Checked(EndLiveExecution(job, exec, "reap",
+                                  fmt::format("lease expired at {} (attempt {})",
+                                              exec.lease_expires_at_ms, exec.attempt),
+                                  ctx),
+                 job, exec, ctx);
 }
 
 Plan PlanRelease(const Job& job, const Execution& exec, const LeaseRef& lease, std::string_view why,
                  const PlanContext& ctx) {
   if (auto refused = CheckFence(job, exec, lease, "release",
                                 {ExecState::kLeased, ExecState::kInProgress}, ctx)) {
-    return *refused;
+    return Checked(*refused, job, exec, ctx);
   }
   if (!IsLive(exec.state) || exec.state == ExecState::kCommitted) {
     // Fencing off: the execution ended or committed meanwhile; nothing to let go.
-    return Plan{};
+    return Checked(Plan{}, job, exec, ctx);
   }
-  return EndLiveExecution(job, exec, "release",
-                          fmt::format("released by worker {}: {}", exec.worker, Sanitize(why)),
-                          ctx);
+  return Checked(
+      EndLiveExecution(job, exec, "release",
+                       fmt::format("released by worker {}: {}", exec.worker, Sanitize(why)), ctx),
+      job, exec, ctx);
 }
 
 Plan PlanReconcile(const Job& job, const Execution& exec, const PlanContext& ctx) {
@@ -258,7 +284,7 @@ Plan PlanReconcile(const Job& job, const Execution& exec, const PlanContext& ctx
     p.job_state = JobState::kSucceeded;
     p.audit.push_back(JobAudit(job, "reconcile", JobState::kSucceeded, ctx.now_ms));
   }
-  return p;
+  return Checked(std::move(p), job, exec, ctx);
 }
 
 Plan PlanRedrive(const Job& job, const PlanContext& ctx) {
@@ -273,6 +299,7 @@ Plan PlanRedrive(const Job& job, const PlanContext& ctx) {
   p.run_at_ms = ctx.now_ms;
   p.attempts_at_redrive = job.attempts;
   p.audit.push_back(JobAudit(job, "redrive", JobState::kPending, ctx.now_ms));
+  LAB_ASSERT(IsLegalJobTransition(job.state, JobState::kPending));
   return p;
 }
 
@@ -310,6 +337,9 @@ ClaimPlan PlanClaim(const Job& job, const ClaimRequest& request, const PlanConte
                  .event = "claim",
                  .to = std::string(ToString(ExecState::kLeased)),
                  .detail = fmt::format("token {} to {}", c.job.attempts, request.worker)};
+  // The new token is the job's next, and the lease ends after it starts.
+  LAB_ASSERT(c.exec.attempt == c.job.attempts && c.job.attempts == job.attempts + 1);
+  LAB_ASSERT(!ctx.options.store_clock || c.exec.lease_expires_at_ms > c.exec.leased_at_ms);
   return c;
 }
 
