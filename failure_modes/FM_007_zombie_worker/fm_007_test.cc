@@ -20,7 +20,7 @@ TEST_P(FM_007, TheZombiesCommitIsFencedAndAudited) {
   SCOPED_TRACE(testing::Describe(r));
   EXPECT_TRUE(fenced.hit());
   EXPECT_TRUE(std::any_of(s.audit.begin(), s.audit.end(), [](const AuditEntry& a) {
-    return a.event == "fenced" && a.execution_id == 1;
+    return a.event == AuditEvent::kFenced && a.execution_id == 1;
   }));
   ASSERT_EQ(s.effects.size(), 1u);
   EXPECT_EQ(s.effects[0].execution_id, 2);

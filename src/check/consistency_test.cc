@@ -53,7 +53,7 @@ TEST(ConsistencyTest, EachPlantedInconsistencyIsNamed) {
 
   s = CleanRun();
   for (auto& a : s.audit) {
-    if (a.event == "begin") a.to = "DONE";
+    if (a.event == AuditEvent::kBegin) a.to = "DONE";
   }
   EXPECT_TRUE(Mentions(FindInconsistencies(s, Guards::All()), "with fencing on"));
   EXPECT_FALSE(Mentions(FindInconsistencies(s, *Guards::Parse("-fencing")), "fencing"));

@@ -56,8 +56,8 @@ std::map<ExecutionId, const Execution*> ExecutionsById(const Snapshot& s) {
 
 std::string Describe(const AuditEntry& a) {
   return fmt::format("audit #{} at {} job {} exec {} {}: {} -> {}{}", a.seq, RunTime(a.at_ms),
-                     a.job_id, a.execution_id, a.event, a.from.empty() ? "(new)" : a.from, a.to,
-                     a.detail.empty() ? "" : " (" + a.detail + ")");
+                     a.job_id, a.execution_id, ToString(a.event), a.from.empty() ? "(new)" : a.from,
+                     a.to, a.detail.empty() ? "" : " (" + a.detail + ")");
 }
 
 // Follows one entity's audit trail, reporting breaks in the chain and
@@ -70,7 +70,7 @@ void CheckTrail(const std::vector<const AuditEntry*>& trail, std::string_view wh
   for (const AuditEntry* a : trail) {
     const bool signal = !a->from.empty() && a->from == a->to;
     if (signal) {
-      if (a->event != "fenced") {
+      if (a->event != AuditEvent::kFenced) {
         out.push_back({Invariant::kAuditedTransitions,
                        job,
                        fmt::format("{} has a non-transition entry", what),
@@ -386,7 +386,8 @@ std::vector<Violation> CheckInv005(const CheckInput& in) {
   std::set<JobId> dead_signals;
   for (const AuditEntry& a : s.audit) {
     if (a.execution_id != 0 && !a.detail.empty()) exec_signals.insert({a.execution_id, a.to});
-    if (a.execution_id != 0 && a.event == "fenced") exec_signals.insert({a.execution_id, "fenced"});
+    if (a.execution_id != 0 && a.event == AuditEvent::kFenced)
+      exec_signals.insert({a.execution_id, "fenced"});
     if (a.execution_id == 0 && a.to == ToString(JobState::kDead) && !a.detail.empty()) {
       dead_signals.insert(a.job_id);
     }

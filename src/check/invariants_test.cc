@@ -83,7 +83,7 @@ TEST_F(InvariantsTest, Inv003FiresOnAnIllegalTransition) {
   Snapshot s = CleanRun(1);
   // Rewrite "begin LEASED -> IN_PROGRESS" as a jump straight to COMMITTED.
   for (auto& a : s.audit) {
-    if (a.event == "begin") a.to = "COMMITTED";
+    if (a.event == AuditEvent::kBegin) a.to = "COMMITTED";
   }
   const auto vs = CheckInv003({s, external_.applied(), acked_, {}});
   ASSERT_FALSE(vs.empty());
@@ -94,7 +94,7 @@ TEST_F(InvariantsTest, Inv003FiresOnAnIllegalTransition) {
 TEST_F(InvariantsTest, Inv003FiresOnAMissingAuditEntry) {
   Snapshot s = CleanRun(1);
   s.audit.erase(std::remove_if(s.audit.begin(), s.audit.end(),
-                               [](const AuditEntry& a) { return a.event == "finish"; }),
+                               [](const AuditEntry& a) { return a.event == AuditEvent::kFinish; }),
                 s.audit.end());
   const auto vs = CheckInv003({s, external_.applied(), acked_, {}});
   ASSERT_FALSE(vs.empty());
@@ -195,7 +195,7 @@ TEST_F(InvariantsTest, Inv005HoldsOnAFailedAndAFencedRunThatLeftTheirSignals) {
   Snapshot silent = s;
   silent.executions[0].reason.clear();
   silent.jobs[0].last_error.clear();
-  std::erase_if(silent.audit, [](const AuditEntry& a) { return a.event == "fenced"; });
+  std::erase_if(silent.audit, [](const AuditEntry& a) { return a.event == AuditEvent::kFenced; });
   const auto found = CheckInv005({.snapshot = silent,
                                   .external = external_.applied(),
                                   .acknowledged = acked_,

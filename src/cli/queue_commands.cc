@@ -218,7 +218,7 @@ json InspectJson(const JobDetail& d) {
     out["audit"].push_back({{"seq", x.seq},
                             {"at_ms", x.at_ms},
                             {"execution_id", x.execution_id},
-                            {"event", x.event},
+                            {"event", ToString(x.event)},
                             {"from", x.from},
                             {"to", x.to},
                             {"detail", TextOrBytes(x.detail)}});
@@ -248,7 +248,8 @@ void PrintInspect(const JobDetail& d) {
   fmt::print("\naudit\n");
   for (const auto& x : d.audit) {
     fmt::print("  #{:<6} {} exec {:<6} {:<10} {} -> {} {}\n", x.seq, HumanTime(x.at_ms),
-               x.execution_id, x.event, x.from.empty() ? "(new)" : x.from, x.to, Shown(x.detail));
+               x.execution_id, ToString(x.event), x.from.empty() ? "(new)" : x.from, x.to,
+               Shown(x.detail));
   }
 }
 

@@ -200,7 +200,7 @@ TEST_F(WorkerPoolTest, ALeaseThatCannotBeKeptIsReleasedWithTheReasonAudited) {
   EXPECT_NE(detail->executions[0].reason.find("database is locked"), std::string::npos)
       << detail->executions[0].reason;
   bool audited = false;
-  for (const auto& a : detail->audit) audited = audited || a.event == "release";
+  for (const auto& a : detail->audit) audited = audited || a.event == AuditEvent::kRelease;
   EXPECT_TRUE(audited);
   bool logged = false;
   for (const auto& line : log) {

@@ -533,7 +533,8 @@ Result<void> PostgresStore::AppendAudit(const AuditEntry& a) {
   return conn_->Run(
       "INSERT INTO {s}.audit (at_ms, job_id, execution_id, event, from_state, to_state, "
       "detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-      {Str(a.at_ms), Str(a.job_id), Str(a.execution_id), a.event, a.from, a.to, a.detail});
+      {Str(a.at_ms), Str(a.job_id), Str(a.execution_id), std::string(ToString(a.event)), a.from,
+       a.to, a.detail});
 }
 
 Result<std::vector<Job>> PostgresStore::LoadJobs(const JobFilter& filter) {

@@ -67,8 +67,10 @@ Result<EffectRecord> EffectFromRow(const Row& s) {
 
 template <typename Row>
 Result<AuditEntry> AuditFromRow(const Row& s) {
-  return AuditEntry{s.Int(0),  s.Int(1),  s.Int(2),  s.Int(3),
-                    s.Text(4), s.Text(5), s.Text(6), s.Text(7)};
+  const auto event = ParseAuditEvent(s.Text(4));
+  if (!event) return MakeError(ErrorCode::kDataLoss, "audit entry has unknown event " + s.Text(4));
+  return AuditEntry{s.Int(0), s.Int(1),  s.Int(2),  s.Int(3),
+                    *event,   s.Text(5), s.Text(6), s.Text(7)};
 }
 
 template <typename Row>

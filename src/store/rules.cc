@@ -13,23 +13,23 @@
 namespace lab {
 namespace {
 
-AuditEntry ExecAudit(const Execution& exec, std::string_view event, ExecState from, ExecState to,
+AuditEntry ExecAudit(const Execution& exec, AuditEvent event, ExecState from, ExecState to,
                      TimeMs now, std::string detail = "") {
   return AuditEntry{.at_ms = now,
                     .job_id = exec.job_id,
                     .execution_id = exec.id,
-                    .event = std::string(event),
+                    .event = event,
                     .from = std::string(ToString(from)),
                     .to = std::string(ToString(to)),
                     .detail = std::move(detail)};
 }
 
-AuditEntry JobAudit(const Job& job, std::string_view event, JobState to, TimeMs now,
+AuditEntry JobAudit(const Job& job, AuditEvent event, JobState to, TimeMs now,
                     std::string detail = "") {
   return AuditEntry{.at_ms = now,
                     .job_id = job.id,
                     .execution_id = 0,
-                    .event = std::string(event),
+                    .event = event,
                     .from = std::string(ToString(job.state)),
                     .to = std::string(ToString(to)),
                     .detail = std::move(detail)};
@@ -64,7 +64,8 @@ std::optional<Plan> CheckFence(const Job& job, const Execution& exec, const Leas
                                                 lease.token, job.attempts)
                                   : fmt::format("{} refused: execution {} is {}", op, exec.id,
                                                 ToString(exec.state));
-    p.audit.push_back(ExecAudit(exec, "fenced", exec.state, exec.state, ctx.now_ms, why));
+    p.audit.push_back(
+        ExecAudit(exec, AuditEvent::kFenced, exec.state, exec.state, ctx.now_ms, why));
     p.refusal = Error{ErrorCode::kAborted, "fenced: " + why};
     return p;
   }
@@ -81,7 +82,7 @@ std::optional<Plan> CheckFence(const Job& job, const Execution& exec, const Leas
 // The job-level consequence of an execution ending without success:
 // back to PENDING at `retry_at`, or DEAD when `dead`.
 void EndAttempt(const Job& job, bool dead, TimeMs retry_at, const std::string& error,
-                std::string_view event, TimeMs now, Plan& p) {
+                AuditEvent event, TimeMs now, Plan& p) {
   const JobState to = dead ? JobState::kDead : JobState::kPending;
   if (dead) LAB_MARK(kDeadLettered);
   p.job_state = to;
@@ -137,7 +138,8 @@ Plan PlanBegin(const Job& job, const Execution& exec, const LeaseRef& lease,
   }
   Plan p;
   p.exec_state = ExecState::kInProgress;
-  p.audit.push_back(ExecAudit(exec, "begin", exec.state, ExecState::kInProgress, ctx.now_ms));
+  p.audit.push_back(
+      ExecAudit(exec, AuditEvent::kBegin, exec.state, ExecState::kInProgress, ctx.now_ms));
   return Checked(std::move(p), job, exec, ctx);
 }
 
@@ -158,18 +160,18 @@ Plan PlanCommit(const Job& job, const Execution& exec, const LeaseRef& lease,
     p.reason = why;
     p.commit_outcome = CommitOutcome::kAlreadyCommitted;
     p.audit.push_back(
-        ExecAudit(exec, "duplicate", exec.state, ExecState::kAborted, ctx.now_ms, why));
+        ExecAudit(exec, AuditEvent::kDuplicate, exec.state, ExecState::kAborted, ctx.now_ms, why));
     return Checked(std::move(p), job, exec, ctx);
   }
   p.exec_state = ExecState::kCommitted;
   p.effect = effect;
   p.commit_outcome = CommitOutcome::kCommitted;
-  p.audit.push_back(ExecAudit(exec, "commit", exec.state, ExecState::kCommitted, ctx.now_ms,
-                              effect ? "effect recorded" : "no effect"));
+  p.audit.push_back(ExecAudit(exec, AuditEvent::kCommit, exec.state, ExecState::kCommitted,
+                              ctx.now_ms, effect ? "effect recorded" : "no effect"));
   if (job.state == JobState::kPending) {
     // Only reachable with fencing off: a zombie commits after its job was re-queued.
     p.job_state = JobState::kRunning;
-    p.audit.push_back(JobAudit(job, "commit", JobState::kRunning, ctx.now_ms));
+    p.audit.push_back(JobAudit(job, AuditEvent::kCommit, JobState::kRunning, ctx.now_ms));
   }
   return Checked(std::move(p), job, exec, ctx);
 }
@@ -187,10 +189,10 @@ Plan PlanFinish(const Job& job, const Execution& exec, const LeaseRef& lease,
   Plan p;
   p.exec_state = ExecState::kDone;
   p.ended_at_ms = ctx.now_ms;
-  p.audit.push_back(ExecAudit(exec, "finish", exec.state, ExecState::kDone, ctx.now_ms));
+  p.audit.push_back(ExecAudit(exec, AuditEvent::kFinish, exec.state, ExecState::kDone, ctx.now_ms));
   if (job.state != JobState::kSucceeded) {
     p.job_state = JobState::kSucceeded;
-    p.audit.push_back(JobAudit(job, "finish", JobState::kSucceeded, ctx.now_ms));
+    p.audit.push_back(JobAudit(job, AuditEvent::kFinish, JobState::kSucceeded, ctx.now_ms));
   }
   return Checked(std::move(p), job, exec, ctx);
 }
@@ -209,11 +211,12 @@ Plan PlanFail(const Job& job, const Execution& exec, const LeaseRef& lease,
   p.exec_state = ExecState::kFailed;
   p.ended_at_ms = ctx.now_ms;
   p.reason = error;
-  p.audit.push_back(ExecAudit(exec, "fail", exec.state, ExecState::kFailed, ctx.now_ms, error));
+  p.audit.push_back(
+      ExecAudit(exec, AuditEvent::kFail, exec.state, ExecState::kFailed, ctx.now_ms, error));
   if (job.state == JobState::kRunning) {
     const bool dead = !request.retry_at_ms.has_value();
-    EndAttempt(job, dead, request.retry_at_ms.value_or(0), error, dead ? "dead" : "retry",
-               ctx.now_ms, p);
+    EndAttempt(job, dead, request.retry_at_ms.value_or(0), error,
+               dead ? AuditEvent::kDead : AuditEvent::kRetry, ctx.now_ms, p);
   }
   return Checked(std::move(p), job, exec, ctx);
 }
@@ -223,7 +226,7 @@ namespace {
 // A live LEASED/IN_PROGRESS execution ends ABORTED without a result (its
 // lease expired, or its worker let it go); the job is re-queued now, or
 // dead-lettered when its attempts are spent.
-Plan EndLiveExecution(const Job& job, const Execution& exec, std::string_view event,
+Plan EndLiveExecution(const Job& job, const Execution& exec, AuditEvent event,
                       const std::string& why, const PlanContext& ctx) {
   LAB_ASSERT(exec.state == ExecState::kLeased || exec.state == ExecState::kInProgress);
   Plan p;
@@ -234,10 +237,10 @@ Plan EndLiveExecution(const Job& job, const Execution& exec, std::string_view ev
   // Only the job's current execution moves the job; a stale one (possible
   // only with fencing off) ends alone.
   if (job.state == JobState::kRunning && exec.attempt == job.attempts) {
-    const bool counted = event != "reap" || ctx.options.count_lost_attempts;
+    const bool counted = event != AuditEvent::kReap || ctx.options.count_lost_attempts;
     if (!counted) LAB_MARK(kLostAttemptNotCounted);
     const bool dead = counted && job.AttemptsUsed() >= job.max_attempts;
-    EndAttempt(job, dead, ctx.now_ms, why, dead ? "dead" : event, ctx.now_ms, p);
+    EndAttempt(job, dead, ctx.now_ms, why, dead ? AuditEvent::kDead : event, ctx.now_ms, p);
   }
   LAB_ASSERT(p.exec_state == ExecState::kAborted && !p.effect);
   return p;
@@ -248,7 +251,7 @@ Plan EndLiveExecution(const Job& job, const Execution& exec, std::string_view ev
 Plan PlanReap(const Job& job, const Execution& exec, const PlanContext& ctx) {
   LAB_ASSERT(exec.lease_expires_at_ms <= ctx.now_ms);
   LAB_MARK(kLeaseReaped);
-  return Checked(EndLiveExecution(job, exec, "reap",
+  return Checked(EndLiveExecution(job, exec, AuditEvent::kReap,
                                   fmt::format("lease expired at {} (attempt {})",
                                               exec.lease_expires_at_ms, exec.attempt),
                                   ctx),
@@ -266,7 +269,7 @@ Plan PlanRelease(const Job& job, const Execution& exec, const LeaseRef& lease, s
     return Checked(Plan{}, job, exec, ctx);
   }
   return Checked(
-      EndLiveExecution(job, exec, "release",
+      EndLiveExecution(job, exec, AuditEvent::kRelease,
                        fmt::format("released by worker {}: {}", exec.worker, Sanitize(why)), ctx),
       job, exec, ctx);
 }
@@ -278,11 +281,11 @@ Plan PlanReconcile(const Job& job, const Execution& exec, const PlanContext& ctx
   Plan p;
   p.exec_state = ExecState::kDone;
   p.ended_at_ms = ctx.now_ms;
-  p.audit.push_back(ExecAudit(exec, "reconcile", exec.state, ExecState::kDone, ctx.now_ms,
-                              "committed but not finished; finalized"));
+  p.audit.push_back(ExecAudit(exec, AuditEvent::kReconcile, exec.state, ExecState::kDone,
+                              ctx.now_ms, "committed but not finished; finalized"));
   if (job.state != JobState::kSucceeded) {
     p.job_state = JobState::kSucceeded;
-    p.audit.push_back(JobAudit(job, "reconcile", JobState::kSucceeded, ctx.now_ms));
+    p.audit.push_back(JobAudit(job, AuditEvent::kReconcile, JobState::kSucceeded, ctx.now_ms));
   }
   return Checked(std::move(p), job, exec, ctx);
 }
@@ -298,7 +301,7 @@ Plan PlanRedrive(const Job& job, const PlanContext& ctx) {
   p.job_state = JobState::kPending;
   p.run_at_ms = ctx.now_ms;
   p.attempts_at_redrive = job.attempts;
-  p.audit.push_back(JobAudit(job, "redrive", JobState::kPending, ctx.now_ms));
+  p.audit.push_back(JobAudit(job, AuditEvent::kRedrive, JobState::kPending, ctx.now_ms));
   LAB_ASSERT(IsLegalJobTransition(job.state, JobState::kPending));
   return p;
 }
@@ -320,7 +323,7 @@ ClaimPlan PlanClaim(const Job& job, const ClaimRequest& request, const PlanConte
   LAB_ASSERT(job.run_at_ms <= ctx.now_ms);
   LAB_ASSERT(request.lease_ms > 0);
   ClaimPlan c;
-  c.job_audit = JobAudit(job, "claim", JobState::kRunning, ctx.now_ms, request.worker);
+  c.job_audit = JobAudit(job, AuditEvent::kClaim, JobState::kRunning, ctx.now_ms, request.worker);
   c.job = job;
   c.job.state = JobState::kRunning;
   c.job.attempts = job.attempts + 1;
@@ -334,7 +337,7 @@ ClaimPlan PlanClaim(const Job& job, const ClaimRequest& request, const PlanConte
   c.exec_audit =
       AuditEntry{.at_ms = ctx.now_ms,
                  .job_id = job.id,
-                 .event = "claim",
+                 .event = AuditEvent::kClaim,
                  .to = std::string(ToString(ExecState::kLeased)),
                  .detail = fmt::format("token {} to {}", c.job.attempts, request.worker)};
   // The new token is the job's next, and the lease ends after it starts.
@@ -395,7 +398,7 @@ Job PlanEnqueue(const NewJob& request, const PlanContext& ctx) {
 AuditEntry EnqueueAudit(const Job& job) {
   return AuditEntry{.at_ms = job.created_at_ms,
                     .job_id = job.id,
-                    .event = "enqueue",
+                    .event = AuditEvent::kEnqueue,
                     .to = std::string(ToString(JobState::kPending)),
                     .detail = job.key ? "key " + *job.key : ""};
 }

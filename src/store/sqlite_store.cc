@@ -394,7 +394,7 @@ Result<void> SqliteStore::AppendAudit(const AuditEntry& a) {
   s->Bind(1, a.at_ms)
       .Bind(2, a.job_id)
       .Bind(3, a.execution_id)
-      .Bind(4, a.event)
+      .Bind(4, ToString(a.event))
       .Bind(5, a.from)
       .Bind(6, a.to)
       .Bind(7, a.detail);

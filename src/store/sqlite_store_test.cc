@@ -99,6 +99,18 @@ TEST_F(SqliteStoreTest, UsesWalAndFullSync) {
   sqlite3_close(db);
 }
 
+// A record the build cannot name (a state or an audit event written by
+// something else) is refused as data loss, never read as a default.
+TEST_F(SqliteStoreTest, AnUnknownAuditEventIsDataLoss) {
+  const std::string path = dir_.File("q.db");
+  ASSERT_TRUE((*Open(path))->Enqueue({}).has_value());
+  RawExec(path, "UPDATE audit SET event = 'teleport'");
+  auto snapshot = (*Open(path))->ReadSnapshot();
+  ASSERT_FALSE(snapshot.has_value());
+  EXPECT_EQ(snapshot.error().code, ErrorCode::kDataLoss);
+  EXPECT_NE(snapshot.error().message.find("unknown event teleport"), std::string::npos);
+}
+
 TEST_F(SqliteStoreTest, GarbageFileIsRefusedAsDataLoss) {
   const std::string path = dir_.File("garbage.db");
   WriteFile(path, std::string(8192, 'x'));

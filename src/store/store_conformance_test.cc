@@ -108,7 +108,7 @@ class StoreConformanceTest : public ::testing::TestWithParam<Backend> {
     ADD_FAILURE() << "no execution " << id;
     return ExecState::kAborted;
   }
-  size_t CountAudit(const std::string& event) {
+  size_t CountAudit(AuditEvent event) {
     const auto audit = Snap().audit;
     return std::count_if(audit.begin(), audit.end(),
                          [&](const AuditEntry& a) { return a.event == event; });
@@ -199,7 +199,7 @@ TEST_P(StoreConformanceTest, EnqueueCreatesPendingJobWithAudit) {
   EXPECT_EQ(job->run_at_ms, clock_.NowMs());
   EXPECT_EQ(job->attempts, 0);
   EXPECT_EQ(job->timeout_ms, 0);
-  EXPECT_EQ(CountAudit("enqueue"), 2u);
+  EXPECT_EQ(CountAudit(AuditEvent::kEnqueue), 2u);
   // A job's own timeout is kept as given.
   EXPECT_EQ(store_->GetJob(Add({.timeout_ms = 90'000}))->timeout_ms, 90'000);
 }
@@ -329,7 +329,7 @@ TEST_P(StoreConformanceTest, ReaperRequeuesExpiredLeaseAndStaleTokenIsFenced) {
   auto zombie = store_->Commit(Ref(first), Effect{"late"});
   ASSERT_FALSE(zombie.has_value());
   EXPECT_EQ(zombie.error().code, ErrorCode::kAborted);
-  EXPECT_EQ(CountAudit("fenced"), 1u);
+  EXPECT_EQ(CountAudit(AuditEvent::kFenced), 1u);
   EXPECT_EQ(store_->Heartbeat(Ref(first), 1'000).error().code, ErrorCode::kAborted);
   EXPECT_EQ(store_->Commit({second.execution_id, 1}, Effect{"forged"}).error().code,
             ErrorCode::kAborted);
@@ -345,8 +345,8 @@ TEST_P(StoreConformanceTest, ReleaseRequeuesAtOnceWithTheReasonAudited) {
   EXPECT_EQ(ExecStateOf(first.execution_id), ExecState::kAborted);
   const Job job = *store_->GetJob(id);
   EXPECT_EQ(job.state, JobState::kPending);
-  EXPECT_EQ(job.run_at_ms, clock_.NowMs());  // Runs again now, not after the lease.
-  EXPECT_EQ(CountAudit("release"), 2u);      // The execution's and the job's.
+  EXPECT_EQ(job.run_at_ms, clock_.NowMs());         // Runs again now, not after the lease.
+  EXPECT_EQ(CountAudit(AuditEvent::kRelease), 2u);  // The execution's and the job's.
   EXPECT_NE(job.last_error.find("database is locked"), std::string::npos) << job.last_error;
   // The released lease is spent: a second release or a commit on it is fenced.
   EXPECT_EQ(store_->Release(Ref(first), "again").error().code, ErrorCode::kAborted);
@@ -443,7 +443,7 @@ TEST_P(StoreConformanceTest, CommitBoundaryShortCircuitsADuplicateEvenWithoutFen
   ASSERT_TRUE(dup.has_value());
   EXPECT_EQ(*dup, CommitOutcome::kAlreadyCommitted);
   EXPECT_EQ(Snap().effects.size(), 1u);
-  EXPECT_EQ(CountAudit("duplicate"), 1u);
+  EXPECT_EQ(CountAudit(AuditEvent::kDuplicate), 1u);
 }
 
 TEST_P(StoreConformanceTest, WithoutFencingAZombieCommitIsAcceptedAndAudited) {
@@ -456,7 +456,7 @@ TEST_P(StoreConformanceTest, WithoutFencingAZombieCommitIsAcceptedAndAudited) {
   // The audit log shows the illegal ABORTED -> COMMITTED move for INV_003.
   const auto audit = Snap().audit;
   const bool illegal = std::any_of(audit.begin(), audit.end(), [](const AuditEntry& a) {
-    return a.event == "commit" && a.from == "ABORTED" && a.to == "COMMITTED";
+    return a.event == AuditEvent::kCommit && a.from == "ABORTED" && a.to == "COMMITTED";
   });
   EXPECT_TRUE(illegal);
 }
@@ -471,7 +471,7 @@ TEST_P(StoreConformanceTest, AuditLogRecordsEveryTransitionInOrder) {
   for (const AuditEntry& a : Snap().audit) {
     EXPECT_GT(a.seq, last_seq);
     last_seq = a.seq;
-    events.push_back(a.event + ":" + a.from + ">" + a.to);
+    events.push_back(std::string(ToString(a.event)) + ":" + a.from + ">" + a.to);
   }
   const std::vector<std::string> expected = {
       "enqueue:>PENDING",         "claim:PENDING>RUNNING",        "claim:>LEASED",

@@ -23,7 +23,27 @@ constexpr EnumNames<ExecState, 6> kExecStates = {{
     {ExecState::kFailed, "FAILED"},
 }};
 
+constexpr EnumNames<AuditEvent, 14> kAuditEvents = {{
+    {AuditEvent::kEnqueue, "enqueue"},
+    {AuditEvent::kClaim, "claim"},
+    {AuditEvent::kBegin, "begin"},
+    {AuditEvent::kCommit, "commit"},
+    {AuditEvent::kDuplicate, "duplicate"},
+    {AuditEvent::kFinish, "finish"},
+    {AuditEvent::kFail, "fail"},
+    {AuditEvent::kRetry, "retry"},
+    {AuditEvent::kDead, "dead"},
+    {AuditEvent::kReap, "reap"},
+    {AuditEvent::kRelease, "release"},
+    {AuditEvent::kReconcile, "reconcile"},
+    {AuditEvent::kRedrive, "redrive"},
+    {AuditEvent::kFenced, "fenced"},
+}};
+
 }  // namespace
+
+std::string_view ToString(AuditEvent e) { return NameOf(kAuditEvents, e); }
+std::optional<AuditEvent> ParseAuditEvent(std::string_view s) { return ValueOf(kAuditEvents, s); }
 
 std::string_view ToString(JobState s) { return NameOf(kJobStates, s); }
 std::string_view ToString(ExecState s) { return NameOf(kExecStates, s); }

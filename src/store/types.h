@@ -25,6 +25,26 @@ enum class ExecState { kLeased, kInProgress, kCommitted, kDone, kAborted, kFaile
 std::string_view ToString(JobState s);
 std::string_view ToString(ExecState s);
 std::optional<JobState> ParseJobState(std::string_view s);
+
+// What an audit entry records: a closed set, stored by name.
+enum class AuditEvent : uint8_t {
+  kEnqueue,
+  kClaim,
+  kBegin,
+  kCommit,
+  kDuplicate,  // A second commit for the job, short-circuited.
+  kFinish,
+  kFail,
+  kRetry,      // The job went back to PENDING after a failed attempt.
+  kDead,       // The job was dead-lettered.
+  kReap,       // An expired lease was aborted.
+  kRelease,    // A worker let go of its lease.
+  kReconcile,  // A committed execution was finalized.
+  kRedrive,    // A dead job was sent back to PENDING.
+  kFenced,     // A call was refused for a stale token or an ended execution.
+};
+std::string_view ToString(AuditEvent e);
+std::optional<AuditEvent> ParseAuditEvent(std::string_view s);
 std::optional<ExecState> ParseExecState(std::string_view s);
 
 struct Job {
@@ -80,7 +100,7 @@ struct AuditEntry {
   TimeMs at_ms = 0;
   JobId job_id = 0;
   ExecutionId execution_id = 0;  // 0: a job-level entry.
-  std::string event;             // "enqueue", "claim", "commit", "reap", "fenced", ...
+  AuditEvent event = AuditEvent::kEnqueue;
   std::string from;
   std::string to;
   std::string detail;
