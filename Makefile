@@ -4,6 +4,7 @@
 #   make run          build and run the failure-mode catalogue (lab run --all)
 #   make test         build and run every test, plus an ASan+UBSan build of the tests
 #                     and a ThreadSanitizer build of the threaded ones (test-tsan)
+#   make test-fm FM=FM_006   one failure mode's tests, every store and mode
 #   make test-fm1     FM_001 repro test (baseline: the violation is detected)
 #   make test-fm1-fix FM_001 prevent test (guarded: every invariant holds)
 
@@ -15,7 +16,7 @@ BUILD_TSAN ?= build-tsan
 CMAKE_FLAGS = -G Ninja -DLAB_WERROR=$(LAB_WERROR)
 CTEST = ctest --output-on-failure -j $(JOBS)
 
-.PHONY: all deps build build-asan run test test-unit test-asan test-tsan test-fm1 test-fm1-fix explore-sweep crash-test \
+.PHONY: all deps build build-asan run test test-unit test-asan test-tsan test-fm test-fm1 test-fm1-fix explore-sweep crash-test \
 	bench-sim bench-queue format clean
 
 all: build
@@ -61,11 +62,15 @@ test-tsan: deps $(BUILD_TSAN)/build.ninja
 	  echo "test-tsan: the canary's data race was not reported; TSan is not checking"; exit 1; \
 	else echo "test-tsan: canary race reported, as it must be"; fi
 
+FM ?= FM_001
+test-fm: build
+	cd $(BUILD) && $(CTEST) -R '$(FM)[._]'
+
 test-fm1: build
-	cd $(BUILD) && $(CTEST) -R 'FM_001.*Repro'
+	cd $(BUILD) && $(CTEST) -R 'FM_001_baseline'
 
 test-fm1-fix: build
-	cd $(BUILD) && $(CTEST) -R 'FM_001.*Prevent'
+	cd $(BUILD) && $(CTEST) -R 'FM_001_guarded'
 
 # The long sweep: every guard on, an hour of fresh seeds (SEEDS_TIME seconds).
 SEEDS_TIME ?= 3600
