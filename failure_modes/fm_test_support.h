@@ -85,6 +85,14 @@ class BundleTest : public ::testing::TestWithParam<StoreParam> {
     EXPECT_TRUE(report.has_value()) << report.error().ToString();
     return report.value_or(RunReport{});
   }
+  // The same, keeping the store's records as the run left them.
+  RunReport Run(std::string_view id, Mode mode, Snapshot* records) {
+    return Run(id, mode, [records](ScenarioEnv& env) {
+      auto read = env.queue().store().ReadSnapshot();
+      ASSERT_TRUE(read.has_value()) << read.error().ToString();
+      *records = std::move(*read);
+    });
+  }
 };
 
 #define LAB_INSTANTIATE_FOR_EVERY_STORE(suite)                                              \

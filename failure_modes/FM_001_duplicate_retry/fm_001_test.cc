@@ -27,8 +27,7 @@ TEST_P(FM_001, WithoutTheBoundaryBothWorkersApplyTheEffect) {
 TEST_P(FM_001, WithTheBoundaryTheStalledWorkersCommitIsFenced) {
   MarkCheck fenced(Mark::kFencedStaleToken);
   Snapshot s;
-  const RunReport r = Run("FM_001", Mode::kGuarded,
-                          [&](ScenarioEnv& env) { s = *env.queue().store().ReadSnapshot(); });
+  const RunReport r = Run("FM_001", Mode::kGuarded, &s);
   SCOPED_TRACE(testing::Describe(r));
   EXPECT_TRUE(fenced.hit());
   ASSERT_EQ(s.effects.size(), 1u);

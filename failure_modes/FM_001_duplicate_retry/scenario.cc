@@ -25,7 +25,7 @@ Result<void> Scenario(ScenarioEnv& env) {
   Worker& b = env.AddWorker("worker-B", Charge, kLeaseMs);
 
   // A claims, begins and runs the handler, then stalls before committing.
-  for (int i = 0; i < 3; ++i) LAB_RETURN_IF_ERROR(a.Step());
+  LAB_RETURN_IF_ERROR(env.Steps(a, 3));
   env.Advance(kLeaseMs + 1'000, "worker-A stalls in a GC pause, longer than its lease");
   LAB_ASSIGN_OR_RETURN(int reaped, env.queue().Reap());
   if (reaped != 1) return MakeError(ErrorCode::kInternal, "FM_001: expected one expired lease");
@@ -38,21 +38,17 @@ Result<void> Scenario(ScenarioEnv& env) {
   env.Note("worker-A wakes up and carries on with its commit");
   LAB_ASSIGN_OR_RETURN(StepResult late, a.Step());
   env.Note(fmt::format("worker-A's late commit ended as: {}", ToString(late.kind)));
-  LAB_ASSIGN_OR_RETURN(Job final_job, env.queue().store().GetJob(job));
-  env.Note(fmt::format("job {} is {}", job, ToString(final_job.state)));
-  return {};
+  return env.NoteJob(job);
 }
 
 }  // namespace
 
 FailureMode FM_001() {
-  Guards baseline = Guards::All();
-  baseline.commit_boundary = false;
   return {.id = "FM_001",
           .title = "Duplicate execution after lease timeout (retry duplication)",
           .invariants = {Invariant::kOneEffect, Invariant::kNoEffectWithoutCommit,
                          Invariant::kRecovery},
-          .baseline_guards = baseline,
+          .baseline_guards = Guards::AllExcept(&Guards::commit_boundary),
           .guard = "commit boundary (effect ledger)",
           .scenario = Scenario};
 }

@@ -29,8 +29,7 @@ TEST_P(FM_003, TheReconcilerFinishesTheJobWithOneEffect) {
 TEST_P(FM_003, WithoutTheReconcilerTheJobStaysRunning) {
   MarkCheck reconciled(Mark::kReconciled);
   Snapshot s;
-  Run("FM_003", Mode::kBaseline,
-      [&](ScenarioEnv& env) { s = *env.queue().store().ReadSnapshot(); });
+  Run("FM_003", Mode::kBaseline, &s);
   EXPECT_FALSE(reconciled.hit());
   ASSERT_EQ(s.executions.size(), 1u);
   EXPECT_EQ(s.executions[0].state, ExecState::kCommitted);

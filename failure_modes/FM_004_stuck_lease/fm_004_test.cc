@@ -14,8 +14,7 @@ using FM_004 = testing::BundleTest;
 TEST_P(FM_004, TheReaperFreesTheDeadWorkersJob) {
   MarkCheck reaped(Mark::kLeaseReaped);
   Snapshot s;
-  const RunReport r = Run("FM_004", Mode::kGuarded,
-                          [&](ScenarioEnv& env) { s = *env.queue().store().ReadSnapshot(); });
+  const RunReport r = Run("FM_004", Mode::kGuarded, &s);
   SCOPED_TRACE(testing::Describe(r));
   EXPECT_EQ(reaped.hits(), 1u);
   ASSERT_EQ(s.executions.size(), 2u);

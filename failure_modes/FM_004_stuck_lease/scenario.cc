@@ -21,34 +21,22 @@ HandlerResult Render(const JobContext& ctx) {
 Result<void> Scenario(ScenarioEnv& env) {
   LAB_ASSIGN_OR_RETURN(JobId job, env.Enqueue({.key = "report-7", .payload = "march"}));
   Worker& a = env.AddWorker("worker-A", Render, kLeaseMs);
-  LAB_RETURN_IF_ERROR(a.Step());  // Claim.
-  LAB_RETURN_IF_ERROR(a.Step());  // Begin.
+  LAB_RETURN_IF_ERROR(env.Steps(a, 2));  // Claim, begin.
   a.Crash();
   env.Note("worker-A's machine loses power while it holds the lease");
 
   Worker& b = env.AddWorker("worker-B", Render, kLeaseMs);
-  for (int poll = 0; poll < 20; ++poll) {
-    env.Advance(kLeaseMs, "worker-B polls again; the sweeps run");
-    LAB_RETURN_IF_ERROR(env.queue().Reap());
-    LAB_RETURN_IF_ERROR(env.queue().Reconcile());
-    LAB_ASSIGN_OR_RETURN(bool ran, b.ProcessOne());
-    if (ran) env.Note("worker-B ran the job");
-  }
-  env.MarkSettled();
-  LAB_ASSIGN_OR_RETURN(Job final_job, env.queue().store().GetJob(job));
-  env.Note(fmt::format("after ten minutes job {} is {}", job, ToString(final_job.state)));
-  return {};
+  LAB_RETURN_IF_ERROR(env.Settle(b, 20, kLeaseMs));
+  return env.NoteJob(job);
 }
 
 }  // namespace
 
 FailureMode FM_004() {
-  Guards baseline = Guards::All();
-  baseline.reaper = false;
   return {.id = "FM_004",
           .title = "Stuck queue: lease holder dies, lease never reclaimed",
           .invariants = {Invariant::kLiveness},
-          .baseline_guards = baseline,
+          .baseline_guards = Guards::AllExcept(&Guards::reaper),
           .guard = "leases expire and the reaper re-queues their jobs",
           .scenario = Scenario};
 }

@@ -14,8 +14,7 @@ using FM_006 = testing::BundleTest;
 TEST_P(FM_006, ThePoisonJobIsDeadLetteredAfterItsAttempts) {
   MarkCheck dead(Mark::kDeadLettered);
   Snapshot s;
-  const RunReport r = Run("FM_006", Mode::kGuarded,
-                          [&](ScenarioEnv& env) { s = *env.queue().store().ReadSnapshot(); });
+  const RunReport r = Run("FM_006", Mode::kGuarded, &s);
   SCOPED_TRACE(testing::Describe(r));
   EXPECT_EQ(dead.hits(), 1u);
   ASSERT_EQ(s.jobs.size(), 2u);
@@ -28,8 +27,7 @@ TEST_P(FM_006, ThePoisonJobIsDeadLetteredAfterItsAttempts) {
 TEST_P(FM_006, UncountedCrashesLoopTheSameJobAndStarveTheOther) {
   MarkCheck uncounted(Mark::kLostAttemptNotCounted);
   Snapshot s;
-  Run("FM_006", Mode::kBaseline,
-      [&](ScenarioEnv& env) { s = *env.queue().store().ReadSnapshot(); });
+  Run("FM_006", Mode::kBaseline, &s);
   EXPECT_EQ(uncounted.hits(), 12u);
   ASSERT_EQ(s.jobs.size(), 2u);
   EXPECT_EQ(s.jobs[0].attempts, 12);
@@ -39,8 +37,7 @@ TEST_P(FM_006, UncountedCrashesLoopTheSameJobAndStarveTheOther) {
 
 TEST_P(FM_006, ARedrivenJobRunsOnceItsBugIsFixed) {
   Snapshot s;
-  const RunReport r = Run("FM_006", Mode::kRecover,
-                          [&](ScenarioEnv& env) { s = *env.queue().store().ReadSnapshot(); });
+  const RunReport r = Run("FM_006", Mode::kRecover, &s);
   SCOPED_TRACE(testing::Describe(r));
   ASSERT_EQ(s.jobs.size(), 2u);
   EXPECT_EQ(s.jobs[0].state, JobState::kSucceeded);

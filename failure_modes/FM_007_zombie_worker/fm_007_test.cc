@@ -15,8 +15,7 @@ using FM_007 = testing::BundleTest;
 TEST_P(FM_007, TheZombiesCommitIsFencedAndAudited) {
   MarkCheck fenced(Mark::kFencedStaleToken);
   Snapshot s;
-  const RunReport r = Run("FM_007", Mode::kGuarded,
-                          [&](ScenarioEnv& env) { s = *env.queue().store().ReadSnapshot(); });
+  const RunReport r = Run("FM_007", Mode::kGuarded, &s);
   SCOPED_TRACE(testing::Describe(r));
   EXPECT_TRUE(fenced.hit());
   EXPECT_TRUE(std::any_of(s.audit.begin(), s.audit.end(), [](const AuditEntry& a) {

@@ -23,10 +23,10 @@ Result<void> Scenario(ScenarioEnv& env) {
   LAB_ASSIGN_OR_RETURN(JobId job, env.Enqueue({.key = "refund-88", .payload = "$88.00"}));
   Worker& a = env.AddWorker("worker-A", Refund, kLeaseMs);
   Worker& b = env.AddWorker("worker-B", Refund, kLeaseMs);
-  for (int i = 0; i < 3; ++i) LAB_RETURN_IF_ERROR(a.Step());  // Claim, begin, handler.
+  LAB_RETURN_IF_ERROR(env.Steps(a, 3));  // Claim, begin, handler.
   env.Advance(kLeaseMs + 5'000, "worker-A's VM is suspended for live migration");
   LAB_RETURN_IF_ERROR(env.queue().Reap());
-  for (int i = 0; i < 3; ++i) LAB_RETURN_IF_ERROR(b.Step());  // Claim, begin, handler.
+  LAB_RETURN_IF_ERROR(env.Steps(b, 3));  // Claim, begin, handler.
 
   env.Note("worker-A resumes, unaware that its lease was taken over");
   while (a.phase() != WorkerPhase::kIdle) {
@@ -37,20 +37,16 @@ Result<void> Scenario(ScenarioEnv& env) {
     LAB_ASSIGN_OR_RETURN(StepResult r, b.Step());
     env.Note(fmt::format("worker-B: {}", ToString(r.kind)));
   }
-  LAB_ASSIGN_OR_RETURN(Job final_job, env.queue().store().GetJob(job));
-  env.Note(fmt::format("job {} is {}", job, ToString(final_job.state)));
-  return {};
+  return env.NoteJob(job);
 }
 
 }  // namespace
 
 FailureMode FM_007() {
-  Guards baseline = Guards::All();
-  baseline.fencing = false;
   return {.id = "FM_007",
           .title = "Zombie worker commits after its lease was taken over",
           .invariants = {Invariant::kAuditedTransitions},
-          .baseline_guards = baseline,
+          .baseline_guards = Guards::AllExcept(&Guards::fencing),
           .guard = "the fencing token, checked by the store on every call after the claim",
           .scenario = Scenario};
 }

@@ -13,8 +13,7 @@ using FM_008 = testing::BundleTest;
 TEST_P(FM_008, TheWorkersClockSetsTheLeaseWithoutTheGuard) {
   MarkCheck client(Mark::kLeaseFromClientClock);
   Snapshot s;
-  Run("FM_008", Mode::kBaseline,
-      [&](ScenarioEnv& env) { s = *env.queue().store().ReadSnapshot(); });
+  Run("FM_008", Mode::kBaseline, &s);
   EXPECT_EQ(client.hits(), 1u);
   ASSERT_EQ(s.executions.size(), 1u);
   EXPECT_EQ(s.executions[0].lease_expires_at_ms - s.executions[0].leased_at_ms,
@@ -24,8 +23,7 @@ TEST_P(FM_008, TheWorkersClockSetsTheLeaseWithoutTheGuard) {
 TEST_P(FM_008, TheStoresClockSetsTheLeaseWithTheGuard) {
   MarkCheck client(Mark::kLeaseFromClientClock);
   Snapshot s;
-  const RunReport r = Run("FM_008", Mode::kGuarded,
-                          [&](ScenarioEnv& env) { s = *env.queue().store().ReadSnapshot(); });
+  const RunReport r = Run("FM_008", Mode::kGuarded, &s);
   SCOPED_TRACE(testing::Describe(r));
   EXPECT_FALSE(client.hit());
   ASSERT_EQ(s.executions.size(), 2u);

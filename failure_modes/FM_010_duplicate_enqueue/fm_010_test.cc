@@ -14,8 +14,7 @@ TEST_P(FM_010, TheRetryFindsTheJobItsKeyNames) {
   MarkCheck lost(Mark::kReplyLost);
   MarkCheck found(Mark::kEnqueueFoundExisting);
   Snapshot s;
-  const RunReport r = Run("FM_010", Mode::kGuarded,
-                          [&](ScenarioEnv& env) { s = *env.queue().store().ReadSnapshot(); });
+  const RunReport r = Run("FM_010", Mode::kGuarded, &s);
   SCOPED_TRACE(testing::Describe(r));
   EXPECT_EQ(lost.hits(), 1u);
   EXPECT_EQ(found.hits(), 1u);
@@ -26,8 +25,7 @@ TEST_P(FM_010, TheRetryFindsTheJobItsKeyNames) {
 TEST_P(FM_010, WithoutTheKeyTheRetryIsASecondJob) {
   MarkCheck dropped(Mark::kEnqueueKeyDropped);
   Snapshot s;
-  Run("FM_010", Mode::kBaseline,
-      [&](ScenarioEnv& env) { s = *env.queue().store().ReadSnapshot(); });
+  Run("FM_010", Mode::kBaseline, &s);
   EXPECT_EQ(dropped.hits(), 2u);
   EXPECT_EQ(s.jobs.size(), 2u);
   EXPECT_EQ(s.effects.size(), 2u);

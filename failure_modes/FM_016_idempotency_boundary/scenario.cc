@@ -33,27 +33,23 @@ Result<void> Scenario(ScenarioEnv& env) {
   };
   Worker& a = env.AddWorker("worker-A", charge, kLeaseMs);
   Worker& b = env.AddWorker("worker-B", charge, kLeaseMs);
-  for (int i = 0; i < 3; ++i) LAB_RETURN_IF_ERROR(a.Step());  // Claim, begin, handler.
+  LAB_RETURN_IF_ERROR(env.Steps(a, 3));  // Claim, begin, handler.
   env.Advance(kLeaseMs + 1'000, "worker-A stalls after its API call, past its lease");
   LAB_RETURN_IF_ERROR(env.queue().Reap());
   LAB_ASSIGN_OR_RETURN(bool ran, b.ProcessOne());
   if (!ran) return MakeError(ErrorCode::kInternal, "FM_016: worker-B found no job");
   LAB_ASSIGN_OR_RETURN(StepResult late, a.Step());
   env.Note(fmt::format("worker-A's late commit ended as: {}", ToString(late.kind)));
-  LAB_ASSIGN_OR_RETURN(Job final_job, env.queue().store().GetJob(job));
-  env.Note(fmt::format("job {} is {}", job, ToString(final_job.state)));
-  return {};
+  return env.NoteJob(job);
 }
 
 }  // namespace
 
 FailureMode FM_016() {
-  Guards baseline = Guards::All();
-  baseline.stable_key = false;
   return {.id = "FM_016",
           .title = "Idempotency boundary violation: downstream call keyed by execution, not job",
           .invariants = {Invariant::kOneEffect, Invariant::kRecovery},
-          .baseline_guards = baseline,
+          .baseline_guards = Guards::AllExcept(&Guards::stable_key),
           .guard = "the job's stable key at the boundary (JobContext::key)",
           .scenario = Scenario};
 }

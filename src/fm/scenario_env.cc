@@ -57,6 +57,29 @@ Worker& ScenarioEnv::AddWorker(const std::string& name, Handler handler, Duratio
   return *workers_.back();
 }
 
+Result<void> ScenarioEnv::Steps(Worker& worker, int n) {
+  for (int i = 0; i < n; ++i) LAB_RETURN_IF_ERROR(worker.Step());
+  return {};
+}
+
+Result<void> ScenarioEnv::NoteJob(JobId job) {
+  LAB_ASSIGN_OR_RETURN(Job j, queue_->store().GetJob(job));
+  Note(fmt::format("job {} is {}", job, ToString(j.state)));
+  return {};
+}
+
+Result<void> ScenarioEnv::Settle(Worker& worker, int polls, DurationMs every) {
+  for (int poll = 0; poll < polls; ++poll) {
+    Advance(every, fmt::format("{} polls again; the sweeps run", worker.name()));
+    LAB_RETURN_IF_ERROR(queue_->Reap());
+    LAB_RETURN_IF_ERROR(queue_->Reconcile());
+    LAB_ASSIGN_OR_RETURN(bool ran, worker.ProcessOne());
+    if (ran) Note(fmt::format("{} ran a job", worker.name()));
+  }
+  MarkSettled();
+  return {};
+}
+
 void ScenarioEnv::Advance(DurationMs ms, const std::string& why) {
   clock_.AdvanceMs(ms);
   Note(fmt::format("{}s pass: {}", static_cast<double>(ms) / 1000.0, why));

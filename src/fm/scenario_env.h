@@ -58,6 +58,14 @@ class ScenarioEnv {
     machine_clocks_.push_back(std::make_unique<OffsetClock>(clock_, offset_ms));
     return *machine_clocks_.back();
   }
+  // Runs the worker's next `n` steps; an unexpected error ends the scenario.
+  Result<void> Steps(Worker& worker, int n);
+  // Writes "job N is STATE" on the timeline.
+  Result<void> NoteJob(JobId job);
+  // The fault-free phase: `polls` times, `every` passes, the sweeps run
+  // (each a no-op with its guard off) and `worker` looks for work; then the
+  // run is marked settled (MarkSettled).
+  Result<void> Settle(Worker& worker, int polls, DurationMs every);
   // Advances time and writes a note on the timeline.
   void Advance(DurationMs ms, const std::string& why);
   void Note(const std::string& text);
