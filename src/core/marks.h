@@ -4,7 +4,7 @@
 // The engine says LAB_MARK(kFencedStaleToken) where an interesting branch
 // is taken; a test holds a MarkCheck across the code it runs and asserts
 // hit(). Marks only count: they never change what the engine does, so
-// they are kept in every build (TigerBeetle's "coverage marks"). The set is
+// they are kept in every build (docs/architecture.md, "Closed sets"). The set is
 // closed: a new mark is a new enumerator and a new name in marks.cc.
 // Thread-safety: counts are atomic.
 #pragma once
