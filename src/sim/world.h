@@ -1,13 +1,18 @@
 // The simulated world: the production engine under a seeded, single-threaded
 // discrete-event schedule.
 //
-// Simulate() opens a real Queue (MemoryStore or a fresh SQLite file) on a
-// simulated clock and runs the Schedule: jobs arrive, simulated workers run
-// the production Worker steps one event at a time, heartbeat while they hold
-// a lease (unless paused or dead), crash, pause and restart as the schedule
-// says; the reaper and reconciler run periodically. Effects without the
-// commit boundary go to a simulated external system, which may honour
-// idempotency keys. Cheap checks run after every event; at the end every
+// Simulate() opens a real Queue (MemoryStore or a fresh SQLite file, behind
+// a FaultStore) on a simulated clock and runs the Schedule: jobs arrive
+// (an enqueue whose reply is lost is sent again, as a producer would),
+// simulated workers run the production Worker steps one event at a time,
+// heartbeat while they hold a lease (unless paused or dead), crash, pause,
+// restart and have their machine clocks set ahead as the schedule says; a
+// poison job kills every worker that runs its handler; the reaper and
+// reconciler run periodically. Effects without the commit boundary go to a
+// simulated external system; with `external_honours_keys` the handler
+// itself calls that system, under the key the engine gives it, and the
+// system deduplicates by key. Cheap checks run after every event, the
+// whole-state consistency check every `deep_check_every`; at the end every
 // invariant is checked, after a fault-free liveness phase with a bound
 // computed from the lease and retry settings (INV_006). Same schedule and
 // options, same run, bit for bit. Thread-safety: one run per thread.

@@ -7,9 +7,9 @@
 // returned instead of calling the inner store, which is left untouched
 // ("nothing written"). An `applied` fault is a lost reply: the inner store
 // performs the call, then the caller sees the error (kUnknownOutcome, say)
-// as if the answer had been lost on the way back. The last enqueue whose
-// reply was lost is remembered, for a checker that wants to know what the
-// caller could not. Thread-safety: as the inner store; `fail` is called
+// as if the answer had been lost on the way back. What an enqueue whose
+// reply was lost did is kept until the next enqueue, for a checker that
+// wants to know what the caller could not. Thread-safety: as the inner store; `fail` is called
 // from the thread using this handle.
 #pragma once
 
@@ -52,10 +52,10 @@ class FaultStore final : public Store {
 
   Result<EnqueueResult> Enqueue(const NewJob& job) override {
     auto r = Call(StoreOp::kEnqueue, 0, [&] { return inner_->Enqueue(job); });
-    if (!r && applied_) lost_enqueue_ = applied_enqueue_;
+    lost_enqueue_ = !r && applied_ ? applied_enqueue_ : std::nullopt;
     return r;
   }
-  // The job of the last enqueue whose reply was lost, if any.
+  // What the last enqueue call did, when its reply was lost.
   const std::optional<EnqueueResult>& lost_enqueue() const { return lost_enqueue_; }
   int64_t reconnects() const override { return inner_->reconnects(); }
   Result<std::vector<Lease>> Claim(const ClaimRequest& r) override {
