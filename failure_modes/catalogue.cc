@@ -17,7 +17,7 @@ namespace {
 struct PlannedEntry {
   std::string_view id;
   std::string_view title;
-  std::initializer_list<Invariant> invariants;
+  std::vector<Invariant> invariants;
   std::string_view guard;
 };
 
