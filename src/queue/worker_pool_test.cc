@@ -69,7 +69,10 @@ TEST_F(WorkerPoolTest, ManyThreadsDrainTheQueueRunningEachJobOnce) {
   PoolStats stats = pool.Run();
   EXPECT_TRUE(stats.drained);
   EXPECT_EQ(stats.finished, kJobs);
-  EXPECT_EQ(stats.errors, 0);
+  // A transient store error (the file busy past its timeout on a loaded
+  // machine) is retried and may happen; what may not is a job given up.
+  EXPECT_FALSE(stats.fatal.has_value());
+  EXPECT_EQ(stats.released + stats.abandoned, 0);
   ASSERT_EQ(runs.size(), static_cast<size_t>(kJobs));
   for (const auto& [key, n] : runs) EXPECT_EQ(n, 1) << key;
   auto snap = admin->store().ReadSnapshot();
