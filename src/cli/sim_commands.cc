@@ -40,9 +40,9 @@ struct SimFlags {
                     "Fix the number of workers, 1..256 (default: drawn per seed)");
     cmd->add_flag("--no-swarm", no_swarm,
                   "Use the fixed default configuration instead of drawing one per seed");
-    keys_opt =
-        cmd->add_flag("--external-keys", external_keys,
-                      "The external system honours idempotency keys (dedupes effects by job key)");
+    keys_opt = cmd->add_flag("--external-keys", external_keys,
+                             "The handler makes its effect as a call to a downstream system that "
+                             "deduplicates by the key the engine gives it (JobContext::key)");
   }
   Result<SimOptions> Sim() const {
     LAB_ASSIGN_OR_RETURN(Guards g, Guards::Parse(guards));
