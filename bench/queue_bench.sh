@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The real queue against a peer, in the same run (docs/benchmarks.md):
-# lab's SqliteStore and PostgresStore driven by bench/queue_bench, and the
+# lab's SqliteStore and PostgresStore driven by `lab bench`, and the
 # plain SQLite queue loop from shared/bench/peers (sqlite_bench.cpp, built
 # here from that folder, WAL + synchronous=FULL like ours). Repetitions are
 # interleaved; each cell is the median of REPS. Not a test: it prints
@@ -12,7 +12,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:?usage: queue_bench.sh BUILD_DIR [N] [REPS]}"
 N="${2:-5000}"
 REPS="${3:-3}"
-bench="$build/queue_bench"
+lab="$build/src/cli/lab"
 peer_src="$root/../shared/bench/peers/sqlite_bench.cpp"
 peer="$build/peer_sqlite_bench"
 if [ -f "$peer_src" ]; then
@@ -33,30 +33,37 @@ pg_url="$(cat "$pg_state/url")"
 
 results="$tmp/results"
 : > "$results"
-field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
+field() { sed -n "s/.*\"$1\": *\([0-9.]*\).*/\1/p"; }
 record() {  # system mode consumers metric value
   echo "$1 $2 $3 $4 $5" >> "$results"
 }
-run() {  # system mode consumers rep
-  local sys="$1" mode="$2" c="$3" rep="$4" out
+lab_run() {  # system consumers rep: one `lab bench`, every phase
+  local sys="$1" c="$2" rep="$3" db
   case "$sys" in
-    lab-sqlite) out=$("$bench" --db "sqlite:$tmp/$mode-$c-$rep.db" --mode "$mode" --n "$N" --consumers "$c") ;;
-    lab-postgres) out=$("$bench" --db "$pg_url&schema=b_${mode}_${c}_${rep}" --mode "$mode" --n "$N" --consumers "$c") ;;
-    peer-sqlite) out=$("$peer" --db "$tmp/peer-$mode-$c-$rep.db" --sync FULL --mode "$mode" --n "$N" --consumers "$c") ;;
+    lab-sqlite) db="sqlite:$tmp/$c-$rep" ;;
+    lab-postgres) db="$pg_url&schema=b_${c}_${rep}" ;;
   esac
-  if [ "$mode" = enqueue ]; then
-    record "$sys" enqueue 0 rate "$(echo "$out" | field enqueue_rate)"
-    record "$sys" drain "$c" rate "$(echo "$out" | field drain_rate)"
-  else
-    record "$sys" e2e "$c" rate "$(echo "$out" | field e2e_rate)"
+  "$lab" bench --db "$db" --jobs "$N" --consumers "$c" --json "$tmp/out.json" >/dev/null
+  [ "$c" = 1 ] && record "$sys" enqueue 0 rate "$(field enqueue_rate < "$tmp/out.json")"
+  [ "$c" = 1 ] && record "$sys" drain 1 rate "$(field drain_rate < "$tmp/out.json")"
+  record "$sys" e2e "$c" rate "$(field end-to-end_rate < "$tmp/out.json")"
+}
+peer_run() {  # consumers rep
+  local c="$1" rep="$2" out
+  if [ "$c" = 1 ]; then
+    out=$("$peer" --db "$tmp/peer-enqueue-$rep.db" --sync FULL --mode enqueue --n "$N" --consumers 1)
+    record peer-sqlite enqueue 0 rate "$(echo "$out" | field enqueue_rate)"
+    record peer-sqlite drain 1 rate "$(echo "$out" | field drain_rate)"
   fi
+  out=$("$peer" --db "$tmp/peer-e2e-$c-$rep.db" --sync FULL --mode e2e --n "$N" --consumers "$c")
+  record peer-sqlite e2e "$c" rate "$(echo "$out" | field e2e_rate)"
 }
 
-systems="lab-sqlite lab-postgres${peer:+ peer-sqlite}"
 for rep in $(seq 1 "$REPS"); do
-  for sys in $systems; do
-    run "$sys" enqueue 1 "$rep"
-    for c in 1 2 4; do run "$sys" e2e "$c" "$rep"; done
+  for c in 1 2 4; do
+    lab_run lab-sqlite "$c" "$rep"
+    lab_run lab-postgres "$c" "$rep"
+    [ -n "$peer" ] && peer_run "$c" "$rep"
   done
   echo "rep $rep of $REPS done" >&2
 done

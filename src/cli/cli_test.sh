@@ -60,6 +60,10 @@ expect_usage "unknown store URL 'redis://x'" -- run FM_001 --store redis://x
 expect_usage "names no file" -- run FM_001 --store sqlite://
 expect 1 "cannot connect to PostgreSQL" -- run FM_001 --store postgresql://u@127.0.0.1:1/db
 expect_usage "--nope" -- run FM_001 --nope
+# lab bench: a small run completes and verifies its jobs; bad input is a usage error.
+expect 0 "verified: 125 jobs SUCCEEDED, each with exactly one effect" -- bench --jobs 50 --consumers 2 --batch 5
+expect_usage "private to the handle" -- bench --db memory:
+expect_usage "--batch" -- bench --batch 0
 expect_usage "exactly one of FM or --all" -- run
 expect_usage "exactly one of FM or --all" -- run FM_001 --all
 

@@ -37,6 +37,7 @@ int Main(int argc, char** argv) {
   AddCatalogueCommands(app, table);
   AddSimCommands(app, table);
   AddQueueCommands(app, table);
+  AddBenchCommands(app, table);
 
   if (argc >= 2 && argv[1][0] != '-') {
     const std::string command = argv[1];

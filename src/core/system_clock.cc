@@ -20,6 +20,18 @@ TimeMs SystemClock::NowMs() {
 
 namespace {
 
+int64_t SteadyUs() {
+  auto now = std::chrono::steady_clock::now().time_since_epoch();
+  return std::chrono::duration_cast<std::chrono::microseconds>(now).count();
+}
+
+}  // namespace
+
+Stopwatch::Stopwatch() : start_us_(SteadyUs()) {}
+int64_t Stopwatch::ElapsedUs() const { return SteadyUs() - start_us_; }
+
+namespace {
+
 TimeMs SteadyMs() {
   auto now = std::chrono::steady_clock::now().time_since_epoch();
   return std::chrono::duration_cast<std::chrono::milliseconds>(now).count();

@@ -1,11 +1,6 @@
-// Running failure modes: one scenario in one mode on a store of its own.
-//
-// Store URLs for runs: "memory:"; "sqlite:" (a fresh file in a private temp
-// directory, removed afterwards); "sqlite:DIR" (a fresh file DIR/FM-mode.db
-// kept for inspection; refused if it already exists, so nothing is
-// overwritten); "postgresql://..." (a fresh schema per run, named after the
-// URL's schema= or "lab", the FM, the mode and the process, created for the
-// run and dropped after it, whether the run passed, failed or erred).
+// Running failure modes: one scenario in one mode on a store of its own
+// (queue/scratch_store.h: memory:, sqlite:, sqlite:DIR, or a fresh
+// PostgreSQL schema dropped after the run, whatever its outcome).
 // Thread-safety: none needed; runs are sequential.
 #pragma once
 

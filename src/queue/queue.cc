@@ -105,16 +105,30 @@ StoreOptions StoreOptionsFor(const Guards& guards) {
           .store_clock = guards.store_clock};
 }
 
+NewJob Queue::AsSent(const NewJob& job) const {
+  NewJob sent = job;
+  if (job.key && !options_.guards.enqueue_key) {
+    LAB_MARK(kEnqueueKeyDropped);
+    sent.key.reset();
+  }
+  return sent;
+}
+
+Result<std::vector<EnqueueResult>> Queue::EnqueueBatch(std::span<const NewJob> jobs) {
+  std::vector<NewJob> sent;
+  sent.reserve(jobs.size());
+  for (const NewJob& job : jobs) sent.push_back(AsSent(job));
+  auto r = store_->EnqueueBatch(sent);
+  Emit("producer", "enqueue",
+       r ? fmt::format("batch of {} ok", jobs.size()) : "error: " + r.error().ToString());
+  return r;
+}
+
 Result<EnqueueResult> Queue::Enqueue(const NewJob& job) {
   // Without the enqueue_key guard the queue is one that takes no
   // idempotency key: the key is dropped, and a retried enqueue is a new job.
   const bool drop_key = job.key && !options_.guards.enqueue_key;
-  NewJob sent = job;
-  if (drop_key) {
-    LAB_MARK(kEnqueueKeyDropped);
-    sent.key.reset();
-  }
-  auto r = store_->Enqueue(sent);
+  auto r = store_->Enqueue(AsSent(job));
   if (options_.trace != nullptr) {
     options_.trace->Emit({.time_ms = clock_.NowMs(),
                           .actor = "producer",

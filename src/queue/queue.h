@@ -60,6 +60,8 @@ class Queue {
                                       QueueOptions options = {});
 
   Result<EnqueueResult> Enqueue(const NewJob& job);
+  // Every job in one transaction and one sync (Store::EnqueueBatch).
+  Result<std::vector<EnqueueResult>> EnqueueBatch(std::span<const NewJob> jobs);
   // Aborts expired leases (reaper guard). Returns how many.
   Result<int> Reap();
   // Finalizes COMMITTED-but-not-DONE executions (reconcile guard).
@@ -74,6 +76,9 @@ class Queue {
   Queue(std::unique_ptr<Store> store, Clock& clock, QueueOptions options)
       : store_(std::move(store)), clock_(clock), options_(options) {}
   void Emit(std::string actor, std::string event, std::string result);
+  // The job as this queue sends it to the store: without the enqueue_key
+  // guard, its key dropped (a queue that takes no idempotency key).
+  NewJob AsSent(const NewJob& job) const;
   // Runs `sweep` when its guard is on, tracing the count (or the skip).
   Result<int> GuardedSweep(std::string_view guard, std::string_view actor, std::string_view event,
                            Result<int> (Store::*sweep)(), std::string_view what);

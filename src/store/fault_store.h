@@ -55,6 +55,9 @@ class FaultStore final : public Store {
     lost_enqueue_ = !r && applied_ ? applied_enqueue_ : std::nullopt;
     return r;
   }
+  Result<std::vector<EnqueueResult>> EnqueueBatch(std::span<const NewJob> jobs) override {
+    return Call(StoreOp::kEnqueue, 0, [&] { return inner_->EnqueueBatch(jobs); });
+  }
   // What the last enqueue call did, when its reply was lost.
   const std::optional<EnqueueResult>& lost_enqueue() const { return lost_enqueue_; }
   int64_t reconnects() const override { return inner_->reconnects(); }

@@ -81,20 +81,37 @@ Result<void> RecordStore::Persist(const Plan& plan, const PlanContext& ctx, Load
   return {};
 }
 
+Result<EnqueueResult> RecordStore::EnqueueIn(const NewJob& request, const PlanContext& ctx) {
+  if (request.key) {
+    LAB_ASSIGN_OR_RETURN(auto existing, LoadJobByKey(request.queue, *request.key));
+    if (existing) {
+      LAB_MARK(kEnqueueFoundExisting);
+      return EnqueueResult{existing->id, false};
+    }
+  }
+  Job job = PlanEnqueue(request, ctx);
+  LAB_ASSIGN_OR_RETURN(job.id, InsertJob(job));
+  LAB_RETURN_IF_ERROR(AppendAudit(EnqueueAudit(job)));
+  return EnqueueResult{job.id, true};
+}
+
 Result<EnqueueResult> RecordStore::Enqueue(const NewJob& request) {
   LAB_RETURN_IF_ERROR(CheckNewJob(request));
-  return Transact<EnqueueResult>([&](Txn&) -> Result<EnqueueResult> {
-    if (request.key) {
-      LAB_ASSIGN_OR_RETURN(auto existing, LoadJobByKey(request.queue, *request.key));
-      if (existing) {
-        LAB_MARK(kEnqueueFoundExisting);
-        return EnqueueResult{existing->id, false};
-      }
+  return Transact<EnqueueResult>(
+      [&](Txn&) -> Result<EnqueueResult> { return EnqueueIn(request, Context()); });
+}
+
+Result<std::vector<EnqueueResult>> RecordStore::EnqueueBatch(std::span<const NewJob> jobs) {
+  LAB_RETURN_IF_ERROR(CheckEnqueueBatch(jobs));
+  return Transact<std::vector<EnqueueResult>>([&](Txn&) -> Result<std::vector<EnqueueResult>> {
+    const PlanContext ctx = Context();
+    std::vector<EnqueueResult> out;
+    out.reserve(jobs.size());
+    for (const NewJob& job : jobs) {
+      LAB_ASSIGN_OR_RETURN(EnqueueResult r, EnqueueIn(job, ctx));
+      out.push_back(r);
     }
-    Job job = PlanEnqueue(request, Context());
-    LAB_ASSIGN_OR_RETURN(job.id, InsertJob(job));
-    LAB_RETURN_IF_ERROR(AppendAudit(EnqueueAudit(job)));
-    return EnqueueResult{job.id, true};
+    return out;
   });
 }
 

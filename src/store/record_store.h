@@ -23,6 +23,7 @@ class RecordStore : public Store {
   RecordStore(Clock& clock, StoreOptions options) : clock_(clock), options_(options) {}
 
   Result<EnqueueResult> Enqueue(const NewJob& job) final;
+  Result<std::vector<EnqueueResult>> EnqueueBatch(std::span<const NewJob> jobs) final;
   Result<std::vector<Lease>> Claim(const ClaimRequest& request) final;
   Result<void> Heartbeat(const LeaseRef& lease, DurationMs lease_ms) final;
   Result<void> Begin(const LeaseRef& lease) final;
@@ -91,6 +92,8 @@ class RecordStore : public Store {
   // Rolls back; on failure marks the handle fail-stopped.
   void RollbackOrStop();
   PlanContext Context() { return PlanContext{clock_.NowMs(), options_}; }
+  // One enqueue inside the caller's transaction (the request is checked).
+  Result<EnqueueResult> EnqueueIn(const NewJob& request, const PlanContext& ctx);
   Result<Loaded> LoadLease(const LeaseRef& lease);
   // Writes a plan: audit entries, then (unless refused) effect and records.
   Result<void> Persist(const Plan& plan, const PlanContext& ctx, Loaded& rec, Txn& txn);

@@ -373,6 +373,18 @@ Result<void> CheckClaim(const ClaimRequest& request) {
   return CheckLeaseMs(request.lease_ms);
 }
 
+Result<void> CheckEnqueueBatch(std::span<const NewJob> jobs) {
+  LAB_RETURN_IF_ERROR(CheckInRange("the number of jobs in a batch",
+                                   static_cast<int64_t>(jobs.size()), 1, kMaxEnqueueBatch));
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (auto ok = CheckNewJob(jobs[i]); !ok) {
+      return MakeError(ok.error().code,
+                       fmt::format("job {} of the batch: {}", i, ok.error().message));
+    }
+  }
+  return {};
+}
+
 Result<void> CheckFailRequest(const FailRequest& request) {
   if (request.retry_at_ms) {
     LAB_RETURN_IF_ERROR(CheckInRange("retry_at_ms", *request.retry_at_ms, 0, kMaxTimeMs));

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "core/status.h"
@@ -89,8 +90,12 @@ ClaimPlan PlanClaim(const Job& job, const ClaimRequest& request, const PlanConte
 inline constexpr int kMaxAttempts = 1'000'000;
 inline constexpr int kMaxPriority = 1'000'000;
 inline constexpr int kMaxClaimBatch = 10'000;
+inline constexpr int kMaxEnqueueBatch = 10'000;
 inline constexpr size_t kMaxPayloadBytes = 64u << 20;
 Result<void> CheckNewJob(const NewJob& request);
+// 1 to kMaxEnqueueBatch jobs, each passing CheckNewJob; the error names the
+// first bad job's index.
+Result<void> CheckEnqueueBatch(std::span<const NewJob> jobs);
 Result<void> CheckClaim(const ClaimRequest& request);
 Result<void> CheckLeaseMs(DurationMs lease_ms);
 Result<void> CheckFailRequest(const FailRequest& request);

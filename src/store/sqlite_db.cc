@@ -161,7 +161,9 @@ Result<Statement*> SqliteDb::Prepare(const std::string& sql) {
 Result<int64_t> SqliteDb::QueryInt(const std::string& sql) {
   LAB_ASSIGN_OR_RETURN(Statement * stmt, Prepare(sql));
   LAB_ASSIGN_OR_RETURN(bool row, stmt->Step());
-  if (!row) return MakeError(ErrorCode::kInternal, "SQLite: a query that always returns a row returned none");
+  if (!row)
+    return MakeError(ErrorCode::kInternal,
+                     "SQLite: a query that always returns a row returned none");
   const int64_t value = stmt->Int(0);
   stmt->Reset();
   return value;

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "core/status.h"
@@ -27,6 +28,12 @@ class Store {
   // Adds a job. With an idempotency key already present in the queue,
   // returns the existing job (created = false) and changes nothing.
   virtual Result<EnqueueResult> Enqueue(const NewJob& job) = 0;
+  // Adds every job in one transaction, durable before it returns: all or
+  // none. Results in order; a key already used (in the store, or earlier in
+  // the batch) names its existing job (created = false). Every job is
+  // checked before the transaction starts, and one bad job refuses the
+  // batch (kInvalidArgument naming its index). 1 to kMaxEnqueueBatch jobs.
+  virtual Result<std::vector<EnqueueResult>> EnqueueBatch(std::span<const NewJob> jobs) = 0;
   // Leases up to max_jobs ready jobs (PENDING, run_at reached), best first.
   // Each lease's token is the job's new attempt number.
   virtual Result<std::vector<Lease>> Claim(const ClaimRequest& request) = 0;

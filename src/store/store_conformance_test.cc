@@ -219,6 +219,40 @@ TEST_P(StoreConformanceTest, EnqueueWithSameKeyReturnsExistingJob) {
   EXPECT_TRUE(other->created);
 }
 
+TEST_P(StoreConformanceTest, EnqueueBatchAddsEveryJobInOrderOneKeyOnce) {
+  ASSERT_TRUE(store_->Enqueue({.key = "old", .payload = "kept"}).has_value());
+  const std::vector<NewJob> batch = {{.key = "a", .payload = "1"},
+                                     {.payload = "2"},
+                                     {.key = "a", .payload = "again"},
+                                     {.key = "old", .payload = "again"},
+                                     {.key = "b", .payload = "3"}};
+  auto r = store_->EnqueueBatch(batch);
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  ASSERT_EQ(r->size(), 5u);
+  EXPECT_TRUE((*r)[0].created && (*r)[1].created && (*r)[4].created);
+  EXPECT_LT((*r)[0].job_id, (*r)[1].job_id);
+  EXPECT_LT((*r)[1].job_id, (*r)[4].job_id);
+  // A key used earlier in the batch, or before it, names that job.
+  EXPECT_FALSE((*r)[2].created);
+  EXPECT_EQ((*r)[2].job_id, (*r)[0].job_id);
+  EXPECT_FALSE((*r)[3].created);
+  EXPECT_EQ((*r)[3].job_id, 1);
+  EXPECT_EQ(store_->GetJob((*r)[0].job_id)->payload, "1");
+  EXPECT_EQ(Snap().jobs.size(), 4u);
+  EXPECT_EQ(CountAudit(AuditEvent::kEnqueue), 4u);
+}
+
+TEST_P(StoreConformanceTest, EnqueueBatchWithOneBadJobStoresNothing) {
+  const std::vector<NewJob> batch = {{.payload = "fine"}, {.max_attempts = 0}};
+  auto r = store_->EnqueueBatch(batch);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(r.error().message.find("job 1 of the batch"), std::string::npos) << r.error().message;
+  EXPECT_EQ(store_->EnqueueBatch({}).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(Snap().jobs.empty());
+  EXPECT_TRUE(Snap().audit.empty());
+}
+
 TEST_P(StoreConformanceTest, EnqueueRejectsBadInputAndStoresNothing) {
   EXPECT_EQ(store_->Enqueue({.max_attempts = 0}).error().code, ErrorCode::kInvalidArgument);
   EXPECT_EQ(store_->Enqueue({.key = ""}).error().code, ErrorCode::kInvalidArgument);
