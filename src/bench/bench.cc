@@ -27,6 +27,19 @@ constexpr char kLatencyQueue[] = "latency";
 
 HandlerResult Noop(const JobContext&) { return HandlerResult::Ok(""); }
 
+// A producer or the monitor retries what the store says is transient and
+// unwritten (kUnavailable: a busy file, a dropped connection), as a real
+// client would; anything else ends the run. Each retry is counted.
+template <typename F>
+auto RetryTransient(Waiter& waiter, std::atomic<int64_t>& retries, F call) -> decltype(call()) {
+  for (int attempt = 0;; ++attempt) {
+    auto r = call();
+    if (r || r.error().code != ErrorCode::kUnavailable || attempt == 100) return r;
+    ++retries;
+    waiter.PauseMs(std::min(1 << std::min(attempt, 5), 20));
+  }
+}
+
 // fdatasync/s of a 64-byte write loop in `dir` for about half a second.
 Result<double> SyncRate(const std::string& dir) {
   const std::string path = dir + "/sync-probe";
@@ -77,6 +90,7 @@ class Bench {
   SystemClock clock_;
   SystemWaiter waiter_;
   std::map<std::string, int64_t> enqueued_;  // By queue.
+  std::atomic<int64_t> retries_{0};
 };
 
 Result<void> Bench::Produce(const std::string& queue, int64_t n, double pace) {
@@ -108,9 +122,11 @@ Result<void> Bench::Produce(const std::string& queue, int64_t n, double pace) {
         }
         std::optional<Error> refused;
         if (k == 1) {
-          if (auto r = (*q)->Enqueue(batch[0]); !r) refused = r.error();
-        } else if (auto r = (*q)->EnqueueBatch(batch); !r) {
-          refused = r.error();
+          auto r = RetryTransient(waiter_, retries_, [&] { return (*q)->Enqueue(batch[0]); });
+          if (!r) refused = r.error();
+        } else {
+          auto r = RetryTransient(waiter_, retries_, [&] { return (*q)->EnqueueBatch(batch); });
+          if (!r) refused = r.error();
         }
         if (refused) {
           std::lock_guard lock(mu);
@@ -130,7 +146,8 @@ Result<void> Bench::Produce(const std::string& queue, int64_t n, double pace) {
 }
 
 Result<int64_t> Bench::Succeeded(Queue& q, const std::string& queue) {
-  LAB_ASSIGN_OR_RETURN(auto counts, q.store().CountJobs());
+  LAB_ASSIGN_OR_RETURN(auto counts,
+                       RetryTransient(waiter_, retries_, [&] { return q.store().CountJobs(); }));
   int64_t n = 0;
   for (const auto& c : counts) {
     if (c.queue == queue && c.state == JobState::kSucceeded) n += c.count;
@@ -204,6 +221,7 @@ Result<BenchResult> Bench::Run(const std::string& dir) {
   LAB_RETURN_IF_ERROR(EndToEnd(kLatencyQueue, n, r.latency.offered_rate));
   progress_("verify", 0, 0);
   LAB_ASSIGN_OR_RETURN(r.verified, Verify(r.latency));
+  r.transient_retries = retries_;
   return r;
 }
 
@@ -291,6 +309,10 @@ std::string FormatBench(const BenchOptions& o, const BenchResult& r) {
       "p50 {} ms, p99 {} ms, max {} ms\n",
       r.latency.offered_rate, r.latency.jobs, r.latency.p50_ms, r.latency.p99_ms, r.latency.max_ms);
   out += fmt::format("verified: {} jobs SUCCEEDED, each with exactly one effect\n", r.verified);
+  if (r.transient_retries > 0) {
+    out += fmt::format("transient store errors retried by producers and the monitor: {}\n",
+                       r.transient_retries);
+  }
   out += fmt::format(
       "reproduce: lab bench --db '{}' --jobs {} --producers {} --consumers {} --batch {}\n", o.db,
       o.jobs, o.producers, o.consumers, o.batch);
@@ -304,7 +326,8 @@ std::string BenchToJson(const BenchOptions& o, const BenchResult& r) {
                       {"consumers", o.consumers},
                       {"batch", o.batch},
                       {"sync_rate", r.sync_rate},
-                      {"verified", r.verified}};
+                      {"verified", r.verified},
+                      {"transient_retries", r.transient_retries}};
   for (const BenchPhase& p : r.phases) {
     j["phases"].push_back(
         {{"name", p.name}, {"jobs", p.jobs}, {"seconds", p.seconds}, {"rate", p.rate()}});

@@ -52,6 +52,9 @@ struct BenchResult {
   std::vector<BenchPhase> phases;
   BenchLatency latency;
   int64_t verified = 0;  // Jobs found SUCCEEDED with exactly one effect.
+  // Calls of producers and the monitor that found the store busy and were
+  // retried (the consumers' own retries are the worker pool's).
+  int64_t transient_retries = 0;
 };
 
 // Calls `progress(phase, done, total)` now and then from the calling thread.
