@@ -70,7 +70,7 @@ done
 
 median() {  # system mode consumers
   awk -v s="$1" -v m="$2" -v c="$3" '$1 == s && $2 == m && $3 == c { print $5 }' "$results" |
-    sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else print v[int((NR + 1) / 2)] }'
+    sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else printf "%.0f\n", v[int((NR + 1) / 2)] }'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == "-" || b == 0 || a == "-") print "-"; else printf "%.2f", a / b }'; }
 
