@@ -128,7 +128,7 @@ TEST_F(WorkerPoolTest, AStoreThatCannotBeOpenedYetIsRetried) {
 }
 
 // A pool whose every store handle is the real SQLite file behind a
-// FlakyStore that consults `fail`.
+// FaultStore that consults `fail`.
 QueueOpener FlakyOpener(const std::string& path, Clock& clock, FaultHook fail) {
   return [path, &clock, fail]() -> Result<std::unique_ptr<Queue>> {
     LAB_ASSIGN_OR_RETURN(std::unique_ptr<Store> real, SqliteStore::Open({.path = path}, clock));
