@@ -133,11 +133,8 @@ std::string FormatIndexMarkdown() {
   for (const FailureMode& fm : Catalogue()) {
     const std::string name =
         fm.implemented() ? fmt::format("[{}](../{}/spec.md)", fm.id, fm.dir) : fm.id;
-    std::string guard = fm.guard;
-    if (fm.implemented()) {
-      const std::string off = fm.baseline_guards.ToString();
-      guard = fmt::format("`{}`: {}", off.starts_with('-') ? off.substr(1) : off, fm.guard);
-    }
+    const std::string guard =
+        fm.implemented() ? fmt::format("`{}`: {}", fm.GuardsOff(), fm.guard) : fm.guard;
     out +=
         fmt::format("| {} | {} | {} | {} | {} |\n", name, fm.title, JoinIds(fm.invariants), guard,
                     !fm.implemented() ? "planned"

@@ -273,16 +273,16 @@ Result<int64_t> VerifyBenchStore(Store& store, const std::map<std::string, int64
 }
 
 Result<BenchResult> RunBench(const BenchOptions& options, const BenchProgress& progress) {
-  if (options.db == "memory:") {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "a memory: store is private to the handle that opened it; lab bench needs "
-                     "one its producers and consumers share (sqlite: or postgresql://...)");
-  }
   LAB_RETURN_IF_ERROR(CheckInRange("--jobs", options.jobs, 1, 10'000'000));
   LAB_RETURN_IF_ERROR(CheckInRange("--producers", options.producers, 1, 256));
   LAB_RETURN_IF_ERROR(CheckInRange("--consumers", options.consumers, 1, 256));
   LAB_RETURN_IF_ERROR(CheckInRange("--batch", options.batch, 1, 10'000));
   LAB_ASSIGN_OR_RETURN(auto store, ScratchStore::Make(options.db, "bench"));
+  if (store->url() == "memory:") {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "a memory: store is private to the handle that opened it; lab bench needs "
+                     "one its producers and consumers share (sqlite: or postgresql://...)");
+  }
   std::unique_ptr<ScratchDir> probe_dir;
   std::string dir = store->dir();
   if (dir.empty()) {  // PostgreSQL or memory: probe the temp filesystem.

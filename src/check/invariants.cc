@@ -421,9 +421,9 @@ std::vector<Violation> CheckInv005(const CheckInput& in) {
                      {}});
     }
   }
+  const auto execs = ExecutionsById(s);
   for (ExecutionId id : std::set<ExecutionId>(in.fenced.begin(), in.fenced.end())) {
     if (!exec_signals.contains({id, "fenced"})) {
-      const auto execs = ExecutionsById(s);
       auto it = execs.find(id);
       out.push_back({Invariant::kDetectable,
                      it == execs.end() ? 0 : it->second->job_id,

@@ -56,10 +56,8 @@ std::string FormatAllTable(const std::vector<AllRow>& rows) {
   std::string out = fmt::format("{:<7} {:<18} {:<40} {:<9} {:<9} {}\n", "FM", "guard off",
                                 "baseline: violated", "guarded", "recover", "failure");
   for (const auto& r : rows) {
-    const std::string off = r.fm->baseline_guards.ToString();
-    out += fmt::format("{:<7} {:<18} {:<40} {:<9} {:<9} {}\n", r.fm->id,
-                       off.starts_with('-') ? off.substr(1) : off, r.cells[0], r.cells[1],
-                       r.cells[2], r.fm->title);
+    out += fmt::format("{:<7} {:<18} {:<40} {:<9} {:<9} {}\n", r.fm->id, r.fm->GuardsOff(),
+                       r.cells[0], r.cells[1], r.cells[2], r.fm->title);
   }
   return out;
 }

@@ -21,6 +21,15 @@ bool Contains(const std::vector<Invariant>& list, Invariant inv) {
 }  // namespace
 
 std::string_view ToString(Mode mode) { return NameOf(kModes, mode); }
+
+std::string FailureMode::GuardsOff() const {
+  std::string out;
+  for (const GuardInfo& g : Guards::Table()) {
+    if (!(baseline_guards.*g.member))
+      out += std::string(out.empty() ? "" : ",") + std::string(g.name);
+  }
+  return out;
+}
 std::string_view ToString(Verdict verdict) { return NameOf(kVerdicts, verdict); }
 
 Result<Mode> ParseMode(std::string_view text) {

@@ -46,6 +46,8 @@ struct FailureMode {
 
   bool implemented() const { return static_cast<bool>(scenario); }
   bool Has(Mode mode) const { return mode == Mode::kRecover ? bool(recover) : implemented(); }
+  // The guards the baseline turns off, by name: "commit_boundary".
+  std::string GuardsOff() const;
   // The guards a run in `mode` uses.
   Guards GuardsFor(Mode mode) const {
     return mode == Mode::kBaseline ? baseline_guards : Guards::All();

@@ -28,7 +28,6 @@ Result<RunReport> RunFailureMode(const FailureMode& fm, Mode mode, const std::st
                          ? fmt::format("{} has no {} scenario", fm.id, ToString(mode))
                          : fmt::format("{} is planned but has no scenario yet", fm.id));
   }
-  LAB_RETURN_IF_ERROR(ValidateRunStoreUrl(store_url));
   LAB_ASSIGN_OR_RETURN(auto store, ScratchStore::Make(store_url, RunName(fm, mode)));
   const Guards guards = fm.GuardsFor(mode);
   LAB_ASSIGN_OR_RETURN(auto env, ScenarioEnv::Create(store->url(), guards));

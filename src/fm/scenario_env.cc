@@ -89,15 +89,17 @@ void ScenarioEnv::Note(const std::string& text) {
   trace_.Emit({.time_ms = clock_.NowMs(), .actor = "scenario", .event = "note", .result = text});
 }
 
-void ScenarioEnv::KeepFencedOf(const Worker& w) {
-  fenced_.insert(fenced_.end(), w.fenced_executions().begin(), w.fenced_executions().end());
+std::vector<ExecutionId> ScenarioEnv::Fenced() const {
+  std::vector<ExecutionId> all = fenced_;
+  for (const auto& w : workers_) {
+    all.insert(all.end(), w->fenced_executions().begin(), w->fenced_executions().end());
+  }
+  return all;
 }
 
 Result<void> ScenarioEnv::Restart() {
-  for (auto& w : workers_) {
-    w->Crash();
-    KeepFencedOf(*w);
-  }
+  for (auto& w : workers_) w->Crash();
+  fenced_ = Fenced();  // What the dead workers saw outlives them.
   workers_.clear();
   Note("restart: every worker process is gone; the store is reopened");
   LAB_ASSIGN_OR_RETURN(StoreUrl parsed, ParseStoreUrl(url_));
@@ -108,10 +110,6 @@ Result<void> ScenarioEnv::Restart() {
 
 Result<std::vector<Violation>> ScenarioEnv::Check() {
   LAB_ASSIGN_OR_RETURN(Snapshot snapshot, queue_->store().ReadSnapshot());
-  std::vector<ExecutionId> fenced = fenced_;
-  for (const auto& w : workers_) {
-    fenced.insert(fenced.end(), w->fenced_executions().begin(), w->fenced_executions().end());
-  }
   std::vector<AppliedEffect> external = effects_.applied();
   external.insert(external.end(), api_.log().applied().begin(), api_.log().applied().end());
   auto violations = CheckAll({.snapshot = snapshot,
@@ -119,7 +117,7 @@ Result<std::vector<Violation>> ScenarioEnv::Check() {
                               .acknowledged = acknowledged_,
                               .recovered_at_ms = recovered_at_ms_,
                               .requests = requests_,
-                              .fenced = std::move(fenced)});
+                              .fenced = Fenced()});
   if (settled_at_ms_) {
     auto stuck = CheckLiveness(snapshot, *settled_at_ms_);
     violations.insert(violations.end(), stuck.begin(), stuck.end());

@@ -84,7 +84,8 @@ class ScenarioEnv {
  private:
   ScenarioEnv(std::string url, Guards guards) : url_(std::move(url)), guards_(guards) {}
   Result<void> OpenQueue();
-  void KeepFencedOf(const Worker& w);
+  // Every execution a worker saw fenced, the dead workers' included.
+  std::vector<ExecutionId> Fenced() const;
 
   std::string url_;
   Guards guards_;

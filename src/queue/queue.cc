@@ -125,19 +125,18 @@ Result<std::vector<EnqueueResult>> Queue::EnqueueBatch(std::span<const NewJob> j
 }
 
 Result<EnqueueResult> Queue::Enqueue(const NewJob& job) {
-  // Without the enqueue_key guard the queue is one that takes no
-  // idempotency key: the key is dropped, and a retried enqueue is a new job.
-  const bool drop_key = job.key && !options_.guards.enqueue_key;
-  auto r = store_->Enqueue(AsSent(job));
+  const NewJob sent = AsSent(job);
+  const bool dropped_key = job.key && !sent.key;
+  auto r = store_->Enqueue(sent);
   if (options_.trace != nullptr) {
     options_.trace->Emit({.time_ms = clock_.NowMs(),
                           .actor = "producer",
                           .event = "enqueue",
                           .job = r ? r->job_id : 0,
-                          .result = !r           ? "error: " + r.error().ToString()
-                                    : drop_key   ? "ok (key ignored: enqueue_key guard off)"
-                                    : r->created ? "ok"
-                                                 : "existing job (same key)"});
+                          .result = !r            ? "error: " + r.error().ToString()
+                                    : dropped_key ? "ok (key ignored: enqueue_key guard off)"
+                                    : r->created  ? "ok"
+                                                  : "existing job (same key)"});
   }
   return r;
 }

@@ -22,10 +22,6 @@ ScratchStore::~ScratchStore() {
 Result<std::unique_ptr<ScratchStore>> ScratchStore::Make(const std::string& url,
                                                          const std::string& name) {
   std::unique_ptr<ScratchStore> s(new ScratchStore());
-  if (url == "memory:") {
-    s->url_ = url;
-    return s;
-  }
   if (url == "sqlite:") {
     LAB_ASSIGN_OR_RETURN(s->scratch_, ScratchDir::Make("lab-run"));
     s->dir_ = s->scratch_->path();
@@ -49,7 +45,8 @@ Result<std::unique_ptr<ScratchStore>> ScratchStore::Make(const std::string& url,
     return s;
   }
   if (parsed.kind == StoreKind::kMemory) {
-    return MakeError(ErrorCode::kInvalidArgument, "memory: takes nothing after the colon");
+    s->url_ = "memory:";
+    return s;
   }
   std::error_code ec;
   std::filesystem::create_directories(parsed.path, ec);
