@@ -67,10 +67,10 @@ test-fm: build
 	cd $(BUILD) && $(CTEST) -R '$(FM)[._]'
 
 test-fm1: build
-	cd $(BUILD) && $(CTEST) -R 'FM_001_baseline'
+	cd $(BUILD) && $(CTEST) -R 'FM_001_(baseline|Repro)'
 
 test-fm1-fix: build
-	cd $(BUILD) && $(CTEST) -R 'FM_001_guarded'
+	cd $(BUILD) && $(CTEST) -R 'FM_001_(guarded|Prevent)'
 
 # The long sweep: every guard on, an hour of fresh seeds (SEEDS_TIME seconds).
 SEEDS_TIME ?= 3600

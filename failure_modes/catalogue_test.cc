@@ -140,6 +140,11 @@ TEST(CatalogueShape, EveryEntryIsWellFormed) {
         << fm.dir;
     // A baseline turns guards off; otherwise it is the guarded run again.
     EXPECT_NE(fm.baseline_guards, Guards::All());
+    // Its own repro and prevent tests (and recover, with a drill).
+    for (const char* test : {"repro_test.cc", "prevent_test.cc"}) {
+      EXPECT_TRUE(fs::exists(Root() / fm.dir / test)) << fm.dir << " lacks " << test;
+    }
+    EXPECT_EQ(fs::exists(Root() / fm.dir / "recover_test.cc"), static_cast<bool>(fm.recover));
     const std::string spec = ReadFile(Root() / fm.dir / "spec.md");
     for (const char* section :
          {"## Description", "## Trigger", "## Symptoms", "## Violated invariants", "## Detection",

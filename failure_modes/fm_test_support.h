@@ -1,8 +1,8 @@
 // Test support for failure-mode bundles: run a catalogue entry, in a mode,
 // on a fresh store of each kind, through the runner `lab run` uses, and
 // look at what it left. The table-driven suite (catalogue_test.cc) judges
-// every bundle's claim; a bundle's own *_test.cc adds only what is special
-// to it, with a BundleTest.
+// every bundle's claim; a bundle's repro_test.cc, prevent_test.cc and
+// recover_test.cc add only what is special to it, with a BundleTest.
 #pragma once
 
 #include <gtest/gtest.h>

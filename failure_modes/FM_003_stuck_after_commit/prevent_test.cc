@@ -1,16 +1,15 @@
-// FM_003, what only it shows. Goal: guarded, it is the reconciler that
+// FM_003 prevent, what only it shows. Goal: it is the reconciler that
 // finishes the job (its branch is taken), with one DONE execution and one
-// effect, and the fresh worker finds nothing to run; baseline, the job is
-// left RUNNING with its execution COMMITTED.
+// effect.
 #include "core/marks.h"
 #include "failure_modes/fm_test_support.h"
 
 namespace lab {
 namespace {
 
-using FM_003 = testing::BundleTest;
+using FM_003_Prevent = testing::BundleTest;
 
-TEST_P(FM_003, TheReconcilerFinishesTheJobWithOneEffect) {
+TEST_P(FM_003_Prevent, TheReconcilerFinishesTheJobWithOneEffect) {
   MarkCheck reconciled(Mark::kReconciled);
   Snapshot s;
   size_t effects = 0;
@@ -26,17 +25,7 @@ TEST_P(FM_003, TheReconcilerFinishesTheJobWithOneEffect) {
   EXPECT_EQ(s.jobs[0].state, JobState::kSucceeded);
 }
 
-TEST_P(FM_003, WithoutTheReconcilerTheJobStaysRunning) {
-  MarkCheck reconciled(Mark::kReconciled);
-  Snapshot s;
-  Run("FM_003", Mode::kBaseline, &s);
-  EXPECT_FALSE(reconciled.hit());
-  ASSERT_EQ(s.executions.size(), 1u);
-  EXPECT_EQ(s.executions[0].state, ExecState::kCommitted);
-  EXPECT_EQ(s.jobs[0].state, JobState::kRunning);
-}
-
-LAB_INSTANTIATE_FOR_EVERY_STORE(FM_003);
+LAB_INSTANTIATE_FOR_EVERY_STORE(FM_003_Prevent);
 
 }  // namespace
 }  // namespace lab
