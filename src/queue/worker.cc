@@ -134,13 +134,14 @@ Result<StepResult> Worker::Claim() {
                                                           .worker = options_.name,
                                                           .max_jobs = 1,
                                                           .lease_ms = options_.lease_ms,
-                                                          .client_now_ms = OwnClock().NowMs()}));
+                                                          .client_now_ms = OwnClock().NowMs(),
+                                                          .begin = options_.fused}));
   if (leases.empty()) return StepResult{StepKind::kNoJob, 0, 0};
   LAB_ASSERT(leases.size() == 1);
   lease_ = std::move(leases.front());
-  phase_ = WorkerPhase::kLeased;
-  Trace("claim",
-        fmt::format("ok, lease until +{}ms", lease_->expires_at_ms - queue_.clock().NowMs()));
+  phase_ = options_.fused ? WorkerPhase::kInProgress : WorkerPhase::kLeased;
+  Trace("claim", fmt::format("ok{}, lease until +{}ms", options_.fused ? " and begun" : "",
+                             lease_->expires_at_ms - queue_.clock().NowMs()));
   return Done(StepKind::kClaimed);
 }
 
@@ -210,7 +211,8 @@ Result<StepResult> Worker::Commit() {
   LAB_ASSERT(lease_ && result_);
   std::optional<Effect> effect;
   if (queue_.guards().commit_boundary && result_->has_effect) effect = Effect{result_->effect};
-  auto outcome = queue_.store().Commit(Ref(), effect);
+  const CommitThen then = options_.fused ? CommitThen::kFinish : CommitThen::kStay;
+  auto outcome = queue_.store().Commit(Ref(), effect, then);
   // A commit refused before anything was written keeps the handler's result,
   // so the commit can be retried within the lease (OnError drops it otherwise).
   if (!outcome) return OnError(outcome.error(), "commit");
@@ -219,7 +221,9 @@ Result<StepResult> Worker::Commit() {
     Trace("commit", "duplicate: job already committed; short-circuited, no effect");
     return EndJob(StepKind::kDuplicate);
   }
-  Trace("commit", effect ? "ok; effect recorded with COMMITTED" : "ok");
+  Trace("commit", fmt::format("ok{}{}", effect ? "; effect recorded with COMMITTED" : "",
+                              then == CommitThen::kFinish ? "; finished, job succeeded" : ""));
+  if (then == CommitThen::kFinish) return EndJob(StepKind::kFinished);
   phase_ = WorkerPhase::kCommitted;
   return Done(StepKind::kCommitted);
 }

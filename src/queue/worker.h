@@ -70,6 +70,11 @@ struct WorkerOptions {
   // off). It is sent with each claim; the store uses it only with the
   // store_clock guard off.
   Clock* own_clock = nullptr;
+  // Claim+begin and commit+finish each in one store call: two durable
+  // transactions a job instead of four, every transition still audited.
+  // Off: each transition its own call, the split path whose crash window
+  // between commit and finish the reconciler closes (FM_003).
+  bool fused = false;
 };
 
 // kRan: the handler returned; its result (success or error) is held until

@@ -16,11 +16,12 @@ class WorkerTest : public ::testing::Test {
     ASSERT_TRUE(q.has_value());
     queue_ = std::move(*q);
   }
-  Worker Make(Handler handler, std::string name = "w1") {
+  Worker Make(Handler handler, std::string name = "w1", bool fused = false) {
     return Worker(*queue_, std::move(handler),
                   {.name = std::move(name),
                    .lease_ms = 1'000,
-                   .retry = {.base_delay_ms = 100, .max_delay_ms = 1'000}},
+                   .retry = {.base_delay_ms = 100, .max_delay_ms = 1'000},
+                   .fused = fused},
                   &sink_);
   }
   StepKind StepKind_(Worker& w) {
@@ -52,6 +53,21 @@ TEST_F(WorkerTest, StepsWalkTheHappyPath) {
   ASSERT_EQ(snap->effects.size(), 1u);
   EXPECT_EQ(snap->effects[0].payload, "charge default/order-7");
   EXPECT_TRUE(sink_.applied().empty());  // Guarded: the ledger holds the effect.
+}
+
+TEST_F(WorkerTest, FusedStepsClaimIntoInProgressAndCommitIntoDone) {
+  Open();
+  queue_->Enqueue({.key = "order-7"});
+  Worker w = Make(Charge, "w1", /*fused=*/true);
+  EXPECT_EQ(StepKind_(w), StepKind::kClaimed);
+  EXPECT_EQ(w.phase(), WorkerPhase::kInProgress);
+  EXPECT_EQ(StepKind_(w), StepKind::kRan);
+  EXPECT_EQ(StepKind_(w), StepKind::kFinished);
+  EXPECT_EQ(w.phase(), WorkerPhase::kIdle);
+  auto snap = queue_->store().ReadSnapshot();
+  ASSERT_EQ(snap->effects.size(), 1u);
+  EXPECT_EQ(snap->jobs[0].state, JobState::kSucceeded);
+  EXPECT_EQ(snap->audit.size(), 7u);  // Every transition audited, as on the split path.
 }
 
 TEST_F(WorkerTest, WithoutCommitBoundaryTheHandlerAppliesTheEffectItself) {

@@ -71,6 +71,9 @@ struct Schedule {
   int workers = 4;
   DurationMs lease_ms = 5'000;
   DurationMs reaper_interval_ms = 1'000;
+  // Workers 0 .. fused_workers-1 claim+begin and commit+finish in one store
+  // call each (WorkerOptions::fused); the others take every step apart.
+  int fused_workers = 0;
   // Faults and abnormal handler outcomes happen only before this time; after
   // it, the liveness phase runs fault-free.
   TimeMs fault_window_ms = 0;
@@ -118,6 +121,7 @@ struct DrawnConfig {
   double p_crash = 0, p_pause = 0, p_delay = 0, p_skew = 0;
   double p_transient = 0, p_permanent = 0, p_slow = 0;
   double p_jump = 0, p_poison = 0, p_lost_reply = 0;
+  int fused_workers = 0;
 
   std::string ToString() const;
 };

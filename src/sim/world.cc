@@ -193,7 +193,8 @@ Result<void> World::Open() {
                       .lease_ms = s_.lease_ms,
                       .retry = {.base_delay_ms = 200, .max_delay_ms = 5'000},
                       .seed = s_.seed * 31 + static_cast<uint64_t>(w),
-                      .own_clock = workers_[w].machine_clock.get()},
+                      .own_clock = workers_[w].machine_clock.get(),
+                      .fused = w < s_.fused_workers},
         &external_);
   }
   return {};
@@ -289,6 +290,7 @@ Result<void> World::Step(int w) {
     Kill(w, kPoisonRestartMs, "the poison job's handler kills the worker process");
     return {};
   }
+  const WorkerPhase before = sw.worker->phase();
   auto r = sw.worker->Step();
   if (!r) {
     return MakeError(ErrorCode::kInternal,
@@ -308,6 +310,12 @@ Result<void> World::Step(int w) {
       claimed_open_.insert(r->job_id);
       break;
     case StepKind::kFinished:
+      // A fused commit: it crossed COMMITTED on its way to DONE.
+      if (before == WorkerPhase::kRan && o_.guards.commit_boundary && ++commits_[r->job_id] > 1) {
+        cheap_violation_ = true;
+      }
+      LAB_RETURN_IF_ERROR(Refresh(r->job_id));
+      break;
     case StepKind::kFailed:
     case StepKind::kDuplicate:
     case StepKind::kFenced:

@@ -70,8 +70,10 @@ class FaultStore final : public Store {
   Result<void> Begin(const LeaseRef& l) override {
     return Call(StoreOp::kBegin, l.token, [&] { return inner_->Begin(l); });
   }
-  Result<CommitOutcome> Commit(const LeaseRef& l, const std::optional<Effect>& e) override {
-    return Call(StoreOp::kCommit, l.token, [&] { return inner_->Commit(l, e); });
+  using Store::Commit;
+  Result<CommitOutcome> Commit(const LeaseRef& l, const std::optional<Effect>& e,
+                               CommitThen then) override {
+    return Call(StoreOp::kCommit, l.token, [&] { return inner_->Commit(l, e, then); });
   }
   Result<void> Finish(const LeaseRef& l) override {
     return Call(StoreOp::kFinish, l.token, [&] { return inner_->Finish(l); });

@@ -128,8 +128,14 @@ Result<std::vector<Lease>> RecordStore::Claim(const ClaimRequest& request) {
       plan.exec_audit.execution_id = plan.exec.id;
       LAB_RETURN_IF_ERROR(AppendAudit(plan.job_audit));
       LAB_RETURN_IF_ERROR(AppendAudit(plan.exec_audit));
-      leases.push_back(Lease{plan.exec.id, plan.exec.attempt, plan.exec.lease_expires_at_ms,
-                             std::move(plan.job)});
+      Loaded rec{std::move(plan.job), std::move(plan.exec)};
+      if (request.begin) {
+        const LeaseRef ref{rec.exec.id, rec.exec.attempt};
+        Txn none;
+        LAB_RETURN_IF_ERROR(Persist(PlanBegin(rec.job, rec.exec, ref, ctx), ctx, rec, none));
+      }
+      leases.push_back(Lease{rec.exec.id, rec.exec.attempt, rec.exec.lease_expires_at_ms,
+                             std::move(rec.job)});
     }
     return leases;
   });
@@ -170,13 +176,16 @@ Result<void> RecordStore::Release(const LeaseRef& lease, std::string_view why) {
 }
 
 Result<CommitOutcome> RecordStore::Commit(const LeaseRef& lease,
-                                          const std::optional<Effect>& effect) {
+                                          const std::optional<Effect>& effect, CommitThen then) {
   return Transact<CommitOutcome>([&](Txn& txn) -> Result<CommitOutcome> {
     LAB_ASSIGN_OR_RETURN(Loaded rec, LoadLease(lease));
     LAB_ASSIGN_OR_RETURN(auto committed_by, FindCommitted(rec.job.id, rec.exec.id));
     const PlanContext ctx = Context();
     const Plan plan = PlanCommit(rec.job, rec.exec, lease, effect, committed_by, ctx);
     LAB_RETURN_IF_ERROR(Persist(plan, ctx, rec, txn));
+    if (then == CommitThen::kFinish && plan.commit_outcome == CommitOutcome::kCommitted) {
+      LAB_RETURN_IF_ERROR(Persist(PlanFinish(rec.job, rec.exec, lease, ctx), ctx, rec, txn));
+    }
     return plan.commit_outcome;
   });
 }

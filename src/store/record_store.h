@@ -27,7 +27,9 @@ class RecordStore : public Store {
   Result<std::vector<Lease>> Claim(const ClaimRequest& request) final;
   Result<void> Heartbeat(const LeaseRef& lease, DurationMs lease_ms) final;
   Result<void> Begin(const LeaseRef& lease) final;
-  Result<CommitOutcome> Commit(const LeaseRef& lease, const std::optional<Effect>& effect) final;
+  using Store::Commit;
+  Result<CommitOutcome> Commit(const LeaseRef& lease, const std::optional<Effect>& effect,
+                               CommitThen then) final;
   Result<void> Finish(const LeaseRef& lease) final;
   Result<void> Release(const LeaseRef& lease, std::string_view why) final;
   Result<FailOutcome> Fail(const LeaseRef& lease, const FailRequest& request) final;

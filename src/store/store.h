@@ -34,18 +34,23 @@ class Store {
   // checked before the transaction starts, and one bad job refuses the
   // batch (kInvalidArgument naming its index). 1 to kMaxEnqueueBatch jobs.
   virtual Result<std::vector<EnqueueResult>> EnqueueBatch(std::span<const NewJob> jobs) = 0;
-  // Leases up to max_jobs ready jobs (PENDING, run_at reached), best first.
-  // Each lease's token is the job's new attempt number.
+  // Leases up to max_jobs ready jobs (PENDING, run_at reached), best first,
+  // and with request.begin starts them too (IN_PROGRESS). Each lease's token
+  // is the job's new attempt number.
   virtual Result<std::vector<Lease>> Claim(const ClaimRequest& request) = 0;
   // Extends a live lease (LEASED, IN_PROGRESS or COMMITTED) to now + lease_ms.
   virtual Result<void> Heartbeat(const LeaseRef& lease, DurationMs lease_ms) = 0;
   // LEASED -> IN_PROGRESS.
   virtual Result<void> Begin(const LeaseRef& lease) = 0;
   // IN_PROGRESS -> COMMITTED, writing `effect` to the ledger in the same
-  // transaction. If another execution of the job already committed, this one
-  // is aborted instead and kAlreadyCommitted is returned (no effect).
-  virtual Result<CommitOutcome> Commit(const LeaseRef& lease,
-                                       const std::optional<Effect>& effect) = 0;
+  // transaction, and with CommitThen::kFinish on to DONE (the job SUCCEEDED).
+  // If another execution of the job already committed, this one is aborted
+  // instead and kAlreadyCommitted is returned (no effect).
+  virtual Result<CommitOutcome> Commit(const LeaseRef& lease, const std::optional<Effect>& effect,
+                                       CommitThen then) = 0;
+  Result<CommitOutcome> Commit(const LeaseRef& lease, const std::optional<Effect>& effect) {
+    return Commit(lease, effect, CommitThen::kStay);
+  }
   // COMMITTED -> DONE; the job SUCCEEDED. Idempotent on a DONE execution.
   virtual Result<void> Finish(const LeaseRef& lease) = 0;
   // LEASED or IN_PROGRESS -> ABORTED with `why` in the audit trail; the job

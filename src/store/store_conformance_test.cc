@@ -495,23 +495,61 @@ TEST_P(StoreConformanceTest, WithoutFencingAZombieCommitIsAcceptedAndAudited) {
   EXPECT_TRUE(illegal);
 }
 
+// Every transition of one job, in audit order, as "event:from>to".
+std::vector<std::string> AuditTrail(const Snapshot& snapshot) {
+  std::vector<std::string> events;
+  int64_t last_seq = 0;
+  for (const AuditEntry& a : snapshot.audit) {
+    EXPECT_GT(a.seq, last_seq);
+    last_seq = a.seq;
+    events.push_back(std::string(ToString(a.event)) + ":" + a.from + ">" + a.to);
+  }
+  return events;
+}
+
+const std::vector<std::string> kOneJobTrail = {
+    "enqueue:>PENDING",         "claim:PENDING>RUNNING",        "claim:>LEASED",
+    "begin:LEASED>IN_PROGRESS", "commit:IN_PROGRESS>COMMITTED", "finish:COMMITTED>DONE",
+    "finish:RUNNING>SUCCEEDED"};
+
 TEST_P(StoreConformanceTest, AuditLogRecordsEveryTransitionInOrder) {
   Add();
   Lease l = Started();
   ASSERT_TRUE(store_->Commit(Ref(l), Effect{"e"}).has_value());
   ASSERT_TRUE(store_->Finish(Ref(l)).has_value());
-  std::vector<std::string> events;
-  int64_t last_seq = 0;
-  for (const AuditEntry& a : Snap().audit) {
-    EXPECT_GT(a.seq, last_seq);
-    last_seq = a.seq;
-    events.push_back(std::string(ToString(a.event)) + ":" + a.from + ">" + a.to);
-  }
-  const std::vector<std::string> expected = {
-      "enqueue:>PENDING",         "claim:PENDING>RUNNING",        "claim:>LEASED",
-      "begin:LEASED>IN_PROGRESS", "commit:IN_PROGRESS>COMMITTED", "finish:COMMITTED>DONE",
-      "finish:RUNNING>SUCCEEDED"};
-  EXPECT_EQ(events, expected);
+  EXPECT_EQ(AuditTrail(Snap()), kOneJobTrail);
+}
+
+TEST_P(StoreConformanceTest, FusedClaimAndCommitAuditEveryTransitionOfTheSplitPath) {
+  const JobId id = Add({.key = "k"});
+  auto leases = store_->Claim({.worker = "w1", .max_jobs = 1, .begin = true});
+  ASSERT_TRUE(leases.has_value() && leases->size() == 1u);
+  const Lease l = leases->front();
+  EXPECT_EQ(ExecStateOf(l.execution_id), ExecState::kInProgress);
+  EXPECT_EQ(store_->Begin(Ref(l)).error().code, ErrorCode::kFailedPrecondition);
+  auto outcome = store_->Commit(Ref(l), Effect{"e"}, CommitThen::kFinish);
+  ASSERT_TRUE(outcome.has_value()) << outcome.error().ToString();
+  EXPECT_EQ(*outcome, CommitOutcome::kCommitted);
+  EXPECT_EQ(ExecStateOf(l.execution_id), ExecState::kDone);
+  EXPECT_EQ(StateOf(id), JobState::kSucceeded);
+  const Snapshot s = Snap();
+  EXPECT_EQ(s.effects.size(), 1u);
+  EXPECT_EQ(AuditTrail(s), kOneJobTrail);
+}
+
+TEST_P(StoreConformanceTest, FusedCommitOfADuplicateStopsAtAbortedWithNoEffect) {
+  Add();
+  Lease first = Started(100);
+  clock_.AdvanceMs(200);
+  ASSERT_EQ(*store_->ReapExpired(), 1);
+  auto second = store_->Claim({.worker = "w2", .max_jobs = 1, .begin = true});
+  ASSERT_TRUE(second.has_value() && second->size() == 1u);
+  ASSERT_EQ(*store_->Commit(Ref(second->front()), Effect{"one"}, CommitThen::kFinish),
+            CommitOutcome::kCommitted);
+  // The first worker's late commit is fenced, finish or not.
+  EXPECT_EQ(store_->Commit(Ref(first), Effect{"two"}, CommitThen::kFinish).error().code,
+            ErrorCode::kAborted);
+  EXPECT_EQ(Snap().effects.size(), 1u);
 }
 
 TEST_P(StoreConformanceTest, OperatorReadsListInspectAndCount) {

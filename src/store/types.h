@@ -129,6 +129,9 @@ struct ClaimRequest {
   // The claimant's own clock, sent along; the store uses it only with the
   // store_clock guard off (StoreOptions::store_clock).
   std::optional<TimeMs> client_now_ms;
+  // Also LEASED -> IN_PROGRESS in the same transaction (a fused claim: one
+  // durable transaction instead of two, each transition still audited).
+  bool begin = false;
 };
 
 // What a worker holds after a claim: the fence it must present on every
@@ -159,6 +162,11 @@ struct FailRequest {
   std::string error;
   std::optional<TimeMs> retry_at_ms;  // nullopt: dead-letter the job.
 };
+
+// Where a commit stops: at COMMITTED (a later Finish makes it DONE; the
+// split path, whose gap the reconciler closes) or at DONE in the same
+// transaction (a fused commit, each transition still audited).
+enum class CommitThen { kStay, kFinish };
 
 enum class FailOutcome { kRetryScheduled, kDeadLettered };
 
