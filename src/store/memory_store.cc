@@ -11,6 +11,7 @@ Result<void> MemoryStore::BeginWrite() {
   LAB_ASSERT(!in_txn_);
   in_txn_ = true;
   dirty_ = false;
+  txn_dirty_ = false;
   return {};
 }
 
@@ -24,8 +25,29 @@ Result<void> MemoryStore::Rollback() {
   LAB_ASSERT(in_txn_);
   // Every rule decides before it writes, so a failing operation has written
   // nothing. If that ever stops being true, this model is no longer atomic.
-  LAB_ASSERT_MSG(!dirty_, "MemoryStore rollback after a write");
+  LAB_ASSERT_MSG(!dirty_ && !txn_dirty_, "MemoryStore rollback after a write");
   in_txn_ = false;
+  return {};
+}
+
+Result<void> MemoryStore::Savepoint() {
+  LAB_ASSERT(in_txn_ && !in_savepoint_);
+  in_savepoint_ = true;
+  txn_dirty_ = txn_dirty_ || dirty_;
+  dirty_ = false;
+  return {};
+}
+
+Result<void> MemoryStore::ReleaseSavepoint() {
+  LAB_ASSERT(in_savepoint_);
+  in_savepoint_ = false;
+  return {};
+}
+
+Result<void> MemoryStore::RollbackToSavepoint() {
+  LAB_ASSERT(in_savepoint_);
+  LAB_ASSERT_MSG(!dirty_, "MemoryStore rollback after a write");
+  in_savepoint_ = false;
   return {};
 }
 

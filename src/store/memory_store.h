@@ -29,6 +29,9 @@ class MemoryStore final : public RecordStore {
   Result<void> BeginWrite() override;
   Result<void> CommitWrite() override;
   Result<void> Rollback() override;
+  Result<void> Savepoint() override;
+  Result<void> ReleaseSavepoint() override;
+  Result<void> RollbackToSavepoint() override;
   Result<std::optional<Job>> LoadJob(JobId id) override;
   Result<std::optional<Job>> LoadJobByKey(const std::string& queue,
                                           const std::string& key) override;
@@ -68,6 +71,8 @@ class MemoryStore final : public RecordStore {
   void Unindex(const Execution& exec);
 
   bool in_txn_ = false;
+  bool in_savepoint_ = false;
+  bool txn_dirty_ = false;  // Written in this transaction before its savepoint.
   bool dirty_ = false;
 };
 

@@ -393,6 +393,15 @@ Result<void> PostgresStore::Rollback() {
   return conn_->Run("ROLLBACK");
 }
 
+Result<void> PostgresStore::Savepoint() { return conn_->Run("SAVEPOINT op"); }
+
+Result<void> PostgresStore::ReleaseSavepoint() { return conn_->Run("RELEASE SAVEPOINT op"); }
+
+Result<void> PostgresStore::RollbackToSavepoint() {
+  LAB_RETURN_IF_ERROR(conn_->Run("ROLLBACK TO SAVEPOINT op"));
+  return ReleaseSavepoint();
+}
+
 namespace {
 
 template <typename T, typename Decode>

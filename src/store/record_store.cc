@@ -14,6 +14,18 @@ namespace lab {
 template <typename T>
 Result<T> RecordStore::Transact(const std::function<Result<T>(Txn&)>& body) {
   LAB_RETURN_IF_ERROR(CheckNotFailed());
+  if (in_group_) {
+    // One operation of a group: its own savepoint; the group commits.
+    LAB_RETURN_IF_ERROR(Savepoint());
+    Txn txn;
+    Result<T> result = body(txn);
+    const bool keep = result || txn.keep_on_error;
+    if (auto ended = keep ? ReleaseSavepoint() : RollbackToSavepoint(); !ended) {
+      failed_ = true;  // The transaction's state is unknown: the group must not commit.
+      return std::unexpected(ended.error());
+    }
+    return result;
+  }
   LAB_RETURN_IF_ERROR(BeginWrite());
   Txn txn;
   Result<T> result = body(txn);
@@ -21,20 +33,42 @@ Result<T> RecordStore::Transact(const std::function<Result<T>(Txn&)>& body) {
     RollbackOrStop();
     return result;
   }
-  if (auto committed = CommitWrite(); !committed) {
-    if (committed.error().code == ErrorCode::kUnavailable) {
-      // The commit was refused before anything was written (e.g. busy).
-      RollbackOrStop();
-      return std::unexpected(committed.error());
-    }
-    // The transaction may or may not be durable. Never guess, never retry
-    // the sync: stop, release the write lock, and let reopen + reconcile decide.
-    failed_ = true;
-    RollbackOrStop();
-    return MakeError(ErrorCode::kUnknownOutcome,
-                     "durable commit failed, outcome unknown: " + committed.error().ToString());
-  }
+  LAB_RETURN_IF_ERROR(CommitOrStop());
   return result;
+}
+
+Result<void> RecordStore::CommitOrStop() {
+  auto committed = CommitWrite();
+  if (committed) return {};
+  if (committed.error().code == ErrorCode::kUnavailable) {
+    // The commit was refused before anything was written (e.g. busy).
+    RollbackOrStop();
+    return std::unexpected(committed.error());
+  }
+  // The transaction may or may not be durable. Never guess, never retry
+  // the sync: stop, release the write lock, and let reopen + reconcile decide.
+  failed_ = true;
+  RollbackOrStop();
+  return MakeError(ErrorCode::kUnknownOutcome,
+                   "durable commit failed, outcome unknown: " + committed.error().ToString());
+}
+
+Result<void> RecordStore::BeginGroup() {
+  LAB_ASSERT(!in_group_);
+  LAB_RETURN_IF_ERROR(CheckNotFailed());
+  LAB_RETURN_IF_ERROR(BeginWrite());
+  in_group_ = true;
+  return {};
+}
+
+Result<void> RecordStore::EndGroup() {
+  LAB_ASSERT(in_group_);
+  in_group_ = false;
+  if (failed_) {
+    RollbackOrStop();
+    return CheckNotFailed();
+  }
+  return CommitOrStop();
 }
 
 Result<void> RecordStore::CheckNotFailed() const {

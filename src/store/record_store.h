@@ -42,6 +42,17 @@ class RecordStore : public Store {
   Result<std::vector<StateCount>> CountJobs() final;
   Result<Snapshot> ReadSnapshot() final;
 
+  // Group commit (store/group_commit.h): between BeginGroup and EndGroup,
+  // every write operation runs in its own savepoint of one outer write
+  // transaction, so a failed operation undoes only its own writes, and
+  // EndGroup makes them all durable with one commit. An operation's success
+  // inside a group means nothing until EndGroup succeeds. EndGroup fails
+  // (and writes nothing) when an operation left the handle fail-stopped;
+  // a failed durable commit is kUnknownOutcome and fail-stops the handle.
+  Result<void> BeginGroup();
+  Result<void> EndGroup();
+  bool failed() const { return failed_; }
+
  protected:
   // Transactions. BeginWrite starts a write transaction (SQLite: BEGIN
   // IMMEDIATE); CommitWrite makes it durable; Rollback undoes it. A failed
@@ -49,6 +60,11 @@ class RecordStore : public Store {
   virtual Result<void> BeginWrite() = 0;
   virtual Result<void> CommitWrite() = 0;
   virtual Result<void> Rollback() = 0;
+  // One level of savepoint inside a write transaction.
+  virtual Result<void> Savepoint() = 0;
+  virtual Result<void> ReleaseSavepoint() = 0;
+  // Undoes the writes since Savepoint() and releases it.
+  virtual Result<void> RollbackToSavepoint() = 0;
 
   virtual Result<std::optional<Job>> LoadJob(JobId id) = 0;
   virtual Result<std::optional<Job>> LoadJobByKey(const std::string& queue,
@@ -89,6 +105,10 @@ class RecordStore : public Store {
   // Runs `body` in one write transaction.
   template <typename T>
   Result<T> Transact(const std::function<Result<T>(Txn&)>& body);
+  // Makes the open write transaction durable; on failure rolls it back and
+  // says whether anything may have been written (kUnknownOutcome, the handle
+  // then fail-stopped) or not (kUnavailable, e.g. busy).
+  Result<void> CommitOrStop();
   // kFailStopped once the handle is fail-stopped.
   Result<void> CheckNotFailed() const;
   // Rolls back; on failure marks the handle fail-stopped.
@@ -108,7 +128,8 @@ class RecordStore : public Store {
 
   Clock& clock_;
   StoreOptions options_;
-  bool failed_ = false;  // Fail-stop after an indeterminate durable commit.
+  bool failed_ = false;    // Fail-stop after an indeterminate durable commit.
+  bool in_group_ = false;  // Between BeginGroup and EndGroup.
 };
 
 }  // namespace lab

@@ -264,6 +264,15 @@ Result<void> SqliteStore::Rollback() {
   return db_->Exec("ROLLBACK");
 }
 
+Result<void> SqliteStore::Savepoint() { return db_->Exec("SAVEPOINT op"); }
+
+Result<void> SqliteStore::ReleaseSavepoint() { return db_->Exec("RELEASE SAVEPOINT op"); }
+
+Result<void> SqliteStore::RollbackToSavepoint() {
+  LAB_RETURN_IF_ERROR(db_->Exec("ROLLBACK TO SAVEPOINT op"));
+  return ReleaseSavepoint();
+}
+
 Result<std::optional<Job>> SqliteStore::LoadJob(JobId id) {
   LAB_ASSIGN_OR_RETURN(Statement * s,
                        db_->Prepare(fmt::format("SELECT {} FROM jobs WHERE id = ?1", kJobColumns)));

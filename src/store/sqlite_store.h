@@ -43,6 +43,9 @@ class SqliteStore final : public RecordStore {
   Result<void> BeginWrite() override;
   Result<void> CommitWrite() override;
   Result<void> Rollback() override;
+  Result<void> Savepoint() override;
+  Result<void> ReleaseSavepoint() override;
+  Result<void> RollbackToSavepoint() override;
   Result<std::optional<Job>> LoadJob(JobId id) override;
   Result<std::optional<Job>> LoadJobByKey(const std::string& queue,
                                           const std::string& key) override;

@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "core/testing/temp_dir.h"
 #include "core/text.h"
+#include "store/group_commit.h"
 #include "store/memory_store.h"
 #include "store/postgres_store.h"
 #include "store/rules.h"
@@ -23,6 +24,8 @@ namespace lab {
 namespace {
 
 using Factory = std::function<std::unique_ptr<Store>(Clock&, StoreOptions, testing::TempDir&)>;
+using RecordFactory =
+    std::function<std::unique_ptr<RecordStore>(Clock&, StoreOptions, testing::TempDir&)>;
 
 struct Backend {
   std::string name;
@@ -31,21 +34,23 @@ struct Backend {
 
 void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
 
-std::vector<Backend> Backends() {
+std::vector<std::pair<std::string, RecordFactory>> RecordBackends() {
   return {
       {"Memory",
        [](Clock& clock, StoreOptions options, testing::TempDir&) {
-         return std::unique_ptr<Store>(new MemoryStore(clock, options));
+         return std::make_unique<MemoryStore>(clock, options);
        }},
       {"Sqlite",
-       [](Clock& clock, StoreOptions options, testing::TempDir& dir) {
+       [](Clock& clock, StoreOptions options,
+          testing::TempDir& dir) -> std::unique_ptr<RecordStore> {
          auto store =
              SqliteStore::Open(SqliteOptions{.path = dir.File("q.db"), .store = options}, clock);
          EXPECT_TRUE(store.has_value()) << store.error().ToString();
-         return std::unique_ptr<Store>(std::move(*store));
+         if (!store) return nullptr;
+         return std::move(*store);
        }},
       {"Postgres",
-       [](Clock& clock, StoreOptions options, testing::TempDir&) -> std::unique_ptr<Store> {
+       [](Clock& clock, StoreOptions options, testing::TempDir&) -> std::unique_ptr<RecordStore> {
          // Set by ctest, which starts a private server (cmake/PgFixture.cmake).
          const auto url = testing::PgUrlFromEnv();
          if (!url) {
@@ -58,9 +63,31 @@ std::vector<Backend> Backends() {
              {.conninfo = *url, .schema = testing::FreshPgSchema(), .store = options}, clock);
          EXPECT_TRUE(store.has_value()) << store.error().ToString();
          if (!store) return nullptr;
-         return std::unique_ptr<Store>(std::move(*store));
+         return std::move(*store);
        }},
   };
+}
+
+// Every backend alone, and every backend behind a CommitGroup handle (each
+// call then runs in a savepoint of a group transaction).
+std::vector<Backend> Backends() {
+  std::vector<Backend> out;
+  for (auto& [name, make] : RecordBackends()) {
+    out.push_back({name, [make](Clock& clock, StoreOptions options, testing::TempDir& dir) {
+                     return std::unique_ptr<Store>(make(clock, options, dir));
+                   }});
+    out.push_back({"Group" + name,
+                   [make](Clock& clock, StoreOptions options,
+                          testing::TempDir& dir) -> std::unique_ptr<Store> {
+                     auto group = CommitGroup::Open([&clock, options, &dir, make]() {
+                       return Result<std::unique_ptr<RecordStore>>(make(clock, options, dir));
+                     });
+                     EXPECT_TRUE(group.has_value()) << group.error().ToString();
+                     if (!group) return nullptr;
+                     return (*group)->NewHandle();
+                   }});
+  }
+  return out;
 }
 
 class StoreConformanceTest : public ::testing::TestWithParam<Backend> {
