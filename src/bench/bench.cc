@@ -69,13 +69,16 @@ class Bench {
   Result<BenchResult> Run(const std::string& dir);
 
  private:
-  Result<std::unique_ptr<Queue>> Open() { return Queue::Open(url_, clock_); }
+  Result<std::unique_ptr<Queue>> Open() {
+    if (group_) return Queue::Adopt(group_->NewHandle(), clock_);
+    return Queue::Open(url_, clock_);
+  }
   // P producer threads enqueue `n` jobs into `queue`, each awaiting its own
   // calls of `batch` jobs; `pace` > 0 spreads them at that many jobs/s.
   Result<void> Produce(const std::string& queue, int64_t n, double pace);
   PoolOptions Pool(const std::string& queue, bool drain) const {
     return {.concurrency = o_.consumers,
-            .worker = {.name = "bench", .queue = queue, .lease_ms = 30'000},
+            .worker = {.name = "bench", .queue = queue, .lease_ms = 30'000, .fused = o_.fused},
             .idle_wait_ms = 1,
             .drain = drain};
   }
@@ -91,6 +94,7 @@ class Bench {
   SystemWaiter waiter_;
   std::map<std::string, int64_t> enqueued_;  // By queue.
   std::atomic<int64_t> retries_{0};
+  std::shared_ptr<CommitGroup> group_;
 };
 
 Result<void> Bench::Produce(const std::string& queue, int64_t n, double pace) {
@@ -197,7 +201,10 @@ Result<int64_t> Bench::Verify(BenchLatency& latency) {
 Result<BenchResult> Bench::Run(const std::string& dir) {
   BenchResult r;
   LAB_ASSIGN_OR_RETURN(r.sync_rate, SyncRate(dir));
-  {
+  if (o_.group_commit) {
+    LAB_ASSIGN_OR_RETURN(group_,
+                         CommitGroup::Open([this] { return OpenRecordStore(url_, clock_, {}); }));
+  } else {
     LAB_ASSIGN_OR_RETURN(auto created, Open());  // Creates the store before any timing.
   }
   progress_("enqueue", 0, o_.jobs);
@@ -222,6 +229,7 @@ Result<BenchResult> Bench::Run(const std::string& dir) {
   progress_("verify", 0, 0);
   LAB_ASSIGN_OR_RETURN(r.verified, Verify(r.latency));
   r.transient_retries = retries_;
+  if (group_) r.group = group_->stats();
   return r;
 }
 
@@ -309,13 +317,19 @@ std::string FormatBench(const BenchOptions& o, const BenchResult& r) {
       "p50 {} ms, p99 {} ms, max {} ms\n",
       r.latency.offered_rate, r.latency.jobs, r.latency.p50_ms, r.latency.p99_ms, r.latency.max_ms);
   out += fmt::format("verified: {} jobs SUCCEEDED, each with exactly one effect\n", r.verified);
+  if (r.group.batches > 0) {
+    out += fmt::format("group commit: {} write calls in {} transactions, {:.1f} a transaction\n",
+                       r.group.calls, r.group.batches,
+                       static_cast<double>(r.group.calls) / static_cast<double>(r.group.batches));
+  }
   if (r.transient_retries > 0) {
     out += fmt::format("transient store errors retried by producers and the monitor: {}\n",
                        r.transient_retries);
   }
   out += fmt::format(
-      "reproduce: lab bench --db '{}' --jobs {} --producers {} --consumers {} --batch {}\n", o.db,
-      o.jobs, o.producers, o.consumers, o.batch);
+      "reproduce: lab bench --db '{}' --jobs {} --producers {} --consumers {} --batch {}{}{}\n",
+      o.db, o.jobs, o.producers, o.consumers, o.batch, o.group_commit ? "" : " --no-group-commit",
+      o.fused ? "" : " --split-steps");
   return out;
 }
 
@@ -325,6 +339,10 @@ std::string BenchToJson(const BenchOptions& o, const BenchResult& r) {
                       {"producers", o.producers},
                       {"consumers", o.consumers},
                       {"batch", o.batch},
+                      {"group_commit", o.group_commit},
+                      {"fused", o.fused},
+                      {"group_transactions", r.group.batches},
+                      {"group_calls", r.group.calls},
                       {"sync_rate", r.sync_rate},
                       {"verified", r.verified},
                       {"transient_retries", r.transient_retries}};

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "store/group_commit.h"
 #include "store/store.h"
 
 namespace lab {
@@ -32,6 +33,12 @@ struct BenchOptions {
   int producers = 1;
   int consumers = 1;
   int batch = 1;  // Jobs per enqueue call (Store::EnqueueBatch when > 1).
+  // Producers and consumers share one CommitGroup (store/group_commit.h):
+  // their calls share transactions and syncs. Off: a handle each.
+  bool group_commit = true;
+  // Workers claim+begin and commit+finish in one call each (two durable
+  // transactions a job). Off: four, the split path.
+  bool fused = true;
 };
 
 struct BenchPhase {
@@ -55,6 +62,7 @@ struct BenchResult {
   // Calls of producers and the monitor that found the store busy and were
   // retried (the consumers' own retries are the worker pool's).
   int64_t transient_retries = 0;
+  GroupStats group;  // With group commit: transactions and the calls they carried.
 };
 
 // Calls `progress(phase, done, total)` now and then from the calling thread.

@@ -18,11 +18,13 @@ struct BenchArgs {
   std::string producers = "1";
   std::string consumers = "1";
   std::string batch = "1";
+  bool group_commit = true;
+  bool fused = true;
   std::string json;
 };
 
 int Bench(const BenchArgs& a) {
-  BenchOptions o{.db = a.db};
+  BenchOptions o{.db = a.db, .group_commit = a.group_commit, .fused = a.fused};
   for (auto [flag, text, lo, hi, out] :
        {std::tuple{"--jobs", &a.jobs, 1, 10'000'000, &o.jobs},
         std::tuple{"--producers", &a.producers, 1, 256, &o.producers},
@@ -66,6 +68,11 @@ void AddBenchCommands(CLI::App& app, CommandTable& table) {
   bench->add_option("--consumers", args->consumers, "Consumer threads, 1..256 (default 1)");
   bench->add_option("--batch", args->batch,
                     "Jobs per enqueue call (one transaction), 1..10000 (default 1)");
+  bench->add_flag("--no-group-commit{false}", args->group_commit,
+                  "Give every producer and consumer its own store handle instead of one shared "
+                  "CommitGroup (no shared transactions)");
+  bench->add_flag("--split-steps{false}", args->fused,
+                  "Workers take claim, begin, commit and finish as four transactions, not two");
   bench->add_option("--json", args->json, "Also write the figures to this file as JSON");
   table.emplace_back(bench, [args] { return Bench(*args); });
 }

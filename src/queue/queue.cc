@@ -65,9 +65,15 @@ Result<StoreUrl> ParseStoreUrl(std::string_view url) {
 
 Result<std::unique_ptr<Store>> OpenStore(std::string_view url, Clock& clock,
                                          const QueueOptions& options) {
+  LAB_ASSIGN_OR_RETURN(auto store, OpenRecordStore(url, clock, options));
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+Result<std::unique_ptr<RecordStore>> OpenRecordStore(std::string_view url, Clock& clock,
+                                                     const QueueOptions& options) {
   LAB_ASSIGN_OR_RETURN(StoreUrl parsed, ParseStoreUrl(url));
   const StoreOptions store_options = StoreOptionsFor(options.guards);
-  std::unique_ptr<Store> store;
+  std::unique_ptr<RecordStore> store;
   if (parsed.kind == StoreKind::kMemory) {
     store = std::make_unique<MemoryStore>(clock, store_options);
   } else if (parsed.kind == StoreKind::kPostgres) {

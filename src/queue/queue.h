@@ -17,7 +17,7 @@
 #include "core/clock.h"
 #include "core/trace.h"
 #include "queue/guards.h"
-#include "store/store.h"
+#include "store/record_store.h"
 
 namespace lab {
 
@@ -49,6 +49,9 @@ Result<StoreUrl> ParseStoreUrl(std::string_view url);
 // what Queue::Open opens, for a caller that decorates it before Adopt.
 Result<std::unique_ptr<Store>> OpenStore(std::string_view url, Clock& clock,
                                          const QueueOptions& options);
+// The same, as the RecordStore a CommitGroup runs (store/group_commit.h).
+Result<std::unique_ptr<RecordStore>> OpenRecordStore(std::string_view url, Clock& clock,
+                                                     const QueueOptions& options);
 
 class Queue {
  public:
