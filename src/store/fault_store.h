@@ -75,6 +75,10 @@ class FaultStore final : public Store {
                                CommitThen then) override {
     return Call(StoreOp::kCommit, l.token, [&] { return inner_->Commit(l, e, then); });
   }
+  Result<std::vector<Result<CompleteOutcome>>> Complete(std::span<const Completion> c) override {
+    return Call(StoreOp::kCommit, c.empty() ? 0 : c.front().lease.token,
+                [&] { return inner_->Complete(c); });
+  }
   Result<void> Finish(const LeaseRef& l) override {
     return Call(StoreOp::kFinish, l.token, [&] { return inner_->Finish(l); });
   }

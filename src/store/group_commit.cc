@@ -33,6 +33,11 @@ class GroupHandle final : public Store {
                                CommitThen then) override {
     return Write<CommitOutcome>([&](RecordStore& s) { return s.Commit(lease, effect, then); });
   }
+  Result<std::vector<Result<CompleteOutcome>>> Complete(
+      std::span<const Completion> items) override {
+    return Write<std::vector<Result<CompleteOutcome>>>(
+        [&](RecordStore& s) { return s.Complete(items); });
+  }
   Result<void> Finish(const LeaseRef& lease) override {
     return Write<void>([&](RecordStore& s) { return s.Finish(lease); });
   }

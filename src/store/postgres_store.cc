@@ -207,7 +207,8 @@ class PostgresStore::Conn {
     // The server's NOTICEs ("schema already exists, skipping", "drop
     // cascades to 5 other objects") are not for the lab's user: libpq
     // would print each one on stderr.
-    PQsetNoticeProcessor(pg_, [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        pg_, [](void*, const char*) {}, nullptr);
     // Payloads are read back as hex whatever the server's default is.
     return Run("SET bytea_output = 'hex'");
   }

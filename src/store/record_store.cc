@@ -168,8 +168,8 @@ Result<std::vector<Lease>> RecordStore::Claim(const ClaimRequest& request) {
         Txn none;
         LAB_RETURN_IF_ERROR(Persist(PlanBegin(rec.job, rec.exec, ref, ctx), ctx, rec, none));
       }
-      leases.push_back(Lease{rec.exec.id, rec.exec.attempt, rec.exec.lease_expires_at_ms,
-                             std::move(rec.job)});
+      leases.push_back(
+          Lease{rec.exec.id, rec.exec.attempt, rec.exec.lease_expires_at_ms, std::move(rec.job)});
     }
     return leases;
   });
@@ -221,6 +221,60 @@ Result<CommitOutcome> RecordStore::Commit(const LeaseRef& lease,
       LAB_RETURN_IF_ERROR(Persist(PlanFinish(rec.job, rec.exec, lease, ctx), ctx, rec, txn));
     }
     return plan.commit_outcome;
+  });
+}
+
+Result<std::optional<Error>> RecordStore::Settle(const Plan& plan, const PlanContext& ctx,
+                                                 Loaded& rec) {
+  if (plan.refusal) {
+    for (const AuditEntry& entry : plan.audit) LAB_RETURN_IF_ERROR(AppendAudit(entry));
+    return std::optional<Error>(*plan.refusal);
+  }
+  Txn txn;
+  LAB_RETURN_IF_ERROR(Persist(plan, ctx, rec, txn));
+  return std::optional<Error>();
+}
+
+Result<Result<CompleteOutcome>> RecordStore::CompleteIn(const Completion& item,
+                                                        const PlanContext& ctx) {
+  using Item = Result<CompleteOutcome>;
+  auto loaded = LoadLease(item.lease);
+  if (!loaded && loaded.error().code == ErrorCode::kNotFound)
+    return Item(std::unexpected(loaded.error()));
+  LAB_RETURN_IF_ERROR(loaded);
+  Loaded& rec = *loaded;
+  if (item.fail) {
+    const Plan plan = PlanFail(rec.job, rec.exec, item.lease, *item.fail, ctx);
+    LAB_ASSIGN_OR_RETURN(auto refused, Settle(plan, ctx, rec));
+    if (refused) return Item(std::unexpected(*refused));
+    return Item(plan.fail_outcome == FailOutcome::kRetryScheduled ? CompleteOutcome::kRetryScheduled
+                                                                  : CompleteOutcome::kDeadLettered);
+  }
+  LAB_ASSIGN_OR_RETURN(auto committed_by, FindCommitted(rec.job.id, rec.exec.id));
+  const Plan commit = PlanCommit(rec.job, rec.exec, item.lease, item.effect, committed_by, ctx);
+  LAB_ASSIGN_OR_RETURN(auto refused, Settle(commit, ctx, rec));
+  if (refused) return Item(std::unexpected(*refused));
+  if (commit.commit_outcome == CommitOutcome::kAlreadyCommitted) {
+    return Item(CompleteOutcome::kDuplicate);
+  }
+  LAB_ASSIGN_OR_RETURN(refused, Settle(PlanFinish(rec.job, rec.exec, item.lease, ctx), ctx, rec));
+  if (refused) return Item(std::unexpected(*refused));
+  return Item(CompleteOutcome::kFinished);
+}
+
+Result<std::vector<Result<CompleteOutcome>>> RecordStore::Complete(
+    std::span<const Completion> items) {
+  LAB_RETURN_IF_ERROR(CheckCompletions(items));
+  using Out = std::vector<Result<CompleteOutcome>>;
+  return Transact<Out>([&](Txn&) -> Result<Out> {
+    const PlanContext ctx = Context();
+    Out out;
+    out.reserve(items.size());
+    for (const Completion& item : items) {
+      LAB_ASSIGN_OR_RETURN(auto r, CompleteIn(item, ctx));
+      out.push_back(std::move(r));
+    }
+    return out;
   });
 }
 

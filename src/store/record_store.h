@@ -30,6 +30,7 @@ class RecordStore : public Store {
   using Store::Commit;
   Result<CommitOutcome> Commit(const LeaseRef& lease, const std::optional<Effect>& effect,
                                CommitThen then) final;
+  Result<std::vector<Result<CompleteOutcome>>> Complete(std::span<const Completion> items) final;
   Result<void> Finish(const LeaseRef& lease) final;
   Result<void> Release(const LeaseRef& lease, std::string_view why) final;
   Result<FailOutcome> Fail(const LeaseRef& lease, const FailRequest& request) final;
@@ -117,6 +118,12 @@ class RecordStore : public Store {
   // One enqueue inside the caller's transaction (the request is checked).
   Result<EnqueueResult> EnqueueIn(const NewJob& request, const PlanContext& ctx);
   Result<Loaded> LoadLease(const LeaseRef& lease);
+  // One item of Complete inside its transaction: the outer error is the
+  // backend's (the batch fails), the inner one the item's refusal.
+  Result<Result<CompleteOutcome>> CompleteIn(const Completion& item, const PlanContext& ctx);
+  // Writes a plan that may be a refusal: its audit entries only, and the
+  // refusal as the inner error; otherwise Persist.
+  Result<std::optional<Error>> Settle(const Plan& plan, const PlanContext& ctx, Loaded& rec);
   // Writes a plan: audit entries, then (unless refused) effect and records.
   Result<void> Persist(const Plan& plan, const PlanContext& ctx, Loaded& rec, Txn& txn);
   // Shared body of the simple lease operations (heartbeat, begin, finish).

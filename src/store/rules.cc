@@ -392,6 +392,19 @@ Result<void> CheckFailRequest(const FailRequest& request) {
   return {};
 }
 
+Result<void> CheckCompletions(std::span<const Completion> items) {
+  LAB_RETURN_IF_ERROR(CheckInRange("the number of completions in a batch",
+                                   static_cast<int64_t>(items.size()), 1, kMaxEnqueueBatch));
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (!items[i].fail) continue;
+    if (auto ok = CheckFailRequest(*items[i].fail); !ok) {
+      return MakeError(ok.error().code,
+                       fmt::format("completion {} of the batch: {}", i, ok.error().message));
+    }
+  }
+  return {};
+}
+
 Job PlanEnqueue(const NewJob& request, const PlanContext& ctx) {
   LAB_DASSERT(CheckNewJob(request).has_value());
   Job job;

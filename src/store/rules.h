@@ -99,6 +99,9 @@ Result<void> CheckEnqueueBatch(std::span<const NewJob> jobs);
 Result<void> CheckClaim(const ClaimRequest& request);
 Result<void> CheckLeaseMs(DurationMs lease_ms);
 Result<void> CheckFailRequest(const FailRequest& request);
+// 1 to kMaxEnqueueBatch items, each fail request passing CheckFailRequest;
+// the error names the item.
+Result<void> CheckCompletions(std::span<const Completion> items);
 
 // Enqueue of a brand-new job (id left 0 for the backend to assign).
 // `request` has passed CheckNewJob (the store checks it before its transaction).

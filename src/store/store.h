@@ -51,6 +51,14 @@ class Store {
   Result<CommitOutcome> Commit(const LeaseRef& lease, const std::optional<Effect>& effect) {
     return Commit(lease, effect, CommitThen::kStay);
   }
+  // Several attempts' ends in one transaction, durable before it returns:
+  // each item is what Commit (with kFinish) or Fail would do for it, in
+  // order, and succeeds or is refused on its own (fenced: kAborted with its
+  // audit signal; not found; out of order). An outer error means no item
+  // was recorded (kUnknownOutcome: unknown, as for any call). 1 to
+  // kMaxEnqueueBatch items, each checked before the transaction starts.
+  virtual Result<std::vector<Result<CompleteOutcome>>> Complete(
+      std::span<const Completion> items) = 0;
   // COMMITTED -> DONE; the job SUCCEEDED. Idempotent on a DONE execution.
   virtual Result<void> Finish(const LeaseRef& lease) = 0;
   // LEASED or IN_PROGRESS -> ABORTED with `why` in the audit trail; the job

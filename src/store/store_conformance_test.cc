@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
 #include <memory>
 
 #include "core/clock.h"
@@ -36,10 +37,8 @@ void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
 
 std::vector<std::pair<std::string, RecordFactory>> RecordBackends() {
   return {
-      {"Memory",
-       [](Clock& clock, StoreOptions options, testing::TempDir&) {
-         return std::make_unique<MemoryStore>(clock, options);
-       }},
+      {"Memory", [](Clock& clock, StoreOptions options,
+                    testing::TempDir&) { return std::make_unique<MemoryStore>(clock, options); }},
       {"Sqlite",
        [](Clock& clock, StoreOptions options,
           testing::TempDir& dir) -> std::unique_ptr<RecordStore> {
@@ -79,9 +78,12 @@ std::vector<Backend> Backends() {
     out.push_back({"Group" + name,
                    [make](Clock& clock, StoreOptions options,
                           testing::TempDir& dir) -> std::unique_ptr<Store> {
-                     auto group = CommitGroup::Open([&clock, options, &dir, make]() {
-                       return Result<std::unique_ptr<RecordStore>>(make(clock, options, dir));
-                     });
+                     auto group = CommitGroup::Open(
+                         [&clock, options, &dir, make]() -> Result<std::unique_ptr<RecordStore>> {
+                           auto store = make(clock, options, dir);
+                           if (!store) return MakeError(ErrorCode::kInternal, "no backend");
+                           return store;
+                         });
                      EXPECT_TRUE(group.has_value()) << group.error().ToString();
                      if (!group) return nullptr;
                      return (*group)->NewHandle();
@@ -562,6 +564,61 @@ TEST_P(StoreConformanceTest, FusedClaimAndCommitAuditEveryTransitionOfTheSplitPa
   const Snapshot s = Snap();
   EXPECT_EQ(s.effects.size(), 1u);
   EXPECT_EQ(AuditTrail(s), kOneJobTrail);
+}
+
+TEST_P(StoreConformanceTest, CompleteRecordsEachItemOnItsOwnInOneCall) {
+  const JobId ok = Add({.key = "ok"});
+  const JobId retry = Add({.key = "retry"});
+  const JobId dead = Add({.key = "dead"});
+  const JobId zombie = Add({.key = "zombie", .max_attempts = 3});
+  auto leases = store_->Claim({.worker = "w1", .max_jobs = 4, .lease_ms = 1'000, .begin = true});
+  ASSERT_TRUE(leases.has_value() && leases->size() == 4u);
+  std::map<JobId, LeaseRef> by_job;
+  for (const Lease& l : *leases) by_job[l.job.id] = Ref(l);
+  // The zombie's lease is taken over before its worker reports.
+  clock_.AdvanceMs(2'000);
+  ASSERT_EQ(*store_->ReapExpired(), 4);
+  auto again = store_->Claim({.worker = "w2", .max_jobs = 4, .lease_ms = 1'000, .begin = true});
+  ASSERT_TRUE(again.has_value() && again->size() == 4u);
+  for (const Lease& l : *again) {
+    if (l.job.id != zombie) by_job[l.job.id] = Ref(l);
+  }
+  const std::vector<Completion> items = {
+      {.lease = by_job[ok], .effect = Effect{"paid"}},
+      {.lease = by_job[retry], .fail = FailRequest{"busy", clock_.NowMs() + 500}},
+      {.lease = by_job[dead], .fail = FailRequest{"bad input", std::nullopt}},
+      {.lease = by_job[zombie], .effect = Effect{"late"}},
+      {.lease = {9999, 1}, .effect = Effect{"nobody"}}};
+  auto out = store_->Complete(items);
+  ASSERT_TRUE(out.has_value()) << out.error().ToString();
+  ASSERT_EQ(out->size(), 5u);
+  EXPECT_EQ((*out)[0], CompleteOutcome::kFinished);
+  EXPECT_EQ((*out)[1], CompleteOutcome::kRetryScheduled);
+  EXPECT_EQ((*out)[2], CompleteOutcome::kDeadLettered);
+  EXPECT_EQ((*out)[3].error().code, ErrorCode::kAborted);
+  EXPECT_EQ((*out)[4].error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(StateOf(ok), JobState::kSucceeded);
+  EXPECT_EQ(StateOf(retry), JobState::kPending);
+  EXPECT_EQ(StateOf(dead), JobState::kDead);
+  EXPECT_EQ(StateOf(zombie), JobState::kRunning);  // Its new lease stands.
+  const Snapshot s = Snap();
+  ASSERT_EQ(s.effects.size(), 1u);
+  EXPECT_EQ(s.effects[0].payload, "paid");
+  EXPECT_TRUE(std::any_of(s.audit.begin(), s.audit.end(), [&](const AuditEntry& a) {
+    return a.job_id == zombie && a.event == AuditEvent::kFenced;
+  }));
+}
+
+TEST_P(StoreConformanceTest, CompleteRefusesABadBatchWhole) {
+  Add();
+  Lease l = Started();
+  EXPECT_EQ(store_->Complete({}).error().code, ErrorCode::kInvalidArgument);
+  const std::vector<Completion> bad = {
+      {.lease = Ref(l), .effect = Effect{"x"}},
+      {.lease = Ref(l), .fail = FailRequest{"e", kMaxTimeMs + 1}}};
+  EXPECT_EQ(store_->Complete(bad).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(ExecStateOf(l.execution_id), ExecState::kInProgress);
+  EXPECT_TRUE(Snap().effects.empty());
 }
 
 TEST_P(StoreConformanceTest, FusedCommitOfADuplicateStopsAtAbortedWithNoEffect) {

@@ -170,6 +170,22 @@ enum class CommitThen { kStay, kFinish };
 
 enum class FailOutcome { kRetryScheduled, kDeadLettered };
 
+// One attempt's end as its worker reports it in a batch (Store::Complete):
+// commit `effect` and finish (the job SUCCEEDED), or, with `fail` set, fail
+// the attempt (retried or dead-lettered as `fail` says).
+struct Completion {
+  LeaseRef lease;
+  std::optional<Effect> effect;  // Commit only; none: no ledger effect.
+  std::optional<FailRequest> fail;
+};
+
+enum class CompleteOutcome {
+  kFinished,        // Committed and DONE.
+  kDuplicate,       // Another execution had committed; this one aborted, no effect.
+  kRetryScheduled,  // Failed; PENDING again at its retry time.
+  kDeadLettered,    // Failed for good; DEAD.
+};
+
 struct Snapshot {
   std::vector<Job> jobs;              // Ordered by id.
   std::vector<Execution> executions;  // Ordered by id.
