@@ -39,6 +39,9 @@ struct BenchOptions {
   // Workers claim+begin and commit+finish in one call each (two durable
   // transactions a job). Off: four, the split path.
   bool fused = true;
+  // Jobs each consumer thread claims and records at a time (BatchWorker
+  // above 1: two durable transactions a batch).
+  int claim_batch = 1;
 };
 
 struct BenchPhase {

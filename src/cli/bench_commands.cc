@@ -18,6 +18,7 @@ struct BenchArgs {
   std::string producers = "1";
   std::string consumers = "1";
   std::string batch = "1";
+  std::string claim_batch = "1";
   bool group_commit = true;
   bool fused = true;
   std::string json;
@@ -29,7 +30,8 @@ int Bench(const BenchArgs& a) {
        {std::tuple{"--jobs", &a.jobs, 1, 10'000'000, &o.jobs},
         std::tuple{"--producers", &a.producers, 1, 256, &o.producers},
         std::tuple{"--consumers", &a.consumers, 1, 256, &o.consumers},
-        std::tuple{"--batch", &a.batch, 1, 10'000, &o.batch}}) {
+        std::tuple{"--batch", &a.batch, 1, 10'000, &o.batch},
+        std::tuple{"--claim-batch", &a.claim_batch, 1, kMaxClaimBatch, &o.claim_batch}}) {
     auto n = ParseInteger(*text, flag, lo, hi);
     if (!n) return FailWith(n.error());
     *out = static_cast<int>(*n);
@@ -68,6 +70,8 @@ void AddBenchCommands(CLI::App& app, CommandTable& table) {
   bench->add_option("--consumers", args->consumers, "Consumer threads, 1..256 (default 1)");
   bench->add_option("--batch", args->batch,
                     "Jobs per enqueue call (one transaction), 1..10000 (default 1)");
+  bench->add_option("--claim-batch", args->claim_batch,
+                    "Jobs each consumer claims, runs and records at a time, 1..10000 (default 1)");
   bench->add_flag("--no-group-commit{false}", args->group_commit,
                   "Give every producer and consumer its own store handle instead of one shared "
                   "CommitGroup (no shared transactions)");

@@ -29,6 +29,29 @@ constexpr EnumNames<StepKind, 9> kStepKinds = {{{StepKind::kNoJob, "no_job"},
 
 }  // namespace
 
+std::string HandlerKey(const Guards& guards, const Lease& lease) {
+  if (guards.stable_key) return lease.job.EffectKey();
+  LAB_MARK(kExecutionScopedKey);
+  return fmt::format("exec:{}", lease.execution_id);
+}
+
+void ApplyOutsideCommit(EffectSink& sink, const Lease& lease, const std::string& key,
+                        const std::string& effect, TimeMs now_ms) {
+  LAB_MARK(kEffectOutsideCommit);
+  sink.Apply(AppliedEffect{.job_id = lease.job.id,
+                           .key = key,
+                           .execution_id = lease.execution_id,
+                           .token = lease.token,
+                           .payload = effect,
+                           .at_ms = now_ms});
+}
+
+std::optional<TimeMs> RetryAt(const RetryPolicy& policy, const Lease& lease, bool permanent,
+                              TimeMs now_ms, Rng& rng) {
+  const int used = lease.token - lease.job.attempts_at_redrive;
+  return policy.Decide(used, lease.job.max_attempts, permanent, now_ms, rng);
+}
+
 std::string_view ToString(WorkerPhase phase) { return NameOf(kPhases, phase); }
 std::string_view ToString(StepKind kind) { return NameOf(kStepKinds, kind); }
 
@@ -156,9 +179,7 @@ Result<StepResult> Worker::Begin() {
 Result<StepResult> Worker::RunHandler() {
   LAB_ASSERT(lease_ && !result_);
   const Job& job = lease_->job;
-  const bool stable = queue_.guards().stable_key;
-  if (!stable) LAB_MARK(kExecutionScopedKey);
-  const std::string key = stable ? job.EffectKey() : fmt::format("exec:{}", lease_->execution_id);
+  const std::string key = HandlerKey(queue_.guards(), *lease_);
   HandlerResult result = handler_(JobContext{.job_id = job.id,
                                              .key = key,
                                              .payload = job.payload,
@@ -175,13 +196,7 @@ Result<StepResult> Worker::RunHandler() {
     Trace("handler", fmt::format("ok; it made its own downstream call under key '{}'", key));
   } else if (!queue_.guards().commit_boundary) {
     // No commit boundary: the effect happens now, whatever becomes of the lease.
-    LAB_MARK(kEffectOutsideCommit);
-    sink_->Apply(AppliedEffect{.job_id = job.id,
-                               .key = key,
-                               .execution_id = lease_->execution_id,
-                               .token = lease_->token,
-                               .payload = result.effect,
-                               .at_ms = queue_.clock().NowMs()});
+    ApplyOutsideCommit(*sink_, *lease_, key, result.effect, queue_.clock().NowMs());
     Trace("handler", fmt::format("ok; effect '{}' applied outside the commit", result.effect));
   } else {
     Trace("handler", fmt::format("ok; effect '{}' held for the commit", result.effect));
@@ -195,10 +210,7 @@ Result<StepResult> Worker::FailAttempt() {
   LAB_ASSERT(lease_ && result_ && result_->status != HandlerResult::Status::kOk);
   const HandlerResult& result = *result_;
   const bool permanent = result.status == HandlerResult::Status::kPermanentError;
-  const Job& job = lease_->job;
-  const int used = lease_->token - job.attempts_at_redrive;
-  const auto retry_at =
-      options_.retry.Decide(used, job.max_attempts, permanent, queue_.clock().NowMs(), rng_);
+  const auto retry_at = RetryAt(options_.retry, *lease_, permanent, queue_.clock().NowMs(), rng_);
   auto failed = queue_.store().Fail(Ref(), {.error = result.error, .retry_at_ms = retry_at});
   if (!failed) return OnError(failed.error(), "fail");
   Trace("fail", retry_at ? fmt::format("{}; retry at +{}ms", result.error,

@@ -93,6 +93,16 @@ enum class StepKind {
   kFenced,     // The lease was taken over; the job was dropped. Idle.
 };
 
+// What Worker and BatchWorker share. The key a handler gives downstream
+// systems: the job's (stable_key guard) or, off, one per execution.
+std::string HandlerKey(const Guards& guards, const Lease& lease);
+// Without the commit boundary: the handler's effect goes out at once.
+void ApplyOutsideCommit(EffectSink& sink, const Lease& lease, const std::string& key,
+                        const std::string& effect, TimeMs now_ms);
+// When a failed attempt runs again (nullopt: dead-letter it).
+std::optional<TimeMs> RetryAt(const RetryPolicy& policy, const Lease& lease, bool permanent,
+                              TimeMs now_ms, Rng& rng);
+
 std::string_view ToString(WorkerPhase phase);
 std::string_view ToString(StepKind kind);
 

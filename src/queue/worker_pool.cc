@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/assert.h"
+#include "queue/batch_worker.h"
 #include "queue/step_policy.h"
 
 namespace lab {
@@ -16,10 +17,48 @@ namespace {
 
 constexpr DurationMs kMinBackoffMs = 50;
 
-std::string JobName(const Worker& worker) {
+// What the pool's loop asks of the worker it drives, one job at a time
+// (Worker) or a batch (BatchWorker).
+std::string Describe(const Worker& worker) {
   if (!worker.lease()) return "no job";
   return fmt::format("job {} (execution {}, token {})", worker.lease()->job.id,
                      worker.lease()->execution_id, worker.lease()->token);
+}
+std::string Describe(const BatchWorker& worker) { return worker.Describe(); }
+
+BatchStep Tally(const StepResult& step, const Worker& worker) {
+  BatchStep t{.kind = step.kind};
+  switch (step.kind) {
+    case StepKind::kClaimed:
+      t.claimed = 1;
+      if (worker.lease() && worker.lease()->token > 1) t.redelivered = 1;
+      break;
+    case StepKind::kFinished:
+      t.finished = 1;
+      break;
+    case StepKind::kFailed:
+      t.failed = 1;
+      break;
+    case StepKind::kDuplicate:
+      t.duplicates = 1;
+      break;
+    case StepKind::kFenced:
+      t.fenced = 1;
+      break;
+    default:
+      break;
+  }
+  return t;
+}
+BatchStep Tally(const BatchStep& step, const BatchWorker&) { return step; }
+
+std::unique_ptr<Worker> MakeWorker(Queue& queue, const Handler& handler, const WorkerOptions& wo,
+                                   int /*batch*/, Worker*) {
+  return std::make_unique<Worker>(queue, handler, wo);
+}
+std::unique_ptr<BatchWorker> MakeWorker(Queue& queue, const Handler& handler,
+                                        const WorkerOptions& wo, int batch, BatchWorker*) {
+  return std::make_unique<BatchWorker>(queue, handler, wo, batch);
 }
 
 }  // namespace
@@ -56,11 +95,17 @@ PoolStats WorkerPool::Run() {
 }
 
 void WorkerPool::RunThread(int index) {
+  if (options_.claim_batch > 1) return RunThreadWith<BatchWorker>(index);
+  RunThreadWith<Worker>(index);
+}
+
+template <typename W>
+void WorkerPool::RunThreadWith(int index) {
   WorkerOptions wo = options_.worker;
   wo.name = fmt::format("{}/{}", options_.worker.name, index);
   wo.seed += static_cast<uint64_t>(index);
   std::unique_ptr<Queue> queue;
-  std::optional<Worker> worker;
+  std::unique_ptr<W> worker;
   DurationMs backoff = 0;
   auto next_backoff = [&] {
     backoff = std::clamp(backoff * 2, kMinBackoffMs, options_.max_backoff_ms);
@@ -86,7 +131,7 @@ void WorkerPool::RunThread(int index) {
         continue;
       }
       queue = std::move(*opened);
-      worker.emplace(*queue, handler_, wo);
+      worker = MakeWorker(*queue, handler_, wo, options_.claim_batch, static_cast<W*>(nullptr));
     }
     if (worker->phase() == WorkerPhase::kIdle) {
       if (waiter_.stopped()) return close_queue();
@@ -105,7 +150,7 @@ void WorkerPool::RunThread(int index) {
                                 .lease_expires_at_ms = worker->lease_expires_at_ms(),
                                 .wait_ms = wait});
       Log(fmt::format("{}: {} step failed for {}: {}; next: {}", wo.name, ToString(phase),
-                      JobName(*worker), error.ToString(), ToString(action)));
+                      Describe(*worker), error.ToString(), ToString(action)));
       switch (action) {
         case AfterError::kRetry:
           if (worker->phase() == WorkerPhase::kIdle) {
@@ -134,7 +179,7 @@ void WorkerPool::RunThread(int index) {
       LAB_UNREACHABLE("unknown action");
     }
     backoff = 0;
-    Count(*step, *worker);
+    Count(Tally(*step, *worker));
     if (step->kind != StepKind::kNoJob) continue;
     if (options_.drain && Drained(*queue)) {
       counters_.drained = true;
@@ -145,9 +190,10 @@ void WorkerPool::RunThread(int index) {
   }
 }
 
-void WorkerPool::GiveUp(Worker& worker, const Error& error) {
-  if (!worker.lease()) return;
-  const std::string job = JobName(worker);
+template <typename W>
+void WorkerPool::GiveUp(W& worker, const Error& error) {
+  if (worker.phase() == WorkerPhase::kIdle) return;
+  const std::string job = Describe(worker);
   auto released = worker.GiveUp(error.ToString());
   if (released) {
     ++counters_.released;
@@ -198,26 +244,12 @@ bool WorkerPool::Drained(Queue& queue) {
   });
 }
 
-void WorkerPool::Count(const StepResult& step, const Worker& worker) {
-  switch (step.kind) {
-    case StepKind::kClaimed:
-      if (worker.lease() && worker.lease()->token > 1) ++counters_.redelivered;
-      break;
-    case StepKind::kFinished:
-      ++counters_.finished;
-      break;
-    case StepKind::kFailed:
-      ++counters_.failed;
-      break;
-    case StepKind::kDuplicate:
-      ++counters_.duplicates;
-      break;
-    case StepKind::kFenced:
-      ++counters_.fenced;
-      break;
-    default:
-      break;
-  }
+void WorkerPool::Count(const BatchStep& t) {
+  counters_.redelivered += t.redelivered;
+  counters_.finished += t.finished;
+  counters_.failed += t.failed;
+  counters_.duplicates += t.duplicates;
+  counters_.fenced += t.fenced;
 }
 
 void WorkerPool::Log(const std::string& line) {

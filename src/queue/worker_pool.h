@@ -29,6 +29,7 @@
 #include <string>
 
 #include "core/waiter.h"
+#include "queue/batch_worker.h"
 #include "queue/queue.h"
 #include "queue/worker.h"
 
@@ -41,6 +42,9 @@ struct PoolOptions {
   DurationMs sweep_every_ms = 1'000;
   DurationMs max_backoff_ms = 2'000;
   bool drain = false;
+  // Jobs a thread claims, runs and records at a time: above 1, each thread
+  // is a BatchWorker (two durable transactions a batch); 1, a Worker.
+  int claim_batch = 1;
 };
 
 struct PoolStats {
@@ -75,13 +79,16 @@ class WorkerPool {
   };
 
   void RunThread(int index);
+  template <typename W>
+  void RunThreadWith(int index);
   // Runs the reaper and reconciler if this thread is the one to find them due.
   void MaybeSweep(Queue& queue);
   // True when the pool's queue has no PENDING or RUNNING job.
   bool Drained(Queue& queue);
-  void Count(const StepResult& step, const Worker& worker);
-  // Gives the worker's job up after `error`, counting and logging it.
-  void GiveUp(Worker& worker, const Error& error);
+  void Count(const BatchStep& tally);
+  // Gives the worker's job (or batch) up after `error`, counting and logging it.
+  template <typename W>
+  void GiveUp(W& worker, const Error& error);
   // Stops the pool for good with `error` (the first one wins).
   void StopFatally(const Error& error, std::string_view what);
   void Log(const std::string& line);

@@ -1,0 +1,175 @@
+#include "queue/batch_worker.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+
+#include "core/assert.h"
+
+namespace lab {
+
+BatchWorker::BatchWorker(Queue& queue, Handler handler, WorkerOptions options, int batch,
+                         EffectSink* sink)
+    : queue_(queue),
+      handler_(std::move(handler)),
+      options_(std::move(options)),
+      batch_(batch),
+      sink_(sink),
+      rng_(options_.seed) {
+  LAB_ASSERT(handler_ != nullptr && options_.lease_ms > 0);
+  LAB_ASSERT(batch_ >= 1 && batch_ <= kMaxClaimBatch);
+  LAB_ASSERT(queue_.guards().commit_boundary || sink_ != nullptr);
+}
+
+Result<BatchStep> BatchWorker::Step() {
+  switch (phase_) {
+    case WorkerPhase::kIdle:
+      return Claim();
+    case WorkerPhase::kInProgress:
+      return Run();
+    case WorkerPhase::kRan:
+      return Complete();
+    default:
+      break;
+  }
+  LAB_UNREACHABLE("a batch worker is idle, in progress or ran");
+}
+
+TimeMs BatchWorker::lease_expires_at_ms() const {
+  TimeMs earliest = 0;
+  for (const Held& h : held_) {
+    if (h.dropped) continue;
+    if (earliest == 0 || h.lease.expires_at_ms < earliest) earliest = h.lease.expires_at_ms;
+  }
+  return earliest;
+}
+
+Result<BatchStep> BatchWorker::Claim() {
+  LAB_ASSERT(held_.empty());
+  const TimeMs client_now =
+      options_.own_clock != nullptr ? options_.own_clock->NowMs() : queue_.clock().NowMs();
+  LAB_ASSIGN_OR_RETURN(auto leases, queue_.store().Claim({.queue = options_.queue,
+                                                          .worker = options_.name,
+                                                          .max_jobs = batch_,
+                                                          .lease_ms = options_.lease_ms,
+                                                          .client_now_ms = client_now,
+                                                          .begin = true}));
+  BatchStep step;
+  if (leases.empty()) return step;
+  step.kind = StepKind::kClaimed;
+  for (Lease& lease : leases) {
+    if (lease.token > 1) ++step.redelivered;
+    held_.push_back(Held{std::move(lease)});
+  }
+  step.claimed = static_cast<int>(held_.size());
+  phase_ = WorkerPhase::kInProgress;
+  return step;
+}
+
+Result<void> BatchWorker::Extend(Held& held) {
+  const TimeMs sent_at = queue_.clock().NowMs();
+  auto beat =
+      queue_.store().Heartbeat({held.lease.execution_id, held.lease.token}, options_.lease_ms);
+  if (beat) {
+    held.lease.expires_at_ms =
+        std::max(held.lease.expires_at_ms, AddMs(sent_at, options_.lease_ms));
+  } else if (beat.error().code == ErrorCode::kAborted) {
+    held.dropped = true;  // Taken over: its outcome is not ours to report.
+  }
+  return beat;
+}
+
+BatchStep BatchWorker::Run() {
+  BatchStep step{.kind = StepKind::kRan};
+  for (Held& h : held_) {
+    const Lease& lease = h.lease;
+    const std::string key = HandlerKey(queue_.guards(), lease);
+    HandlerResult result = handler_(JobContext{.job_id = lease.job.id,
+                                               .key = key,
+                                               .payload = lease.job.payload,
+                                               .attempt = lease.token,
+                                               .execution_id = lease.execution_id,
+                                               .timeout_ms = lease.job.timeout_ms,
+                                               .keep_alive = [this, &h] { return Extend(h); }});
+    if (h.dropped) {
+      ++step.fenced;
+      continue;
+    }
+    Completion c{.lease = {lease.execution_id, lease.token}};
+    const TimeMs now = queue_.clock().NowMs();
+    if (result.status != HandlerResult::Status::kOk) {
+      const bool permanent = result.status == HandlerResult::Status::kPermanentError;
+      c.fail = FailRequest{result.error, RetryAt(options_.retry, lease, permanent, now, rng_)};
+    } else if (result.has_effect && !queue_.guards().commit_boundary) {
+      ApplyOutsideCommit(*sink_, lease, key, result.effect, now);
+    } else if (result.has_effect) {
+      c.effect = Effect{std::move(result.effect)};
+    }
+    h.outcome = std::move(c);
+  }
+  phase_ = WorkerPhase::kRan;
+  return step;
+}
+
+Result<BatchStep> BatchWorker::Complete() {
+  std::vector<Completion> items;
+  for (const Held& h : held_) {
+    if (!h.dropped) items.push_back(*h.outcome);
+  }
+  BatchStep step{.kind = StepKind::kFinished};
+  if (!items.empty()) {
+    auto done = queue_.store().Complete(items);
+    if (!done) {
+      // Refused unwritten: the outcomes stay held, to be sent again while
+      // the leases last. Unknown: the store, the reaper and the reconciler
+      // own the jobs now.
+      if (done.error().code == ErrorCode::kUnknownOutcome) Crash();
+      return std::unexpected(done.error());
+    }
+    for (const auto& r : *done) {
+      if (!r) {
+        ++step.fenced;  // Refused on its own: fenced, or no longer ours.
+        continue;
+      }
+      switch (*r) {
+        case CompleteOutcome::kFinished:
+          ++step.finished;
+          break;
+        case CompleteOutcome::kDuplicate:
+          ++step.duplicates;
+          break;
+        case CompleteOutcome::kRetryScheduled:
+        case CompleteOutcome::kDeadLettered:
+          ++step.failed;
+          break;
+      }
+    }
+  }
+  held_.clear();
+  phase_ = WorkerPhase::kIdle;
+  return step;
+}
+
+Result<void> BatchWorker::GiveUp(std::string_view why) {
+  Result<void> first;
+  for (const Held& h : held_) {
+    if (h.dropped) continue;
+    auto released = queue_.store().Release({h.lease.execution_id, h.lease.token}, why);
+    if (!released && first) first = std::unexpected(released.error());
+  }
+  Crash();
+  return first;
+}
+
+void BatchWorker::Crash() {
+  held_.clear();
+  phase_ = WorkerPhase::kIdle;
+}
+
+std::string BatchWorker::Describe() const {
+  if (held_.empty()) return "no job";
+  return fmt::format("{} job(s) (ids {}..{})", held_.size(), held_.front().lease.job.id,
+                     held_.back().lease.job.id);
+}
+
+}  // namespace lab
