@@ -35,6 +35,7 @@
 #include "queue/exec_handler.h"
 #include "queue/queue.h"
 #include "queue/worker_pool.h"
+#include "store/group_commit.h"
 #include "store/rules.h"
 
 namespace lab {
@@ -343,6 +344,7 @@ struct WorkArgs {
   std::string poll = "250ms";
   std::string timeout;
   std::string name;
+  bool split_steps = false;
 };
 
 // SIGINT/SIGTERM: the first stops claiming (running jobs finish), the
@@ -416,6 +418,11 @@ int Work(const WorkArgs& a) {
   // reconnects on its own (a restarted server, a dropped connection).
   if (auto first = a.db.Open(); !first) return FailWith(first.error());
   if (signals.interrupted()) return kExitInterrupted;
+  // The pool's threads share one store connection whose writes share
+  // transactions and syncs (group commit); the group reopens it after a
+  // failed commit, and each thread's handle is fail-stopped as any would be.
+  auto group = CommitGroup::Open([&a] { return OpenRecordStore(a.db.url, WallClock(), {}); });
+  if (!group) return FailWith(group.error());
 
   const std::string name =
       a.name.empty() ? fmt::format("pid{}", static_cast<long>(getpid())) : a.name;
@@ -425,12 +432,15 @@ int Work(const WorkArgs& a) {
                                  .queue = a.queue,
                                  .lease_ms = w.lease_ms,
                                  .seed = static_cast<uint64_t>(WallClock().NowMs()) ^
-                                         static_cast<uint64_t>(getpid())},
+                                         static_cast<uint64_t>(getpid()),
+                                 .fused = !a.split_steps},
                       .idle_wait_ms = w.poll_ms,
                       .sweep_every_ms = std::max<DurationMs>(w.lease_ms / 3, 100),
                       .drain = a.drain};
   WorkerPool pool(
-      [&a] { return a.db.Open(); },
+      [&group]() -> Result<std::unique_ptr<Queue>> {
+        return Queue::Adopt((*group)->NewHandle(), WallClock());
+      },
       ExecHandler({.command = a.exec, .heartbeat_ms = w.lease_ms / 3, .timeout_ms = w.timeout_ms},
                   waiter, WallClock()),
       options, waiter, [](const std::string& line) { fmt::print(stderr, "lab: {}\n", line); });
@@ -538,6 +548,10 @@ void AddQueueCommands(CLI::App& app, CommandTable& table) {
                    "Kill a job's command after this long and fail the attempt, unless the job "
                    "has its own --timeout (default: none)");
   work->add_option("--name", wk->name, "Worker name in the audit log (default pid<PID>)");
+  work->add_flag("--split-steps", wk->split_steps,
+                 "Record claim, begin, commit and finish as four transactions, not two (claim "
+                 "with begin, commit with finish): the path whose crash windows the reaper and "
+                 "the reconciler close");
   table.emplace_back(work, [wk] { return Work(*wk); });
 }
 
