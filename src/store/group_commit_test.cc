@@ -224,16 +224,14 @@ KillOutcome KillDuringGroupCommits(const std::function<std::shared_ptr<CommitGro
 }
 
 TEST_F(CommitGroupTest, AcknowledgedCallsSurviveAKillDuringGroupCommits) {
-  const KillOutcome r = KillDuringGroupCommits(
-      *this, [this] { return Open(); }, path_, clock_, false);
+  const KillOutcome r = KillDuringGroupCommits([this] { return Open(); }, path_, clock_, false);
   EXPECT_GE(r.acked, 2'000u);
   EXPECT_EQ(r.lost, 0) << "of " << r.acked << " acknowledged enqueues";
   EXPECT_GE(r.stored, r.acked);  // The rest were in flight: whole or absent.
 }
 
 TEST_F(CommitGroupTest, AnAcknowledgementBeforeTheCommitIsCaughtLosingCalls) {
-  const KillOutcome r = KillDuringGroupCommits(
-      *this, [this] { return Open(); }, path_, clock_, true);
+  const KillOutcome r = KillDuringGroupCommits([this] { return Open(); }, path_, clock_, true);
   EXPECT_GT(r.lost, 0) << "the check found nothing lost among " << r.acked
                        << " keys reported before their commit";
 }
