@@ -16,6 +16,7 @@
 #include "core/testing/temp_dir.h"
 #include "queue/exec_handler.h"
 #include "store/fault_store.h"
+#include "store/group_commit.h"
 #include "store/sqlite_store.h"
 
 namespace lab {
@@ -50,7 +51,19 @@ class WorkerPoolTest : public ::testing::Test {
   SystemWaiter waiter_;
 };
 
-TEST_F(WorkerPoolTest, ManyThreadsDrainTheQueueRunningEachJobOnce) {
+// How a pool's threads reach the store and record their jobs.
+struct PoolShape {
+  const char* name;
+  bool group;       // One CommitGroup for all threads; else a handle each.
+  bool fused;       // Two transactions a job; else four.
+  int claim_batch;  // Jobs a thread claims at a time.
+};
+
+class WorkerPoolShapeTest : public WorkerPoolTest,
+                            public ::testing::WithParamInterface<PoolShape> {};
+
+TEST_P(WorkerPoolShapeTest, ManyThreadsDrainTheQueueRunningEachJobOnce) {
+  const PoolShape shape = GetParam();
   auto admin = Admin();
   constexpr int kJobs = 200;
   for (int i = 0; i < kJobs; ++i) {
@@ -58,14 +71,25 @@ TEST_F(WorkerPoolTest, ManyThreadsDrainTheQueueRunningEachJobOnce) {
   }
   std::mutex mu;
   std::map<std::string, int> runs;
+  PoolOptions options = Options(4);
+  options.worker.fused = shape.fused;
+  options.claim_batch = shape.claim_batch;
+  QueueOpener opener = Opener();
+  if (shape.group) {
+    auto group = CommitGroup::Open([this] { return OpenRecordStore(Url(), clock_, {}); });
+    ASSERT_TRUE(group.has_value()) << group.error().ToString();
+    opener = [this, group = *group]() -> Result<std::unique_ptr<Queue>> {
+      return Queue::Adopt(group->NewHandle(), clock_);
+    };
+  }
   WorkerPool pool(
-      Opener(),
+      opener,
       [&](const JobContext& ctx) {
         std::lock_guard lock(mu);
         ++runs[ctx.key];
         return HandlerResult::Ok("done " + ctx.key);
       },
-      Options(4), waiter_);
+      options, waiter_);
   PoolStats stats = pool.Run();
   EXPECT_TRUE(stats.drained);
   EXPECT_EQ(stats.finished, kJobs);
@@ -79,6 +103,13 @@ TEST_F(WorkerPoolTest, ManyThreadsDrainTheQueueRunningEachJobOnce) {
   EXPECT_EQ(snap->effects.size(), static_cast<size_t>(kJobs));
   for (const auto& job : snap->jobs) EXPECT_EQ(job.state, JobState::kSucceeded) << job.id;
 }
+
+INSTANTIATE_TEST_SUITE_P(Shapes, WorkerPoolShapeTest,
+                         ::testing::Values(PoolShape{"HandleEachSplitSteps", false, false, 1},
+                                           PoolShape{"GroupFused", true, true, 1},
+                                           PoolShape{"GroupBatchesOf16", true, true, 16},
+                                           PoolShape{"HandleEachBatchesOf7", false, true, 7}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 TEST_F(WorkerPoolTest, StopEndsClaimingAndTheRunningJobsFinish) {
   auto admin = Admin();
