@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -59,6 +60,16 @@ Result<double> SyncRate(const std::string& dir) {
   unlink(path.c_str());
   if (!ok) return MakeError(ErrorCode::kFailedPrecondition, "write + fdatasync failed in " + dir);
   return static_cast<double>(syncs) / seconds;
+}
+
+// Resident set size of this process in kB (0 if /proc cannot say).
+int64_t ResidentKb() {
+  FILE* f = fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  long pages = 0, resident = 0;
+  const bool ok = fscanf(f, "%ld %ld", &pages, &resident) == 2;
+  fclose(f);
+  return ok ? resident * (sysconf(_SC_PAGESIZE) / 1024) : 0;
 }
 
 class Bench {
@@ -209,6 +220,7 @@ Result<BenchResult> Bench::Run(const std::string& dir) {
   } else {
     LAB_ASSIGN_OR_RETURN(auto created, Open());  // Creates the store before any timing.
   }
+  r.rss_start_kb = ResidentKb();
   progress_("enqueue", 0, o_.jobs);
   Stopwatch enqueue;
   LAB_RETURN_IF_ERROR(Produce("bench", o_.jobs, 0));
@@ -228,6 +240,7 @@ Result<BenchResult> Bench::Run(const std::string& dir) {
   r.latency.offered_rate = r.phases.back().rate() / 2;
   const int64_t n = std::max<int64_t>(1, o_.jobs / 2);
   LAB_RETURN_IF_ERROR(EndToEnd(kLatencyQueue, n, r.latency.offered_rate));
+  r.rss_end_kb = ResidentKb();
   progress_("verify", 0, 0);
   LAB_ASSIGN_OR_RETURN(r.verified, Verify(r.latency));
   r.transient_retries = retries_;
@@ -321,6 +334,8 @@ std::string FormatBench(const BenchOptions& o, const BenchResult& r) {
       "p50 {} ms, p99 {} ms, max {} ms\n",
       r.latency.offered_rate, r.latency.jobs, r.latency.p50_ms, r.latency.p99_ms, r.latency.max_ms);
   out += fmt::format("verified: {} jobs SUCCEEDED, each with exactly one effect\n", r.verified);
+  out += fmt::format("resident memory: {} kB before the first phase, {} kB after the last\n",
+                     r.rss_start_kb, r.rss_end_kb);
   if (r.group.batches > 0) {
     out += fmt::format("group commit: {} write calls in {} transactions, {:.1f} a transaction\n",
                        r.group.calls, r.group.batches,
@@ -349,6 +364,8 @@ std::string BenchToJson(const BenchOptions& o, const BenchResult& r) {
                       {"claim_batch", o.claim_batch},
                       {"group_transactions", r.group.batches},
                       {"group_calls", r.group.calls},
+                      {"rss_start_kb", r.rss_start_kb},
+                      {"rss_end_kb", r.rss_end_kb},
                       {"sync_rate", r.sync_rate},
                       {"verified", r.verified},
                       {"transient_retries", r.transient_retries}};

@@ -66,6 +66,9 @@ struct BenchResult {
   // retried (the consumers' own retries are the worker pool's).
   int64_t transient_retries = 0;
   GroupStats group;  // With group commit: transactions and the calls they carried.
+  // This process's resident memory before the first phase and after the
+  // last (kB): flat means no job's memory outlives the job.
+  int64_t rss_start_kb = 0, rss_end_kb = 0;
 };
 
 // Calls `progress(phase, done, total)` now and then from the calling thread.
