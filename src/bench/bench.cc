@@ -313,18 +313,31 @@ Result<BenchResult> RunBench(const BenchOptions& options, const BenchProgress& p
     LAB_ASSIGN_OR_RETURN(probe_dir, ScratchDir::Make("lab-bench"));
     dir = probe_dir->path();
   }
+  LAB_ASSIGN_OR_RETURN(StoreUrl url, ParseStoreUrl(store->url()));
   Bench bench(options, progress, store->url());
-  return bench.Run(dir);
+  LAB_ASSIGN_OR_RETURN(BenchResult r, bench.Run(dir));
+  if (url.kind == StoreKind::kPostgres) {
+    r.durability = "PostgreSQL: at commit, as the server's fsync and synchronous_commit say";
+  } else if (url.synchronous == "NORMAL") {
+    r.durability =
+        "SQLite synchronous=NORMAL: acknowledged before its sync; a process crash loses "
+        "nothing, a power loss may lose the last calls";
+  } else {
+    r.durability =
+        fmt::format("SQLite synchronous={}: each acknowledged call synced first", url.synchronous);
+  }
+  return r;
 }
 
 std::string FormatBench(const BenchOptions& o, const BenchResult& r) {
   std::string out = fmt::format(
       "lab bench: {} jobs, {} producer(s), batch {}, {} consumer(s) claiming {} at a time, "
       "store {}\n"
+      "durability: {}\n"
       "disk sync rate (64-byte write + fdatasync, same filesystem): {:.0f}/s\n\n"
       "{:<12} {:>9} {:>9} {:>11} {:>12}\n",
-      o.jobs, o.producers, o.batch, o.consumers, o.claim_batch, o.db, r.sync_rate, "phase", "jobs",
-      "seconds", "jobs/s", "of sync rate");
+      o.jobs, o.producers, o.batch, o.consumers, o.claim_batch, o.db, r.durability, r.sync_rate,
+      "phase", "jobs", "seconds", "jobs/s", "of sync rate");
   for (const BenchPhase& p : r.phases) {
     out += fmt::format("{:<12} {:>9} {:>9.3f} {:>11.0f} {:>11.0f}%\n", p.name, p.jobs, p.seconds,
                        p.rate(), r.sync_rate > 0 ? 100 * p.rate() / r.sync_rate : 0);
@@ -367,6 +380,7 @@ std::string BenchToJson(const BenchOptions& o, const BenchResult& r) {
                       {"rss_start_kb", r.rss_start_kb},
                       {"rss_end_kb", r.rss_end_kb},
                       {"sync_rate", r.sync_rate},
+                      {"durability", r.durability},
                       {"verified", r.verified},
                       {"transient_retries", r.transient_retries}};
   for (const BenchPhase& p : r.phases) {

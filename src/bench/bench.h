@@ -59,6 +59,7 @@ struct BenchLatency {
 
 struct BenchResult {
   double sync_rate = 0;  // fdatasync/s on the store's filesystem.
+  std::string durability;  // When an acknowledged call is durable, in words.
   std::vector<BenchPhase> phases;
   BenchLatency latency;
   int64_t verified = 0;  // Jobs found SUCCEEDED with exactly one effect.

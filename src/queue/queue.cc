@@ -2,6 +2,8 @@
 
 #include <fmt/core.h>
 
+#include <cctype>
+
 #include "core/assert.h"
 #include "core/marks.h"
 #include "store/memory_store.h"
@@ -41,6 +43,20 @@ Result<StoreUrl> ParsePgUrl(std::string_view url) {
   return out;
 }
 
+// The one query a sqlite: URL takes: synchronous=full|extra|normal.
+Result<std::string> ParseSqliteQuery(std::string_view url, std::string_view query) {
+  constexpr std::string_view kKey = "synchronous=";
+  if (query.starts_with(kKey)) {
+    std::string value(query.substr(kKey.size()));
+    for (char& c : value) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (value == "FULL" || value == "EXTRA" || value == "NORMAL") return value;
+  }
+  return MakeError(ErrorCode::kInvalidArgument,
+                   fmt::format("store URL '{}': a sqlite: URL takes only "
+                               "?synchronous=full|extra|normal, got '?{}'",
+                               url, query));
+}
+
 }  // namespace
 
 Result<StoreUrl> ParseStoreUrl(std::string_view url) {
@@ -48,11 +64,17 @@ Result<StoreUrl> ParseStoreUrl(std::string_view url) {
   if (url.starts_with("sqlite:")) {
     std::string_view path = url.substr(7);
     if (path.starts_with("//")) path.remove_prefix(2);  // Also accept sqlite://PATH.
+    StoreUrl out{StoreKind::kSqlite, ""};
+    if (const size_t q = path.find('?'); q != std::string_view::npos) {
+      LAB_ASSIGN_OR_RETURN(out.synchronous, ParseSqliteQuery(url, path.substr(q + 1)));
+      path = path.substr(0, q);
+    }
     if (path.empty()) {
       return MakeError(ErrorCode::kInvalidArgument,
                        fmt::format("store URL '{}' names no file (use sqlite:PATH)", url));
     }
-    return StoreUrl{StoreKind::kSqlite, std::string(path)};
+    out.path = std::string(path);
+    return out;
   }
   if (url.starts_with("postgresql://") || url.starts_with("postgres://")) return ParsePgUrl(url);
   const size_t colon = url.find(':');
@@ -85,6 +107,7 @@ Result<std::unique_ptr<RecordStore>> OpenRecordStore(std::string_view url, Clock
   } else {
     LAB_ASSIGN_OR_RETURN(store, SqliteStore::Open({.path = parsed.path,
                                                    .vfs = options.sqlite_vfs,
+                                                   .synchronous = parsed.synchronous,
                                                    .create = options.create,
                                                    .store = store_options},
                                                   clock));

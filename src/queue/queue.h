@@ -1,7 +1,8 @@
 // Queue: a job queue opened from a URL, with its guards and clock.
 //
 // URLs: "memory:" (the in-process reference store), "sqlite:PATH" (a real
-// file; created if absent) and "postgresql://..." or "postgres://..." (libpq
+// file; created if absent; "?synchronous=normal" trades power-loss
+// durability for speed, see StoreUrl) and "postgresql://..." or "postgres://..." (libpq
 // URL syntax; libpq fills gaps from the standard PG* environment variables).
 // A PostgreSQL URL may carry "schema=NAME" (default "lab"), which the lab
 // takes out before libpq sees it. Anything else is a clear kInvalidArgument. The
@@ -37,6 +38,10 @@ struct StoreUrl {
   StoreKind kind = StoreKind::kMemory;
   std::string path;    // sqlite: the file. postgres: the libpq URL without schema=.
   std::string schema;  // postgres only.
+  // sqlite only, from "?synchronous=full|extra|normal": FULL (the default)
+  // and EXTRA sync every commit; NORMAL does not (WAL mode): a call it
+  // acknowledged survives a process crash but not a power loss.
+  std::string synchronous = "FULL";
 };
 
 // The store switches the guards imply.

@@ -18,6 +18,29 @@ TEST(StoreUrlTest, ParsesMemoryAndSqlite) {
   EXPECT_EQ(s->path, "/tmp/x.db");
   EXPECT_EQ(ParseStoreUrl("sqlite:///tmp/x.db")->path, "/tmp/x.db");
   EXPECT_EQ(ParseStoreUrl("sqlite:rel.db")->path, "rel.db");
+  EXPECT_EQ(s->synchronous, "FULL");
+}
+
+TEST(StoreUrlTest, ASqliteUrlTakesOnlyTheSynchronousQuery) {
+  auto normal = ParseStoreUrl("sqlite:/tmp/x.db?synchronous=normal");
+  ASSERT_TRUE(normal.has_value());
+  EXPECT_EQ(normal->path, "/tmp/x.db");
+  EXPECT_EQ(normal->synchronous, "NORMAL");
+  EXPECT_EQ(ParseStoreUrl("sqlite:x.db?synchronous=Extra")->synchronous, "EXTRA");
+  for (const char* bad :
+       {"sqlite:x.db?synchronous=off", "sqlite:x.db?mode=ro", "sqlite:?synchronous=full"}) {
+    auto r = ParseStoreUrl(bad);
+    ASSERT_FALSE(r.has_value()) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument) << bad;
+  }
+}
+
+TEST(QueueTest, ASqliteQueueOpensWithSynchronousNormalOnlyWhenAsked) {
+  ManualClock clock(0);
+  testing::TempDir dir;
+  auto q = Queue::Open("sqlite:" + dir.File("n.db") + "?synchronous=normal", clock);
+  ASSERT_TRUE(q.has_value()) << q.error().ToString();
+  EXPECT_TRUE((*q)->Enqueue({}).has_value());
 }
 
 TEST(StoreUrlTest, ParsesPostgresAndTakesOutTheSchema) {

@@ -22,13 +22,21 @@ ScratchStore::~ScratchStore() {
 Result<std::unique_ptr<ScratchStore>> ScratchStore::Make(const std::string& url,
                                                          const std::string& name) {
   std::unique_ptr<ScratchStore> s(new ScratchStore());
-  if (url == "sqlite:") {
+  // A sqlite: URL's query (?synchronous=...) goes with the file chosen here.
+  std::string query;
+  std::string base = url;
+  if (url.starts_with("sqlite:") && url.find('?') != std::string::npos) {
+    query = url.substr(url.find('?'));
+    base = url.substr(0, url.find('?'));
+    LAB_RETURN_IF_ERROR(ParseStoreUrl("sqlite:scratch" + query));
+  }
+  if (base == "sqlite:") {
     LAB_ASSIGN_OR_RETURN(s->scratch_, ScratchDir::Make("lab-run"));
     s->dir_ = s->scratch_->path();
-    s->url_ = fmt::format("sqlite:{}/{}.db", s->dir_, name);
+    s->url_ = fmt::format("sqlite:{}/{}.db{}", s->dir_, name, query);
     return s;
   }
-  LAB_ASSIGN_OR_RETURN(StoreUrl parsed, ParseStoreUrl(url));
+  LAB_ASSIGN_OR_RETURN(StoreUrl parsed, ParseStoreUrl(base));
   if (parsed.kind == StoreKind::kPostgres) {
     // A name no other run uses: this process, and a count within it.
     static int runs = 0;
@@ -62,7 +70,7 @@ Result<std::unique_ptr<ScratchStore>> ScratchStore::Make(const std::string& url,
                                  file));
   }
   s->dir_ = parsed.path;
-  s->url_ = "sqlite:" + file;
+  s->url_ = "sqlite:" + file + query;
   return s;
 }
 

@@ -122,9 +122,10 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& opti
   if (options.path.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "sqlite store needs a file path");
   }
-  if (options.synchronous != "FULL" && options.synchronous != "EXTRA") {
+  if (options.synchronous != "FULL" && options.synchronous != "EXTRA" &&
+      options.synchronous != "NORMAL") {
     return MakeError(ErrorCode::kInvalidArgument,
-                     "synchronous must be FULL or EXTRA, got " + options.synchronous);
+                     "synchronous must be FULL, EXTRA or NORMAL, got " + options.synchronous);
   }
   const char* vfs = options.vfs.empty() ? nullptr : options.vfs.c_str();
   LAB_ASSIGN_OR_RETURN(auto db, SqliteDb::Open(options.path, vfs, options.create));

@@ -23,7 +23,10 @@ namespace lab {
 struct SqliteOptions {
   std::string path;
   std::string vfs;                   // Empty: SQLite's default VFS.
-  std::string synchronous = "FULL";  // FULL or EXTRA; NORMAL is not durable in WAL mode.
+  // FULL or EXTRA: every commit synced. NORMAL (WAL mode): commits are not
+  // synced, so an acknowledged call survives a process crash but may be
+  // lost with the machine's power; only on the caller's explicit choice.
+  std::string synchronous = "FULL";
   int busy_timeout_ms = 5'000;
   bool create = true;  // False: a missing file is kNotFound (read-only commands).       // Waits
                        // through the VFS's xSleep when another handle writes.
