@@ -63,7 +63,7 @@ struct BenchResult {
   std::vector<BenchPhase> phases;
   BenchLatency latency;
   int64_t verified = 0;  // Jobs found SUCCEEDED with exactly one effect.
-  // Calls of producers and the monitor that found the store busy and were
+  // Calls of producers that found the store busy and were
   // retried (the consumers' own retries are the worker pool's).
   int64_t transient_retries = 0;
   GroupStats group;  // With group commit: transactions and the calls they carried.

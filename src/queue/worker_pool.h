@@ -70,6 +70,8 @@ class WorkerPool {
              PoolLog log = {});
 
   PoolStats Run();
+  // Jobs finished so far (any thread may ask while Run runs).
+  int64_t finished() const { return counters_.finished.load(); }
 
  private:
   struct Counters {
