@@ -74,8 +74,8 @@ int64_t ResidentKb() {
 
 class Bench {
  public:
-  Bench(const BenchOptions& o, const BenchProgress& progress, std::string url)
-      : o_(o), progress_(progress), url_(std::move(url)) {}
+  Bench(const BenchOptions& o, const BenchProgress& progress, std::string url, bool grouped)
+      : o_(o), progress_(progress), url_(std::move(url)), grouped_(grouped) {}
 
   Result<BenchResult> Run(const std::string& dir);
 
@@ -101,6 +101,7 @@ class Bench {
   const BenchOptions& o_;
   const BenchProgress& progress_;
   std::string url_;
+  bool grouped_;
   SystemClock clock_;
   SystemWaiter waiter_;
   std::map<std::string, int64_t> enqueued_;  // By queue.
@@ -202,7 +203,7 @@ Result<int64_t> Bench::Verify(BenchLatency& latency) {
 Result<BenchResult> Bench::Run(const std::string& dir) {
   BenchResult r;
   LAB_ASSIGN_OR_RETURN(r.sync_rate, SyncRate(dir));
-  if (o_.group_commit) {
+  if (grouped_) {
     LAB_ASSIGN_OR_RETURN(group_,
                          CommitGroup::Open([this] { return OpenRecordStore(url_, clock_, {}); }));
   } else {
@@ -302,7 +303,8 @@ Result<BenchResult> RunBench(const BenchOptions& options, const BenchProgress& p
     dir = probe_dir->path();
   }
   LAB_ASSIGN_OR_RETURN(StoreUrl url, ParseStoreUrl(store->url()));
-  Bench bench(options, progress, store->url());
+  Bench bench(options, progress, store->url(),
+              options.group_commit.value_or(GroupCommitPays(url.kind)));
   LAB_ASSIGN_OR_RETURN(BenchResult r, bench.Run(dir));
   if (url.kind == StoreKind::kPostgres) {
     r.durability = "PostgreSQL: at commit, as the server's fsync and synchronous_commit say";
@@ -343,14 +345,16 @@ std::string FormatBench(const BenchOptions& o, const BenchResult& r) {
                        static_cast<double>(r.group.calls) / static_cast<double>(r.group.batches));
   }
   if (r.transient_retries > 0) {
-    out += fmt::format("transient store errors retried by producers: {}\n",
-                       r.transient_retries);
+    out += fmt::format("transient store errors retried by producers: {}\n", r.transient_retries);
   }
   out += fmt::format(
       "reproduce: lab bench --db '{}' --jobs {} --producers {} --consumers {} --batch {} "
       "--claim-batch {}{}{}\n",
       o.db, o.jobs, o.producers, o.consumers, o.batch, o.claim_batch,
-      o.group_commit ? "" : " --no-group-commit", o.fused ? "" : " --split-steps");
+      !o.group_commit   ? ""
+      : *o.group_commit ? " --group-commit"
+                        : " --no-group-commit",
+      o.fused ? "" : " --split-steps");
   return out;
 }
 
@@ -360,7 +364,7 @@ std::string BenchToJson(const BenchOptions& o, const BenchResult& r) {
                       {"producers", o.producers},
                       {"consumers", o.consumers},
                       {"batch", o.batch},
-                      {"group_commit", o.group_commit},
+                      {"group_commit", r.group.batches > 0},
                       {"fused", o.fused},
                       {"claim_batch", o.claim_batch},
                       {"group_transactions", r.group.batches},

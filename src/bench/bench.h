@@ -15,6 +15,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,8 +35,9 @@ struct BenchOptions {
   int consumers = 1;
   int batch = 1;  // Jobs per enqueue call (Store::EnqueueBatch when > 1).
   // Producers and consumers share one CommitGroup (store/group_commit.h):
-  // their calls share transactions and syncs. Off: a handle each.
-  bool group_commit = true;
+  // their calls share transactions and syncs. Off: a handle each. Unset:
+  // as GroupCommitPays says for the store (SQLite on, PostgreSQL off).
+  std::optional<bool> group_commit;
   // Workers claim+begin and commit+finish in one call each (two durable
   // transactions a job). Off: four, the split path.
   bool fused = true;
@@ -58,7 +60,7 @@ struct BenchLatency {
 };
 
 struct BenchResult {
-  double sync_rate = 0;  // fdatasync/s on the store's filesystem.
+  double sync_rate = 0;    // fdatasync/s on the store's filesystem.
   std::string durability;  // When an acknowledged call is durable, in words.
   std::vector<BenchPhase> phases;
   BenchLatency latency;

@@ -19,13 +19,16 @@ struct BenchArgs {
   std::string consumers = "1";
   std::string batch = "1";
   std::string claim_batch = "1";
-  bool group_commit = true;
+  bool group_commit = false;
+  bool no_group_commit = false;
   bool fused = true;
   std::string json;
 };
 
 int Bench(const BenchArgs& a) {
-  BenchOptions o{.db = a.db, .group_commit = a.group_commit, .fused = a.fused};
+  BenchOptions o{.db = a.db, .fused = a.fused};
+  if (a.group_commit) o.group_commit = true;
+  if (a.no_group_commit) o.group_commit = false;
   for (auto [flag, text, lo, hi, out] :
        {std::tuple{"--jobs", &a.jobs, 1, 10'000'000, &o.jobs},
         std::tuple{"--producers", &a.producers, 1, 256, &o.producers},
@@ -72,9 +75,14 @@ void AddBenchCommands(CLI::App& app, CommandTable& table) {
                     "Jobs per enqueue call (one transaction), 1..10000 (default 1)");
   bench->add_option("--claim-batch", args->claim_batch,
                     "Jobs each consumer claims, runs and records at a time, 1..10000 (default 1)");
-  bench->add_flag("--no-group-commit{false}", args->group_commit,
-                  "Give every producer and consumer its own store handle instead of one shared "
-                  "CommitGroup (no shared transactions)");
+  auto* group = bench->add_flag(
+      "--group-commit", args->group_commit,
+      "Producers and consumers share one connection whose calls share transactions and syncs "
+      "(default for SQLite)");
+  bench
+      ->add_flag("--no-group-commit", args->no_group_commit,
+                 "Every producer and consumer its own connection (default for PostgreSQL)")
+      ->excludes(group);
   bench->add_flag("--split-steps{false}", args->fused,
                   "Workers take claim, begin, commit and finish as four transactions, not two");
   bench->add_option("--json", args->json, "Also write the figures to this file as JSON");

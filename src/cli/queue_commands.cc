@@ -418,11 +418,18 @@ int Work(const WorkArgs& a) {
   // reconnects on its own (a restarted server, a dropped connection).
   if (auto first = a.db.Open(); !first) return FailWith(first.error());
   if (signals.interrupted()) return kExitInterrupted;
-  // The pool's threads share one store connection whose writes share
-  // transactions and syncs (group commit); the group reopens it after a
-  // failed commit, and each thread's handle is fail-stopped as any would be.
-  auto group = CommitGroup::Open([&a] { return OpenRecordStore(a.db.url, WallClock(), {}); });
-  if (!group) return FailWith(group.error());
+  // On SQLite the pool's threads share one store connection whose writes
+  // share transactions and syncs (group commit); the group reopens it after
+  // a failed commit, and each thread's handle is fail-stopped as any would
+  // be. On PostgreSQL each thread has its own connection (GroupCommitPays).
+  QueueOpener open = [&a] { return a.db.Open(); };
+  if (GroupCommitPays(ParseStoreUrl(a.db.url)->kind)) {
+    auto group = CommitGroup::Open([&a] { return OpenRecordStore(a.db.url, WallClock(), {}); });
+    if (!group) return FailWith(group.error());
+    open = [group = *group]() -> Result<std::unique_ptr<Queue>> {
+      return Queue::Adopt(group->NewHandle(), WallClock());
+    };
+  }
 
   const std::string name =
       a.name.empty() ? fmt::format("pid{}", static_cast<long>(getpid())) : a.name;
@@ -438,9 +445,7 @@ int Work(const WorkArgs& a) {
                       .sweep_every_ms = std::max<DurationMs>(w.lease_ms / 3, 100),
                       .drain = a.drain};
   WorkerPool pool(
-      [&group]() -> Result<std::unique_ptr<Queue>> {
-        return Queue::Adopt((*group)->NewHandle(), WallClock());
-      },
+      open,
       ExecHandler({.command = a.exec, .heartbeat_ms = w.lease_ms / 3, .timeout_ms = w.timeout_ms},
                   waiter, WallClock()),
       options, waiter, [](const std::string& line) { fmt::print(stderr, "lab: {}\n", line); });

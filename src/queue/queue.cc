@@ -127,6 +127,8 @@ std::unique_ptr<Queue> Queue::Adopt(std::unique_ptr<Store> store, Clock& clock,
   return std::unique_ptr<Queue>(new Queue(std::move(store), clock, options));
 }
 
+bool GroupCommitPays(StoreKind kind) { return kind == StoreKind::kSqlite; }
+
 StoreOptions StoreOptionsFor(const Guards& guards) {
   return {.enforce_fencing = guards.fencing,
           .enforce_commit_boundary = guards.commit_boundary,

@@ -44,6 +44,12 @@ struct StoreUrl {
   std::string synchronous = "FULL";
 };
 
+// Whether the threads of one process do better sharing one connection
+// through a CommitGroup: SQLite, yes (one writer at a time anyway, so the
+// shared syncs are pure gain); PostgreSQL, no (the server runs connections
+// in parallel, and round trips, not syncs, bound a call).
+bool GroupCommitPays(StoreKind kind);
+
 // The store switches the guards imply.
 StoreOptions StoreOptionsFor(const Guards& guards);
 
