@@ -55,8 +55,9 @@ test-asan: build-asan
 # The canary races on purpose: TSan must report it, or this build checks nothing.
 TSAN_ENV = TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 test-tsan: deps $(BUILD_TSAN)/build.ninja
-	cmake --build $(BUILD_TSAN) -j $(JOBS) --target worker_pool_test core_test tsan_canary
+	cmake --build $(BUILD_TSAN) -j $(JOBS) --target worker_pool_test core_test store_test tsan_canary
 	$(TSAN_ENV) ./$(BUILD_TSAN)/src/queue/worker_pool_test
+	$(TSAN_ENV) ./$(BUILD_TSAN)/src/store/store_test --gtest_filter='CommitGroup*'
 	$(TSAN_ENV) ./$(BUILD_TSAN)/src/core/core_test --gtest_filter='SystemWaiter*'
 	@if $(TSAN_ENV) ./$(BUILD_TSAN)/src/core/tsan_canary >/dev/null 2>&1; then \
 	  echo "test-tsan: the canary's data race was not reported; TSan is not checking"; exit 1; \
