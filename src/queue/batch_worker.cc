@@ -75,8 +75,29 @@ Result<void> BatchWorker::Extend(Held& held) {
         std::max(held.lease.expires_at_ms, AddMs(sent_at, options_.lease_ms));
   } else if (beat.error().code == ErrorCode::kAborted) {
     held.dropped = true;  // Taken over: its outcome is not ours to report.
+    fenced_.push_back(held.lease.execution_id);
   }
   return beat;
+}
+
+Result<void> BatchWorker::Heartbeat() {
+  Result<void> first;
+  for (Held& h : held_) {
+    if (h.dropped) continue;
+    auto beat = Extend(h);
+    if (!beat && beat.error().code != ErrorCode::kAborted && first) {
+      first = std::unexpected(beat.error());
+    }
+  }
+  return first;
+}
+
+std::vector<const Lease*> BatchWorker::held() const {
+  std::vector<const Lease*> out;
+  for (const Held& h : held_) {
+    if (!h.dropped) out.push_back(&h.lease);
+  }
+  return out;
 }
 
 BatchStep BatchWorker::Run() {
@@ -113,8 +134,11 @@ BatchStep BatchWorker::Run() {
 
 Result<BatchStep> BatchWorker::Complete() {
   std::vector<Completion> items;
+  std::vector<ExecutionId> sent;
   for (const Held& h : held_) {
-    if (!h.dropped) items.push_back(*h.outcome);
+    if (h.dropped) continue;
+    items.push_back(*h.outcome);
+    sent.push_back(h.lease.execution_id);
   }
   BatchStep step{.kind = StepKind::kFinished};
   if (!items.empty()) {
@@ -126,9 +150,11 @@ Result<BatchStep> BatchWorker::Complete() {
       if (done.error().code == ErrorCode::kUnknownOutcome) Crash();
       return std::unexpected(done.error());
     }
-    for (const auto& r : *done) {
+    for (size_t i = 0; i < done->size(); ++i) {
+      const auto& r = (*done)[i];
       if (!r) {
         ++step.fenced;  // Refused on its own: fenced, or no longer ours.
+        if (r.error().code == ErrorCode::kAborted) fenced_.push_back(sent[i]);
         continue;
       }
       switch (*r) {

@@ -48,9 +48,18 @@ class BatchWorker {
   // release error is returned; a job whose release failed waits out its lease.
   Result<void> GiveUp(std::string_view why);
   void Crash();
+  // Extends every held lease that is still its own; a lease found taken
+  // over is dropped (its job is not reported). The first error other than
+  // fenced is returned; no-op when idle.
+  Result<void> Heartbeat();
   // "N jobs (ids a..b)" or "no job", for logs.
   std::string Describe() const;
   const std::string& name() const { return options_.name; }
+  // The leases held and still its own, in claim order.
+  std::vector<const Lease*> held() const;
+  // Every execution whose call the store refused as fenced, in order (as
+  // Worker::fenced_executions).
+  const std::vector<ExecutionId>& fenced_executions() const { return fenced_; }
 
  private:
   struct Held {
@@ -71,6 +80,7 @@ class BatchWorker {
   Rng rng_;
   WorkerPhase phase_ = WorkerPhase::kIdle;
   std::vector<Held> held_;
+  std::vector<ExecutionId> fenced_;
 };
 
 }  // namespace lab

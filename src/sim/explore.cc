@@ -71,6 +71,7 @@ Result<bool> ShrinkList(Schedule& best, std::vector<T> Schedule::*list,
 Schedule WithoutLastWorker(const Schedule& s) {
   Schedule c = s;
   --c.workers;
+  c.fused_workers = std::min(c.fused_workers, c.workers);
   std::erase_if(c.faults, [&](const ScheduledFault& f) { return f.worker >= c.workers; });
   return c;
 }

@@ -43,9 +43,9 @@ std::string DrawnConfig::ToString() const {
   return fmt::format(
       "jobs={} workers={} lease={}ms p_crash={:.3f} p_pause={:.3f} p_delay={:.3f} "
       "p_skew={:.3f} p_transient={:.3f} p_permanent={:.3f} p_slow={:.3f} p_jump={:.3f} "
-      "p_poison={:.3f} p_lost_reply={:.3f} fused_workers={}",
+      "p_poison={:.3f} p_lost_reply={:.3f} fused_workers={} claim_batch={}",
       jobs, workers, lease_ms, p_crash, p_pause, p_delay, p_skew, p_transient, p_permanent, p_slow,
-      p_jump, p_poison, p_lost_reply, fused_workers);
+      p_jump, p_poison, p_lost_reply, fused_workers, claim_batch);
 }
 
 Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* drawn) {
@@ -96,8 +96,10 @@ Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* dr
   if (options.jobs) c.jobs = *options.jobs;
   if (options.workers) c.workers = *options.workers;
   // Both worker paths in one run: fused steps and split ones.
-  c.fused_workers = options.swarm ? static_cast<int>(steps_rng.Range(0, c.workers))
-                                  : c.workers / 2;
+  c.fused_workers = options.swarm ? static_cast<int>(steps_rng.Range(0, c.workers)) : c.workers / 2;
+  // And, in half the seeds, the fused ones batched.
+  c.claim_batch =
+      options.swarm && steps_rng.Chance(0.5) ? static_cast<int>(steps_rng.Range(2, 4)) : 1;
 
   Schedule s;
   s.seed = seed;
@@ -105,6 +107,7 @@ Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* dr
   s.lease_ms = c.lease_ms;
   s.reaper_interval_ms = std::max<DurationMs>(100, c.lease_ms / 4);
   s.fused_workers = c.fused_workers;
+  s.claim_batch = c.claim_batch;
   TimeMs last_arrival = 0;
   for (int i = 0; i < c.jobs; ++i) {
     const TimeMs at = workload_rng.Range(0, 200LL * c.jobs);
@@ -180,6 +183,7 @@ std::string ScheduleToJson(const Schedule& s) {
   j["seed"] = s.seed;
   j["workers"] = s.workers;
   if (s.fused_workers > 0) j["fused_workers"] = s.fused_workers;
+  if (s.claim_batch > 1) j["claim_batch"] = s.claim_batch;
   j["lease_ms"] = s.lease_ms;
   j["reaper_interval_ms"] = s.reaper_interval_ms;
   j["fault_window_ms"] = s.fault_window_ms;
@@ -232,6 +236,7 @@ Error Invalid(std::string message) {
 Result<void> ValidateSchedule(const Schedule& s) {
   LAB_RETURN_IF_ERROR(InRange("workers", s.workers, 1, kMaxSimWorkers));
   LAB_RETURN_IF_ERROR(InRange("fused_workers", s.fused_workers, 0, s.workers));
+  LAB_RETURN_IF_ERROR(InRange("claim_batch", s.claim_batch, 1, kMaxSimClaimBatch));
   LAB_RETURN_IF_ERROR(InRange("lease_ms", s.lease_ms, 1, kMaxSimLeaseMs));
   LAB_RETURN_IF_ERROR(InRange("reaper_interval_ms", s.reaper_interval_ms, 1, kMaxSimLeaseMs));
   LAB_RETURN_IF_ERROR(InRange("fault_window_ms", s.fault_window_ms, 0, kMaxSimTimeMs));
@@ -301,6 +306,7 @@ Result<Schedule> ScheduleFromJson(const std::string& text) {
     s.seed = j.at("seed").get<uint64_t>();
     s.workers = j.at("workers").get<int>();
     s.fused_workers = j.value("fused_workers", 0);
+    s.claim_batch = j.value("claim_batch", 1);
     s.lease_ms = j.at("lease_ms").get<DurationMs>();
     s.reaper_interval_ms = j.at("reaper_interval_ms").get<DurationMs>();
     s.fault_window_ms = j.at("fault_window_ms").get<TimeMs>();

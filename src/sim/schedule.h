@@ -74,6 +74,9 @@ struct Schedule {
   // Workers 0 .. fused_workers-1 claim+begin and commit+finish in one store
   // call each (WorkerOptions::fused); the others take every step apart.
   int fused_workers = 0;
+  // Above 1, those fused workers are BatchWorkers that claim, run and
+  // record this many jobs at a time.
+  int claim_batch = 1;
   // Faults and abnormal handler outcomes happen only before this time; after
   // it, the liveness phase runs fault-free.
   TimeMs fault_window_ms = 0;
@@ -96,6 +99,7 @@ inline constexpr int kMaxSimWorkers = 256;
 inline constexpr int kMaxSimJobs = 10'000;
 inline constexpr int kMaxSimAttempts = 1'000;
 inline constexpr int kMaxSimStep = 1'000'000;
+inline constexpr int kMaxSimClaimBatch = 100;
 inline constexpr DurationMs kMaxSimLeaseMs = 24 * 3'600'000LL;
 inline constexpr TimeMs kMaxSimTimeMs = 7 * 24 * 3'600'000LL;
 
@@ -122,6 +126,7 @@ struct DrawnConfig {
   double p_transient = 0, p_permanent = 0, p_slow = 0;
   double p_jump = 0, p_poison = 0, p_lost_reply = 0;
   int fused_workers = 0;
+  int claim_batch = 1;
 
   std::string ToString() const;
 };

@@ -13,6 +13,7 @@
 #include "core/assert.h"
 #include "core/rng.h"
 #include "core/scratch_dir.h"
+#include "queue/batch_worker.h"
 #include "queue/worker.h"
 #include "store/fault_store.h"
 
@@ -73,7 +74,9 @@ class HashingTraceSink final : public TraceSink {
 
 struct SimWorker {
   std::unique_ptr<OffsetClock> machine_clock;  // Its own clock (kJump sets it ahead).
+  // Exactly one of the two: a worker of one job at a time, or of a batch.
   std::unique_ptr<Worker> worker;
+  std::unique_ptr<BatchWorker> batch;
   int steps = 0;
   int fault_checked_step = -1;
   uint64_t generation = 0;
@@ -82,6 +85,17 @@ struct SimWorker {
   double clock_rate = 1.0;
   bool heartbeat_pending = false;
 };
+
+WorkerPhase PhaseOf(const SimWorker& sw) {
+  return sw.batch ? sw.batch->phase() : sw.worker->phase();
+}
+
+// The leases the worker holds (and still owns).
+std::vector<const Lease*> HeldBy(const SimWorker& sw) {
+  if (sw.batch) return sw.batch->held();
+  if (sw.worker->lease()) return {&*sw.worker->lease()};
+  return {};
+}
 
 // The effect key of the schedule's job `key` (the world enqueues every job
 // in the default queue under its schedule key).
@@ -125,6 +139,8 @@ class World {
   void Kill(int w, DurationMs restart_after, const std::string& why);
   void EnsureHeartbeat(int w);
   HandlerResult Handle(const JobContext& ctx);
+  // Step() for a BatchWorker.
+  Result<void> StepBatch(int w);
   Result<void> Refresh(JobId job);
   Result<void> RefreshAll();
   bool InFaultWindow() { return clock_.NowMs() < s_.fault_window_ms; }
@@ -187,15 +203,19 @@ Result<void> World::Open() {
   workers_.resize(static_cast<size_t>(s_.workers));
   for (int w = 0; w < s_.workers; ++w) {
     workers_[w].machine_clock = std::make_unique<OffsetClock>(clock_, 0);
-    workers_[w].worker = std::make_unique<Worker>(
-        *queue_, [this](const JobContext& ctx) { return Handle(ctx); },
-        WorkerOptions{.name = fmt::format("w{}", w),
-                      .lease_ms = s_.lease_ms,
-                      .retry = {.base_delay_ms = 200, .max_delay_ms = 5'000},
-                      .seed = s_.seed * 31 + static_cast<uint64_t>(w),
-                      .own_clock = workers_[w].machine_clock.get(),
-                      .fused = w < s_.fused_workers},
-        &external_);
+    const WorkerOptions wo{.name = fmt::format("w{}", w),
+                           .lease_ms = s_.lease_ms,
+                           .retry = {.base_delay_ms = 200, .max_delay_ms = 5'000},
+                           .seed = s_.seed * 31 + static_cast<uint64_t>(w),
+                           .own_clock = workers_[w].machine_clock.get(),
+                           .fused = w < s_.fused_workers};
+    auto handler = [this](const JobContext& ctx) { return Handle(ctx); };
+    if (wo.fused && s_.claim_batch > 1) {
+      workers_[w].batch =
+          std::make_unique<BatchWorker>(*queue_, handler, wo, s_.claim_batch, &external_);
+    } else {
+      workers_[w].worker = std::make_unique<Worker>(*queue_, handler, wo, &external_);
+    }
   }
   return {};
 }
@@ -271,7 +291,11 @@ bool World::FireFault(int w) {
 
 void World::Kill(int w, DurationMs restart_after, const std::string& why) {
   SimWorker& sw = workers_[w];
-  sw.worker->Crash();
+  if (sw.batch) {
+    sw.batch->Crash();
+  } else {
+    sw.worker->Crash();
+  }
   sw.alive = false;
   ++sw.generation;
   sw.heartbeat_pending = false;
@@ -284,12 +308,15 @@ Result<void> World::Step(int w) {
   if (!InFaultWindow()) sw.clock_rate = 1.0;
   if (FireFault(w)) return {};
   // A poison job's handler kills the process that runs it, on every attempt.
-  if (sw.worker->phase() == WorkerPhase::kInProgress &&
-      poison_.contains(sw.worker->lease()->job.EffectKey())) {
-    Mix(0x901503ULL);
-    Kill(w, kPoisonRestartMs, "the poison job's handler kills the worker process");
-    return {};
+  if (PhaseOf(sw) == WorkerPhase::kInProgress) {
+    for (const Lease* lease : HeldBy(sw)) {
+      if (!poison_.contains(lease->job.EffectKey())) continue;
+      Mix(0x901503ULL);
+      Kill(w, kPoisonRestartMs, "the poison job's handler kills the worker process");
+      return {};
+    }
   }
+  if (sw.batch) return StepBatch(w);
   const WorkerPhase before = sw.worker->phase();
   auto r = sw.worker->Step();
   if (!r) {
@@ -328,20 +355,45 @@ Result<void> World::Step(int w) {
   return {};
 }
 
+Result<void> World::StepBatch(int w) {
+  SimWorker& sw = workers_[w];
+  std::vector<JobId> held;
+  for (const Lease* lease : HeldBy(sw)) held.push_back(lease->job.id);
+  auto r = sw.batch->Step();
+  if (!r) {
+    return MakeError(ErrorCode::kInternal,
+                     fmt::format("seed {}: w{} step failed: {}", s_.seed, w, r.error().ToString()));
+  }
+  ++sw.steps;
+  Mix(static_cast<uint64_t>(r->kind) << 48 ^ static_cast<uint64_t>(r->claimed) << 32 ^
+      static_cast<uint64_t>(r->finished) << 16 ^ static_cast<uint64_t>(r->fenced));
+  Note(
+      w, "batch",
+      fmt::format("{}: {} claimed, {} finished, {} failed, {} duplicates, {} fenced",
+                  ToString(r->kind), r->claimed, r->finished, r->failed, r->duplicates, r->fenced));
+  if (r->kind == StepKind::kClaimed) {
+    for (const Lease* lease : HeldBy(sw)) claimed_open_.insert(lease->job.id);
+  }
+  for (JobId job : held) LAB_RETURN_IF_ERROR(Refresh(job));
+  ScheduleNext(w, StepResult{r->kind});
+  return {};
+}
+
 void World::ScheduleNext(int w, const StepResult& r) {
   SimWorker& sw = workers_[w];
   const TimeMs now = clock_.NowMs();
   DurationMs delay = latency_.Range(1, 10);
   if (r.kind == StepKind::kNoJob) {
     delay = std::clamp<DurationMs>(s_.lease_ms / 10, 50, 500);
-  } else if (sw.worker->phase() == WorkerPhase::kInProgress) {
-    // The next step runs the handler; it takes this long.
+  } else if (PhaseOf(sw) == WorkerPhase::kInProgress) {
+    // The next step runs the handler (for a batch, each in turn); it takes this long.
     delay = latency_.Range(1, 20);
-    const auto& lease = sw.worker->lease();
-    auto it = handlers_.find({lease->job.EffectKey(), lease->token});
-    if (InFaultWindow() && it != handlers_.end() && it->second.outcome == HandlerOutcome::kSlow) {
-      ++handler_faults_fired_;
-      delay = it->second.duration_ms;
+    for (const Lease* lease : HeldBy(sw)) {
+      auto it = handlers_.find({lease->job.EffectKey(), lease->token});
+      if (InFaultWindow() && it != handlers_.end() && it->second.outcome == HandlerOutcome::kSlow) {
+        ++handler_faults_fired_;
+        delay = std::max(delay, it->second.duration_ms);
+      }
     }
   }
   LAB_ASSERT(delay > 0 && sw.alive);
@@ -351,7 +403,7 @@ void World::ScheduleNext(int w, const StepResult& r) {
 
 void World::EnsureHeartbeat(int w) {
   SimWorker& sw = workers_[w];
-  if (sw.heartbeat_pending || sw.worker->phase() == WorkerPhase::kIdle) return;
+  if (sw.heartbeat_pending || PhaseOf(sw) == WorkerPhase::kIdle) return;
   sw.heartbeat_pending = true;
   const auto interval =
       static_cast<DurationMs>(static_cast<double>(s_.lease_ms / 3) * sw.clock_rate);
@@ -366,15 +418,19 @@ Result<void> World::Heartbeat(int w) {
     Push(sw.paused_until, EventKind::kHeartbeat, w, sw.generation);
     return {};
   }
-  if (sw.worker->phase() == WorkerPhase::kIdle) return {};
-  const JobId job = sw.worker->lease()->job.id;
-  auto beat = sw.worker->Heartbeat();
-  Mix(beat ? 0xbeef : 0xdead);
+  if (PhaseOf(sw) == WorkerPhase::kIdle) return {};
+  std::vector<JobId> held;
+  for (const Lease* lease : HeldBy(sw)) held.push_back(lease->job.id);
+  auto beat = sw.batch ? sw.batch->Heartbeat() : sw.worker->Heartbeat();
+  const bool dropped = HeldBy(sw).size() < held.size();
+  Mix(beat && !dropped ? 0xbeef : 0xdead);
   if (!beat && beat.error().code != ErrorCode::kAborted) {
     return MakeError(ErrorCode::kInternal, fmt::format("seed {}: w{} heartbeat failed: {}", s_.seed,
                                                        w, beat.error().ToString()));
   }
-  if (!beat) LAB_RETURN_IF_ERROR(Refresh(job));  // Fenced: the worker dropped the job.
+  if (dropped) {  // Fenced: the worker dropped the job (or some of its batch).
+    for (JobId job : held) LAB_RETURN_IF_ERROR(Refresh(job));
+  }
   EnsureHeartbeat(w);
   return {};
 }
@@ -526,8 +582,8 @@ Result<SimResult> World::Run() {
   }
   std::vector<ExecutionId> fenced;
   for (const SimWorker& sw : workers_) {
-    fenced.insert(fenced.end(), sw.worker->fenced_executions().begin(),
-                  sw.worker->fenced_executions().end());
+    const auto& seen = sw.batch ? sw.batch->fenced_executions() : sw.worker->fenced_executions();
+    fenced.insert(fenced.end(), seen.begin(), seen.end());
   }
   auto safety = CheckAll({.snapshot = snapshot,
                           .external = external_.log().applied(),

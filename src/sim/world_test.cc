@@ -197,6 +197,78 @@ TEST(GuardAblationTest, EveryGuardOnHoldsInTheSameWorlds) {
   }
 }
 
+// The same worlds with every worker taking one path: split steps, fused
+// steps, or batches of three (BatchWorker). Each path must hold with every
+// guard on and be caught without the guards that protect it; the
+// reconciler is not among them for fused and batched workers, which have
+// no gap between commit and finish.
+struct WorkerShape {
+  const char* name;
+  bool fused;
+  int claim_batch;
+};
+
+class WorkerShapeTest : public ::testing::TestWithParam<WorkerShape> {
+ protected:
+  Schedule Draw(uint64_t seed) const {
+    Schedule s = DrawSchedule(seed, {});
+    s.fused_workers = GetParam().fused ? s.workers : 0;
+    s.claim_batch = GetParam().claim_batch;
+    return s;
+  }
+};
+
+TEST_P(WorkerShapeTest, EveryGuardOnHolds) {
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    auto r = Simulate(Draw(seed), {.guards = Guards::All()});
+    ASSERT_TRUE(r.has_value()) << r.error().ToString();
+    EXPECT_TRUE(r->violations.empty()) << "seed " << seed << ": " << r->ViolatedList();
+  }
+}
+
+TEST_P(WorkerShapeTest, EachGuardThatProtectsThePathIsCaughtWhenOff) {
+  for (const auto& [guard, invariant] : std::vector<std::pair<std::string_view, Invariant>>{
+           {"commit_boundary", Invariant::kOneEffect},
+           {"fencing", Invariant::kAuditedTransitions},
+           {"reaper", Invariant::kLiveness}}) {
+    Guards guards = Guards::All();
+    *guards.Find(guard) = false;
+    std::optional<uint64_t> found;
+    for (uint64_t seed = 0; seed < kAblationSeeds && !found; ++seed) {
+      auto r = Simulate(Draw(seed), {.guards = guards});
+      ASSERT_TRUE(r.has_value()) << r.error().ToString();
+      if (r->Violated(invariant)) found = seed;
+    }
+    EXPECT_TRUE(found.has_value())
+        << "-" << guard << " not caught in " << kAblationSeeds << " seeds";
+  }
+}
+
+// Fused and batched workers leave no execution COMMITTED between
+// transactions, so they need no reconciler: without it their worlds hold.
+// Split workers without it are caught.
+TEST_P(WorkerShapeTest, OnlyTheSplitPathNeedsTheReconciler) {
+  const Guards guards = *Guards::Parse("-reconcile");
+  std::optional<uint64_t> caught;
+  const uint64_t seeds = GetParam().fused ? 300 : kAblationSeeds;
+  for (uint64_t seed = 0; seed < seeds && !caught; ++seed) {
+    auto r = Simulate(Draw(seed), {.guards = guards});
+    ASSERT_TRUE(r.has_value()) << r.error().ToString();
+    if (!r->violations.empty()) caught = seed;
+  }
+  if (GetParam().fused) {
+    EXPECT_FALSE(caught.has_value()) << "seed " << *caught << " violates without the reconciler";
+  } else {
+    EXPECT_TRUE(caught.has_value()) << "-reconcile not caught in " << seeds << " seeds";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, WorkerShapeTest,
+                         ::testing::Values(WorkerShape{"Split", false, 1},
+                                           WorkerShape{"Fused", true, 1},
+                                           WorkerShape{"BatchesOf3", true, 3}),
+                         [](const auto& info) { return std::string(info.param.name); });
+
 INSTANTIATE_TEST_SUITE_P(Guards, GuardAblationTest, ::testing::ValuesIn(Guards::Names()),
                          [](const auto& info) { return std::string(info.param); });
 
