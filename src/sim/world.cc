@@ -141,6 +141,11 @@ class World {
   HandlerResult Handle(const JobContext& ctx);
   // Step() for a BatchWorker.
   Result<void> StepBatch(int w);
+  // A store error in a step: the simulator has no policy for it (yet).
+  std::unexpected<Error> StepFailed(int w, const Error& error) const {
+    return MakeError(ErrorCode::kInternal,
+                     fmt::format("seed {}: w{} step failed: {}", s_.seed, w, error.ToString()));
+  }
   Result<void> Refresh(JobId job);
   Result<void> RefreshAll();
   bool InFaultWindow() { return clock_.NowMs() < s_.fault_window_ms; }
@@ -319,10 +324,7 @@ Result<void> World::Step(int w) {
   if (sw.batch) return StepBatch(w);
   const WorkerPhase before = sw.worker->phase();
   auto r = sw.worker->Step();
-  if (!r) {
-    return MakeError(ErrorCode::kInternal,
-                     fmt::format("seed {}: w{} step failed: {}", s_.seed, w, r.error().ToString()));
-  }
+  if (!r) return StepFailed(w, r.error());
   ++sw.steps;
   Mix(static_cast<uint64_t>(r->kind) << 48 ^ static_cast<uint64_t>(r->job_id) << 24 ^
       static_cast<uint64_t>(r->execution_id));
@@ -360,10 +362,7 @@ Result<void> World::StepBatch(int w) {
   std::vector<JobId> held;
   for (const Lease* lease : HeldBy(sw)) held.push_back(lease->job.id);
   auto r = sw.batch->Step();
-  if (!r) {
-    return MakeError(ErrorCode::kInternal,
-                     fmt::format("seed {}: w{} step failed: {}", s_.seed, w, r.error().ToString()));
-  }
+  if (!r) return StepFailed(w, r.error());
   ++sw.steps;
   Mix(static_cast<uint64_t>(r->kind) << 48 ^ static_cast<uint64_t>(r->claimed) << 32 ^
       static_cast<uint64_t>(r->finished) << 16 ^ static_cast<uint64_t>(r->fenced));
