@@ -61,16 +61,14 @@ TEST(ShrinkTest, ShrunkScheduleIsSmallerAndStillFailsTheSameWay) {
     std::erase_if(less.handlers, [&](const ScheduledHandler& h) { return h.job_key == key; });
     auto ran = Simulate(less, o.sim);
     ASSERT_TRUE(ran.has_value()) << ran.error().ToString();
-    EXPECT_FALSE(ran->Violated(Invariant::kLiveness))
-        << "job " << i << " was not needed";
+    EXPECT_FALSE(ran->Violated(Invariant::kLiveness)) << "job " << i << " was not needed";
   }
   for (size_t i = 0; i < shrunk->schedule.faults.size(); ++i) {
     Schedule less = shrunk->schedule;
     less.faults.erase(less.faults.begin() + static_cast<long>(i));
     auto ran = Simulate(less, o.sim);
     ASSERT_TRUE(ran.has_value()) << ran.error().ToString();
-    EXPECT_FALSE(ran->Violated(Invariant::kLiveness))
-        << "fault " << i << " was not needed";
+    EXPECT_FALSE(ran->Violated(Invariant::kLiveness)) << "fault " << i << " was not needed";
   }
   EXPECT_GE(shrunk->schedule.faults.size(), 1u);  // A stuck lease needs a fault.
 

@@ -22,7 +22,7 @@ namespace lab {
 
 struct SqliteOptions {
   std::string path;
-  std::string vfs;                   // Empty: SQLite's default VFS.
+  std::string vfs;  // Empty: SQLite's default VFS.
   // FULL or EXTRA: every commit synced. NORMAL (WAL mode): commits are not
   // synced, so an acknowledged call survives a process crash but may be
   // lost with the machine's power; only on the caller's explicit choice.

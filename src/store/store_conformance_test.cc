@@ -613,9 +613,8 @@ TEST_P(StoreConformanceTest, CompleteRefusesABadBatchWhole) {
   Add();
   Lease l = Started();
   EXPECT_EQ(store_->Complete({}).error().code, ErrorCode::kInvalidArgument);
-  const std::vector<Completion> bad = {
-      {.lease = Ref(l), .effect = Effect{"x"}},
-      {.lease = Ref(l), .fail = FailRequest{"e", kMaxTimeMs + 1}}};
+  const std::vector<Completion> bad = {{.lease = Ref(l), .effect = Effect{"x"}},
+                                       {.lease = Ref(l), .fail = FailRequest{"e", kMaxTimeMs + 1}}};
   EXPECT_EQ(store_->Complete(bad).error().code, ErrorCode::kInvalidArgument);
   EXPECT_EQ(ExecStateOf(l.execution_id), ExecState::kInProgress);
   EXPECT_TRUE(Snap().effects.empty());
