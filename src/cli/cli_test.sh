@@ -65,9 +65,9 @@ expect 0 "verified: 125 jobs SUCCEEDED, each with exactly one effect" -- bench -
 expect_usage "private to the handle" -- bench --db memory:
 expect_usage "--batch" -- bench --batch 0
 # The batched and split paths, each on a handle of its own or one shared group.
-expect 0 "verified: 125 jobs SUCCEEDED" -- bench --jobs 50 --consumers 2 --claim-batch 7
-expect 0 "verified: 125 jobs SUCCEEDED" -- bench --jobs 50 --consumers 2 --split-steps --no-group-commit
-expect 0 "synchronous=NORMAL: acknowledged before its sync" -- bench --jobs 20 --db 'sqlite:?synchronous=normal'
+expect 0 "verified: 25 jobs SUCCEEDED" -- bench --jobs 10 --consumers 2 --claim-batch 3 --db 'sqlite:?synchronous=normal'
+expect 0 "verified: 25 jobs SUCCEEDED" -- bench --jobs 10 --consumers 2 --split-steps --no-group-commit
+expect 0 "synchronous=NORMAL: acknowledged before its sync" -- bench --jobs 1 --db 'sqlite:?synchronous=normal'
 expect_usage "--claim-batch" -- bench --claim-batch 0
 expect_usage "only ?synchronous=full|extra|normal" -- bench --db 'sqlite:?synchronous=off'
 expect_usage "excludes" -- bench --group-commit --no-group-commit
