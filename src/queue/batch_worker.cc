@@ -46,14 +46,8 @@ TimeMs BatchWorker::lease_expires_at_ms() const {
 
 Result<BatchStep> BatchWorker::Claim() {
   LAB_ASSERT(held_.empty());
-  const TimeMs client_now =
-      options_.own_clock != nullptr ? options_.own_clock->NowMs() : queue_.clock().NowMs();
-  LAB_ASSIGN_OR_RETURN(auto leases, queue_.store().Claim({.queue = options_.queue,
-                                                          .worker = options_.name,
-                                                          .max_jobs = batch_,
-                                                          .lease_ms = options_.lease_ms,
-                                                          .client_now_ms = client_now,
-                                                          .begin = true}));
+  LAB_ASSIGN_OR_RETURN(auto leases,
+                       queue_.store().Claim(ClaimFor(options_, queue_, batch_, /*begin=*/true)));
   BatchStep step;
   if (leases.empty()) return step;
   step.kind = StepKind::kClaimed;
@@ -67,13 +61,8 @@ Result<BatchStep> BatchWorker::Claim() {
 }
 
 Result<void> BatchWorker::Extend(Held& held) {
-  const TimeMs sent_at = queue_.clock().NowMs();
-  auto beat =
-      queue_.store().Heartbeat({held.lease.execution_id, held.lease.token}, options_.lease_ms);
-  if (beat) {
-    held.lease.expires_at_ms =
-        std::max(held.lease.expires_at_ms, AddMs(sent_at, options_.lease_ms));
-  } else if (beat.error().code == ErrorCode::kAborted) {
+  auto beat = ExtendLease(queue_, options_, held.lease);
+  if (!beat && beat.error().code == ErrorCode::kAborted) {
     held.dropped = true;  // Taken over: its outcome is not ours to report.
     fenced_.push_back(held.lease.execution_id);
   }

@@ -52,6 +52,23 @@ std::optional<TimeMs> RetryAt(const RetryPolicy& policy, const Lease& lease, boo
   return policy.Decide(used, lease.job.max_attempts, permanent, now_ms, rng);
 }
 
+ClaimRequest ClaimFor(const WorkerOptions& options, Queue& queue, int max_jobs, bool begin) {
+  Clock& own = options.own_clock != nullptr ? *options.own_clock : queue.clock();
+  return {.queue = options.queue,
+          .worker = options.name,
+          .max_jobs = max_jobs,
+          .lease_ms = options.lease_ms,
+          .client_now_ms = own.NowMs(),
+          .begin = begin};
+}
+
+Result<void> ExtendLease(Queue& queue, const WorkerOptions& options, Lease& lease) {
+  const TimeMs sent_at = queue.clock().NowMs();
+  auto beat = queue.store().Heartbeat({lease.execution_id, lease.token}, options.lease_ms);
+  if (beat) lease.expires_at_ms = std::max(lease.expires_at_ms, AddMs(sent_at, options.lease_ms));
+  return beat;
+}
+
 std::string_view ToString(WorkerPhase phase) { return NameOf(kPhases, phase); }
 std::string_view ToString(StepKind kind) { return NameOf(kStepKinds, kind); }
 
@@ -106,12 +123,8 @@ Result<void> Worker::Heartbeat() {
 
 Result<void> Worker::ExtendLease() {
   LAB_ASSERT(lease_);
-  const TimeMs sent_at = queue_.clock().NowMs();
-  auto beat = queue_.store().Heartbeat(Ref(), options_.lease_ms);
+  auto beat = lab::ExtendLease(queue_, options_, *lease_);
   Trace("heartbeat", beat ? "lease extended" : beat.error().ToString());
-  // The store's new expiry is at least this: it read its clock after we sent.
-  if (beat)
-    lease_->expires_at_ms = std::max(lease_->expires_at_ms, AddMs(sent_at, options_.lease_ms));
   return beat;
 }
 
@@ -153,12 +166,8 @@ StepResult Worker::EndJob(StepKind kind) {
 
 Result<StepResult> Worker::Claim() {
   LAB_ASSERT(!lease_);
-  LAB_ASSIGN_OR_RETURN(auto leases, queue_.store().Claim({.queue = options_.queue,
-                                                          .worker = options_.name,
-                                                          .max_jobs = 1,
-                                                          .lease_ms = options_.lease_ms,
-                                                          .client_now_ms = OwnClock().NowMs(),
-                                                          .begin = options_.fused}));
+  LAB_ASSIGN_OR_RETURN(auto leases,
+                       queue_.store().Claim(ClaimFor(options_, queue_, 1, options_.fused)));
   if (leases.empty()) return StepResult{StepKind::kNoJob, 0, 0};
   LAB_ASSERT(leases.size() == 1);
   lease_ = std::move(leases.front());

@@ -102,6 +102,13 @@ void ApplyOutsideCommit(EffectSink& sink, const Lease& lease, const std::string&
 // When a failed attempt runs again (nullopt: dead-letter it).
 std::optional<TimeMs> RetryAt(const RetryPolicy& policy, const Lease& lease, bool permanent,
                               TimeMs now_ms, Rng& rng);
+// A claim of up to `max_jobs` as `options` asks it, with the worker's own
+// clock reading sent along.
+ClaimRequest ClaimFor(const WorkerOptions& options, Queue& queue, int max_jobs, bool begin);
+// Extends `lease` in the store; on success moves its expiry on as the
+// worker knows it: from the time the heartbeat was sent (the store read its
+// clock after that).
+Result<void> ExtendLease(Queue& queue, const WorkerOptions& options, Lease& lease);
 
 std::string_view ToString(WorkerPhase phase);
 std::string_view ToString(StepKind kind);
@@ -162,7 +169,6 @@ class Worker {
   // The step's result for the current job, then DropJob().
   StepResult EndJob(StepKind kind);
   LeaseRef Ref() const { return {lease_->execution_id, lease_->token}; }
-  Clock& OwnClock() { return options_.own_clock != nullptr ? *options_.own_clock : queue_.clock(); }
   void Trace(std::string_view event, std::string result);
 
   Queue& queue_;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <optional>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "core/assert.h"
@@ -51,15 +52,6 @@ BatchStep Tally(const StepResult& step, const Worker& worker) {
   return t;
 }
 BatchStep Tally(const BatchStep& step, const BatchWorker&) { return step; }
-
-std::unique_ptr<Worker> MakeWorker(Queue& queue, const Handler& handler, const WorkerOptions& wo,
-                                   int /*batch*/, Worker*) {
-  return std::make_unique<Worker>(queue, handler, wo);
-}
-std::unique_ptr<BatchWorker> MakeWorker(Queue& queue, const Handler& handler,
-                                        const WorkerOptions& wo, int batch, BatchWorker*) {
-  return std::make_unique<BatchWorker>(queue, handler, wo, batch);
-}
 
 }  // namespace
 
@@ -131,7 +123,11 @@ void WorkerPool::RunThreadWith(int index) {
         continue;
       }
       queue = std::move(*opened);
-      worker = MakeWorker(*queue, handler_, wo, options_.claim_batch, static_cast<W*>(nullptr));
+      if constexpr (std::is_same_v<W, BatchWorker>) {
+        worker = std::make_unique<W>(*queue, handler_, wo, options_.claim_batch);
+      } else {
+        worker = std::make_unique<W>(*queue, handler_, wo);
+      }
     }
     if (worker->phase() == WorkerPhase::kIdle) {
       if (waiter_.stopped()) return close_queue();

@@ -106,8 +106,7 @@ class GroupHandle final : public Store {
   }
   Result<void> CheckNotFailed() const {
     if (!failed_) return {};
-    return MakeError(ErrorCode::kFailStopped,
-                     "store handle is fail-stopped after a failed durable commit; reopen it");
+    return FailStopped();
   }
 
   std::shared_ptr<CommitGroup> group_;

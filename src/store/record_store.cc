@@ -73,8 +73,7 @@ Result<void> RecordStore::EndGroup() {
 
 Result<void> RecordStore::CheckNotFailed() const {
   if (!failed_) return {};
-  return MakeError(ErrorCode::kFailStopped,
-                   "store handle is fail-stopped after a failed durable commit; reopen it");
+  return FailStopped();
 }
 
 void RecordStore::RollbackOrStop() {
@@ -92,12 +91,10 @@ Result<RecordStore::Loaded> RecordStore::LoadLease(const LeaseRef& lease) {
   return Loaded{std::move(*job), std::move(*exec)};
 }
 
-Result<void> RecordStore::Persist(const Plan& plan, const PlanContext& ctx, Loaded& rec, Txn& txn) {
+Result<std::optional<Error>> RecordStore::Settle(const Plan& plan, const PlanContext& ctx,
+                                                 Loaded& rec) {
   for (const AuditEntry& entry : plan.audit) LAB_RETURN_IF_ERROR(AppendAudit(entry));
-  if (plan.refusal) {
-    txn.keep_on_error = !plan.audit.empty();
-    return std::unexpected(*plan.refusal);
-  }
+  if (plan.refusal) return std::optional<Error>(*plan.refusal);
   if (plan.effect) {
     LAB_RETURN_IF_ERROR(InsertEffect(EffectRecord{.job_id = rec.job.id,
                                                   .execution_id = rec.exec.id,
@@ -112,7 +109,14 @@ Result<void> RecordStore::Persist(const Plan& plan, const PlanContext& ctx, Load
   if (plan.job_state || plan.run_at_ms || plan.last_error || plan.attempts_at_redrive) {
     LAB_RETURN_IF_ERROR(SaveJob(rec.job));
   }
-  return {};
+  return std::optional<Error>();
+}
+
+Result<void> RecordStore::Persist(const Plan& plan, const PlanContext& ctx, Loaded& rec, Txn& txn) {
+  LAB_ASSIGN_OR_RETURN(auto refused, Settle(plan, ctx, rec));
+  if (!refused) return {};
+  txn.keep_on_error = !plan.audit.empty();
+  return std::unexpected(*refused);
 }
 
 Result<EnqueueResult> RecordStore::EnqueueIn(const NewJob& request, const PlanContext& ctx) {
@@ -165,8 +169,9 @@ Result<std::vector<Lease>> RecordStore::Claim(const ClaimRequest& request) {
       Loaded rec{std::move(plan.job), std::move(plan.exec)};
       if (request.begin) {
         const LeaseRef ref{rec.exec.id, rec.exec.attempt};
-        Txn none;
-        LAB_RETURN_IF_ERROR(Persist(PlanBegin(rec.job, rec.exec, ref, ctx), ctx, rec, none));
+        LAB_ASSIGN_OR_RETURN(auto refused,
+                             Settle(PlanBegin(rec.job, rec.exec, ref, ctx), ctx, rec));
+        LAB_ASSERT_MSG(!refused, "a lease just granted refused its begin");
       }
       leases.push_back(
           Lease{rec.exec.id, rec.exec.attempt, rec.exec.lease_expires_at_ms, std::move(rec.job)});
@@ -222,17 +227,6 @@ Result<CommitOutcome> RecordStore::Commit(const LeaseRef& lease,
     }
     return plan.commit_outcome;
   });
-}
-
-Result<std::optional<Error>> RecordStore::Settle(const Plan& plan, const PlanContext& ctx,
-                                                 Loaded& rec) {
-  if (plan.refusal) {
-    for (const AuditEntry& entry : plan.audit) LAB_RETURN_IF_ERROR(AppendAudit(entry));
-    return std::optional<Error>(*plan.refusal);
-  }
-  Txn txn;
-  LAB_RETURN_IF_ERROR(Persist(plan, ctx, rec, txn));
-  return std::optional<Error>();
 }
 
 Result<Result<CompleteOutcome>> RecordStore::CompleteIn(const Completion& item,

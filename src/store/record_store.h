@@ -121,10 +121,12 @@ class RecordStore : public Store {
   // One item of Complete inside its transaction: the outer error is the
   // backend's (the batch fails), the inner one the item's refusal.
   Result<Result<CompleteOutcome>> CompleteIn(const Completion& item, const PlanContext& ctx);
-  // Writes a plan that may be a refusal: its audit entries only, and the
-  // refusal as the inner error; otherwise Persist.
+  // Writes a plan: its audit entries, then, unless it is a refusal (returned
+  // as the inner error), its effect and records. The outer error is the
+  // backend's.
   Result<std::optional<Error>> Settle(const Plan& plan, const PlanContext& ctx, Loaded& rec);
-  // Writes a plan: audit entries, then (unless refused) effect and records.
+  // Settle for one operation: a refusal is its error, and the transaction
+  // keeps the refusal's audit entries (the fenced signal).
   Result<void> Persist(const Plan& plan, const PlanContext& ctx, Loaded& rec, Txn& txn);
   // Shared body of the simple lease operations (heartbeat, begin, finish).
   Result<void> LeaseOp(const LeaseRef& lease,

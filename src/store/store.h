@@ -21,6 +21,12 @@
 
 namespace lab {
 
+// What every call on a fail-stopped handle gets (see above).
+inline std::unexpected<Error> FailStopped() {
+  return MakeError(ErrorCode::kFailStopped,
+                   "store handle is fail-stopped after a failed durable commit; reopen it");
+}
+
 class Store {
  public:
   virtual ~Store() = default;
