@@ -334,8 +334,42 @@ int DlqRedrive(const RedriveArgs& a) {
   return kExitOk;
 }
 
+struct PruneArgs {
+  DbFlag db;
+  std::string retain;
+  bool json_out = false;
+};
+
+// The retention flag of `queue prune` and `queue work`: 0s..366d.
+Result<DurationMs> ParseRetain(std::string_view text) {
+  return ParseDuration(text, "--retain", 0, kMaxDurationMs);
+}
+
+int Prune(const PruneArgs& a) {
+  auto retain = ParseRetain(a.retain);
+  if (!retain) return FailWith(retain.error());
+  auto queue = a.db.OpenExisting();
+  if (!queue) return FailWith(queue.error());
+  auto pruned = (*queue)->Prune(*retain);
+  if (!pruned) return FailWith(pruned.error());
+  if (a.json_out) {
+    fmt::print("{}\n", Dump(json{{"jobs", pruned->jobs},
+                                 {"executions", pruned->executions},
+                                 {"effects", pruned->effects},
+                                 {"audit", pruned->audit},
+                                 {"finished_at_or_before_ms", pruned->cutoff_ms}}));
+  } else {
+    fmt::print("pruned {} job(s) finished {} ago or more ({} executions, {} effects, {} audit "
+               "entries)\n",
+               pruned->jobs, FormatDuration(*retain), pruned->executions, pruned->effects,
+               pruned->audit);
+  }
+  return kExitOk;
+}
+
 struct WorkArgs {
   DbFlag db;
+  std::string retain;
   std::string concurrency = "1";
   std::string queue = "default";
   std::string exec = "cat";
@@ -390,6 +424,7 @@ struct WorkSettings {
   DurationMs lease_ms = 0;
   DurationMs poll_ms = 0;
   DurationMs timeout_ms = 0;  // 0: none.
+  std::optional<DurationMs> retain;
 };
 
 Result<WorkSettings> ParseWork(const WorkArgs& a) {
@@ -400,6 +435,9 @@ Result<WorkSettings> ParseWork(const WorkArgs& a) {
   LAB_ASSIGN_OR_RETURN(w.poll_ms, ParseDuration(a.poll, "--poll", 1, 3'600'000));
   if (!a.timeout.empty()) {
     LAB_ASSIGN_OR_RETURN(w.timeout_ms, ParseDuration(a.timeout, "--timeout", 1, kMaxDurationMs));
+  }
+  if (!a.retain.empty()) {
+    LAB_ASSIGN_OR_RETURN(w.retain, ParseRetain(a.retain));
   }
   if (a.exec.find_first_not_of(" \t\n") == std::string::npos) {
     return MakeError(ErrorCode::kInvalidArgument, "--exec is empty: give the command to run");
@@ -443,7 +481,8 @@ int Work(const WorkArgs& a) {
                                  .fused = !a.split_steps},
                       .idle_wait_ms = w.poll_ms,
                       .sweep_every_ms = std::max<DurationMs>(w.lease_ms / 3, 100),
-                      .drain = a.drain};
+                      .drain = a.drain,
+                      .retain = w.retain};
   WorkerPool pool(
       open,
       ExecHandler({.command = a.exec, .heartbeat_ms = w.lease_ms / 3, .timeout_ms = w.timeout_ms},
@@ -456,10 +495,10 @@ int Work(const WorkArgs& a) {
              "lab: worker {} stopped ({}): {} finished, {} failed attempts, {} re-deliveries "
              "(jobs that had run before), {} already committed, {} fenced, {} store calls "
              "retried, {} jobs given up ({} released, {} left to expire), {} store errors, "
-             "{} reconnects\n",
+             "{} reconnects, {} finished jobs pruned\n",
              name, why, stats.finished, stats.failed, stats.redelivered, stats.duplicates,
              stats.fenced, stats.retried, stats.released + stats.abandoned, stats.released,
-             stats.abandoned, stats.errors, stats.reconnects);
+             stats.abandoned, stats.errors, stats.reconnects, stats.pruned);
   if (stats.fatal) {
     fmt::print(stderr, "lab: worker stopped: {}\n", stats.fatal->message);
     return kExitFailure;
@@ -533,6 +572,18 @@ void AddQueueCommands(CLI::App& app, CommandTable& table) {
   redrive->add_option("--queue", rd->queue, "With --all: only this queue");
   table.emplace_back(redrive, [rd] { return DlqRedrive(*rd); });
 
+  auto pr = std::make_shared<PruneArgs>();
+  auto* prune = queue->add_subcommand(
+      "prune", "Delete finished jobs (SUCCEEDED or DEAD) with their executions, effects and audit "
+               "entries, once they are older than --retain; the deletion is audited");
+  pr->db.Add(prune);
+  prune->add_option("--retain", pr->retain,
+                    "Keep jobs that finished less than this long ago, 0s..366d as "
+                    "N[ms|s|m|h|d]; their idempotency keys are remembered as long as they are kept")
+      ->required();
+  prune->add_flag("--json", pr->json_out, "Print JSON");
+  table.emplace_back(prune, [pr] { return Prune(*pr); });
+
   auto wk = std::make_shared<WorkArgs>();
   auto* work = queue->add_subcommand(
       "work", "Run jobs: CMD once per job (payload on stdin, LAB_JOB_* in the environment)");
@@ -552,6 +603,9 @@ void AddQueueCommands(CLI::App& app, CommandTable& table) {
   work->add_option("--timeout", wk->timeout,
                    "Kill a job's command after this long and fail the attempt, unless the job "
                    "has its own --timeout (default: none)");
+  work->add_option("--retain", wk->retain,
+                   "Prune finished jobs older than this on every sweep, 0s..366d (default: keep "
+                   "every job; see `lab queue prune`)");
   work->add_option("--name", wk->name, "Worker name in the audit log (default pid<PID>)");
   work->add_flag("--split-steps", wk->split_steps,
                  "Record claim, begin, commit and finish as four transactions, not two (claim "

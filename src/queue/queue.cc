@@ -201,4 +201,17 @@ Result<int> Queue::Reconcile() {
                       "committed execution(s) finalized");
 }
 
+Result<PruneResult> Queue::Prune(DurationMs retain) {
+  PruneResult total;
+  while (true) {
+    LAB_ASSIGN_OR_RETURN(PruneResult batch,
+                         store_->Prune(PruneRequest{.retain = retain, .limit = kPruneBatch}));
+    total += batch;
+    if (batch.jobs < kPruneBatch) break;
+  }
+  Emit("retention", "prune",
+       fmt::format("{} job(s) finished at or before {} ms pruned", total.jobs, total.cutoff_ms));
+  return total;
+}
+
 }  // namespace lab

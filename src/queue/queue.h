@@ -80,6 +80,11 @@ class Queue {
   Result<int> Reap();
   // Finalizes COMMITTED-but-not-DONE executions (reconcile guard).
   Result<int> Reconcile();
+  // The retention policy: prunes jobs that finished at least `retain` ago
+  // (Store::Prune), a batch of kPruneBatch a transaction, until none is
+  // left. Returns what went, summed.
+  static constexpr int kPruneBatch = 1'000;
+  Result<PruneResult> Prune(DurationMs retain);
 
   Store& store() { return *store_; }
   Clock& clock() { return clock_; }

@@ -82,6 +82,7 @@ PoolStats WorkerPool::Run() {
           .abandoned = counters_.abandoned.load(),
           .errors = counters_.errors.load(),
           .reconnects = counters_.reconnects.load(),
+          .pruned = counters_.pruned.load(),
           .drained = counters_.drained.load(),
           .fatal = fatal_};
 }
@@ -224,6 +225,13 @@ void WorkerPool::MaybeSweep(Queue& queue) {
   if (auto reconciled = queue.Reconcile(); !reconciled) {
     ++counters_.errors;
     Log(fmt::format("reconciler: {}", reconciled.error().ToString()));
+  }
+  if (!options_.retain) return;
+  if (auto pruned = queue.Prune(*options_.retain); !pruned) {
+    ++counters_.errors;
+    Log(fmt::format("retention: {}", pruned.error().ToString()));
+  } else {
+    counters_.pruned += pruned->jobs;
   }
 }
 

@@ -45,6 +45,9 @@ struct PoolOptions {
   // Jobs a thread claims, runs and records at a time: above 1, each thread
   // is a BatchWorker (two durable transactions a batch); 1, a Worker.
   int claim_batch = 1;
+  // The retention policy, run with the sweeps (Queue::Prune): jobs finished
+  // this long ago are deleted. None: every job is kept.
+  std::optional<DurationMs> retain;
 };
 
 struct PoolStats {
@@ -58,6 +61,7 @@ struct PoolStats {
   int64_t abandoned = 0;       // Jobs given up whose release failed too (their lease expires).
   int64_t errors = 0;          // Store errors seen (each logged).
   int64_t reconnects = 0;      // Handles reopened plus connections re-made.
+  int64_t pruned = 0;          // Finished jobs the retention policy deleted.
   bool drained = false;        // Stopped because drain found no job left.
   std::optional<Error> fatal;  // Stopped because of an error waiting cannot heal.
 };
@@ -76,7 +80,7 @@ class WorkerPool {
  private:
   struct Counters {
     std::atomic<int64_t> finished{0}, failed{0}, redelivered{0}, duplicates{0}, fenced{0},
-        retried{0}, released{0}, abandoned{0}, errors{0}, reconnects{0};
+        retried{0}, released{0}, abandoned{0}, errors{0}, reconnects{0}, pruned{0};
     std::atomic<bool> drained{false};
   };
 

@@ -35,6 +35,7 @@ enum class StoreOp {
   kReap,
   kReconcile,
   kRedrive,
+  kPrune,
   kRead
 };
 
@@ -96,6 +97,9 @@ class FaultStore final : public Store {
   }
   Result<void> Redrive(JobId job) override {
     return Call(StoreOp::kRedrive, 0, [&] { return inner_->Redrive(job); });
+  }
+  Result<PruneResult> Prune(const PruneRequest& request) override {
+    return Call(StoreOp::kPrune, 0, [&] { return inner_->Prune(request); });
   }
   Result<Job> GetJob(JobId job) override {
     return Call(StoreOp::kRead, 0, [&] { return inner_->GetJob(job); });

@@ -56,6 +56,9 @@ class GroupHandle final : public Store {
   Result<void> Redrive(JobId job) override {
     return Write<void>([&](RecordStore& s) { return s.Redrive(job); });
   }
+  Result<PruneResult> Prune(const PruneRequest& request) override {
+    return Write<PruneResult>([&](RecordStore& s) { return s.Prune(request); });
+  }
 
   Result<Job> GetJob(JobId job) override {
     return Read<Job>([&](RecordStore& s) { return s.GetJob(job); });

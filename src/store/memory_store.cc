@@ -70,13 +70,23 @@ Result<std::optional<Execution>> MemoryStore::LoadExecution(ExecutionId id) {
   return std::optional<Execution>(it->second);
 }
 
+namespace {
+
+bool IsFinished(const Job& job) {
+  return job.state == JobState::kSucceeded || job.state == JobState::kDead;
+}
+
+}  // namespace
+
 void MemoryStore::Index(const Job& job) {
   if (job.state == JobState::kPending) {
     pending_[job.queue].emplace(-job.priority, job.run_at_ms, job.id);
   }
+  if (IsFinished(job)) finished_.emplace(job.finished_at_ms, job.id);
 }
 
 void MemoryStore::Unindex(const Job& job) {
+  if (IsFinished(job)) LAB_ASSERT(finished_.erase({job.finished_at_ms, job.id}) == 1);
   if (job.state != JobState::kPending) return;
   auto q = pending_.find(job.queue);
   LAB_ASSERT(q != pending_.end() && q->second.erase({-job.priority, job.run_at_ms, job.id}) == 1);
@@ -187,7 +197,7 @@ Result<void> MemoryStore::InsertEffect(const EffectRecord& effect) {
   dirty_ = true;
   effect_jobs_.insert(effect.job_id);
   EffectRecord stored = effect;
-  stored.id = static_cast<int64_t>(effects_.size()) + 1;
+  stored.id = effects_.empty() ? 1 : effects_.back().id + 1;  // As SQLite: max + 1.
   effects_.push_back(stored);
   return {};
 }
@@ -195,9 +205,51 @@ Result<void> MemoryStore::InsertEffect(const EffectRecord& effect) {
 Result<void> MemoryStore::AppendAudit(const AuditEntry& entry) {
   dirty_ = true;
   AuditEntry stored = entry;
-  stored.seq = static_cast<int64_t>(audit_.size()) + 1;
+  stored.seq = audit_.empty() ? 1 : audit_.back().seq + 1;
   audit_.push_back(stored);
   return {};
+}
+
+Result<std::vector<JobId>> MemoryStore::LoadFinished(TimeMs cutoff, int limit) {
+  std::vector<JobId> out;
+  for (auto it = finished_.begin();
+       it != finished_.end() && it->first <= cutoff && static_cast<int>(out.size()) < limit; ++it) {
+    out.push_back(it->second);
+  }
+  return out;
+}
+
+Result<NewestIds> MemoryStore::LoadNewestIds() {
+  return NewestIds{jobs_.empty() ? 0 : jobs_.rbegin()->first,
+                   executions_.empty() ? 0 : executions_.rbegin()->second.job_id};
+}
+
+Result<PruneResult> MemoryStore::DeleteJobs(std::span<const JobId> jobs) {
+  dirty_ = true;
+  PruneResult deleted;
+  const std::set<JobId> gone(jobs.begin(), jobs.end());
+  for (JobId id : gone) {
+    auto job = jobs_.find(id);
+    LAB_ASSERT(job != jobs_.end());
+    if (auto execs = execs_by_job_.find(id); execs != execs_by_job_.end()) {
+      for (ExecutionId e : execs->second) {
+        Unindex(executions_.at(e));
+        executions_.erase(e);
+        ++deleted.executions;
+      }
+      execs_by_job_.erase(execs);
+    }
+    if (job->second.key) keys_.erase({job->second.queue, *job->second.key});
+    effect_jobs_.erase(id);
+    Unindex(job->second);
+    jobs_.erase(job);
+    ++deleted.jobs;
+  }
+  deleted.effects = static_cast<int64_t>(
+      std::erase_if(effects_, [&](const EffectRecord& e) { return gone.contains(e.job_id); }));
+  deleted.audit = static_cast<int64_t>(
+      std::erase_if(audit_, [&](const AuditEntry& a) { return gone.contains(a.job_id); }));
+  return deleted;
 }
 
 Result<std::vector<Job>> MemoryStore::LoadJobs(const JobFilter& filter) {

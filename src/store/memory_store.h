@@ -46,6 +46,9 @@ class MemoryStore final : public RecordStore {
   Result<void> InsertEffect(const EffectRecord& effect) override;
   Result<void> AppendAudit(const AuditEntry& entry) override;
   Result<Snapshot> LoadSnapshot() override;
+  Result<std::vector<JobId>> LoadFinished(TimeMs cutoff, int limit) override;
+  Result<NewestIds> LoadNewestIds() override;
+  Result<PruneResult> DeleteJobs(std::span<const JobId> jobs) override;
   Result<std::vector<Job>> LoadJobs(const JobFilter& filter) override;
   Result<JobDetail> LoadJobRecords(JobId job) override;
   Result<std::vector<StateCount>> LoadCounts() override;
@@ -64,6 +67,8 @@ class MemoryStore final : public RecordStore {
   std::set<std::tuple<ExecState, TimeMs, ExecutionId>> live_;
   std::map<JobId, std::vector<ExecutionId>> execs_by_job_;
   std::set<JobId> effect_jobs_;
+  // (finished_at, id) of every SUCCEEDED or DEAD job, for retention.
+  std::set<std::pair<TimeMs, JobId>> finished_;
 
   void Index(const Job& job);
   void Unindex(const Job& job);

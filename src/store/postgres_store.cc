@@ -1,8 +1,10 @@
 #include "store/postgres_store.h"
 
 #include <fmt/core.h>
+#include <fmt/format.h>
 #include <libpq-fe.h>
 
+#include <cstdlib>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -115,7 +117,8 @@ Params JobParams(const Job& j) {
           std::string(ToString(j.state)),
           Str(j.created_at_ms),
           j.last_error,
-          Str(j.timeout_ms)};
+          Str(j.timeout_ms),
+          Str(j.finished_at_ms)};
 }
 
 Params ExecParams(const Execution& e) {
@@ -165,6 +168,16 @@ ALTER TABLE {s}.effects ALTER COLUMN payload TYPE BYTEA USING convert_to(payload
 // A per-job limit on how long one attempt may run.
 constexpr const char* kSchemaV3 = R"sql(
 ALTER TABLE {s}.jobs ADD COLUMN timeout_ms BIGINT NOT NULL DEFAULT 0;
+)sql";
+
+// Retention: when each job finished, indexed over finished jobs only. Jobs
+// finished before this version take their last audited moment.
+constexpr const char* kSchemaV4 = R"sql(
+ALTER TABLE {s}.jobs ADD COLUMN finished_at_ms BIGINT NOT NULL DEFAULT 0;
+UPDATE {s}.jobs SET finished_at_ms =
+  coalesce((SELECT max(at_ms) FROM {s}.audit a WHERE a.job_id = jobs.id), created_at_ms)
+  WHERE state IN ('SUCCEEDED', 'DEAD');
+CREATE INDEX jobs_finished ON {s}.jobs (finished_at_ms) WHERE state IN ('SUCCEEDED', 'DEAD');
 )sql";
 
 }  // namespace
@@ -326,7 +339,7 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresOptions
 }
 
 std::span<const Migration> PostgresStore::Migrations() {
-  static constexpr Migration kSteps[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}};
+  static constexpr Migration kSteps[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}};
   return kSteps;
 }
 
@@ -491,8 +504,9 @@ Result<JobId> PostgresStore::InsertJob(const Job& job) {
   LAB_ASSIGN_OR_RETURN(
       ResultPtr res,
       conn_->Exec("INSERT INTO {s}.jobs (queue, key, payload, priority, run_at_ms, max_attempts, "
-                  "attempts, attempts_at_redrive, state, created_at_ms, last_error, timeout_ms) "
-                  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+                  "attempts, attempts_at_redrive, state, created_at_ms, last_error, timeout_ms, "
+                  "finished_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+                  "$13) RETURNING id",
                   JobParams(job)));
   return PgRow(res.get(), 0).Int(0);
 }
@@ -514,8 +528,8 @@ Result<void> PostgresStore::SaveJob(const Job& job) {
       ResultPtr res,
       conn_->Exec("UPDATE {s}.jobs SET queue = $1, key = $2, payload = $3, priority = $4, "
                   "run_at_ms = $5, max_attempts = $6, attempts = $7, attempts_at_redrive = $8, "
-                  "state = $9, created_at_ms = $10, last_error = $11, timeout_ms = $12 "
-                  "WHERE id = $13",
+                  "state = $9, created_at_ms = $10, last_error = $11, timeout_ms = $12, "
+                  "finished_at_ms = $13 WHERE id = $14",
                   p));
   LAB_ASSERT(std::string_view(PQcmdTuples(res.get())) == "1");
   return {};
@@ -598,6 +612,39 @@ Result<JobDetail> PostgresStore::LoadJobRecords(JobId job) {
     LAB_ASSIGN_OR_RETURN(d.audit, Rows<AuditEntry>(audit, AuditFromRow<PgRow>));
     return d;
   });
+}
+
+Result<std::vector<JobId>> PostgresStore::LoadFinished(TimeMs cutoff, int limit) {
+  LAB_ASSIGN_OR_RETURN(
+      ResultPtr res,
+      conn_->Exec("SELECT id FROM {s}.jobs WHERE state IN ('SUCCEEDED', 'DEAD') AND "
+                  "finished_at_ms <= $1 ORDER BY finished_at_ms, id LIMIT $2",
+                  {Str(cutoff), Str(limit)}));
+  return Rows<JobId>(res, IdFromRow<PgRow>);
+}
+
+Result<NewestIds> PostgresStore::LoadNewestIds() {
+  LAB_ASSIGN_OR_RETURN(
+      ResultPtr res,
+      conn_->Exec("SELECT (SELECT max(id) FROM {s}.jobs), (SELECT job_id FROM {s}.executions "
+                  "ORDER BY id DESC LIMIT 1)"));
+  LAB_ASSIGN_OR_RETURN(auto rows, Rows<NewestIds>(res, NewestIdsFromRow<PgRow>));
+  return rows.front();
+}
+
+Result<PruneResult> PostgresStore::DeleteJobs(std::span<const JobId> jobs) {
+  // One statement a table over the array of ids.
+  const std::string ids = fmt::format("{{{}}}", fmt::join(jobs, ","));
+  PruneResult deleted;
+  for (const PruneTable& t : kPruneTables) {
+    LAB_ASSIGN_OR_RETURN(
+        ResultPtr res,
+        conn_->Exec(fmt::format("DELETE FROM {{s}}.{} WHERE {} = ANY($1::bigint[])", t.table,
+                                t.job_column),
+                    {ids}));
+    deleted.*t.count = std::atoll(PQcmdTuples(res.get()));
+  }
+  return deleted;
 }
 
 Result<std::vector<StateCount>> PostgresStore::LoadCounts() {

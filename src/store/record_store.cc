@@ -316,6 +316,24 @@ Result<void> RecordStore::Redrive(JobId id) {
   });
 }
 
+Result<PruneResult> RecordStore::Prune(const PruneRequest& request) {
+  LAB_RETURN_IF_ERROR(CheckPruneRequest(request));
+  return Transact<PruneResult>([&](Txn&) -> Result<PruneResult> {
+    const PlanContext ctx = Context();
+    const TimeMs cutoff = AddMs(ctx.now_ms, -request.retain);
+    LAB_ASSIGN_OR_RETURN(NewestIds newest, LoadNewestIds());
+    // Two more than the limit: the newest ids' jobs may be among them.
+    LAB_ASSIGN_OR_RETURN(auto finished, LoadFinished(cutoff, request.limit + 2));
+    const std::vector<JobId> jobs = PrunableJobs(std::move(finished), newest, request.limit);
+    PruneResult pruned{.cutoff_ms = cutoff};
+    if (jobs.empty()) return pruned;
+    LAB_ASSIGN_OR_RETURN(pruned, DeleteJobs(jobs));
+    pruned.cutoff_ms = cutoff;
+    LAB_RETURN_IF_ERROR(AppendAudit(PruneAudit(pruned, request, ctx)));
+    return pruned;
+  });
+}
+
 Result<Job> RecordStore::GetJob(JobId id) {
   LAB_RETURN_IF_ERROR(CheckNotFailed());
   LAB_ASSIGN_OR_RETURN(auto job, LoadJob(id));

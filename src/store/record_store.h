@@ -37,6 +37,7 @@ class RecordStore : public Store {
   Result<int> ReapExpired() final;
   Result<int> Reconcile() final;
   Result<void> Redrive(JobId job) final;
+  Result<PruneResult> Prune(const PruneRequest& request) final;
   Result<Job> GetJob(JobId job) final;
   Result<std::vector<Job>> ListJobs(const JobFilter& filter) final;
   Result<JobDetail> InspectJob(JobId job) final;
@@ -85,6 +86,13 @@ class RecordStore : public Store {
   virtual Result<void> InsertEffect(const EffectRecord& effect) = 0;
   virtual Result<void> AppendAudit(const AuditEntry& entry) = 0;
   virtual Result<Snapshot> LoadSnapshot() = 0;
+  // Retention. Jobs SUCCEEDED or DEAD with finished_at <= cutoff, oldest
+  // finished first (then by id), at most `limit`.
+  virtual Result<std::vector<JobId>> LoadFinished(TimeMs cutoff, int limit) = 0;
+  virtual Result<NewestIds> LoadNewestIds() = 0;
+  // Deletes the jobs with their audit entries, effects and executions;
+  // returns how many rows of each went (cutoff_ms left 0).
+  virtual Result<PruneResult> DeleteJobs(std::span<const JobId> jobs) = 0;
   // Reads for operators; no locks taken.
   virtual Result<std::vector<Job>> LoadJobs(const JobFilter& filter) = 0;
   // Executions, ledger effects and audit entries of one job (job left empty).

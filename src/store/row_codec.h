@@ -7,13 +7,14 @@
 #pragma once
 
 #include "core/status.h"
+#include "store/rules.h"
 #include "store/types.h"
 
 namespace lab {
 
 inline constexpr const char* kJobColumns =
     "id, queue, key, payload, priority, run_at_ms, max_attempts, attempts, attempts_at_redrive, "
-    "state, created_at_ms, last_error, timeout_ms";
+    "state, created_at_ms, last_error, timeout_ms, finished_at_ms";
 inline constexpr const char* kExecColumns =
     "id, job_id, attempt, worker, state, leased_at_ms, lease_expires_at_ms, ended_at_ms, reason";
 inline constexpr const char* kEffectColumns =
@@ -21,6 +22,18 @@ inline constexpr const char* kEffectColumns =
 inline constexpr const char* kAuditColumns =
     "seq, at_ms, job_id, execution_id, event, from_state, to_state, detail";
 inline constexpr const char* kCountColumns = "queue, state, count(*)";
+
+// What a prune deletes for each job, children first (effects name
+// executions, executions name jobs), and where each count goes.
+struct PruneTable {
+  const char* table;
+  const char* job_column;
+  int64_t PruneResult::*count;
+};
+inline constexpr PruneTable kPruneTables[] = {{"audit", "job_id", &PruneResult::audit},
+                                              {"effects", "job_id", &PruneResult::effects},
+                                              {"executions", "job_id", &PruneResult::executions},
+                                              {"jobs", "id", &PruneResult::jobs}};
 
 template <typename Row>
 Result<Job> JobFromRow(const Row& s) {
@@ -40,6 +53,7 @@ Result<Job> JobFromRow(const Row& s) {
   j.created_at_ms = s.Int(10);
   j.last_error = s.Text(11);
   j.timeout_ms = s.Int(12);
+  j.finished_at_ms = s.Int(13);
   return j;
 }
 
@@ -71,6 +85,17 @@ Result<AuditEntry> AuditFromRow(const Row& s) {
   if (!event) return MakeError(ErrorCode::kDataLoss, "audit entry has unknown event " + s.Text(4));
   return AuditEntry{s.Int(0), s.Int(1),  s.Int(2),  s.Int(3),
                     *event,   s.Text(5), s.Text(6), s.Text(7)};
+}
+
+template <typename Row>
+Result<int64_t> IdFromRow(const Row& s) {
+  return s.Int(0);
+}
+
+// (newest job id, job of the newest execution); NULL (no rows yet) reads as 0.
+template <typename Row>
+Result<NewestIds> NewestIdsFromRow(const Row& s) {
+  return NewestIds{s.IsNull(0) ? 0 : s.Int(0), s.IsNull(1) ? 0 : s.Int(1)};
 }
 
 template <typename Row>

@@ -350,6 +350,28 @@ Result<void> CheckLeaseMs(DurationMs lease_ms) {
   return CheckInRange("lease_ms", lease_ms, 1, kMaxDurationMs);
 }
 
+Result<void> CheckPruneRequest(const PruneRequest& request) {
+  LAB_RETURN_IF_ERROR(CheckInRange("retain_ms", request.retain, 0, kMaxDurationMs));
+  return CheckInRange("limit", request.limit, 1, kMaxEnqueueBatch);
+}
+
+std::vector<JobId> PrunableJobs(std::vector<JobId> finished, const NewestIds& newest, int limit) {
+  std::erase_if(finished, [&](JobId id) { return id == newest.job || id == newest.job_of_execution; });
+  if (static_cast<int>(finished.size()) > limit) finished.resize(static_cast<size_t>(limit));
+  return finished;
+}
+
+AuditEntry PruneAudit(const PruneResult& pruned, const PruneRequest& request,
+                      const PlanContext& ctx) {
+  return AuditEntry{
+      .at_ms = ctx.now_ms,
+      .event = AuditEvent::kPrune,
+      .detail = fmt::format("retention {} ms: deleted {} job(s) finished at or before {} ms, "
+                            "{} execution(s), {} effect(s), {} audit entries",
+                            request.retain, pruned.jobs, pruned.cutoff_ms, pruned.executions,
+                            pruned.effects, pruned.audit)};
+}
+
 Result<void> CheckNewJob(const NewJob& request) {
   LAB_RETURN_IF_ERROR(CheckName(NameKind::kQueue, request.queue));
   if (request.key) LAB_RETURN_IF_ERROR(CheckName(NameKind::kKey, *request.key));
@@ -443,6 +465,8 @@ void ApplyPlan(const Plan& plan, const PlanContext& ctx, Job& job, Execution& ex
   if (plan.job_state) {
     LAB_ASSERT(!strict || IsLegalJobTransition(job.state, *plan.job_state));
     job.state = *plan.job_state;
+    const bool finished = job.state == JobState::kSucceeded || job.state == JobState::kDead;
+    job.finished_at_ms = finished ? ctx.now_ms : 0;
   }
   if (plan.run_at_ms) job.run_at_ms = *plan.run_at_ms;
   if (plan.last_error) job.last_error = *plan.last_error;

@@ -65,6 +65,16 @@ constexpr const char* kSchemaV2 = R"sql(
 ALTER TABLE jobs ADD COLUMN timeout_ms INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Retention: when each job finished, indexed over finished jobs only. Jobs
+// finished before this version take their last audited moment.
+constexpr const char* kSchemaV3 = R"sql(
+ALTER TABLE jobs ADD COLUMN finished_at_ms INTEGER NOT NULL DEFAULT 0;
+UPDATE jobs SET finished_at_ms =
+  coalesce((SELECT max(at_ms) FROM audit WHERE audit.job_id = jobs.id), created_at_ms)
+  WHERE state IN ('SUCCEEDED', 'DEAD');
+CREATE INDEX jobs_finished ON jobs (finished_at_ms) WHERE state IN ('SUCCEEDED', 'DEAD');
+)sql";
+
 // Steps `stmt` to the end, decoding every row.
 template <typename T>
 Result<std::vector<T>> QueryRows(Statement& stmt, Result<T> (*decode)(const Statement&)) {
@@ -84,6 +94,8 @@ constexpr auto kExec = &ExecutionFromRow<Statement>;
 constexpr auto kEffect = &EffectFromRow<Statement>;
 constexpr auto kAudit = &AuditFromRow<Statement>;
 constexpr auto kCount = &CountFromRow<Statement>;
+constexpr auto kId = &IdFromRow<Statement>;
+constexpr auto kNewestIds = &NewestIdsFromRow<Statement>;
 
 // Binds every job column except id, starting at parameter `first`.
 void BindJob(Statement& s, const Job& j, int first) {
@@ -102,7 +114,8 @@ void BindJob(Statement& s, const Job& j, int first) {
       .Bind(first + 8, ToString(j.state))
       .Bind(first + 9, j.created_at_ms)
       .Bind(first + 10, j.last_error)
-      .Bind(first + 11, j.timeout_ms);
+      .Bind(first + 11, j.timeout_ms)
+      .Bind(first + 12, j.finished_at_ms);
 }
 
 void BindExecution(Statement& s, const Execution& e, int first) {
@@ -208,7 +221,7 @@ Result<bool> CheckFileState(const FileState& state, int latest, const std::strin
 }  // namespace
 
 std::span<const Migration> SqliteStore::Migrations() {
-  static constexpr Migration kSteps[] = {{1, kSchemaV1}, {2, kSchemaV2}};
+  static constexpr Migration kSteps[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}};
   return kSteps;
 }
 
@@ -340,8 +353,9 @@ Result<JobId> SqliteStore::InsertJob(const Job& job) {
   LAB_ASSIGN_OR_RETURN(Statement * s,
                        db_->Prepare("INSERT INTO jobs (queue, key, payload, priority, run_at_ms, "
                                     "max_attempts, attempts, attempts_at_redrive, state, "
-                                    "created_at_ms, last_error, timeout_ms) VALUES "
-                                    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"));
+                                    "created_at_ms, last_error, timeout_ms, finished_at_ms) "
+                                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+                                    "?13)"));
   BindJob(*s, job, 1);
   LAB_RETURN_IF_ERROR(s->Run());
   return db_->LastInsertRowId();
@@ -362,10 +376,10 @@ Result<void> SqliteStore::SaveJob(const Job& job) {
                        db_->Prepare("UPDATE jobs SET queue = ?1, key = ?2, payload = ?3, "
                                     "priority = ?4, run_at_ms = ?5, max_attempts = ?6, "
                                     "attempts = ?7, attempts_at_redrive = ?8, state = ?9, "
-                                    "created_at_ms = ?10, last_error = ?11, timeout_ms = ?12 "
-                                    "WHERE id = ?13"));
+                                    "created_at_ms = ?10, last_error = ?11, timeout_ms = ?12, "
+                                    "finished_at_ms = ?13 WHERE id = ?14"));
   BindJob(*s, job, 1);
-  s->Bind(13, job.id);
+  s->Bind(14, job.id);
   LAB_RETURN_IF_ERROR(s->Run());
   LAB_ASSERT(sqlite3_changes(db_->raw()) == 1);
   return {};
@@ -421,6 +435,36 @@ Result<std::vector<Job>> SqliteStore::LoadJobs(const JobFilter& filter) {
   if (filter.state) s->Bind(2, ToString(*filter.state));
   s->Bind(3, int64_t{filter.limit});
   return QueryRows(*s, kJob);
+}
+
+Result<std::vector<JobId>> SqliteStore::LoadFinished(TimeMs cutoff, int limit) {
+  LAB_ASSIGN_OR_RETURN(Statement * s,
+                       db_->Prepare("SELECT id FROM jobs WHERE state IN ('SUCCEEDED', 'DEAD') AND "
+                                    "finished_at_ms <= ?1 ORDER BY finished_at_ms, id LIMIT ?2"));
+  s->Bind(1, cutoff).Bind(2, int64_t{limit});
+  return QueryRows(*s, kId);
+}
+
+Result<NewestIds> SqliteStore::LoadNewestIds() {
+  LAB_ASSIGN_OR_RETURN(
+      Statement * s,
+      db_->Prepare("SELECT (SELECT max(id) FROM jobs), (SELECT job_id FROM executions "
+                   "WHERE id = (SELECT max(id) FROM executions))"));
+  LAB_ASSIGN_OR_RETURN(auto rows, QueryRows(*s, kNewestIds));
+  return rows.front();
+}
+
+Result<PruneResult> SqliteStore::DeleteJobs(std::span<const JobId> jobs) {
+  PruneResult deleted;
+  for (JobId job : jobs) {
+    for (const PruneTable& t : kPruneTables) {
+      LAB_ASSIGN_OR_RETURN(Statement * s, db_->Prepare(fmt::format("DELETE FROM {} WHERE {} = ?1",
+                                                                   t.table, t.job_column)));
+      LAB_RETURN_IF_ERROR(s->Bind(1, job).Run());
+      deleted.*t.count += sqlite3_changes(db_->raw());
+    }
+  }
+  return deleted;
 }
 
 template <typename T>

@@ -63,6 +63,9 @@ class SqliteStore final : public RecordStore {
   Result<void> InsertEffect(const EffectRecord& effect) override;
   Result<void> AppendAudit(const AuditEntry& entry) override;
   Result<Snapshot> LoadSnapshot() override;
+  Result<std::vector<JobId>> LoadFinished(TimeMs cutoff, int limit) override;
+  Result<NewestIds> LoadNewestIds() override;
+  Result<PruneResult> DeleteJobs(std::span<const JobId> jobs) override;
   Result<std::vector<Job>> LoadJobs(const JobFilter& filter) override;
   Result<JobDetail> LoadJobRecords(JobId job) override;
   Result<std::vector<StateCount>> LoadCounts() override;

@@ -81,6 +81,13 @@ class Store {
   virtual Result<int> Reconcile() = 0;
   // DEAD -> PENDING, with a fresh attempt budget (tokens keep counting up).
   virtual Result<void> Redrive(JobId job) = 0;
+  // The retention policy (PruneRequest): deletes up to request.limit jobs
+  // that finished at least request.retain ago, with everything recorded
+  // about them, and audits the deletion. The newest job and the job of the
+  // newest execution are kept, so no id is ever handed out twice. A later
+  // call presenting a pruned execution is refused (kNotFound), never
+  // applied; an idempotency key is remembered only while its job is kept.
+  virtual Result<PruneResult> Prune(const PruneRequest& request) = 0;
 
   virtual Result<Job> GetJob(JobId job) = 0;
   // Operator reads: jobs by queue and state; one job's whole record; job

@@ -1,5 +1,7 @@
 #include "store/types.h"
 
+#include <algorithm>
+
 #include <fmt/core.h>
 
 #include "core/enum_names.h"
@@ -23,7 +25,7 @@ constexpr EnumNames<ExecState, 6> kExecStates = {{
     {ExecState::kFailed, "FAILED"},
 }};
 
-constexpr EnumNames<AuditEvent, 14> kAuditEvents = {{
+constexpr EnumNames<AuditEvent, 15> kAuditEvents = {{
     {AuditEvent::kEnqueue, "enqueue"},
     {AuditEvent::kClaim, "claim"},
     {AuditEvent::kBegin, "begin"},
@@ -38,6 +40,7 @@ constexpr EnumNames<AuditEvent, 14> kAuditEvents = {{
     {AuditEvent::kReconcile, "reconcile"},
     {AuditEvent::kRedrive, "redrive"},
     {AuditEvent::kFenced, "fenced"},
+    {AuditEvent::kPrune, "prune"},
 }};
 
 }  // namespace
@@ -54,6 +57,15 @@ std::optional<ExecState> ParseExecState(std::string_view s) { return ValueOf(kEx
 // job across every queue, and "job:<id>" (no '/') can never equal it.
 std::string Job::EffectKey() const {
   return key ? fmt::format("{}/{}", queue, *key) : fmt::format("job:{}", id);
+}
+
+PruneResult& PruneResult::operator+=(const PruneResult& other) {
+  jobs += other.jobs;
+  executions += other.executions;
+  effects += other.effects;
+  audit += other.audit;
+  cutoff_ms = std::max(cutoff_ms, other.cutoff_ms);
+  return *this;
 }
 
 }  // namespace lab

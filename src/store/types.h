@@ -42,6 +42,7 @@ enum class AuditEvent : uint8_t {
   kReconcile,  // A committed execution was finalized.
   kRedrive,    // A dead job was sent back to PENDING.
   kFenced,     // A call was refused for a stale token or an ended execution.
+  kPrune,      // The retention policy deleted finished jobs (one store-level entry, job 0).
 };
 std::string_view ToString(AuditEvent e);
 std::optional<AuditEvent> ParseAuditEvent(std::string_view s);
@@ -61,6 +62,7 @@ struct Job {
   TimeMs created_at_ms = 0;
   std::string last_error;
   DurationMs timeout_ms = 0;  // How long one attempt may run; 0: the worker's default.
+  TimeMs finished_at_ms = 0;  // When it became SUCCEEDED or DEAD; 0 while it is not.
 
   // The stable key that effects are keyed by: "<queue>/<key>" when the job
   // has an idempotency key (keys are unique per queue), otherwise
@@ -212,6 +214,24 @@ struct StateCount {
   std::string queue;
   JobState state = JobState::kPending;
   int64_t count = 0;
+};
+
+// The retention policy: delete jobs that finished (SUCCEEDED or DEAD) at
+// least `retain` ago by the store's clock, with their executions, ledger
+// effects and audit entries, oldest first, at most `limit` in one call.
+struct PruneRequest {
+  DurationMs retain = 0;
+  int limit = 1'000;
+};
+
+struct PruneResult {
+  int64_t jobs = 0;
+  int64_t executions = 0;
+  int64_t effects = 0;
+  int64_t audit = 0;  // Entries of the pruned jobs deleted (the prune's own entry not counted).
+  TimeMs cutoff_ms = 0;  // Jobs finished at or before this were eligible.
+
+  PruneResult& operator+=(const PruneResult& other);
 };
 
 // Switches a Store needs from the guards above it. Production: all on.
