@@ -172,10 +172,22 @@ if [ "$code" -ne 0 ] || ! grep -q "stopped (signal): 1 finished" "$tmp/work.err"
 fi
 expect 0 "slow +PENDING +1" -- queue stats --db "$db"
 expect 0 "slow +SUCCEEDED +1" -- queue stats --db "$db"
+# Retention: finished jobs older than --retain go with their records, and the
+# deletion is audited; pending jobs and the newest ids stay.
+expect 0 "pruned 0 job\\(s\\) finished 1d ago" -- queue prune --db "$db" --retain 1d
+expect 0 '"jobs": 2' -- queue prune --db "$db" --retain 0s --json
+expect 1 "no job with id 2" -- queue inspect 2 --db "$db"
+expect 0 "slow +SUCCEEDED +1" -- queue stats --db "$db"  # The newest execution's job is kept.
+if "$LAB" queue stats --db "$db" | grep -q doom; then
+  echo "FAIL: queue prune --retain 0s kept the finished job of queue doom"; failures=$((failures + 1))
+fi
+expect_usage "--retain '5x'" -- queue prune --db "$db" --retain 5x
+expect_usage "--retain" -- queue prune --db "$db"
+expect_usage "--retain '-1s'" -- queue work --db "$db" --retain -1s
 
 # Hardening: every class of bad input is refused in words (exit 2) and
 # changes nothing; nothing aborts on bytes that are not text.
-for cmd in "enqueue x" "stats" "inspect 1" "dlq list" "dlq redrive --all" "work"; do
+for cmd in "enqueue x" "stats" "inspect 1" "dlq list" "dlq redrive --all" "work" "prune --retain 1d"; do
   # shellcheck disable=SC2086
   expect_usage "memory: store lives in one process" -- queue $cmd --db memory:
 done

@@ -111,6 +111,49 @@ INSTANTIATE_TEST_SUITE_P(Shapes, WorkerPoolShapeTest,
                                            PoolShape{"HandleEachBatchesOf7", false, true, 7}),
                          [](const auto& info) { return std::string(info.param.name); });
 
+// The retention policy keeps the database bounded while work flows: every
+// pool run's first sweep prunes what earlier runs finished (retain 0), so
+// after many rounds the file holds one round's jobs, not all of them, and
+// every key's job still ran exactly once.
+TEST_F(WorkerPoolTest, RetentionKeepsTheDatabaseBoundedAndNoJobRunsTwice) {
+  auto admin = Admin();
+  constexpr int kRounds = 5, kJobsPerRound = 60;
+  std::map<std::string, int> runs;
+  int64_t pruned = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    for (int i = 0; i < kJobsPerRound; ++i) {
+      ASSERT_TRUE(admin->Enqueue({.key = fmt::format("r{}-{}", round, i)}).has_value());
+    }
+    std::mutex mu;
+    SystemWaiter waiter;  // A drained pool stops its waiter: a fresh one a round.
+    PoolOptions options = Options(2);
+    options.retain = 0;
+    WorkerPool pool(
+        Opener(),
+        [&](const JobContext& ctx) {
+          std::lock_guard lock(mu);
+          ++runs[ctx.key];
+          return HandlerResult::Ok("");
+        },
+        options, waiter);
+    PoolStats stats = pool.Run();
+    EXPECT_TRUE(stats.drained);
+    EXPECT_EQ(stats.finished, kJobsPerRound);
+    pruned += stats.pruned;
+  }
+  ASSERT_EQ(runs.size(), static_cast<size_t>(kRounds * kJobsPerRound));
+  for (const auto& [key, n] : runs) EXPECT_EQ(n, 1) << key;
+  auto snap = admin->store().ReadSnapshot();
+  ASSERT_TRUE(snap.has_value());
+  // At most the last round's jobs and the kept newest ones remain.
+  EXPECT_LE(snap->jobs.size(), static_cast<size_t>(kJobsPerRound + 2));
+  EXPECT_EQ(pruned + static_cast<int64_t>(snap->jobs.size()), kRounds * kJobsPerRound);
+  EXPECT_EQ(snap->effects.size(), snap->jobs.size());
+  size_t prune_entries = 0;
+  for (const AuditEntry& a : snap->audit) prune_entries += a.event == AuditEvent::kPrune ? 1 : 0;
+  EXPECT_GE(prune_entries, static_cast<size_t>(kRounds - 1));
+}
+
 TEST_F(WorkerPoolTest, StopEndsClaimingAndTheRunningJobsFinish) {
   auto admin = Admin();
   for (int i = 0; i < 50; ++i) ASSERT_TRUE(admin->Enqueue({}).has_value());

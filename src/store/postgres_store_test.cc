@@ -152,6 +152,30 @@ TEST_F(PostgresStoreTest, V1TextPayloadsBecomeBytesUnchanged) {
   EXPECT_EQ((*now)->GetJob(fresh)->payload, bytes);
 }
 
+// Version 4 added finished_at for the retention policy: a version 3
+// schema's finished jobs take their last audited moment.
+TEST_F(PostgresStoreTest, V3JobsLearnWhenTheyFinished) {
+  const std::vector<Migration> v3(PostgresStore::Migrations().begin(),
+                                  PostgresStore::Migrations().begin() + 3);
+  ASSERT_EQ(v3.back().version, 3);
+  {
+    auto old = PostgresStore::Open({.conninfo = url_, .schema = schema_, .migrations = v3}, clock_);
+    ASSERT_TRUE(old.has_value()) << old.error().ToString();
+  }
+  Admin(fmt::format(
+      "INSERT INTO {0}.jobs (id, queue, key, payload, priority, run_at_ms, max_attempts, "
+      "attempts, attempts_at_redrive, state, created_at_ms, last_error) VALUES (3, 'default', "
+      "NULL, 'p', 0, 0, 5, 1, 0, 'DEAD', 1000, ''), (4, 'default', NULL, 'p', 0, 0, 5, 0, 0, "
+      "'PENDING', 1000, ''); INSERT INTO {0}.audit (at_ms, job_id, execution_id, event, "
+      "from_state, to_state, detail) VALUES (1000, 3, 0, 'enqueue', '', 'PENDING', ''), "
+      "(7000, 3, 0, 'dead', 'RUNNING', 'DEAD', '')",
+      schema_));
+  auto now = PostgresStore::Open({.conninfo = url_, .schema = schema_}, clock_);
+  ASSERT_TRUE(now.has_value()) << now.error().ToString();
+  EXPECT_EQ((*now)->GetJob(3)->finished_at_ms, 7'000);
+  EXPECT_EQ((*now)->GetJob(4)->finished_at_ms, 0);
+}
+
 TEST_F(PostgresStoreTest, UnknownUrlParameterIsAnInvalidArgument) {
   auto store =
       PostgresStore::Open({.conninfo = WithParam("no_such_option=1"), .schema = schema_}, clock_);

@@ -184,6 +184,33 @@ TEST_F(SqliteStoreTest, V1FilesGainThePerJobTimeoutAndKeepTheirJobs) {
   EXPECT_EQ((*now)->GetJob(fresh)->timeout_ms, 1'500);
 }
 
+// Version 3 added finished_at for the retention policy: a version 2 file's
+// finished jobs take their last audited moment, so they become prunable.
+TEST_F(SqliteStoreTest, V2FilesLearnWhenTheirJobsFinished) {
+  const std::string path = dir_.File("q.db");
+  const std::vector<Migration> v2(SqliteStore::Migrations().begin(),
+                                  SqliteStore::Migrations().begin() + 2);
+  ASSERT_EQ(v2.back().version, 2);
+  { ASSERT_TRUE(SqliteStore::Open({.path = path, .migrations = v2}, clock_).has_value()); }
+  // What a version 2 build wrote for a job that finished at 5000 and one
+  // still pending.
+  const JobId done = 3, pending = 4;
+  RawExec(path,
+          "INSERT INTO jobs (id, queue, key, payload, priority, run_at_ms, max_attempts, attempts, "
+          "attempts_at_redrive, state, created_at_ms, last_error) VALUES (3, 'default', NULL, "
+          "'p', 0, 0, 5, 1, 0, 'SUCCEEDED', 1000, ''), (4, 'default', NULL, 'p', 0, 0, 5, 0, 0, "
+          "'PENDING', 1000, '')");
+  RawExec(path,
+          "INSERT INTO audit (at_ms, job_id, execution_id, event, from_state, to_state, detail) "
+          "VALUES (1000, 3, 0, 'enqueue', '', 'PENDING', ''), (5000, 3, 0, 'finish', 'RUNNING', "
+          "'SUCCEEDED', '')");
+  auto now = Open(path);
+  ASSERT_TRUE(now.has_value()) << now.error().ToString();
+  EXPECT_EQ((*now)->GetJob(done)->finished_at_ms, 5'000);
+  EXPECT_EQ((*now)->GetJob(pending)->finished_at_ms, 0);
+  EXPECT_EQ(RawInt(path, "SELECT count(*) FROM sqlite_master WHERE name = 'jobs_finished'"), 1);
+}
+
 TEST_F(SqliteStoreTest, AFailedMigrationChangesNothing) {
   const std::string path = dir_.File("q.db");
   { ASSERT_TRUE(Open(path).has_value()); }

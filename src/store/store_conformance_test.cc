@@ -678,6 +678,117 @@ TEST_P(StoreConformanceTest, OperatorReadsListInspectAndCount) {
   EXPECT_EQ((*counts)[1].count, 2);
 }
 
+// The retention policy on every backend: jobs that finished (SUCCEEDED or
+// DEAD) at or before now - retain go with their executions, effects and
+// audit entries; running, pending and younger jobs stay; one audit entry
+// (job 0) records the deletion; every job's finished_at is when it finished.
+TEST_P(StoreConformanceTest, PruneDeletesOnlyJobsFinishedBeforeTheRetentionWindow) {
+  const TimeMs t0 = clock_.NowMs();
+  const JobId done = Add({.key = "done"});
+  Lease l = Started(60'000);
+  ASSERT_TRUE(store_->Commit(Ref(l), Effect{"e"}, CommitThen::kFinish).has_value());
+  clock_.AdvanceMs(1'000);
+  const JobId dead = Add({.max_attempts = 1});
+  Lease d = Started(60'000);
+  ASSERT_EQ(d.job.id, dead);
+  ASSERT_TRUE(store_->Fail(Ref(d), {.error = "boom"}).has_value());
+  const JobId running = Add();
+  Lease r = Started(600'000);
+  ASSERT_EQ(r.job.id, running);
+  clock_.AdvanceMs(5'000);
+  const JobId young = Add();
+  Lease y = Started(60'000);
+  ASSERT_EQ(y.job.id, young);
+  ASSERT_TRUE(store_->Commit(Ref(y), std::nullopt, CommitThen::kFinish).has_value());
+  const JobId pending = Add();
+  EXPECT_EQ(store_->GetJob(done)->finished_at_ms, t0);
+  EXPECT_EQ(store_->GetJob(dead)->finished_at_ms, t0 + 1'000);
+  EXPECT_EQ(store_->GetJob(running)->finished_at_ms, 0);
+  const size_t audit_before = Snap().audit.size();
+
+  clock_.AdvanceMs(1'000);  // now = t0 + 7s: retain 5s reaches t0 + 2s.
+  auto pruned = store_->Prune({.retain = 5'000});
+  ASSERT_TRUE(pruned.has_value()) << pruned.error().ToString();
+  EXPECT_EQ(pruned->jobs, 2);
+  EXPECT_EQ(pruned->executions, 2);
+  EXPECT_EQ(pruned->effects, 1);
+  EXPECT_EQ(pruned->cutoff_ms, t0 + 2'000);
+  const Snapshot s = Snap();
+  std::vector<JobId> kept;
+  for (const Job& j : s.jobs) kept.push_back(j.id);
+  EXPECT_EQ(kept, (std::vector<JobId>{running, young, pending}));
+  for (const Execution& e : s.executions) EXPECT_TRUE(e.job_id == running || e.job_id == young);
+  EXPECT_TRUE(s.effects.empty());
+  int prune_entries = 0;
+  for (const AuditEntry& a : s.audit) {
+    EXPECT_NE(a.job_id, done);
+    EXPECT_NE(a.job_id, dead);
+    if (a.event == AuditEvent::kPrune) {
+      ++prune_entries;
+      EXPECT_EQ(a.job_id, 0);
+      EXPECT_NE(a.detail.find("deleted 2 job(s)"), std::string::npos) << a.detail;
+    }
+  }
+  EXPECT_EQ(prune_entries, 1);
+  EXPECT_EQ(s.audit.size(), audit_before - static_cast<size_t>(pruned->audit) + 1);
+  EXPECT_EQ(store_->GetJob(done).error().code, ErrorCode::kNotFound);
+
+  // Nothing more is old enough: no deletion, no audit entry.
+  auto again = store_->Prune({.retain = 5'000});
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->jobs, 0);
+  EXPECT_EQ(CountAudit(AuditEvent::kPrune), 1u);
+}
+
+// A pruned job is gone for good: a late call with its lease is refused and
+// writes nothing, and its idempotency key may name a new job. The newest
+// job and the job of the newest execution are kept, so no id comes back.
+TEST_P(StoreConformanceTest, PruneRefusesLateCallsForgetsKeysAndNeverReusesIds) {
+  const JobId first = Add({.key = "k"});
+  Lease zombie = Started(1'000);
+  clock_.AdvanceMs(2'000);
+  ASSERT_EQ(store_->ReapExpired(), 1);
+  Lease second = Started(60'000);
+  ASSERT_EQ(second.job.id, first);
+  ASSERT_TRUE(store_->Commit(Ref(second), Effect{"once"}, CommitThen::kFinish).has_value());
+  // The newest job and the newest execution are first's: nothing to prune.
+  auto none = store_->Prune({.retain = 0});
+  ASSERT_TRUE(none.has_value());
+  EXPECT_EQ(none->jobs, 0);
+  const JobId other = Add();
+  Lease o = Started(60'000);
+  ASSERT_TRUE(store_->Commit(Ref(o), std::nullopt, CommitThen::kFinish).has_value());
+  auto pruned = store_->Prune({.retain = 0});
+  ASSERT_TRUE(pruned.has_value());
+  EXPECT_EQ(pruned->jobs, 1);
+  EXPECT_EQ(pruned->executions, 2);
+
+  auto late = store_->Commit(Ref(zombie), Effect{"twice"}, CommitThen::kFinish);
+  ASSERT_FALSE(late.has_value());
+  EXPECT_EQ(late.error().code, ErrorCode::kNotFound) << late.error().ToString();
+  EXPECT_FALSE(store_->Heartbeat(Ref(second), 1'000).has_value());
+  EXPECT_TRUE(Snap().effects.empty());
+
+  auto again = store_->Enqueue({.key = "k"});
+  ASSERT_TRUE(again.has_value());
+  EXPECT_TRUE(again->created);
+  EXPECT_GT(again->job_id, other);
+  Lease fresh = ClaimOne(60'000);
+  EXPECT_GT(fresh.execution_id, o.execution_id);
+}
+
+// Bad retention requests are refused before anything is read or written.
+TEST_P(StoreConformanceTest, PruneRefusesOutOfRangeRequests) {
+  for (const PruneRequest& bad :
+       {PruneRequest{.retain = -1}, PruneRequest{.retain = kMaxDurationMs + 1},
+        PruneRequest{.limit = 0}, PruneRequest{.limit = kMaxEnqueueBatch + 1}}) {
+    auto r = store_->Prune(bad);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument) << r.error().ToString();
+  }
+  EXPECT_EQ(CountAudit(AuditEvent::kPrune), 0u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest, ::testing::ValuesIn(Backends()),
                          [](const auto& info) { return info.param.name; });
 
