@@ -17,7 +17,7 @@ CMAKE_FLAGS = -G Ninja -DLAB_WERROR=$(LAB_WERROR)
 CTEST = ctest --output-on-failure -j $(JOBS)
 
 .PHONY: all deps build build-asan run test test-unit test-asan test-tsan test-fm test-fm1 test-fm1-fix explore-sweep crash-test \
-	bench-sim bench-queue format clean
+	bench-sim bench-queue bench-peers format clean
 
 all: build
 
@@ -95,6 +95,12 @@ BENCH_N ?= 5000
 BENCH_REPS ?= 3
 bench-queue: build
 	./bench/queue_bench.sh ./$(BUILD) $(BENCH_N) $(BENCH_REPS)
+
+# lab and the peers (../shared/bench/peers) in one run; writes the table and
+# plot into docs/benchmarks.md. N, N_SLOW, REPS, CONSUMERS, CONFIGS as the
+# peers harness takes them; DOCS=0 leaves docs/ alone.
+bench-peers: build
+	./bench/peers_bench.sh ./$(BUILD)
 
 format:
 	find src failure_modes bench -name '*.cc' -o -name '*.h' | xargs clang-format -i
