@@ -147,6 +147,12 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& opti
       *db, options.path, options.migrations.empty() ? Migrations() : options.migrations));
   LAB_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous = " + options.synchronous));
   LAB_RETURN_IF_ERROR(db->Exec("PRAGMA foreign_keys = ON"));
+  // Savepoints (every call of a group commit runs in one) keep the pages
+  // they change in a statement journal; in a temporary file that cost two
+  // write syscalls a page, 31 a job in a batched bench run (1.5 million for
+  // 50,000 jobs). In memory it costs none, and it holds only the pages one
+  // transaction changed. Durability is untouched: the WAL is the journal.
+  LAB_RETURN_IF_ERROR(db->Exec("PRAGMA temp_store = MEMORY"));
   return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(db), clock, options.store));
 }
 
