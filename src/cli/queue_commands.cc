@@ -359,10 +359,10 @@ int Prune(const PruneArgs& a) {
                                  {"audit", pruned->audit},
                                  {"finished_at_or_before_ms", pruned->cutoff_ms}}));
   } else {
-    fmt::print("pruned {} job(s) finished {} ago or more ({} executions, {} effects, {} audit "
-               "entries)\n",
-               pruned->jobs, FormatDuration(*retain), pruned->executions, pruned->effects,
-               pruned->audit);
+    fmt::print(
+        "pruned {} job(s) finished {} ago or more ({} executions, {} effects, {} audit "
+        "entries)\n",
+        pruned->jobs, FormatDuration(*retain), pruned->executions, pruned->effects, pruned->audit);
   }
   return kExitOk;
 }
@@ -574,12 +574,14 @@ void AddQueueCommands(CLI::App& app, CommandTable& table) {
 
   auto pr = std::make_shared<PruneArgs>();
   auto* prune = queue->add_subcommand(
-      "prune", "Delete finished jobs (SUCCEEDED or DEAD) with their executions, effects and audit "
-               "entries, once they are older than --retain; the deletion is audited");
+      "prune",
+      "Delete finished jobs (SUCCEEDED or DEAD) with their executions, effects and audit "
+      "entries, once they are older than --retain; the deletion is audited");
   pr->db.Add(prune);
-  prune->add_option("--retain", pr->retain,
-                    "Keep jobs that finished less than this long ago, 0s..366d as "
-                    "N[ms|s|m|h|d]; their idempotency keys are remembered as long as they are kept")
+  prune
+      ->add_option("--retain", pr->retain,
+                   "Keep jobs that finished less than this long ago, 0s..366d as "
+                   "N[ms|s|m|h|d]; their idempotency keys are remembered as long as they are kept")
       ->required();
   prune->add_flag("--json", pr->json_out, "Print JSON");
   table.emplace_back(prune, [pr] { return Prune(*pr); });

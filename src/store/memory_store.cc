@@ -172,6 +172,11 @@ Result<void> MemoryStore::SaveJob(const Job& job) {
   dirty_ = true;
   auto it = jobs_.find(job.id);
   LAB_ASSERT(it != jobs_.end());
+  // What the SQL stores do not write (RecordStore::SaveJob) must not change.
+  LAB_ASSERT(it->second.queue == job.queue && it->second.key == job.key &&
+             it->second.priority == job.priority && it->second.max_attempts == job.max_attempts &&
+             it->second.created_at_ms == job.created_at_ms &&
+             it->second.timeout_ms == job.timeout_ms);
   Unindex(it->second);
   it->second = job;
   Index(job);
@@ -182,7 +187,8 @@ Result<void> MemoryStore::SaveExecution(const Execution& exec) {
   dirty_ = true;
   auto it = executions_.find(exec.id);
   LAB_ASSERT(it != executions_.end());
-  LAB_ASSERT(it->second.job_id == exec.job_id);
+  LAB_ASSERT(it->second.job_id == exec.job_id && it->second.attempt == exec.attempt &&
+             it->second.worker == exec.worker && it->second.leased_at_ms == exec.leased_at_ms);
   Unindex(it->second);
   it->second = exec;
   Index(exec);

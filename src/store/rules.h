@@ -112,8 +112,8 @@ Result<void> CheckPruneRequest(const PruneRequest& request);
 // execution id could land on a new one. PostgreSQL's sequences never reuse
 // an id; the same rule holds there so that every backend prunes alike.
 struct NewestIds {
-  JobId job = 0;                 // The newest job.
-  JobId job_of_execution = 0;    // The job of the newest execution.
+  JobId job = 0;               // The newest job.
+  JobId job_of_execution = 0;  // The job of the newest execution.
 };
 // Which of `finished` (jobs eligible by age, oldest first) a prune deletes:
 // the first `limit` of them other than the newest ids' jobs.

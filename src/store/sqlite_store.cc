@@ -66,13 +66,16 @@ ALTER TABLE jobs ADD COLUMN timeout_ms INTEGER NOT NULL DEFAULT 0;
 )sql";
 
 // Retention: when each job finished, indexed over finished jobs only. Jobs
-// finished before this version take their last audited moment.
+// finished before this version take their last audited moment. And one
+// index fewer to write: UNIQUE (job_id, attempt) already finds a job's
+// executions.
 constexpr const char* kSchemaV3 = R"sql(
 ALTER TABLE jobs ADD COLUMN finished_at_ms INTEGER NOT NULL DEFAULT 0;
 UPDATE jobs SET finished_at_ms =
   coalesce((SELECT max(at_ms) FROM audit WHERE audit.job_id = jobs.id), created_at_ms)
   WHERE state IN ('SUCCEEDED', 'DEAD');
 CREATE INDEX jobs_finished ON jobs (finished_at_ms) WHERE state IN ('SUCCEEDED', 'DEAD');
+DROP INDEX executions_by_job;
 )sql";
 
 // Steps `stmt` to the end, decoding every row.
@@ -379,13 +382,16 @@ Result<ExecutionId> SqliteStore::InsertExecution(const Execution& exec) {
 
 Result<void> SqliteStore::SaveJob(const Job& job) {
   LAB_ASSIGN_OR_RETURN(Statement * s,
-                       db_->Prepare("UPDATE jobs SET queue = ?1, key = ?2, payload = ?3, "
-                                    "priority = ?4, run_at_ms = ?5, max_attempts = ?6, "
-                                    "attempts = ?7, attempts_at_redrive = ?8, state = ?9, "
-                                    "created_at_ms = ?10, last_error = ?11, timeout_ms = ?12, "
-                                    "finished_at_ms = ?13 WHERE id = ?14"));
-  BindJob(*s, job, 1);
-  s->Bind(14, job.id);
+                       db_->Prepare("UPDATE jobs SET state = ?1, attempts = ?2, "
+                                    "attempts_at_redrive = ?3, run_at_ms = ?4, last_error = ?5, "
+                                    "finished_at_ms = ?6 WHERE id = ?7"));
+  s->Bind(1, ToString(job.state))
+      .Bind(2, int64_t{job.attempts})
+      .Bind(3, int64_t{job.attempts_at_redrive})
+      .Bind(4, job.run_at_ms)
+      .Bind(5, job.last_error)
+      .Bind(6, job.finished_at_ms)
+      .Bind(7, job.id);
   LAB_RETURN_IF_ERROR(s->Run());
   LAB_ASSERT(sqlite3_changes(db_->raw()) == 1);
   return {};
@@ -393,12 +399,13 @@ Result<void> SqliteStore::SaveJob(const Job& job) {
 
 Result<void> SqliteStore::SaveExecution(const Execution& exec) {
   LAB_ASSIGN_OR_RETURN(Statement * s,
-                       db_->Prepare("UPDATE executions SET job_id = ?1, attempt = ?2, "
-                                    "worker = ?3, state = ?4, leased_at_ms = ?5, "
-                                    "lease_expires_at_ms = ?6, ended_at_ms = ?7, reason = ?8 "
-                                    "WHERE id = ?9"));
-  BindExecution(*s, exec, 1);
-  s->Bind(9, exec.id);
+                       db_->Prepare("UPDATE executions SET state = ?1, lease_expires_at_ms = ?2, "
+                                    "ended_at_ms = ?3, reason = ?4 WHERE id = ?5"));
+  s->Bind(1, ToString(exec.state))
+      .Bind(2, exec.lease_expires_at_ms)
+      .Bind(3, exec.ended_at_ms)
+      .Bind(4, exec.reason)
+      .Bind(5, exec.id);
   LAB_RETURN_IF_ERROR(s->Run());
   LAB_ASSERT(sqlite3_changes(db_->raw()) == 1);
   return {};

@@ -1,8 +1,8 @@
 #include "store/types.h"
 
-#include <algorithm>
-
 #include <fmt/core.h>
+
+#include <algorithm>
 
 #include "core/enum_names.h"
 

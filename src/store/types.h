@@ -228,7 +228,7 @@ struct PruneResult {
   int64_t jobs = 0;
   int64_t executions = 0;
   int64_t effects = 0;
-  int64_t audit = 0;  // Entries of the pruned jobs deleted (the prune's own entry not counted).
+  int64_t audit = 0;     // Entries of the pruned jobs deleted (the prune's own entry not counted).
   TimeMs cutoff_ms = 0;  // Jobs finished at or before this were eligible.
 
   PruneResult& operator+=(const PruneResult& other);
