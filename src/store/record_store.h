@@ -81,15 +81,13 @@ class RecordStore : public Store {
   virtual Result<std::optional<ExecutionId>> FindCommitted(JobId job, ExecutionId other_than) = 0;
   virtual Result<JobId> InsertJob(const Job& job) = 0;
   virtual Result<ExecutionId> InsertExecution(const Execution& exec) = 0;
-  // Write a record's mutable fields; the others never change once inserted
-  // (a job's queue, key, payload, priority, max_attempts, created_at and
-  // timeout; an execution's job, attempt, worker and leased_at). Writing
-  // only these leaves the indexes over the others untouched: fewer pages
-  // a transaction, fewer bytes a sync.
-  virtual Result<void> SaveJob(const Job& job) = 0;  // state, attempts, attempts_at_redrive,
-                                                     // run_at, last_error, finished_at
-  virtual Result<void> SaveExecution(const Execution& exec) = 0;  // state, lease_expires_at,
-                                                                  // ended_at, reason
+  // Write a record's mutable fields: a job's state, attempts,
+  // attempts_at_redrive, run_at, last_error and finished_at; an execution's
+  // state, lease_expires_at, ended_at and reason. The others never change
+  // once inserted, and writing only these leaves the indexes over the others
+  // untouched: fewer pages a transaction, fewer bytes a sync.
+  virtual Result<void> SaveJob(const Job& job) = 0;
+  virtual Result<void> SaveExecution(const Execution& exec) = 0;
   virtual Result<void> InsertEffect(const EffectRecord& effect) = 0;
   virtual Result<void> AppendAudit(const AuditEntry& entry) = 0;
   virtual Result<Snapshot> LoadSnapshot() = 0;
