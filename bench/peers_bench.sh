@@ -13,8 +13,11 @@
 #
 # Environment, with the peers harness's own names and defaults: N (20000),
 # N_SLOW (5000, for pg-boss and graphile-worker), REPS (3), CONSUMERS
-# (1,2,4), CONFIGS (the peer configs; see below). DOCS=0 leaves the docs
-# alone (the report is still written under BUILD_DIR/peers/report).
+# (1,2,4), CONFIGS (the peer configs; see below). LAB_REPS (REPS) sets
+# lab's repetitions alone; PEERS_RESULTS=DIR takes the peers' figures from
+# an earlier run's results folder instead of running them (then the two
+# sides are not one run: the report says which folder). DOCS=0 leaves the
+# docs alone (the report is still written under BUILD_DIR/peers/report).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="$(cd "${1:?usage: peers_bench.sh BUILD_DIR}" && pwd)"
@@ -43,19 +46,19 @@ find "$src" -maxdepth 1 -type f -exec cp -f {} "$work/" \;
 chmod -R u+w "$work"
 chmod +x "$work/run_all.sh" "$work/bench.py"
 
-echo "== peers: N=$N N_SLOW=$N_SLOW REPS=$REPS CONSUMERS=$CONSUMERS" >&2
 peers_rc=0
-(cd "$work" && ./run_all.sh) || peers_rc=$?
-peers_dir="$(readlink -f "$work/results/latest")"
-[ -f "$peers_dir/raw.jsonl" ] || { echo "the peers harness wrote no results" >&2; exit 1; }
+if [ -n "${PEERS_RESULTS:-}" ]; then
+  peers_dir="$(readlink -f "$PEERS_RESULTS")"
+  echo "== peers: from $peers_dir (not run now)" >&2
+else
+  echo "== peers: N=$N N_SLOW=$N_SLOW REPS=$REPS CONSUMERS=$CONSUMERS" >&2
+  (cd "$work" && ./run_all.sh) || peers_rc=$?
+  peers_dir="$(readlink -f "$work/results/latest")"
+fi
+[ -f "$peers_dir/raw.jsonl" ] || { echo "no peers' results in $peers_dir" >&2; exit 1; }
 
-tmp="$(mktemp -d /tmp/lab-peers-XXXXXX)"
-chmod 755 "$tmp"
-pg_state="$(mktemp -d /tmp/lab-peers-pg-XXXXXX)"
-cleanup() { "$root/tools/pg_server.sh" stop "$pg_state" >/dev/null 2>&1 || true; rm -rf "$tmp"; }
-trap cleanup EXIT
-"$root/tools/pg_server.sh" start "$pg_state" >/dev/null
-pg_url="$(cat "$pg_state/url")"
+# shellcheck source=bench/bench_env.sh
+. "$root/bench/bench_env.sh" peers
 
 out="$work/report"
 rm -rf "$out"
@@ -84,7 +87,7 @@ lab_run() {  # config workload consumers rep extra-args...
 
 echo "== lab: the same workload, then its own" >&2
 IFS=, read -ra consumers <<< "$CONSUMERS"
-for rep in $(seq 1 "$REPS"); do
+for rep in $(seq 1 "${LAB_REPS:-$REPS}"); do
   for c in "${consumers[@]}"; do
     for config in lab-sqlite-full lab-sqlite-normal lab-postgres; do
       lab_run "$config" peers "$c" "$rep"
@@ -100,5 +103,6 @@ done
 
 python3 "$root/bench/peers_report.py" --peers "$peers_dir" --lab "$manifest" --out "$out" \
   --docs "$([ "${DOCS:-1}" = 0 ] && echo "" || echo "$root/docs")" \
-  --command "make bench-peers N=$N N_SLOW=$N_SLOW REPS=$REPS CONSUMERS=$CONSUMERS CONFIGS=$CONFIGS"
+  --lab-reps "${LAB_REPS:-$REPS}" \
+  --command "make bench-peers N=$N N_SLOW=$N_SLOW REPS=$REPS LAB_REPS=${LAB_REPS:-$REPS} CONSUMERS=$CONSUMERS CONFIGS=$CONFIGS${PEERS_RESULTS:+ PEERS_RESULTS=$PEERS_RESULTS}"
 echo "peers harness exit status $peers_rc; bench-peers took $(( $(date +%s) - t0 ))s" >&2

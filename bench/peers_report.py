@@ -127,6 +127,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--docs", default="")
     ap.add_argument("--command", required=True)
+    ap.add_argument("--lab-reps", type=int, default=0)
     a = ap.parse_args()
 
     records, meta = load_peers(a.peers)
@@ -217,9 +218,11 @@ def main():
 
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     intro = [
-        f"Run of {stamp}: `{a.command}` ({meta['elapsed_s']:.0f} s for the peers). "
+        f"Run of {stamp}: `{a.command}` ({meta['elapsed_s']:.0f} s for the peers; their "
+        f"results folder {os.path.basename(os.path.normpath(a.peers))}, started {meta['started']}). "
         f"N = {n:,} jobs a run (pg-boss and graphile-worker: {meta['n_slow']:,}), "
-        f"{meta['reps']} repetition(s), 32-byte payloads, a no-op handler; "
+        f"{meta['reps']} repetition(s) of each peer, {a.lab_reps or meta['reps']} of each lab "
+        "configuration, 32-byte payloads, a no-op handler; "
         f"{os.cpu_count()} cores, kernel {platform.release()}; the disk's sync rate "
         f"(lab's 64-byte write + fdatasync probe, each lab run) {fmt(min(sync_rates) if sync_rates else None)}–"
         f"{fmt(max(sync_rates) if sync_rates else None)}/s. Each cell: median [min–max] jobs/s. "
@@ -244,7 +247,7 @@ def main():
     with open(os.path.join(a.out, "plot.gp"), "w") as f:
         f.write(f"""set terminal svg size 1400,620 dynamic font 'sans,11'
 set output '{svg}'
-set title 'Jobs/s, median of {meta["reps"]}, N={n}, log scale; * = acknowledged after fsync'
+set title 'Jobs/s (median of {meta["reps"]} runs of each peer, {a.lab_reps or meta["reps"]} of lab), N={n}, log scale; * = acknowledged after fsync'
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1

@@ -23,13 +23,8 @@ else
   peer=""
 fi
 
-tmp="$(mktemp -d /tmp/lab-bench-XXXXXX)"
-chmod 755 "$tmp"
-pg_state="$(mktemp -d /tmp/lab-bench-pg-XXXXXX)"
-cleanup() { "$root/tools/pg_server.sh" stop "$pg_state" >/dev/null 2>&1 || true; rm -rf "$tmp"; }
-trap cleanup EXIT
-"$root/tools/pg_server.sh" start "$pg_state" >/dev/null
-pg_url="$(cat "$pg_state/url")"
+# shellcheck source=bench/bench_env.sh
+. "$root/bench/bench_env.sh" bench
 
 results="$tmp/results"
 : > "$results"
