@@ -219,7 +219,7 @@ def main():
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     intro = [
         f"Run of {stamp}: `{a.command}` ({meta['elapsed_s']:.0f} s for the peers; their "
-        f"results folder {os.path.basename(os.path.normpath(a.peers))}, started {meta['started']}). "
+        f"results folder {os.path.basename(os.path.normpath(a.peers))}). "
         f"N = {n:,} jobs a run (pg-boss and graphile-worker: {meta['n_slow']:,}), "
         f"{meta['reps']} repetition(s) of each peer, {a.lab_reps or meta['reps']} of each lab "
         "configuration, 32-byte payloads, a no-op handler; "

@@ -202,12 +202,12 @@ Result<int> Queue::Reconcile() {
 }
 
 Result<PruneResult> Queue::Prune(DurationMs retain) {
+  const PruneRequest request{.retain = retain};
   PruneResult total;
   while (true) {
-    LAB_ASSIGN_OR_RETURN(PruneResult batch,
-                         store_->Prune(PruneRequest{.retain = retain, .limit = kPruneBatch}));
+    LAB_ASSIGN_OR_RETURN(PruneResult batch, store_->Prune(request));
     total += batch;
-    if (batch.jobs < kPruneBatch) break;
+    if (batch.jobs < request.limit) break;
   }
   Emit("retention", "prune",
        fmt::format("{} job(s) finished at or before {} ms pruned", total.jobs, total.cutoff_ms));

@@ -81,9 +81,8 @@ class Queue {
   // Finalizes COMMITTED-but-not-DONE executions (reconcile guard).
   Result<int> Reconcile();
   // The retention policy: prunes jobs that finished at least `retain` ago
-  // (Store::Prune), a batch of kPruneBatch a transaction, until none is
-  // left. Returns what went, summed.
-  static constexpr int kPruneBatch = 1'000;
+  // (Store::Prune), a PruneRequest's default batch a transaction, until none
+  // is left. Returns what went, summed.
   Result<PruneResult> Prune(DurationMs retain);
 
   Store& store() { return *store_; }

@@ -70,23 +70,15 @@ Result<std::optional<Execution>> MemoryStore::LoadExecution(ExecutionId id) {
   return std::optional<Execution>(it->second);
 }
 
-namespace {
-
-bool IsFinished(const Job& job) {
-  return job.state == JobState::kSucceeded || job.state == JobState::kDead;
-}
-
-}  // namespace
-
 void MemoryStore::Index(const Job& job) {
   if (job.state == JobState::kPending) {
     pending_[job.queue].emplace(-job.priority, job.run_at_ms, job.id);
   }
-  if (IsFinished(job)) finished_.emplace(job.finished_at_ms, job.id);
+  if (IsFinished(job.state)) finished_.emplace(job.finished_at_ms, job.id);
 }
 
 void MemoryStore::Unindex(const Job& job) {
-  if (IsFinished(job)) LAB_ASSERT(finished_.erase({job.finished_at_ms, job.id}) == 1);
+  if (IsFinished(job.state)) LAB_ASSERT(finished_.erase({job.finished_at_ms, job.id}) == 1);
   if (job.state != JobState::kPending) return;
   auto q = pending_.find(job.queue);
   LAB_ASSERT(q != pending_.end() && q->second.erase({-job.priority, job.run_at_ms, job.id}) == 1);

@@ -7,7 +7,6 @@
 #pragma once
 
 #include "core/status.h"
-#include "store/rules.h"
 #include "store/types.h"
 
 namespace lab {

@@ -466,8 +466,7 @@ void ApplyPlan(const Plan& plan, const PlanContext& ctx, Job& job, Execution& ex
   if (plan.job_state) {
     LAB_ASSERT(!strict || IsLegalJobTransition(job.state, *plan.job_state));
     job.state = *plan.job_state;
-    const bool finished = job.state == JobState::kSucceeded || job.state == JobState::kDead;
-    job.finished_at_ms = finished ? ctx.now_ms : 0;
+    job.finished_at_ms = IsFinished(job.state) ? ctx.now_ms : 0;
   }
   if (plan.run_at_ms) job.run_at_ms = *plan.run_at_ms;
   if (plan.last_error) job.last_error = *plan.last_error;

@@ -106,15 +106,6 @@ Result<void> CheckCompletions(std::span<const Completion> items);
 // Retention: 0 to kMaxDurationMs retained, 1 to kMaxEnqueueBatch jobs a call.
 Result<void> CheckPruneRequest(const PruneRequest& request);
 
-// The newest ids a backend has handed out. SQLite (and MemoryStore, which
-// mirrors it) gives a new row max(id) + 1, so deleting the newest job or
-// execution would hand its id out again, and a late call holding the old
-// execution id could land on a new one. PostgreSQL's sequences never reuse
-// an id; the same rule holds there so that every backend prunes alike.
-struct NewestIds {
-  JobId job = 0;               // The newest job.
-  JobId job_of_execution = 0;  // The job of the newest execution.
-};
 // Which of `finished` (jobs eligible by age, oldest first) a prune deletes:
 // the first `limit` of them other than the newest ids' jobs.
 std::vector<JobId> PrunableJobs(std::vector<JobId> finished, const NewestIds& newest, int limit);

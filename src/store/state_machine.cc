@@ -42,4 +42,6 @@ bool IsLive(ExecState s) {
 
 bool IsCommitted(ExecState s) { return s == ExecState::kCommitted || s == ExecState::kDone; }
 
+bool IsFinished(JobState s) { return s == JobState::kSucceeded || s == JobState::kDead; }
+
 }  // namespace lab

@@ -234,6 +234,16 @@ struct PruneResult {
   PruneResult& operator+=(const PruneResult& other);
 };
 
+// The newest ids a backend has handed out. SQLite (and MemoryStore, which
+// mirrors it) gives a new row max(id) + 1, so deleting the newest job or
+// execution would hand its id out again, and a late call holding the old
+// execution id could land on a new one. PostgreSQL's sequences never reuse
+// an id; the same rule holds there so that every backend prunes alike.
+struct NewestIds {
+  JobId job = 0;               // The newest job.
+  JobId job_of_execution = 0;  // The job of the newest execution.
+};
+
 // Switches a Store needs from the guards above it. Production: all on.
 struct StoreOptions {
   // Refuse stale fencing tokens and calls on executions that are no longer
