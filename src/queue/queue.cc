@@ -97,20 +97,20 @@ Result<std::unique_ptr<RecordStore>> OpenRecordStore(std::string_view url, Clock
   const StoreOptions store_options = StoreOptionsFor(options.guards);
   std::unique_ptr<RecordStore> store;
   if (parsed.kind == StoreKind::kMemory) {
-    store = std::make_unique<MemoryStore>(clock, store_options);
+    store = MakeMemoryStore(clock, store_options);
   } else if (parsed.kind == StoreKind::kPostgres) {
-    LAB_ASSIGN_OR_RETURN(store, PostgresStore::Open({.conninfo = parsed.path,
-                                                     .schema = parsed.schema,
-                                                     .create = options.create,
-                                                     .store = store_options},
-                                                    clock));
-  } else {
-    LAB_ASSIGN_OR_RETURN(store, SqliteStore::Open({.path = parsed.path,
-                                                   .vfs = options.sqlite_vfs,
-                                                   .synchronous = parsed.synchronous,
+    LAB_ASSIGN_OR_RETURN(store, OpenPostgresStore({.conninfo = parsed.path,
+                                                   .schema = parsed.schema,
                                                    .create = options.create,
                                                    .store = store_options},
                                                   clock));
+  } else {
+    LAB_ASSIGN_OR_RETURN(store, OpenSqliteStore({.path = parsed.path,
+                                                 .vfs = options.sqlite_vfs,
+                                                 .synchronous = parsed.synchronous,
+                                                 .create = options.create,
+                                                 .store = store_options},
+                                                clock));
   }
   return store;
 }

@@ -13,7 +13,7 @@ namespace lab {
 
 ScratchStore::~ScratchStore() {
   if (pg_schema_.empty()) return;
-  if (auto dropped = PostgresStore::DropSchema(pg_conninfo_, pg_schema_); !dropped) {
+  if (auto dropped = PostgresBackend::DropSchema(pg_conninfo_, pg_schema_); !dropped) {
     fmt::print(stderr, "lab: could not drop the schema '{}': {}\n", pg_schema_,
                dropped.error().ToString());
   }
@@ -45,7 +45,7 @@ Result<std::unique_ptr<ScratchStore>> ScratchStore::Make(const std::string& url,
     for (char& c : schema) {
       c = c == '-' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     }
-    LAB_RETURN_IF_ERROR(PostgresStore::CreateEmptySchema(parsed.path, schema));
+    LAB_RETURN_IF_ERROR(PostgresBackend::CreateEmptySchema(parsed.path, schema));
     s->pg_conninfo_ = parsed.path;
     s->pg_schema_ = schema;
     const char sep = parsed.path.find('?') == std::string::npos ? '?' : '&';

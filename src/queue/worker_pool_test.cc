@@ -205,7 +205,7 @@ TEST_F(WorkerPoolTest, AStoreThatCannotBeOpenedYetIsRetried) {
 // FaultStore that consults `fail`.
 QueueOpener FlakyOpener(const std::string& path, Clock& clock, FaultHook fail) {
   return [path, &clock, fail]() -> Result<std::unique_ptr<Queue>> {
-    LAB_ASSIGN_OR_RETURN(std::unique_ptr<Store> real, SqliteStore::Open({.path = path}, clock));
+    LAB_ASSIGN_OR_RETURN(std::unique_ptr<Store> real, OpenSqliteStore({.path = path}, clock));
     return Queue::Adopt(std::make_unique<FaultStore>(std::move(real), fail), clock);
   };
 }

@@ -30,7 +30,7 @@ class CommitGroupTest : public ::testing::Test {
  protected:
   std::shared_ptr<CommitGroup> Open(const std::string& vfs = "") {
     auto group = CommitGroup::Open([this, vfs]() -> Result<std::unique_ptr<RecordStore>> {
-      LAB_ASSIGN_OR_RETURN(auto store, SqliteStore::Open({.path = path_, .vfs = vfs}, clock_));
+      LAB_ASSIGN_OR_RETURN(auto store, OpenSqliteStore({.path = path_, .vfs = vfs}, clock_));
       return std::unique_ptr<RecordStore>(std::move(store));
     });
     EXPECT_TRUE(group.has_value()) << group.error().ToString();
@@ -206,7 +206,7 @@ KillOutcome KillDuringGroupCommits(const std::function<std::shared_ptr<CommitGro
   EXPECT_EQ(waitpid(child, &status, 0), child);
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "child status " << status;
 
-  auto store = SqliteStore::Open({.path = path}, clock);
+  auto store = OpenSqliteStore({.path = path}, clock);
   EXPECT_TRUE(store.has_value()) << store.error().ToString();
   if (!store) return {};
   auto snap = (*store)->ReadSnapshot();

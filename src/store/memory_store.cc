@@ -7,95 +7,146 @@
 
 namespace lab {
 
-Result<void> MemoryStore::BeginWrite() {
-  LAB_ASSERT(!in_txn_);
+std::unique_ptr<RecordStore> MakeMemoryStore(Clock& clock, StoreOptions options) {
+  return std::make_unique<RecordStore>(std::make_shared<MemoryBackend>(), clock, options);
+}
+
+Result<void> MemoryBackend::BeginWrite() {
+  LAB_ASSERT(!in_txn_ && undo_.empty());
   in_txn_ = true;
-  dirty_ = false;
-  txn_dirty_ = false;
   return {};
 }
 
-Result<void> MemoryStore::CommitWrite() {
-  LAB_ASSERT(in_txn_);
+Result<void> MemoryBackend::CommitWrite() {
+  LAB_ASSERT(in_txn_ && !savepoint_);
+  in_txn_ = false;
+  undo_.clear();
+  return {};
+}
+
+Result<void> MemoryBackend::Rollback() {
+  if (!in_txn_) return {};  // Nothing open: as a backend that already rolled back.
+  UndoTo(0);
+  savepoint_.reset();
   in_txn_ = false;
   return {};
 }
 
-Result<void> MemoryStore::Rollback() {
-  LAB_ASSERT(in_txn_);
-  // Every rule decides before it writes, so a failing operation has written
-  // nothing. If that ever stops being true, this model is no longer atomic.
-  LAB_ASSERT_MSG(!dirty_ && !txn_dirty_, "MemoryStore rollback after a write");
-  in_txn_ = false;
+Result<void> MemoryBackend::Savepoint() {
+  LAB_ASSERT(in_txn_ && !savepoint_);
+  savepoint_ = undo_.size();
   return {};
 }
 
-Result<void> MemoryStore::Savepoint() {
-  LAB_ASSERT(in_txn_ && !in_savepoint_);
-  in_savepoint_ = true;
-  txn_dirty_ = txn_dirty_ || dirty_;
-  dirty_ = false;
+Result<void> MemoryBackend::ReleaseSavepoint() {
+  LAB_ASSERT(savepoint_);
+  savepoint_.reset();
   return {};
 }
 
-Result<void> MemoryStore::ReleaseSavepoint() {
-  LAB_ASSERT(in_savepoint_);
-  in_savepoint_ = false;
+Result<void> MemoryBackend::RollbackToSavepoint() {
+  LAB_ASSERT(savepoint_);
+  UndoTo(*savepoint_);
+  savepoint_.reset();
   return {};
 }
 
-Result<void> MemoryStore::RollbackToSavepoint() {
-  LAB_ASSERT(in_savepoint_);
-  LAB_ASSERT_MSG(!dirty_, "MemoryStore rollback after a write");
-  in_savepoint_ = false;
+Result<void> MemoryBackend::Reopen() {
+  // The containers are the durable state: there is nothing cached to drop.
+  LAB_ASSERT(!in_txn_);
   return {};
 }
 
-Result<std::optional<Job>> MemoryStore::LoadJob(JobId id) {
+void MemoryBackend::OnUndo(std::function<void()> undo) {
+  LAB_ASSERT_MSG(in_txn_, "MemoryBackend write outside a transaction");
+  undo_.push_back(std::move(undo));
+}
+
+void MemoryBackend::UndoTo(size_t mark) {
+  LAB_ASSERT(mark <= undo_.size());
+  while (undo_.size() > mark) {
+    undo_.back()();
+    undo_.pop_back();
+  }
+}
+
+Result<std::optional<Job>> MemoryBackend::LoadJob(JobId id) {
   auto it = jobs_.find(id);
   if (it == jobs_.end()) return std::optional<Job>();
   return std::optional<Job>(it->second);
 }
 
-Result<std::optional<Job>> MemoryStore::LoadJobByKey(const std::string& queue,
-                                                     const std::string& key) {
+Result<std::optional<Job>> MemoryBackend::LoadJobByKey(const std::string& queue,
+                                                       const std::string& key) {
   auto it = keys_.find({queue, key});
   if (it == keys_.end()) return std::optional<Job>();
   return LoadJob(it->second);
 }
 
-Result<std::optional<Execution>> MemoryStore::LoadExecution(ExecutionId id) {
+Result<std::optional<Execution>> MemoryBackend::LoadExecution(ExecutionId id) {
   auto it = executions_.find(id);
   if (it == executions_.end()) return std::optional<Execution>();
   return std::optional<Execution>(it->second);
 }
 
-void MemoryStore::Index(const Job& job) {
+void MemoryBackend::Index(const Job& job) {
   if (job.state == JobState::kPending) {
     pending_[job.queue].emplace(-job.priority, job.run_at_ms, job.id);
   }
   if (IsFinished(job.state)) finished_.emplace(job.finished_at_ms, job.id);
 }
 
-void MemoryStore::Unindex(const Job& job) {
+void MemoryBackend::Unindex(const Job& job) {
   if (IsFinished(job.state)) LAB_ASSERT(finished_.erase({job.finished_at_ms, job.id}) == 1);
   if (job.state != JobState::kPending) return;
   auto q = pending_.find(job.queue);
   LAB_ASSERT(q != pending_.end() && q->second.erase({-job.priority, job.run_at_ms, job.id}) == 1);
 }
 
-void MemoryStore::Index(const Execution& exec) {
+void MemoryBackend::Replace(Job& stored, const Job& job) {
+  Unindex(stored);
+  stored = job;
+  Index(stored);
+}
+
+void MemoryBackend::Replace(Execution& stored, const Execution& exec) {
+  Unindex(stored);
+  stored = exec;
+  Index(stored);
+}
+
+void MemoryBackend::Restore(const Snapshot& removed) {
+  for (const Job& job : removed.jobs) {
+    jobs_.emplace(job.id, job);
+    Index(job);
+    if (job.key) keys_.emplace(std::make_pair(job.queue, *job.key), job.id);
+  }
+  for (const Execution& exec : removed.executions) {  // By id within each job.
+    executions_.emplace(exec.id, exec);
+    Index(exec);
+    execs_by_job_[exec.job_id].push_back(exec.id);
+  }
+  for (const EffectRecord& effect : removed.effects) effect_jobs_.insert(effect.job_id);
+  effects_.insert(effects_.end(), removed.effects.begin(), removed.effects.end());
+  std::sort(effects_.begin(), effects_.end(),
+            [](const EffectRecord& a, const EffectRecord& b) { return a.id < b.id; });
+  audit_.insert(audit_.end(), removed.audit.begin(), removed.audit.end());
+  std::sort(audit_.begin(), audit_.end(),
+            [](const AuditEntry& a, const AuditEntry& b) { return a.seq < b.seq; });
+}
+
+void MemoryBackend::Index(const Execution& exec) {
   if (IsLive(exec.state)) live_.emplace(exec.state, exec.lease_expires_at_ms, exec.id);
 }
 
-void MemoryStore::Unindex(const Execution& exec) {
+void MemoryBackend::Unindex(const Execution& exec) {
   if (IsLive(exec.state)) {
     LAB_ASSERT(live_.erase({exec.state, exec.lease_expires_at_ms, exec.id}) == 1);
   }
 }
 
-Result<std::vector<Job>> MemoryStore::LoadClaimable(const std::string& queue, TimeMs now,
-                                                    int limit) {
+Result<std::vector<Job>> MemoryBackend::LoadClaimable(const std::string& queue, TimeMs now,
+                                                      int limit) {
   std::vector<Job> ready;
   auto q = pending_.find(queue);
   if (q == pending_.end()) return ready;
@@ -115,7 +166,7 @@ Result<std::vector<Job>> MemoryStore::LoadClaimable(const std::string& queue, Ti
   return ready;
 }
 
-Result<std::vector<Execution>> MemoryStore::LoadExpired(ExecState state, TimeMs now) {
+Result<std::vector<Execution>> MemoryBackend::LoadExpired(ExecState state, TimeMs now) {
   std::vector<Execution> out;
   for (auto it = live_.lower_bound({state, INT64_MIN, INT64_MIN});
        it != live_.end() && std::get<0>(*it) == state && std::get<1>(*it) <= now; ++it) {
@@ -127,7 +178,7 @@ Result<std::vector<Execution>> MemoryStore::LoadExpired(ExecState state, TimeMs 
   return out;
 }
 
-Result<std::optional<ExecutionId>> MemoryStore::FindCommitted(JobId job, ExecutionId other_than) {
+Result<std::optional<ExecutionId>> MemoryBackend::FindCommitted(JobId job, ExecutionId other_than) {
   auto execs = execs_by_job_.find(job);
   if (execs == execs_by_job_.end()) return std::optional<ExecutionId>();
   for (ExecutionId id : execs->second) {  // Ascending: ids only grow.
@@ -138,30 +189,41 @@ Result<std::optional<ExecutionId>> MemoryStore::FindCommitted(JobId job, Executi
   return std::optional<ExecutionId>();
 }
 
-Result<JobId> MemoryStore::InsertJob(const Job& job) {
-  dirty_ = true;
+Result<JobId> MemoryBackend::InsertJob(const Job& job) {
   const JobId id = jobs_.empty() ? 1 : jobs_.rbegin()->first + 1;
   Job stored = job;
   stored.id = id;
   jobs_.emplace(id, stored);
   Index(stored);
   if (job.key) keys_.emplace(std::make_pair(job.queue, *job.key), id);
+  OnUndo([this, id] {
+    const Job& gone = jobs_.at(id);
+    Unindex(gone);
+    if (gone.key) keys_.erase({gone.queue, *gone.key});
+    jobs_.erase(id);
+  });
   return id;
 }
 
-Result<ExecutionId> MemoryStore::InsertExecution(const Execution& exec) {
-  dirty_ = true;
+Result<ExecutionId> MemoryBackend::InsertExecution(const Execution& exec) {
   const ExecutionId id = executions_.empty() ? 1 : executions_.rbegin()->first + 1;
   Execution stored = exec;
   stored.id = id;
   executions_.emplace(id, stored);
   Index(stored);
   execs_by_job_[stored.job_id].push_back(id);
+  OnUndo([this, id, job = stored.job_id] {
+    Unindex(executions_.at(id));
+    executions_.erase(id);
+    auto& ids = execs_by_job_.at(job);
+    LAB_ASSERT(ids.back() == id);
+    ids.pop_back();
+    if (ids.empty()) execs_by_job_.erase(job);
+  });
   return id;
 }
 
-Result<void> MemoryStore::SaveJob(const Job& job) {
-  dirty_ = true;
+Result<void> MemoryBackend::SaveJob(const Job& job) {
   auto it = jobs_.find(job.id);
   LAB_ASSERT(it != jobs_.end());
   // What the SQL stores do not write (RecordStore::SaveJob) must not change.
@@ -169,46 +231,46 @@ Result<void> MemoryStore::SaveJob(const Job& job) {
              it->second.priority == job.priority && it->second.max_attempts == job.max_attempts &&
              it->second.created_at_ms == job.created_at_ms &&
              it->second.timeout_ms == job.timeout_ms);
-  Unindex(it->second);
-  it->second = job;
-  Index(job);
+  OnUndo([this, old = it->second] { Replace(jobs_.at(old.id), old); });
+  Replace(it->second, job);
   return {};
 }
 
-Result<void> MemoryStore::SaveExecution(const Execution& exec) {
-  dirty_ = true;
+Result<void> MemoryBackend::SaveExecution(const Execution& exec) {
   auto it = executions_.find(exec.id);
   LAB_ASSERT(it != executions_.end());
   LAB_ASSERT(it->second.job_id == exec.job_id && it->second.attempt == exec.attempt &&
              it->second.worker == exec.worker && it->second.leased_at_ms == exec.leased_at_ms);
-  Unindex(it->second);
-  it->second = exec;
-  Index(exec);
+  OnUndo([this, old = it->second] { Replace(executions_.at(old.id), old); });
+  Replace(it->second, exec);
   return {};
 }
 
-Result<void> MemoryStore::InsertEffect(const EffectRecord& effect) {
+Result<void> MemoryBackend::InsertEffect(const EffectRecord& effect) {
   // The ledger's uniqueness per job, as SQLite's UNIQUE(job_id) enforces it.
   if (effect_jobs_.contains(effect.job_id)) {
     return MakeError(ErrorCode::kInternal, "effect ledger already has an effect for this job");
   }
-  dirty_ = true;
   effect_jobs_.insert(effect.job_id);
   EffectRecord stored = effect;
   stored.id = effects_.empty() ? 1 : effects_.back().id + 1;  // As SQLite: max + 1.
   effects_.push_back(stored);
+  OnUndo([this] {
+    effect_jobs_.erase(effects_.back().job_id);
+    effects_.pop_back();
+  });
   return {};
 }
 
-Result<void> MemoryStore::AppendAudit(const AuditEntry& entry) {
-  dirty_ = true;
+Result<void> MemoryBackend::AppendAudit(const AuditEntry& entry) {
   AuditEntry stored = entry;
   stored.seq = audit_.empty() ? 1 : audit_.back().seq + 1;
   audit_.push_back(stored);
+  OnUndo([this] { audit_.pop_back(); });
   return {};
 }
 
-Result<std::vector<JobId>> MemoryStore::LoadFinished(TimeMs cutoff, int limit) {
+Result<std::vector<JobId>> MemoryBackend::LoadFinished(TimeMs cutoff, int limit) {
   std::vector<JobId> out;
   for (auto it = finished_.begin();
        it != finished_.end() && it->first <= cutoff && static_cast<int>(out.size()) < limit; ++it) {
@@ -217,40 +279,48 @@ Result<std::vector<JobId>> MemoryStore::LoadFinished(TimeMs cutoff, int limit) {
   return out;
 }
 
-Result<NewestIds> MemoryStore::LoadNewestIds() {
+Result<NewestIds> MemoryBackend::LoadNewestIds() {
   return NewestIds{jobs_.empty() ? 0 : jobs_.rbegin()->first,
                    executions_.empty() ? 0 : executions_.rbegin()->second.job_id};
 }
 
-Result<PruneResult> MemoryStore::DeleteJobs(std::span<const JobId> jobs) {
-  dirty_ = true;
-  PruneResult deleted;
+Result<PruneResult> MemoryBackend::DeleteJobs(std::span<const JobId> jobs) {
   const std::set<JobId> gone(jobs.begin(), jobs.end());
+  // Everything deleted, kept for the undo log: a rollback puts it back.
+  auto removed = std::make_shared<Snapshot>();
   for (JobId id : gone) {
     auto job = jobs_.find(id);
     LAB_ASSERT(job != jobs_.end());
     if (auto execs = execs_by_job_.find(id); execs != execs_by_job_.end()) {
       for (ExecutionId e : execs->second) {
         Unindex(executions_.at(e));
+        removed->executions.push_back(executions_.at(e));
         executions_.erase(e);
-        ++deleted.executions;
       }
       execs_by_job_.erase(execs);
     }
     if (job->second.key) keys_.erase({job->second.queue, *job->second.key});
     effect_jobs_.erase(id);
     Unindex(job->second);
+    removed->jobs.push_back(job->second);
     jobs_.erase(job);
-    ++deleted.jobs;
   }
-  deleted.effects = static_cast<int64_t>(
-      std::erase_if(effects_, [&](const EffectRecord& e) { return gone.contains(e.job_id); }));
-  deleted.audit = static_cast<int64_t>(
-      std::erase_if(audit_, [&](const AuditEntry& a) { return gone.contains(a.job_id); }));
-  return deleted;
+  for (auto& e : effects_) {
+    if (gone.contains(e.job_id)) removed->effects.push_back(e);
+  }
+  for (auto& a : audit_) {
+    if (gone.contains(a.job_id)) removed->audit.push_back(a);
+  }
+  std::erase_if(effects_, [&](const EffectRecord& e) { return gone.contains(e.job_id); });
+  std::erase_if(audit_, [&](const AuditEntry& a) { return gone.contains(a.job_id); });
+  OnUndo([this, removed] { Restore(*removed); });
+  return PruneResult{.jobs = static_cast<int64_t>(removed->jobs.size()),
+                     .executions = static_cast<int64_t>(removed->executions.size()),
+                     .effects = static_cast<int64_t>(removed->effects.size()),
+                     .audit = static_cast<int64_t>(removed->audit.size())};
 }
 
-Result<std::vector<Job>> MemoryStore::LoadJobs(const JobFilter& filter) {
+Result<std::vector<Job>> MemoryBackend::LoadJobs(const JobFilter& filter) {
   std::vector<Job> out;
   for (const auto& [id, job] : jobs_) {
     if (static_cast<int>(out.size()) >= filter.limit) break;
@@ -261,7 +331,7 @@ Result<std::vector<Job>> MemoryStore::LoadJobs(const JobFilter& filter) {
   return out;
 }
 
-Result<JobDetail> MemoryStore::LoadJobRecords(JobId job) {
+Result<JobDetail> MemoryBackend::LoadJobRecords(JobId job) {
   JobDetail d;
   for (const auto& [id, e] : executions_) {
     if (e.job_id == job) d.executions.push_back(e);
@@ -275,7 +345,7 @@ Result<JobDetail> MemoryStore::LoadJobRecords(JobId job) {
   return d;
 }
 
-Result<std::vector<StateCount>> MemoryStore::LoadCounts() {
+Result<std::vector<StateCount>> MemoryBackend::LoadCounts() {
   std::map<std::pair<std::string, JobState>, int64_t> counts;
   for (const auto& [id, job] : jobs_) ++counts[{job.queue, job.state}];
   std::vector<StateCount> out;
@@ -283,7 +353,7 @@ Result<std::vector<StateCount>> MemoryStore::LoadCounts() {
   return out;
 }
 
-Result<Snapshot> MemoryStore::LoadSnapshot() {
+Result<Snapshot> MemoryBackend::LoadSnapshot() {
   Snapshot s;
   for (const auto& [id, job] : jobs_) s.jobs.push_back(job);
   for (const auto& [id, exec] : executions_) s.executions.push_back(exec);

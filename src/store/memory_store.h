@@ -1,16 +1,21 @@
-// MemoryStore: the reference model, all records in plain C++ containers.
+// MemoryBackend: the reference model, all records in plain C++ containers.
 //
-// It shares every rule with SqliteStore (record_store.h) and differs only in
-// persistence: nothing survives the object. Used as the oracle in
-// differential tests and for fast exploration. Writes cannot fail, so a
-// transaction is rolled back only before anything was written (asserted).
-// Indexes keep every operation's cost independent of how many jobs and
-// executions it holds (the simulator runs 10,000-job seeds): pending jobs in
-// claim order per queue, live executions by state and expiry, executions by
-// job, the jobs that have an effect. Thread-safety: one thread at a time.
+// It shares every rule with the SQL backends (record_store.h) and differs
+// only in persistence: nothing survives the object, which is the data
+// itself, so several handles (RecordStores) may share one and a reopen
+// finds everything committed. Used as the oracle in differential tests and
+// for fast exploration. Its own writes cannot fail, but a decorator's
+// (fault_backend.h) can fail any primitive between them, so a transaction
+// keeps an undo log and a rollback undoes what it wrote. Indexes keep every operation's cost
+// independent of how many jobs and executions it holds (the simulator runs 10,000-job seeds):
+// pending jobs in claim order per queue, live executions by state and expiry, executions by job,
+// the jobs that have an effect. Thread-safety: one thread at a time.
 #pragma once
 
+#include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <tuple>
@@ -21,17 +26,15 @@
 
 namespace lab {
 
-class MemoryStore final : public RecordStore {
+class MemoryBackend final : public StoreBackend {
  public:
-  explicit MemoryStore(Clock& clock, StoreOptions options = {}) : RecordStore(clock, options) {}
-
- protected:
   Result<void> BeginWrite() override;
   Result<void> CommitWrite() override;
   Result<void> Rollback() override;
   Result<void> Savepoint() override;
   Result<void> ReleaseSavepoint() override;
   Result<void> RollbackToSavepoint() override;
+  Result<void> Reopen() override;
   Result<std::optional<Job>> LoadJob(JobId id) override;
   Result<std::optional<Job>> LoadJobByKey(const std::string& queue,
                                           const std::string& key) override;
@@ -70,15 +73,27 @@ class MemoryStore final : public RecordStore {
   // (finished_at, id) of every SUCCEEDED or DEAD job, for retention.
   std::set<std::pair<TimeMs, JobId>> finished_;
 
+  // Writes `job` over `stored`, keeping the indexes true.
+  void Replace(Job& stored, const Job& job);
+  void Replace(Execution& stored, const Execution& exec);
+  // Puts back what DeleteJobs removed (its undo).
+  void Restore(const Snapshot& removed);
   void Index(const Job& job);
   void Unindex(const Job& job);
   void Index(const Execution& exec);
   void Unindex(const Execution& exec);
 
+  // Records how to undo a write of the open transaction.
+  void OnUndo(std::function<void()> undo);
+  // Undoes the writes logged after `mark`, newest first.
+  void UndoTo(size_t mark);
+
   bool in_txn_ = false;
-  bool in_savepoint_ = false;
-  bool txn_dirty_ = false;  // Written in this transaction before its savepoint.
-  bool dirty_ = false;
+  std::optional<size_t> savepoint_;  // Undo log length at the savepoint.
+  std::vector<std::function<void()>> undo_;
 };
+
+// A store over a fresh MemoryBackend of its own.
+std::unique_ptr<RecordStore> MakeMemoryStore(Clock& clock, StoreOptions options = {});
 
 }  // namespace lab

@@ -186,7 +186,7 @@ DROP INDEX {s}.executions_by_job;
 }  // namespace
 
 // One libpq connection; reconnects lazily after the server went away.
-class PostgresStore::Conn {
+class PostgresBackend::Conn {
  public:
   Conn(std::string conninfo, std::string schema)
       : conninfo_(std::move(conninfo)), schema_(std::move(schema)) {}
@@ -241,11 +241,30 @@ class PostgresStore::Conn {
                                  : PQexecParams(pg_, text.c_str(), static_cast<int>(values.size()),
                                                 nullptr, values.data(), nullptr, nullptr, 0));
     const auto status = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
+    serialization_failure_ = false;
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+      const char* state = res ? PQresultErrorField(res.get(), PG_DIAG_SQLSTATE) : nullptr;
+      serialization_failure_ = state != nullptr && (std::string_view(state) == "40001" ||
+                                                    std::string_view(state) == "40P01");
       return std::unexpected(PgError(pg_, res.get(), "PostgreSQL"));
     }
     return res;
   }
+
+  // Drops the connection (the server rolls back anything open) and makes
+  // a new one.
+  Result<void> Reconnect() {
+    if (pg_ != nullptr) {
+      PQfinish(pg_);
+      pg_ = nullptr;
+      ++reconnects_;
+    }
+    return Connect();
+  }
+
+  // The last statement failed with a serialization failure or a deadlock:
+  // the server answered, and rolled the transaction back.
+  bool serialization_failure() const { return serialization_failure_; }
 
   // Exec for statements whose rows do not matter.
   Result<void> Run(const std::string& sql, const Params& params = {}) {
@@ -275,14 +294,14 @@ class PostgresStore::Conn {
   std::string schema_;
   PGconn* pg_ = nullptr;
   int64_t reconnects_ = 0;  // Connections re-made after one was lost.
+  bool serialization_failure_ = false;
 };
 
-PostgresStore::PostgresStore(std::unique_ptr<Conn> conn, Clock& clock, StoreOptions options)
-    : RecordStore(clock, options), conn_(std::move(conn)) {}
+PostgresBackend::PostgresBackend(std::unique_ptr<Conn> conn) : conn_(std::move(conn)) {}
 
-PostgresStore::~PostgresStore() = default;
+PostgresBackend::~PostgresBackend() = default;
 
-int64_t PostgresStore::reconnects() const { return conn_->reconnects(); }
+int64_t PostgresBackend::reconnects() const { return conn_->reconnects(); }
 
 namespace {
 
@@ -298,8 +317,8 @@ Result<void> CheckSchemaName(const std::string& schema) {
 
 }  // namespace
 
-Result<void> PostgresStore::CreateEmptySchema(const std::string& conninfo,
-                                              const std::string& schema) {
+Result<void> PostgresBackend::CreateEmptySchema(const std::string& conninfo,
+                                                const std::string& schema) {
   LAB_RETURN_IF_ERROR(CheckSchemaName(schema));
   Conn conn(conninfo, schema);
   LAB_RETURN_IF_ERROR(conn.Connect());
@@ -311,15 +330,14 @@ Result<void> PostgresStore::CreateEmptySchema(const std::string& conninfo,
   return created;
 }
 
-Result<void> PostgresStore::DropSchema(const std::string& conninfo, const std::string& schema) {
+Result<void> PostgresBackend::DropSchema(const std::string& conninfo, const std::string& schema) {
   LAB_RETURN_IF_ERROR(CheckSchemaName(schema));
   Conn conn(conninfo, schema);
   LAB_RETURN_IF_ERROR(conn.Connect());
   return conn.Run("DROP SCHEMA IF EXISTS {s} CASCADE");
 }
 
-Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresOptions& options,
-                                                           Clock& clock) {
+Result<std::unique_ptr<PostgresBackend>> PostgresBackend::Open(const PostgresOptions& options) {
   LAB_RETURN_IF_ERROR(CheckSchemaName(options.schema));
   // A malformed URL or an unknown parameter is the user's to fix (exit 2),
   // not a server that might come back.
@@ -334,21 +352,21 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresOptions
   PQconninfoFree(parsed);
   auto conn = std::make_unique<Conn>(options.conninfo, options.schema);
   LAB_RETURN_IF_ERROR(conn->Connect());
-  std::unique_ptr<PostgresStore> store(new PostgresStore(std::move(conn), clock, options.store));
+  std::unique_ptr<PostgresBackend> store(new PostgresBackend(std::move(conn)));
   LAB_RETURN_IF_ERROR(store->PrepareSchema(
       options.schema, options.migrations.empty() ? Migrations() : options.migrations,
       options.create));
   return store;
 }
 
-std::span<const Migration> PostgresStore::Migrations() {
+std::span<const Migration> PostgresBackend::Migrations() {
   static constexpr Migration kSteps[] = {
       {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}};
   return kSteps;
 }
 
-Result<void> PostgresStore::PrepareSchema(const std::string& schema,
-                                          std::span<const Migration> steps, bool create) {
+Result<void> PostgresBackend::PrepareSchema(const std::string& schema,
+                                            std::span<const Migration> steps, bool create) {
   const int latest = LatestVersion(steps);
   // One transaction, serialized across processes by an advisory lock, so
   // two workers starting at once do not both create or migrate the schema.
@@ -394,28 +412,38 @@ Result<void> PostgresStore::PrepareSchema(const std::string& schema,
   return conn_->Run("COMMIT");
 }
 
-Result<void> PostgresStore::BeginWrite() {
+Result<void> PostgresBackend::BeginWrite() {
   LAB_RETURN_IF_ERROR(conn_->Connect());
   return conn_->Run("BEGIN");
 }
 
-Result<void> PostgresStore::CommitWrite() {
+Result<void> PostgresBackend::CommitWrite() {
   auto done = conn_->Exec("COMMIT");
   if (done) return {};
+  // The server refused the commit and rolled back: nothing was written.
+  if (conn_->serialization_failure()) return std::unexpected(done.error());
   // Whether the server committed before the connection dropped is unknown.
   return MakeError(ErrorCode::kUnknownOutcome, done.error().message);
 }
 
-Result<void> PostgresStore::Rollback() {
+Result<void> PostgresBackend::Reopen() { return conn_->Reconnect(); }
+
+Result<std::unique_ptr<RecordStore>> OpenPostgresStore(const PostgresOptions& options,
+                                                       Clock& clock) {
+  LAB_ASSIGN_OR_RETURN(std::shared_ptr<PostgresBackend> backend, PostgresBackend::Open(options));
+  return std::make_unique<RecordStore>(std::move(backend), clock, options.store);
+}
+
+Result<void> PostgresBackend::Rollback() {
   if (PQstatus(conn_->raw()) != CONNECTION_OK) return {};  // The server rolled back.
   return conn_->Run("ROLLBACK");
 }
 
-Result<void> PostgresStore::Savepoint() { return conn_->Run("SAVEPOINT op"); }
+Result<void> PostgresBackend::Savepoint() { return conn_->Run("SAVEPOINT op"); }
 
-Result<void> PostgresStore::ReleaseSavepoint() { return conn_->Run("RELEASE SAVEPOINT op"); }
+Result<void> PostgresBackend::ReleaseSavepoint() { return conn_->Run("RELEASE SAVEPOINT op"); }
 
-Result<void> PostgresStore::RollbackToSavepoint() {
+Result<void> PostgresBackend::RollbackToSavepoint() {
   LAB_RETURN_IF_ERROR(conn_->Run("ROLLBACK TO SAVEPOINT op"));
   return ReleaseSavepoint();
 }
@@ -440,7 +468,7 @@ std::optional<T> First(std::vector<T> rows) {
 
 }  // namespace
 
-Result<std::optional<Job>> PostgresStore::LoadJob(JobId id) {
+Result<std::optional<Job>> PostgresBackend::LoadJob(JobId id) {
   LAB_ASSIGN_OR_RETURN(
       ResultPtr res,
       conn_->Exec(fmt::format("SELECT {} FROM {{s}}.jobs WHERE id = $1 FOR UPDATE", kJobColumns),
@@ -449,8 +477,8 @@ Result<std::optional<Job>> PostgresStore::LoadJob(JobId id) {
   return First(std::move(jobs));
 }
 
-Result<std::optional<Job>> PostgresStore::LoadJobByKey(const std::string& queue,
-                                                       const std::string& key) {
+Result<std::optional<Job>> PostgresBackend::LoadJobByKey(const std::string& queue,
+                                                         const std::string& key) {
   // Serializes concurrent enqueues of one key until this transaction ends.
   LAB_RETURN_IF_ERROR(
       conn_->Exec("SELECT pg_advisory_xact_lock(hashtext($1 || '/' || $2))", {queue, key}));
@@ -463,7 +491,7 @@ Result<std::optional<Job>> PostgresStore::LoadJobByKey(const std::string& queue,
   return First(std::move(jobs));
 }
 
-Result<std::optional<Execution>> PostgresStore::LoadExecution(ExecutionId id) {
+Result<std::optional<Execution>> PostgresBackend::LoadExecution(ExecutionId id) {
   LAB_ASSIGN_OR_RETURN(
       ResultPtr res,
       conn_->Exec(
@@ -473,8 +501,8 @@ Result<std::optional<Execution>> PostgresStore::LoadExecution(ExecutionId id) {
   return First(std::move(execs));
 }
 
-Result<std::vector<Job>> PostgresStore::LoadClaimable(const std::string& queue, TimeMs now,
-                                                      int limit) {
+Result<std::vector<Job>> PostgresBackend::LoadClaimable(const std::string& queue, TimeMs now,
+                                                        int limit) {
   LAB_ASSIGN_OR_RETURN(
       ResultPtr res,
       conn_->Exec(fmt::format("SELECT {} FROM {{s}}.jobs WHERE queue = $1 AND state = 'PENDING' "
@@ -485,7 +513,7 @@ Result<std::vector<Job>> PostgresStore::LoadClaimable(const std::string& queue, 
   return Rows<Job>(res, JobFromRow<PgRow>);
 }
 
-Result<std::vector<Execution>> PostgresStore::LoadExpired(ExecState state, TimeMs now) {
+Result<std::vector<Execution>> PostgresBackend::LoadExpired(ExecState state, TimeMs now) {
   LAB_ASSIGN_OR_RETURN(
       ResultPtr res,
       conn_->Exec(fmt::format("SELECT {} FROM {{s}}.executions WHERE state = $1 AND "
@@ -495,7 +523,8 @@ Result<std::vector<Execution>> PostgresStore::LoadExpired(ExecState state, TimeM
   return Rows<Execution>(res, ExecutionFromRow<PgRow>);
 }
 
-Result<std::optional<ExecutionId>> PostgresStore::FindCommitted(JobId job, ExecutionId other_than) {
+Result<std::optional<ExecutionId>> PostgresBackend::FindCommitted(JobId job,
+                                                                  ExecutionId other_than) {
   LAB_ASSIGN_OR_RETURN(ResultPtr res,
                        conn_->Exec("SELECT id FROM {s}.executions WHERE job_id = $1 AND id <> $2 "
                                    "AND state IN ('COMMITTED', 'DONE') ORDER BY id LIMIT 1",
@@ -504,7 +533,7 @@ Result<std::optional<ExecutionId>> PostgresStore::FindCommitted(JobId job, Execu
   return std::optional<ExecutionId>(PgRow(res.get(), 0).Int(0));
 }
 
-Result<JobId> PostgresStore::InsertJob(const Job& job) {
+Result<JobId> PostgresBackend::InsertJob(const Job& job) {
   LAB_ASSIGN_OR_RETURN(
       ResultPtr res,
       conn_->Exec("INSERT INTO {s}.jobs (queue, key, payload, priority, run_at_ms, max_attempts, "
@@ -515,7 +544,7 @@ Result<JobId> PostgresStore::InsertJob(const Job& job) {
   return PgRow(res.get(), 0).Int(0);
 }
 
-Result<ExecutionId> PostgresStore::InsertExecution(const Execution& exec) {
+Result<ExecutionId> PostgresBackend::InsertExecution(const Execution& exec) {
   LAB_ASSIGN_OR_RETURN(
       ResultPtr res,
       conn_->Exec("INSERT INTO {s}.executions (job_id, attempt, worker, state, leased_at_ms, "
@@ -525,7 +554,7 @@ Result<ExecutionId> PostgresStore::InsertExecution(const Execution& exec) {
   return PgRow(res.get(), 0).Int(0);
 }
 
-Result<void> PostgresStore::SaveJob(const Job& job) {
+Result<void> PostgresBackend::SaveJob(const Job& job) {
   LAB_ASSIGN_OR_RETURN(
       ResultPtr res,
       conn_->Exec(
@@ -537,7 +566,7 @@ Result<void> PostgresStore::SaveJob(const Job& job) {
   return {};
 }
 
-Result<void> PostgresStore::SaveExecution(const Execution& exec) {
+Result<void> PostgresBackend::SaveExecution(const Execution& exec) {
   // The fencing token is part of the row's identity: the update matches only
   // the execution holding this attempt number.
   LAB_ASSIGN_OR_RETURN(
@@ -550,14 +579,14 @@ Result<void> PostgresStore::SaveExecution(const Execution& exec) {
   return {};
 }
 
-Result<void> PostgresStore::InsertEffect(const EffectRecord& e) {
+Result<void> PostgresBackend::InsertEffect(const EffectRecord& e) {
   return conn_->Run(
       "INSERT INTO {s}.effects (job_id, execution_id, key, payload, applied_at_ms) "
       "VALUES ($1, $2, $3, $4, $5)",
       {Str(e.job_id), Str(e.execution_id), e.key, Bytea(e.payload), Str(e.applied_at_ms)});
 }
 
-Result<void> PostgresStore::AppendAudit(const AuditEntry& a) {
+Result<void> PostgresBackend::AppendAudit(const AuditEntry& a) {
   return conn_->Run(
       "INSERT INTO {s}.audit (at_ms, job_id, execution_id, event, from_state, to_state, "
       "detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -565,7 +594,7 @@ Result<void> PostgresStore::AppendAudit(const AuditEntry& a) {
        a.to, a.detail});
 }
 
-Result<std::vector<Job>> PostgresStore::LoadJobs(const JobFilter& filter) {
+Result<std::vector<Job>> PostgresBackend::LoadJobs(const JobFilter& filter) {
   LAB_RETURN_IF_ERROR(conn_->Connect());
   std::optional<std::string> state;
   if (filter.state) state = std::string(ToString(*filter.state));
@@ -579,7 +608,7 @@ Result<std::vector<Job>> PostgresStore::LoadJobs(const JobFilter& filter) {
 }
 
 template <typename T>
-Result<T> PostgresStore::ReadTxn(const std::function<Result<T>()>& body) {
+Result<T> PostgresBackend::ReadTxn(const std::function<Result<T>()>& body) {
   // One REPEATABLE READ transaction, so the tables read agree.
   LAB_RETURN_IF_ERROR(conn_->Connect());
   LAB_RETURN_IF_ERROR(conn_->Run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
@@ -589,7 +618,7 @@ Result<T> PostgresStore::ReadTxn(const std::function<Result<T>()>& body) {
   return result;
 }
 
-Result<JobDetail> PostgresStore::LoadJobRecords(JobId job) {
+Result<JobDetail> PostgresBackend::LoadJobRecords(JobId job) {
   return ReadTxn<JobDetail>([&]() -> Result<JobDetail> {
     JobDetail d;
     LAB_ASSIGN_OR_RETURN(
@@ -614,7 +643,7 @@ Result<JobDetail> PostgresStore::LoadJobRecords(JobId job) {
   });
 }
 
-Result<std::vector<JobId>> PostgresStore::LoadFinished(TimeMs cutoff, int limit) {
+Result<std::vector<JobId>> PostgresBackend::LoadFinished(TimeMs cutoff, int limit) {
   LAB_ASSIGN_OR_RETURN(
       ResultPtr res, conn_->Exec("SELECT id FROM {s}.jobs WHERE state IN ('SUCCEEDED', 'DEAD') AND "
                                  "finished_at_ms <= $1 ORDER BY finished_at_ms, id LIMIT $2",
@@ -622,7 +651,7 @@ Result<std::vector<JobId>> PostgresStore::LoadFinished(TimeMs cutoff, int limit)
   return Rows<JobId>(res, IdFromRow<PgRow>);
 }
 
-Result<NewestIds> PostgresStore::LoadNewestIds() {
+Result<NewestIds> PostgresBackend::LoadNewestIds() {
   LAB_ASSIGN_OR_RETURN(
       ResultPtr res,
       conn_->Exec("SELECT (SELECT max(id) FROM {s}.jobs), (SELECT job_id FROM {s}.executions "
@@ -631,7 +660,7 @@ Result<NewestIds> PostgresStore::LoadNewestIds() {
   return rows.front();
 }
 
-Result<PruneResult> PostgresStore::DeleteJobs(std::span<const JobId> jobs) {
+Result<PruneResult> PostgresBackend::DeleteJobs(std::span<const JobId> jobs) {
   // One statement a table over the array of ids.
   const std::string ids = fmt::format("{{{}}}", fmt::join(jobs, ","));
   PruneResult deleted;
@@ -645,7 +674,7 @@ Result<PruneResult> PostgresStore::DeleteJobs(std::span<const JobId> jobs) {
   return deleted;
 }
 
-Result<std::vector<StateCount>> PostgresStore::LoadCounts() {
+Result<std::vector<StateCount>> PostgresBackend::LoadCounts() {
   LAB_RETURN_IF_ERROR(conn_->Connect());
   LAB_ASSIGN_OR_RETURN(
       ResultPtr res,
@@ -653,7 +682,7 @@ Result<std::vector<StateCount>> PostgresStore::LoadCounts() {
   return Rows<StateCount>(res, CountFromRow<PgRow>);
 }
 
-Result<Snapshot> PostgresStore::LoadSnapshot() {
+Result<Snapshot> PostgresBackend::LoadSnapshot() {
   return ReadTxn<Snapshot>([&]() -> Result<Snapshot> {
     Snapshot s;
     LAB_ASSIGN_OR_RETURN(

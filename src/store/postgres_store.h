@@ -1,4 +1,4 @@
-// PostgresStore: the engine for many workers on many machines.
+// PostgresBackend: the engine for many workers on many machines.
 //
 // The same rules as every store (record_store.h), over libpq. Every
 // operation is one transaction; the rows it decides on are locked FOR
@@ -26,14 +26,14 @@ namespace lab {
 struct PostgresOptions {
   std::string conninfo;        // A libpq URL or key=value string; PG* env vars fill gaps.
   std::string schema = "lab";  // All tables live in this schema.
-  std::span<const Migration> migrations;  // Empty: this build's (PostgresStore::Migrations()).
+  std::span<const Migration> migrations;  // Empty: this build's (PostgresBackend::Migrations()).
   // False: a schema without the lab's tables is kNotFound and nothing is
   // created (commands that only read).
   bool create = true;
   StoreOptions store;
 };
 
-class PostgresStore final : public RecordStore {
+class PostgresBackend final : public StoreBackend {
  public:
   // This build's schema steps, recorded in <schema>.lab_meta. Steps may use
   // {s} for the schema name.
@@ -44,16 +44,17 @@ class PostgresStore final : public RecordStore {
   // removal with everything in it: for runs that need a store of their own.
   static Result<void> CreateEmptySchema(const std::string& conninfo, const std::string& schema);
   static Result<void> DropSchema(const std::string& conninfo, const std::string& schema);
-  static Result<std::unique_ptr<PostgresStore>> Open(const PostgresOptions& options, Clock& clock);
-  ~PostgresStore() override;
+  static Result<std::unique_ptr<PostgresBackend>> Open(const PostgresOptions& options);
+  ~PostgresBackend() override;
 
- protected:
   Result<void> BeginWrite() override;
   Result<void> CommitWrite() override;
   Result<void> Rollback() override;
   Result<void> Savepoint() override;
   Result<void> ReleaseSavepoint() override;
   Result<void> RollbackToSavepoint() override;
+  // A new connection (the server rolled back anything the old one had open).
+  Result<void> Reopen() override;
   Result<std::optional<Job>> LoadJob(JobId id) override;
   Result<std::optional<Job>> LoadJobByKey(const std::string& queue,
                                           const std::string& key) override;
@@ -77,7 +78,7 @@ class PostgresStore final : public RecordStore {
 
  private:
   class Conn;
-  PostgresStore(std::unique_ptr<Conn> conn, Clock& clock, StoreOptions options);
+  explicit PostgresBackend(std::unique_ptr<Conn> conn);
   Result<void> PrepareSchema(const std::string& schema, std::span<const Migration> steps,
                              bool create);
   // Runs `body` in one read-only REPEATABLE READ transaction.
@@ -86,5 +87,9 @@ class PostgresStore final : public RecordStore {
 
   std::unique_ptr<Conn> conn_;
 };
+
+// A store on a PostgreSQL schema (see above).
+Result<std::unique_ptr<RecordStore>> OpenPostgresStore(const PostgresOptions& options,
+                                                       Clock& clock);
 
 }  // namespace lab

@@ -48,7 +48,7 @@ class PostgresStoreTest : public ::testing::Test {
 
 TEST_F(PostgresStoreTest, DroppedConnectionIsUnavailableThenReconnectsAndLosesNothing) {
   const std::string app = "droptest_" + schema_;
-  auto store = PostgresStore::Open(
+  auto store = OpenPostgresStore(
       {.conninfo = WithParam("application_name=" + app), .schema = schema_}, clock_);
   ASSERT_TRUE(store.has_value()) << store.error().ToString();
   auto first = (*store)->Enqueue({.key = "before"});
@@ -75,30 +75,30 @@ TEST_F(PostgresStoreTest, DroppedConnectionIsUnavailableThenReconnectsAndLosesNo
 
 TEST_F(PostgresStoreTest, NewerSchemaVersionIsRefusedAndLeftAlone) {
   {
-    auto store = PostgresStore::Open({.conninfo = url_, .schema = schema_}, clock_);
+    auto store = OpenPostgresStore({.conninfo = url_, .schema = schema_}, clock_);
     ASSERT_TRUE(store.has_value()) << store.error().ToString();
     ASSERT_TRUE((*store)->Enqueue({.key = "kept"}).has_value());
   }
-  const int latest = LatestVersion(PostgresStore::Migrations());
+  const int latest = LatestVersion(PostgresBackend::Migrations());
   Admin(fmt::format("UPDATE {}.lab_meta SET schema_version = 99 WHERE schema_version = {}", schema_,
                     latest));
-  auto store = PostgresStore::Open({.conninfo = url_, .schema = schema_}, clock_);
+  auto store = OpenPostgresStore({.conninfo = url_, .schema = schema_}, clock_);
   ASSERT_FALSE(store.has_value());
   EXPECT_EQ(store.error().code, ErrorCode::kFailedPrecondition);
   EXPECT_NE(store.error().message.find("newer than this build supports"), std::string::npos);
   Admin(fmt::format("UPDATE {}.lab_meta SET schema_version = {} WHERE schema_version = 99", schema_,
                     latest));
-  auto reopened = PostgresStore::Open({.conninfo = url_, .schema = schema_}, clock_);
+  auto reopened = OpenPostgresStore({.conninfo = url_, .schema = schema_}, clock_);
   ASSERT_TRUE(reopened.has_value());
   EXPECT_FALSE((*reopened)->Enqueue({.key = "kept"})->created);
 }
 
 TEST_F(PostgresStoreTest, MigrationsUpgradeAnOlderSchemaOnceAndKeepItsData) {
-  const std::vector<Migration> current(PostgresStore::Migrations().begin(),
-                                       PostgresStore::Migrations().end());
+  const std::vector<Migration> current(PostgresBackend::Migrations().begin(),
+                                       PostgresBackend::Migrations().end());
   const int latest = LatestVersion(current);
   {
-    auto now = PostgresStore::Open({.conninfo = url_, .schema = schema_}, clock_);
+    auto now = OpenPostgresStore({.conninfo = url_, .schema = schema_}, clock_);
     ASSERT_TRUE(now.has_value()) << now.error().ToString();
     ASSERT_TRUE((*now)->Enqueue({.key = "kept"}).has_value());
   }
@@ -106,11 +106,11 @@ TEST_F(PostgresStoreTest, MigrationsUpgradeAnOlderSchemaOnceAndKeepItsData) {
   steps.push_back({latest + 1, "CREATE TABLE {s}.lab_extra (x INTEGER);"});
   for (int i = 0; i < 2; ++i) {  // The second open must not run the new step again.
     auto next =
-        PostgresStore::Open({.conninfo = url_, .schema = schema_, .migrations = steps}, clock_);
+        OpenPostgresStore({.conninfo = url_, .schema = schema_, .migrations = steps}, clock_);
     ASSERT_TRUE(next.has_value()) << next.error().ToString();
     EXPECT_FALSE((*next)->Enqueue({.key = "kept"})->created);
   }
-  auto old = PostgresStore::Open({.conninfo = url_, .schema = schema_}, clock_);
+  auto old = OpenPostgresStore({.conninfo = url_, .schema = schema_}, clock_);
   ASSERT_FALSE(old.has_value());
   EXPECT_NE(old.error().message.find(fmt::format("has version {}, newer", latest + 1)),
             std::string::npos)
@@ -119,23 +119,22 @@ TEST_F(PostgresStoreTest, MigrationsUpgradeAnOlderSchemaOnceAndKeepItsData) {
   steps.push_back(
       {latest + 2, "CREATE TABLE {s}.lab_more (x INTEGER); CREATE TABLE {s}.jobs (y INT);"});
   auto broken =
-      PostgresStore::Open({.conninfo = url_, .schema = schema_, .migrations = steps}, clock_);
+      OpenPostgresStore({.conninfo = url_, .schema = schema_, .migrations = steps}, clock_);
   ASSERT_FALSE(broken.has_value());
   steps.pop_back();
-  EXPECT_TRUE(
-      PostgresStore::Open({.conninfo = url_, .schema = schema_, .migrations = steps}, clock_)
-          .has_value());
+  EXPECT_TRUE(OpenPostgresStore({.conninfo = url_, .schema = schema_, .migrations = steps}, clock_)
+                  .has_value());
 }
 
 // Version 1 kept payloads as TEXT, which cut them at a NUL byte; version 2
 // makes them BYTEA and keeps what v1 had stored.
 TEST_F(PostgresStoreTest, V1TextPayloadsBecomeBytesUnchanged) {
-  const std::vector<Migration> v1(PostgresStore::Migrations().begin(),
-                                  PostgresStore::Migrations().begin() + 1);
+  const std::vector<Migration> v1(PostgresBackend::Migrations().begin(),
+                                  PostgresBackend::Migrations().begin() + 1);
   ASSERT_EQ(v1.back().version, 1);
   {
     // The schema as a v1 build left it, with a row that build wrote.
-    auto old = PostgresStore::Open({.conninfo = url_, .schema = schema_, .migrations = v1}, clock_);
+    auto old = OpenPostgresStore({.conninfo = url_, .schema = schema_, .migrations = v1}, clock_);
     ASSERT_TRUE(old.has_value()) << old.error().ToString();
   }
   Admin(fmt::format(
@@ -144,7 +143,7 @@ TEST_F(PostgresStoreTest, V1TextPayloadsBecomeBytesUnchanged) {
       "NULL, 'h\xC3\xA9llo {{\"n\": 1}}', 0, 0, 5, 0, 0, 'PENDING', 0, '')",
       schema_));
   const JobId stored = 7;
-  auto now = PostgresStore::Open({.conninfo = url_, .schema = schema_}, clock_);
+  auto now = OpenPostgresStore({.conninfo = url_, .schema = schema_}, clock_);
   ASSERT_TRUE(now.has_value()) << now.error().ToString();
   EXPECT_EQ((*now)->GetJob(stored)->payload, "h\xC3\xA9llo {\"n\": 1}");
   const std::string bytes("a\0b\xFF\x00", 5);
@@ -155,11 +154,11 @@ TEST_F(PostgresStoreTest, V1TextPayloadsBecomeBytesUnchanged) {
 // Version 4 added finished_at for the retention policy: a version 3
 // schema's finished jobs take their last audited moment.
 TEST_F(PostgresStoreTest, V3JobsLearnWhenTheyFinished) {
-  const std::vector<Migration> v3(PostgresStore::Migrations().begin(),
-                                  PostgresStore::Migrations().begin() + 3);
+  const std::vector<Migration> v3(PostgresBackend::Migrations().begin(),
+                                  PostgresBackend::Migrations().begin() + 3);
   ASSERT_EQ(v3.back().version, 3);
   {
-    auto old = PostgresStore::Open({.conninfo = url_, .schema = schema_, .migrations = v3}, clock_);
+    auto old = OpenPostgresStore({.conninfo = url_, .schema = schema_, .migrations = v3}, clock_);
     ASSERT_TRUE(old.has_value()) << old.error().ToString();
   }
   Admin(fmt::format(
@@ -170,7 +169,7 @@ TEST_F(PostgresStoreTest, V3JobsLearnWhenTheyFinished) {
       "from_state, to_state, detail) VALUES (1000, 3, 0, 'enqueue', '', 'PENDING', ''), "
       "(7000, 3, 0, 'dead', 'RUNNING', 'DEAD', '')",
       schema_));
-  auto now = PostgresStore::Open({.conninfo = url_, .schema = schema_}, clock_);
+  auto now = OpenPostgresStore({.conninfo = url_, .schema = schema_}, clock_);
   ASSERT_TRUE(now.has_value()) << now.error().ToString();
   EXPECT_EQ((*now)->GetJob(3)->finished_at_ms, 7'000);
   EXPECT_EQ((*now)->GetJob(4)->finished_at_ms, 0);
@@ -178,7 +177,7 @@ TEST_F(PostgresStoreTest, V3JobsLearnWhenTheyFinished) {
 
 TEST_F(PostgresStoreTest, UnknownUrlParameterIsAnInvalidArgument) {
   auto store =
-      PostgresStore::Open({.conninfo = WithParam("no_such_option=1"), .schema = schema_}, clock_);
+      OpenPostgresStore({.conninfo = WithParam("no_such_option=1"), .schema = schema_}, clock_);
   ASSERT_FALSE(store.has_value());
   EXPECT_EQ(store.error().code, ErrorCode::kInvalidArgument) << store.error().ToString();
   EXPECT_NE(store.error().message.find("no_such_option"), std::string::npos);
@@ -196,7 +195,7 @@ TEST_F(PostgresStoreTest, SilentServerTimesOutInsteadOfHanging) {
   ASSERT_EQ(listen(listener, 4), 0);  // The kernel accepts; nobody answers.
   socklen_t len = sizeof addr;
   ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  auto store = PostgresStore::Open(
+  auto store = OpenPostgresStore(
       {.conninfo =
            fmt::format("postgresql://lab@127.0.0.1:{}/x?connect_timeout=2", ntohs(addr.sin_port)),
        .schema = schema_},
@@ -209,7 +208,7 @@ TEST_F(PostgresStoreTest, SilentServerTimesOutInsteadOfHanging) {
 }
 
 TEST_F(PostgresStoreTest, AReaderNeverCreatesTheSchema) {
-  auto reader = PostgresStore::Open({.conninfo = url_, .schema = schema_, .create = false}, clock_);
+  auto reader = OpenPostgresStore({.conninfo = url_, .schema = schema_, .create = false}, clock_);
   ASSERT_FALSE(reader.has_value());
   EXPECT_EQ(reader.error().code, ErrorCode::kNotFound) << reader.error().ToString();
   EXPECT_NE(reader.error().message.find("no lab queue in schema"), std::string::npos);
@@ -223,13 +222,13 @@ TEST_F(PostgresStoreTest, AReaderNeverCreatesTheSchema) {
   PQclear(r);
   PQfinish(c);
   // Once a writer made it, a reader opens it.
-  ASSERT_TRUE(PostgresStore::Open({.conninfo = url_, .schema = schema_}, clock_).has_value());
-  EXPECT_TRUE(PostgresStore::Open({.conninfo = url_, .schema = schema_, .create = false}, clock_)
+  ASSERT_TRUE(OpenPostgresStore({.conninfo = url_, .schema = schema_}, clock_).has_value());
+  EXPECT_TRUE(OpenPostgresStore({.conninfo = url_, .schema = schema_, .create = false}, clock_)
                   .has_value());
 }
 
 TEST_F(PostgresStoreTest, BadSchemaNameIsAnInvalidArgument) {
-  auto store = PostgresStore::Open({.conninfo = url_, .schema = "x; DROP TABLE y"}, clock_);
+  auto store = OpenPostgresStore({.conninfo = url_, .schema = "x; DROP TABLE y"}, clock_);
   ASSERT_FALSE(store.has_value());
   EXPECT_EQ(store.error().code, ErrorCode::kInvalidArgument);
 }

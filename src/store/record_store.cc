@@ -16,17 +16,18 @@ Result<T> RecordStore::Transact(const std::function<Result<T>(Txn&)>& body) {
   LAB_RETURN_IF_ERROR(CheckNotFailed());
   if (in_group_) {
     // One operation of a group: its own savepoint; the group commits.
-    LAB_RETURN_IF_ERROR(Savepoint());
+    LAB_RETURN_IF_ERROR(backend_->Savepoint());
     Txn txn;
     Result<T> result = body(txn);
     const bool keep = result || txn.keep_on_error;
-    if (auto ended = keep ? ReleaseSavepoint() : RollbackToSavepoint(); !ended) {
+    if (auto ended = keep ? backend_->ReleaseSavepoint() : backend_->RollbackToSavepoint();
+        !ended) {
       failed_ = true;  // The transaction's state is unknown: the group must not commit.
       return std::unexpected(ended.error());
     }
     return result;
   }
-  LAB_RETURN_IF_ERROR(BeginWrite());
+  LAB_RETURN_IF_ERROR(backend_->BeginWrite());
   Txn txn;
   Result<T> result = body(txn);
   if (!result && !txn.keep_on_error) {
@@ -38,7 +39,7 @@ Result<T> RecordStore::Transact(const std::function<Result<T>(Txn&)>& body) {
 }
 
 Result<void> RecordStore::CommitOrStop() {
-  auto committed = CommitWrite();
+  auto committed = backend_->CommitWrite();
   if (committed) return {};
   if (committed.error().code == ErrorCode::kUnavailable) {
     // The commit was refused before anything was written (e.g. busy).
@@ -56,7 +57,7 @@ Result<void> RecordStore::CommitOrStop() {
 Result<void> RecordStore::BeginGroup() {
   LAB_ASSERT(!in_group_);
   LAB_RETURN_IF_ERROR(CheckNotFailed());
-  LAB_RETURN_IF_ERROR(BeginWrite());
+  LAB_RETURN_IF_ERROR(backend_->BeginWrite());
   in_group_ = true;
   return {};
 }
@@ -71,43 +72,50 @@ Result<void> RecordStore::EndGroup() {
   return CommitOrStop();
 }
 
+Result<void> RecordStore::Reopen() {
+  LAB_ASSERT(!in_group_);
+  LAB_RETURN_IF_ERROR(backend_->Reopen());
+  failed_ = false;
+  return {};
+}
+
 Result<void> RecordStore::CheckNotFailed() const {
   if (!failed_) return {};
   return FailStopped();
 }
 
 void RecordStore::RollbackOrStop() {
-  if (!Rollback()) failed_ = true;
+  if (!backend_->Rollback()) failed_ = true;
 }
 
 Result<RecordStore::Loaded> RecordStore::LoadLease(const LeaseRef& lease) {
-  LAB_ASSIGN_OR_RETURN(auto exec, LoadExecution(lease.execution_id));
+  LAB_ASSIGN_OR_RETURN(auto exec, backend_->LoadExecution(lease.execution_id));
   if (!exec) {
     return MakeError(ErrorCode::kNotFound,
                      fmt::format("no execution with id {}", lease.execution_id));
   }
-  LAB_ASSIGN_OR_RETURN(auto job, LoadJob(exec->job_id));
+  LAB_ASSIGN_OR_RETURN(auto job, backend_->LoadJob(exec->job_id));
   LAB_ASSERT_MSG(job.has_value(), "execution without its job");
   return Loaded{std::move(*job), std::move(*exec)};
 }
 
 Result<std::optional<Error>> RecordStore::Settle(const Plan& plan, const PlanContext& ctx,
                                                  Loaded& rec) {
-  for (const AuditEntry& entry : plan.audit) LAB_RETURN_IF_ERROR(AppendAudit(entry));
+  for (const AuditEntry& entry : plan.audit) LAB_RETURN_IF_ERROR(backend_->AppendAudit(entry));
   if (plan.refusal) return std::optional<Error>(*plan.refusal);
   if (plan.effect) {
-    LAB_RETURN_IF_ERROR(InsertEffect(EffectRecord{.job_id = rec.job.id,
-                                                  .execution_id = rec.exec.id,
-                                                  .key = rec.job.EffectKey(),
-                                                  .payload = plan.effect->payload,
-                                                  .applied_at_ms = ctx.now_ms}));
+    LAB_RETURN_IF_ERROR(backend_->InsertEffect(EffectRecord{.job_id = rec.job.id,
+                                                            .execution_id = rec.exec.id,
+                                                            .key = rec.job.EffectKey(),
+                                                            .payload = plan.effect->payload,
+                                                            .applied_at_ms = ctx.now_ms}));
   }
   ApplyPlan(plan, ctx, rec.job, rec.exec);
   if (plan.exec_state || plan.lease_expires_at_ms || plan.ended_at_ms || plan.reason) {
-    LAB_RETURN_IF_ERROR(SaveExecution(rec.exec));
+    LAB_RETURN_IF_ERROR(backend_->SaveExecution(rec.exec));
   }
   if (plan.job_state || plan.run_at_ms || plan.last_error || plan.attempts_at_redrive) {
-    LAB_RETURN_IF_ERROR(SaveJob(rec.job));
+    LAB_RETURN_IF_ERROR(backend_->SaveJob(rec.job));
   }
   return std::optional<Error>();
 }
@@ -121,15 +129,15 @@ Result<void> RecordStore::Persist(const Plan& plan, const PlanContext& ctx, Load
 
 Result<EnqueueResult> RecordStore::EnqueueIn(const NewJob& request, const PlanContext& ctx) {
   if (request.key) {
-    LAB_ASSIGN_OR_RETURN(auto existing, LoadJobByKey(request.queue, *request.key));
+    LAB_ASSIGN_OR_RETURN(auto existing, backend_->LoadJobByKey(request.queue, *request.key));
     if (existing) {
       LAB_MARK(kEnqueueFoundExisting);
       return EnqueueResult{existing->id, false};
     }
   }
   Job job = PlanEnqueue(request, ctx);
-  LAB_ASSIGN_OR_RETURN(job.id, InsertJob(job));
-  LAB_RETURN_IF_ERROR(AppendAudit(EnqueueAudit(job)));
+  LAB_ASSIGN_OR_RETURN(job.id, backend_->InsertJob(job));
+  LAB_RETURN_IF_ERROR(backend_->AppendAudit(EnqueueAudit(job)));
   return EnqueueResult{job.id, true};
 }
 
@@ -157,15 +165,16 @@ Result<std::vector<Lease>> RecordStore::Claim(const ClaimRequest& request) {
   LAB_RETURN_IF_ERROR(CheckClaim(request));
   return Transact<std::vector<Lease>>([&](Txn&) -> Result<std::vector<Lease>> {
     const PlanContext ctx = Context();
-    LAB_ASSIGN_OR_RETURN(auto ready, LoadClaimable(request.queue, ctx.now_ms, request.max_jobs));
+    LAB_ASSIGN_OR_RETURN(auto ready,
+                         backend_->LoadClaimable(request.queue, ctx.now_ms, request.max_jobs));
     std::vector<Lease> leases;
     for (const Job& job : ready) {
       ClaimPlan plan = PlanClaim(job, request, ctx);
-      LAB_RETURN_IF_ERROR(SaveJob(plan.job));
-      LAB_ASSIGN_OR_RETURN(plan.exec.id, InsertExecution(plan.exec));
+      LAB_RETURN_IF_ERROR(backend_->SaveJob(plan.job));
+      LAB_ASSIGN_OR_RETURN(plan.exec.id, backend_->InsertExecution(plan.exec));
       plan.exec_audit.execution_id = plan.exec.id;
-      LAB_RETURN_IF_ERROR(AppendAudit(plan.job_audit));
-      LAB_RETURN_IF_ERROR(AppendAudit(plan.exec_audit));
+      LAB_RETURN_IF_ERROR(backend_->AppendAudit(plan.job_audit));
+      LAB_RETURN_IF_ERROR(backend_->AppendAudit(plan.exec_audit));
       Loaded rec{std::move(plan.job), std::move(plan.exec)};
       if (request.begin) {
         const LeaseRef ref{rec.exec.id, rec.exec.attempt};
@@ -218,7 +227,7 @@ Result<CommitOutcome> RecordStore::Commit(const LeaseRef& lease,
                                           const std::optional<Effect>& effect, CommitThen then) {
   return Transact<CommitOutcome>([&](Txn& txn) -> Result<CommitOutcome> {
     LAB_ASSIGN_OR_RETURN(Loaded rec, LoadLease(lease));
-    LAB_ASSIGN_OR_RETURN(auto committed_by, FindCommitted(rec.job.id, rec.exec.id));
+    LAB_ASSIGN_OR_RETURN(auto committed_by, backend_->FindCommitted(rec.job.id, rec.exec.id));
     const PlanContext ctx = Context();
     const Plan plan = PlanCommit(rec.job, rec.exec, lease, effect, committed_by, ctx);
     LAB_RETURN_IF_ERROR(Persist(plan, ctx, rec, txn));
@@ -244,7 +253,7 @@ Result<Result<CompleteOutcome>> RecordStore::CompleteIn(const Completion& item,
     return Item(plan.fail_outcome == FailOutcome::kRetryScheduled ? CompleteOutcome::kRetryScheduled
                                                                   : CompleteOutcome::kDeadLettered);
   }
-  LAB_ASSIGN_OR_RETURN(auto committed_by, FindCommitted(rec.job.id, rec.exec.id));
+  LAB_ASSIGN_OR_RETURN(auto committed_by, backend_->FindCommitted(rec.job.id, rec.exec.id));
   const Plan commit = PlanCommit(rec.job, rec.exec, item.lease, item.effect, committed_by, ctx);
   LAB_ASSIGN_OR_RETURN(auto refused, Settle(commit, ctx, rec));
   if (refused) return Item(std::unexpected(*refused));
@@ -287,9 +296,9 @@ Result<int> RecordStore::Sweep(ExecState state,
                                Plan (*plan_fn)(const Job&, const Execution&, const PlanContext&)) {
   return Transact<int>([&](Txn& txn) -> Result<int> {
     const PlanContext ctx = Context();
-    LAB_ASSIGN_OR_RETURN(auto expired, LoadExpired(state, ctx.now_ms));
+    LAB_ASSIGN_OR_RETURN(auto expired, backend_->LoadExpired(state, ctx.now_ms));
     for (Execution& exec : expired) {
-      LAB_ASSIGN_OR_RETURN(auto job, LoadJob(exec.job_id));
+      LAB_ASSIGN_OR_RETURN(auto job, backend_->LoadJob(exec.job_id));
       LAB_ASSERT_MSG(job.has_value(), "execution without its job");
       Loaded rec{std::move(*job), std::move(exec)};
       LAB_RETURN_IF_ERROR(Persist(plan_fn(rec.job, rec.exec, ctx), ctx, rec, txn));
@@ -308,7 +317,7 @@ Result<int> RecordStore::Reconcile() { return Sweep(ExecState::kCommitted, &Plan
 
 Result<void> RecordStore::Redrive(JobId id) {
   return Transact<void>([&](Txn& txn) -> Result<void> {
-    LAB_ASSIGN_OR_RETURN(auto job, LoadJob(id));
+    LAB_ASSIGN_OR_RETURN(auto job, backend_->LoadJob(id));
     if (!job) return MakeError(ErrorCode::kNotFound, fmt::format("no job with id {}", id));
     const PlanContext ctx = Context();
     Loaded rec{std::move(*job), Execution{}};
@@ -321,22 +330,22 @@ Result<PruneResult> RecordStore::Prune(const PruneRequest& request) {
   return Transact<PruneResult>([&](Txn&) -> Result<PruneResult> {
     const PlanContext ctx = Context();
     const TimeMs cutoff = AddMs(ctx.now_ms, -request.retain);
-    LAB_ASSIGN_OR_RETURN(NewestIds newest, LoadNewestIds());
+    LAB_ASSIGN_OR_RETURN(NewestIds newest, backend_->LoadNewestIds());
     // Two more than the limit: the newest ids' jobs may be among them.
-    LAB_ASSIGN_OR_RETURN(auto finished, LoadFinished(cutoff, request.limit + 2));
+    LAB_ASSIGN_OR_RETURN(auto finished, backend_->LoadFinished(cutoff, request.limit + 2));
     const std::vector<JobId> jobs = PrunableJobs(std::move(finished), newest, request.limit);
     PruneResult pruned{.cutoff_ms = cutoff};
     if (jobs.empty()) return pruned;
-    LAB_ASSIGN_OR_RETURN(pruned, DeleteJobs(jobs));
+    LAB_ASSIGN_OR_RETURN(pruned, backend_->DeleteJobs(jobs));
     pruned.cutoff_ms = cutoff;
-    LAB_RETURN_IF_ERROR(AppendAudit(PruneAudit(pruned, request, ctx)));
+    LAB_RETURN_IF_ERROR(backend_->AppendAudit(PruneAudit(pruned, request, ctx)));
     return pruned;
   });
 }
 
 Result<Job> RecordStore::GetJob(JobId id) {
   LAB_RETURN_IF_ERROR(CheckNotFailed());
-  LAB_ASSIGN_OR_RETURN(auto job, LoadJob(id));
+  LAB_ASSIGN_OR_RETURN(auto job, backend_->LoadJob(id));
   if (!job) return MakeError(ErrorCode::kNotFound, fmt::format("no job with id {}", id));
   return *job;
 }
@@ -345,19 +354,19 @@ Result<std::vector<Job>> RecordStore::ListJobs(const JobFilter& filter) {
   LAB_RETURN_IF_ERROR(CheckNotFailed());
   if (filter.limit < 1) return MakeError(ErrorCode::kInvalidArgument, "limit must be >= 1");
   if (filter.queue) LAB_RETURN_IF_ERROR(CheckName(NameKind::kQueue, *filter.queue));
-  return LoadJobs(filter);
+  return backend_->LoadJobs(filter);
 }
 
 Result<JobDetail> RecordStore::InspectJob(JobId id) {
   LAB_ASSIGN_OR_RETURN(Job job, GetJob(id));
-  LAB_ASSIGN_OR_RETURN(JobDetail detail, LoadJobRecords(id));
+  LAB_ASSIGN_OR_RETURN(JobDetail detail, backend_->LoadJobRecords(id));
   detail.job = std::move(job);
   return detail;
 }
 
 Result<std::vector<StateCount>> RecordStore::CountJobs() {
   LAB_RETURN_IF_ERROR(CheckNotFailed());
-  LAB_ASSIGN_OR_RETURN(auto counts, LoadCounts());
+  LAB_ASSIGN_OR_RETURN(auto counts, backend_->LoadCounts());
   std::sort(counts.begin(), counts.end(), [](const StateCount& a, const StateCount& b) {
     return a.queue != b.queue ? a.queue < b.queue : a.state < b.state;
   });
@@ -366,7 +375,7 @@ Result<std::vector<StateCount>> RecordStore::CountJobs() {
 
 Result<Snapshot> RecordStore::ReadSnapshot() {
   LAB_RETURN_IF_ERROR(CheckNotFailed());
-  return LoadSnapshot();
+  return backend_->LoadSnapshot();
 }
 
 }  // namespace lab

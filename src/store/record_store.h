@@ -2,25 +2,31 @@
 //
 // An operation opens a transaction, loads the records it concerns, asks
 // rules.h for a Plan, and persists it. Backends implement only the
-// primitives (load, insert, save, transactions), so MemoryStore and
-// SqliteStore share one semantics. A failed durable commit makes the handle
-// fail-stop (see store.h). Thread-safety: as Store.
+// primitives (backend.h: load, insert, save, transactions), so memory,
+// SQLite and PostgreSQL share one semantics, and they are held by
+// composition, so one fault decorator serves them all. A failed durable
+// commit makes the handle fail-stop (see store.h). Thread-safety: as Store.
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/clock.h"
+#include "store/backend.h"
 #include "store/rules.h"
 #include "store/store.h"
 
 namespace lab {
 
-class RecordStore : public Store {
+class RecordStore final : public Store {
  public:
-  RecordStore(Clock& clock, StoreOptions options) : clock_(clock), options_(options) {}
+  // `backend` may be shared with other handles (the memory backend is the
+  // data itself); each RecordStore is one handle with its own fail-stop.
+  RecordStore(std::shared_ptr<StoreBackend> backend, Clock& clock, StoreOptions options)
+      : backend_(std::move(backend)), clock_(clock), options_(options) {}
 
   Result<EnqueueResult> Enqueue(const NewJob& job) final;
   Result<std::vector<EnqueueResult>> EnqueueBatch(std::span<const NewJob> jobs) final;
@@ -54,58 +60,12 @@ class RecordStore : public Store {
   Result<void> BeginGroup();
   Result<void> EndGroup();
   bool failed() const { return failed_; }
-
- protected:
-  // Transactions. BeginWrite starts a write transaction (SQLite: BEGIN
-  // IMMEDIATE); CommitWrite makes it durable; Rollback undoes it. A failed
-  // rollback leaves the handle's state unknown, so it fail-stops the handle.
-  virtual Result<void> BeginWrite() = 0;
-  virtual Result<void> CommitWrite() = 0;
-  virtual Result<void> Rollback() = 0;
-  // One level of savepoint inside a write transaction.
-  virtual Result<void> Savepoint() = 0;
-  virtual Result<void> ReleaseSavepoint() = 0;
-  // Undoes the writes since Savepoint() and releases it.
-  virtual Result<void> RollbackToSavepoint() = 0;
-
-  virtual Result<std::optional<Job>> LoadJob(JobId id) = 0;
-  virtual Result<std::optional<Job>> LoadJobByKey(const std::string& queue,
-                                                  const std::string& key) = 0;
-  virtual Result<std::optional<Execution>> LoadExecution(ExecutionId id) = 0;
-  // PENDING jobs of `queue` with run_at <= now, in ClaimsBefore order.
-  virtual Result<std::vector<Job>> LoadClaimable(const std::string& queue, TimeMs now,
-                                                 int limit) = 0;
-  // Executions in `state` whose lease expired at or before now, by id.
-  virtual Result<std::vector<Execution>> LoadExpired(ExecState state, TimeMs now) = 0;
-  // Another execution of `job` that crossed COMMITTED (COMMITTED or DONE).
-  virtual Result<std::optional<ExecutionId>> FindCommitted(JobId job, ExecutionId other_than) = 0;
-  virtual Result<JobId> InsertJob(const Job& job) = 0;
-  virtual Result<ExecutionId> InsertExecution(const Execution& exec) = 0;
-  // Write a record's mutable fields: a job's state, attempts,
-  // attempts_at_redrive, run_at, last_error and finished_at; an execution's
-  // state, lease_expires_at, ended_at and reason. The others never change
-  // once inserted, and writing only these leaves the indexes over the others
-  // untouched: fewer pages a transaction, fewer bytes a sync.
-  virtual Result<void> SaveJob(const Job& job) = 0;
-  virtual Result<void> SaveExecution(const Execution& exec) = 0;
-  virtual Result<void> InsertEffect(const EffectRecord& effect) = 0;
-  virtual Result<void> AppendAudit(const AuditEntry& entry) = 0;
-  virtual Result<Snapshot> LoadSnapshot() = 0;
-  // Retention. Jobs SUCCEEDED or DEAD with finished_at <= cutoff, oldest
-  // finished first (then by id), at most `limit`.
-  virtual Result<std::vector<JobId>> LoadFinished(TimeMs cutoff, int limit) = 0;
-  virtual Result<NewestIds> LoadNewestIds() = 0;
-  // Deletes the jobs with their audit entries, effects and executions;
-  // returns how many rows of each went (cutoff_ms left 0).
-  virtual Result<PruneResult> DeleteJobs(std::span<const JobId> jobs) = 0;
-  // Reads for operators; no locks taken.
-  virtual Result<std::vector<Job>> LoadJobs(const JobFilter& filter) = 0;
-  // Executions, ledger effects and audit entries of one job (job left empty).
-  virtual Result<JobDetail> LoadJobRecords(JobId job) = 0;
-  virtual Result<std::vector<StateCount>> LoadCounts() = 0;
-
-  Clock& clock() { return clock_; }
-  const StoreOptions& options() const { return options_; }
+  // Brings a fail-stopped handle back: the backend drops what it held in
+  // memory and reads the durable state afresh (StoreBackend::Reopen). What
+  // a call answered kUnknownOutcome did is then whatever that state says;
+  // the caller reconciles (Reconcile, the reaper) instead of guessing.
+  Result<void> Reopen();
+  int64_t reconnects() const override { return backend_->reconnects(); }
 
  private:
   struct Txn {
@@ -148,6 +108,7 @@ class RecordStore : public Store {
   Result<int> Sweep(ExecState state,
                     Plan (*plan_fn)(const Job&, const Execution&, const PlanContext&));
 
+  std::shared_ptr<StoreBackend> backend_;
   Clock& clock_;
   StoreOptions options_;
   bool failed_ = false;    // Fail-stop after an indeterminate durable commit.

@@ -134,7 +134,7 @@ void BindExecution(Statement& s, const Execution& e, int first) {
 
 }  // namespace
 
-Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& options, Clock& clock) {
+Result<std::unique_ptr<SqliteDb>> SqliteBackend::Connect(const SqliteOptions& options) {
   if (options.path.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "sqlite store needs a file path");
   }
@@ -156,10 +156,29 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& opti
   // 50,000 jobs). In memory it costs none, and it holds only the pages one
   // transaction changed. Durability is untouched: the WAL is the journal.
   LAB_RETURN_IF_ERROR(db->Exec("PRAGMA temp_store = MEMORY"));
-  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(db), clock, options.store));
+  return db;
 }
 
-Result<void> SqliteStore::SwitchToWal(SqliteDb& db, const std::string& path) {
+Result<std::unique_ptr<SqliteBackend>> SqliteBackend::Open(const SqliteOptions& options) {
+  LAB_ASSIGN_OR_RETURN(auto db, Connect(options));
+  auto backend = std::unique_ptr<SqliteBackend>(new SqliteBackend(std::move(db), options));
+  // A reopen takes the schema as it is now; it never migrates again.
+  backend->options_.create = false;
+  return backend;
+}
+
+Result<void> SqliteBackend::Reopen() {
+  LAB_ASSIGN_OR_RETURN(auto db, Connect(options_));
+  db_ = std::move(db);
+  return {};
+}
+
+Result<std::unique_ptr<RecordStore>> OpenSqliteStore(const SqliteOptions& options, Clock& clock) {
+  LAB_ASSIGN_OR_RETURN(std::shared_ptr<SqliteBackend> backend, SqliteBackend::Open(options));
+  return std::make_unique<RecordStore>(std::move(backend), clock, options.store);
+}
+
+Result<void> SqliteBackend::SwitchToWal(SqliteDb& db, const std::string& path) {
   // Switching a file to WAL needs every other connection out of it, and
   // SQLite does not wait for that itself (it answers busy at once). BEGIN
   // EXCLUSIVE does wait, through the busy timeout: take it, let it go, try
@@ -208,7 +227,7 @@ Result<FileState> ReadFileState(SqliteDb& db, const std::string& path) {
 // Whether the file is at `latest` (true) or needs the steps above its
 // version (false); an error if it must not be touched.
 Result<bool> CheckFileState(const FileState& state, int latest, const std::string& path) {
-  if (state.objects > 0 && state.app_id != SqliteStore::kApplicationId) {
+  if (state.objects > 0 && state.app_id != SqliteBackend::kApplicationId) {
     return MakeError(ErrorCode::kFailedPrecondition,
                      fmt::format("'{}' is a SQLite database of another application "
                                  "(application_id {}); refusing to touch it",
@@ -229,13 +248,13 @@ Result<bool> CheckFileState(const FileState& state, int latest, const std::strin
 
 }  // namespace
 
-std::span<const Migration> SqliteStore::Migrations() {
+std::span<const Migration> SqliteBackend::Migrations() {
   static constexpr Migration kSteps[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}};
   return kSteps;
 }
 
-Result<void> SqliteStore::PrepareSchema(SqliteDb& db, const std::string& path,
-                                        std::span<const Migration> steps) {
+Result<void> SqliteBackend::PrepareSchema(SqliteDb& db, const std::string& path,
+                                          std::span<const Migration> steps) {
   const int latest = LatestVersion(steps);
   // Read-only checks first: nothing is written until the file is known to
   // be empty or ours at a version we understand.
@@ -269,9 +288,9 @@ Result<void> SqliteStore::PrepareSchema(SqliteDb& db, const std::string& path,
   return db.Exec("COMMIT");
 }
 
-Result<void> SqliteStore::BeginWrite() { return db_->Exec("BEGIN IMMEDIATE"); }
+Result<void> SqliteBackend::BeginWrite() { return db_->Exec("BEGIN IMMEDIATE"); }
 
-Result<void> SqliteStore::CommitWrite() {
+Result<void> SqliteBackend::CommitWrite() {
   auto result = db_->Exec("COMMIT");
   if (!result && result.error().code == ErrorCode::kUnavailable &&
       sqlite3_get_autocommit(db_->raw()) == 0) {
@@ -282,21 +301,21 @@ Result<void> SqliteStore::CommitWrite() {
   return {};
 }
 
-Result<void> SqliteStore::Rollback() {
+Result<void> SqliteBackend::Rollback() {
   if (sqlite3_get_autocommit(db_->raw()) != 0) return {};  // SQLite already rolled back.
   return db_->Exec("ROLLBACK");
 }
 
-Result<void> SqliteStore::Savepoint() { return db_->Exec("SAVEPOINT op"); }
+Result<void> SqliteBackend::Savepoint() { return db_->Exec("SAVEPOINT op"); }
 
-Result<void> SqliteStore::ReleaseSavepoint() { return db_->Exec("RELEASE SAVEPOINT op"); }
+Result<void> SqliteBackend::ReleaseSavepoint() { return db_->Exec("RELEASE SAVEPOINT op"); }
 
-Result<void> SqliteStore::RollbackToSavepoint() {
+Result<void> SqliteBackend::RollbackToSavepoint() {
   LAB_RETURN_IF_ERROR(db_->Exec("ROLLBACK TO SAVEPOINT op"));
   return ReleaseSavepoint();
 }
 
-Result<std::optional<Job>> SqliteStore::LoadJob(JobId id) {
+Result<std::optional<Job>> SqliteBackend::LoadJob(JobId id) {
   LAB_ASSIGN_OR_RETURN(Statement * s,
                        db_->Prepare(fmt::format("SELECT {} FROM jobs WHERE id = ?1", kJobColumns)));
   s->Bind(1, id);
@@ -305,8 +324,8 @@ Result<std::optional<Job>> SqliteStore::LoadJob(JobId id) {
   return std::optional<Job>(std::move(jobs.front()));
 }
 
-Result<std::optional<Job>> SqliteStore::LoadJobByKey(const std::string& queue,
-                                                     const std::string& key) {
+Result<std::optional<Job>> SqliteBackend::LoadJobByKey(const std::string& queue,
+                                                       const std::string& key) {
   LAB_ASSIGN_OR_RETURN(
       Statement * s,
       db_->Prepare(fmt::format("SELECT {} FROM jobs WHERE queue = ?1 AND key = ?2", kJobColumns)));
@@ -316,7 +335,7 @@ Result<std::optional<Job>> SqliteStore::LoadJobByKey(const std::string& queue,
   return std::optional<Job>(std::move(jobs.front()));
 }
 
-Result<std::optional<Execution>> SqliteStore::LoadExecution(ExecutionId id) {
+Result<std::optional<Execution>> SqliteBackend::LoadExecution(ExecutionId id) {
   LAB_ASSIGN_OR_RETURN(
       Statement * s,
       db_->Prepare(fmt::format("SELECT {} FROM executions WHERE id = ?1", kExecColumns)));
@@ -326,8 +345,8 @@ Result<std::optional<Execution>> SqliteStore::LoadExecution(ExecutionId id) {
   return std::optional<Execution>(std::move(execs.front()));
 }
 
-Result<std::vector<Job>> SqliteStore::LoadClaimable(const std::string& queue, TimeMs now,
-                                                    int limit) {
+Result<std::vector<Job>> SqliteBackend::LoadClaimable(const std::string& queue, TimeMs now,
+                                                      int limit) {
   LAB_ASSIGN_OR_RETURN(Statement * s,
                        db_->Prepare(fmt::format("SELECT {} FROM jobs WHERE queue = ?1 AND "
                                                 "state = 'PENDING' AND run_at_ms <= ?2 "
@@ -337,7 +356,7 @@ Result<std::vector<Job>> SqliteStore::LoadClaimable(const std::string& queue, Ti
   return QueryRows(*s, kJob);
 }
 
-Result<std::vector<Execution>> SqliteStore::LoadExpired(ExecState state, TimeMs now) {
+Result<std::vector<Execution>> SqliteBackend::LoadExpired(ExecState state, TimeMs now) {
   LAB_ASSIGN_OR_RETURN(Statement * s,
                        db_->Prepare(fmt::format("SELECT {} FROM executions WHERE state = ?1 AND "
                                                 "lease_expires_at_ms <= ?2 ORDER BY id",
@@ -346,7 +365,7 @@ Result<std::vector<Execution>> SqliteStore::LoadExpired(ExecState state, TimeMs 
   return QueryRows(*s, kExec);
 }
 
-Result<std::optional<ExecutionId>> SqliteStore::FindCommitted(JobId job, ExecutionId other_than) {
+Result<std::optional<ExecutionId>> SqliteBackend::FindCommitted(JobId job, ExecutionId other_than) {
   LAB_ASSIGN_OR_RETURN(Statement * s,
                        db_->Prepare("SELECT id FROM executions WHERE job_id = ?1 AND id != ?2 "
                                     "AND state IN ('COMMITTED', 'DONE') ORDER BY id LIMIT 1"));
@@ -358,7 +377,7 @@ Result<std::optional<ExecutionId>> SqliteStore::FindCommitted(JobId job, Executi
   return found;
 }
 
-Result<JobId> SqliteStore::InsertJob(const Job& job) {
+Result<JobId> SqliteBackend::InsertJob(const Job& job) {
   LAB_ASSIGN_OR_RETURN(Statement * s,
                        db_->Prepare("INSERT INTO jobs (queue, key, payload, priority, run_at_ms, "
                                     "max_attempts, attempts, attempts_at_redrive, state, "
@@ -370,7 +389,7 @@ Result<JobId> SqliteStore::InsertJob(const Job& job) {
   return db_->LastInsertRowId();
 }
 
-Result<ExecutionId> SqliteStore::InsertExecution(const Execution& exec) {
+Result<ExecutionId> SqliteBackend::InsertExecution(const Execution& exec) {
   LAB_ASSIGN_OR_RETURN(Statement * s,
                        db_->Prepare("INSERT INTO executions (job_id, attempt, worker, state, "
                                     "leased_at_ms, lease_expires_at_ms, ended_at_ms, reason) "
@@ -380,7 +399,7 @@ Result<ExecutionId> SqliteStore::InsertExecution(const Execution& exec) {
   return db_->LastInsertRowId();
 }
 
-Result<void> SqliteStore::SaveJob(const Job& job) {
+Result<void> SqliteBackend::SaveJob(const Job& job) {
   LAB_ASSIGN_OR_RETURN(Statement * s,
                        db_->Prepare("UPDATE jobs SET state = ?1, attempts = ?2, "
                                     "attempts_at_redrive = ?3, run_at_ms = ?4, last_error = ?5, "
@@ -397,7 +416,7 @@ Result<void> SqliteStore::SaveJob(const Job& job) {
   return {};
 }
 
-Result<void> SqliteStore::SaveExecution(const Execution& exec) {
+Result<void> SqliteBackend::SaveExecution(const Execution& exec) {
   LAB_ASSIGN_OR_RETURN(Statement * s,
                        db_->Prepare("UPDATE executions SET state = ?1, lease_expires_at_ms = ?2, "
                                     "ended_at_ms = ?3, reason = ?4 WHERE id = ?5"));
@@ -411,7 +430,7 @@ Result<void> SqliteStore::SaveExecution(const Execution& exec) {
   return {};
 }
 
-Result<void> SqliteStore::InsertEffect(const EffectRecord& e) {
+Result<void> SqliteBackend::InsertEffect(const EffectRecord& e) {
   LAB_ASSIGN_OR_RETURN(Statement * s,
                        db_->Prepare("INSERT INTO effects (job_id, execution_id, key, payload, "
                                     "applied_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)"));
@@ -423,7 +442,7 @@ Result<void> SqliteStore::InsertEffect(const EffectRecord& e) {
   return s->Run();
 }
 
-Result<void> SqliteStore::AppendAudit(const AuditEntry& a) {
+Result<void> SqliteBackend::AppendAudit(const AuditEntry& a) {
   LAB_ASSIGN_OR_RETURN(Statement * s,
                        db_->Prepare("INSERT INTO audit (at_ms, job_id, execution_id, event, "
                                     "from_state, to_state, detail) VALUES "
@@ -438,7 +457,7 @@ Result<void> SqliteStore::AppendAudit(const AuditEntry& a) {
   return s->Run();
 }
 
-Result<std::vector<Job>> SqliteStore::LoadJobs(const JobFilter& filter) {
+Result<std::vector<Job>> SqliteBackend::LoadJobs(const JobFilter& filter) {
   LAB_ASSIGN_OR_RETURN(Statement * s,
                        db_->Prepare(fmt::format("SELECT {} FROM jobs WHERE (?1 IS NULL OR queue = "
                                                 "?1) AND (?2 IS NULL OR state = ?2) ORDER BY id "
@@ -450,7 +469,7 @@ Result<std::vector<Job>> SqliteStore::LoadJobs(const JobFilter& filter) {
   return QueryRows(*s, kJob);
 }
 
-Result<std::vector<JobId>> SqliteStore::LoadFinished(TimeMs cutoff, int limit) {
+Result<std::vector<JobId>> SqliteBackend::LoadFinished(TimeMs cutoff, int limit) {
   LAB_ASSIGN_OR_RETURN(Statement * s,
                        db_->Prepare("SELECT id FROM jobs WHERE state IN ('SUCCEEDED', 'DEAD') AND "
                                     "finished_at_ms <= ?1 ORDER BY finished_at_ms, id LIMIT ?2"));
@@ -458,7 +477,7 @@ Result<std::vector<JobId>> SqliteStore::LoadFinished(TimeMs cutoff, int limit) {
   return QueryRows(*s, kId);
 }
 
-Result<NewestIds> SqliteStore::LoadNewestIds() {
+Result<NewestIds> SqliteBackend::LoadNewestIds() {
   LAB_ASSIGN_OR_RETURN(
       Statement * s,
       db_->Prepare("SELECT (SELECT max(id) FROM jobs), (SELECT job_id FROM executions "
@@ -467,7 +486,7 @@ Result<NewestIds> SqliteStore::LoadNewestIds() {
   return rows.front();
 }
 
-Result<PruneResult> SqliteStore::DeleteJobs(std::span<const JobId> jobs) {
+Result<PruneResult> SqliteBackend::DeleteJobs(std::span<const JobId> jobs) {
   PruneResult deleted;
   for (JobId job : jobs) {
     for (const PruneTable& t : kPruneTables) {
@@ -481,7 +500,7 @@ Result<PruneResult> SqliteStore::DeleteJobs(std::span<const JobId> jobs) {
 }
 
 template <typename T>
-Result<T> SqliteStore::ReadTxn(const std::function<Result<T>()>& body) {
+Result<T> SqliteBackend::ReadTxn(const std::function<Result<T>()>& body) {
   // One read transaction, so the tables read agree with each other.
   LAB_RETURN_IF_ERROR(db_->Exec("BEGIN"));
   Result<T> result = body();
@@ -490,7 +509,7 @@ Result<T> SqliteStore::ReadTxn(const std::function<Result<T>()>& body) {
   return result;
 }
 
-Result<JobDetail> SqliteStore::LoadJobRecords(JobId job) {
+Result<JobDetail> SqliteBackend::LoadJobRecords(JobId job) {
   return ReadTxn<JobDetail>([&]() -> Result<JobDetail> {
     JobDetail d;
     LAB_ASSIGN_OR_RETURN(
@@ -512,14 +531,14 @@ Result<JobDetail> SqliteStore::LoadJobRecords(JobId job) {
   });
 }
 
-Result<std::vector<StateCount>> SqliteStore::LoadCounts() {
+Result<std::vector<StateCount>> SqliteBackend::LoadCounts() {
   LAB_ASSIGN_OR_RETURN(
       Statement * s,
       db_->Prepare(fmt::format("SELECT {} FROM jobs GROUP BY queue, state", kCountColumns)));
   return QueryRows(*s, kCount);
 }
 
-Result<Snapshot> SqliteStore::LoadSnapshot() {
+Result<Snapshot> SqliteBackend::LoadSnapshot() {
   return ReadTxn<Snapshot>([&]() -> Result<Snapshot> {
     Snapshot snap;
     LAB_ASSIGN_OR_RETURN(Statement * jobs,

@@ -1,4 +1,4 @@
-// SqliteStore: the embedded default, a real SQLite file in WAL mode.
+// SqliteBackend: the embedded default, a real SQLite file in WAL mode.
 //
 // Every operation is one BEGIN IMMEDIATE transaction; with synchronous=FULL
 // (the default) a call that returned success has reached stable storage.
@@ -30,25 +30,26 @@ struct SqliteOptions {
   int busy_timeout_ms = 5'000;
   bool create = true;  // False: a missing file is kNotFound (read-only commands).       // Waits
                        // through the VFS's xSleep when another handle writes.
-  std::span<const Migration> migrations;  // Empty: this build's (SqliteStore::Migrations()).
+  std::span<const Migration> migrations;  // Empty: this build's (SqliteBackend::Migrations()).
   StoreOptions store;
 };
 
-class SqliteStore final : public RecordStore {
+class SqliteBackend final : public StoreBackend {
  public:
   static constexpr int64_t kApplicationId = 0x4C414251;  // 'LABQ'
   // This build's schema steps; the last one's version is PRAGMA user_version.
   static std::span<const Migration> Migrations();
 
-  static Result<std::unique_ptr<SqliteStore>> Open(const SqliteOptions& options, Clock& clock);
+  static Result<std::unique_ptr<SqliteBackend>> Open(const SqliteOptions& options);
 
- protected:
   Result<void> BeginWrite() override;
   Result<void> CommitWrite() override;
   Result<void> Rollback() override;
   Result<void> Savepoint() override;
   Result<void> ReleaseSavepoint() override;
   Result<void> RollbackToSavepoint() override;
+  // A new connection to the same file (the old one's page cache is gone).
+  Result<void> Reopen() override;
   Result<std::optional<Job>> LoadJob(JobId id) override;
   Result<std::optional<Job>> LoadJobByKey(const std::string& queue,
                                           const std::string& key) override;
@@ -71,8 +72,11 @@ class SqliteStore final : public RecordStore {
   Result<std::vector<StateCount>> LoadCounts() override;
 
  private:
-  SqliteStore(std::unique_ptr<SqliteDb> db, Clock& clock, StoreOptions options)
-      : RecordStore(clock, options), db_(std::move(db)) {}
+  SqliteBackend(std::unique_ptr<SqliteDb> db, SqliteOptions options)
+      : options_(std::move(options)), db_(std::move(db)) {}
+  // A connection set up as every handle's is: pragmas, schema checked and
+  // created or migrated.
+  static Result<std::unique_ptr<SqliteDb>> Connect(const SqliteOptions& options);
   // Checks the file is ours and not newer, then creates or migrates the schema.
   static Result<void> PrepareSchema(SqliteDb& db, const std::string& path,
                                     std::span<const Migration> steps);
@@ -81,7 +85,11 @@ class SqliteStore final : public RecordStore {
   template <typename T>
   Result<T> ReadTxn(const std::function<Result<T>()>& body);
 
+  SqliteOptions options_;
   std::unique_ptr<SqliteDb> db_;
 };
+
+// A store on a SQLite file (see above).
+Result<std::unique_ptr<RecordStore>> OpenSqliteStore(const SqliteOptions& options, Clock& clock);
 
 }  // namespace lab

@@ -51,8 +51,8 @@ void RawExec(const std::string& path, const std::string& sql) {
 
 class SqliteStoreTest : public ::testing::Test {
  protected:
-  Result<std::unique_ptr<SqliteStore>> Open(const std::string& path) {
-    return SqliteStore::Open({.path = path}, clock_);
+  Result<std::unique_ptr<RecordStore>> Open(const std::string& path) {
+    return OpenSqliteStore({.path = path}, clock_);
   }
   // Opening must fail with `code`, mention `needle`, and leave the file alone.
   void ExpectRefused(const std::string& path, ErrorCode code, const std::string& needle) {
@@ -136,7 +136,8 @@ TEST_F(SqliteStoreTest, NewerSchemaVersionIsRefused) {
 
 // A later build's schema step, to see the migration runner upgrade a file.
 std::vector<Migration> WithNextStep(std::string_view sql) {
-  std::vector<Migration> steps(SqliteStore::Migrations().begin(), SqliteStore::Migrations().end());
+  std::vector<Migration> steps(SqliteBackend::Migrations().begin(),
+                               SqliteBackend::Migrations().end());
   steps.push_back({static_cast<int>(steps.size()) + 1, sql});
   return steps;
 }
@@ -148,10 +149,10 @@ TEST_F(SqliteStoreTest, MigrationsUpgradeAnOlderFileOnceAndKeepItsData) {
     ASSERT_TRUE(v1.has_value());
     ASSERT_TRUE((*v1)->Enqueue({.key = "kept"}).has_value());
   }
-  const int latest = LatestVersion(SqliteStore::Migrations());
+  const int latest = LatestVersion(SqliteBackend::Migrations());
   const auto steps = WithNextStep("CREATE TABLE lab_extra (x INTEGER);");
   for (int i = 0; i < 2; ++i) {  // The second open must not run the new step again.
-    auto v2 = SqliteStore::Open({.path = path, .migrations = steps}, clock_);
+    auto v2 = OpenSqliteStore({.path = path, .migrations = steps}, clock_);
     ASSERT_TRUE(v2.has_value()) << v2.error().ToString();
     EXPECT_FALSE((*v2)->Enqueue({.key = "kept"})->created);
   }
@@ -166,10 +167,10 @@ TEST_F(SqliteStoreTest, MigrationsUpgradeAnOlderFileOnceAndKeepItsData) {
 // reads them with no timeout of their own.
 TEST_F(SqliteStoreTest, V1FilesGainThePerJobTimeoutAndKeepTheirJobs) {
   const std::string path = dir_.File("q.db");
-  const std::vector<Migration> v1(SqliteStore::Migrations().begin(),
-                                  SqliteStore::Migrations().begin() + 1);
+  const std::vector<Migration> v1(SqliteBackend::Migrations().begin(),
+                                  SqliteBackend::Migrations().begin() + 1);
   ASSERT_EQ(v1.back().version, 1);
-  { ASSERT_TRUE(SqliteStore::Open({.path = path, .migrations = v1}, clock_).has_value()); }
+  { ASSERT_TRUE(OpenSqliteStore({.path = path, .migrations = v1}, clock_).has_value()); }
   RawExec(path,
           "INSERT INTO jobs (id, queue, key, payload, priority, run_at_ms, max_attempts, attempts, "
           "attempts_at_redrive, state, created_at_ms, last_error) VALUES (7, 'default', 'old', "
@@ -188,10 +189,10 @@ TEST_F(SqliteStoreTest, V1FilesGainThePerJobTimeoutAndKeepTheirJobs) {
 // finished jobs take their last audited moment, so they become prunable.
 TEST_F(SqliteStoreTest, V2FilesLearnWhenTheirJobsFinished) {
   const std::string path = dir_.File("q.db");
-  const std::vector<Migration> v2(SqliteStore::Migrations().begin(),
-                                  SqliteStore::Migrations().begin() + 2);
+  const std::vector<Migration> v2(SqliteBackend::Migrations().begin(),
+                                  SqliteBackend::Migrations().begin() + 2);
   ASSERT_EQ(v2.back().version, 2);
-  { ASSERT_TRUE(SqliteStore::Open({.path = path, .migrations = v2}, clock_).has_value()); }
+  { ASSERT_TRUE(OpenSqliteStore({.path = path, .migrations = v2}, clock_).has_value()); }
   // What a version 2 build wrote for a job that finished at 5000 and one
   // still pending.
   const JobId done = 3, pending = 4;
@@ -214,12 +215,12 @@ TEST_F(SqliteStoreTest, V2FilesLearnWhenTheirJobsFinished) {
 TEST_F(SqliteStoreTest, AFailedMigrationChangesNothing) {
   const std::string path = dir_.File("q.db");
   { ASSERT_TRUE(Open(path).has_value()); }
-  auto broken = SqliteStore::Open(
+  auto broken = OpenSqliteStore(
       {.path = path,
        .migrations = WithNextStep("CREATE TABLE lab_extra (x); CREATE TABLE jobs (y);")},
       clock_);
   ASSERT_FALSE(broken.has_value());
-  EXPECT_EQ(RawInt(path, "PRAGMA user_version"), LatestVersion(SqliteStore::Migrations()));
+  EXPECT_EQ(RawInt(path, "PRAGMA user_version"), LatestVersion(SqliteBackend::Migrations()));
   EXPECT_EQ(RawInt(path, "SELECT count(*) FROM sqlite_master WHERE name = 'lab_extra'"), 0);
   EXPECT_TRUE(Open(path).has_value());
 }
@@ -240,10 +241,9 @@ TEST_F(SqliteStoreTest, UnopenablePathIsRefusedAndCreatesNothing) {
 }
 
 TEST_F(SqliteStoreTest, BadOptionsAreInvalidArguments) {
-  EXPECT_EQ(SqliteStore::Open({.path = ""}, clock_).error().code, ErrorCode::kInvalidArgument);
-  EXPECT_EQ(
-      SqliteStore::Open({.path = dir_.File("q.db"), .synchronous = "OFF"}, clock_).error().code,
-      ErrorCode::kInvalidArgument);
+  EXPECT_EQ(OpenSqliteStore({.path = ""}, clock_).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(OpenSqliteStore({.path = dir_.File("q.db"), .synchronous = "OFF"}, clock_).error().code,
+            ErrorCode::kInvalidArgument);
 }
 
 TEST_F(SqliteStoreTest, TwoHandlesOnOneFileNeverHandOutTheSameJob) {
@@ -276,7 +276,7 @@ TEST_F(SqliteStoreTest, HandlesOpeningANewFileAtOnceAllSucceed) {
     for (int t = 0; t < kThreads; ++t) {
       threads.emplace_back([&, t] {
         SystemClock clock;
-        auto store = SqliteStore::Open({.path = path}, clock);
+        auto store = OpenSqliteStore({.path = path}, clock);
         if (store) {
           ++opened;
         } else {
@@ -304,7 +304,7 @@ TEST(SqliteFailStopTest, FailedFsyncOnCommitFailStopsTheHandle) {
   ManualClock clock(0);
   auto& vfs = testing::FaultVfs::Get();
   const std::string path = dir.File("q.db");
-  auto store = SqliteStore::Open({.path = path, .vfs = vfs.name()}, clock);
+  auto store = OpenSqliteStore({.path = path, .vfs = vfs.name()}, clock);
   ASSERT_TRUE(store.has_value()) << store.error().ToString();
   auto first = (*store)->Enqueue({.key = "acked"});
   ASSERT_TRUE(first.has_value());
@@ -323,7 +323,7 @@ TEST(SqliteFailStopTest, FailedFsyncOnCommitFailStopsTheHandle) {
   EXPECT_FALSE((*store)->ReadSnapshot().has_value());
   store->reset();
 
-  auto reopened = SqliteStore::Open({.path = path}, clock);
+  auto reopened = OpenSqliteStore({.path = path}, clock);
   ASSERT_TRUE(reopened.has_value()) << reopened.error().ToString();
   auto again = (*reopened)->Enqueue({.key = "acked"});
   ASSERT_TRUE(again.has_value());

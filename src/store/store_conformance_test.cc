@@ -38,12 +38,12 @@ void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
 std::vector<std::pair<std::string, RecordFactory>> RecordBackends() {
   return {
       {"Memory", [](Clock& clock, StoreOptions options,
-                    testing::TempDir&) { return std::make_unique<MemoryStore>(clock, options); }},
+                    testing::TempDir&) { return MakeMemoryStore(clock, options); }},
       {"Sqlite",
        [](Clock& clock, StoreOptions options,
           testing::TempDir& dir) -> std::unique_ptr<RecordStore> {
          auto store =
-             SqliteStore::Open(SqliteOptions{.path = dir.File("q.db"), .store = options}, clock);
+             OpenSqliteStore(SqliteOptions{.path = dir.File("q.db"), .store = options}, clock);
          EXPECT_TRUE(store.has_value()) << store.error().ToString();
          if (!store) return nullptr;
          return std::move(*store);
@@ -58,7 +58,7 @@ std::vector<std::pair<std::string, RecordFactory>> RecordBackends() {
            return nullptr;
          }
          // A fresh schema per store, so every case starts empty.
-         auto store = PostgresStore::Open(
+         auto store = OpenPostgresStore(
              {.conninfo = *url, .schema = testing::FreshPgSchema(), .store = options}, clock);
          EXPECT_TRUE(store.has_value()) << store.error().ToString();
          if (!store) return nullptr;

@@ -1,0 +1,97 @@
+// StoreBackend: the storage primitives a RecordStore runs every operation on.
+//
+// RecordStore (record_store.h) holds a backend by composition: the rules are
+// written once over these primitives, and a decorator (fault_backend.h) can
+// fail any primitive of any backend. Memory, SQLite and PostgreSQL each
+// implement them.
+//
+// The error contract, the same for every backend, is what the runner
+// decides on:
+// * A primitive other than CommitWrite fails: nothing of the open
+//   transaction will be written (the runner rolls it back). Its code says
+//   what the caller does next (status.h): kUnavailable (busy, a
+//   serialization failure, a dropped connection: retry), kResourceExhausted
+//   (disk full: retry later), kDataLoss (corrupt: stop), kInternal.
+// * CommitWrite fails with kUnavailable: refused before anything was
+//   written (SQLITE_BUSY, a serialization failure answered by the server);
+//   the runner rolls back and the call may be retried.
+// * CommitWrite fails with any other code: the transaction may or may not
+//   be durable (an I/O error in the sync, a connection lost during COMMIT).
+//   The runner answers kUnknownOutcome and fail-stops the handle; only
+//   Reopen brings it back, and the caller reconciles instead of guessing.
+// * Rollback fails: the handle's state is unknown; the runner fail-stops it.
+// Thread-safety: one thread at a time (as Store).
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "store/types.h"
+
+namespace lab {
+
+class StoreBackend {
+ public:
+  virtual ~StoreBackend() = default;
+
+  // Transactions. BeginWrite starts a write transaction (SQLite: BEGIN
+  // IMMEDIATE); CommitWrite makes it durable; Rollback undoes it (and
+  // succeeds when the backend already rolled back on its own).
+  virtual Result<void> BeginWrite() = 0;
+  virtual Result<void> CommitWrite() = 0;
+  virtual Result<void> Rollback() = 0;
+  // One level of savepoint inside a write transaction.
+  virtual Result<void> Savepoint() = 0;
+  virtual Result<void> ReleaseSavepoint() = 0;
+  // Undoes the writes since Savepoint() and releases it.
+  virtual Result<void> RollbackToSavepoint() = 0;
+  // Drops whatever the handle holds in memory about the data (a
+  // connection, a page cache) and connects again: the data is read afresh
+  // from where it is durable. No transaction may be open.
+  virtual Result<void> Reopen() = 0;
+
+  virtual Result<std::optional<Job>> LoadJob(JobId id) = 0;
+  virtual Result<std::optional<Job>> LoadJobByKey(const std::string& queue,
+                                                  const std::string& key) = 0;
+  virtual Result<std::optional<Execution>> LoadExecution(ExecutionId id) = 0;
+  // PENDING jobs of `queue` with run_at <= now, in ClaimsBefore order.
+  virtual Result<std::vector<Job>> LoadClaimable(const std::string& queue, TimeMs now,
+                                                 int limit) = 0;
+  // Executions in `state` whose lease expired at or before now, by id.
+  virtual Result<std::vector<Execution>> LoadExpired(ExecState state, TimeMs now) = 0;
+  // Another execution of `job` that crossed COMMITTED (COMMITTED or DONE).
+  virtual Result<std::optional<ExecutionId>> FindCommitted(JobId job, ExecutionId other_than) = 0;
+  virtual Result<JobId> InsertJob(const Job& job) = 0;
+  virtual Result<ExecutionId> InsertExecution(const Execution& exec) = 0;
+  // Write a record's mutable fields: a job's state, attempts,
+  // attempts_at_redrive, run_at, last_error and finished_at; an execution's
+  // state, lease_expires_at, ended_at and reason. The others never change
+  // once inserted, and writing only these leaves the indexes over the others
+  // untouched: fewer pages a transaction, fewer bytes a sync.
+  virtual Result<void> SaveJob(const Job& job) = 0;
+  virtual Result<void> SaveExecution(const Execution& exec) = 0;
+  virtual Result<void> InsertEffect(const EffectRecord& effect) = 0;
+  virtual Result<void> AppendAudit(const AuditEntry& entry) = 0;
+  virtual Result<Snapshot> LoadSnapshot() = 0;
+  // Retention. Jobs SUCCEEDED or DEAD with finished_at <= cutoff, oldest
+  // finished first (then by id), at most `limit`.
+  virtual Result<std::vector<JobId>> LoadFinished(TimeMs cutoff, int limit) = 0;
+  virtual Result<NewestIds> LoadNewestIds() = 0;
+  // Deletes the jobs with their audit entries, effects and executions;
+  // returns how many rows of each went (cutoff_ms left 0).
+  virtual Result<PruneResult> DeleteJobs(std::span<const JobId> jobs) = 0;
+  // Reads for operators; no locks taken.
+  virtual Result<std::vector<Job>> LoadJobs(const JobFilter& filter) = 0;
+  // Executions, ledger effects and audit entries of one job (job left empty).
+  virtual Result<JobDetail> LoadJobRecords(JobId job) = 0;
+  virtual Result<std::vector<StateCount>> LoadCounts() = 0;
+
+  // How many times this handle re-established its connection after losing
+  // it (a network store); 0 for a file or memory.
+  virtual int64_t reconnects() const { return 0; }
+};
+
+}  // namespace lab
