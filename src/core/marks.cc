@@ -23,6 +23,8 @@ constexpr EnumNames<Mark, static_cast<size_t>(Mark::kCount)> kMarkNames = {{
     {Mark::kEnqueueKeyDropped, "enqueue key ignored"},
     {Mark::kReplyLost, "reply lost after the call took effect"},
     {Mark::kDownstreamDeduplicated, "downstream deduplicated a repeated key"},
+    {Mark::kStorageFaultInjected, "storage primitive failed by a fault backend"},
+    {Mark::kHandleReopened, "fail-stopped store handle reopened"},
 }};
 
 std::atomic<uint64_t> counts[static_cast<size_t>(Mark::kCount)];

@@ -30,6 +30,8 @@ enum class Mark : uint8_t {
   kEnqueueKeyDropped,       // enqueue_key off: an enqueue's key was ignored.
   kReplyLost,               // A fault layer lost a reply to a call that took effect.
   kDownstreamDeduplicated,  // A downstream system saw a key again and did not apply it again.
+  kStorageFaultInjected,    // A fault backend failed a storage primitive.
+  kHandleReopened,          // A fail-stopped store handle was reopened.
   kCount
 };
 

@@ -75,6 +75,7 @@ Result<void> RecordStore::EndGroup() {
 Result<void> RecordStore::Reopen() {
   LAB_ASSERT(!in_group_);
   LAB_RETURN_IF_ERROR(backend_->Reopen());
+  if (failed_) LAB_MARK(kHandleReopened);
   failed_ = false;
   return {};
 }

@@ -1,6 +1,6 @@
 // Goal: every Store implementation honours the same contract, operation by
 // operation. Method: one parameterized suite; each case builds a store on a
-// manual clock through a factory (MemoryStore, SqliteStore on a temp file),
+// manual clock through a factory (memory, SQLite on a temp file, PostgreSQL),
 // drives one operation's happy path and its refusals, and checks the records
 // and the audit log it leaves.
 #include <fmt/core.h>
@@ -14,6 +14,7 @@
 #include "core/clock.h"
 #include "core/testing/temp_dir.h"
 #include "core/text.h"
+#include "store/fault_backend.h"
 #include "store/group_commit.h"
 #include "store/memory_store.h"
 #include "store/postgres_store.h"
@@ -35,21 +36,29 @@ struct Backend {
 
 void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
 
-std::vector<std::pair<std::string, RecordFactory>> RecordBackends() {
+using BackendFactory = std::function<std::shared_ptr<StoreBackend>(testing::TempDir&)>;
+
+struct StorageBackend {
+  std::string name;
+  BackendFactory make;
+};
+
+void PrintTo(const StorageBackend& b, std::ostream* os) { *os << b.name; }
+
+// The storage backends, each on fresh storage: memory, a temp SQLite file, a
+// fresh schema on the private PostgreSQL server.
+std::vector<StorageBackend> StorageBackends() {
   return {
-      {"Memory", [](Clock& clock, StoreOptions options,
-                    testing::TempDir&) { return MakeMemoryStore(clock, options); }},
+      {"Memory", [](testing::TempDir&) { return std::make_shared<MemoryBackend>(); }},
       {"Sqlite",
-       [](Clock& clock, StoreOptions options,
-          testing::TempDir& dir) -> std::unique_ptr<RecordStore> {
-         auto store =
-             OpenSqliteStore(SqliteOptions{.path = dir.File("q.db"), .store = options}, clock);
-         EXPECT_TRUE(store.has_value()) << store.error().ToString();
-         if (!store) return nullptr;
-         return std::move(*store);
+       [](testing::TempDir& dir) -> std::shared_ptr<StoreBackend> {
+         auto backend = SqliteBackend::Open(SqliteOptions{.path = dir.File("q.db")});
+         EXPECT_TRUE(backend.has_value()) << backend.error().ToString();
+         if (!backend) return nullptr;
+         return std::move(*backend);
        }},
       {"Postgres",
-       [](Clock& clock, StoreOptions options, testing::TempDir&) -> std::unique_ptr<RecordStore> {
+       [](testing::TempDir&) -> std::shared_ptr<StoreBackend> {
          // Set by ctest, which starts a private server (cmake/PgFixture.cmake).
          const auto url = testing::PgUrlFromEnv();
          if (!url) {
@@ -57,14 +66,27 @@ std::vector<std::pair<std::string, RecordFactory>> RecordBackends() {
                             "PostgreSQL server";
            return nullptr;
          }
-         // A fresh schema per store, so every case starts empty.
-         auto store = OpenPostgresStore(
-             {.conninfo = *url, .schema = testing::FreshPgSchema(), .store = options}, clock);
-         EXPECT_TRUE(store.has_value()) << store.error().ToString();
-         if (!store) return nullptr;
-         return std::move(*store);
+         auto backend =
+             PostgresBackend::Open({.conninfo = *url, .schema = testing::FreshPgSchema()});
+         EXPECT_TRUE(backend.has_value()) << backend.error().ToString();
+         if (!backend) return nullptr;
+         return std::move(*backend);
        }},
   };
+}
+
+std::vector<std::pair<std::string, RecordFactory>> RecordBackends() {
+  std::vector<std::pair<std::string, RecordFactory>> out;
+  for (auto& [name, make] : StorageBackends()) {
+    out.emplace_back(name,
+                     [make](Clock& clock, StoreOptions options,
+                            testing::TempDir& dir) -> std::unique_ptr<RecordStore> {
+                       auto backend = make(dir);
+                       if (!backend) return nullptr;
+                       return std::make_unique<RecordStore>(std::move(backend), clock, options);
+                     });
+  }
+  return out;
 }
 
 // Every backend alone, and every backend behind a CommitGroup handle (each
@@ -790,6 +812,217 @@ TEST_P(StoreConformanceTest, PruneRefusesOutOfRangeRequests) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest, ::testing::ValuesIn(Backends()),
+                         [](const auto& info) { return info.param.name; });
+
+// The error contract (store/backend.h), on every backend: a fault backend
+// fails a chosen primitive with a fault real backends produce, and the
+// runner must answer it as the contract says, writing nothing it did not
+// answer for and fail-stopping exactly when the outcome is unknown.
+class StoreFaultTest : public ::testing::TestWithParam<StorageBackend> {
+ protected:
+  void SetUp() override {
+    inner_ = GetParam().make(dir_);
+    ASSERT_NE(inner_, nullptr);
+    faulty_ = std::make_shared<FaultBackend>(inner_, [this](BackendOp op, int64_t n) {
+      return hook_ ? hook_(op, n - base_) : std::nullopt;
+    });
+    store_ = std::make_unique<RecordStore>(faulty_, clock_, StoreOptions{});
+    // The same backend without faults: what is durable, as a reopen sees it.
+    clean_ = std::make_unique<RecordStore>(inner_, clock_, StoreOptions{});
+  }
+  // From now on the hook counts primitives from 1 again.
+  void Arm(BackendFaultHook hook) {
+    base_ = faulty_->calls();
+    hook_ = std::move(hook);
+  }
+  void Disarm() { hook_ = nullptr; }
+  // Everything durable, in one comparable line per record.
+  std::string State() {
+    auto s = clean_->ReadSnapshot();
+    EXPECT_TRUE(s.has_value()) << s.error().ToString();
+    std::string out;
+    for (const Job& j : s->jobs) {
+      out += fmt::format("job {} {} {}\n", j.id, ToString(j.state), j.attempts);
+    }
+    for (const Execution& e : s->executions) {
+      out += fmt::format("exec {} {}\n", e.id, ToString(e.state));
+    }
+    for (const EffectRecord& e : s->effects) out += fmt::format("effect {}\n", e.job_id);
+    out += fmt::format("audit {}\n", s->audit.size());
+    return out;
+  }
+  // A job claimed and begun through the clean handle.
+  Lease Started() {
+    EXPECT_TRUE(clean_->Enqueue({}).has_value());
+    auto leases = clean_->Claim({.worker = "w1", .max_jobs = 1, .lease_ms = 60'000, .begin = true});
+    EXPECT_TRUE(leases.has_value() && leases->size() == 1u);
+    return leases->front();
+  }
+  static LeaseRef Ref(const Lease& l) { return {l.execution_id, l.token}; }
+
+  ManualClock clock_{1'000};
+  testing::TempDir dir_;
+  std::shared_ptr<StoreBackend> inner_;
+  std::shared_ptr<FaultBackend> faulty_;
+  std::unique_ptr<RecordStore> store_;
+  std::unique_ptr<RecordStore> clean_;
+  BackendFaultHook hook_;
+  int64_t base_ = 0;
+};
+
+TEST_P(StoreFaultTest, EveryPrimitiveOfACommitCanBeRefusedAndThenNothingIsWritten) {
+  const Lease lease = Started();
+  const std::string before = State();
+  int refused = 0;
+  for (int64_t n = 1;; ++n) {
+    Arm(FailOnce(n, {StorageFault::kSerialization}));
+    auto r = store_->Commit(Ref(lease), Effect{"paid"}, CommitThen::kFinish);
+    if (r) break;  // n is past the call's last primitive.
+    ++refused;
+    EXPECT_EQ(r.error().code, ErrorCode::kUnavailable) << "primitive " << n;
+    EXPECT_EQ(State(), before) << "primitive " << n << " wrote something";
+    EXPECT_FALSE(store_->failed()) << "a refusal is not an unknown outcome";
+    ASSERT_LT(n, 100) << "the call never got past its faults";
+  }
+  // Load the lease (2), look for a committed twin, the writes, begin and commit.
+  EXPECT_GE(refused, 8);
+  EXPECT_EQ(clean_->GetJob(lease.job.id)->state, JobState::kSucceeded);
+}
+
+TEST_P(StoreFaultTest, ADiskFullMidTransactionUndoesTheWritesBeforeIt) {
+  const Lease lease = Started();
+  const std::string before = State();
+  int refused = 0;
+  for (int write = 1;; ++write) {
+    // Fail the write-th write primitive of the call.
+    int writes = 0;
+    Arm([&writes, write](BackendOp op, int64_t) -> std::optional<BackendFault> {
+      if (op == BackendOp::kWrite && ++writes == write)
+        return BackendFault{StorageFault::kDiskFull};
+      return std::nullopt;
+    });
+    auto r = store_->Commit(Ref(lease), Effect{"paid"}, CommitThen::kFinish);
+    if (r) break;
+    ++refused;
+    EXPECT_EQ(r.error().code, ErrorCode::kResourceExhausted);
+    EXPECT_EQ(State(), before) << "write " << write << " left earlier writes behind";
+    ASSERT_LT(write, 100);
+  }
+  EXPECT_GE(refused, 4);  // Audit entries, the effect, the execution, the job.
+}
+
+TEST_P(StoreFaultTest, AnUnknownCommitFailStopsUntilReopenedAndTheStateSaysWhatHappened) {
+  for (bool applied : {false, true}) {
+    SCOPED_TRACE(applied ? "applied" : "not applied");
+    const Lease lease = Started();
+    Arm([applied](BackendOp op, int64_t) -> std::optional<BackendFault> {
+      if (op == BackendOp::kCommit) return BackendFault{StorageFault::kConnectionLost, applied};
+      return std::nullopt;
+    });
+    auto r = store_->Commit(Ref(lease), Effect{"paid"}, CommitThen::kFinish);
+    Disarm();
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code, ErrorCode::kUnknownOutcome);
+    EXPECT_TRUE(store_->failed());
+    // Fail-stop is its own state, distinct from every refusal.
+    EXPECT_EQ(store_->GetJob(lease.job.id).error().code, ErrorCode::kFailStopped);
+    EXPECT_EQ(store_->Commit(Ref(lease), Effect{"paid"}).error().code, ErrorCode::kFailStopped);
+    EXPECT_EQ(clean_->GetJob(lease.job.id)->state,
+              applied ? JobState::kSucceeded : JobState::kRunning);
+    ASSERT_TRUE(store_->Reopen().has_value());
+    EXPECT_FALSE(store_->failed());
+    if (!applied) {
+      EXPECT_TRUE(store_->Commit(Ref(lease), Effect{"paid"}, CommitThen::kFinish).has_value());
+    }
+    EXPECT_EQ(store_->GetJob(lease.job.id)->state, JobState::kSucceeded);
+  }
+  EXPECT_EQ(clean_->ReadSnapshot()->effects.size(), 2u);  // One a job, never two.
+}
+
+TEST_P(StoreFaultTest, ALostReplyTookEffectAndIsAnsweredAsUnknown) {
+  Arm([](BackendOp op, int64_t) -> std::optional<BackendFault> {
+    if (op == BackendOp::kCommit) return BackendFault{StorageFault::kReplyLost};
+    return std::nullopt;
+  });
+  auto r = store_->Enqueue({.key = "order-1"});
+  Disarm();
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, ErrorCode::kUnknownOutcome);
+  ASSERT_TRUE(store_->Reopen().has_value());
+  // The producer sends it again; the key finds what the lost reply created.
+  auto again = store_->Enqueue({.key = "order-1"});
+  ASSERT_TRUE(again.has_value());
+  EXPECT_FALSE(again->created);
+  EXPECT_EQ(clean_->ReadSnapshot()->jobs.size(), 1u);
+}
+
+TEST_P(StoreFaultTest, BusyAtBeginAndCorruptOnReadAreAnsweredAsSuchAndWriteNothing) {
+  const std::string before = State();
+  Arm(FailOnce(1, {StorageFault::kBusy}));
+  EXPECT_EQ(store_->Enqueue({}).error().code, ErrorCode::kUnavailable);
+  Arm([](BackendOp op, int64_t) -> std::optional<BackendFault> {
+    if (op == BackendOp::kRead) return BackendFault{StorageFault::kCorrupt};
+    return std::nullopt;
+  });
+  EXPECT_EQ(store_->Enqueue({.key = "k"}).error().code, ErrorCode::kDataLoss);
+  EXPECT_EQ(store_->GetJob(1).error().code, ErrorCode::kDataLoss);
+  Disarm();
+  EXPECT_EQ(State(), before);
+  EXPECT_FALSE(store_->failed());
+  EXPECT_GE(faulty_->injected(), 3);
+}
+
+TEST_P(StoreFaultTest, AFailedRollbackFailStopsTheHandle) {
+  const Lease lease = Started();
+  const std::string before = State();
+  Arm([](BackendOp op, int64_t) -> std::optional<BackendFault> {
+    if (op == BackendOp::kWrite || op == BackendOp::kRollback) {
+      return BackendFault{StorageFault::kIoError};
+    }
+    return std::nullopt;
+  });
+  EXPECT_EQ(store_->Heartbeat(Ref(lease), 60'000).error().code, ErrorCode::kUnavailable);
+  Disarm();
+  EXPECT_EQ(store_->Heartbeat(Ref(lease), 60'000).error().code, ErrorCode::kFailStopped);
+  EXPECT_EQ(State(), before);
+  ASSERT_TRUE(store_->Reopen().has_value());
+  EXPECT_TRUE(store_->Heartbeat(Ref(lease), 60'000).has_value());
+}
+
+TEST_P(StoreFaultTest, ADiskThatStaysBrokenFailsEveryCallAndReopenUntilItHeals) {
+  Arm(FailFrom(1, {StorageFault::kIoError}));
+  EXPECT_FALSE(store_->Enqueue({}).has_value());
+  EXPECT_FALSE(store_->Claim({.worker = "w1", .max_jobs = 1, .lease_ms = 1'000}).has_value());
+  EXPECT_FALSE(store_->Reopen().has_value());
+  EXPECT_GE(faulty_->injected(), 3);
+  Disarm();
+  ASSERT_TRUE(store_->Reopen().has_value());
+  EXPECT_TRUE(store_->Enqueue({}).has_value());
+  EXPECT_EQ(clean_->ReadSnapshot()->jobs.size(), 1u);
+}
+
+TEST_P(StoreFaultTest, InAGroupAFailedCallUndoesOnlyItsOwnWrites) {
+  ASSERT_TRUE(store_->BeginGroup().has_value());
+  ASSERT_TRUE(store_->Enqueue({.key = "a"}).has_value());
+  // The second call fails after its first write: its savepoint undoes it.
+  int writes = 0;
+  Arm([&writes](BackendOp op, int64_t) -> std::optional<BackendFault> {
+    if (op == BackendOp::kWrite && ++writes == 2) return BackendFault{StorageFault::kDiskFull};
+    return std::nullopt;
+  });
+  EXPECT_EQ(store_->Enqueue({.key = "b"}).error().code, ErrorCode::kResourceExhausted);
+  Disarm();
+  ASSERT_TRUE(store_->Enqueue({.key = "c"}).has_value());
+  ASSERT_TRUE(store_->EndGroup().has_value());
+  auto jobs = clean_->ListJobs({});
+  ASSERT_TRUE(jobs.has_value());
+  std::vector<std::string> keys;
+  for (const Job& j : *jobs) keys.push_back(*j.key);
+  EXPECT_EQ(keys, (std::vector<std::string>{"a", "c"}));
+  EXPECT_EQ(clean_->ReadSnapshot()->audit.size(), 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreFaultTest, ::testing::ValuesIn(StorageBackends()),
                          [](const auto& info) { return info.param.name; });
 
 }  // namespace
