@@ -90,7 +90,7 @@ class Bench {
   PoolOptions Pool(const std::string& queue, bool drain) const {
     return {.concurrency = o_.consumers,
             .worker = {.name = "bench", .queue = queue, .lease_ms = 30'000, .fused = o_.fused},
-            .idle_wait_ms = 1,
+            .poll_ms = 1,
             .drain = drain,
             .claim_batch = o_.claim_batch};
   }

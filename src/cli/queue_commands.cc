@@ -479,15 +479,16 @@ int Work(const WorkArgs& a) {
                                  .seed = static_cast<uint64_t>(WallClock().NowMs()) ^
                                          static_cast<uint64_t>(getpid()),
                                  .fused = !a.split_steps},
-                      .idle_wait_ms = w.poll_ms,
-                      .sweep_every_ms = std::max<DurationMs>(w.lease_ms / 3, 100),
+                      .poll_ms = w.poll_ms,
                       .drain = a.drain,
                       .retain = w.retain};
-  WorkerPool pool(
-      open,
-      ExecHandler({.command = a.exec, .heartbeat_ms = w.lease_ms / 3, .timeout_ms = w.timeout_ms},
-                  waiter, WallClock()),
-      options, waiter, [](const std::string& line) { fmt::print(stderr, "lab: {}\n", line); });
+  WorkerPool pool(open,
+                  ExecHandler({.command = a.exec,
+                               .heartbeat_ms = CadenceFor(w.lease_ms).heartbeat_ms,
+                               .timeout_ms = w.timeout_ms},
+                              waiter, WallClock()),
+                  options, waiter,
+                  [](const std::string& line) { fmt::print(stderr, "lab: {}\n", line); });
   PoolStats stats = pool.Run();
 
   const char* why = stats.fatal ? "error" : stats.drained ? "queue drained" : "signal";

@@ -26,6 +26,7 @@ struct SimFlags {
   std::string workers;
   bool no_swarm = false;
   bool external_keys = false;
+  bool store_faults = false;
   CLI::Option* store_opt = nullptr;
   CLI::Option* guards_opt = nullptr;
   CLI::Option* keys_opt = nullptr;
@@ -43,13 +44,17 @@ struct SimFlags {
     keys_opt = cmd->add_flag("--external-keys", external_keys,
                              "The handler makes its effect as a call to a downstream system that "
                              "deduplicates by the key the engine gives it (JobContext::key)");
+    cmd->add_flag("--store-faults", store_faults,
+                  "Draw storage faults too: busy files, serialization failures, lost "
+                  "connections, I/O errors, a full disk and lost commit replies, on every "
+                  "worker's store handle and the sweeper's");
   }
   Result<SimOptions> Sim() const {
     LAB_ASSIGN_OR_RETURN(Guards g, Guards::Parse(guards));
     return SimOptions{.guards = g, .store = store, .external_honours_keys = external_keys};
   }
   Result<DrawOptions> Draw() const {
-    DrawOptions d{.swarm = !no_swarm};
+    DrawOptions d{.swarm = !no_swarm, .store_faults = store_faults};
     if (!jobs.empty()) {
       LAB_ASSIGN_OR_RETURN(d.jobs, ParseInteger(jobs, "--jobs", 1, kMaxSimJobs));
     }
@@ -65,6 +70,7 @@ struct SimFlags {
     if (!workers.empty()) s += fmt::format(" --workers {}", workers);
     if (no_swarm) s += " --no-swarm";
     if (external_keys) s += " --external-keys";
+    if (store_faults) s += " --store-faults";
     return s;
   }
   // Records the run's flags in a schedule written out.
@@ -188,6 +194,10 @@ int Explore(const ExploreArgs& a) {
              result->seeds_run, result->events, secs,
              Rate(static_cast<double>(result->seeds_run) / secs),
              Rate(static_cast<double>(result->events) / secs));
+  if (a.flags.store_faults) {
+    fmt::print("storage faults: {} injected, {} store errors handled, {} handles reopened\n",
+               result->store_faults_fired, result->store_errors, result->reopens);
+  }
   return code;
 }
 
@@ -225,9 +235,11 @@ int Replay(ReplayArgs a) {
     if (!loaded) return FailWith(loaded.error());
     schedule = std::move(*loaded);
     a.flags.TakeFrom(schedule);
-    fmt::print("schedule {}: seed {}, {} jobs, {} workers, {} faults, {} handler outcomes\n",
-               a.schedule_file, schedule.seed, schedule.jobs.size(), schedule.workers,
-               schedule.faults.size(), schedule.handlers.size());
+    fmt::print(
+        "schedule {}: seed {}, {} jobs, {} workers, {} faults, {} handler outcomes, {} storage "
+        "faults\n",
+        a.schedule_file, schedule.seed, schedule.jobs.size(), schedule.workers,
+        schedule.faults.size(), schedule.handlers.size(), schedule.store_faults.size());
   }
   auto sim = a.flags.Sim();
   if (!sim) return FailWith(sim.error());
@@ -246,6 +258,10 @@ int Replay(ReplayArgs a) {
   if (a.timeline) fmt::print("{}", FormatTimeline(trace.events()));
   fmt::print("{} events, {} faults fired, ended at t={}ms, trace hash {:016x}\n", r->events,
              r->faults_fired, r->end_ms, r->trace_hash);
+  if (r->store_faults_fired > 0) {
+    fmt::print("{} storage faults injected, {} store errors handled, {} handles reopened\n",
+               r->store_faults_fired, r->store_errors, r->reopens);
+  }
   if (r->violations.empty()) {
     fmt::print("every invariant holds (guards {})\n", a.flags.guards);
     return kExitOk;

@@ -91,28 +91,29 @@ Result<std::unique_ptr<Store>> OpenStore(std::string_view url, Clock& clock,
   return std::unique_ptr<Store>(std::move(store));
 }
 
+Result<std::shared_ptr<StoreBackend>> OpenBackend(std::string_view url,
+                                                  const QueueOptions& options) {
+  LAB_ASSIGN_OR_RETURN(StoreUrl parsed, ParseStoreUrl(url));
+  if (parsed.kind == StoreKind::kMemory) return std::make_shared<MemoryBackend>();
+  if (parsed.kind == StoreKind::kPostgres) {
+    LAB_ASSIGN_OR_RETURN(
+        std::shared_ptr<StoreBackend> pg,
+        PostgresBackend::Open(
+            {.conninfo = parsed.path, .schema = parsed.schema, .create = options.create}));
+    return pg;
+  }
+  LAB_ASSIGN_OR_RETURN(std::shared_ptr<StoreBackend> sqlite,
+                       SqliteBackend::Open({.path = parsed.path,
+                                            .vfs = options.sqlite_vfs,
+                                            .synchronous = parsed.synchronous,
+                                            .create = options.create}));
+  return sqlite;
+}
+
 Result<std::unique_ptr<RecordStore>> OpenRecordStore(std::string_view url, Clock& clock,
                                                      const QueueOptions& options) {
-  LAB_ASSIGN_OR_RETURN(StoreUrl parsed, ParseStoreUrl(url));
-  const StoreOptions store_options = StoreOptionsFor(options.guards);
-  std::unique_ptr<RecordStore> store;
-  if (parsed.kind == StoreKind::kMemory) {
-    store = MakeMemoryStore(clock, store_options);
-  } else if (parsed.kind == StoreKind::kPostgres) {
-    LAB_ASSIGN_OR_RETURN(store, OpenPostgresStore({.conninfo = parsed.path,
-                                                   .schema = parsed.schema,
-                                                   .create = options.create,
-                                                   .store = store_options},
-                                                  clock));
-  } else {
-    LAB_ASSIGN_OR_RETURN(store, OpenSqliteStore({.path = parsed.path,
-                                                 .vfs = options.sqlite_vfs,
-                                                 .synchronous = parsed.synchronous,
-                                                 .create = options.create,
-                                                 .store = store_options},
-                                                clock));
-  }
-  return store;
+  LAB_ASSIGN_OR_RETURN(std::shared_ptr<StoreBackend> backend, OpenBackend(url, options));
+  return std::make_unique<RecordStore>(std::move(backend), clock, StoreOptionsFor(options.guards));
 }
 
 Result<std::unique_ptr<Queue>> Queue::Open(std::string_view url, Clock& clock,

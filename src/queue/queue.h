@@ -60,6 +60,10 @@ Result<StoreUrl> ParseStoreUrl(std::string_view url);
 // what Queue::Open opens, for a caller that decorates it before Adopt.
 Result<std::unique_ptr<Store>> OpenStore(std::string_view url, Clock& clock,
                                          const QueueOptions& options);
+// The storage backend behind `url`, for a caller that shares it between
+// several handles or decorates it (store/fault_backend.h).
+Result<std::shared_ptr<StoreBackend>> OpenBackend(std::string_view url,
+                                                  const QueueOptions& options);
 // The same, as the RecordStore a CommitGroup runs (store/group_commit.h).
 Result<std::unique_ptr<RecordStore>> OpenRecordStore(std::string_view url, Clock& clock,
                                                      const QueueOptions& options);

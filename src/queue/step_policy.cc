@@ -1,5 +1,7 @@
 #include "queue/step_policy.h"
 
+#include <algorithm>
+
 #include "core/assert.h"
 #include "core/enum_names.h"
 
@@ -40,6 +42,33 @@ AfterError DecideAfterStepError(const StepError& e) {
     return AfterError::kRetry;
   }
   return AfterError::kGiveUpJob;
+}
+
+Cadence CadenceFor(DurationMs lease_ms) {
+  LAB_ASSERT(lease_ms > 0);
+  Cadence c{.lease_ms = lease_ms,
+            .heartbeat_ms = std::max<DurationMs>(1, lease_ms / 3),
+            .sweep_ms = std::max<DurationMs>(lease_ms / 3, 100),
+            .poll_ms = std::clamp<DurationMs>(lease_ms / 10, 50, 500),
+            .min_backoff_ms = 50};
+  c.max_backoff_ms = std::clamp<DurationMs>(lease_ms / 4, c.min_backoff_ms, 2'000);
+  return c;
+}
+
+DurationMs Backoff::Next() {
+  wait_ = std::clamp(wait_ * 2, min_, max_);
+  return wait_;
+}
+
+TimeMs LivenessBound(const LivenessInputs& in) {
+  LAB_ASSERT(in.workers >= 1 && in.max_attempts >= 1 && in.jobs >= 0);
+  // A claim, a begin, the handler, a commit, a finish: five steps an attempt.
+  constexpr int kStepsPerAttempt = 5;
+  const Cadence& c = in.cadence;
+  const DurationMs per_attempt = kStepsPerAttempt * in.step_ms + c.lease_ms + c.sweep_ms +
+                                 in.retry.max_delay_ms + c.poll_ms + c.max_backoff_ms;
+  const int64_t share = in.jobs / in.workers + 1;
+  return in.quiet_from_ms + in.restart_ms + share * in.max_attempts * per_attempt;
 }
 
 AfterError DecideAfterOpenError(ErrorCode code) {

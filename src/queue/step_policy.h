@@ -1,5 +1,8 @@
-// What a worker does after a store call fails: one pure decision, taken by
-// the worker pool after every failed step and every failed open.
+// The worker loop's policy, in one place for the worker pool (threads) and
+// the simulator (events): what a worker does after a store call fails (one
+// pure decision, taken after every failed step and every failed open), how
+// long it backs off, the cadences derived from the lease (heartbeat, sweep,
+// poll), and the liveness bound they imply.
 //
 // A worker that holds a valid lease retries the failed step (begin, commit,
 // finish, fail) with backoff for as long as the lease can be kept, and gives
@@ -14,6 +17,7 @@
 
 #include "core/clock.h"
 #include "core/status.h"
+#include "queue/retry_policy.h"
 #include "queue/worker.h"
 
 namespace lab {
@@ -43,5 +47,57 @@ bool IsFatal(ErrorCode code);
 AfterError DecideAfterStepError(const StepError& error);
 // Opening a store handle failed: kRetry (after the backoff) or kStop.
 AfterError DecideAfterOpenError(ErrorCode code);
+
+// How often a worker loop does each thing, all derived from the lease.
+struct Cadence {
+  DurationMs lease_ms = 0;
+  // A held lease is extended every third of it: two beats can be lost
+  // before it ends.
+  DurationMs heartbeat_ms = 0;
+  // The reaper and the reconciler: a third of a lease (at least 100 ms), so
+  // an expired lease is taken over within 4/3 of a lease.
+  DurationMs sweep_ms = 0;
+  // An idle worker claims again after a tenth of a lease, within [50, 500] ms.
+  DurationMs poll_ms = 0;
+  // A failed step is retried after a wait that doubles from the least to
+  // the most: a quarter of a lease, within [50, 2000] ms.
+  DurationMs min_backoff_ms = 0;
+  DurationMs max_backoff_ms = 0;
+};
+
+Cadence CadenceFor(DurationMs lease_ms);
+
+// The wait before the next try after a failed step: doubling from the
+// cadence's least to its most; Reset after a step succeeds.
+class Backoff {
+ public:
+  explicit Backoff(const Cadence& cadence)
+      : min_(cadence.min_backoff_ms), max_(cadence.max_backoff_ms) {}
+  DurationMs Next();
+  void Reset() { wait_ = 0; }
+
+ private:
+  DurationMs min_;
+  DurationMs max_;
+  DurationMs wait_ = 0;
+};
+
+// What bounds how long a run takes once faults stop.
+struct LivenessInputs {
+  Cadence cadence;
+  RetryPolicy retry;
+  int jobs = 0;
+  int workers = 1;
+  int max_attempts = 1;
+  TimeMs quiet_from_ms = 0;   // No fault after this.
+  DurationMs restart_ms = 0;  // The longest a crashed worker stays down.
+  DurationMs step_ms = 0;     // The longest one step (a store call, a handler) takes.
+};
+
+// When every job must be terminal: after the last fault, every worker is
+// back within restart_ms; then each worker's share of jobs takes at most
+// max_attempts attempts, each bounded by its steps, a lost lease and the
+// sweep that takes it over, the longest retry delay, a poll and a backoff.
+TimeMs LivenessBound(const LivenessInputs& in);
 
 }  // namespace lab

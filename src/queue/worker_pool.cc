@@ -16,8 +16,6 @@ namespace lab {
 
 namespace {
 
-constexpr DurationMs kMinBackoffMs = 50;
-
 // What the pool's loop asks of the worker it drives, one job at a time
 // (Worker) or a batch (BatchWorker).
 std::string Describe(const Worker& worker) {
@@ -60,11 +58,14 @@ WorkerPool::WorkerPool(QueueOpener open, Handler handler, PoolOptions options, W
     : open_(std::move(open)),
       handler_(std::move(handler)),
       options_(std::move(options)),
+      cadence_(CadenceFor(options_.worker.lease_ms)),
       waiter_(waiter),
       log_(std::move(log)) {
   LAB_ASSERT(open_ != nullptr && handler_ != nullptr);
   LAB_ASSERT(options_.concurrency >= 1);
-  LAB_ASSERT(options_.idle_wait_ms > 0 && options_.sweep_every_ms > 0);
+  if (options_.poll_ms) cadence_.poll_ms = *options_.poll_ms;
+  if (options_.sweep_ms) cadence_.sweep_ms = *options_.sweep_ms;
+  LAB_ASSERT(cadence_.poll_ms > 0 && cadence_.sweep_ms > 0);
 }
 
 PoolStats WorkerPool::Run() {
@@ -99,11 +100,7 @@ void WorkerPool::RunThreadWith(int index) {
   wo.seed += static_cast<uint64_t>(index);
   std::unique_ptr<Queue> queue;
   std::unique_ptr<W> worker;
-  DurationMs backoff = 0;
-  auto next_backoff = [&] {
-    backoff = std::clamp(backoff * 2, kMinBackoffMs, options_.max_backoff_ms);
-    return backoff;
-  };
+  Backoff backoff(cadence_);
   auto close_queue = [&] {
     if (queue) counters_.reconnects += queue->store().reconnects();
     worker.reset();
@@ -120,7 +117,7 @@ void WorkerPool::RunThreadWith(int index) {
         if (DecideAfterOpenError(opened.error().code) == AfterError::kStop) {
           return StopFatally(opened.error(), "opening the queue");
         }
-        waiter_.WaitMs(next_backoff());
+        waiter_.WaitMs(backoff.Next());
         continue;
       }
       queue = std::move(*opened);
@@ -139,7 +136,7 @@ void WorkerPool::RunThreadWith(int index) {
     if (!step) {
       ++counters_.errors;
       const Error& error = step.error();
-      const DurationMs wait = next_backoff();
+      const DurationMs wait = backoff.Next();
       const AfterError action =
           DecideAfterStepError({.code = error.code,
                                 .phase = worker->phase(),
@@ -175,7 +172,7 @@ void WorkerPool::RunThreadWith(int index) {
       }
       LAB_UNREACHABLE("unknown action");
     }
-    backoff = 0;
+    backoff.Reset();
     Count(Tally(*step, *worker));
     if (step->kind != StepKind::kNoJob) continue;
     if (options_.drain && Drained(*queue)) {
@@ -183,7 +180,7 @@ void WorkerPool::RunThreadWith(int index) {
       waiter_.Stop();
       return close_queue();
     }
-    waiter_.WaitMs(options_.idle_wait_ms);
+    waiter_.WaitMs(cadence_.poll_ms);
   }
 }
 
@@ -217,7 +214,7 @@ void WorkerPool::MaybeSweep(Queue& queue) {
   const TimeMs now = queue.clock().NowMs();
   TimeMs due = next_sweep_ms_.load();
   if (now < due) return;
-  if (!next_sweep_ms_.compare_exchange_strong(due, now + options_.sweep_every_ms)) return;
+  if (!next_sweep_ms_.compare_exchange_strong(due, now + cadence_.sweep_ms)) return;
   if (auto reaped = queue.Reap(); !reaped) {
     ++counters_.errors;
     Log(fmt::format("reaper: {}", reaped.error().ToString()));

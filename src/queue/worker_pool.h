@@ -2,10 +2,11 @@
 // jobs until told to stop or, with drain, until the queue has no job left.
 //
 // Each thread opens its own store handle (a Store is one thread's), claims
-// one job at a time and runs it through the Worker's steps. An idle thread
-// waits `idle_wait_ms` before claiming again; whichever idle thread finds the
-// sweep due runs the reaper and the reconciler (every `sweep_every_ms`), so a
-// job whose worker process was killed is taken over once its lease expires.
+// one job at a time and runs it through the Worker's steps. The cadences
+// come from the lease (CadenceFor, step_policy.h, which the simulator runs
+// too): an idle thread waits a poll before claiming again; whichever idle
+// thread finds the sweep due runs the reaper and the reconciler, so a job
+// whose worker process was killed is taken over once its lease expires.
 // After a failed step the pool does what DecideAfterStepError says
 // (step_policy.h): a transient error is retried with backoff while the lease
 // lasts, and only a lease that cannot be kept makes the thread give the job
@@ -31,6 +32,7 @@
 #include "core/waiter.h"
 #include "queue/batch_worker.h"
 #include "queue/queue.h"
+#include "queue/step_policy.h"
 #include "queue/worker.h"
 
 namespace lab {
@@ -38,9 +40,10 @@ namespace lab {
 struct PoolOptions {
   int concurrency = 1;
   WorkerOptions worker;  // Thread i is "<name>/<i>" with seed + i.
-  DurationMs idle_wait_ms = 250;
-  DurationMs sweep_every_ms = 1'000;
-  DurationMs max_backoff_ms = 2'000;
+  // The cadences are CadenceFor(worker.lease_ms) (step_policy.h); these
+  // override the idle poll and the sweep.
+  std::optional<DurationMs> poll_ms;
+  std::optional<DurationMs> sweep_ms;
   bool drain = false;
   // Jobs a thread claims, runs and records at a time: above 1, each thread
   // is a BatchWorker (two durable transactions a batch); 1, a Worker.
@@ -102,6 +105,7 @@ class WorkerPool {
   QueueOpener open_;
   Handler handler_;
   PoolOptions options_;
+  Cadence cadence_;
   Waiter& waiter_;
   PoolLog log_;
   std::atomic<TimeMs> next_sweep_ms_{0};

@@ -40,8 +40,8 @@ class WorkerPoolTest : public ::testing::Test {
             .worker = {.name = "pool",
                        .lease_ms = 30'000,
                        .retry = {.base_delay_ms = 1, .max_delay_ms = 2}},
-            .idle_wait_ms = 5,
-            .sweep_every_ms = 50,
+            .poll_ms = 5,
+            .sweep_ms = 50,
             .drain = true};
   }
   Result<JobDetail> Detail(JobId id) { return Admin()->store().InspectJob(id); }
@@ -360,7 +360,7 @@ TEST_F(WorkerPoolTest, ExecHeartbeatsACommandThatOutlivesItsLease) {
   options.worker.lease_ms = 1'000;
   // The idle thread sweeps often and would take the job over after a
   // missed heartbeat (seen: with heartbeat_ms above the lease this fails).
-  options.sweep_every_ms = 20;
+  options.sweep_ms = 20;
   WorkerPool pool(Opener(),
                   ExecHandler({.command = "sleep 2.5", .heartbeat_ms = 100}, waiter_, clock_),
                   options, waiter_);

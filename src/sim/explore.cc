@@ -28,6 +28,9 @@ Result<ExploreResult> Explore(const ExploreOptions& options, Clock& wall,
     LAB_ASSIGN_OR_RETURN(SimResult r, Simulate(schedule, options.sim));
     ++out.seeds_run;
     out.events += r.events;
+    out.store_faults_fired += r.store_faults_fired;
+    out.store_errors += r.store_errors;
+    out.reopens += r.reopens;
     if (progress) progress(out.seeds_run, out.events);
     if (!r.violations.empty()) {
       out.failure = std::move(r);
@@ -73,6 +76,7 @@ Schedule WithoutLastWorker(const Schedule& s) {
   --c.workers;
   c.fused_workers = std::min(c.fused_workers, c.workers);
   std::erase_if(c.faults, [&](const ScheduledFault& f) { return f.worker >= c.workers; });
+  std::erase_if(c.store_faults, [&](const ScheduledStoreFault& f) { return f.actor >= c.workers; });
   return c;
 }
 
@@ -118,7 +122,8 @@ Result<ShrinkResult> Shrink(const Schedule& failing, const SimOptions& options,
     LAB_ASSIGN_OR_RETURN(bool pj, ShrinkList(best, &Schedule::jobs, still_fails));
     LAB_ASSIGN_OR_RETURN(bool pf, ShrinkList(best, &Schedule::faults, still_fails));
     LAB_ASSIGN_OR_RETURN(bool ph, ShrinkList(best, &Schedule::handlers, still_fails));
-    progress = progress || pj || pf || ph;
+    LAB_ASSIGN_OR_RETURN(bool ps, ShrinkList(best, &Schedule::store_faults, still_fails));
+    progress = progress || pj || pf || ph || ps;
   }
   LAB_ASSIGN_OR_RETURN(SimResult final_run, Simulate(best, quiet));
   return ShrinkResult{std::move(best), std::move(final_run), target, runs + 1};

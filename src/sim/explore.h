@@ -3,7 +3,7 @@
 // Explore runs seed after seed (each drawing its own schedule) until a run
 // violates an invariant, the seed count is reached, or the wall-clock
 // budget is spent. Shrink takes a failing schedule and deletes faults,
-// handler outcomes, jobs and workers one piece at a time, keeping each
+// handler outcomes, storage faults, jobs and workers one piece at a time, keeping each
 // deletion only if the same invariant still fails, until nothing more can
 // go. Thread-safety: single-threaded; the wall clock is only a budget and
 // never an input to a run.
@@ -36,6 +36,11 @@ struct ExploreResult {
   uint64_t next_seed = 0;  // The first seed not run: where to resume.
   bool interrupted = false;
   uint64_t events = 0;
+  // Storage faults injected, store errors handled and handles reopened,
+  // summed over the seeds run (DrawOptions::store_faults).
+  int64_t store_faults_fired = 0;
+  int64_t store_errors = 0;
+  int64_t reopens = 0;
   DurationMs elapsed_ms = 0;
   std::optional<SimResult> failure;  // The first violating run, if any.
   DrawnConfig failure_config;

@@ -41,11 +41,12 @@ int Schedule::MaxAttempts() const {
 
 std::string DrawnConfig::ToString() const {
   return fmt::format(
-      "jobs={} workers={} lease={}ms p_crash={:.3f} p_pause={:.3f} p_delay={:.3f} "
-      "p_skew={:.3f} p_transient={:.3f} p_permanent={:.3f} p_slow={:.3f} p_jump={:.3f} "
-      "p_poison={:.3f} p_lost_reply={:.3f} fused_workers={} claim_batch={}",
-      jobs, workers, lease_ms, p_crash, p_pause, p_delay, p_skew, p_transient, p_permanent, p_slow,
-      p_jump, p_poison, p_lost_reply, fused_workers, claim_batch);
+             "jobs={} workers={} lease={}ms p_crash={:.3f} p_pause={:.3f} p_delay={:.3f} "
+             "p_skew={:.3f} p_transient={:.3f} p_permanent={:.3f} p_slow={:.3f} p_jump={:.3f} "
+             "p_poison={:.3f} p_lost_reply={:.3f} fused_workers={} claim_batch={}",
+             jobs, workers, lease_ms, p_crash, p_pause, p_delay, p_skew, p_transient, p_permanent,
+             p_slow, p_jump, p_poison, p_lost_reply, fused_workers, claim_batch) +
+         (p_store > 0 ? fmt::format(" p_store={:.4f}", p_store) : "");
 }
 
 Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* drawn) {
@@ -59,6 +60,7 @@ Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* dr
   // earlier draw (and every recorded seed) as it was.
   Rng extra_rng = root.Split();
   Rng steps_rng = root.Split();
+  Rng store_rng = root.Split();
 
   DrawnConfig c;
   if (options.swarm) {
@@ -170,6 +172,21 @@ Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* dr
     });
     if (!taken) s.faults.push_back({w, step, FaultKind::kJump, ahead});
   }
+  if (options.store_faults) {
+    // Storage faults on every handle: about eight primitives a step.
+    c.p_store = options.swarm ? Between(store_rng, 0.001, 0.02) : 0.005;
+    constexpr StorageFault kRecoverable[] = {
+        StorageFault::kBusy,    StorageFault::kSerialization, StorageFault::kConnectionLost,
+        StorageFault::kIoError, StorageFault::kDiskFull,      StorageFault::kReplyLost};
+    const int64_t calls = 8LL * steps_per_worker;
+    for (int actor = kSweeperActor; actor < c.workers; ++actor) {
+      for (int64_t call = 1; call <= calls; ++call) {
+        if (!store_rng.Chance(c.p_store)) continue;
+        const auto kind = kRecoverable[store_rng.Uniform(std::size(kRecoverable))];
+        s.store_faults.push_back({actor, call, kind, store_rng.Chance(0.5)});
+      }
+    }
+  }
   if (drawn != nullptr) *drawn = c;
   return s;
 }
@@ -209,6 +226,12 @@ std::string ScheduleToJson(const Schedule& s) {
                              {"attempt", h.attempt},
                              {"outcome", ToString(h.outcome)},
                              {"duration_ms", h.duration_ms}});
+  }
+  for (const auto& f : s.store_faults) {
+    j["store_faults"].push_back({{"actor", f.actor},
+                                 {"call", f.call},
+                                 {"fault", ToString(f.fault)},
+                                 {"applied", f.applied}});
   }
   if (s.guards) j["guards"] = *s.guards;
   if (s.store) j["store"] = *s.store;
@@ -284,6 +307,21 @@ Result<void> ValidateSchedule(const Schedule& s) {
       return std::unexpected(Invalid(where + ": listed twice"));
     }
   }
+  std::set<std::pair<int, int64_t>> store_fault_at;
+  for (size_t i = 0; i < s.store_faults.size(); ++i) {
+    const ScheduledStoreFault& f = s.store_faults[i];
+    const std::string where = fmt::format("store fault {} ({})", i, ToString(f.fault));
+    LAB_RETURN_IF_ERROR(InRange(where + " actor", f.actor, kSweeperActor, s.workers - 1));
+    LAB_RETURN_IF_ERROR(InRange(where + " call", f.call, 1, kMaxSimStoreCall));
+    if (f.fault == StorageFault::kCorrupt) {
+      return std::unexpected(Invalid(
+          where + ": corrupt data stops a worker for good; a simulated run cannot recover it"));
+    }
+    if (!store_fault_at.emplace(f.actor, f.call).second) {
+      return std::unexpected(Invalid(
+          fmt::format("{}: handle {} already has a fault at call {}", where, f.actor, f.call)));
+    }
+  }
   for (size_t i = 0; i < s.expect.size(); ++i) {
     if (auto g = Guards::Parse(s.expect[i].guards); !g) {
       return std::unexpected(Invalid(fmt::format("expectation {}: {}", i, g.error().message)));
@@ -331,6 +369,18 @@ Result<Schedule> ScheduleFromJson(const std::string& text) {
       }
       s.handlers.push_back({h.at("job").get<std::string>(), h.at("attempt").get<int>(), *parsed,
                             h.at("duration_ms").get<DurationMs>()});
+    }
+    if (j.contains("store_faults")) {
+      for (const auto& f : j.at("store_faults")) {
+        const std::string name = f.at("fault").get<std::string>();
+        const auto parsed = ParseStorageFault(name);
+        if (!parsed) {
+          return MakeError(ErrorCode::kInvalidArgument,
+                           "schedule file: unknown store fault " + name);
+        }
+        s.store_faults.push_back({f.at("actor").get<int>(), f.at("call").get<int64_t>(), *parsed,
+                                  f.value("applied", false)});
+      }
     }
     if (j.contains("guards")) s.guards = j.at("guards").get<std::string>();
     if (j.contains("store")) s.store = j.at("store").get<std::string>();

@@ -19,6 +19,7 @@
 #include "check/invariants.h"
 #include "core/clock.h"
 #include "core/status.h"
+#include "store/fault_backend.h"
 
 namespace lab {
 
@@ -59,6 +60,21 @@ struct ScheduledFault {
   double rate = 1.0;  // kSkew only.
 };
 
+// The handle a store fault is injected on: a worker's (0 .. workers-1) or
+// the control plane's, which runs the reaper and the reconciler.
+inline constexpr int kSweeperActor = -1;
+
+// A storage fault (fault_backend.h) at the `call`-th storage primitive of
+// one handle (counted from 1 over the run, reopens included), in the fault
+// window: what a busy file, a lost connection or a failed sync does to the
+// engine, and whether a commit whose outcome is unknown was applied.
+struct ScheduledStoreFault {
+  int actor = 0;  // A worker index, or kSweeperActor.
+  int64_t call = 1;
+  StorageFault fault = StorageFault::kIoError;
+  bool applied = false;
+};
+
 struct ScheduledHandler {
   std::string job_key;
   int attempt = 1;
@@ -83,6 +99,7 @@ struct Schedule {
   std::vector<ScheduledJob> jobs;
   std::vector<ScheduledFault> faults;
   std::vector<ScheduledHandler> handlers;
+  std::vector<ScheduledStoreFault> store_faults;
   // How the schedule was run when it was written (lab shrink records them),
   // so a replay of the file reproduces the failure without repeating flags.
   std::optional<std::string> guards;  // As --guards takes it.
@@ -100,6 +117,7 @@ inline constexpr int kMaxSimJobs = 10'000;
 inline constexpr int kMaxSimAttempts = 1'000;
 inline constexpr int kMaxSimStep = 1'000'000;
 inline constexpr int kMaxSimClaimBatch = 100;
+inline constexpr int64_t kMaxSimStoreCall = 100'000'000;
 inline constexpr DurationMs kMaxSimLeaseMs = 24 * 3'600'000LL;
 inline constexpr TimeMs kMaxSimTimeMs = 7 * 24 * 3'600'000LL;
 
@@ -107,7 +125,9 @@ inline constexpr TimeMs kMaxSimTimeMs = 7 * 24 * 3'600'000LL;
 // is a valid key and unique, and it arrives within the fault window; each
 // fault names an existing worker, once per (worker, step); each handler
 // outcome names an existing job and an attempt the job can reach, once per
-// (job, attempt); each expectation's guards parse. kInvalidArgument says
+// (job, attempt); each store fault names a worker or the sweeper, once per
+// (handle, call), and not kCorrupt (corrupt data stops a worker for good:
+// not a fault a run can recover from); each expectation's guards parse. kInvalidArgument says
 // which entry and why.
 Result<void> ValidateSchedule(const Schedule& schedule);
 
@@ -115,6 +135,9 @@ struct DrawOptions {
   bool swarm = true;           // Draw workers, jobs, lease and fault rates per seed.
   std::optional<int> jobs;     // Fix the number of jobs.
   std::optional<int> workers;  // Fix the number of workers.
+  // Storage faults too (busy, lost connections, I/O errors, a full disk,
+  // lost replies) on every handle, at a rate drawn per seed.
+  bool store_faults = false;
 };
 
 // The configuration a seed drew, for printing.
@@ -125,6 +148,7 @@ struct DrawnConfig {
   double p_crash = 0, p_pause = 0, p_delay = 0, p_skew = 0;
   double p_transient = 0, p_permanent = 0, p_slow = 0;
   double p_jump = 0, p_poison = 0, p_lost_reply = 0;
+  double p_store = 0;  // A storage primitive fails (with DrawOptions::store_faults).
   int fused_workers = 0;
   int claim_batch = 1;
 

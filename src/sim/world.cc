@@ -14,7 +14,9 @@
 #include "core/rng.h"
 #include "core/scratch_dir.h"
 #include "queue/batch_worker.h"
+#include "queue/step_policy.h"
 #include "queue/worker.h"
+#include "store/fault_backend.h"
 #include "store/fault_store.h"
 
 namespace lab {
@@ -34,6 +36,10 @@ struct Event {
 
 // How long a worker killed by a poison job takes to come back.
 constexpr DurationMs kPoisonRestartMs = 1'000;
+// The simulated workers' retry policy, and the longest a step takes (a
+// handler's run, outside slow-handler faults).
+constexpr RetryPolicy kSimRetry{.base_delay_ms = 200, .max_delay_ms = 5'000};
+constexpr DurationMs kMaxStepLatencyMs = 20;
 
 constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ULL;
 constexpr uint64_t kFnvPrime = 0x100000001b3ULL;
@@ -72,8 +78,18 @@ class HashingTraceSink final : public TraceSink {
   uint64_t hash_ = kFnvOffset;
 };
 
+// One process's connection to the store: its own handle (fail-stopped and
+// reopened on its own) over the run's one backend, behind a fault backend
+// that injects the schedule's storage faults for this actor.
+struct StoreHandle {
+  std::unique_ptr<Queue> queue;
+  RecordStore* store = nullptr;  // Owned by queue.
+};
+
 struct SimWorker {
   std::unique_ptr<OffsetClock> machine_clock;  // Its own clock (kJump sets it ahead).
+  StoreHandle handle;
+  Backoff backoff{Cadence{}};
   // Exactly one of the two: a worker of one job at a time, or of a batch.
   std::unique_ptr<Worker> worker;
   std::unique_ptr<BatchWorker> batch;
@@ -119,12 +135,26 @@ class World {
     for (const auto& j : s.jobs) {
       if (j.poison) poison_.insert(EffectKeyOf(j.key));
     }
+    for (const auto& f : s.store_faults) store_faults_.emplace(std::make_pair(f.actor, f.call), f);
+    cadence_.sweep_ms = s.reaper_interval_ms;  // The schedule's own sweep cadence.
   }
 
   Result<SimResult> Run();
 
  private:
   Result<void> Open();
+  StoreHandle MakeHandle(int actor);
+  // The schedule's storage fault for `actor`'s n-th primitive, if any (in
+  // the fault window only).
+  std::optional<BackendFault> StoreFault(int actor, BackendOp op, int64_t n);
+  // A failed step, handled as the worker pool handles it (step_policy.h):
+  // retry after a backoff, give the job up, reopen the handle, or stop.
+  // `held`: the jobs the worker held before the step; any of them may have
+  // ended (an unknown outcome that was applied), so each is looked at again.
+  Result<void> OnStepError(int w, const Error& error, const std::vector<JobId>& held);
+  // Gives worker w's job (or batch) up, releasing it if the store lets it.
+  Result<void> GiveUp(int w, const Error& error);
+  void ReopenHandle(StoreHandle& handle, const std::string& actor);
   void Push(TimeMs at, EventKind kind, int actor, uint64_t generation = 0) {
     events_.push(Event{at, next_seq_++, kind, actor, generation});
   }
@@ -151,19 +181,26 @@ class World {
   bool InFaultWindow() { return clock_.NowMs() < s_.fault_window_ms; }
   void Mix(uint64_t v) { hash_ = (hash_ ^ v) * kFnvPrime; }
   void Note(int w, std::string event, std::string text);
+  void NoteAs(std::string actor, std::string event, std::string text);
   // The whole-state consistency check; a finding is a bug in the engine or
   // the simulator, and stops the process.
   Result<void> DeepCheck();
 
   const Schedule& s_;
   const SimOptions& o_;
+  Cadence cadence_ = CadenceFor(s_.lease_ms);
   ManualClock clock_{0};
   Rng latency_;
   HashingTraceSink trace_;
   ExternalSystem external_;
   std::unique_ptr<ScratchDir> scratch_;
+  std::shared_ptr<StoreBackend> backend_;
+  // The producers' and the checkers' handle (no storage faults; lost
+  // enqueue replies through its FaultStore).
   std::unique_ptr<Queue> queue_;
+  StoreHandle sweeper_;  // The control plane's: the reaper and the reconciler.
   std::vector<SimWorker> workers_;
+  std::map<std::pair<int, int64_t>, ScheduledStoreFault> store_faults_;
   std::map<std::pair<int, int>, ScheduledFault> faults_;
   std::map<std::pair<std::string, int>, ScheduledHandler> handlers_;
   std::set<std::string> poison_;       // Effect keys of poison jobs.
@@ -182,6 +219,9 @@ class World {
   int arrived_ = 0;
   int faults_fired_ = 0;
   int handler_faults_fired_ = 0;
+  int store_faults_fired_ = 0;
+  int store_errors_ = 0;
+  int reopens_ = 0;
   bool cheap_violation_ = false;
 };
 
@@ -195,9 +235,10 @@ Result<void> World::Open() {
                      fmt::format("simulation store must be memory: or sqlite:, got '{}'", url));
   }
   const QueueOptions options{.guards = o_.guards, .trace = &trace_};
-  LAB_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(url, clock_, options));
+  LAB_ASSIGN_OR_RETURN(backend_, OpenBackend(url, options));
   auto faulty = std::make_unique<FaultStore>(
-      std::move(store), [this](StoreOp op, int) -> std::optional<InjectedFault> {
+      std::make_unique<RecordStore>(backend_, clock_, StoreOptionsFor(o_.guards)),
+      [this](StoreOp op, int) -> std::optional<InjectedFault> {
         if (op != StoreOp::kEnqueue || !lose_reply_) return std::nullopt;
         lose_reply_ = false;
         return InjectedFault{{ErrorCode::kUnknownOutcome, "the reply was lost on the way back"},
@@ -205,23 +246,112 @@ Result<void> World::Open() {
       });
   fault_store_ = faulty.get();
   queue_ = Queue::Adopt(std::move(faulty), clock_, options);
+  sweeper_ = MakeHandle(kSweeperActor);
   workers_.resize(static_cast<size_t>(s_.workers));
   for (int w = 0; w < s_.workers; ++w) {
     workers_[w].machine_clock = std::make_unique<OffsetClock>(clock_, 0);
+    workers_[w].handle = MakeHandle(w);
+    workers_[w].backoff = Backoff(cadence_);
+    Queue& queue = *workers_[w].handle.queue;
     const WorkerOptions wo{.name = fmt::format("w{}", w),
                            .lease_ms = s_.lease_ms,
-                           .retry = {.base_delay_ms = 200, .max_delay_ms = 5'000},
+                           .retry = kSimRetry,
                            .seed = s_.seed * 31 + static_cast<uint64_t>(w),
                            .own_clock = workers_[w].machine_clock.get(),
                            .fused = w < s_.fused_workers};
     auto handler = [this](const JobContext& ctx) { return Handle(ctx); };
     if (wo.fused && s_.claim_batch > 1) {
       workers_[w].batch =
-          std::make_unique<BatchWorker>(*queue_, handler, wo, s_.claim_batch, &external_);
+          std::make_unique<BatchWorker>(queue, handler, wo, s_.claim_batch, &external_);
     } else {
-      workers_[w].worker = std::make_unique<Worker>(*queue_, handler, wo, &external_);
+      workers_[w].worker = std::make_unique<Worker>(queue, handler, wo, &external_);
     }
   }
+  return {};
+}
+
+StoreHandle World::MakeHandle(int actor) {
+  auto faults = std::make_shared<FaultBackend>(
+      backend_, [this, actor](BackendOp op, int64_t n) { return StoreFault(actor, op, n); });
+  auto store = std::make_unique<RecordStore>(std::move(faults), clock_, StoreOptionsFor(o_.guards));
+  StoreHandle handle{.store = store.get()};
+  handle.queue =
+      Queue::Adopt(std::move(store), clock_, QueueOptions{.guards = o_.guards, .trace = &trace_});
+  return handle;
+}
+
+std::optional<BackendFault> World::StoreFault(int actor, BackendOp op, int64_t n) {
+  if (!InFaultWindow()) return std::nullopt;
+  auto it = store_faults_.find({actor, n});
+  if (it == store_faults_.end()) return std::nullopt;
+  const ScheduledStoreFault& f = it->second;
+  ++store_faults_fired_;
+  Mix(0x5f000000ULL + static_cast<uint64_t>(f.fault) * 2 + (f.applied ? 1 : 0));
+  NoteAs(actor == kSweeperActor ? "sweeper" : fmt::format("w{}", actor), "store-fault",
+         fmt::format("{} at storage call {} ({}){}", ToString(f.fault), n, ToString(op),
+                     op != BackendOp::kCommit || !OutcomeUnknownAtCommit(f.fault) ? ""
+                     : f.applied || f.fault == StorageFault::kReplyLost           ? ": committed"
+                                                                        : ": not committed"));
+  return BackendFault{f.fault, f.applied};
+}
+
+void World::ReopenHandle(StoreHandle& handle, const std::string& actor) {
+  auto reopened = handle.store->Reopen();
+  ++reopens_;
+  Mix(reopened ? 0x2e09e4ULL : 0x2e09e5ULL);
+  NoteAs(actor, "reopen",
+         reopened ? "store handle reopened" : "reopen failed: " + reopened.error().ToString());
+}
+
+Result<void> World::GiveUp(int w, const Error& error) {
+  SimWorker& sw = workers_[w];
+  std::vector<JobId> held;
+  for (const Lease* lease : HeldBy(sw)) held.push_back(lease->job.id);
+  if (held.empty()) return {};
+  auto released =
+      sw.batch ? sw.batch->GiveUp(error.ToString()) : sw.worker->GiveUp(error.ToString());
+  Mix(released ? 0x6e1ea5eULL : 0xabad0eULL);
+  Note(w, "give-up",
+       released ? "released its job(s)" : "release failed too: " + released.error().ToString());
+  for (JobId job : held) LAB_RETURN_IF_ERROR(Refresh(job));
+  return {};
+}
+
+Result<void> World::OnStepError(int w, const Error& error, const std::vector<JobId>& held) {
+  SimWorker& sw = workers_[w];
+  ++store_errors_;
+  const DurationMs wait = sw.backoff.Next();
+  const TimeMs expires =
+      sw.batch ? sw.batch->lease_expires_at_ms() : sw.worker->lease_expires_at_ms();
+  const AfterError action = DecideAfterStepError({.code = error.code,
+                                                  .phase = PhaseOf(sw),
+                                                  .now_ms = clock_.NowMs(),
+                                                  .lease_expires_at_ms = expires,
+                                                  .wait_ms = wait});
+  Mix(0xe0000000ULL + static_cast<uint64_t>(error.code) * 8 + static_cast<uint64_t>(action));
+  Note(w, "store-error", fmt::format("{}; next: {}", error.ToString(), ToString(action)));
+  switch (action) {
+    case AfterError::kRetry:
+      break;
+    case AfterError::kGiveUpJob:
+      LAB_RETURN_IF_ERROR(GiveUp(w, error));
+      break;
+    case AfterError::kReopen:
+      LAB_RETURN_IF_ERROR(GiveUp(w, error));
+      ReopenHandle(sw.handle, fmt::format("w{}", w));
+      break;
+    case AfterError::kStop:
+      // No operator in a simulated run to fix what waiting cannot heal.
+      return StepFailed(w, error);
+  }
+  for (JobId job : held) LAB_RETURN_IF_ERROR(Refresh(job));
+  if (error.code == ErrorCode::kUnknownOutcome) {
+    // A claim whose reply was lost leased jobs nobody knows of: the reaper
+    // will end those leases, so any open job may be among what it ends.
+    claimed_open_.insert(open_jobs_.begin(), open_jobs_.end());
+  }
+  Push(clock_.NowMs() + wait, EventKind::kStep, w, sw.generation);
+  EnsureHeartbeat(w);
   return {};
 }
 
@@ -253,8 +383,12 @@ HandlerResult World::Handle(const JobContext& ctx) {
 }
 
 void World::Note(int w, std::string event, std::string text) {
+  NoteAs(w < 0 ? "sim" : fmt::format("w{}", w), std::move(event), std::move(text));
+}
+
+void World::NoteAs(std::string actor, std::string event, std::string text) {
   trace_.Emit({.time_ms = clock_.NowMs(),
-               .actor = w < 0 ? "sim" : fmt::format("w{}", w),
+               .actor = std::move(actor),
                .event = std::move(event),
                .result = std::move(text)});
 }
@@ -302,6 +436,7 @@ void World::Kill(int w, DurationMs restart_after, const std::string& why) {
     sw.worker->Crash();
   }
   sw.alive = false;
+  sw.backoff.Reset();
   ++sw.generation;
   sw.heartbeat_pending = false;
   Note(w, "fault", fmt::format("{}; restart in {}ms", why, restart_after));
@@ -323,8 +458,10 @@ Result<void> World::Step(int w) {
   }
   if (sw.batch) return StepBatch(w);
   const WorkerPhase before = sw.worker->phase();
+  const JobId holding = sw.worker->lease() ? sw.worker->lease()->job.id : 0;
   auto r = sw.worker->Step();
-  if (!r) return StepFailed(w, r.error());
+  if (!r) return OnStepError(w, r.error(), {holding});
+  sw.backoff.Reset();
   ++sw.steps;
   Mix(static_cast<uint64_t>(r->kind) << 48 ^ static_cast<uint64_t>(r->job_id) << 24 ^
       static_cast<uint64_t>(r->execution_id));
@@ -362,7 +499,8 @@ Result<void> World::StepBatch(int w) {
   std::vector<JobId> held;
   for (const Lease* lease : HeldBy(sw)) held.push_back(lease->job.id);
   auto r = sw.batch->Step();
-  if (!r) return StepFailed(w, r.error());
+  if (!r) return OnStepError(w, r.error(), held);
+  sw.backoff.Reset();
   ++sw.steps;
   Mix(static_cast<uint64_t>(r->kind) << 48 ^ static_cast<uint64_t>(r->claimed) << 32 ^
       static_cast<uint64_t>(r->finished) << 16 ^ static_cast<uint64_t>(r->fenced));
@@ -383,10 +521,10 @@ void World::ScheduleNext(int w, const StepResult& r) {
   const TimeMs now = clock_.NowMs();
   DurationMs delay = latency_.Range(1, 10);
   if (r.kind == StepKind::kNoJob) {
-    delay = std::clamp<DurationMs>(s_.lease_ms / 10, 50, 500);
+    delay = cadence_.poll_ms;
   } else if (PhaseOf(sw) == WorkerPhase::kInProgress) {
     // The next step runs the handler (for a batch, each in turn); it takes this long.
-    delay = latency_.Range(1, 20);
+    delay = latency_.Range(1, kMaxStepLatencyMs);
     for (const Lease* lease : HeldBy(sw)) {
       auto it = handlers_.find({lease->job.EffectKey(), lease->token});
       if (InFaultWindow() && it != handlers_.end() && it->second.outcome == HandlerOutcome::kSlow) {
@@ -405,7 +543,7 @@ void World::EnsureHeartbeat(int w) {
   if (sw.heartbeat_pending || PhaseOf(sw) == WorkerPhase::kIdle) return;
   sw.heartbeat_pending = true;
   const auto interval =
-      static_cast<DurationMs>(static_cast<double>(s_.lease_ms / 3) * sw.clock_rate);
+      static_cast<DurationMs>(static_cast<double>(cadence_.heartbeat_ms) * sw.clock_rate);
   Push(clock_.NowMs() + std::max<DurationMs>(1, interval), EventKind::kHeartbeat, w, sw.generation);
 }
 
@@ -424,8 +562,10 @@ Result<void> World::Heartbeat(int w) {
   const bool dropped = HeldBy(sw).size() < held.size();
   Mix(beat && !dropped ? 0xbeef : 0xdead);
   if (!beat && beat.error().code != ErrorCode::kAborted) {
-    return MakeError(ErrorCode::kInternal, fmt::format("seed {}: w{} heartbeat failed: {}", s_.seed,
-                                                       w, beat.error().ToString()));
+    // The lease stays as it was; the next beat tries again, and a
+    // fail-stopped handle is reopened by the worker's next step.
+    ++store_errors_;
+    Note(w, "store-error", "heartbeat: " + beat.error().ToString());
   }
   if (dropped) {  // Fenced: the worker dropped the job (or some of its batch).
     for (JobId job : held) LAB_RETURN_IF_ERROR(Refresh(job));
@@ -481,6 +621,8 @@ Result<void> World::Dispatch(const Event& e) {
       if (e.generation != sw.generation) return {};  // From a previous incarnation.
       if (e.kind == EventKind::kRestart) {
         sw.alive = true;
+        // A new process: a new connection, if the old one had stopped.
+        if (sw.handle.store->failed()) ReopenHandle(sw.handle, fmt::format("w{}", e.actor));
         Note(e.actor, "restart", "worker process restarted");
         return Step(e.actor);
       }
@@ -489,11 +631,31 @@ Result<void> World::Dispatch(const Event& e) {
     }
     case EventKind::kReap:
     case EventKind::kReconcile: {
-      LAB_ASSIGN_OR_RETURN(int n,
-                           e.kind == EventKind::kReap ? queue_->Reap() : queue_->Reconcile());
-      Mix(static_cast<uint64_t>(n));
-      if (n > 0) LAB_RETURN_IF_ERROR(RefreshAll());
-      Push(clock_.NowMs() + s_.reaper_interval_ms, e.kind, -1);
+      Queue& q = *sweeper_.queue;
+      auto n = e.kind == EventKind::kReap ? q.Reap() : q.Reconcile();
+      if (n) {
+        Mix(static_cast<uint64_t>(*n));
+        if (*n > 0) LAB_RETURN_IF_ERROR(RefreshAll());
+      } else {
+        // The control plane runs the workers' policy, always idle.
+        ++store_errors_;
+        const AfterError action = DecideAfterStepError(
+            {.code = n.error().code, .phase = WorkerPhase::kIdle, .now_ms = clock_.NowMs()});
+        Mix(0xe1000000ULL + static_cast<uint64_t>(n.error().code) * 8 +
+            static_cast<uint64_t>(action));
+        NoteAs("sweeper", "store-error",
+               fmt::format("{}; next: {}", n.error().ToString(), ToString(action)));
+        if (action == AfterError::kStop) {
+          return MakeError(ErrorCode::kInternal,
+                           fmt::format("seed {}: sweeper: {}", s_.seed, n.error().ToString()));
+        }
+        if (action == AfterError::kReopen) ReopenHandle(sweeper_, "sweeper");
+        // The reaper sweeps in two transactions, and the first may have
+        // ended leases before the second failed (or the outcome is
+        // unknown): look at every job a sweep may have ended.
+        LAB_RETURN_IF_ERROR(RefreshAll());
+      }
+      Push(clock_.NowMs() + cadence_.sweep_ms, e.kind, -1);
       return {};
     }
   }
@@ -520,13 +682,16 @@ Result<SimResult> World::Run() {
   Push(s_.reaper_interval_ms, EventKind::kReap, -1);
   Push(s_.reaper_interval_ms + s_.reaper_interval_ms / 2, EventKind::kReconcile, -1);
 
-  // Liveness bound: after the last fault, every restart has happened within
-  // 3 leases; then each worker's share of jobs needs at most max_attempts
-  // attempts, each bounded by a lease, a reaper pass and the longest backoff.
-  const DurationMs per_attempt = s_.lease_ms + s_.reaper_interval_ms + 5'000 + 600;
-  const int64_t share = static_cast<int64_t>(s_.jobs.size()) / s_.workers + 1;
-  const TimeMs deadline =
-      s_.fault_window_ms + 3 * s_.lease_ms + share * s_.MaxAttempts() * per_attempt;
+  // Liveness bound (step_policy.h), from the cadences and the retry policy
+  // the workers run: the schedule draws restarts within 3 leases.
+  const TimeMs deadline = LivenessBound({.cadence = cadence_,
+                                         .retry = kSimRetry,
+                                         .jobs = static_cast<int>(s_.jobs.size()),
+                                         .workers = s_.workers,
+                                         .max_attempts = s_.MaxAttempts(),
+                                         .quiet_from_ms = s_.fault_window_ms,
+                                         .restart_ms = 3 * s_.lease_ms,
+                                         .step_ms = kMaxStepLatencyMs});
 
   SimResult result{
       .seed = s_.seed, .liveness_deadline_ms = deadline, .jobs = static_cast<int>(s_.jobs.size())};
@@ -597,6 +762,9 @@ Result<SimResult> World::Run() {
   result.end_ms = clock_.NowMs();
   result.faults_fired = faults_fired_;
   result.handler_faults_fired = handler_faults_fired_;
+  result.store_faults_fired = store_faults_fired_;
+  result.store_errors = store_errors_;
+  result.reopens = reopens_;
   return result;
 }
 

@@ -1,14 +1,19 @@
 // The simulated world: the production engine under a seeded, single-threaded
 // discrete-event schedule.
 //
-// Simulate() opens a real Queue (MemoryStore or a fresh SQLite file, behind
-// a FaultStore) on a simulated clock and runs the Schedule: jobs arrive
+// Simulate() opens a real store (memory or a fresh SQLite file) on a
+// simulated clock, gives every worker and the control plane its own handle
+// on it, each behind a FaultBackend that injects the schedule's storage
+// faults, and runs the Schedule: jobs arrive
 // (an enqueue whose reply is lost is sent again, as a producer would),
 // simulated workers run the production Worker steps one event at a time,
 // heartbeat while they hold a lease (unless paused or dead), crash, pause,
 // restart and have their machine clocks set ahead as the schedule says; a
 // poison job kills every worker that runs its handler; the reaper and
-// reconciler run periodically. Effects without the commit boundary go to a
+// reconciler run periodically on their own handle. A failed store call is
+// handled as the worker pool handles it (step_policy.h: retry after a
+// backoff, give the job up, reopen a fail-stopped handle), never by
+// stopping the run. Effects without the commit boundary go to a
 // simulated external system; with `external_honours_keys` the handler
 // itself calls that system, under the key the engine gives it, and the
 // system deduplicates by key. Cheap checks run after every event, the
@@ -57,6 +62,9 @@ struct SimResult {
   int jobs = 0;
   int faults_fired = 0;          // Worker faults (crash, pause, slow call, skew) that fired.
   int handler_faults_fired = 0;  // Handler outcomes (transient, permanent, slow) that fired.
+  int store_faults_fired = 0;    // Storage faults injected (Schedule::store_faults).
+  int store_errors = 0;          // Failed store calls the workers and the sweeper handled.
+  int reopens = 0;               // Store handles reopened after a fail-stop.
   // When the per-event check first saw a second effect for a job, if ever.
   std::optional<TimeMs> first_detected_ms;
   std::vector<Violation> violations;

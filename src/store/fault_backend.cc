@@ -29,6 +29,9 @@ constexpr EnumNames<StorageFault, 7> kFaults = {
 
 std::string_view ToString(BackendOp op) { return NameOf(kOps, op); }
 std::string_view ToString(StorageFault fault) { return NameOf(kFaults, fault); }
+std::optional<StorageFault> ParseStorageFault(std::string_view name) {
+  return ValueOf(kFaults, name);
+}
 
 bool OutcomeUnknownAtCommit(StorageFault fault) {
   return fault == StorageFault::kConnectionLost || fault == StorageFault::kIoError ||

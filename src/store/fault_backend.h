@@ -40,6 +40,7 @@ enum class StorageFault {
 
 std::string_view ToString(BackendOp op);
 std::string_view ToString(StorageFault fault);
+std::optional<StorageFault> ParseStorageFault(std::string_view name);
 
 struct BackendFault {
   StorageFault fault = StorageFault::kIoError;

@@ -51,7 +51,7 @@ Result<void> RecordStore::CommitOrStop() {
   failed_ = true;
   RollbackOrStop();
   return MakeError(ErrorCode::kUnknownOutcome,
-                   "durable commit failed, outcome unknown: " + committed.error().ToString());
+                   "durable commit failed, outcome unknown: " + committed.error().message);
 }
 
 Result<void> RecordStore::BeginGroup() {
