@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 namespace lab {
 namespace {
 
@@ -61,6 +63,60 @@ TEST(StepPolicyTest, OpenErrorsRetryOnlyWhatCanHeal) {
         ErrorCode::kInvalidArgument, ErrorCode::kNotFound}) {
     EXPECT_EQ(DecideAfterOpenError(code), AfterError::kStop) << ErrorCodeName(code);
   }
+}
+
+// The cadences follow the lease, each within its bounds.
+TEST(StepPolicyTest, CadencesFollowTheLease) {
+  struct Case {
+    DurationMs lease, heartbeat, sweep, poll, max_backoff;
+  };
+  const Case cases[] = {
+      {30'000, 10'000, 10'000, 500, 2'000},  // The CLI's default lease.
+      {5'000, 1'666, 1'666, 500, 1'250},
+      {1'000, 333, 333, 100, 250},
+      {200, 66, 100, 50, 50},
+      {1, 1, 100, 50, 50},
+  };
+  for (const Case& c : cases) {
+    const Cadence got = CadenceFor(c.lease);
+    EXPECT_EQ(got.heartbeat_ms, c.heartbeat) << c.lease;
+    EXPECT_EQ(got.sweep_ms, c.sweep) << c.lease;
+    EXPECT_EQ(got.poll_ms, c.poll) << c.lease;
+    EXPECT_EQ(got.min_backoff_ms, 50) << c.lease;
+    EXPECT_EQ(got.max_backoff_ms, c.max_backoff) << c.lease;
+    // Two heartbeats can be lost before the lease ends (a lease of a few
+    // milliseconds cannot be split that finely).
+    EXPECT_TRUE(c.lease < 3 || 2 * got.heartbeat_ms < c.lease) << c.lease;
+  }
+}
+
+TEST(StepPolicyTest, BackoffDoublesToItsCeilingAndResets) {
+  Backoff b(CadenceFor(5'000));
+  std::vector<DurationMs> waits;
+  for (int i = 0; i < 7; ++i) waits.push_back(b.Next());
+  EXPECT_EQ(waits, (std::vector<DurationMs>{50, 100, 200, 400, 800, 1'250, 1'250}));
+  b.Reset();
+  EXPECT_EQ(b.Next(), 50);
+}
+
+TEST(StepPolicyTest, TheLivenessBoundAddsUpEveryWaitOfEveryAttempt) {
+  const LivenessInputs in{.cadence = CadenceFor(5'000),
+                          .retry = {.base_delay_ms = 200, .max_delay_ms = 5'000},
+                          .jobs = 10,
+                          .workers = 4,
+                          .max_attempts = 3,
+                          .quiet_from_ms = 60'000,
+                          .restart_ms = 15'000,
+                          .step_ms = 20};
+  // Per attempt: 5 steps (100) + lease (5000) + sweep (1666) + retry delay
+  // (5000) + poll (500) + backoff (1250) = 13516; (10 / 4 + 1) jobs a worker.
+  EXPECT_EQ(LivenessBound(in), 60'000 + 15'000 + 3 * 3 * 13'516);
+  LivenessInputs more = in;
+  more.max_attempts = 4;
+  EXPECT_GT(LivenessBound(more), LivenessBound(in));
+  more = in;
+  more.cadence.sweep_ms *= 2;
+  EXPECT_GT(LivenessBound(more), LivenessBound(in));
 }
 
 }  // namespace

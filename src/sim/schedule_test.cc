@@ -40,10 +40,34 @@ TEST(ScheduleTest, FixedKnobsStayFixed) {
 }
 
 TEST(ScheduleTest, JsonRoundTripIsExact) {
-  const Schedule s = DrawSchedule(7, {});
-  auto back = ScheduleFromJson(ScheduleToJson(s));
-  ASSERT_TRUE(back.has_value()) << back.error().ToString();
-  EXPECT_EQ(ScheduleToJson(*back), ScheduleToJson(s));
+  for (bool store_faults : {false, true}) {
+    const Schedule s = DrawSchedule(7, {.store_faults = store_faults});
+    EXPECT_EQ(s.store_faults.empty(), !store_faults);
+    auto back = ScheduleFromJson(ScheduleToJson(s));
+    ASSERT_TRUE(back.has_value()) << back.error().ToString();
+    EXPECT_EQ(ScheduleToJson(*back), ScheduleToJson(s));
+  }
+}
+
+TEST(ScheduleTest, StorageFaultsAreDrawnOnlyWhenAskedAndLeaveEveryOtherDrawAsItWas) {
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    Schedule plain = DrawSchedule(seed, {});
+    Schedule faulty = DrawSchedule(seed, {.store_faults = true});
+    EXPECT_TRUE(plain.store_faults.empty());
+    faulty.store_faults.clear();
+    EXPECT_EQ(ScheduleToJson(plain), ScheduleToJson(faulty)) << "seed " << seed;
+  }
+  std::set<StorageFault> kinds;
+  std::set<int> actors;
+  for (uint64_t seed = 0; seed < 50; ++seed) {
+    for (const auto& f : DrawSchedule(seed, {.store_faults = true}).store_faults) {
+      kinds.insert(f.fault);
+      actors.insert(f.actor);
+    }
+  }
+  EXPECT_EQ(kinds.size(), 6u);  // Every recoverable kind; never kCorrupt.
+  EXPECT_FALSE(kinds.contains(StorageFault::kCorrupt));
+  EXPECT_TRUE(actors.contains(kSweeperActor));
 }
 
 TEST(ScheduleTest, BadJsonIsAClearError) {
@@ -69,7 +93,7 @@ namespace {
 // "every invariant holds". Every class of bad schedule is refused, in words.
 TEST(ScheduleTest, EveryDrawnScheduleIsValid) {
   for (uint64_t seed = 0; seed < 200; ++seed) {
-    auto valid = ValidateSchedule(DrawSchedule(seed, {}));
+    auto valid = ValidateSchedule(DrawSchedule(seed, {.store_faults = seed % 2 == 1}));
     EXPECT_TRUE(valid.has_value()) << "seed " << seed << ": " << valid.error().message;
   }
 }
@@ -79,6 +103,7 @@ TEST(ScheduleTest, EachClassOfBadScheduleIsRefused) {
     Schedule s = DrawSchedule(3, {.swarm = false, .jobs = 3, .workers = 2});
     s.faults = {{0, 1, FaultKind::kCrash, 1'000}, {1, 2, FaultKind::kSkew, 0, 2.0}};
     s.handlers = {{s.jobs[0].key, 1, HandlerOutcome::kTransient, 0}};
+    s.store_faults = {{kSweeperActor, 3, StorageFault::kBusy}, {1, 3, StorageFault::kIoError}};
     return s;
   }();
   ASSERT_TRUE(ValidateSchedule(good).has_value()) << ValidateSchedule(good).error().message;
@@ -109,6 +134,16 @@ TEST(ScheduleTest, EachClassOfBadScheduleIsRefused) {
       {"duplicated outcome", [](Schedule& s) { s.handlers.push_back(s.handlers[0]); },
        "listed twice"},
       {"unknown store", [](Schedule& s) { s.store = "redis:"; }, "store"},
+      {"store fault on no handle", [](Schedule& s) { s.store_faults[1].actor = 2; }, "actor"},
+      {"store fault before the first call", [](Schedule& s) { s.store_faults[1].call = 0; },
+       "call"},
+      {"corrupt data", [](Schedule& s) { s.store_faults[1].fault = StorageFault::kCorrupt; },
+       "corrupt"},
+      {"duplicated store fault",
+       [](Schedule& s) {
+         s.store_faults.push_back({1, 3, StorageFault::kBusy});
+       },
+       "already has a fault"},
   };
   for (const Case& c : cases) {
     Schedule bad = good;

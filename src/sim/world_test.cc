@@ -6,8 +6,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <map>
 #include <optional>
+
+#include "core/marks.h"
 
 namespace lab {
 namespace {
@@ -170,31 +173,118 @@ TEST_P(GuardAblationTest, TurningTheGuardOffAloneIsCaughtWithinABoundedNumberOfS
       << "guard " << GetParam() << " has no ablation entry: say which invariant catches it";
   Guards guards = Guards::All();
   *guards.Find(GetParam()) = false;
-  for (uint64_t seed = 0; seed < kAblationSeeds; ++seed) {
-    auto r = Simulate(DrawSchedule(seed, {}),
-                      {.guards = guards, .external_honours_keys = ablation->external_keys});
-    ASSERT_TRUE(r.has_value()) << r.error().ToString();
-    if (r->Violated(ablation->invariant)) {
-      RecordProperty("first_seed", static_cast<int>(seed));
-      SUCCEED() << "seed " << seed << " violates " << r->ViolatedList();
-      return;
+  // And with storage faults drawn too: the store errors the workers then
+  // handle must not hide the guard's absence.
+  for (bool store_faults : {false, true}) {
+    SCOPED_TRACE(store_faults ? "with storage faults" : "without storage faults");
+    bool caught = false;
+    for (uint64_t seed = 0; seed < kAblationSeeds && !caught; ++seed) {
+      auto r = Simulate(DrawSchedule(seed, {.store_faults = store_faults}),
+                        {.guards = guards, .external_honours_keys = ablation->external_keys});
+      ASSERT_TRUE(r.has_value()) << r.error().ToString();
+      caught = r->Violated(ablation->invariant);
+      if (caught && !store_faults) RecordProperty("first_seed", static_cast<int>(seed));
     }
+    EXPECT_TRUE(caught) << "no violation of " << ablation->invariant << " in " << kAblationSeeds
+                        << " seeds with -" << GetParam();
   }
-  FAIL() << "no violation of " << ablation->invariant << " in " << kAblationSeeds << " seeds with -"
-         << GetParam();
 }
 
 // And with every guard on, the same worlds hold: what the ablations catch
 // is the guard's absence, not the world's.
 TEST(GuardAblationTest, EveryGuardOnHoldsInTheSameWorlds) {
-  for (bool keys : {false, true}) {
-    for (uint64_t seed = 0; seed < 200; ++seed) {
-      auto r = Simulate(DrawSchedule(seed, {}),
-                        {.guards = Guards::All(), .external_honours_keys = keys});
-      ASSERT_TRUE(r.has_value()) << r.error().ToString();
-      EXPECT_TRUE(r->violations.empty()) << "seed " << seed << ": " << r->ViolatedList();
+  for (bool store_faults : {false, true}) {
+    for (bool keys : {false, true}) {
+      for (uint64_t seed = 0; seed < 200; ++seed) {
+        auto r = Simulate(DrawSchedule(seed, {.store_faults = store_faults}),
+                          {.guards = Guards::All(), .external_honours_keys = keys});
+        ASSERT_TRUE(r.has_value()) << r.error().ToString();
+        EXPECT_TRUE(r->violations.empty()) << "seed " << seed << ": " << r->ViolatedList();
+      }
     }
   }
+}
+
+// Storage faults: every store error a worker or the sweeper meets is
+// handled by the worker pool's own policy (step_policy.h), never by
+// stopping the run, and every invariant still holds.
+TEST(WorldStoreFaultTest, AGuardedSwarmWithStorageFaultsHoldsAndReopensFailStoppedHandles) {
+  const MarkCheck injected(Mark::kStorageFaultInjected), reopened(Mark::kHandleReopened),
+      lost(Mark::kReplyLost);
+  int64_t fired = 0, errors = 0, reopens = 0;
+  for (uint64_t seed = 0; seed < 500; ++seed) {
+    auto r = Simulate(DrawSchedule(seed, {.store_faults = true}), {.guards = Guards::All()});
+    ASSERT_TRUE(r.has_value()) << "seed " << seed << ": " << r.error().ToString();
+    EXPECT_TRUE(r->violations.empty()) << "seed " << seed << ": " << r->ViolatedList();
+    fired += r->store_faults_fired;
+    errors += r->store_errors;
+    reopens += r->reopens;
+  }
+  EXPECT_GT(fired, 1'000);
+  EXPECT_GT(errors, 1'000);
+  EXPECT_GT(reopens, 50);
+  EXPECT_TRUE(injected.hit() && reopened.hit() && lost.hit());
+}
+
+TEST(WorldStoreFaultTest, SameSeedSameTraceAndTheSameOnSqliteAsInMemory) {
+  for (uint64_t seed = 0; seed < 40; ++seed) {
+    const Schedule s = DrawSchedule(seed, {.store_faults = true});
+    auto a = Simulate(s, {.guards = Guards::All()});
+    auto b = Simulate(s, {.guards = Guards::All()});
+    ASSERT_TRUE(a && b) << "seed " << seed;
+    EXPECT_EQ(a->trace_hash, b->trace_hash) << "seed " << seed;
+    if (seed >= 4) continue;
+    // The fault backend counts the same primitives on both backends.
+    auto sql = Simulate(s, {.guards = Guards::All(), .store = "sqlite:"});
+    ASSERT_TRUE(sql.has_value()) << sql.error().ToString();
+    EXPECT_EQ(a->trace_hash, sql->trace_hash) << "seed " << seed;
+    EXPECT_EQ(a->store_faults_fired, sql->store_faults_fired) << "seed " << seed;
+  }
+}
+
+// The manner of SQLite's own I/O error tests, over the store-fault layer:
+// a small scenario (3 jobs, 2 workers, one retry each), and an error at
+// the n-th storage primitive of a worker's handle for n = 1, 2, ... until
+// the scenario ends before it, once and persistently from n on, as each
+// kind of fault; a commit's unknown outcome both applied and not. Every
+// run must end with every job finished and every invariant held.
+TEST(WorldStoreFaultTest, AnErrorAtEveryStoragePrimitiveOnceOrFromThenOnKeepsEveryInvariant) {
+  Schedule base = DrawSchedule(3, {.swarm = false, .jobs = 3, .workers = 2});
+  base.faults.clear();
+  base.handlers.clear();
+  for (auto& job : base.jobs) {
+    job.max_attempts = 2;
+    job.poison = job.lost_reply = false;
+  }
+  base.handlers.push_back({base.jobs.at(0).key, 1, HandlerOutcome::kTransient, 0});
+  // Long enough that a persistent fault outlasts several leases.
+  base.fault_window_ms = 60'000;
+  int explored = 0;
+  for (StorageFault fault : {StorageFault::kIoError, StorageFault::kConnectionLost,
+                             StorageFault::kBusy, StorageFault::kDiskFull}) {
+    for (bool applied : {false, true}) {
+      for (bool persistent : {false, true}) {
+        for (int64_t n = 1;; ++n) {
+          Schedule s = base;
+          const int64_t last = persistent ? n + 400 : n;
+          for (int64_t call = n; call <= last; ++call) {
+            s.store_faults.push_back({0, call, fault, applied});
+          }
+          auto r = Simulate(s, {.guards = Guards::All()});
+          ASSERT_TRUE(r.has_value()) << r.error().ToString();
+          if (r->store_faults_fired == 0) break;  // The worker never made n calls.
+          ++explored;
+          EXPECT_TRUE(r->violations.empty())
+              << ToString(fault) << (applied ? " applied" : "") << (persistent ? " from" : " at")
+              << " call " << n << ": " << r->ViolatedList();
+          ASSERT_LT(n, 2'000);
+        }
+      }
+    }
+  }
+  RecordProperty("error_points", explored);
+  std::printf("explored %d storage error points\n", explored);
+  EXPECT_GT(explored, 200);
 }
 
 // The same worlds with every worker taking one path: split steps, fused
