@@ -92,6 +92,9 @@ expect 0 "every invariant holds" -- replay --schedule "$tmp/shrunk.json" --guard
 # A hand-edited schedule that would test nothing is refused, never run.
 sed 's/"lease_ms": [0-9]*/"lease_ms": 9223372036854775000/' "$tmp/shrunk.json" >"$tmp/bad.json"
 expect_usage "lease_ms is 9223372036854775000; it must be between" -- replay --schedule "$tmp/bad.json"
+# Storage faults: every store error handled, a guard's absence still found.
+expect 0 "handles reopened" -- explore --seeds 200 --store-faults
+expect 1 "--store-faults --out seed-" -- explore --seeds 2000 --store-faults --guards -fencing
 # Numbers are decimal and in range here too.
 expect_usage "--seeds '0x10': not a number" -- explore --seeds 0x10
 expect_usage "--jobs '0'" -- explore --seeds 1 --jobs 0
