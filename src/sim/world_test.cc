@@ -183,7 +183,10 @@ TEST_P(GuardAblationTest, TurningTheGuardOffAloneIsCaughtWithinABoundedNumberOfS
                         {.guards = guards, .external_honours_keys = ablation->external_keys});
       ASSERT_TRUE(r.has_value()) << r.error().ToString();
       caught = r->Violated(ablation->invariant);
-      if (caught && !store_faults) RecordProperty("first_seed", static_cast<int>(seed));
+      if (caught) {
+        RecordProperty(store_faults ? "first_seed_store_faults" : "first_seed",
+                       static_cast<int>(seed));
+      }
     }
     EXPECT_TRUE(caught) << "no violation of " << ablation->invariant << " in " << kAblationSeeds
                         << " seeds with -" << GetParam();
