@@ -12,9 +12,10 @@
 //   what the caller does next (status.h): kUnavailable (busy, a
 //   serialization failure, a dropped connection: retry), kResourceExhausted
 //   (disk full: retry later), kDataLoss (corrupt: stop), kInternal.
-// * CommitWrite fails with kUnavailable: refused before anything was
-//   written (SQLITE_BUSY, a serialization failure answered by the server);
-//   the runner rolls back and the call may be retried.
+// * CommitWrite fails with kUnavailable or kResourceExhausted: refused
+//   before anything was made durable (SQLITE_BUSY, a serialization failure
+//   answered by the server, a full disk: the commit record was never
+//   written); the runner rolls back and the call may be retried.
 // * CommitWrite fails with any other code: the transaction may or may not
 //   be durable (an I/O error in the sync, a connection lost during COMMIT).
 //   The runner answers kUnknownOutcome and fail-stops the handle; only
@@ -32,6 +33,11 @@
 #include "store/types.h"
 
 namespace lab {
+
+// The codes with which CommitWrite says nothing was made durable.
+inline bool RefusedUnwritten(ErrorCode code) {
+  return code == ErrorCode::kUnavailable || code == ErrorCode::kResourceExhausted;
+}
 
 class StoreBackend {
  public:

@@ -33,7 +33,7 @@ enum class StorageFault {
   kSerialization,   // PostgreSQL 40001/40P01: refused, rolled back (kUnavailable).
   kConnectionLost,  // Before COMMIT: rolled back (kUnavailable); at COMMIT: unknown.
   kIoError,         // EIO on a page or the sync: before COMMIT nothing written; at COMMIT unknown.
-  kDiskFull,        // ENOSPC / SQLITE_FULL / 53100 (kResourceExhausted).
+  kDiskFull,        // ENOSPC / SQLITE_FULL / 53100: refused, nothing written (kResourceExhausted).
   kCorrupt,         // SQLITE_CORRUPT / XX001 (kDataLoss).
   kReplyLost,       // At COMMIT only: committed, and the answer lost on the way.
 };

@@ -41,8 +41,9 @@ Result<T> RecordStore::Transact(const std::function<Result<T>(Txn&)>& body) {
 Result<void> RecordStore::CommitOrStop() {
   auto committed = backend_->CommitWrite();
   if (committed) return {};
-  if (committed.error().code == ErrorCode::kUnavailable) {
-    // The commit was refused before anything was written (e.g. busy).
+  if (RefusedUnwritten(committed.error().code)) {
+    // The commit was refused before anything was made durable (busy, a
+    // serialization failure, a full disk).
     RollbackOrStop();
     return std::unexpected(committed.error());
   }

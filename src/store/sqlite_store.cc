@@ -297,6 +297,9 @@ Result<void> SqliteBackend::CommitWrite() {
     // SQLITE_BUSY on COMMIT leaves the transaction open and unwritten.
     return result;
   }
+  // SQLITE_FULL: the log could not take the transaction, so its commit
+  // record was never written; SQLite rolls it back.
+  if (!result && result.error().code == ErrorCode::kResourceExhausted) return result;
   if (!result) return MakeError(ErrorCode::kInternal, result.error().message);
   return {};
 }

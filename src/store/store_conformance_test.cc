@@ -909,6 +909,19 @@ TEST_P(StoreFaultTest, ADiskFullMidTransactionUndoesTheWritesBeforeIt) {
     ASSERT_LT(write, 100);
   }
   EXPECT_GE(refused, 4);  // Audit entries, the effect, the execution, the job.
+  // At the commit too: the log could not take it, so nothing is durable.
+  const Lease next = Started();
+  const std::string before_commit = State();
+  Arm([](BackendOp op, int64_t) -> std::optional<BackendFault> {
+    if (op == BackendOp::kCommit) return BackendFault{StorageFault::kDiskFull};
+    return std::nullopt;
+  });
+  auto r = store_->Commit(Ref(next), Effect{"paid"}, CommitThen::kFinish);
+  Disarm();
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, ErrorCode::kResourceExhausted);
+  EXPECT_EQ(State(), before_commit);
+  EXPECT_FALSE(store_->failed());
 }
 
 TEST_P(StoreFaultTest, AnUnknownCommitFailStopsUntilReopenedAndTheStateSaysWhatHappened) {
