@@ -27,6 +27,7 @@ struct SimFlags {
   bool no_swarm = false;
   bool external_keys = false;
   bool store_faults = false;
+  bool disk_faults = false;
   CLI::Option* store_opt = nullptr;
   CLI::Option* guards_opt = nullptr;
   CLI::Option* keys_opt = nullptr;
@@ -48,13 +49,21 @@ struct SimFlags {
                   "Draw storage faults too: busy files, serialization failures, lost "
                   "connections, I/O errors, a full disk and lost commit replies, on every "
                   "worker's store handle and the sweeper's");
+    cmd->add_flag("--disk-faults", disk_faults,
+                  "Draw disk faults too (with --store sqlite:, whose file is on a simulated "
+                  "disk): I/O errors, a full disk, failed syncs and power losses, after each of "
+                  "which the store must recover and pass PRAGMA integrity_check");
   }
   Result<SimOptions> Sim() const {
     LAB_ASSIGN_OR_RETURN(Guards g, Guards::Parse(guards));
     return SimOptions{.guards = g, .store = store, .external_honours_keys = external_keys};
   }
   Result<DrawOptions> Draw() const {
-    DrawOptions d{.swarm = !no_swarm, .store_faults = store_faults};
+    if (disk_faults && store != "sqlite:") {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "--disk-faults needs --store sqlite: (the simulated disk is SQLite's)");
+    }
+    DrawOptions d{.swarm = !no_swarm, .store_faults = store_faults, .disk_faults = disk_faults};
     if (!jobs.empty()) {
       LAB_ASSIGN_OR_RETURN(d.jobs, ParseInteger(jobs, "--jobs", 1, kMaxSimJobs));
     }
@@ -71,6 +80,7 @@ struct SimFlags {
     if (no_swarm) s += " --no-swarm";
     if (external_keys) s += " --external-keys";
     if (store_faults) s += " --store-faults";
+    if (disk_faults) s += " --disk-faults";
     return s;
   }
   // Records the run's flags in a schedule written out.
@@ -194,9 +204,12 @@ int Explore(const ExploreArgs& a) {
              result->seeds_run, result->events, secs,
              Rate(static_cast<double>(result->seeds_run) / secs),
              Rate(static_cast<double>(result->events) / secs));
-  if (a.flags.store_faults) {
-    fmt::print("storage faults: {} injected, {} store errors handled, {} handles reopened\n",
-               result->store_faults_fired, result->store_errors, result->reopens);
+  if (a.flags.store_faults || a.flags.disk_faults) {
+    fmt::print(
+        "storage faults: {} injected, {} disk faults ({} power losses, each recovered and "
+        "integrity-checked), {} store errors handled, {} handles reopened\n",
+        result->store_faults_fired, result->disk_faults_fired, result->power_losses,
+        result->store_errors, result->reopens);
   }
   return code;
 }
@@ -258,9 +271,11 @@ int Replay(ReplayArgs a) {
   if (a.timeline) fmt::print("{}", FormatTimeline(trace.events()));
   fmt::print("{} events, {} faults fired, ended at t={}ms, trace hash {:016x}\n", r->events,
              r->faults_fired, r->end_ms, r->trace_hash);
-  if (r->store_faults_fired > 0) {
-    fmt::print("{} storage faults injected, {} store errors handled, {} handles reopened\n",
-               r->store_faults_fired, r->store_errors, r->reopens);
+  if (r->store_faults_fired + r->disk_faults_fired > 0) {
+    fmt::print(
+        "{} storage faults injected, {} disk faults ({} power losses), {} store errors handled, "
+        "{} handles reopened\n",
+        r->store_faults_fired, r->disk_faults_fired, r->power_losses, r->store_errors, r->reopens);
   }
   if (r->violations.empty()) {
     fmt::print("every invariant holds (guards {})\n", a.flags.guards);

@@ -31,6 +31,8 @@ Result<ExploreResult> Explore(const ExploreOptions& options, Clock& wall,
     out.store_faults_fired += r.store_faults_fired;
     out.store_errors += r.store_errors;
     out.reopens += r.reopens;
+    out.disk_faults_fired += r.disk_faults_fired;
+    out.power_losses += r.power_losses;
     if (progress) progress(out.seeds_run, out.events);
     if (!r.violations.empty()) {
       out.failure = std::move(r);
@@ -123,7 +125,8 @@ Result<ShrinkResult> Shrink(const Schedule& failing, const SimOptions& options,
     LAB_ASSIGN_OR_RETURN(bool pf, ShrinkList(best, &Schedule::faults, still_fails));
     LAB_ASSIGN_OR_RETURN(bool ph, ShrinkList(best, &Schedule::handlers, still_fails));
     LAB_ASSIGN_OR_RETURN(bool ps, ShrinkList(best, &Schedule::store_faults, still_fails));
-    progress = progress || pj || pf || ph || ps;
+    LAB_ASSIGN_OR_RETURN(bool pd, ShrinkList(best, &Schedule::disk_faults, still_fails));
+    progress = progress || pj || pf || ph || ps || pd;
   }
   LAB_ASSIGN_OR_RETURN(SimResult final_run, Simulate(best, quiet));
   return ShrinkResult{std::move(best), std::move(final_run), target, runs + 1};

@@ -41,6 +41,8 @@ struct ExploreResult {
   int64_t store_faults_fired = 0;
   int64_t store_errors = 0;
   int64_t reopens = 0;
+  int64_t disk_faults_fired = 0;
+  int64_t power_losses = 0;
   DurationMs elapsed_ms = 0;
   std::optional<SimResult> failure;  // The first violating run, if any.
   DrawnConfig failure_config;

@@ -46,7 +46,8 @@ std::string DrawnConfig::ToString() const {
              "p_poison={:.3f} p_lost_reply={:.3f} fused_workers={} claim_batch={}",
              jobs, workers, lease_ms, p_crash, p_pause, p_delay, p_skew, p_transient, p_permanent,
              p_slow, p_jump, p_poison, p_lost_reply, fused_workers, claim_batch) +
-         (p_store > 0 ? fmt::format(" p_store={:.4f}", p_store) : "");
+         (p_store > 0 ? fmt::format(" p_store={:.4f}", p_store) : "") +
+         (p_disk > 0 ? fmt::format(" p_disk={:.4f}", p_disk) : "");
 }
 
 Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* drawn) {
@@ -61,6 +62,7 @@ Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* dr
   Rng extra_rng = root.Split();
   Rng steps_rng = root.Split();
   Rng store_rng = root.Split();
+  Rng disk_rng = root.Split();
 
   DrawnConfig c;
   if (options.swarm) {
@@ -187,6 +189,20 @@ Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* dr
       }
     }
   }
+  if (options.disk_faults) {
+    // Disk operations: some tens a step. A fault only fires on an operation
+    // it can happen to (a sync error on a sync, a full disk on a write).
+    c.p_disk = options.swarm ? Between(disk_rng, 0.0002, 0.002) : 0.0005;
+    const int64_t ops = 40LL * steps_per_worker * c.workers;
+    for (int64_t op = 1; op <= ops; ++op) {
+      if (!disk_rng.Chance(c.p_disk)) continue;
+      constexpr DiskFault kKinds[] = {DiskFault::kCrash,   DiskFault::kFull,
+                                      DiskFault::kFull,    DiskFault::kSyncError,
+                                      DiskFault::kIoError, DiskFault::kIoError};
+      const DiskFault fault = kKinds[disk_rng.Uniform(std::size(kKinds))];
+      s.disk_faults.push_back({op, fault});
+    }
+  }
   if (drawn != nullptr) *drawn = c;
   return s;
 }
@@ -232,6 +248,9 @@ std::string ScheduleToJson(const Schedule& s) {
                                  {"call", f.call},
                                  {"fault", ToString(f.fault)},
                                  {"applied", f.applied}});
+  }
+  for (const auto& f : s.disk_faults) {
+    j["disk_faults"].push_back({{"op", f.op}, {"fault", ToString(f.fault)}});
   }
   if (s.guards) j["guards"] = *s.guards;
   if (s.store) j["store"] = *s.store;
@@ -322,6 +341,15 @@ Result<void> ValidateSchedule(const Schedule& s) {
           fmt::format("{}: handle {} already has a fault at call {}", where, f.actor, f.call)));
     }
   }
+  std::set<int64_t> disk_fault_at;
+  for (size_t i = 0; i < s.disk_faults.size(); ++i) {
+    const ScheduledDiskFault& f = s.disk_faults[i];
+    const std::string where = fmt::format("disk fault {} ({})", i, ToString(f.fault));
+    LAB_RETURN_IF_ERROR(InRange(where + " op", f.op, 1, kMaxSimStoreCall));
+    if (!disk_fault_at.insert(f.op).second) {
+      return std::unexpected(Invalid(fmt::format("{}: op {} already has a fault", where, f.op)));
+    }
+  }
   for (size_t i = 0; i < s.expect.size(); ++i) {
     if (auto g = Guards::Parse(s.expect[i].guards); !g) {
       return std::unexpected(Invalid(fmt::format("expectation {}: {}", i, g.error().message)));
@@ -380,6 +408,17 @@ Result<Schedule> ScheduleFromJson(const std::string& text) {
         }
         s.store_faults.push_back({f.at("actor").get<int>(), f.at("call").get<int64_t>(), *parsed,
                                   f.value("applied", false)});
+      }
+    }
+    if (j.contains("disk_faults")) {
+      for (const auto& f : j.at("disk_faults")) {
+        const std::string name = f.at("fault").get<std::string>();
+        const auto parsed = ParseDiskFault(name);
+        if (!parsed) {
+          return MakeError(ErrorCode::kInvalidArgument,
+                           "schedule file: unknown disk fault " + name);
+        }
+        s.disk_faults.push_back({f.at("op").get<int64_t>(), *parsed});
       }
     }
     if (j.contains("guards")) s.guards = j.at("guards").get<std::string>();

@@ -20,6 +20,7 @@
 #include "core/clock.h"
 #include "core/status.h"
 #include "store/fault_backend.h"
+#include "store/sim_disk.h"
 
 namespace lab {
 
@@ -75,6 +76,15 @@ struct ScheduledStoreFault {
   bool applied = false;
 };
 
+// A disk fault (sim_disk.h) at the `op`-th operation (reads, writes,
+// truncates and syncs, counted from 1 over the run) of the simulated disk
+// a sqlite: run keeps its file on, in the fault window: an I/O error, a
+// full disk, or the machine losing power just before it.
+struct ScheduledDiskFault {
+  int64_t op = 1;
+  DiskFault fault = DiskFault::kIoError;
+};
+
 struct ScheduledHandler {
   std::string job_key;
   int attempt = 1;
@@ -100,6 +110,7 @@ struct Schedule {
   std::vector<ScheduledFault> faults;
   std::vector<ScheduledHandler> handlers;
   std::vector<ScheduledStoreFault> store_faults;
+  std::vector<ScheduledDiskFault> disk_faults;  // sqlite: runs only.
   // How the schedule was run when it was written (lab shrink records them),
   // so a replay of the file reproduces the failure without repeating flags.
   std::optional<std::string> guards;  // As --guards takes it.
@@ -127,7 +138,8 @@ inline constexpr TimeMs kMaxSimTimeMs = 7 * 24 * 3'600'000LL;
 // outcome names an existing job and an attempt the job can reach, once per
 // (job, attempt); each store fault names a worker or the sweeper, once per
 // (handle, call), and not kCorrupt (corrupt data stops a worker for good:
-// not a fault a run can recover from); each expectation's guards parse. kInvalidArgument says
+// not a fault a run can recover from); each disk fault once per operation;
+// each expectation's guards parse. kInvalidArgument says
 // which entry and why.
 Result<void> ValidateSchedule(const Schedule& schedule);
 
@@ -138,6 +150,9 @@ struct DrawOptions {
   // Storage faults too (busy, lost connections, I/O errors, a full disk,
   // lost replies) on every handle, at a rate drawn per seed.
   bool store_faults = false;
+  // Disk faults too (I/O errors, a full disk, power losses), for runs on
+  // the simulated disk (sqlite:).
+  bool disk_faults = false;
 };
 
 // The configuration a seed drew, for printing.
@@ -149,6 +164,7 @@ struct DrawnConfig {
   double p_transient = 0, p_permanent = 0, p_slow = 0;
   double p_jump = 0, p_poison = 0, p_lost_reply = 0;
   double p_store = 0;  // A storage primitive fails (with DrawOptions::store_faults).
+  double p_disk = 0;   // A disk operation fails or the power goes (DrawOptions::disk_faults).
   int fused_workers = 0;
   int claim_batch = 1;
 

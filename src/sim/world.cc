@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <map>
 #include <queue>
@@ -12,12 +13,12 @@
 #include "check/liveness.h"
 #include "core/assert.h"
 #include "core/rng.h"
-#include "core/scratch_dir.h"
 #include "queue/batch_worker.h"
 #include "queue/step_policy.h"
 #include "queue/worker.h"
 #include "store/fault_backend.h"
 #include "store/fault_store.h"
+#include "store/sim_disk.h"
 
 namespace lab {
 namespace {
@@ -136,6 +137,7 @@ class World {
       if (j.poison) poison_.insert(EffectKeyOf(j.key));
     }
     for (const auto& f : s.store_faults) store_faults_.emplace(std::make_pair(f.actor, f.call), f);
+    for (const auto& f : s.disk_faults) disk_faults_.emplace(f.op, f.fault);
     cadence_.sweep_ms = s.reaper_interval_ms;  // The schedule's own sweep cadence.
   }
 
@@ -154,7 +156,7 @@ class World {
   Result<void> OnStepError(int w, const Error& error, const std::vector<JobId>& held);
   // Gives worker w's job (or batch) up, releasing it if the store lets it.
   Result<void> GiveUp(int w, const Error& error);
-  void ReopenHandle(StoreHandle& handle, const std::string& actor);
+  void ReopenHandle(RecordStore& store, const std::string& actor);
   void Push(TimeMs at, EventKind kind, int actor, uint64_t generation = 0) {
     events_.push(Event{at, next_seq_++, kind, actor, generation});
   }
@@ -177,6 +179,18 @@ class World {
                      fmt::format("seed {}: w{} step failed: {}", s_.seed, w, error.ToString()));
   }
   Result<void> Refresh(JobId job);
+  // The schedule's disk fault at the disk's n-th operation, if any.
+  std::optional<DiskFault> DiskFaultAt(DiskOp op, int64_t n);
+  // After the disk lost power: every process on the machine died; the
+  // store reconnects (SQLite recovers from its log) and must pass
+  // PRAGMA integrity_check; the workers restart after half a lease.
+  Result<void> CheckPowerLoss();
+  // Runs one of the world's own reads (the checkers', the bookkeeping's),
+  // with no fault injected, after recovering from a power loss if one came.
+  template <typename F>
+  auto Observe(F read) -> decltype(read());
+  // An enqueue as a producer sends it: again after a failed one.
+  Result<EnqueueResult> Produce(const NewJob& request);
   Result<void> RefreshAll();
   bool InFaultWindow() { return clock_.NowMs() < s_.fault_window_ms; }
   void Mix(uint64_t v) { hash_ = (hash_ ^ v) * kFnvPrime; }
@@ -193,12 +207,20 @@ class World {
   Rng latency_;
   HashingTraceSink trace_;
   ExternalSystem external_;
-  std::unique_ptr<ScratchDir> scratch_;
+  // sqlite: runs keep their file on a simulated disk; declared before
+  // every handle, so it outlives their connections.
+  std::unique_ptr<SimDisk> disk_;
+  std::map<int64_t, DiskFault> disk_faults_;
+  int64_t crashes_seen_ = 0;
+  int disk_faults_fired_ = 0;
+  int power_losses_ = 0;
+  bool observing_ = false;  // The world's own reads: no fault is injected.
   std::shared_ptr<StoreBackend> backend_;
   // The producers' and the checkers' handle (no storage faults; lost
   // enqueue replies through its FaultStore).
   std::unique_ptr<Queue> queue_;
-  StoreHandle sweeper_;  // The control plane's: the reaper and the reconciler.
+  RecordStore* producer_store_ = nullptr;  // Owned by queue_.
+  StoreHandle sweeper_;                    // The control plane's: the reaper and the reconciler.
   std::vector<SimWorker> workers_;
   std::map<std::pair<int, int64_t>, ScheduledStoreFault> store_faults_;
   std::map<std::pair<int, int>, ScheduledFault> faults_;
@@ -226,19 +248,31 @@ class World {
 };
 
 Result<void> World::Open() {
-  std::string url = o_.store;
-  if (url == "sqlite:") {
-    LAB_ASSIGN_OR_RETURN(scratch_, ScratchDir::Make("lab-sim"));
-    url = "sqlite:" + scratch_->path() + "/sim.db";
-  } else if (url != "memory:") {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     fmt::format("simulation store must be memory: or sqlite:, got '{}'", url));
-  }
   const QueueOptions options{.guards = o_.guards, .trace = &trace_};
-  LAB_ASSIGN_OR_RETURN(backend_, OpenBackend(url, options));
+  if (o_.store == "sqlite:") {
+    // The real SQLite code on a simulated disk: memory speed, and a power
+    // loss at any disk operation the schedule names.
+    static std::atomic<uint64_t> disks{0};
+    disk_ = std::make_unique<SimDisk>(fmt::format("lab-sim-disk-{}", ++disks), s_.seed ^ 0xd15cULL);
+    disk_->set_hook([this](DiskOp op, int64_t n) { return DiskFaultAt(op, n); });
+    QueueOptions on_disk = options;
+    on_disk.sqlite_vfs = disk_->vfs_name();
+    LAB_ASSIGN_OR_RETURN(backend_, OpenBackend("sqlite:sim.db", on_disk));
+  } else if (o_.store == "memory:") {
+    if (!s_.disk_faults.empty()) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "disk faults need the simulated disk: run with --store sqlite:");
+    }
+    LAB_ASSIGN_OR_RETURN(backend_, OpenBackend(o_.store, options));
+  } else {
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        fmt::format("simulation store must be memory: or sqlite:, got '{}'", o_.store));
+  }
+  auto producer = std::make_unique<RecordStore>(backend_, clock_, StoreOptionsFor(o_.guards));
+  producer_store_ = producer.get();
   auto faulty = std::make_unique<FaultStore>(
-      std::make_unique<RecordStore>(backend_, clock_, StoreOptionsFor(o_.guards)),
-      [this](StoreOp op, int) -> std::optional<InjectedFault> {
+      std::move(producer), [this](StoreOp op, int) -> std::optional<InjectedFault> {
         if (op != StoreOp::kEnqueue || !lose_reply_) return std::nullopt;
         lose_reply_ = false;
         return InjectedFault{{ErrorCode::kUnknownOutcome, "the reply was lost on the way back"},
@@ -281,7 +315,7 @@ StoreHandle World::MakeHandle(int actor) {
 }
 
 std::optional<BackendFault> World::StoreFault(int actor, BackendOp op, int64_t n) {
-  if (!InFaultWindow()) return std::nullopt;
+  if (observing_ || !InFaultWindow()) return std::nullopt;
   auto it = store_faults_.find({actor, n});
   if (it == store_faults_.end()) return std::nullopt;
   const ScheduledStoreFault& f = it->second;
@@ -295,8 +329,8 @@ std::optional<BackendFault> World::StoreFault(int actor, BackendOp op, int64_t n
   return BackendFault{f.fault, f.applied};
 }
 
-void World::ReopenHandle(StoreHandle& handle, const std::string& actor) {
-  auto reopened = handle.store->Reopen();
+void World::ReopenHandle(RecordStore& store, const std::string& actor) {
+  auto reopened = store.Reopen();
   ++reopens_;
   Mix(reopened ? 0x2e09e4ULL : 0x2e09e5ULL);
   NoteAs(actor, "reopen",
@@ -338,7 +372,7 @@ Result<void> World::OnStepError(int w, const Error& error, const std::vector<Job
       break;
     case AfterError::kReopen:
       LAB_RETURN_IF_ERROR(GiveUp(w, error));
-      ReopenHandle(sw.handle, fmt::format("w{}", w));
+      ReopenHandle(*sw.handle.store, fmt::format("w{}", w));
       break;
     case AfterError::kStop:
       // No operator in a simulated run to fix what waiting cannot heal.
@@ -574,9 +608,76 @@ Result<void> World::Heartbeat(int w) {
   return {};
 }
 
+std::optional<DiskFault> World::DiskFaultAt(DiskOp op, int64_t n) {
+  if (observing_ || !InFaultWindow()) return std::nullopt;
+  auto it = disk_faults_.find(n);
+  if (it == disk_faults_.end() || !AppliesTo(it->second, op)) return std::nullopt;
+  ++disk_faults_fired_;
+  Mix(0xd1000000ULL + static_cast<uint64_t>(it->second));
+  NoteAs("disk", "disk-fault", fmt::format("{} at disk operation {}", ToString(it->second), n));
+  return it->second;
+}
+
+Result<void> World::CheckPowerLoss() {
+  if (!disk_ || disk_->stats().crashes == crashes_seen_) return {};
+  crashes_seen_ = disk_->stats().crashes;
+  ++power_losses_;
+  Mix(0x90e71055ULL);
+  Note(-1, "power-loss",
+       "the machine lost power: every process died; unsynced writes were kept, dropped or torn");
+  const DurationMs restart = std::max<DurationMs>(1, s_.lease_ms / 2);
+  for (int w = 0; w < s_.workers; ++w) {
+    if (workers_[w].alive) Kill(w, restart, "power loss");
+  }
+  // The store's connection died with its process: a new one, on which
+  // SQLite recovers from its log, and the file must be whole.
+  observing_ = true;
+  auto reopened = backend_->Reopen();
+  auto whole = reopened ? backend_->CheckIntegrity() : reopened;
+  observing_ = false;
+  if (!whole) {
+    return MakeError(ErrorCode::kInternal,
+                     fmt::format("seed {}: after a power loss at {}: {}", s_.seed,
+                                 RunTime(clock_.NowMs()), whole.error().ToString()));
+  }
+  Note(-1, "recovery", "store reopened; integrity_check ok");
+  return {};
+}
+
+template <typename F>
+auto World::Observe(F read) -> decltype(read()) {
+  LAB_RETURN_IF_ERROR(CheckPowerLoss());
+  observing_ = true;
+  auto r = read();
+  observing_ = false;
+  return r;
+}
+
+Result<EnqueueResult> World::Produce(const NewJob& request) {
+  constexpr int kTries = 100;
+  for (int attempt = 1;; ++attempt) {
+    auto r = queue_->Enqueue(request);
+    if (r) return r;
+    LAB_RETURN_IF_ERROR(CheckPowerLoss());
+    Mix(0xe2000000ULL + static_cast<uint64_t>(r.error().code));
+    NoteAs("producer", "store-error", r.error().ToString() + "; sent again");
+    if (attempt == kTries) return std::unexpected(r.error());
+    if (producer_store_->failed()) ReopenHandle(*producer_store_, "producer");
+  }
+}
+
 Result<void> World::Refresh(JobId job) {
   if (job == 0 || !open_jobs_.contains(job)) return {};
-  LAB_ASSIGN_OR_RETURN(Job j, queue_->store().GetJob(job));
+  auto got = Observe([&] { return queue_->store().GetJob(job); });
+  if (!got && got.error().code == ErrorCode::kNotFound) {
+    // Gone: a power loss took a job this run knew of. The checkers say
+    // whether that broke a promise (an acknowledged job: INV_004).
+    Note(-1, "lost", fmt::format("job {} is no longer in the store", job));
+    open_jobs_.erase(job);
+    claimed_open_.erase(job);
+    return {};
+  }
+  LAB_ASSIGN_OR_RETURN(Job j, std::move(got));
   if (j.state == JobState::kSucceeded || j.state == JobState::kDead) {
     open_jobs_.erase(job);
     claimed_open_.erase(job);
@@ -602,12 +703,18 @@ Result<void> World::Dispatch(const Event& e) {
         // not knowing, sends the same request again.
         lose_reply_ = true;
         auto lost = queue_->Enqueue(request);
-        LAB_ASSERT(!lost && fault_store_->lost_enqueue());
-        const JobId created = fault_store_->lost_enqueue()->job_id;
-        requests_.push_back({job.key, created});
-        open_jobs_.insert(created);
+        LAB_ASSERT(!lost);
+        lose_reply_ = false;
+        // (Unless a disk fault failed it first: then it took no effect that
+        // anyone can name, and the request below is the one that counts.)
+        if (fault_store_->lost_enqueue()) {
+          const JobId created = fault_store_->lost_enqueue()->job_id;
+          requests_.push_back({job.key, created});
+          open_jobs_.insert(created);
+        }
+        LAB_RETURN_IF_ERROR(CheckPowerLoss());
       }
-      LAB_ASSIGN_OR_RETURN(EnqueueResult r, queue_->Enqueue(request));
+      LAB_ASSIGN_OR_RETURN(EnqueueResult r, Produce(request));
       requests_.push_back({job.key, r.job_id});
       acked_.push_back(r.job_id);
       open_jobs_.insert(r.job_id);
@@ -622,7 +729,7 @@ Result<void> World::Dispatch(const Event& e) {
       if (e.kind == EventKind::kRestart) {
         sw.alive = true;
         // A new process: a new connection, if the old one had stopped.
-        if (sw.handle.store->failed()) ReopenHandle(sw.handle, fmt::format("w{}", e.actor));
+        if (sw.handle.store->failed()) ReopenHandle(*sw.handle.store, fmt::format("w{}", e.actor));
         Note(e.actor, "restart", "worker process restarted");
         return Step(e.actor);
       }
@@ -649,7 +756,7 @@ Result<void> World::Dispatch(const Event& e) {
           return MakeError(ErrorCode::kInternal,
                            fmt::format("seed {}: sweeper: {}", s_.seed, n.error().ToString()));
         }
-        if (action == AfterError::kReopen) ReopenHandle(sweeper_, "sweeper");
+        if (action == AfterError::kReopen) ReopenHandle(*sweeper_.store, "sweeper");
         // The reaper sweeps in two transactions, and the first may have
         // ended leases before the second failed (or the outcome is
         // unknown): look at every job a sweep may have ended.
@@ -663,7 +770,7 @@ Result<void> World::Dispatch(const Event& e) {
 }
 
 Result<void> World::DeepCheck() {
-  LAB_ASSIGN_OR_RETURN(Snapshot snapshot, queue_->store().ReadSnapshot());
+  LAB_ASSIGN_OR_RETURN(Snapshot snapshot, Observe([&] { return queue_->store().ReadSnapshot(); }));
   const auto problems = FindInconsistencies(snapshot, o_.guards);
   if (!problems.empty()) {
     const std::string message =
@@ -674,7 +781,11 @@ Result<void> World::DeepCheck() {
 }
 
 Result<SimResult> World::Run() {
-  LAB_RETURN_IF_ERROR(Open());
+  // Setting up is not part of the run: no fault while the store is created.
+  observing_ = true;
+  auto opened = Open();
+  observing_ = false;
+  LAB_RETURN_IF_ERROR(opened);
   for (size_t i = 0; i < s_.jobs.size(); ++i) {
     Push(s_.jobs[i].at_ms, EventKind::kArrive, static_cast<int>(i));
   }
@@ -708,6 +819,7 @@ Result<SimResult> World::Run() {
     LAB_ASSERT(e.at >= clock_.NowMs());
     clock_.Set(e.at);
     LAB_RETURN_IF_ERROR(Dispatch(e));
+    LAB_RETURN_IF_ERROR(CheckPowerLoss());
     ++result.events;
     if (o_.deep_check_every != 0 && result.events % o_.deep_check_every == 0) {
       LAB_RETURN_IF_ERROR(DeepCheck());
@@ -727,7 +839,7 @@ Result<SimResult> World::Run() {
   // Out of events with jobs still open (or never arrived) is not liveness
   // either: a run that did not finish its jobs cannot say INV_006 holds.
   stuck = stuck || arrived_ < static_cast<int>(s_.jobs.size()) || !open_jobs_.empty();
-  LAB_ASSIGN_OR_RETURN(Snapshot snapshot, queue_->store().ReadSnapshot());
+  LAB_ASSIGN_OR_RETURN(Snapshot snapshot, Observe([&] { return queue_->store().ReadSnapshot(); }));
   // Finished means every job that arrived is terminal; a run that stopped
   // for its bound or its event budget is stuck.
   LAB_ASSERT(stuck || (arrived_ == static_cast<int>(s_.jobs.size()) && open_jobs_.empty()));
@@ -765,6 +877,8 @@ Result<SimResult> World::Run() {
   result.store_faults_fired = store_faults_fired_;
   result.store_errors = store_errors_;
   result.reopens = reopens_;
+  result.disk_faults_fired = disk_faults_fired_;
+  result.power_losses = power_losses_;
   return result;
 }
 

@@ -43,7 +43,9 @@ inline constexpr uint64_t kDefaultDeepCheckEvery = 512;
 
 struct SimOptions {
   Guards guards;
-  std::string store = "memory:";  // "memory:" or "sqlite:" (a fresh temp file per run).
+  // "memory:", or "sqlite:": the real SQLite code on a fresh simulated disk
+  // (store/sim_disk.h), which can lose power (Schedule::disk_faults).
+  std::string store = "memory:";
   bool external_honours_keys = false;
   TraceSink* trace = nullptr;  // Every event, when set (replay --trace).
   uint64_t max_events = 10'000'000;
@@ -65,6 +67,8 @@ struct SimResult {
   int store_faults_fired = 0;    // Storage faults injected (Schedule::store_faults).
   int store_errors = 0;          // Failed store calls the workers and the sweeper handled.
   int reopens = 0;               // Store handles reopened after a fail-stop.
+  int disk_faults_fired = 0;     // Disk faults injected (Schedule::disk_faults).
+  int power_losses = 0;          // Of those, the machine losing power.
   // When the per-event check first saw a second effect for a job, if ever.
   std::optional<TimeMs> first_detected_ms;
   std::vector<Violation> violations;

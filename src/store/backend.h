@@ -95,6 +95,10 @@ class StoreBackend {
   virtual Result<JobDetail> LoadJobRecords(JobId job) = 0;
   virtual Result<std::vector<StateCount>> LoadCounts() = 0;
 
+  // What the backend can check of its own storage (SQLite: PRAGMA
+  // integrity_check): kDataLoss saying what is wrong. Nothing to check: ok.
+  virtual Result<void> CheckIntegrity() { return {}; }
+
   // How many times this handle re-established its connection after losing
   // it (a network store); 0 for a file or memory.
   virtual int64_t reconnects() const { return 0; }

@@ -94,6 +94,7 @@ class FaultBackend final : public StoreBackend {
   Result<std::vector<Job>> LoadJobs(const JobFilter& filter) override;
   Result<JobDetail> LoadJobRecords(JobId job) override;
   Result<std::vector<StateCount>> LoadCounts() override;
+  Result<void> CheckIntegrity() override { return inner_->CheckIntegrity(); }
   int64_t reconnects() const override { return inner_->reconnects(); }
 
  private:

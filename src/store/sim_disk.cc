@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/assert.h"
+#include "core/enum_names.h"
 #include "core/rng.h"
 
 namespace lab {
@@ -36,6 +37,7 @@ struct File {
   const void* exclusive_by = nullptr;
   // The WAL index: shared memory, lost with the power.
   std::vector<std::unique_ptr<char[]>> shm;
+  int shm_users = 0;  // Handles that have the shared memory mapped.
   std::array<int, kShmLocks> shm_shared{};
   std::array<const void*, kShmLocks> shm_exclusive{};
 };
@@ -48,6 +50,10 @@ void Apply(std::string& image, const Pending& p, const std::function<bool()>* ke
     return;
   }
   const size_t end = static_cast<size_t>(p.offset) + p.bytes.size();
+  if (keep == nullptr && static_cast<size_t>(p.offset) == image.size()) {
+    image.append(p.bytes);  // The common case, a log growing: no zero fill first.
+    return;
+  }
   if (image.size() < end) image.resize(end, '\0');
   if (keep == nullptr) {
     std::memcpy(image.data() + p.offset, p.bytes.data(), p.bytes.size());
@@ -64,7 +70,31 @@ void Apply(std::string& image, const Pending& p, const std::function<bool()>* ke
   }
 }
 
+constexpr EnumNames<DiskFault, 4> kDiskFaults = {{{DiskFault::kIoError, "io-error"},
+                                                  {DiskFault::kSyncError, "sync-error"},
+                                                  {DiskFault::kFull, "disk-full"},
+                                                  {DiskFault::kCrash, "power-loss"}}};
+
 }  // namespace
+
+bool AppliesTo(DiskFault fault, DiskOp op) {
+  switch (fault) {
+    case DiskFault::kIoError:
+      return op != DiskOp::kSync;
+    case DiskFault::kSyncError:
+      return op == DiskOp::kSync;
+    case DiskFault::kFull:
+      return op == DiskOp::kWrite;
+    case DiskFault::kCrash:
+      return true;
+  }
+  return false;
+}
+
+std::string_view ToString(DiskFault fault) { return NameOf(kDiskFaults, fault); }
+std::optional<DiskFault> ParseDiskFault(std::string_view name) {
+  return ValueOf(kDiskFaults, name);
+}
 
 struct SimDisk::State {
   sqlite3_vfs vfs{};
@@ -126,6 +156,7 @@ struct SimDisk::State {
       f.shared = 0;
       f.reserved_by = f.pending_by = f.exclusive_by = nullptr;
       f.shm.clear();
+      f.shm_users = 0;
       f.shm_shared.fill(0);
       f.shm_exclusive.fill(nullptr);
       ++it;
@@ -147,15 +178,17 @@ struct SimDisk::State {
     }
     ++io_ops;
     auto fault = hook ? hook(op, io_ops) : std::nullopt;
-    if (!fault) return SQLITE_OK;
-    if (*fault == DiskFault::kFull && op == DiskOp::kWrite) return SQLITE_FULL;
-    switch (op) {
-      case DiskOp::kRead:
-        return SQLITE_IOERR_READ;
-      case DiskOp::kWrite:
-        return SQLITE_IOERR_WRITE;
-      case DiskOp::kSync:
+    if (!fault || !AppliesTo(*fault, op)) return SQLITE_OK;
+    switch (*fault) {
+      case DiskFault::kCrash:
+        Crash();
+        return SQLITE_IOERR;
+      case DiskFault::kFull:
+        return SQLITE_FULL;
+      case DiskFault::kSyncError:
         return SQLITE_IOERR_FSYNC;
+      case DiskFault::kIoError:
+        return op == DiskOp::kRead ? SQLITE_IOERR_READ : SQLITE_IOERR_WRITE;
     }
     return SQLITE_IOERR;
   }
@@ -173,6 +206,7 @@ struct Handle {
   uint64_t generation;
   bool delete_on_close;
   int lock;
+  bool shm_mapped;
   uint16_t shm_shared;  // Bits: the shm locks this handle holds.
   uint16_t shm_exclusive;
 };
@@ -304,7 +338,15 @@ int DeviceCharacteristics(sqlite3_file*) { return 0; }  // Promise nothing.
 int ShmMap(sqlite3_file* f, int region, int size, int extend, void volatile** out) {
   Handle* h = H(f);
   if (h->generation != h->disk->generation) return SQLITE_IOERR_SHMMAP;
-  auto& shm = h->file->shm;
+  File& file = *h->file;
+  auto& shm = file.shm;
+  if (!h->shm_mapped) {
+    // As SQLite's unix VFS: the first connection to map the WAL index,
+    // with nobody else mapping it, starts it afresh, so what a connection
+    // that failed half way through recovery left there is never trusted.
+    h->shm_mapped = true;
+    if (file.shm_users++ == 0) shm.clear();
+  }
   while (static_cast<int>(shm.size()) <= region) {
     if (!extend) {
       *out = nullptr;
@@ -357,8 +399,10 @@ int ShmUnmap(sqlite3_file* f, int delete_flag) {
   Handle* h = H(f);
   if (h->generation == h->disk->generation) {
     ShmLock(f, 0, kShmLocks, SQLITE_SHM_UNLOCK | SQLITE_SHM_SHARED);
+    if (h->shm_mapped) --h->file->shm_users;
     if (delete_flag != 0) h->file->shm.clear();
   }
+  h->shm_mapped = false;
   h->shm_shared = h->shm_exclusive = 0;
   return SQLITE_OK;
 }
@@ -400,6 +444,7 @@ int Open(sqlite3_vfs* vfs, const char* name, sqlite3_file* out, int flags, int* 
                    .generation = d.generation,
                    .delete_on_close = name == nullptr || (flags & SQLITE_OPEN_DELETEONCLOSE) != 0,
                    .lock = SQLITE_LOCK_NONE,
+                   .shm_mapped = false,
                    .shm_shared = 0,
                    .shm_exclusive = 0};
   if (out_flags != nullptr) *out_flags = flags;
@@ -454,6 +499,10 @@ SimDisk::SimDisk(std::string vfs_name, uint64_t seed) : state_(std::make_unique<
   d.vfs.xCurrentTime = CurrentTime;
   d.vfs.xGetLastError = GetLastError;
   LAB_ASSERT(sqlite3_vfs_register(&d.vfs, 0) == SQLITE_OK);
+  // SQLite's own generator (WAL salts, temp names) is process-wide and
+  // seeds itself from the default VFS, the real one: seed it here, so a
+  // run on this disk is the same run every time.
+  sqlite3_test_control(SQLITE_TESTCTRL_PRNG_SEED, static_cast<int>(seed & 0x7fffffff), nullptr);
 }
 
 SimDisk::~SimDisk() { sqlite3_vfs_unregister(&state_->vfs); }

@@ -32,11 +32,23 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace lab {
 
 enum class DiskOp { kRead, kWrite, kSync };
-enum class DiskFault { kIoError, kFull };
+enum class DiskFault {
+  kIoError,    // EIO on a read or a write.
+  kSyncError,  // EIO on a sync: the file's dirty pages are forgotten (see above).
+  kFull,       // ENOSPC on a write.
+  kCrash,      // The power fails just before the operation (which fails).
+};
+
+// Whether `fault` can happen to `op` (a hook's fault that cannot is ignored).
+bool AppliesTo(DiskFault fault, DiskOp op);
+
+std::string_view ToString(DiskFault fault);
+std::optional<DiskFault> ParseDiskFault(std::string_view name);
 
 // Asked before every read, write, truncate and sync; `n` counts them from 1.
 using DiskFaultHook = std::function<std::optional<DiskFault>(DiskOp op, int64_t n)>;

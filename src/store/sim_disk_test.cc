@@ -191,7 +191,7 @@ TEST(SimDiskTest, AFailedSyncIsAnUnknownOutcomeAndWhatIsAcknowledgedLaterSurvive
     ASSERT_TRUE((*store)->Enqueue({.key = "before"}).has_value());
     int syncs = 0;
     disk.set_hook([&syncs](DiskOp op, int64_t) -> std::optional<DiskFault> {
-      if (op == DiskOp::kSync && ++syncs == 1) return DiskFault::kIoError;
+      if (op == DiskOp::kSync && ++syncs == 1) return DiskFault::kSyncError;
       return std::nullopt;
     });
     auto failed = (*store)->Enqueue({.key = "during"});
@@ -244,6 +244,72 @@ TEST(SimDiskTest, AFullDiskAndAFailedReadAreRefusalsThatLoseNothing) {
   ASSERT_TRUE(jobs.has_value()) << jobs.error().ToString();
   ASSERT_EQ(jobs->size(), 1u);
   EXPECT_EQ(*jobs->front().key, "kept");
+}
+
+}  // namespace
+}  // namespace lab
+
+namespace lab {
+namespace {
+
+// An I/O error at the n-th disk operation, for every n of the scenario:
+// the store answers it (refused, or unknown and fail-stopped, then
+// reopened), the scenario goes on, and after a crash at its end every call
+// acknowledged after the error is still there.
+TEST(SimDiskTest, AnIoErrorAtEveryDiskOperationLosesNothingAcknowledgedAfterIt) {
+  int points = 0;
+  for (int64_t n = 1;; ++n) {
+    SimDisk disk(fmt::format("simdisk-eio-{}", n), 11);
+    ManualClock clock(1'000);
+    Acked acked;
+    bool fired = false;
+    {
+      auto store = OpenOn(disk, clock);
+      ASSERT_TRUE(store.has_value()) << store.error().ToString();
+      int64_t seen = 0;
+      disk.set_hook([&](DiskOp op, int64_t) -> std::optional<DiskFault> {
+        if (++seen != n) return std::nullopt;
+        fired = true;
+        return op == DiskOp::kSync ? DiskFault::kSyncError : DiskFault::kIoError;
+      });
+      // The scenario, each call tried again (after a reopen) until it goes
+      // through: enqueues, then each job claimed, committed and finished.
+      auto again = [&](auto call) {
+        for (int attempt = 0; attempt < 3; ++attempt) {
+          auto r = call();
+          if (r) return r;
+          if ((*store)->failed()) {
+            EXPECT_TRUE((*store)->Reopen().has_value());
+          }
+        }
+        return call();
+      };
+      for (int i = 0; i < 6; ++i) {
+        auto r = again([&] { return (*store)->Enqueue({.key = fmt::format("job-{}", i)}); });
+        if (r) acked.enqueued.insert(r->job_id);
+      }
+      for (int i = 0; i < 6; ++i) {
+        auto leases = again([&] {
+          return (*store)->Claim({.worker = "w", .max_jobs = 1, .lease_ms = 1'000, .begin = true});
+        });
+        if (!leases || leases->empty()) continue;
+        const Lease& l = leases->front();
+        auto done = again([&] {
+          return (*store)->Commit({l.execution_id, l.token}, Effect{"e"}, CommitThen::kFinish);
+        });
+        if (done) acked.succeeded.insert(l.job.id);
+      }
+      disk.set_hook(nullptr);
+    }
+    if (!fired) break;
+    ++points;
+    disk.Crash();
+    EXPECT_EQ(CheckRecovered(disk, clock, acked, "FULL", fmt::format("EIO at op {}", n)), 0)
+        << "EIO at disk operation " << n;
+    ASSERT_LT(n, 5'000);
+  }
+  std::printf("explored %d disk I/O error points\n", points);
+  EXPECT_GT(points, 20);
 }
 
 }  // namespace

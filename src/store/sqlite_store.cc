@@ -173,6 +173,16 @@ Result<void> SqliteBackend::Reopen() {
   return {};
 }
 
+Result<void> SqliteBackend::CheckIntegrity() {
+  LAB_ASSIGN_OR_RETURN(Statement * check, db_->Prepare("PRAGMA integrity_check"));
+  LAB_ASSIGN_OR_RETURN(bool row, check->Step());
+  const std::string verdict = row ? check->Text(0) : "no answer";
+  check->Reset();
+  if (verdict == "ok") return {};
+  return MakeError(ErrorCode::kDataLoss,
+                   fmt::format("'{}' failed its integrity check: {}", options_.path, verdict));
+}
+
 Result<std::unique_ptr<RecordStore>> OpenSqliteStore(const SqliteOptions& options, Clock& clock) {
   LAB_ASSIGN_OR_RETURN(std::shared_ptr<SqliteBackend> backend, SqliteBackend::Open(options));
   return std::make_unique<RecordStore>(std::move(backend), clock, options.store);

@@ -50,6 +50,9 @@ class SqliteBackend final : public StoreBackend {
   Result<void> RollbackToSavepoint() override;
   // A new connection to the same file (the old one's page cache is gone).
   Result<void> Reopen() override;
+  // PRAGMA integrity_check: kDataLoss with SQLite's first complaint unless
+  // the file is whole.
+  Result<void> CheckIntegrity() override;
   Result<std::optional<Job>> LoadJob(JobId id) override;
   Result<std::optional<Job>> LoadJobByKey(const std::string& queue,
                                           const std::string& key) override;
