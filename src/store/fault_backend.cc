@@ -104,14 +104,19 @@ Result<void> FaultBackend::CommitWrite() {
   return std::unexpected(StorageFaultError(fault->fault, BackendOp::kCommit));
 }
 
-Result<void> FaultBackend::Rollback() {
-  auto fault = Ask(BackendOp::kRollback);
-  auto rolled_back = inner_->Rollback();
-  if (!fault || !rolled_back) return rolled_back;
-  // The rollback happened; its answer says it failed, so the runner must
-  // treat the handle's state as unknown.
+template <typename F>
+Result<void> FaultBackend::UndoThenFail(BackendOp op, F undo) {
+  auto fault = Ask(op);
+  auto undone = undo();
+  if (!fault || !undone) return undone;
+  // The undo happened; its answer says it failed, so the runner must treat
+  // the handle's state as unknown.
   LAB_MARK(kStorageFaultInjected);
-  return std::unexpected(StorageFaultError(fault->fault, BackendOp::kRollback));
+  return std::unexpected(StorageFaultError(fault->fault, op));
+}
+
+Result<void> FaultBackend::Rollback() {
+  return UndoThenFail(BackendOp::kRollback, [&] { return inner_->Rollback(); });
 }
 
 Result<void> FaultBackend::Savepoint() {
@@ -121,11 +126,7 @@ Result<void> FaultBackend::ReleaseSavepoint() {
   return Call(BackendOp::kSavepoint, [&] { return inner_->ReleaseSavepoint(); });
 }
 Result<void> FaultBackend::RollbackToSavepoint() {
-  auto fault = Ask(BackendOp::kSavepoint);
-  auto rolled_back = inner_->RollbackToSavepoint();
-  if (!fault || !rolled_back) return rolled_back;
-  LAB_MARK(kStorageFaultInjected);
-  return std::unexpected(StorageFaultError(fault->fault, BackendOp::kSavepoint));
+  return UndoThenFail(BackendOp::kSavepoint, [&] { return inner_->RollbackToSavepoint(); });
 }
 Result<void> FaultBackend::Reopen() {
   return Call(BackendOp::kReopen, [&] { return inner_->Reopen(); });

@@ -103,6 +103,9 @@ class FaultBackend final : public StoreBackend {
   // Runs `call` unless the hook fails this primitive first.
   template <typename F>
   auto Call(BackendOp op, F call) -> decltype(call());
+  // Runs `undo` (a rollback) always, then answers the hook's fault, if any.
+  template <typename F>
+  Result<void> UndoThenFail(BackendOp op, F undo);
 
   std::shared_ptr<StoreBackend> inner_;
   BackendFaultHook hook_;

@@ -36,8 +36,15 @@ struct File {
   const void* pending_by = nullptr;
   const void* exclusive_by = nullptr;
   // The WAL index: shared memory, lost with the power.
+  // Regions are zeroed, never freed, while the file lives: a connection
+  // keeps the pointers it mapped, even one a crash left dead.
   std::vector<std::unique_ptr<char[]>> shm;
+  int shm_region_bytes = 0;
   int shm_users = 0;  // Handles that have the shared memory mapped.
+
+  void ZeroShm() {
+    for (auto& region : shm) std::memset(region.get(), 0, static_cast<size_t>(shm_region_bytes));
+  }
   std::array<int, kShmLocks> shm_shared{};
   std::array<const void*, kShmLocks> shm_exclusive{};
 };
@@ -155,7 +162,7 @@ struct SimDisk::State {
       f.unsynced.clear();
       f.shared = 0;
       f.reserved_by = f.pending_by = f.exclusive_by = nullptr;
-      f.shm.clear();
+      f.ZeroShm();
       f.shm_users = 0;
       f.shm_shared.fill(0);
       f.shm_exclusive.fill(nullptr);
@@ -345,13 +352,15 @@ int ShmMap(sqlite3_file* f, int region, int size, int extend, void volatile** ou
     // with nobody else mapping it, starts it afresh, so what a connection
     // that failed half way through recovery left there is never trusted.
     h->shm_mapped = true;
-    if (file.shm_users++ == 0) shm.clear();
+    if (file.shm_users++ == 0) file.ZeroShm();
   }
   while (static_cast<int>(shm.size()) <= region) {
     if (!extend) {
       *out = nullptr;
       return SQLITE_OK;
     }
+    LAB_ASSERT(file.shm_region_bytes == 0 || file.shm_region_bytes == size);
+    file.shm_region_bytes = size;
     shm.push_back(std::make_unique<char[]>(static_cast<size_t>(size)));
     std::memset(shm.back().get(), 0, static_cast<size_t>(size));
   }
@@ -400,7 +409,7 @@ int ShmUnmap(sqlite3_file* f, int delete_flag) {
   if (h->generation == h->disk->generation) {
     ShmLock(f, 0, kShmLocks, SQLITE_SHM_UNLOCK | SQLITE_SHM_SHARED);
     if (h->shm_mapped) --h->file->shm_users;
-    if (delete_flag != 0) h->file->shm.clear();
+    if (delete_flag != 0) h->file->ZeroShm();
   }
   h->shm_mapped = false;
   h->shm_shared = h->shm_exclusive = 0;
