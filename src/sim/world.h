@@ -1,10 +1,11 @@
 // The simulated world: the production engine under a seeded, single-threaded
 // discrete-event schedule.
 //
-// Simulate() opens a real store (memory or a fresh SQLite file) on a
-// simulated clock, gives every worker and the control plane its own handle
-// on it, each behind a FaultBackend that injects the schedule's storage
-// faults, and runs the Schedule: jobs arrive
+// Simulate() opens a real store (memory, or SQLite on a fresh simulated
+// disk that can fail and lose power: store/sim_disk.h) on a simulated
+// clock, gives every worker and the control plane its own handle on it,
+// each behind a FaultBackend that injects the schedule's storage faults,
+// and runs the Schedule: jobs arrive
 // (an enqueue whose reply is lost is sent again, as a producer would),
 // simulated workers run the production Worker steps one event at a time,
 // heartbeat while they hold a lease (unless paused or dead), crash, pause,
@@ -19,8 +20,12 @@
 // system deduplicates by key. Cheap checks run after every event, the
 // whole-state consistency check every `deep_check_every`; at the end every
 // invariant is checked, after a fault-free liveness phase with a bound
-// computed from the lease and retry settings (INV_006). Same schedule and
-// options, same run, bit for bit. Thread-safety: one run per thread.
+// computed from the cadences and retry settings (INV_006). A power loss
+// kills every process; the store is reopened (SQLite recovers from its
+// log) and must pass its integrity check, or the run is an error. Same
+// schedule and options, same run, bit for bit. Thread-safety: one run per
+// thread; a sqlite: run seeds SQLite's process-wide generator, so those
+// run one at a time in a process.
 #pragma once
 
 #include <cstdint>
