@@ -757,9 +757,8 @@ Result<void> World::Dispatch(const Event& e) {
                            fmt::format("seed {}: sweeper: {}", s_.seed, n.error().ToString()));
         }
         if (action == AfterError::kReopen) ReopenHandle(*sweeper_.store, "sweeper");
-        // The reaper sweeps in two transactions, and the first may have
-        // ended leases before the second failed (or the outcome is
-        // unknown): look at every job a sweep may have ended.
+        // The outcome may be unknown (a commit applied, its reply lost):
+        // look at every job the sweep may have ended.
         LAB_RETURN_IF_ERROR(RefreshAll());
       }
       Push(clock_.NowMs() + cadence_.sweep_ms, e.kind, -1);

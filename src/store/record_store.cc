@@ -294,28 +294,31 @@ Result<FailOutcome> RecordStore::Fail(const LeaseRef& lease, const FailRequest& 
   });
 }
 
-Result<int> RecordStore::Sweep(ExecState state,
+Result<int> RecordStore::Sweep(std::initializer_list<ExecState> states,
                                Plan (*plan_fn)(const Job&, const Execution&, const PlanContext&)) {
   return Transact<int>([&](Txn& txn) -> Result<int> {
     const PlanContext ctx = Context();
-    LAB_ASSIGN_OR_RETURN(auto expired, backend_->LoadExpired(state, ctx.now_ms));
-    for (Execution& exec : expired) {
-      LAB_ASSIGN_OR_RETURN(auto job, backend_->LoadJob(exec.job_id));
-      LAB_ASSERT_MSG(job.has_value(), "execution without its job");
-      Loaded rec{std::move(*job), std::move(exec)};
-      LAB_RETURN_IF_ERROR(Persist(plan_fn(rec.job, rec.exec, ctx), ctx, rec, txn));
+    int swept = 0;
+    for (ExecState state : states) {
+      LAB_ASSIGN_OR_RETURN(auto expired, backend_->LoadExpired(state, ctx.now_ms));
+      for (Execution& exec : expired) {
+        LAB_ASSIGN_OR_RETURN(auto job, backend_->LoadJob(exec.job_id));
+        LAB_ASSERT_MSG(job.has_value(), "execution without its job");
+        Loaded rec{std::move(*job), std::move(exec)};
+        LAB_RETURN_IF_ERROR(Persist(plan_fn(rec.job, rec.exec, ctx), ctx, rec, txn));
+      }
+      swept += static_cast<int>(expired.size());
     }
-    return static_cast<int>(expired.size());
+    return swept;
   });
 }
 
 Result<int> RecordStore::ReapExpired() {
-  LAB_ASSIGN_OR_RETURN(int leased, Sweep(ExecState::kLeased, &PlanReap));
-  LAB_ASSIGN_OR_RETURN(int running, Sweep(ExecState::kInProgress, &PlanReap));
-  return leased + running;
+  // One transaction for both states, so an error means nothing was reaped.
+  return Sweep({ExecState::kLeased, ExecState::kInProgress}, &PlanReap);
 }
 
-Result<int> RecordStore::Reconcile() { return Sweep(ExecState::kCommitted, &PlanReconcile); }
+Result<int> RecordStore::Reconcile() { return Sweep({ExecState::kCommitted}, &PlanReconcile); }
 
 Result<void> RecordStore::Redrive(JobId id) {
   return Transact<void>([&](Txn& txn) -> Result<void> {

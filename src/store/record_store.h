@@ -9,6 +9,7 @@
 #pragma once
 
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -104,8 +105,9 @@ class RecordStore final : public Store {
   // Shared body of the simple lease operations (heartbeat, begin, finish).
   Result<void> LeaseOp(const LeaseRef& lease,
                        const std::function<Plan(const Loaded&, const PlanContext&)>& plan_fn);
-  // Shared body of the periodic sweeps (reap, reconcile).
-  Result<int> Sweep(ExecState state,
+  // Shared body of the periodic sweeps (reap, reconcile): every expired
+  // execution in `states`, in one transaction.
+  Result<int> Sweep(std::initializer_list<ExecState> states,
                     Plan (*plan_fn)(const Job&, const Execution&, const PlanContext&));
 
   std::shared_ptr<StoreBackend> backend_;

@@ -1014,6 +1014,33 @@ TEST_P(StoreFaultTest, ADiskThatStaysBrokenFailsEveryCallAndReopenUntilItHeals) 
   EXPECT_EQ(clean_->ReadSnapshot()->jobs.size(), 1u);
 }
 
+// The reaper ends leased and running executions in one transaction: a
+// fault anywhere in it means nothing was reaped, never half.
+TEST_P(StoreFaultTest, TheReaperIsOneTransactionAFaultInItReapsNothing) {
+  const Lease running = Started();  // IN_PROGRESS.
+  ASSERT_TRUE(clean_->Enqueue({}).has_value());
+  ASSERT_TRUE(clean_->Claim({.worker = "w2", .max_jobs = 1, .lease_ms = 1'000}).has_value());
+  clock_.AdvanceMs(120'000);  // Both leases expired.
+  const std::string before = State();
+  int writes = 0;
+  for (int last = 1;; ++last) {
+    writes = 0;
+    Arm([&writes, last](BackendOp op, int64_t) -> std::optional<BackendFault> {
+      if (op == BackendOp::kWrite && ++writes == last) return BackendFault{StorageFault::kIoError};
+      return std::nullopt;
+    });
+    auto reaped = store_->ReapExpired();
+    Disarm();
+    if (reaped) {
+      EXPECT_EQ(*reaped, 2);
+      break;
+    }
+    EXPECT_EQ(State(), before) << "a fault at write " << last << " left a half-reaped store";
+    ASSERT_LT(last, 50);
+  }
+  EXPECT_EQ(clean_->GetJob(running.job.id)->state, JobState::kPending);
+}
+
 TEST_P(StoreFaultTest, InAGroupAFailedCallUndoesOnlyItsOwnWrites) {
   ASSERT_TRUE(store_->BeginGroup().has_value());
   ASSERT_TRUE(store_->Enqueue({.key = "a"}).has_value());
