@@ -205,11 +205,7 @@ int Explore(const ExploreArgs& a) {
              Rate(static_cast<double>(result->seeds_run) / secs),
              Rate(static_cast<double>(result->events) / secs));
   if (a.flags.store_faults || a.flags.disk_faults) {
-    fmt::print(
-        "storage faults: {} injected, {} disk faults ({} power losses, each recovered and "
-        "integrity-checked), {} store errors handled, {} handles reopened\n",
-        result->store_faults_fired, result->disk_faults_fired, result->power_losses,
-        result->store_errors, result->reopens);
+    fmt::print("storage: {}\n", result->storage.ToString());
   }
   return code;
 }
@@ -271,11 +267,8 @@ int Replay(ReplayArgs a) {
   if (a.timeline) fmt::print("{}", FormatTimeline(trace.events()));
   fmt::print("{} events, {} faults fired, ended at t={}ms, trace hash {:016x}\n", r->events,
              r->faults_fired, r->end_ms, r->trace_hash);
-  if (r->store_faults_fired + r->disk_faults_fired > 0) {
-    fmt::print(
-        "{} storage faults injected, {} disk faults ({} power losses), {} store errors handled, "
-        "{} handles reopened\n",
-        r->store_faults_fired, r->disk_faults_fired, r->power_losses, r->store_errors, r->reopens);
+  if (r->storage.store_faults_fired + r->storage.disk_faults_fired > 0) {
+    fmt::print("{}\n", r->storage.ToString());
   }
   if (r->violations.empty()) {
     fmt::print("every invariant holds (guards {})\n", a.flags.guards);

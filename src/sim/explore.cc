@@ -28,11 +28,7 @@ Result<ExploreResult> Explore(const ExploreOptions& options, Clock& wall,
     LAB_ASSIGN_OR_RETURN(SimResult r, Simulate(schedule, options.sim));
     ++out.seeds_run;
     out.events += r.events;
-    out.store_faults_fired += r.store_faults_fired;
-    out.store_errors += r.store_errors;
-    out.reopens += r.reopens;
-    out.disk_faults_fired += r.disk_faults_fired;
-    out.power_losses += r.power_losses;
+    out.storage += r.storage;
     if (progress) progress(out.seeds_run, out.events);
     if (!r.violations.empty()) {
       out.failure = std::move(r);

@@ -36,13 +36,7 @@ struct ExploreResult {
   uint64_t next_seed = 0;  // The first seed not run: where to resume.
   bool interrupted = false;
   uint64_t events = 0;
-  // Storage faults injected, store errors handled and handles reopened,
-  // summed over the seeds run (DrawOptions::store_faults).
-  int64_t store_faults_fired = 0;
-  int64_t store_errors = 0;
-  int64_t reopens = 0;
-  int64_t disk_faults_fired = 0;
-  int64_t power_losses = 0;
+  StorageTally storage;  // Summed over the seeds run.
   DurationMs elapsed_ms = 0;
   std::optional<SimResult> failure;  // The first violating run, if any.
   DrawnConfig failure_config;

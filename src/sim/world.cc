@@ -173,10 +173,11 @@ class World {
   HandlerResult Handle(const JobContext& ctx);
   // Step() for a BatchWorker.
   Result<void> StepBatch(int w);
-  // A store error in a step: the simulator has no policy for it (yet).
-  std::unexpected<Error> StepFailed(int w, const Error& error) const {
+  // A store error no policy can step past (step_policy.h says stop): with
+  // no operator in a simulated run to fix it, the run ends with an error.
+  std::unexpected<Error> Unrecoverable(std::string_view actor, const Error& error) const {
     return MakeError(ErrorCode::kInternal,
-                     fmt::format("seed {}: w{} step failed: {}", s_.seed, w, error.ToString()));
+                     fmt::format("seed {}: {}: {}", s_.seed, actor, error.ToString()));
   }
   Result<void> Refresh(JobId job);
   // The schedule's disk fault at the disk's n-th operation, if any.
@@ -193,6 +194,9 @@ class World {
   Result<EnqueueResult> Produce(const NewJob& request);
   Result<void> RefreshAll();
   bool InFaultWindow() { return clock_.NowMs() < s_.fault_window_ms; }
+  // Whether a scheduled storage or disk fault may fire now: in the fault
+  // window, and never during the world's own reads.
+  bool Injecting() { return !observing_ && InFaultWindow(); }
   void Mix(uint64_t v) { hash_ = (hash_ ^ v) * kFnvPrime; }
   void Note(int w, std::string event, std::string text);
   void NoteAs(std::string actor, std::string event, std::string text);
@@ -212,8 +216,6 @@ class World {
   std::unique_ptr<SimDisk> disk_;
   std::map<int64_t, DiskFault> disk_faults_;
   int64_t crashes_seen_ = 0;
-  int disk_faults_fired_ = 0;
-  int power_losses_ = 0;
   bool observing_ = false;  // The world's own reads: no fault is injected.
   std::shared_ptr<StoreBackend> backend_;
   // The producers' and the checkers' handle (no storage faults; lost
@@ -241,9 +243,7 @@ class World {
   int arrived_ = 0;
   int faults_fired_ = 0;
   int handler_faults_fired_ = 0;
-  int store_faults_fired_ = 0;
-  int store_errors_ = 0;
-  int reopens_ = 0;
+  StorageTally storage_;
   bool cheap_violation_ = false;
 };
 
@@ -315,11 +315,11 @@ StoreHandle World::MakeHandle(int actor) {
 }
 
 std::optional<BackendFault> World::StoreFault(int actor, BackendOp op, int64_t n) {
-  if (observing_ || !InFaultWindow()) return std::nullopt;
+  if (!Injecting()) return std::nullopt;
   auto it = store_faults_.find({actor, n});
   if (it == store_faults_.end()) return std::nullopt;
   const ScheduledStoreFault& f = it->second;
-  ++store_faults_fired_;
+  ++storage_.store_faults_fired;
   Mix(0x5f000000ULL + static_cast<uint64_t>(f.fault) * 2 + (f.applied ? 1 : 0));
   NoteAs(actor == kSweeperActor ? "sweeper" : fmt::format("w{}", actor), "store-fault",
          fmt::format("{} at storage call {} ({}){}", ToString(f.fault), n, ToString(op),
@@ -331,7 +331,7 @@ std::optional<BackendFault> World::StoreFault(int actor, BackendOp op, int64_t n
 
 void World::ReopenHandle(RecordStore& store, const std::string& actor) {
   auto reopened = store.Reopen();
-  ++reopens_;
+  ++storage_.reopens;
   Mix(reopened ? 0x2e09e4ULL : 0x2e09e5ULL);
   NoteAs(actor, "reopen",
          reopened ? "store handle reopened" : "reopen failed: " + reopened.error().ToString());
@@ -353,7 +353,7 @@ Result<void> World::GiveUp(int w, const Error& error) {
 
 Result<void> World::OnStepError(int w, const Error& error, const std::vector<JobId>& held) {
   SimWorker& sw = workers_[w];
-  ++store_errors_;
+  ++storage_.store_errors;
   const DurationMs wait = sw.backoff.Next();
   const TimeMs expires =
       sw.batch ? sw.batch->lease_expires_at_ms() : sw.worker->lease_expires_at_ms();
@@ -375,8 +375,7 @@ Result<void> World::OnStepError(int w, const Error& error, const std::vector<Job
       ReopenHandle(*sw.handle.store, fmt::format("w{}", w));
       break;
     case AfterError::kStop:
-      // No operator in a simulated run to fix what waiting cannot heal.
-      return StepFailed(w, error);
+      return Unrecoverable(fmt::format("w{} step", w), error);
   }
   for (JobId job : held) LAB_RETURN_IF_ERROR(Refresh(job));
   if (error.code == ErrorCode::kUnknownOutcome) {
@@ -598,7 +597,7 @@ Result<void> World::Heartbeat(int w) {
   if (!beat && beat.error().code != ErrorCode::kAborted) {
     // The lease stays as it was; the next beat tries again, and a
     // fail-stopped handle is reopened by the worker's next step.
-    ++store_errors_;
+    ++storage_.store_errors;
     Note(w, "store-error", "heartbeat: " + beat.error().ToString());
   }
   if (dropped) {  // Fenced: the worker dropped the job (or some of its batch).
@@ -609,10 +608,10 @@ Result<void> World::Heartbeat(int w) {
 }
 
 std::optional<DiskFault> World::DiskFaultAt(DiskOp op, int64_t n) {
-  if (observing_ || !InFaultWindow()) return std::nullopt;
+  if (!Injecting()) return std::nullopt;
   auto it = disk_faults_.find(n);
   if (it == disk_faults_.end() || !AppliesTo(it->second, op)) return std::nullopt;
-  ++disk_faults_fired_;
+  ++storage_.disk_faults_fired;
   Mix(0xd1000000ULL + static_cast<uint64_t>(it->second));
   NoteAs("disk", "disk-fault", fmt::format("{} at disk operation {}", ToString(it->second), n));
   return it->second;
@@ -621,7 +620,7 @@ std::optional<DiskFault> World::DiskFaultAt(DiskOp op, int64_t n) {
 Result<void> World::CheckPowerLoss() {
   if (!disk_ || disk_->stats().crashes == crashes_seen_) return {};
   crashes_seen_ = disk_->stats().crashes;
-  ++power_losses_;
+  ++storage_.power_losses;
   Mix(0x90e71055ULL);
   Note(-1, "power-loss",
        "the machine lost power: every process died; unsynced writes were kept, dropped or torn");
@@ -704,7 +703,6 @@ Result<void> World::Dispatch(const Event& e) {
         lose_reply_ = true;
         auto lost = queue_->Enqueue(request);
         LAB_ASSERT(!lost);
-        lose_reply_ = false;
         // (Unless a disk fault failed it first: then it took no effect that
         // anyone can name, and the request below is the one that counts.)
         if (fault_store_->lost_enqueue()) {
@@ -745,17 +743,14 @@ Result<void> World::Dispatch(const Event& e) {
         if (*n > 0) LAB_RETURN_IF_ERROR(RefreshAll());
       } else {
         // The control plane runs the workers' policy, always idle.
-        ++store_errors_;
+        ++storage_.store_errors;
         const AfterError action = DecideAfterStepError(
             {.code = n.error().code, .phase = WorkerPhase::kIdle, .now_ms = clock_.NowMs()});
         Mix(0xe1000000ULL + static_cast<uint64_t>(n.error().code) * 8 +
             static_cast<uint64_t>(action));
         NoteAs("sweeper", "store-error",
                fmt::format("{}; next: {}", n.error().ToString(), ToString(action)));
-        if (action == AfterError::kStop) {
-          return MakeError(ErrorCode::kInternal,
-                           fmt::format("seed {}: sweeper: {}", s_.seed, n.error().ToString()));
-        }
+        if (action == AfterError::kStop) return Unrecoverable("sweeper", n.error());
         if (action == AfterError::kReopen) ReopenHandle(*sweeper_.store, "sweeper");
         // The outcome may be unknown (a commit applied, its reply lost):
         // look at every job the sweep may have ended.
@@ -873,15 +868,27 @@ Result<SimResult> World::Run() {
   result.end_ms = clock_.NowMs();
   result.faults_fired = faults_fired_;
   result.handler_faults_fired = handler_faults_fired_;
-  result.store_faults_fired = store_faults_fired_;
-  result.store_errors = store_errors_;
-  result.reopens = reopens_;
-  result.disk_faults_fired = disk_faults_fired_;
-  result.power_losses = power_losses_;
+  result.storage = storage_;
   return result;
 }
 
 }  // namespace
+
+StorageTally& StorageTally::operator+=(const StorageTally& o) {
+  store_faults_fired += o.store_faults_fired;
+  store_errors += o.store_errors;
+  reopens += o.reopens;
+  disk_faults_fired += o.disk_faults_fired;
+  power_losses += o.power_losses;
+  return *this;
+}
+
+std::string StorageTally::ToString() const {
+  return fmt::format(
+      "{} storage faults injected, {} disk faults ({} power losses, each recovered and "
+      "integrity-checked), {} store errors handled, {} handles reopened",
+      store_faults_fired, disk_faults_fired, power_losses, store_errors, reopens);
+}
 
 bool SimResult::Violated(Invariant invariant) const {
   return std::any_of(violations.begin(), violations.end(),

@@ -60,6 +60,19 @@ struct SimOptions {
   uint64_t deep_check_every = kDefaultDeepCheckEvery;
 };
 
+// What storage faults did in a run (or, summed, in many).
+struct StorageTally {
+  int64_t store_faults_fired = 0;  // Storage faults injected (Schedule::store_faults).
+  int64_t store_errors = 0;        // Failed store calls the workers and the sweeper handled.
+  int64_t reopens = 0;             // Store handles reopened after a fail-stop.
+  int64_t disk_faults_fired = 0;   // Disk faults injected (Schedule::disk_faults).
+  int64_t power_losses = 0;        // Of those, the machine losing power.
+
+  StorageTally& operator+=(const StorageTally& o);
+  // One line: what was injected and what the engine did about it.
+  std::string ToString() const;
+};
+
 struct SimResult {
   uint64_t seed = 0;
   uint64_t events = 0;
@@ -69,11 +82,7 @@ struct SimResult {
   int jobs = 0;
   int faults_fired = 0;          // Worker faults (crash, pause, slow call, skew) that fired.
   int handler_faults_fired = 0;  // Handler outcomes (transient, permanent, slow) that fired.
-  int store_faults_fired = 0;    // Storage faults injected (Schedule::store_faults).
-  int store_errors = 0;          // Failed store calls the workers and the sweeper handled.
-  int reopens = 0;               // Store handles reopened after a fail-stop.
-  int disk_faults_fired = 0;     // Disk faults injected (Schedule::disk_faults).
-  int power_losses = 0;          // Of those, the machine losing power.
+  StorageTally storage;
   // When the per-event check first saw a second effect for a job, if ever.
   std::optional<TimeMs> first_detected_ms;
   std::vector<Violation> violations;

@@ -222,9 +222,9 @@ TEST(WorldStoreFaultTest, AGuardedSwarmWithStorageFaultsHoldsAndReopensFailStopp
     auto r = Simulate(DrawSchedule(seed, {.store_faults = true}), {.guards = Guards::All()});
     ASSERT_TRUE(r.has_value()) << "seed " << seed << ": " << r.error().ToString();
     EXPECT_TRUE(r->violations.empty()) << "seed " << seed << ": " << r->ViolatedList();
-    fired += r->store_faults_fired;
-    errors += r->store_errors;
-    reopens += r->reopens;
+    fired += r->storage.store_faults_fired;
+    errors += r->storage.store_errors;
+    reopens += r->storage.reopens;
   }
   EXPECT_GT(fired, 1'000);
   EXPECT_GT(errors, 1'000);
@@ -244,7 +244,7 @@ TEST(WorldStoreFaultTest, SameSeedSameTraceAndTheSameOnSqliteAsInMemory) {
     auto sql = Simulate(s, {.guards = Guards::All(), .store = "sqlite:"});
     ASSERT_TRUE(sql.has_value()) << sql.error().ToString();
     EXPECT_EQ(a->trace_hash, sql->trace_hash) << "seed " << seed;
-    EXPECT_EQ(a->store_faults_fired, sql->store_faults_fired) << "seed " << seed;
+    EXPECT_EQ(a->storage.store_faults_fired, sql->storage.store_faults_fired) << "seed " << seed;
   }
 }
 
@@ -278,7 +278,7 @@ TEST(WorldStoreFaultTest, AnErrorAtEveryStoragePrimitiveOnceOrFromThenOnKeepsEve
           }
           auto r = Simulate(s, {.guards = Guards::All()});
           ASSERT_TRUE(r.has_value()) << r.error().ToString();
-          if (r->store_faults_fired == 0) break;  // The worker never made n calls.
+          if (r->storage.store_faults_fired == 0) break;  // The worker never made n calls.
           ++explored;
           EXPECT_TRUE(r->violations.empty())
               << ToString(fault) << (applied ? " applied" : "") << (persistent ? " from" : " at")
@@ -389,8 +389,8 @@ TEST(WorldDiskTest, EveryPowerLossIsRecoveredAndLosesNothingAcknowledged) {
     auto r = Simulate(s, {.guards = Guards::All(), .store = "sqlite:"});
     ASSERT_TRUE(r.has_value()) << "seed " << seed << ": " << r.error().ToString();
     EXPECT_TRUE(r->violations.empty()) << "seed " << seed << ": " << r->ViolatedList();
-    power_losses += r->power_losses;
-    disk_faults += r->disk_faults_fired;
+    power_losses += r->storage.power_losses;
+    disk_faults += r->storage.disk_faults_fired;
   }
   EXPECT_GT(power_losses, 10);
   EXPECT_GT(disk_faults, power_losses);
@@ -427,7 +427,7 @@ TEST(WorldDiskTest, AFailedSyncThenAPowerLossLosesAcknowledgedWorkToday) {
   auto r = Simulate(*s, {.guards = Guards::All(), .store = "sqlite:"});
   ASSERT_TRUE(r.has_value()) << r.error().ToString();
   EXPECT_TRUE(r->Violated(Invariant::kRecovery)) << r->ViolatedList();
-  EXPECT_EQ(r->power_losses, 1);
+  EXPECT_EQ(r->storage.power_losses, 1);
   // Without the failed sync, the same power loss loses nothing.
   Schedule without = *s;
   std::erase_if(without.disk_faults,
