@@ -21,7 +21,7 @@ struct PlannedEntry {
   std::string_view guard;
 };
 
-const std::vector<PlannedEntry>& Plan() {
+const std::vector<PlannedEntry>& PlannedEntries() {
   using enum Invariant;
   static const std::vector<PlannedEntry> kPlan = {
       {"FM_002",
@@ -36,10 +36,6 @@ const std::vector<PlannedEntry>& Plan() {
        "Acknowledged before durable: crash loses acked work",
        {kRecovery},
        "sync before ack"},
-      {"FM_011",
-       "fsync failure treated as success (fsyncgate)",
-       {kNoEffectWithoutCommit, kRecovery},
-       "fail-stop on fsync error, recover from log"},
       {"FM_012",
        "Backpressure collapse under overload",
        {kBoundedLatency},
@@ -62,7 +58,7 @@ const std::vector<PlannedEntry>& Plan() {
 
 std::vector<FailureMode> Build() {
   std::vector<FailureMode> all = ImplementedFailureModes();
-  for (const PlannedEntry& p : Plan()) {
+  for (const PlannedEntry& p : PlannedEntries()) {
     if (std::any_of(all.begin(), all.end(), [&](const FailureMode& fm) { return fm.id == p.id; }))
       continue;  // Reported by PlannedAndImplemented().
     all.push_back(FailureMode{.id = std::string(p.id),
@@ -109,7 +105,7 @@ const FailureMode* FindFailureMode(std::string_view id) {
 std::vector<std::string> PlannedAndImplemented() {
   std::vector<std::string> out;
   for (const FailureMode& fm : ImplementedFailureModes()) {
-    for (const PlannedEntry& p : Plan()) {
+    for (const PlannedEntry& p : PlannedEntries()) {
       if (p.id == fm.id) out.push_back(fm.id);
     }
   }
@@ -127,6 +123,8 @@ std::string FormatIndexMarkdown() {
       "(its guard off: the checkers must report exactly the invariants listed here),\n"
       "**guarded** (every guard on: every invariant must hold) and, where the bundle has\n"
       "one, **recover** (a recovery drill, every guard on: every invariant must hold).\n"
+      "A failure of the disk itself runs on SQLite only, on the simulated disk\n"
+      "(`src/store/sim_disk.h`), whose syncs can fail and whose power can be cut.\n"
       "`lab run FM_NNN` runs one; `lab run --all` runs every implemented one.\n\n"
       "| FM | Failure | Invariants (baseline) | Guard that prevents it | Status |\n"
       "|---|---|---|---|---|\n";
@@ -135,11 +133,13 @@ std::string FormatIndexMarkdown() {
         fm.implemented() ? fmt::format("[{}](../{}/spec.md)", fm.id, fm.dir) : fm.id;
     const std::string guard =
         fm.implemented() ? fmt::format("`{}`: {}", fm.GuardsOff(), fm.guard) : fm.guard;
-    out +=
-        fmt::format("| {} | {} | {} | {} | {} |\n", name, fm.title, JoinIds(fm.invariants), guard,
-                    !fm.implemented() ? "planned"
-                    : fm.recover      ? "implemented: baseline, guarded, recover"
-                                      : "implemented: baseline, guarded");
+    const std::string status =
+        !fm.implemented()
+            ? "planned"
+            : fmt::format("implemented: baseline, guarded{}{}", fm.recover ? ", recover" : "",
+                          fm.sim_disk ? " (SQLite, simulated disk)" : "");
+    out += fmt::format("| {} | {} | {} | {} | {} |\n", name, fm.title, JoinIds(fm.invariants),
+                       guard, status);
   }
   out +=
       "\nThe invariants are described in [invariants.md](invariants.md); the states\n"

@@ -95,6 +95,13 @@ class BundleTest : public ::testing::TestWithParam<StoreParam> {
   }
 };
 
+// A failure of the disk itself runs on SQLite only, on the simulated disk.
+#define LAB_INSTANTIATE_ON_THE_SIMULATED_DISK(suite)                                      \
+  INSTANTIATE_TEST_SUITE_P(                                                               \
+      SimDisk, suite,                                                                     \
+      ::testing::Values(::lab::testing::StoreParam{"Sqlite", ::lab::StoreKind::kSqlite}), \
+      [](const auto& info) { return info.param.name; })
+
 #define LAB_INSTANTIATE_FOR_EVERY_STORE(suite)                                              \
   INSTANTIATE_TEST_SUITE_P(Stores, suite, ::testing::ValuesIn(::lab::testing::AllStores()), \
                            [](const auto& info) { return info.param.name; })

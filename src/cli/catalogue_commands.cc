@@ -32,10 +32,15 @@ int RunOne(const FailureMode& fm, std::optional<Mode> mode, const std::string& s
   return all_matched ? kExitOk : kExitFailure;
 }
 
-int RunAll(const std::string& store) {
+int RunAll(const std::string& store, StoreKind kind) {
   std::vector<AllRow> rows;
+  std::vector<std::string> not_run;
   bool all_matched = true;
   for (const FailureMode* fm : ImplementedCatalogue()) {
+    if (!fm->RunsOn(kind)) {
+      not_run.push_back(fm->NotOn(store));
+      continue;
+    }
     AllRow row{fm, {"-", "-", "-"}};
     for (Mode m : kAllModes) {
       if (!fm->Has(m)) continue;
@@ -59,15 +64,17 @@ int RunAll(const std::string& store) {
   fmt::print("{} failure modes [store {}]: {}\n", rows.size(), store,
              all_matched ? "each one reproduced with its guard off, held with every guard on"
                          : "SOME DID NOT MATCH their claim");
+  for (const std::string& why : not_run) fmt::print("not run: {}\n", why);
   return all_matched ? kExitOk : kExitFailure;
 }
 
 int Run(const RunArgs& a) {
-  if (auto valid = ValidateRunStoreUrl(a.store); !valid) return FailWith(valid.error());
+  auto kind = RunStoreKind(a.store);
+  if (!kind) return FailWith(kind.error());
   if (a.all == !a.fm_id.empty()) return UsageError("run: give exactly one of FM or --all");
   if (a.all) {
     if (!a.mode.empty()) return UsageError("run: --all runs every mode; --mode applies to one FM");
-    return RunAll(a.store);
+    return RunAll(a.store, *kind);
   }
   const FailureMode* fm = FindFailureMode(a.fm_id);
   if (fm == nullptr) {
@@ -77,6 +84,7 @@ int Run(const RunArgs& a) {
     return UsageError(
         fmt::format("run: {} is planned but has no scenario yet (see lab list)", fm->id));
   }
+  if (!fm->RunsOn(*kind)) return UsageError("run: " + fm->NotOn(a.store));
   std::optional<Mode> mode;
   if (!a.mode.empty()) mode = *ParseMode(a.mode);
   if (mode && !fm->Has(*mode)) {

@@ -25,6 +25,7 @@ constexpr EnumNames<Mark, static_cast<size_t>(Mark::kCount)> kMarkNames = {{
     {Mark::kDownstreamDeduplicated, "downstream deduplicated a repeated key"},
     {Mark::kStorageFaultInjected, "storage primitive failed by a fault backend"},
     {Mark::kHandleReopened, "fail-stopped store handle reopened"},
+    {Mark::kLogRecovered, "log folded into the database on reopen"},
 }};
 
 std::atomic<uint64_t> counts[static_cast<size_t>(Mark::kCount)];

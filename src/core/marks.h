@@ -32,6 +32,7 @@ enum class Mark : uint8_t {
   kDownstreamDeduplicated,  // A downstream system saw a key again and did not apply it again.
   kStorageFaultInjected,    // A fault backend failed a storage primitive.
   kHandleReopened,          // A fail-stopped store handle was reopened.
+  kLogRecovered,            // A reopen folded SQLite's log into the database.
   kCount
 };
 

@@ -1,5 +1,7 @@
 #include "fm/failure_mode.h"
 
+#include <fmt/core.h>
+
 #include <algorithm>
 
 #include "core/enum_names.h"
@@ -30,6 +32,13 @@ std::string FailureMode::GuardsOff() const {
   }
   return out;
 }
+std::string FailureMode::NotOn(std::string_view store_url) const {
+  return fmt::format(
+      "{} is a failure of the disk itself and runs on sqlite: only (on the simulated disk, "
+      "whose power the lab can cut), not on {}",
+      id, store_url);
+}
+
 std::string_view ToString(Verdict verdict) { return NameOf(kVerdicts, verdict); }
 
 Result<Mode> ParseMode(std::string_view text) {

@@ -19,6 +19,7 @@
 #include "core/status.h"
 #include "core/trace.h"
 #include "queue/guards.h"
+#include "queue/queue.h"
 
 namespace lab {
 
@@ -43,9 +44,17 @@ struct FailureMode {
   std::string guard;                  // The prevention mechanism, in words.
   Scenario scenario;                  // Empty: planned, not implemented yet.
   Scenario recover;                   // Optional: a recovery drill, every guard on.
+  // A failure of the disk itself (a lost sync, a power loss): it runs on
+  // sqlite: only, on the simulated disk (store/sim_disk.h), whose power the
+  // scenario can cut. A memory store has no disk, and a PostgreSQL server's
+  // disk is the server's, not the lab's to fail.
+  bool sim_disk = false;
 
   bool implemented() const { return static_cast<bool>(scenario); }
   bool Has(Mode mode) const { return mode == Mode::kRecover ? bool(recover) : implemented(); }
+  bool RunsOn(StoreKind kind) const { return !sim_disk || kind == StoreKind::kSqlite; }
+  // Why it does not run on `kind` (RunsOn is false): one sentence.
+  std::string NotOn(std::string_view store_url) const;
   // The guards the baseline turns off, by name: "commit_boundary".
   std::string GuardsOff() const;
   // The guards a run in `mode` uses.

@@ -14,10 +14,10 @@ std::string RunName(const FailureMode& fm, Mode mode) {
 
 }  // namespace
 
-Result<void> ValidateRunStoreUrl(const std::string& store_url) {
-  if (store_url == "memory:" || store_url == "sqlite:") return {};
-  LAB_RETURN_IF_ERROR(ParseStoreUrl(store_url));
-  return {};
+Result<StoreKind> RunStoreKind(const std::string& store_url) {
+  if (store_url == "sqlite:") return StoreKind::kSqlite;  // A fresh temp file.
+  LAB_ASSIGN_OR_RETURN(StoreUrl parsed, ParseStoreUrl(store_url));
+  return parsed.kind;
 }
 
 Result<RunReport> RunFailureMode(const FailureMode& fm, Mode mode, const std::string& store_url,
@@ -28,11 +28,13 @@ Result<RunReport> RunFailureMode(const FailureMode& fm, Mode mode, const std::st
                          ? fmt::format("{} has no {} scenario", fm.id, ToString(mode))
                          : fmt::format("{} is planned but has no scenario yet", fm.id));
   }
+  LAB_ASSIGN_OR_RETURN(StoreKind kind, RunStoreKind(store_url));
+  if (!fm.RunsOn(kind)) return MakeError(ErrorCode::kInvalidArgument, fm.NotOn(store_url));
   LAB_ASSIGN_OR_RETURN(auto store, ScratchStore::Make(store_url, RunName(fm, mode)));
   const Guards guards = fm.GuardsFor(mode);
-  LAB_ASSIGN_OR_RETURN(auto env, ScenarioEnv::Create(store->url(), guards));
-  env->Note(fmt::format("{} {} run: guards {}, store {}", fm.id, ToString(mode), guards.ToString(),
-                        store_url));
+  LAB_ASSIGN_OR_RETURN(auto env, ScenarioEnv::Create(store->url(), guards, fm.sim_disk));
+  env->Note(fmt::format("{} {} run: guards {}, store {}{}", fm.id, ToString(mode),
+                        guards.ToString(), store_url, fm.sim_disk ? " on the simulated disk" : ""));
   LAB_RETURN_IF_ERROR(mode == Mode::kRecover ? fm.recover(*env) : fm.scenario(*env));
   LAB_ASSIGN_OR_RETURN(auto violations, env->Check());
   if (inspect) inspect(*env);

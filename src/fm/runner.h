@@ -16,7 +16,7 @@ namespace lab {
 Result<RunReport> RunFailureMode(const FailureMode& fm, Mode mode, const std::string& store_url,
                                  const std::function<void(ScenarioEnv&)>& inspect = {});
 
-// Checks a `lab run` store URL without running anything.
-Result<void> ValidateRunStoreUrl(const std::string& store_url);
+// Checks a `lab run` store URL without running anything: its kind.
+Result<StoreKind> RunStoreKind(const std::string& store_url);
 
 }  // namespace lab

@@ -2,21 +2,47 @@
 
 #include <fmt/core.h>
 
+#include <atomic>
+
 #include "check/liveness.h"
 #include "core/assert.h"
+#include "core/marks.h"
 
 namespace lab {
 
 Result<std::unique_ptr<ScenarioEnv>> ScenarioEnv::Create(const std::string& store_url,
-                                                         Guards guards) {
+                                                         Guards guards, bool sim_disk) {
   std::unique_ptr<ScenarioEnv> env(new ScenarioEnv(store_url, guards));
+  if (sim_disk) {
+    LAB_ASSIGN_OR_RETURN(StoreUrl parsed, ParseStoreUrl(store_url));
+    if (parsed.kind != StoreKind::kSqlite) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       fmt::format("the simulated disk runs SQLite only, not '{}'", store_url));
+    }
+    // One disk per environment, named uniquely in the process (SQLite's
+    // VFS list is process-wide); its seed is fixed, so runs repeat.
+    static std::atomic<uint64_t> disks{0};
+    env->disk_ = std::make_unique<SimDisk>(fmt::format("lab-scenario-disk-{}", ++disks), 0x5ce9e);
+    env->disk_->set_hook([e = env.get()](DiskOp op, int64_t) -> std::optional<DiskFault> {
+      return e->DiskFaultAt(op);
+    });
+  }
   LAB_RETURN_IF_ERROR(env->OpenQueue());
   return env;
 }
 
+std::optional<DiskFault> ScenarioEnv::DiskFaultAt(DiskOp op) {
+  if (op != DiskOp::kSync || !fail_next_sync_) return std::nullopt;
+  fail_next_sync_ = false;
+  Note("the disk fails a sync (EIO); the kernel forgets the pages it could not write");
+  return DiskFault::kSyncError;
+}
+
 Result<void> ScenarioEnv::OpenQueue() {
-  const QueueOptions options{.guards = guards_, .trace = &trace_};
-  LAB_ASSIGN_OR_RETURN(std::unique_ptr<Store> opened, OpenStore(url_, clock_, options));
+  QueueOptions options{.guards = guards_, .trace = &trace_};
+  if (disk_) options.sqlite_vfs = disk_->vfs_name();
+  LAB_ASSIGN_OR_RETURN(std::unique_ptr<RecordStore> opened, OpenRecordStore(url_, clock_, options));
+  record_ = opened.get();
   auto hook = [this](StoreOp op, int) -> std::optional<InjectedFault> {
     if (lose_reply_ != op) return std::nullopt;
     lose_reply_.reset();
@@ -106,6 +132,23 @@ Result<void> ScenarioEnv::Restart() {
   if (parsed.kind == StoreKind::kMemory) return {};  // Nothing on disk to reopen.
   queue_.reset();
   return OpenQueue();
+}
+
+Result<void> ScenarioEnv::ReopenStore() {
+  Note("the store handle fail-stopped; the process reopens it, as a worker pool does");
+  const MarkCheck recovered(Mark::kLogRecovered);
+  LAB_RETURN_IF_ERROR(record_->Reopen());
+  Note(recovered.hit() ? "the reopen folded the log into the database: checkpoint, sync, new log"
+                       : "the reopen carries on with the log as it is");
+  return {};
+}
+
+Result<void> ScenarioEnv::PowerLoss() {
+  LAB_ASSERT_MSG(disk_ != nullptr, "a power loss needs the simulated disk");
+  disk_->Crash();
+  Note("the machine loses power: unsynced writes are kept, dropped or torn");
+  LAB_RETURN_IF_ERROR(Restart());
+  return record_->CheckIntegrity();
 }
 
 Result<std::vector<Violation>> ScenarioEnv::Check() {

@@ -8,6 +8,10 @@
 // step; the runner then checks every invariant. Restart() models a process
 // restart: every worker dies, and a file-backed store is closed and
 // reopened from disk (a memory store, having no disk, is kept as it is).
+// On the simulated disk (a failure mode about the disk itself, run on
+// sqlite:), SQLite runs on a SimDisk: a sync can be made to fail and the
+// power can be cut, so what was acknowledged but never made durable is lost
+// as it would be on a real machine.
 // Thread-safety: single-threaded, deterministic.
 #pragma once
 
@@ -21,6 +25,8 @@
 #include "core/trace.h"
 #include "queue/worker.h"
 #include "store/fault_store.h"
+#include "store/record_store.h"
+#include "store/sim_disk.h"
 
 namespace lab {
 
@@ -29,7 +35,10 @@ class ScenarioEnv {
   // Scenarios start at simulated time 0, so every time reads as an offset.
   static constexpr TimeMs kStartMs = 0;
 
-  static Result<std::unique_ptr<ScenarioEnv>> Create(const std::string& store_url, Guards guards);
+  // `sim_disk`: run on the simulated disk (store_url must be a sqlite: file,
+  // whose name the simulated disk uses; nothing is written to the real one).
+  static Result<std::unique_ptr<ScenarioEnv>> Create(const std::string& store_url, Guards guards,
+                                                     bool sim_disk = false);
 
   ManualClock& clock() { return clock_; }
   Queue& queue() { return *queue_; }
@@ -71,6 +80,18 @@ class ScenarioEnv {
   void Note(const std::string& text);
   // Kills every worker and reopens the store from its file.
   Result<void> Restart();
+  // What a worker pool does after its handle fail-stopped (an unknown
+  // commit, a failed sync): reopens the handle in the same process.
+  Result<void> ReopenStore();
+  // Simulated disk only: the next sync fails with EIO, and the kernel
+  // forgets the dirty pages it could not write (fsyncgate).
+  void FailNextSync() { fail_next_sync_ = true; }
+  // Simulated disk only: the machine loses power (unsynced writes are kept,
+  // dropped or torn, by the disk's seeded choice), then restarts: every
+  // worker is gone, the store is reopened and recovers from its log, and
+  // must pass SQLite's integrity check.
+  Result<void> PowerLoss();
+  const DiskStats* disk_stats() const { return disk_ ? &disk_->stats() : nullptr; }
   // The scenario ended with a recovery pass (reap + reconcile) now: nothing
   // expired may still be held (INV_004).
   void MarkRecovered() { recovered_at_ms_ = clock_.NowMs(); }
@@ -83,6 +104,7 @@ class ScenarioEnv {
 
  private:
   ScenarioEnv(std::string url, Guards guards) : url_(std::move(url)), guards_(guards) {}
+  std::optional<DiskFault> DiskFaultAt(DiskOp op);
   Result<void> OpenQueue();
   // Every execution a worker saw fenced, the dead workers' included.
   std::vector<ExecutionId> Fenced() const;
@@ -94,8 +116,11 @@ class ScenarioEnv {
   VectorTraceSink trace_;
   EffectLog effects_;
   ExternalSystem api_{/*honours_keys=*/true, &trace_};
+  std::unique_ptr<SimDisk> disk_;  // Outlives every connection on it.
+  bool fail_next_sync_ = false;
   std::unique_ptr<Queue> queue_;
-  FaultStore* faults_ = nullptr;  // Owned by queue_.
+  FaultStore* faults_ = nullptr;   // Owned by queue_.
+  RecordStore* record_ = nullptr;  // Owned by faults_.
   std::optional<StoreOp> lose_reply_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<JobId> acknowledged_;

@@ -25,6 +25,11 @@ constexpr GuardInfo kGuards[] = {
      "an enqueue with a key already used returns that job instead of adding another"},
     {"stable_key", &Guards::stable_key,
      "the handler's effect key is the job's, the same on every attempt"},
+    {"sync_before_ack", &Guards::sync_before_ack,
+     "a call is acknowledged only once its commit is synced (SQLite synchronous=FULL)"},
+    {"log_recovery", &Guards::log_recovery,
+     "after a failed sync, reopening folds the log into the database before acknowledging "
+     "again"},
 };
 
 std::string NameList() {

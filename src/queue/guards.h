@@ -37,6 +37,15 @@ struct Guards {
   bool enqueue_key = true;
   // The handler's effect key is the job's, the same on every attempt.
   bool stable_key = true;
+  // A call is acknowledged only once its commit is synced (SQLite
+  // synchronous=FULL). Off: acknowledged once it is in the log, before the
+  // sync (synchronous=NORMAL), so a power loss can take it back.
+  bool sync_before_ack = true;
+  // After a failed sync the store fail-stops, and reopening it folds the
+  // log into the database (a checkpoint: rewrite, sync, start a new log)
+  // before it acknowledges anything again. Off: reopen and carry on
+  // appending to a log whose unsynced pages the kernel may have forgotten.
+  bool log_recovery = true;
 
   static Guards All() { return Guards{}; }
   static Guards None();

@@ -102,11 +102,14 @@ Result<std::shared_ptr<StoreBackend>> OpenBackend(std::string_view url,
             {.conninfo = parsed.path, .schema = parsed.schema, .create = options.create}));
     return pg;
   }
-  LAB_ASSIGN_OR_RETURN(std::shared_ptr<StoreBackend> sqlite,
-                       SqliteBackend::Open({.path = parsed.path,
-                                            .vfs = options.sqlite_vfs,
-                                            .synchronous = parsed.synchronous,
-                                            .create = options.create}));
+  LAB_ASSIGN_OR_RETURN(
+      std::shared_ptr<StoreBackend> sqlite,
+      SqliteBackend::Open(
+          {.path = parsed.path,
+           .vfs = options.sqlite_vfs,
+           .synchronous = options.guards.sync_before_ack ? parsed.synchronous : "NORMAL",
+           .recover_log_on_reopen = options.guards.log_recovery,
+           .create = options.create}));
   return sqlite;
 }
 

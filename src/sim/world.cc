@@ -214,7 +214,11 @@ class World {
   // sqlite: runs keep their file on a simulated disk; declared before
   // every handle, so it outlives their connections.
   std::unique_ptr<SimDisk> disk_;
-  std::map<int64_t, DiskFault> disk_faults_;
+  // By disk operation; a fault is armed from its operation on and fires
+  // at the first operation it can happen to (a sync error waits for a
+  // sync), so a drawn fault is rarely wasted.
+  std::multimap<int64_t, DiskFault> disk_faults_;
+  std::vector<DiskFault> armed_disk_faults_;
   int64_t crashes_seen_ = 0;
   bool observing_ = false;  // The world's own reads: no fault is injected.
   std::shared_ptr<StoreBackend> backend_;
@@ -609,12 +613,19 @@ Result<void> World::Heartbeat(int w) {
 
 std::optional<DiskFault> World::DiskFaultAt(DiskOp op, int64_t n) {
   if (!Injecting()) return std::nullopt;
-  auto it = disk_faults_.find(n);
-  if (it == disk_faults_.end() || !AppliesTo(it->second, op)) return std::nullopt;
+  for (auto due = disk_faults_.begin(); due != disk_faults_.end() && due->first <= n;) {
+    armed_disk_faults_.push_back(due->second);
+    due = disk_faults_.erase(due);
+  }
+  auto it = std::find_if(armed_disk_faults_.begin(), armed_disk_faults_.end(),
+                         [op](DiskFault f) { return AppliesTo(f, op); });
+  if (it == armed_disk_faults_.end()) return std::nullopt;
+  const DiskFault fault = *it;
+  armed_disk_faults_.erase(it);
   ++storage_.disk_faults_fired;
-  Mix(0xd1000000ULL + static_cast<uint64_t>(it->second));
-  NoteAs("disk", "disk-fault", fmt::format("{} at disk operation {}", ToString(it->second), n));
-  return it->second;
+  Mix(0xd1000000ULL + static_cast<uint64_t>(fault));
+  NoteAs("disk", "disk-fault", fmt::format("{} at disk operation {}", ToString(fault), n));
+  return fault;
 }
 
 Result<void> World::CheckPowerLoss() {

@@ -67,6 +67,8 @@ class RecordStore final : public Store {
   // the caller reconciles (Reconcile, the reaper) instead of guessing.
   Result<void> Reopen();
   int64_t reconnects() const override { return backend_->reconnects(); }
+  // Whether the durable state is whole (StoreBackend::CheckIntegrity).
+  Result<void> CheckIntegrity() { return backend_->CheckIntegrity(); }
 
  private:
   struct Txn {

@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include "core/assert.h"
+#include "core/marks.h"
 #include "store/row_codec.h"
 
 namespace lab {
@@ -169,7 +170,25 @@ Result<std::unique_ptr<SqliteBackend>> SqliteBackend::Open(const SqliteOptions& 
 
 Result<void> SqliteBackend::Reopen() {
   LAB_ASSIGN_OR_RETURN(auto db, Connect(options_));
+  // The new connection is made before the old one closes, so closing the
+  // old one is never the last close (which would checkpoint by itself).
   db_ = std::move(db);
+  if (!options_.recover_log_on_reopen) return {};
+  // Row: busy (1 when a reader kept the checkpoint from finishing), pages
+  // in the log, pages copied. Anything short of a whole checkpoint leaves
+  // the handle unusable: the caller reopens again later.
+  LAB_ASSIGN_OR_RETURN(Statement * checkpoint, db_->Prepare("PRAGMA wal_checkpoint(TRUNCATE)"));
+  auto row = checkpoint->Step();
+  const bool whole = row && *row && checkpoint->Int(0) == 0;
+  checkpoint->Reset();
+  if (!row) return std::unexpected(row.error());
+  if (!whole) {
+    return MakeError(ErrorCode::kUnavailable,
+                     fmt::format("'{}': the log could not be folded into the database after a "
+                                 "failure (another connection is reading it); try again",
+                                 options_.path));
+  }
+  LAB_MARK(kLogRecovered);
   return {};
 }
 

@@ -28,6 +28,14 @@ struct SqliteOptions {
   // lost with the machine's power; only on the caller's explicit choice.
   std::string synchronous = "FULL";
   int busy_timeout_ms = 5'000;
+  // Reopen (after a fail-stop: a failed sync, an unknown commit) folds the
+  // log into the database before the handle serves again: a TRUNCATE
+  // checkpoint rewrites every logged page into the file, syncs it, and
+  // starts an empty log. After a failed fsync the kernel may have forgotten
+  // pages of the log that SQLite believes written; appending after them
+  // would put acknowledged commits behind a hole that recovery stops at
+  // (FM_011). False: reopen and carry on (the guard log_recovery off).
+  bool recover_log_on_reopen = true;
   bool create = true;  // False: a missing file is kNotFound (read-only commands).       // Waits
                        // through the VFS's xSleep when another handle writes.
   std::span<const Migration> migrations;  // Empty: this build's (SqliteBackend::Migrations()).
