@@ -24,18 +24,10 @@ struct PlannedEntry {
 const std::vector<PlannedEntry>& PlannedEntries() {
   using enum Invariant;
   static const std::vector<PlannedEntry> kPlan = {
-      {"FM_002",
-       "Partial write: crash between effect and commit record",
-       {kNoEffectWithoutCommit, kRecovery},
-       "effect and commit in one transaction"},
       {"FM_005",
        "Retry amplification loops / retry storm",
        {kBoundedAmplification, kDetectable},
        "backoff + jitter + retry budget + breaker"},
-      {"FM_009",
-       "Acknowledged before durable: crash loses acked work",
-       {kRecovery},
-       "sync before ack"},
       {"FM_012",
        "Backpressure collapse under overload",
        {kBoundedLatency},

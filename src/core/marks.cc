@@ -26,6 +26,7 @@ constexpr EnumNames<Mark, static_cast<size_t>(Mark::kCount)> kMarkNames = {{
     {Mark::kStorageFaultInjected, "storage primitive failed by a fault backend"},
     {Mark::kHandleReopened, "fail-stopped store handle reopened"},
     {Mark::kLogRecovered, "log folded into the database on reopen"},
+    {Mark::kEffectApartFromCommit, "effect written in a transaction apart from its commit"},
 }};
 
 std::atomic<uint64_t> counts[static_cast<size_t>(Mark::kCount)];

@@ -33,6 +33,7 @@ enum class Mark : uint8_t {
   kStorageFaultInjected,    // A fault backend failed a storage primitive.
   kHandleReopened,          // A fail-stopped store handle was reopened.
   kLogRecovered,            // A reopen folded SQLite's log into the database.
+  kEffectApartFromCommit,   // one_transaction off: an effect was written before its commit.
   kCount
 };
 

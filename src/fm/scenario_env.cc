@@ -7,6 +7,7 @@
 #include "check/liveness.h"
 #include "core/assert.h"
 #include "core/marks.h"
+#include "store/fault_backend.h"
 
 namespace lab {
 
@@ -41,7 +42,20 @@ std::optional<DiskFault> ScenarioEnv::DiskFaultAt(DiskOp op) {
 Result<void> ScenarioEnv::OpenQueue() {
   QueueOptions options{.guards = guards_, .trace = &trace_};
   if (disk_) options.sqlite_vfs = disk_->vfs_name();
-  LAB_ASSIGN_OR_RETURN(std::unique_ptr<RecordStore> opened, OpenRecordStore(url_, clock_, options));
+  LAB_ASSIGN_OR_RETURN(std::shared_ptr<StoreBackend> backend, OpenBackend(url_, options));
+  // The process's death between two transactions: after the commit it was
+  // told to die after, every call of this process fails as a dead
+  // connection's would, until Restart().
+  auto dies = [this](BackendOp op, int64_t) -> std::optional<BackendFault> {
+    if (dead_) return BackendFault{StorageFault::kConnectionLost};
+    if (op == BackendOp::kCommit && die_after_commit_) {
+      die_after_commit_ = false;
+      dead_ = true;
+    }
+    return std::nullopt;
+  };
+  auto opened = std::make_unique<RecordStore>(
+      std::make_shared<FaultBackend>(std::move(backend), dies), clock_, StoreOptionsFor(guards_));
   record_ = opened.get();
   auto hook = [this](StoreOp op, int) -> std::optional<InjectedFault> {
     if (lose_reply_ != op) return std::nullopt;
@@ -129,7 +143,10 @@ Result<void> ScenarioEnv::Restart() {
   workers_.clear();
   Note("restart: every worker process is gone; the store is reopened");
   LAB_ASSIGN_OR_RETURN(StoreUrl parsed, ParseStoreUrl(url_));
-  if (parsed.kind == StoreKind::kMemory) return {};  // Nothing on disk to reopen.
+  dead_ = false;
+  if (parsed.kind == StoreKind::kMemory) {  // Nothing on disk to reopen.
+    return record_->failed() ? record_->Reopen() : Result<void>();
+  }
   queue_.reset();
   return OpenQueue();
 }

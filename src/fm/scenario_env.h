@@ -83,6 +83,10 @@ class ScenarioEnv {
   // What a worker pool does after its handle fail-stopped (an unknown
   // commit, a failed sync): reopens the handle in the same process.
   Result<void> ReopenStore();
+  // The process dies just after its next transaction commits (between two
+  // transactions of one call): every later store call of the process fails
+  // as a dead connection's would, until Restart().
+  void DieAfterNextCommit() { die_after_commit_ = true; }
   // Simulated disk only: the next sync fails with EIO, and the kernel
   // forgets the dirty pages it could not write (fsyncgate).
   void FailNextSync() { fail_next_sync_ = true; }
@@ -118,6 +122,8 @@ class ScenarioEnv {
   ExternalSystem api_{/*honours_keys=*/true, &trace_};
   std::unique_ptr<SimDisk> disk_;  // Outlives every connection on it.
   bool fail_next_sync_ = false;
+  bool die_after_commit_ = false;
+  bool dead_ = false;
   std::unique_ptr<Queue> queue_;
   FaultStore* faults_ = nullptr;   // Owned by queue_.
   RecordStore* record_ = nullptr;  // Owned by faults_.

@@ -25,6 +25,8 @@ constexpr GuardInfo kGuards[] = {
      "an enqueue with a key already used returns that job instead of adding another"},
     {"stable_key", &Guards::stable_key,
      "the handler's effect key is the job's, the same on every attempt"},
+    {"one_transaction", &Guards::one_transaction,
+     "a commit writes the effect and the COMMITTED record in one transaction"},
     {"sync_before_ack", &Guards::sync_before_ack,
      "a call is acknowledged only once its commit is synced (SQLite synchronous=FULL)"},
     {"log_recovery", &Guards::log_recovery,

@@ -37,6 +37,10 @@ struct Guards {
   bool enqueue_key = true;
   // The handler's effect key is the job's, the same on every attempt.
   bool stable_key = true;
+  // A commit writes the effect and the COMMITTED record in one
+  // transaction. Off: two transactions, and a crash between them leaves an
+  // effect no commit owns.
+  bool one_transaction = true;
   // A call is acknowledged only once its commit is synced (SQLite
   // synchronous=FULL). Off: acknowledged once it is in the log, before the
   // sync (synchronous=NORMAL), so a power loss can take it back.

@@ -137,7 +137,8 @@ StoreOptions StoreOptionsFor(const Guards& guards) {
   return {.enforce_fencing = guards.fencing,
           .enforce_commit_boundary = guards.commit_boundary,
           .count_lost_attempts = guards.lost_attempts,
-          .store_clock = guards.store_clock};
+          .store_clock = guards.store_clock,
+          .effect_with_commit = guards.one_transaction};
 }
 
 NewJob Queue::AsSent(const NewJob& job) const {

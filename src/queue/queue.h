@@ -40,7 +40,8 @@ struct StoreUrl {
   std::string schema;  // postgres only.
   // sqlite only, from "?synchronous=full|extra|normal": FULL (the default)
   // and EXTRA sync every commit; NORMAL does not (WAL mode): a call it
-  // acknowledged survives a process crash but not a power loss.
+  // acknowledged survives a process crash but not a power loss (FM_009;
+  // the same as the guard sync_before_ack off).
   std::string synchronous = "FULL";
 };
 

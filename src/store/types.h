@@ -258,6 +258,10 @@ struct StoreOptions {
   // Lease expiry is the store's now + lease_ms. Off: the claimant's own
   // clock reading (ClaimRequest::client_now_ms) is trusted instead.
   bool store_clock = true;
+  // A commit writes its effect and the COMMITTED record in one
+  // transaction. Off: the effect first, in a transaction of its own, then
+  // the commit in another (FM_002's partial write).
+  bool effect_with_commit = true;
 };
 
 }  // namespace lab
