@@ -85,12 +85,16 @@ class BundleTest : public ::testing::TestWithParam<StoreParam> {
     EXPECT_TRUE(report.has_value()) << report.error().ToString();
     return report.value_or(RunReport{});
   }
-  // The same, keeping the store's records as the run left them.
-  RunReport Run(std::string_view id, Mode mode, Snapshot* records) {
-    return Run(id, mode, [records](ScenarioEnv& env) {
+  // The same, keeping the store's records as the run left them and, on
+  // the simulated disk, what the disk saw.
+  RunReport Run(std::string_view id, Mode mode, Snapshot* records, DiskStats* disk = nullptr) {
+    return Run(id, mode, [records, disk](ScenarioEnv& env) {
       auto read = env.queue().store().ReadSnapshot();
       ASSERT_TRUE(read.has_value()) << read.error().ToString();
       *records = std::move(*read);
+      if (disk == nullptr) return;
+      ASSERT_NE(env.disk_stats(), nullptr) << "not run on the simulated disk";
+      *disk = *env.disk_stats();
     });
   }
 };

@@ -12,13 +12,7 @@ using FM_009_Prevent = testing::BundleTest;
 TEST_P(FM_009_Prevent, EveryAcknowledgedCallSurvivesThePowerLoss) {
   DiskStats disk;
   Snapshot s;
-  const RunReport r = Run("FM_009", Mode::kGuarded, [&](ScenarioEnv& env) {
-    ASSERT_NE(env.disk_stats(), nullptr);
-    disk = *env.disk_stats();
-    auto read = env.queue().store().ReadSnapshot();
-    ASSERT_TRUE(read.has_value()) << read.error().ToString();
-    s = std::move(*read);
-  });
+  const RunReport r = Run("FM_009", Mode::kGuarded, &s, &disk);
   SCOPED_TRACE(testing::Describe(r));
   EXPECT_EQ(disk.crashes, 1);
   ASSERT_EQ(s.jobs.size(), 2u);

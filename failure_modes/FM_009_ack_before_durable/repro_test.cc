@@ -17,13 +17,7 @@ using FM_009_Repro = testing::BundleTest;
 TEST_P(FM_009_Repro, ThePowerLossTakesBackWhatWasAcknowledged) {
   DiskStats disk;
   Snapshot s;
-  const RunReport r = Run("FM_009", Mode::kBaseline, [&](ScenarioEnv& env) {
-    ASSERT_NE(env.disk_stats(), nullptr);
-    disk = *env.disk_stats();
-    auto read = env.queue().store().ReadSnapshot();
-    ASSERT_TRUE(read.has_value()) << read.error().ToString();
-    s = std::move(*read);
-  });
+  const RunReport r = Run("FM_009", Mode::kBaseline, &s, &disk);
   SCOPED_TRACE(testing::Describe(r));
   EXPECT_EQ(disk.crashes, 1);
   EXPECT_EQ(disk.failed_syncs, 0);

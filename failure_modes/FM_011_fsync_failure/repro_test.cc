@@ -20,13 +20,7 @@ TEST_P(FM_011_Repro, TheCommitsAfterTheFailedSyncAreLostWithThePower) {
   MarkCheck recovered(Mark::kLogRecovered);
   DiskStats disk;
   Snapshot s;
-  const RunReport r = Run("FM_011", Mode::kBaseline, [&](ScenarioEnv& env) {
-    ASSERT_NE(env.disk_stats(), nullptr);
-    disk = *env.disk_stats();
-    auto read = env.queue().store().ReadSnapshot();
-    ASSERT_TRUE(read.has_value()) << read.error().ToString();
-    s = std::move(*read);
-  });
+  const RunReport r = Run("FM_011", Mode::kBaseline, &s, &disk);
   SCOPED_TRACE(testing::Describe(r));
   EXPECT_FALSE(recovered.hit());
   EXPECT_EQ(disk.failed_syncs, 1);

@@ -27,18 +27,7 @@ Result<void> Scenario(ScenarioEnv& env) {
   env.Note(fmt::format("the enqueue of 'order-111' failed: {}", lost.error().ToString()));
   LAB_RETURN_IF_ERROR(env.ReopenStore());
   LAB_ASSIGN_OR_RETURN(JobId second, env.Enqueue({.key = "order-112", .payload = "$11.20"}));
-  ExternalSystem& api = env.api();
-  ManualClock& clock = env.clock();
-  const Handler charge = [&api, &clock](const JobContext& ctx) {
-    api.Apply({.job_id = ctx.job_id,
-               .key = ctx.key,
-               .execution_id = ctx.execution_id,
-               .token = ctx.attempt,
-               .payload = "charge " + ctx.payload,
-               .at_ms = clock.NowMs(),
-               .from_handler = true});
-    return HandlerResult::OkCalledOut();
-  };
+  const Handler charge = env.CallsApi("charge");
   Worker& a = env.AddWorker("worker-A", charge, kLeaseMs);
   for (int i = 0; i < 2; ++i) {
     LAB_ASSIGN_OR_RETURN(bool ran, a.ProcessOne());

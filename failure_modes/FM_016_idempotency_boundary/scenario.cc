@@ -19,18 +19,7 @@ constexpr DurationMs kLeaseMs = 30'000;
 
 Result<void> Scenario(ScenarioEnv& env) {
   LAB_ASSIGN_OR_RETURN(JobId job, env.Enqueue({.key = "order-16", .payload = "$16.00"}));
-  ExternalSystem& api = env.api();
-  ManualClock& clock = env.clock();
-  const Handler charge = [&api, &clock](const JobContext& ctx) {
-    api.Apply({.job_id = ctx.job_id,
-               .key = ctx.key,
-               .execution_id = ctx.execution_id,
-               .token = ctx.attempt,
-               .payload = "charge " + ctx.payload,
-               .at_ms = clock.NowMs(),
-               .from_handler = true});
-    return HandlerResult::OkCalledOut();
-  };
+  const Handler charge = env.CallsApi("charge");
   Worker& a = env.AddWorker("worker-A", charge, kLeaseMs);
   Worker& b = env.AddWorker("worker-B", charge, kLeaseMs);
   LAB_RETURN_IF_ERROR(env.Steps(a, 3));  // Claim, begin, handler.

@@ -86,6 +86,19 @@ Result<JobId> ScenarioEnv::Enqueue(const NewJob& job, std::string request) {
   return r->job_id;
 }
 
+Handler ScenarioEnv::CallsApi(std::string verb) {
+  return [this, verb = std::move(verb)](const JobContext& ctx) {
+    api_.Apply({.job_id = ctx.job_id,
+                .key = ctx.key,
+                .execution_id = ctx.execution_id,
+                .token = ctx.attempt,
+                .payload = verb + " " + ctx.payload,
+                .at_ms = clock_.NowMs(),
+                .from_handler = true});
+    return HandlerResult::OkCalledOut();
+  };
+}
+
 Worker& ScenarioEnv::AddWorker(const std::string& name, Handler handler, DurationMs lease_ms,
                                Clock* own_clock) {
   // Seeds are derived from the worker's position, never from anything outside.

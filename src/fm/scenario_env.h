@@ -49,6 +49,9 @@ class ScenarioEnv {
   // handlers call it themselves, under JobContext::key.
   ExternalSystem& api() { return api_; }
   const std::vector<TraceEvent>& trace() const { return trace_.events(); }
+  // A handler that makes its effect itself, as a call to api() under the
+  // job's key (JobContext::key): "`verb` PAYLOAD", e.g. a card charged.
+  Handler CallsApi(std::string verb);
 
   // Enqueues on behalf of producer request `request` (default: the job's
   // key). A success is recorded as acknowledged; a lost reply still
