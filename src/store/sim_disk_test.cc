@@ -181,6 +181,61 @@ TEST(SimDiskTest, WithoutASyncBeforeTheAcknowledgementACrashLosesAcknowledgedWor
   EXPECT_GT(lost, 0);
 }
 
+// Crashes stacked during recovery: for every second crash point k of the
+// scenario (every one costs twice the time: a scenario run per stacked
+// point), the recovery after it (reopen, reaper, reconciler) is itself
+// cut by a power loss before its j-th durable operation, for every j until
+// it completes; then a clean recovery must still find everything that was
+// acknowledged before the first crash, in a whole file, with nothing half
+// done.
+TEST(SimDiskTest, ACrashDuringRecoveryLosesNothingEither) {
+  constexpr uint64_t kSeed = 2;
+  int first_points = 0, stacked_points = 0, lost = 0;
+  for (int64_t k = 1;; k += 2) {
+    bool scenario_crashed = true;
+    for (int64_t j = 1;; ++j) {
+      SimDisk disk(fmt::format("simdisk-stacked-{}-{}", k, j), kSeed);
+      ManualClock clock(1'000);
+      Acked acked;
+      {
+        auto store = OpenOn(disk, clock);
+        ASSERT_TRUE(store.has_value()) << store.error().ToString();
+        disk.CrashBefore(k);
+        acked = RunScenario(**store, clock);
+      }
+      if (!disk.crashed_since_armed()) {
+        scenario_crashed = false;
+        break;
+      }
+      bool recovery_crashed = false;
+      {
+        auto store = OpenOn(disk, clock);
+        ASSERT_TRUE(store.has_value()) << "crash at " << k << ": " << store.error().ToString();
+        disk.CrashBefore(j);
+        clock.AdvanceMs(60'000);
+        if ((*store)->ReapExpired()) (void)(*store)->Reconcile();
+        recovery_crashed = disk.crashed_since_armed();
+        disk.CrashBefore(0);
+      }
+      if (!recovery_crashed) break;  // The recovery ended before its j-th operation.
+      ++stacked_points;
+      lost += CheckRecovered(disk, clock, acked, "FULL",
+                             fmt::format("crash before op {}, then before recovery op {}", k, j));
+      ASSERT_LT(j, 1'000) << "the recovery never ends";
+    }
+    if (!scenario_crashed) break;
+    ++first_points;
+    ASSERT_LT(k, 10'000) << "the scenario never ends";
+  }
+  std::printf("explored %d crash points (every second one), each followed by a crash at every "
+              "point of its recovery: %d stacked crashes\n",
+              first_points, stacked_points);
+  RecordProperty("stacked_crash_points", stacked_points);
+  EXPECT_EQ(lost, 0);
+  EXPECT_GT(first_points, 20);
+  EXPECT_GT(stacked_points, first_points);
+}
+
 TEST(SimDiskTest, AFailedSyncIsAnUnknownOutcomeAndWhatIsAcknowledgedLaterSurvives) {
   SimDisk disk("simdisk-fsync", 7);
   ManualClock clock(1'000);
