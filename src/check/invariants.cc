@@ -171,7 +171,7 @@ const InvariantInfo& Info(Invariant invariant) {
 
 std::string_view ToString(Invariant invariant) { return Info(invariant).id; }
 
-std::string_view Statement(Invariant invariant) { return Info(invariant).statement; }
+std::string_view InvariantStatement(Invariant invariant) { return Info(invariant).statement; }
 
 Result<Invariant> ParseInvariant(std::string_view text) {
   std::string upper(text);

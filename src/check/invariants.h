@@ -46,7 +46,7 @@ std::string_view ToString(Invariant invariant);
 // "INV_001" (or "inv_001"); kInvalidArgument names the known ones.
 Result<Invariant> ParseInvariant(std::string_view text);
 // The statement, as docs/invariants.md words it.
-std::string_view Statement(Invariant invariant);
+std::string_view InvariantStatement(Invariant invariant);
 inline std::ostream& operator<<(std::ostream& os, Invariant invariant) {
   return os << ToString(invariant);
 }

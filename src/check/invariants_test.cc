@@ -220,7 +220,7 @@ TEST_F(InvariantsTest, Inv005FiresOnAnExhaustedBudgetThatWasNotDeadLettered) {
 TEST(InvariantCatalogTest, EveryInvariantHasANameAndAStatementThatParseBack) {
   EXPECT_EQ(std::size(kAllInvariants), 8u);
   for (Invariant inv : kAllInvariants) {
-    EXPECT_FALSE(Statement(inv).empty()) << inv;
+    EXPECT_FALSE(InvariantStatement(inv).empty()) << inv;
     EXPECT_EQ(ParseInvariant(ToString(inv)), inv);
   }
   EXPECT_EQ(ToString(Invariant::kLiveness), "INV_006");

@@ -36,7 +36,7 @@ std::string FormatRun(const FailureMode& fm, const RunReport& report, const std:
   out += "\nverdict\n";
   for (Invariant inv : CheckedInvariants()) {
     out += fmt::format("  {} {:<8}  {}\n", ToString(inv),
-                       report.Violated(inv) ? "violated" : "holds", Statement(inv));
+                       report.Violated(inv) ? "violated" : "holds", InvariantStatement(inv));
   }
   if (report.mode == Mode::kBaseline) {
     out += fmt::format("{} baseline: {} (the failure mode claims exactly {} violated without {})\n",

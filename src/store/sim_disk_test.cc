@@ -227,9 +227,10 @@ TEST(SimDiskTest, ACrashDuringRecoveryLosesNothingEither) {
     ++first_points;
     ASSERT_LT(k, 10'000) << "the scenario never ends";
   }
-  std::printf("explored %d crash points (every second one), each followed by a crash at every "
-              "point of its recovery: %d stacked crashes\n",
-              first_points, stacked_points);
+  std::printf(
+      "explored %d crash points (every second one), each followed by a crash at every "
+      "point of its recovery: %d stacked crashes\n",
+      first_points, stacked_points);
   RecordProperty("stacked_crash_points", stacked_points);
   EXPECT_EQ(lost, 0);
   EXPECT_GT(first_points, 20);
