@@ -6,6 +6,7 @@
 #include <array>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <new>
 #include <vector>
 
@@ -15,6 +16,66 @@
 
 namespace lab {
 namespace {
+
+// A file's bytes, in fixed chunks: a file that grows never moves what it
+// holds (a std::string would copy the whole log at every doubling, and
+// fault in fresh pages each time: most of a seed's time), and the chunks
+// come from the allocator's free lists, warm, seed after seed.
+class Image {
+ public:
+  static constexpr size_t kChunk = 64 * 1024;
+
+  Image() = default;
+  Image(const Image& other) : size_(other.size_) {
+    for (const auto& c : other.chunks_) {
+      chunks_.push_back(std::make_unique_for_overwrite<char[]>(kChunk));
+      std::memcpy(chunks_.back().get(), c.get(), kChunk);
+    }
+  }
+  Image& operator=(const Image& other) {
+    if (this != &other) *this = Image(other);
+    return *this;
+  }
+  Image(Image&&) = default;
+  Image& operator=(Image&&) = default;
+
+  size_t size() const { return size_; }
+  // Bytes past the end read as zero once the file grows again.
+  void Resize(size_t n) {
+    if (n < size_) {
+      chunks_.resize((n + kChunk - 1) / kChunk);
+      if (n % kChunk != 0) std::memset(chunks_.back().get() + n % kChunk, 0, kChunk - n % kChunk);
+    }
+    while (chunks_.size() * kChunk < n) chunks_.push_back(std::make_unique<char[]>(kChunk));
+    size_ = n;
+  }
+  void Write(size_t offset, const char* in, size_t n) {
+    if (offset + n > size_) Resize(offset + n);
+    Spans(chunks_, offset, n,
+          [&](char* chunk, size_t done, size_t len) { std::memcpy(chunk, in + done, len); });
+  }
+  // Reads [offset, offset + n), which must lie inside the file.
+  void Read(size_t offset, char* out, size_t n) const {
+    Spans(chunks_, offset, n,
+          [&](const char* chunk, size_t done, size_t len) { std::memcpy(out + done, chunk, len); });
+  }
+
+ private:
+  // Calls `each(chunk bytes, bytes done so far, length)` for every piece
+  // of [offset, offset + n), chunk by chunk.
+  template <typename Chunks, typename F>
+  static void Spans(Chunks& chunks, size_t offset, size_t n, const F& each) {
+    for (size_t done = 0; done < n;) {
+      const size_t at = offset + done;
+      const size_t len = std::min(n - done, kChunk - at % kChunk);
+      each(chunks[at / kChunk].get() + at % kChunk, done, len);
+      done += len;
+    }
+  }
+
+  std::vector<std::unique_ptr<char[]>> chunks_;
+  size_t size_ = 0;
+};
 
 // One write or truncate not yet synced.
 struct Pending {
@@ -26,8 +87,8 @@ struct Pending {
 constexpr int kShmLocks = SQLITE_SHM_NLOCK;
 
 struct File {
-  std::string data;     // What reads see.
-  std::string durable;  // What survives a crash.
+  Image data;     // What reads see.
+  Image durable;  // What survives a crash.
   std::vector<Pending> unsynced;
   bool entry_durable = false;  // Its directory entry survives a crash.
   // Locks between connections (several handles of one process).
@@ -51,28 +112,22 @@ struct File {
 
 // Applies one pending change to `image`; for a torn write, only the
 // 512-byte sectors `keep` says.
-void Apply(std::string& image, const Pending& p, const std::function<bool()>* keep = nullptr) {
+void Apply(Image& image, const Pending& p, const std::function<bool()>* keep = nullptr) {
   if (p.truncate_to) {
-    image.resize(static_cast<size_t>(*p.truncate_to));
+    image.Resize(static_cast<size_t>(*p.truncate_to));
     return;
   }
-  const size_t end = static_cast<size_t>(p.offset) + p.bytes.size();
-  if (keep == nullptr && static_cast<size_t>(p.offset) == image.size()) {
-    image.append(p.bytes);  // The common case, a log growing: no zero fill first.
-    return;
-  }
-  if (image.size() < end) image.resize(end, '\0');
+  const size_t offset = static_cast<size_t>(p.offset);
   if (keep == nullptr) {
-    std::memcpy(image.data() + p.offset, p.bytes.data(), p.bytes.size());
+    image.Write(offset, p.bytes.data(), p.bytes.size());
     return;
   }
-  for (size_t at = static_cast<size_t>(p.offset); at < end;) {
+  const size_t end = offset + p.bytes.size();
+  if (image.size() < end) image.Resize(end);
+  for (size_t at = offset; at < end;) {
     const size_t sector_end =
         std::min(end, (at / SimDisk::kSectorBytes + 1) * SimDisk::kSectorBytes);
-    if ((*keep)()) {
-      std::memcpy(image.data() + at, p.bytes.data() + (at - static_cast<size_t>(p.offset)),
-                  sector_end - at);
-    }
+    if ((*keep)()) image.Write(at, p.bytes.data() + (at - offset), sector_end - at);
     at = sector_end;
   }
 }
@@ -136,7 +191,7 @@ struct SimDisk::State {
         it = files.erase(it);
         continue;
       }
-      std::string image = f.durable;
+      Image image = f.durable;
       for (const Pending& p : f.unsynced) {
         switch (rng.Uniform(3)) {
           case 0:
@@ -158,7 +213,8 @@ struct SimDisk::State {
           }
         }
       }
-      f.data = f.durable = std::move(image);
+      f.data = image;
+      f.durable = std::move(image);
       f.unsynced.clear();
       f.shared = 0;
       f.reserved_by = f.pending_by = f.exclusive_by = nullptr;
@@ -235,10 +291,12 @@ int Read(sqlite3_file* f, void* out, int n, sqlite3_int64 offset) {
   Handle* h = H(f);
   ++h->disk->stats.reads;
   if (int rc = h->disk->Before(DiskOp::kRead, h->generation); rc != SQLITE_OK) return rc;
-  const std::string& data = h->file->data;
+  const Image& data = h->file->data;
   const int64_t have =
       std::clamp<int64_t>(static_cast<int64_t>(data.size()) - offset, 0, static_cast<int64_t>(n));
-  if (have > 0) std::memcpy(out, data.data() + offset, static_cast<size_t>(have));
+  if (have > 0) {
+    data.Read(static_cast<size_t>(offset), static_cast<char*>(out), static_cast<size_t>(have));
+  }
   if (have == n) return SQLITE_OK;
   std::memset(static_cast<char*>(out) + have, 0, static_cast<size_t>(n - have));
   return SQLITE_IOERR_SHORT_READ;
