@@ -13,6 +13,7 @@
 #include "core/assert.h"
 #include "core/enum_names.h"
 #include "core/rng.h"
+#include "store/sqlite_db.h"
 
 namespace lab {
 namespace {
@@ -268,6 +269,9 @@ struct Handle {
   std::shared_ptr<File> file;
   uint64_t generation;
   bool delete_on_close;
+  // As SQLite's unix VFS: a journal or log this handle created has its
+  // directory synced with its first sync.
+  bool dirsync;
   int lock;
   bool shm_mapped;
   uint16_t shm_shared;  // Bits: the shm locks this handle holds.
@@ -342,7 +346,10 @@ int Sync(sqlite3_file* f, int) {
   }
   for (const Pending& p : file.unsynced) Apply(file.durable, p);
   file.unsynced.clear();
-  file.entry_durable = true;
+  if (h->dirsync) {
+    h->dirsync = false;
+    file.entry_durable = true;
+  }
   return SQLITE_OK;
 }
 
@@ -396,7 +403,21 @@ int CheckReservedLock(sqlite3_file* f, int* out) {
   return SQLITE_OK;
 }
 
-int FileControl(sqlite3_file*, int, void*) { return SQLITE_NOTFOUND; }
+// The lab's directory sync (SqliteDb::SyncDirectory): one directory holds
+// every file, and syncing it makes every entry in it durable. It is a
+// sync: it can fail, and the power can fail just before it.
+int FileControl(sqlite3_file* f, int op, void*) {
+  if (op != kFcntlSyncDirectory) return SQLITE_NOTFOUND;
+  Handle* h = H(f);
+  State& d = *h->disk;
+  ++d.stats.syncs;
+  if (int rc = d.Before(DiskOp::kSync, h->generation); rc != SQLITE_OK) {
+    if (rc == SQLITE_IOERR_FSYNC) ++d.stats.failed_syncs;
+    return rc;
+  }
+  for (auto& [path, file] : d.files) file->entry_durable = true;
+  return SQLITE_OK;
+}
 int SectorSize(sqlite3_file*) { return SimDisk::kSectorBytes; }
 int DeviceCharacteristics(sqlite3_file*) { return 0; }  // Promise nothing.
 
@@ -500,16 +521,19 @@ int Open(sqlite3_vfs* vfs, const char* name, sqlite3_file* out, int flags, int* 
   const std::string path =
       name != nullptr ? std::string(name) : "temp-" + std::to_string(++d.temp_files);
   auto it = d.files.find(path);
-  if (it == d.files.end()) {
+  const bool created = it == d.files.end();
+  if (created) {
     if ((flags & SQLITE_OPEN_CREATE) == 0) return SQLITE_CANTOPEN;
     it = d.files.emplace(path, std::make_shared<File>()).first;
   }
+  constexpr int kJournals = SQLITE_OPEN_WAL | SQLITE_OPEN_MAIN_JOURNAL | SQLITE_OPEN_SUPER_JOURNAL;
   new (out) Handle{.base = {&kMethods},
                    .disk = &d,
                    .path = path,
                    .file = it->second,
                    .generation = d.generation,
                    .delete_on_close = name == nullptr || (flags & SQLITE_OPEN_DELETEONCLOSE) != 0,
+                   .dirsync = created && (flags & kJournals) != 0,
                    .lock = SQLITE_LOCK_NONE,
                    .shm_mapped = false,
                    .shm_shared = 0,

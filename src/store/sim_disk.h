@@ -12,10 +12,11 @@
 //   lost. Every file opened before the crash is dead: its I/O fails, as a
 //   killed process's would, until it is closed.
 // * A file created since the last crash exists after the next one only if
-//   it was synced since (the directory entry is made durable with the
-//   file's first sync, as SQLite's unix VFS syncs the directory of a new
-//   journal; an approximation for the main database file, which the lab
-//   creates and syncs before it acknowledges anything).
+//   its directory was synced since: as SQLite's unix VFS does, a new
+//   journal or log has its directory synced with its own first sync; a new
+//   database file only when someone syncs the directory (the lab does,
+//   through kFcntlSyncDirectory: SqliteDb::SyncDirectory). A file deleted
+//   stays deleted.
 // * A sync can fail (EIO). As on Linux after a write-back error, the dirty
 //   pages of that file are then forgotten: they stay readable until the
 //   next crash, will never be durable, and the next sync reports success

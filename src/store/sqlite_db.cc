@@ -1,9 +1,12 @@
 #include "store/sqlite_db.h"
 
+#include <fcntl.h>
 #include <fmt/core.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "core/assert.h"
 
@@ -93,6 +96,24 @@ std::string Statement::Text(int column) const {
 
 bool Statement::IsNull(int column) const {
   return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
+
+Result<void> SqliteDb::SyncDirectory(const std::string& path) {
+  const int rc = sqlite3_file_control(db_, "main", kFcntlSyncDirectory, nullptr);
+  if (rc == SQLITE_OK) return {};
+  if (rc != SQLITE_NOTFOUND) return std::unexpected(SqliteError(rc, db_, "syncing the directory"));
+  const size_t slash = path.find_last_of('/');
+  const std::string dir =
+      slash == std::string::npos ? "." : path.substr(0, std::max<size_t>(slash, 1));
+  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const bool synced = fd >= 0 && fsync(fd) == 0;
+  const int err = errno;
+  if (fd >= 0) close(fd);
+  if (synced) return {};
+  return MakeError(ErrorCode::kUnavailable,
+                   fmt::format("cannot sync directory '{}', so the new database '{}' might not "
+                               "survive a power loss: {}",
+                               dir, path, std::strerror(err)));
 }
 
 Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, const char* vfs,

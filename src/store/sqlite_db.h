@@ -19,6 +19,10 @@
 
 namespace lab {
 
+// The lab's file control for SqliteDb::SyncDirectory (outside SQLite's own
+// SQLITE_FCNTL_* numbers): sync the directory that holds the file.
+inline constexpr int kFcntlSyncDirectory = 0x1ab0;
+
 Error SqliteError(int rc, sqlite3* db, std::string_view context);
 
 class Statement {
@@ -67,6 +71,13 @@ class SqliteDb {
   Result<int64_t> QueryInt(const std::string& sql);
   int64_t LastInsertRowId() const;
   sqlite3* raw() { return db_; }
+  // Makes the directory entry of the database file `path` durable: a file
+  // just created is lost with the power, however often its data was
+  // synced, until its directory is synced. SQLite syncs the directory of a
+  // new journal or log itself, never of the database. A VFS that simulates
+  // a disk answers kFcntlSyncDirectory; SQLite's own does not know it, and
+  // the directory is then synced with fsync(2).
+  Result<void> SyncDirectory(const std::string& path);
 
  private:
   explicit SqliteDb(sqlite3* db) : db_(db) {}

@@ -162,6 +162,9 @@ Result<std::unique_ptr<SqliteDb>> SqliteBackend::Connect(const SqliteOptions& op
 
 Result<std::unique_ptr<SqliteBackend>> SqliteBackend::Open(const SqliteOptions& options) {
   LAB_ASSIGN_OR_RETURN(auto db, Connect(options));
+  // The file may be new: its directory entry must be durable before the
+  // first acknowledgement, or a power loss can take the whole file.
+  if (options.create) LAB_RETURN_IF_ERROR(db->SyncDirectory(options.path));
   auto backend = std::unique_ptr<SqliteBackend>(new SqliteBackend(std::move(db), options));
   // A reopen takes the schema as it is now; it never migrates again.
   backend->options_.create = false;
