@@ -227,33 +227,41 @@ Result<void> RecordStore::Release(const LeaseRef& lease, std::string_view why) {
 
 Result<CommitOutcome> RecordStore::Commit(const LeaseRef& lease,
                                           const std::optional<Effect>& effect, CommitThen then) {
+  // Both transactions below plan the same commit from what they load.
+  struct Planned {
+    Loaded rec;
+    Plan plan;
+    PlanContext ctx;
+  };
+  auto plan_commit = [&]() -> Result<Planned> {
+    LAB_ASSIGN_OR_RETURN(Loaded rec, LoadLease(lease));
+    LAB_ASSIGN_OR_RETURN(auto committed_by, backend_->FindCommitted(rec.job.id, rec.exec.id));
+    const PlanContext ctx = Context();
+    Plan plan = PlanCommit(rec.job, rec.exec, lease, effect, committed_by, ctx);
+    return Planned{std::move(rec), std::move(plan), ctx};
+  };
   // one_transaction off: the effect goes to the ledger first, in a
   // transaction of its own, and the commit below no longer carries it.
   bool effect_written = false;
   if (effect && !options_.effect_with_commit && !in_group_) {
     LAB_ASSIGN_OR_RETURN(
         effect_written, Transact<bool>([&](Txn& txn) -> Result<bool> {
-          LAB_ASSIGN_OR_RETURN(Loaded rec, LoadLease(lease));
-          LAB_ASSIGN_OR_RETURN(auto committed_by, backend_->FindCommitted(rec.job.id, rec.exec.id));
-          const PlanContext ctx = Context();
-          Plan plan = PlanCommit(rec.job, rec.exec, lease, effect, committed_by, ctx);
-          if (plan.refusal || !plan.effect) return false;
-          LAB_RETURN_IF_ERROR(Persist(Plan{.effect = plan.effect}, ctx, rec, txn));
+          LAB_ASSIGN_OR_RETURN(Planned p, plan_commit());
+          if (p.plan.refusal || !p.plan.effect) return false;
+          LAB_RETURN_IF_ERROR(Persist(Plan{.effect = p.plan.effect}, p.ctx, p.rec, txn));
           return true;
         }));
     if (effect_written) LAB_MARK(kEffectApartFromCommit);
   }
   return Transact<CommitOutcome>([&](Txn& txn) -> Result<CommitOutcome> {
-    LAB_ASSIGN_OR_RETURN(Loaded rec, LoadLease(lease));
-    LAB_ASSIGN_OR_RETURN(auto committed_by, backend_->FindCommitted(rec.job.id, rec.exec.id));
-    const PlanContext ctx = Context();
-    Plan plan = PlanCommit(rec.job, rec.exec, lease, effect, committed_by, ctx);
-    if (effect_written) plan.effect.reset();
-    LAB_RETURN_IF_ERROR(Persist(plan, ctx, rec, txn));
-    if (then == CommitThen::kFinish && plan.commit_outcome == CommitOutcome::kCommitted) {
-      LAB_RETURN_IF_ERROR(Persist(PlanFinish(rec.job, rec.exec, lease, ctx), ctx, rec, txn));
+    LAB_ASSIGN_OR_RETURN(Planned p, plan_commit());
+    if (effect_written) p.plan.effect.reset();
+    LAB_RETURN_IF_ERROR(Persist(p.plan, p.ctx, p.rec, txn));
+    if (then == CommitThen::kFinish && p.plan.commit_outcome == CommitOutcome::kCommitted) {
+      LAB_RETURN_IF_ERROR(
+          Persist(PlanFinish(p.rec.job, p.rec.exec, lease, p.ctx), p.ctx, p.rec, txn));
     }
-    return plan.commit_outcome;
+    return p.plan.commit_outcome;
   });
 }
 
