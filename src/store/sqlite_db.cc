@@ -105,11 +105,15 @@ Result<void> SqliteDb::SyncDirectory(const std::string& path) {
   const size_t slash = path.find_last_of('/');
   const std::string dir =
       slash == std::string::npos ? "." : path.substr(0, std::max<size_t>(slash, 1));
+  // As SQLite's unix VFS does for a new journal: a directory that cannot be
+  // opened (no read permission), or a filesystem that cannot sync one
+  // (EINVAL), is taken as it is; a failed sync (EIO) is an error.
   const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  const bool synced = fd >= 0 && fsync(fd) == 0;
+  if (fd < 0) return {};
+  const bool synced = fsync(fd) == 0;
   const int err = errno;
-  if (fd >= 0) close(fd);
-  if (synced) return {};
+  close(fd);
+  if (synced || err == EINVAL) return {};
   return MakeError(ErrorCode::kUnavailable,
                    fmt::format("cannot sync directory '{}', so the new database '{}' might not "
                                "survive a power loss: {}",
