@@ -1,0 +1,79 @@
+#include "queue/circuit_breaker.h"
+
+#include "core/assert.h"
+#include "core/enum_names.h"
+
+namespace lab {
+namespace {
+
+constexpr EnumNames<BreakerState, 3> kStates = {{{BreakerState::kClosed, "closed"},
+                                                 {BreakerState::kOpen, "open"},
+                                                 {BreakerState::kHalfOpen, "half-open"}}};
+
+}  // namespace
+
+std::string_view ToString(BreakerState state) { return NameOf(kStates, state); }
+
+CircuitBreaker::CircuitBreaker(BreakerOptions options)
+    : options_(options), window_(options.window_ms, options.buckets) {
+  LAB_ASSERT(options_.min_calls > 0 && options_.probes > 0 && options_.open_ms > 0);
+}
+
+BreakerState CircuitBreaker::state(TimeMs now_ms) {
+  if (state_ == BreakerState::kOpen && now_ms >= open_until_ms_) {
+    state_ = BreakerState::kHalfOpen;
+    probes_sent_ = probes_ok_ = 0;
+  }
+  return state_;
+}
+
+void CircuitBreaker::Open(TimeMs now_ms) {
+  state_ = BreakerState::kOpen;
+  open_until_ms_ = now_ms + options_.open_ms;
+  ++opened_;
+  window_.Clear();
+}
+
+BreakerDecision CircuitBreaker::Admit(TimeMs now_ms) {
+  switch (state(now_ms)) {
+    case BreakerState::kClosed:
+      return {.allowed = true, .ask_again_at_ms = now_ms};
+    case BreakerState::kOpen:
+      return {.allowed = false, .ask_again_at_ms = open_until_ms_};
+    case BreakerState::kHalfOpen:
+      if (probes_sent_ < options_.probes) {
+        ++probes_sent_;
+        return {.allowed = true, .ask_again_at_ms = now_ms};
+      }
+      // Every probe is out: wait for their outcomes, a slice at a time.
+      return {.allowed = false, .ask_again_at_ms = now_ms + window_.slice_ms()};
+  }
+  LAB_UNREACHABLE("breaker state");
+}
+
+void CircuitBreaker::Record(TimeMs now_ms, bool success) {
+  switch (state(now_ms)) {
+    case BreakerState::kOpen:
+      return;  // A late outcome of a call admitted before it opened.
+    case BreakerState::kHalfOpen:
+      if (!success) {
+        Open(now_ms);
+      } else if (++probes_ok_ >= options_.probes) {
+        state_ = BreakerState::kClosed;
+        window_.Clear();
+      }
+      return;
+    case BreakerState::kClosed:
+      break;
+  }
+  window_.Add(now_ms, kCalls);
+  if (!success) window_.Add(now_ms, kFailures);
+  const int64_t calls = window_.Sum(now_ms, kCalls);
+  const int64_t failures = window_.Sum(now_ms, kFailures);
+  if (calls >= options_.min_calls &&
+      static_cast<double>(failures) >= options_.failure_ratio * static_cast<double>(calls)) {
+    Open(now_ms);
+  }
+}
+
+}  // namespace lab

@@ -1,0 +1,64 @@
+// CircuitBreaker: stop calling a downstream system that is failing, and
+// find out, with a few probes, when it is back.
+//
+// Closed: calls go; outcomes are counted over a sliding window, and when at
+// least `min_calls` of them have been seen and the failed share reaches
+// `failure_ratio`, the breaker opens. Open: no call goes until `open_ms`
+// has passed; the caller's job waits (it is not an attempt, so it burns
+// nothing). Half-open: up to `probes` calls go; as many successes close the
+// breaker (with a fresh window), one failure opens it again for another
+// `open_ms`. Every decision is a pure function of (state, now, outcome):
+// no clock is read, nothing sleeps. Thread-safety: plain value; one per
+// downstream system, owned by one caller.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "core/clock.h"
+#include "queue/sliding_window.h"
+
+namespace lab {
+
+enum class BreakerState { kClosed, kOpen, kHalfOpen };
+std::string_view ToString(BreakerState state);
+
+struct BreakerOptions {
+  double failure_ratio = 0.5;
+  int min_calls = 20;
+  DurationMs window_ms = 10'000;
+  int buckets = 10;
+  DurationMs open_ms = 5'000;
+  int probes = 3;
+};
+
+struct BreakerDecision {
+  bool allowed = false;
+  TimeMs ask_again_at_ms = 0;  // When refused: when the breaker may let a call go.
+};
+
+class CircuitBreaker {
+ public:
+  explicit CircuitBreaker(BreakerOptions options = {});
+
+  // Whether a call may go now; an allowed call must be followed by Record.
+  BreakerDecision Admit(TimeMs now_ms);
+  // The outcome of an admitted call.
+  void Record(TimeMs now_ms, bool success);
+  BreakerState state(TimeMs now_ms);
+  int64_t opened() const { return opened_; }  // Times it opened.
+
+ private:
+  static constexpr int kCalls = 0, kFailures = 1;  // SlidingCounts counters.
+  void Open(TimeMs now_ms);
+
+  BreakerOptions options_;
+  SlidingCounts window_;
+  BreakerState state_ = BreakerState::kClosed;
+  TimeMs open_until_ms_ = 0;
+  int probes_sent_ = 0;
+  int probes_ok_ = 0;
+  int64_t opened_ = 0;
+};
+
+}  // namespace lab

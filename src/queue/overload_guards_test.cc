@@ -1,0 +1,165 @@
+// Goal: the overload guards' decisions, as pure functions of (state, time,
+// outcome), step by step against tables written by hand. RetryBudget: a
+// floor of retries, plus a share of first attempts over a sliding window; a
+// refused retry is told when to ask again. CircuitBreaker: closed until
+// enough calls fail, open for a while (calls wait), half-open probes that
+// close it or open it again. A storm of failing jobs retried at once gets
+// no more retries than the budget's bound.
+#include <gtest/gtest.h>
+
+#include <span>
+
+#include "queue/circuit_breaker.h"
+#include "queue/retry_budget.h"
+
+namespace lab {
+namespace {
+
+enum class Op { kFirst, kRetry, kAdmit, kOk, kFail };
+
+struct Step {
+  TimeMs t;
+  Op op;
+  bool allowed = true;         // kRetry, kAdmit: the decision.
+  TimeMs ask_again_at_ms = 0;  // When refused.
+};
+
+TEST(RetryBudgetTest, TheFloorThenAShareOfFirstAttemptsOverTheWindow) {
+  RetryBudget budget({.ratio = 0.5, .floor_per_window = 2, .window_ms = 10'000, .buckets = 10});
+  const Step steps[] = {
+      {0, Op::kRetry, true},           // The floor: 2 retries with no first attempt.
+      {0, Op::kRetry, true},           //
+      {0, Op::kRetry, false, 10'000},  // Spent: ask again when slice 0 leaves the window.
+      {100, Op::kFirst},               // Four first attempts deposit two retries.
+      {100, Op::kFirst},
+      {100, Op::kFirst},
+      {100, Op::kFirst},
+      {200, Op::kRetry, true},
+      {1'500, Op::kRetry, true},
+      {1'500, Op::kRetry, false, 10'000},
+      {9'999, Op::kRetry, false, 10'000},
+      {10'000, Op::kRetry, true},           // Slice 0 (every first attempt) left: the floor again,
+      {10'000, Op::kRetry, false, 11'000},  // with one retry of slice 1 still in it.
+      {11'000, Op::kRetry, true},
+  };
+  for (const Step& s : steps) {
+    SCOPED_TRACE(::testing::Message() << "at " << s.t);
+    if (s.op == Op::kFirst) {
+      budget.RecordFirstAttempt(s.t);
+      continue;
+    }
+    const RetryDecision d = budget.Decide(s.t);
+    EXPECT_EQ(d.allowed, s.allowed);
+    if (!s.allowed) {
+      EXPECT_EQ(d.ask_again_at_ms, s.ask_again_at_ms);
+    }
+  }
+}
+
+TEST(RetryBudgetTest, AStormOfFailingJobsGetsNoMoreRetriesThanTheBound) {
+  RetryBudget budget({.ratio = 0.1, .floor_per_window = 5, .window_ms = 10'000, .buckets = 10});
+  int allowed = 0, refused = 0;
+  for (int job = 0; job < 200; ++job) budget.RecordFirstAttempt(job);
+  // Every job fails and asks to retry at once, ten times, within a second.
+  for (int round = 0; round < 10; ++round) {
+    for (int job = 0; job < 200; ++job) {
+      const RetryDecision d = budget.Decide(500 + round);
+      (d.allowed ? allowed : refused) += 1;
+      if (!d.allowed) {  // Delayed, not burned.
+        EXPECT_EQ(d.ask_again_at_ms, 10'000);
+      }
+    }
+  }
+  EXPECT_EQ(allowed, 5 + 20);  // The floor plus 10% of 200 first attempts.
+  EXPECT_EQ(refused, 2'000 - 25);
+  EXPECT_EQ(budget.retries(600), 25);
+  EXPECT_EQ(budget.allowance(600), 25);
+}
+
+TEST(RetryBudgetTest, NoFloorAndNoFirstAttemptsMeansNoRetries) {
+  RetryBudget budget({.ratio = 0.5, .floor_per_window = 0, .window_ms = 1'000, .buckets = 4});
+  const RetryDecision d = budget.Decide(300);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.ask_again_at_ms, 1'300);
+}
+
+struct BreakerStep {
+  TimeMs t;
+  Op op;
+  BreakerState after;
+  bool allowed = true;         // kAdmit: the decision.
+  TimeMs ask_again_at_ms = 0;  // When refused.
+};
+
+void RunBreaker(CircuitBreaker& breaker, std::span<const BreakerStep> steps) {
+  for (const BreakerStep& s : steps) {
+    SCOPED_TRACE(::testing::Message() << "at " << s.t << " step " << (&s - steps.data()));
+    if (s.op == Op::kAdmit) {
+      const BreakerDecision d = breaker.Admit(s.t);
+      EXPECT_EQ(d.allowed, s.allowed);
+      if (!s.allowed) {
+        EXPECT_EQ(d.ask_again_at_ms, s.ask_again_at_ms);
+      }
+    } else {
+      breaker.Record(s.t, s.op == Op::kOk);
+    }
+    EXPECT_EQ(breaker.state(s.t), s.after) << ToString(breaker.state(s.t));
+  }
+}
+
+TEST(CircuitBreakerTest, OpensOnFailuresWaitsThenProbesAndCloses) {
+  CircuitBreaker breaker({.failure_ratio = 0.5,
+                          .min_calls = 4,
+                          .window_ms = 10'000,
+                          .buckets = 10,
+                          .open_ms = 5'000,
+                          .probes = 2});
+  using enum BreakerState;
+  const BreakerStep steps[] = {
+      {0, Op::kAdmit, kClosed, true},
+      {0, Op::kFail, kClosed},  // 1 of 1 failed, but fewer than min_calls.
+      {10, Op::kFail, kClosed},
+      {20, Op::kFail, kClosed},
+      {30, Op::kOk, kOpen},  // 3 of 4 failed: open until 5,030.
+      {100, Op::kAdmit, kOpen, false, 5'030},
+      {40, Op::kOk, kOpen},  // A late outcome changes nothing.
+      {5'029, Op::kAdmit, kOpen, false, 5'030},
+      {5'030, Op::kAdmit, kHalfOpen, true},  // Probe 1.
+      {5'031, Op::kAdmit, kHalfOpen, true},  // Probe 2.
+      {5'032, Op::kAdmit, kHalfOpen, false, 6'032},
+      {5'100, Op::kOk, kHalfOpen},
+      {5'200, Op::kOk, kClosed},  // Both probes succeeded.
+      {5'300, Op::kAdmit, kClosed, true},
+      {5'300, Op::kFail, kClosed},  // A fresh window: 1 of 1, fewer than min_calls.
+  };
+  RunBreaker(breaker, steps);
+  EXPECT_EQ(breaker.opened(), 1);
+}
+
+TEST(CircuitBreakerTest, AFailedProbeOpensItAgainAndOldFailuresLeaveTheWindow) {
+  CircuitBreaker breaker({.failure_ratio = 0.5,
+                          .min_calls = 4,
+                          .window_ms = 10'000,
+                          .buckets = 10,
+                          .open_ms = 5'000,
+                          .probes = 2});
+  using enum BreakerState;
+  const BreakerStep steps[] = {
+      {0, Op::kFail, kClosed},
+      {0, Op::kFail, kClosed},
+      {0, Op::kFail, kClosed},
+      {10'000, Op::kOk, kClosed},  // The three failures left the window: 0 of 1.
+      {10'001, Op::kFail, kClosed},
+      {10'002, Op::kOk, kClosed},
+      {10'003, Op::kFail, kOpen},  // 2 of 4 failed: the ratio is reached.
+      {15'003, Op::kAdmit, kHalfOpen, true},
+      {15'004, Op::kFail, kOpen},  // The probe failed: open until 20,004.
+      {15'005, Op::kAdmit, kOpen, false, 20'004},
+      {20'004, Op::kAdmit, kHalfOpen, true},
+  };
+  RunBreaker(breaker, steps);
+  EXPECT_EQ(breaker.opened(), 2);
+}
+
+}  // namespace
+}  // namespace lab

@@ -1,0 +1,37 @@
+#include "queue/retry_budget.h"
+
+#include <cmath>
+
+#include "core/assert.h"
+
+namespace lab {
+
+RetryBudget::RetryBudget(RetryBudgetOptions options)
+    : options_(options), window_(options.window_ms, options.buckets) {
+  LAB_ASSERT(options_.ratio >= 0 && options_.floor_per_window >= 0);
+}
+
+int64_t RetryBudget::first_attempts(TimeMs now_ms) { return window_.Sum(now_ms, kFirst); }
+
+int64_t RetryBudget::retries(TimeMs now_ms) { return window_.Sum(now_ms, kRetries); }
+
+int64_t RetryBudget::allowance(TimeMs now_ms) {
+  const double deposits = options_.ratio * static_cast<double>(first_attempts(now_ms));
+  return options_.floor_per_window + static_cast<int64_t>(std::floor(deposits));
+}
+
+void RetryBudget::RecordFirstAttempt(TimeMs now_ms) { window_.Add(now_ms, kFirst); }
+
+RetryDecision RetryBudget::Decide(TimeMs now_ms) {
+  if (retries(now_ms) < allowance(now_ms)) {
+    window_.Add(now_ms, kRetries);
+    return {.allowed = true, .ask_again_at_ms = now_ms};
+  }
+  // Refused: ask again when the oldest retry leaves the window (a deposit
+  // may come sooner; asking again then is cheap). With no retry in the
+  // window the allowance is zero: a whole window on.
+  const auto leaves = window_.OldestLeavesAt(now_ms, kRetries);
+  return {.allowed = false, .ask_again_at_ms = leaves.value_or(now_ms + options_.window_ms)};
+}
+
+}  // namespace lab

@@ -1,0 +1,56 @@
+// RetryBudget: retries allowed as a fraction of first attempts over a
+// sliding window, so a failing downstream system sees at most
+// (1 + ratio) times the load it would see without retries, plus a small
+// floor, however many jobs fail and however often (the retry storm of
+// FM_005; Finagle's and gRPC's retry budgets work this way).
+//
+// Each first attempt deposits `ratio` of a retry; each retry withdraws
+// one; `floor_per_window` retries are allowed in any window whatever the
+// deposits, so a quiet queue can still retry. A retry the budget refuses
+// is delayed, never burned: Decide says when to ask again (when the oldest
+// retry leaves the window). The window is `buckets` slices of time, so the
+// state is small and the decision a pure function of (state, now).
+// Thread-safety: plain value; one per queue, owned by one caller.
+#pragma once
+
+#include <cstdint>
+
+#include "core/clock.h"
+#include "queue/sliding_window.h"
+
+namespace lab {
+
+struct RetryBudgetOptions {
+  double ratio = 0.2;         // Retries per first attempt, over the window.
+  int floor_per_window = 10;  // Retries always allowed in a window.
+  DurationMs window_ms = 10'000;
+  int buckets = 10;  // The window's slices: its resolution.
+};
+
+struct RetryDecision {
+  bool allowed = false;
+  TimeMs ask_again_at_ms = 0;  // When refused: the earliest time it may pass.
+};
+
+class RetryBudget {
+ public:
+  explicit RetryBudget(RetryBudgetOptions options = {});
+
+  void RecordFirstAttempt(TimeMs now_ms);
+  // Whether one retry may go now; an allowed one is counted as made.
+  RetryDecision Decide(TimeMs now_ms);
+
+  // Over the window ending now.
+  int64_t first_attempts(TimeMs now_ms);
+  int64_t retries(TimeMs now_ms);
+  // Retries the window allows in all: floor + ratio * first attempts.
+  int64_t allowance(TimeMs now_ms);
+
+ private:
+  static constexpr int kFirst = 0, kRetries = 1;  // SlidingCounts counters.
+
+  RetryBudgetOptions options_;
+  SlidingCounts window_;
+};
+
+}  // namespace lab
