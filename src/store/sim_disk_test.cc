@@ -300,6 +300,7 @@ TEST(SimDiskTest, AFailedSyncIsAnUnknownOutcomeAndWhatIsAcknowledgedLaterSurvive
     ASSERT_TRUE(ok.has_value()) << ok.error().ToString();
     later = ok->job_id;
     EXPECT_EQ(disk.stats().failed_syncs, 1);
+    disk.set_hook(nullptr);  // It counts in this scope.
   }
   disk.Crash();
   EXPECT_EQ(IntegrityCheck(disk), "ok");
