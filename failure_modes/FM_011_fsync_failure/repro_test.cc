@@ -4,10 +4,8 @@
 // payment was made; and in the simulator's shrunk schedule the failed sync
 // is the trigger: the same run without it loses nothing to a power loss at
 // any of 21 points.
-#include <fstream>
-#include <sstream>
-
 #include "core/marks.h"
+#include "core/testing/temp_dir.h"
 #include "failure_modes/fm_test_support.h"
 #include "sim/world.h"
 
@@ -34,12 +32,10 @@ TEST_P(FM_011_Repro, TheCommitsAfterTheFailedSyncAreLostWithThePower) {
 LAB_INSTANTIATE_ON_THE_SIMULATED_DISK(FM_011_Repro);
 
 TEST(FM_011_Schedule, WithoutTheFailedSyncThePowerLossLosesNothing) {
-  std::ifstream in(std::string(LAB_SOURCE_DIR) +
-                   "/failure_modes/FM_011_fsync_failure/schedule.json");
-  ASSERT_TRUE(in.good());
-  std::stringstream text;
-  text << in.rdbuf();
-  auto s = ScheduleFromJson(text.str());
+  const std::string text = testing::ReadFile(std::string(LAB_SOURCE_DIR) +
+                                             "/failure_modes/FM_011_fsync_failure/schedule.json");
+  ASSERT_FALSE(text.empty());
+  auto s = ScheduleFromJson(text);
   ASSERT_TRUE(s.has_value()) << s.error().ToString();
   const Guards off = Guards::AllExcept(&Guards::log_recovery);
   auto with = Simulate(*s, {.guards = off, .store = "sqlite:"});

@@ -91,6 +91,15 @@ struct BreakerStep {
   TimeMs ask_again_at_ms = 0;  // When refused.
 };
 
+// Both breaker tables: opens at half of at least 4 outcomes, for 5 s, then
+// 2 probes.
+constexpr BreakerOptions kBreaker = {.failure_ratio = 0.5,
+                                     .min_calls = 4,
+                                     .window_ms = 10'000,
+                                     .buckets = 10,
+                                     .open_ms = 5'000,
+                                     .probes = 2};
+
 void RunBreaker(CircuitBreaker& breaker, std::span<const BreakerStep> steps) {
   for (const BreakerStep& s : steps) {
     SCOPED_TRACE(::testing::Message() << "at " << s.t << " step " << (&s - steps.data()));
@@ -108,12 +117,7 @@ void RunBreaker(CircuitBreaker& breaker, std::span<const BreakerStep> steps) {
 }
 
 TEST(CircuitBreakerTest, OpensOnFailuresWaitsThenProbesAndCloses) {
-  CircuitBreaker breaker({.failure_ratio = 0.5,
-                          .min_calls = 4,
-                          .window_ms = 10'000,
-                          .buckets = 10,
-                          .open_ms = 5'000,
-                          .probes = 2});
+  CircuitBreaker breaker(kBreaker);
   using enum BreakerState;
   const BreakerStep steps[] = {
       {0, Op::kAdmit, kClosed, true},
@@ -137,12 +141,7 @@ TEST(CircuitBreakerTest, OpensOnFailuresWaitsThenProbesAndCloses) {
 }
 
 TEST(CircuitBreakerTest, AFailedProbeOpensItAgainAndOldFailuresLeaveTheWindow) {
-  CircuitBreaker breaker({.failure_ratio = 0.5,
-                          .min_calls = 4,
-                          .window_ms = 10'000,
-                          .buckets = 10,
-                          .open_ms = 5'000,
-                          .probes = 2});
+  CircuitBreaker breaker(kBreaker);
   using enum BreakerState;
   const BreakerStep steps[] = {
       {0, Op::kFail, kClosed},

@@ -330,18 +330,23 @@ int Truncate(sqlite3_file* f, sqlite3_int64 size) {
   return SQLITE_OK;
 }
 
-int Sync(sqlite3_file* f, int) {
-  Handle* h = H(f);
+// A sync of a file or of the directory begins: counted, and the hook asked
+// whether it fails (SQLITE_IOERR_FSYNC: a failed sync, counted too).
+int BeginSync(Handle* h) {
   State& d = *h->disk;
   ++d.stats.syncs;
+  const int rc = d.Before(DiskOp::kSync, h->generation);
+  if (rc == SQLITE_IOERR_FSYNC) ++d.stats.failed_syncs;
+  return rc;
+}
+
+int Sync(sqlite3_file* f, int) {
+  Handle* h = H(f);
   File& file = *h->file;
-  if (int rc = d.Before(DiskOp::kSync, h->generation); rc != SQLITE_OK) {
-    if (rc == SQLITE_IOERR_FSYNC) {
-      // The write-back failed: the kernel forgets those dirty pages. They
-      // stay readable until the power fails, and are never durable.
-      ++d.stats.failed_syncs;
-      file.unsynced.clear();
-    }
+  if (int rc = BeginSync(h); rc != SQLITE_OK) {
+    // A failed write-back: the kernel forgets those dirty pages. They stay
+    // readable until the power fails, and are never durable.
+    if (rc == SQLITE_IOERR_FSYNC) file.unsynced.clear();
     return rc;
   }
   for (const Pending& p : file.unsynced) Apply(file.durable, p);
@@ -409,13 +414,8 @@ int CheckReservedLock(sqlite3_file* f, int* out) {
 int FileControl(sqlite3_file* f, int op, void*) {
   if (op != kFcntlSyncDirectory) return SQLITE_NOTFOUND;
   Handle* h = H(f);
-  State& d = *h->disk;
-  ++d.stats.syncs;
-  if (int rc = d.Before(DiskOp::kSync, h->generation); rc != SQLITE_OK) {
-    if (rc == SQLITE_IOERR_FSYNC) ++d.stats.failed_syncs;
-    return rc;
-  }
-  for (auto& [path, file] : d.files) file->entry_durable = true;
+  if (int rc = BeginSync(h); rc != SQLITE_OK) return rc;
+  for (auto& [path, file] : h->disk->files) file->entry_durable = true;
   return SQLITE_OK;
 }
 int SectorSize(sqlite3_file*) { return SimDisk::kSectorBytes; }

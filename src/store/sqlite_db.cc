@@ -12,6 +12,16 @@
 
 namespace lab {
 
+namespace {
+
+// The directory that holds the file at `path`.
+std::string DirectoryOf(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? "." : path.substr(0, std::max<size_t>(slash, 1));
+}
+
+}  // namespace
+
 Error SqliteError(int rc, sqlite3* db, std::string_view context) {
   const int primary = rc & 0xff;
   ErrorCode code = ErrorCode::kInternal;
@@ -102,9 +112,7 @@ Result<void> SqliteDb::SyncDirectory(const std::string& path) {
   const int rc = sqlite3_file_control(db_, "main", kFcntlSyncDirectory, nullptr);
   if (rc == SQLITE_OK) return {};
   if (rc != SQLITE_NOTFOUND) return std::unexpected(SqliteError(rc, db_, "syncing the directory"));
-  const size_t slash = path.find_last_of('/');
-  const std::string dir =
-      slash == std::string::npos ? "." : path.substr(0, std::max<size_t>(slash, 1));
+  const std::string dir = DirectoryOf(path);
   // As SQLite's unix VFS does for a new journal: a directory that cannot be
   // opened (no read permission), or a filesystem that cannot sync one
   // (EINVAL), is taken as it is; a failed sync (EIO) is an error.
@@ -132,9 +140,7 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, const 
   if ((rc & 0xff) == SQLITE_CANTOPEN) {
     // Say what is wrong with the place, not only that SQLite could not open it.
     sqlite3_close(db);
-    const size_t slash = path.find_last_of('/');
-    const std::string dir =
-        slash == std::string::npos ? "." : path.substr(0, std::max<size_t>(slash, 1));
+    const std::string dir = DirectoryOf(path);
     std::string why = "it cannot be opened";
     if (access(dir.c_str(), F_OK) != 0) {
       why = fmt::format("directory '{}' does not exist", dir);
