@@ -46,4 +46,21 @@ std::vector<Violation> CheckLiveness(const Snapshot& snapshot, TimeMs now_ms) {
   return out;
 }
 
+std::vector<Violation> CheckLeasesKeptOnceQuiet(const Snapshot& snapshot, TimeMs quiet_from_ms,
+                                                const std::set<ExecutionId>& died) {
+  std::vector<Violation> out;
+  for (const Execution& e : snapshot.executions) {
+    if (e.leased_at_ms < quiet_from_ms || e.state != ExecState::kAborted) continue;
+    if (died.contains(e.id)) continue;
+    out.push_back({Invariant::kLiveness,
+                   e.job_id,
+                   fmt::format("job {}: exec {} by {}, claimed at {} after faults stopped (at {}), "
+                               "lost its lease while its worker was alive: {}",
+                               e.job_id, e.id, e.worker, RunTime(e.leased_at_ms),
+                               RunTime(quiet_from_ms), e.reason),
+                   {}});
+  }
+  return out;
+}
+
 }  // namespace lab

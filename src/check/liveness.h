@@ -7,6 +7,7 @@
 // finalized, a retry still waiting). Thread-safety: pure function.
 #pragma once
 
+#include <set>
 #include <vector>
 
 #include "check/invariants.h"
@@ -15,5 +16,15 @@
 namespace lab {
 
 std::vector<Violation> CheckLiveness(const Snapshot& snapshot, TimeMs now_ms);
+
+// INV_006's other half, progress: once faults (and their tails) are over,
+// a worker that is alive keeps the lease it holds, so a job claimed then
+// finishes on that attempt. Every execution claimed at or after
+// `quiet_from_ms` that ended ABORTED is a lease taken from a live worker
+// (its heartbeats starved, FM_013), except those in `died`: executions
+// whose worker process died holding them (a poison job kills its worker on
+// every attempt, and the rest of its batch with it).
+std::vector<Violation> CheckLeasesKeptOnceQuiet(const Snapshot& snapshot, TimeMs quiet_from_ms,
+                                                const std::set<ExecutionId>& died);
 
 }  // namespace lab

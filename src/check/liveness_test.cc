@@ -46,5 +46,27 @@ TEST(LivenessTest, ReadyPendingJobIsNamed) {
   EXPECT_NE(vs[0].message.find("no worker ran it"), std::string::npos);
 }
 
+// Once quiet, a lease taken from a live worker is named; one claimed
+// before the quiet time, one that ended otherwise, or one that died with
+// its worker is not.
+TEST(LivenessTest, ALeaseLostOnceQuietIsNamedUnlessItsWorkerDied) {
+  const Execution lost{.id = 7,
+                       .job_id = 1,
+                       .worker = "w2",
+                       .state = ExecState::kAborted,
+                       .leased_at_ms = 1'000,
+                       .reason = "lease expired at 4000 (attempt 1)"};
+  auto vs = CheckLeasesKeptOnceQuiet(OneJob(JobState::kPending, lost), 1'000, {});
+  ASSERT_EQ(vs.size(), 1u);
+  EXPECT_EQ(vs[0].invariant, Invariant::kLiveness);
+  EXPECT_NE(vs[0].message.find("lost its lease while its worker was alive"), std::string::npos)
+      << vs[0].message;
+  EXPECT_TRUE(CheckLeasesKeptOnceQuiet(OneJob(JobState::kPending, lost), 1'001, {}).empty());
+  EXPECT_TRUE(CheckLeasesKeptOnceQuiet(OneJob(JobState::kPending, lost), 1'000, {7}).empty());
+  Execution done = lost;
+  done.state = ExecState::kDone;
+  EXPECT_TRUE(CheckLeasesKeptOnceQuiet(OneJob(JobState::kSucceeded, done), 0, {}).empty());
+}
+
 }  // namespace
 }  // namespace lab

@@ -32,6 +32,9 @@ constexpr GuardInfo kGuards[] = {
     {"log_recovery", &Guards::log_recovery,
      "after a failed sync, reopening folds the log into the database before acknowledging "
      "again"},
+    {"control_plane", &Guards::control_plane,
+     "heartbeats and sweeps run on a thread and store handle of their own, never starved by "
+     "job work"},
 };
 
 std::string NameList() {

@@ -50,6 +50,12 @@ struct Guards {
   // before it acknowledges anything again. Off: reopen and carry on
   // appending to a log whose unsynced pages the kernel may have forgotten.
   bool log_recovery = true;
+  // Heartbeats and the sweeps (reaper, reconciler) run on capacity of their
+  // own: a control-plane thread with its own store handle in WorkerPool
+  // (ControlPlane), their own events in the simulator. Off: they share the
+  // job threads, so a handler that computes without yielding lets its lease
+  // expire while it works, and sweeps run only when some thread is idle.
+  bool control_plane = true;
 
   static Guards All() { return Guards{}; }
   static Guards None();

@@ -92,12 +92,14 @@ struct LivenessInputs {
   TimeMs quiet_from_ms = 0;   // No fault after this.
   DurationMs restart_ms = 0;  // The longest a crashed worker stays down.
   DurationMs step_ms = 0;     // The longest one step (a store call, a handler) takes.
+  DurationMs handler_ms = 0;  // The longest a handler computes, beyond its step (a long job).
 };
 
 // When every job must be terminal: after the last fault, every worker is
 // back within restart_ms; then each worker's share of jobs takes at most
-// max_attempts attempts, each bounded by its steps, a lost lease and the
-// sweep that takes it over, the longest retry delay, a poll and a backoff.
+// max_attempts attempts, each bounded by its steps, its handler's
+// computing, a lost lease and the sweep that takes it over, the longest retry delay, a poll and a
+// backoff.
 TimeMs LivenessBound(const LivenessInputs& in);
 
 }  // namespace lab

@@ -39,6 +39,12 @@ int Schedule::MaxAttempts() const {
   return m;
 }
 
+DurationMs Schedule::LongestRunMs() const {
+  DurationMs m = 0;
+  for (const auto& j : jobs) m = std::max(m, j.run_ms);
+  return m;
+}
+
 std::string DrawnConfig::ToString() const {
   return fmt::format(
              "jobs={} workers={} lease={}ms p_crash={:.3f} p_pause={:.3f} p_delay={:.3f} "
@@ -46,6 +52,7 @@ std::string DrawnConfig::ToString() const {
              "p_poison={:.3f} p_lost_reply={:.3f} fused_workers={} claim_batch={}",
              jobs, workers, lease_ms, p_crash, p_pause, p_delay, p_skew, p_transient, p_permanent,
              p_slow, p_jump, p_poison, p_lost_reply, fused_workers, claim_batch) +
+         (p_long > 0 ? fmt::format(" p_long={:.3f}", p_long) : "") +
          (p_store > 0 ? fmt::format(" p_store={:.4f}", p_store) : "") +
          (p_disk > 0 ? fmt::format(" p_disk={:.4f}", p_disk) : "");
 }
@@ -63,6 +70,7 @@ Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* dr
   Rng steps_rng = root.Split();
   Rng store_rng = root.Split();
   Rng disk_rng = root.Split();
+  Rng long_rng = root.Split();
 
   DrawnConfig c;
   if (options.swarm) {
@@ -174,6 +182,12 @@ Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* dr
     });
     if (!taken) s.faults.push_back({w, step, FaultKind::kJump, ahead});
   }
+  // Long jobs (swarm only, so the fixed mix runs as it always has): a
+  // handler that computes one to three leases on every attempt.
+  c.p_long = options.swarm ? Between(long_rng, 0, 0.15) : 0;
+  for (auto& job : s.jobs) {
+    if (long_rng.Chance(c.p_long)) job.run_ms = long_rng.Range(c.lease_ms, 3 * c.lease_ms);
+  }
   if (options.store_faults) {
     // Storage faults on every handle: about eight primitives a step.
     c.p_store = options.swarm ? Between(store_rng, 0.001, 0.02) : 0.005;
@@ -225,6 +239,7 @@ std::string ScheduleToJson(const Schedule& s) {
     json jj = {{"at_ms", job.at_ms}, {"key", job.key}, {"max_attempts", job.max_attempts}};
     if (job.poison) jj["poison"] = true;
     if (job.lost_reply) jj["lost_reply"] = true;
+    if (job.run_ms > 0) jj["run_ms"] = job.run_ms;
     j["jobs"].push_back(jj);
   }
   j["faults"] = json::array();
@@ -293,6 +308,7 @@ Result<void> ValidateSchedule(const Schedule& s) {
     }
     LAB_RETURN_IF_ERROR(InRange(where + " at_ms", job.at_ms, 0, s.fault_window_ms));
     LAB_RETURN_IF_ERROR(InRange(where + " max_attempts", job.max_attempts, 1, kMaxSimAttempts));
+    LAB_RETURN_IF_ERROR(InRange(where + " run_ms", job.run_ms, 0, kMaxSimTimeMs));
     if (!max_attempts.emplace(job.key, job.max_attempts).second) {
       return std::unexpected(Invalid(where + ": the key is used by an earlier job"));
     }
@@ -379,7 +395,7 @@ Result<Schedule> ScheduleFromJson(const std::string& text) {
     for (const auto& job : j.at("jobs")) {
       s.jobs.push_back({job.at("at_ms").get<TimeMs>(), job.at("key").get<std::string>(),
                         job.at("max_attempts").get<int>(), job.value("poison", false),
-                        job.value("lost_reply", false)});
+                        job.value("lost_reply", false), job.value("run_ms", DurationMs{0})});
     }
     for (const auto& f : j.at("faults")) {
       const std::string kind = f.at("kind").get<std::string>();

@@ -43,6 +43,10 @@ struct ScheduledJob {
   bool poison = false;
   // The enqueue takes effect but its reply is lost; the producer retries.
   bool lost_reply = false;
+  // A long job: its handler computes this long on every attempt, in the
+  // fault window and after it (0: a step's latency). Longer than a lease,
+  // it keeps its lease only if heartbeats run while it computes.
+  DurationMs run_ms = 0;
 };
 
 // What running the schedule with `guards` must violate (exactly): files in
@@ -119,6 +123,8 @@ struct Schedule {
   std::vector<ScheduleExpectation> expect;
 
   int MaxAttempts() const;
+  // The longest a handler computes on any attempt (ScheduledJob::run_ms).
+  DurationMs LongestRunMs() const;
 };
 
 // The ranges a schedule must keep, so that every entry can take effect and
@@ -163,6 +169,7 @@ struct DrawnConfig {
   double p_crash = 0, p_pause = 0, p_delay = 0, p_skew = 0;
   double p_transient = 0, p_permanent = 0, p_slow = 0;
   double p_jump = 0, p_poison = 0, p_lost_reply = 0;
+  double p_long = 0;   // A job is a long job (ScheduledJob::run_ms).
   double p_store = 0;  // A storage primitive fails (with DrawOptions::store_faults).
   double p_disk = 0;   // A disk operation fails or the power goes (DrawOptions::disk_faults).
   int fused_workers = 0;

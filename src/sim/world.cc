@@ -135,6 +135,7 @@ class World {
     }
     for (const auto& j : s.jobs) {
       if (j.poison) poison_.insert(EffectKeyOf(j.key));
+      if (j.run_ms > 0) run_ms_.emplace(EffectKeyOf(j.key), j.run_ms);
     }
     for (const auto& f : s.store_faults) store_faults_.emplace(std::make_pair(f.actor, f.call), f);
     for (const auto& f : s.disk_faults) disk_faults_.emplace(f.op, f.fault);
@@ -170,6 +171,13 @@ class World {
   // The worker process dies now and restarts after `restart_after`.
   void Kill(int w, DurationMs restart_after, const std::string& why);
   void EnsureHeartbeat(int w);
+  // Some worker is alive, not paused and holds no job: one that could run
+  // a sweep on its own thread.
+  bool AnyWorkerIdle() {
+    return std::any_of(workers_.begin(), workers_.end(), [&](const SimWorker& sw) {
+      return sw.alive && sw.paused_until <= clock_.NowMs() && PhaseOf(sw) == WorkerPhase::kIdle;
+    });
+  }
   HandlerResult Handle(const JobContext& ctx);
   // Step() for a BatchWorker.
   Result<void> StepBatch(int w);
@@ -231,9 +239,11 @@ class World {
   std::map<std::pair<int, int64_t>, ScheduledStoreFault> store_faults_;
   std::map<std::pair<int, int>, ScheduledFault> faults_;
   std::map<std::pair<std::string, int>, ScheduledHandler> handlers_;
-  std::set<std::string> poison_;       // Effect keys of poison jobs.
-  FaultStore* fault_store_ = nullptr;  // Owned by queue_.
-  bool lose_reply_ = false;            // The next enqueue's reply is lost.
+  std::set<std::string> poison_;              // Effect keys of poison jobs.
+  std::map<std::string, DurationMs> run_ms_;  // Long jobs' computing, by effect key.
+  std::set<ExecutionId> died_with_worker_;    // Held by a worker when it was killed.
+  FaultStore* fault_store_ = nullptr;         // Owned by queue_.
+  bool lose_reply_ = false;                   // The next enqueue's reply is lost.
   std::vector<ProducerRequest> requests_;
   std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events_;
   uint64_t next_seq_ = 0;
@@ -467,6 +477,7 @@ bool World::FireFault(int w) {
 
 void World::Kill(int w, DurationMs restart_after, const std::string& why) {
   SimWorker& sw = workers_[w];
+  for (const Lease* lease : HeldBy(sw)) died_with_worker_.insert(lease->execution_id);
   if (sw.batch) {
     sw.batch->Crash();
   } else {
@@ -563,6 +574,9 @@ void World::ScheduleNext(int w, const StepResult& r) {
     // The next step runs the handler (for a batch, each in turn); it takes this long.
     delay = latency_.Range(1, kMaxStepLatencyMs);
     for (const Lease* lease : HeldBy(sw)) {
+      if (auto run = run_ms_.find(lease->job.EffectKey()); run != run_ms_.end()) {
+        delay = std::max(delay, run->second);  // A long job, on every attempt.
+      }
       auto it = handlers_.find({lease->job.EffectKey(), lease->token});
       if (InFaultWindow() && it != handlers_.end() && it->second.outcome == HandlerOutcome::kSlow) {
         ++handler_faults_fired_;
@@ -579,8 +593,9 @@ void World::EnsureHeartbeat(int w) {
   SimWorker& sw = workers_[w];
   if (sw.heartbeat_pending || PhaseOf(sw) == WorkerPhase::kIdle) return;
   sw.heartbeat_pending = true;
-  const auto interval =
-      static_cast<DurationMs>(static_cast<double>(cadence_.heartbeat_ms) * sw.clock_rate);
+  // A slow clock spaces the beats out, in the fault window only.
+  const double rate = InFaultWindow() ? sw.clock_rate : 1.0;
+  const auto interval = static_cast<DurationMs>(static_cast<double>(cadence_.heartbeat_ms) * rate);
   Push(clock_.NowMs() + std::max<DurationMs>(1, interval), EventKind::kHeartbeat, w, sw.generation);
 }
 
@@ -593,6 +608,13 @@ Result<void> World::Heartbeat(int w) {
     return {};
   }
   if (PhaseOf(sw) == WorkerPhase::kIdle) return {};
+  if (!o_.guards.control_plane && PhaseOf(sw) == WorkerPhase::kInProgress) {
+    // No control plane: the heartbeat waits for the job thread, which is
+    // running the handler; the step after it beats again (ScheduleNext).
+    Mix(0x57a7ed);
+    Note(w, "heartbeat", "not sent: the only thread is running the handler (no control plane)");
+    return {};
+  }
   std::vector<JobId> held;
   for (const Lease* lease : HeldBy(sw)) held.push_back(lease->job.id);
   auto beat = sw.batch ? sw.batch->Heartbeat() : sw.worker->Heartbeat();
@@ -747,6 +769,13 @@ Result<void> World::Dispatch(const Event& e) {
     }
     case EventKind::kReap:
     case EventKind::kReconcile: {
+      if (!o_.guards.control_plane && !AnyWorkerIdle()) {
+        // No control plane: a sweep runs on an idle job thread, as the
+        // pool's sweep does without one; every thread is busy, so it waits.
+        Mix(0x5bee9);
+        Push(clock_.NowMs() + cadence_.poll_ms, e.kind, -1);
+        return {};
+      }
       Queue& q = *sweeper_.queue;
       auto n = e.kind == EventKind::kReap ? q.Reap() : q.Reconcile();
       if (n) {
@@ -807,7 +836,8 @@ Result<SimResult> World::Run() {
                                          .max_attempts = s_.MaxAttempts(),
                                          .quiet_from_ms = s_.fault_window_ms,
                                          .restart_ms = 3 * s_.lease_ms,
-                                         .step_ms = kMaxStepLatencyMs});
+                                         .step_ms = kMaxStepLatencyMs,
+                                         .handler_ms = s_.LongestRunMs()});
 
   SimResult result{
       .seed = s_.seed, .liveness_deadline_ms = deadline, .jobs = static_cast<int>(s_.jobs.size())};
@@ -861,6 +891,12 @@ Result<SimResult> World::Run() {
                                   s_.jobs.size(), open_jobs_.size())});
     }
   }
+  // Faults, and their tails (the longest pause; a slow clock's last beat),
+  // are over two leases after the fault window: from then on every lease
+  // of a live worker must be kept.
+  auto kept =
+      CheckLeasesKeptOnceQuiet(snapshot, s_.fault_window_ms + 2 * s_.lease_ms, died_with_worker_);
+  result.violations.insert(result.violations.end(), kept.begin(), kept.end());
   std::vector<ExecutionId> fenced;
   for (const SimWorker& sw : workers_) {
     const auto& seen = sw.batch ? sw.batch->fenced_executions() : sw.worker->fenced_executions();

@@ -163,6 +163,7 @@ std::optional<Ablation> AblationFor(std::string_view guard) {
       {"one_transaction", {Invariant::kNoEffectWithoutCommit, false, false, /*mid_call=*/true}},
       {"sync_before_ack", {Invariant::kRecovery, false, /*disk=*/true}},
       {"log_recovery", {Invariant::kRecovery, false, /*disk=*/true}},
+      {"control_plane", {Invariant::kLiveness}},
   };
   auto it = kAblations.find(guard);
   if (it == kAblations.end()) return std::nullopt;
