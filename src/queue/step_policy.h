@@ -22,6 +22,7 @@
 
 namespace lab {
 
+// In order of severity (the control plane acts on the worst of a tick).
 enum class AfterError {
   kRetry,      // Wait `wait_ms`, then take the same step again (or claim again when idle).
   kGiveUpJob,  // Give the job up (release it), then carry on.

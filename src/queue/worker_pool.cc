@@ -51,6 +51,12 @@ BatchStep Tally(const StepResult& step, const Worker& worker) {
 }
 BatchStep Tally(const BatchStep& step, const BatchWorker&) { return step; }
 
+std::vector<const Lease*> Held(const Worker& worker) {
+  if (!worker.lease()) return {};
+  return {&*worker.lease()};
+}
+std::vector<const Lease*> Held(const BatchWorker& worker) { return worker.held(); }
+
 }  // namespace
 
 WorkerPool::WorkerPool(QueueOpener open, Handler handler, PoolOptions options, Waiter& waiter,
@@ -69,9 +75,12 @@ WorkerPool::WorkerPool(QueueOpener open, Handler handler, PoolOptions options, W
 }
 
 PoolStats WorkerPool::Run() {
+  std::thread control([this] { RunControlPlane(); });
   std::vector<std::thread> threads;
   for (int i = 0; i < options_.concurrency; ++i) threads.emplace_back([this, i] { RunThread(i); });
   for (auto& t : threads) t.join();
+  job_threads_done_ = true;
+  control.join();
   std::lock_guard lock(fatal_mu_);
   return {.finished = counters_.finished.load(),
           .failed = counters_.failed.load(),
@@ -84,6 +93,7 @@ PoolStats WorkerPool::Run() {
           .errors = counters_.errors.load(),
           .reconnects = counters_.reconnects.load(),
           .pruned = counters_.pruned.load(),
+          .heartbeats = counters_.heartbeats.load(),
           .drained = counters_.drained.load(),
           .fatal = fatal_};
 }
@@ -101,8 +111,11 @@ void WorkerPool::RunThreadWith(int index) {
   std::unique_ptr<Queue> queue;
   std::unique_ptr<W> worker;
   Backoff backoff(cadence_);
+  // When the first error since the last step that succeeded came (-1: none).
+  TimeMs failing_since = -1;
   auto close_queue = [&] {
     if (queue) counters_.reconnects += queue->store().reconnects();
+    book_.Publish(index, {});
     worker.reset();
     queue.reset();
   };
@@ -129,20 +142,29 @@ void WorkerPool::RunThreadWith(int index) {
     }
     if (worker->phase() == WorkerPhase::kIdle) {
       if (waiter_.stopped()) return close_queue();
-      MaybeSweep(*queue);
+      if (!queue->guards().control_plane) MaybeSweep(*queue);
     }
     const WorkerPhase phase = worker->phase();
     auto step = worker->Step();
+    Publish(index, *worker);
     if (!step) {
       ++counters_.errors;
       const Error& error = step.error();
       const DurationMs wait = backoff.Next();
-      const AfterError action =
-          DecideAfterStepError({.code = error.code,
-                                .phase = worker->phase(),
-                                .now_ms = queue->clock().NowMs(),
-                                .lease_expires_at_ms = worker->lease_expires_at_ms(),
-                                .wait_ms = wait});
+      // The lease lasts as long as the later of the worker's own reckoning
+      // and the control plane's heartbeats; but a step that keeps failing
+      // is retried for one lease at most, however long the heartbeats
+      // would keep the job.
+      const TimeMs now = queue->clock().NowMs();
+      if (failing_since < 0) failing_since = now;
+      const TimeMs kept_until =
+          std::max(worker->lease_expires_at_ms(),
+                   std::min(book_.ExpiresAt(index), failing_since + options_.worker.lease_ms));
+      const AfterError action = DecideAfterStepError({.code = error.code,
+                                                      .phase = worker->phase(),
+                                                      .now_ms = now,
+                                                      .lease_expires_at_ms = kept_until,
+                                                      .wait_ms = wait});
       Log(fmt::format("{}: {} step failed for {}: {}; next: {}", wo.name, ToString(phase),
                       Describe(*worker), error.ToString(), ToString(action)));
       switch (action) {
@@ -157,6 +179,7 @@ void WorkerPool::RunThreadWith(int index) {
           continue;
         case AfterError::kGiveUpJob:
           GiveUp(*worker, error);
+          Publish(index, *worker);
           waiter_.WaitMs(wait);
           continue;
         case AfterError::kReopen:
@@ -173,6 +196,7 @@ void WorkerPool::RunThreadWith(int index) {
       LAB_UNREACHABLE("unknown action");
     }
     backoff.Reset();
+    failing_since = -1;
     Count(Tally(*step, *worker));
     if (step->kind != StepKind::kNoJob) continue;
     if (options_.drain && Drained(*queue)) {
@@ -210,26 +234,69 @@ void WorkerPool::StopFatally(const Error& error, std::string_view what) {
   waiter_.Stop();
 }
 
+template <typename W>
+void WorkerPool::Publish(int index, const W& worker) {
+  std::vector<HeldLease> held;
+  for (const Lease* lease : Held(worker)) {
+    held.push_back({.ref = {lease->execution_id, lease->token},
+                    .lease_ms = options_.worker.lease_ms,
+                    .expires_at_ms = lease->expires_at_ms});
+  }
+  book_.Publish(index, held);
+}
+
+void WorkerPool::RunControlPlane() {
+  Backoff backoff(cadence_);
+  while (!job_threads_done_) {
+    auto opened = open_();
+    if (!opened) {
+      ++counters_.errors;
+      Log(fmt::format("control plane: opening the queue: {}", opened.error().ToString()));
+      if (DecideAfterOpenError(opened.error().code) == AfterError::kStop) {
+        return StopFatally(opened.error(), "opening the control plane's queue");
+      }
+      waiter_.PauseMs(std::min(backoff.Next(), cadence_.poll_ms));
+      continue;
+    }
+    std::unique_ptr<Queue> queue = std::move(*opened);
+    if (!queue->guards().control_plane) return;  // The job threads sweep; nobody beats.
+    ControlPlane plane(*queue, book_, cadence_, options_.retain,
+                       [this](const std::string& line) { Log(line); });
+    ControlPlane::Next next;
+    while (!job_threads_done_) {
+      const ControlTally before = plane.tally();
+      next = plane.Tick();
+      const ControlTally& now = plane.tally();
+      counters_.heartbeats += now.heartbeats - before.heartbeats;
+      counters_.pruned += now.swept.pruned - before.swept.pruned;
+      counters_.errors += now.errors + now.swept.errors - before.errors - before.swept.errors;
+      if (next.after_error == AfterError::kReopen || next.after_error == AfterError::kStop) break;
+      // Until the job threads stop, a stop signal cuts the wait short;
+      // then, while they finish what they hold, it is paced by the poll,
+      // so that the pool returns soon after its last job thread.
+      const DurationMs wait =
+          std::clamp<DurationMs>(next.at_ms - queue->clock().NowMs(), 1, cadence_.heartbeat_ms);
+      if (!waiter_.stopped()) {
+        waiter_.WaitMs(wait);
+      } else {
+        waiter_.PauseMs(std::min(wait, cadence_.poll_ms));
+      }
+    }
+    counters_.reconnects += queue->store().reconnects();
+    if (next.after_error == AfterError::kStop) return StopFatally(*next.error, "control plane");
+    if (next.after_error == AfterError::kReopen) ++counters_.reconnects;
+  }
+}
+
 void WorkerPool::MaybeSweep(Queue& queue) {
   const TimeMs now = queue.clock().NowMs();
   TimeMs due = next_sweep_ms_.load();
   if (now < due) return;
   if (!next_sweep_ms_.compare_exchange_strong(due, now + cadence_.sweep_ms)) return;
-  if (auto reaped = queue.Reap(); !reaped) {
-    ++counters_.errors;
-    Log(fmt::format("reaper: {}", reaped.error().ToString()));
-  }
-  if (auto reconciled = queue.Reconcile(); !reconciled) {
-    ++counters_.errors;
-    Log(fmt::format("reconciler: {}", reconciled.error().ToString()));
-  }
-  if (!options_.retain) return;
-  if (auto pruned = queue.Prune(*options_.retain); !pruned) {
-    ++counters_.errors;
-    Log(fmt::format("retention: {}", pruned.error().ToString()));
-  } else {
-    counters_.pruned += pruned->jobs;
-  }
+  const SweepTally swept =
+      RunSweeps(queue, options_.retain, [this](const std::string& line) { Log(line); });
+  counters_.errors += swept.errors;
+  counters_.pruned += swept.pruned;
 }
 
 bool WorkerPool::Drained(Queue& queue) {

@@ -4,12 +4,20 @@
 // Each thread opens its own store handle (a Store is one thread's), claims
 // one job at a time and runs it through the Worker's steps. The cadences
 // come from the lease (CadenceFor, step_policy.h, which the simulator runs
-// too): an idle thread waits a poll before claiming again; whichever idle
-// thread finds the sweep due runs the reaper and the reconciler, so a job
-// whose worker process was killed is taken over once its lease expires.
+// too): an idle thread waits a poll before claiming again. With the
+// control_plane guard (on by default) one more thread, with its own store
+// handle, is the pool's control plane (control_plane.h): every job thread
+// publishes the leases it holds, and the control plane extends them every
+// heartbeat and runs the reaper, the reconciler and the retention policy
+// every sweep, however busy the job threads are, so a handler that
+// computes without calling keep_alive keeps its lease and a job whose
+// worker process was killed is taken over once its lease expires. Guard
+// off: heartbeats are the handler's own (keep_alive), and whichever idle
+// job thread finds the sweep due runs it (FM_013 shows both starving).
 // After a failed step the pool does what DecideAfterStepError says
 // (step_policy.h): a transient error is retried with backoff while the lease
-// lasts, and only a lease that cannot be kept makes the thread give the job
+// lasts (and for one lease at most, however long the control plane's
+// heartbeats keep it), and only a lease that cannot be kept makes the thread give the job
 // up (released in the store, so its audit trail says why); an unknown outcome
 // or a fail-stopped handle reopens the thread's queue, which is how a worker
 // survives a restarted PostgreSQL server; an error that waiting cannot heal
@@ -31,6 +39,7 @@
 
 #include "core/waiter.h"
 #include "queue/batch_worker.h"
+#include "queue/control_plane.h"
 #include "queue/queue.h"
 #include "queue/step_policy.h"
 #include "queue/worker.h"
@@ -65,6 +74,7 @@ struct PoolStats {
   int64_t errors = 0;          // Store errors seen (each logged).
   int64_t reconnects = 0;      // Handles reopened plus connections re-made.
   int64_t pruned = 0;          // Finished jobs the retention policy deleted.
+  int64_t heartbeats = 0;      // Leases the control plane extended.
   bool drained = false;        // Stopped because drain found no job left.
   std::optional<Error> fatal;  // Stopped because of an error waiting cannot heal.
 };
@@ -83,14 +93,21 @@ class WorkerPool {
  private:
   struct Counters {
     std::atomic<int64_t> finished{0}, failed{0}, redelivered{0}, duplicates{0}, fenced{0},
-        retried{0}, released{0}, abandoned{0}, errors{0}, reconnects{0}, pruned{0};
+        retried{0}, released{0}, abandoned{0}, errors{0}, reconnects{0}, pruned{0}, heartbeats{0};
     std::atomic<bool> drained{false};
   };
 
   void RunThread(int index);
+  // The control plane's thread: its own handle, until every job thread has
+  // returned (control_plane guard on; off, it returns at once).
+  void RunControlPlane();
+  // Tells the control plane what job thread `index` holds now.
+  template <typename W>
+  void Publish(int index, const W& worker);
   template <typename W>
   void RunThreadWith(int index);
-  // Runs the reaper and reconciler if this thread is the one to find them due.
+  // Without a control plane: runs the sweeps if this thread is the one to
+  // find them due.
   void MaybeSweep(Queue& queue);
   // True when the pool's queue has no PENDING or RUNNING job.
   bool Drained(Queue& queue);
@@ -109,6 +126,8 @@ class WorkerPool {
   Waiter& waiter_;
   PoolLog log_;
   std::atomic<TimeMs> next_sweep_ms_{0};
+  LeaseBook book_;
+  std::atomic<bool> job_threads_done_{false};
   Counters counters_;
   std::mutex fatal_mu_;
   std::optional<Error> fatal_;  // Guarded by fatal_mu_.

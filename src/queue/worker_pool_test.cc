@@ -10,6 +10,7 @@
 #include <fmt/core.h>
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <mutex>
 
@@ -182,6 +183,126 @@ TEST_F(WorkerPoolTest, StopEndsClaimingAndTheRunningJobsFinish) {
     }
   }
 }
+
+// FM_013 on the real engine. Each handler below computes without ever
+// calling keep_alive, and waits for an event, never for a time, before it
+// can pass: a loaded machine makes these tests slower, not wrong.
+class ControlPlanePoolTest : public WorkerPoolTest, public ::testing::WithParamInterface<bool> {
+ protected:
+  // Long enough that a thread descheduled for most of a lease on a loaded
+  // machine (under ThreadSanitizer too) still beats in time.
+  static constexpr DurationMs kLeaseMs = 1'500;
+  static constexpr DurationMs kGiveUpMs = 60'000;  // Only if the engine is broken.
+  bool guarded() const { return GetParam(); }
+  QueueOpener OpenerWithGuard() {
+    Guards guards;
+    guards.control_plane = guarded();
+    return [this, guards] { return Queue::Open(Url(), clock_, {.guards = guards}); };
+  }
+  PoolOptions LeaseOptions(int concurrency) {
+    PoolOptions options = Options(concurrency);
+    options.worker.lease_ms = kLeaseMs;
+    return options;
+  }
+  // Computes (polls, a few ms at a time, through a handle of its own)
+  // until `done` says so or the engine is clearly broken.
+  void ComputeUntil(const std::function<bool(Queue&)>& done) {
+    auto admin = Admin();
+    SystemWaiter pace;
+    const TimeMs give_up_at = clock_.NowMs() + kGiveUpMs;
+    while (!done(*admin) && clock_.NowMs() < give_up_at) pace.PauseMs(5);
+  }
+  // The executions of `job`, oldest first.
+  std::vector<Execution> Executions(Queue& queue, JobId job) {
+    auto detail = queue.store().InspectJob(job);
+    return detail ? detail->executions : std::vector<Execution>{};
+  }
+};
+
+// A handler computing for over a lease on a pool of two threads: with the
+// control plane it keeps its lease and runs once; without, the idle thread
+// reaps its lease while it computes and runs the job again, and the first
+// run's commit is fenced (with the commit boundary, one effect still).
+TEST_P(ControlPlanePoolTest, AHandlerThatNeverYieldsKeepsItsLeaseOnlyWithTheControlPlane) {
+  const JobId id = Admin()->Enqueue({.key = "render"})->job_id;
+  std::atomic<int> runs{0};
+  WorkerPool pool(
+      OpenerWithGuard(),
+      [&](const JobContext&) {
+        if (++runs > 1) return HandlerResult::Ok("frame");
+        ComputeUntil([&](Queue& q) {
+          if (!guarded()) return runs.load() > 1;  // Another thread runs it again.
+          const auto execs = Executions(q, id);
+          // Renewed past the end of a second lease: it outlived its first.
+          return execs.size() == 1 &&
+                 execs[0].lease_expires_at_ms >= execs[0].leased_at_ms + 2 * kLeaseMs;
+        });
+        return HandlerResult::Ok("frame");
+      },
+      LeaseOptions(2), waiter_);
+  const PoolStats stats = pool.Run();
+  EXPECT_TRUE(stats.drained);
+  EXPECT_EQ(stats.finished, 1);
+  auto admin = Admin();
+  const auto execs = Executions(*admin, id);
+  EXPECT_EQ(Detail(id)->job.state, JobState::kSucceeded);
+  EXPECT_EQ(admin->store().ReadSnapshot()->effects.size(), 1u);
+  if (guarded()) {
+    EXPECT_EQ(runs.load(), 1);
+    EXPECT_GE(stats.heartbeats, 2);
+    ASSERT_EQ(execs.size(), 1u);
+    EXPECT_EQ(execs[0].state, ExecState::kDone);
+  } else {
+    EXPECT_EQ(runs.load(), 2);
+    EXPECT_EQ(stats.heartbeats, 0);
+    EXPECT_EQ(stats.fenced, 1);
+    ASSERT_EQ(execs.size(), 2u);
+    EXPECT_EQ(execs[0].state, ExecState::kAborted);
+    EXPECT_NE(execs[0].reason.find("lease expired"), std::string::npos) << execs[0].reason;
+  }
+}
+
+// A dead worker's job, and a pool of one thread busy with a long job: with
+// the control plane the dead worker's lease is reaped while the thread
+// computes; without, nothing reaps it until the thread is idle again.
+TEST_P(ControlPlanePoolTest,
+       ADeadWorkersLeaseIsReapedWhileEveryThreadIsBusyOnlyWithTheControlPlane) {
+  auto admin = Admin();
+  const JobId thumb = admin->Enqueue({.key = "thumbnail"})->job_id;
+  Worker dead(*admin, [](const JobContext&) { return HandlerResult::Ok(""); },
+              {.name = "dead", .lease_ms = kLeaseMs / 2});
+  ASSERT_TRUE(dead.Step().has_value());  // Claimed,
+  ASSERT_TRUE(dead.Step().has_value());  // begun, and then its process dies.
+  const TimeMs expired_at = dead.lease_expires_at_ms();
+  const JobId video = admin->Enqueue({.key = "video"})->job_id;
+  std::optional<ExecState> thumb_when_video_done;
+  WorkerPool pool(
+      OpenerWithGuard(),
+      [&](const JobContext& ctx) {
+        if (ctx.job_id != video) return HandlerResult::Ok("thumbnail");
+        // Guarded: until the reaper has aborted the dead worker's lease.
+        // Not: until ten sweep intervals after that lease expired.
+        ComputeUntil([&](Queue& q) {
+          if (!guarded()) return clock_.NowMs() > expired_at + 10 * 50;
+          return Executions(q, thumb).at(0).state == ExecState::kAborted;
+        });
+        thumb_when_video_done = Executions(*Admin(), thumb).at(0).state;
+        return HandlerResult::Ok("video");
+      },
+      LeaseOptions(1), waiter_);
+  const PoolStats stats = pool.Run();
+  EXPECT_TRUE(stats.drained);
+  ASSERT_TRUE(thumb_when_video_done.has_value());
+  EXPECT_EQ(*thumb_when_video_done, guarded() ? ExecState::kAborted : ExecState::kInProgress);
+  // Either way, once the thread is free, the dead worker's job runs.
+  EXPECT_EQ(Detail(thumb)->job.state, JobState::kSucceeded);
+  EXPECT_EQ(Detail(video)->job.state, JobState::kSucceeded);
+  EXPECT_EQ(Executions(*admin, thumb).size(), 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Guard, ControlPlanePoolTest, ::testing::Bool(), [](const auto& info) {
+  return std::string(info.param ? "WithControlPlane" : "Without");
+});
 
 TEST_F(WorkerPoolTest, AStoreThatCannotBeOpenedYetIsRetried) {
   Admin()->Enqueue({});

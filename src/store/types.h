@@ -149,6 +149,7 @@ struct Lease {
 struct LeaseRef {
   ExecutionId execution_id = 0;
   int token = 0;
+  bool operator==(const LeaseRef&) const = default;
 };
 
 struct Effect {
