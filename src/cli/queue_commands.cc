@@ -496,10 +496,10 @@ int Work(const WorkArgs& a) {
              "lab: worker {} stopped ({}): {} finished, {} failed attempts, {} re-deliveries "
              "(jobs that had run before), {} already committed, {} fenced, {} store calls "
              "retried, {} jobs given up ({} released, {} left to expire), {} store errors, "
-             "{} reconnects, {} finished jobs pruned\n",
+             "{} reconnects, {} finished jobs pruned, {} leases extended by the control plane\n",
              name, why, stats.finished, stats.failed, stats.redelivered, stats.duplicates,
              stats.fenced, stats.retried, stats.released + stats.abandoned, stats.released,
-             stats.abandoned, stats.errors, stats.reconnects, stats.pruned);
+             stats.abandoned, stats.errors, stats.reconnects, stats.pruned, stats.heartbeats);
   if (stats.fatal) {
     fmt::print(stderr, "lab: worker stopped: {}\n", stats.fatal->message);
     return kExitFailure;

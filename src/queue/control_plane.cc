@@ -8,6 +8,29 @@
 
 namespace lab {
 
+namespace {
+
+std::vector<HeldLease> LeasesIn(const std::vector<const Lease*>& leases, DurationMs lease_ms) {
+  std::vector<HeldLease> held;
+  for (const Lease* lease : leases) {
+    held.push_back({.ref = {lease->execution_id, lease->token},
+                    .lease_ms = lease_ms,
+                    .expires_at_ms = lease->expires_at_ms});
+  }
+  return held;
+}
+
+}  // namespace
+
+std::vector<HeldLease> LeasesOf(const Worker& worker, DurationMs lease_ms) {
+  if (!worker.lease()) return {};
+  return LeasesIn({&*worker.lease()}, lease_ms);
+}
+
+std::vector<HeldLease> LeasesOf(const BatchWorker& worker, DurationMs lease_ms) {
+  return LeasesIn(worker.held(), lease_ms);
+}
+
 void LeaseBook::Publish(int slot, const std::vector<HeldLease>& leases) {
   std::lock_guard lock(mu_);
   std::vector<HeldLease>& held = held_[slot];

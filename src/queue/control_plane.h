@@ -26,8 +26,10 @@
 #include <string>
 #include <vector>
 
+#include "queue/batch_worker.h"
 #include "queue/queue.h"
 #include "queue/step_policy.h"
+#include "queue/worker.h"
 
 namespace lab {
 
@@ -37,6 +39,10 @@ struct HeldLease {
   DurationMs lease_ms = 0;
   TimeMs expires_at_ms = 0;  // As the holder knows it.
 };
+
+// The leases `worker` holds, as its job thread publishes them.
+std::vector<HeldLease> LeasesOf(const Worker& worker, DurationMs lease_ms);
+std::vector<HeldLease> LeasesOf(const BatchWorker& worker, DurationMs lease_ms);
 
 class LeaseBook {
  public:

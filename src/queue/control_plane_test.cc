@@ -27,10 +27,7 @@ class ControlPlaneTest : public ::testing::Test {
         WorkerOptions{.name = name, .lease_ms = kLeaseMs});
     EXPECT_TRUE(w->Step().has_value());
     EXPECT_TRUE(w->Step().has_value());
-    const Lease& lease = *w->lease();
-    book_.Publish(0, {{.ref = {lease.execution_id, lease.token},
-                       .lease_ms = kLeaseMs,
-                       .expires_at_ms = lease.expires_at_ms}});
+    book_.Publish(0, LeasesOf(*w, kLeaseMs));
     return w;
   }
   TimeMs ExpiryInStore(ExecutionId id) {
@@ -87,10 +84,7 @@ TEST_F(ControlPlaneTest, ItSweepsOnItsOwnCadenceAndCountsALeaseTakenOverAsFenced
   EXPECT_EQ(next.at_ms, clock_.NowMs() + c.heartbeat_ms);
   // The book still names it (its thread has not heard yet): the beat is
   // refused as fenced, and the thread learns it at its next call.
-  const Lease& lease = *w->lease();
-  book_.Publish(0, {{.ref = {lease.execution_id, lease.token},
-                     .lease_ms = kLeaseMs,
-                     .expires_at_ms = lease.expires_at_ms}});
+  book_.Publish(0, LeasesOf(*w, kLeaseMs));
   plane_->Tick();
   EXPECT_EQ(plane_->tally().fenced, 1);
   EXPECT_EQ(plane_->tally().heartbeats, 0);

@@ -193,7 +193,9 @@ Result<int> Queue::GuardedSweep(std::string_view guard, std::string_view actor,
     return 0;
   }
   LAB_ASSIGN_OR_RETURN(int n, (store_.get()->*sweep)());
-  Emit(std::string(actor), std::string(event), fmt::format("{} {}", n, what));
+  // A sweep that found nothing changed nothing: not an event of any job's
+  // history, and a timeline of many quiet sweeps would bury those that did.
+  if (n > 0) Emit(std::string(actor), std::string(event), fmt::format("{} {}", n, what));
   return n;
 }
 

@@ -51,12 +51,6 @@ BatchStep Tally(const StepResult& step, const Worker& worker) {
 }
 BatchStep Tally(const BatchStep& step, const BatchWorker&) { return step; }
 
-std::vector<const Lease*> Held(const Worker& worker) {
-  if (!worker.lease()) return {};
-  return {&*worker.lease()};
-}
-std::vector<const Lease*> Held(const BatchWorker& worker) { return worker.held(); }
-
 }  // namespace
 
 WorkerPool::WorkerPool(QueueOpener open, Handler handler, PoolOptions options, Waiter& waiter,
@@ -236,13 +230,7 @@ void WorkerPool::StopFatally(const Error& error, std::string_view what) {
 
 template <typename W>
 void WorkerPool::Publish(int index, const W& worker) {
-  std::vector<HeldLease> held;
-  for (const Lease* lease : Held(worker)) {
-    held.push_back({.ref = {lease->execution_id, lease->token},
-                    .lease_ms = options_.worker.lease_ms,
-                    .expires_at_ms = lease->expires_at_ms});
-  }
-  book_.Publish(index, held);
+  book_.Publish(index, LeasesOf(worker, options_.worker.lease_ms));
 }
 
 void WorkerPool::RunControlPlane() {
