@@ -34,7 +34,7 @@ std::string FormatRun(const FailureMode& fm, const RunReport& report, const std:
     for (const auto& v : report.violations) out += "  " + v.ToString() + "\n";
   }
   out += "\nverdict\n";
-  for (Invariant inv : CheckedInvariants()) {
+  for (Invariant inv : report.judged) {
     out += fmt::format("  {} {:<8}  {}\n", ToString(inv),
                        report.Violated(inv) ? "violated" : "holds", InvariantStatement(inv));
   }

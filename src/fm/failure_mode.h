@@ -71,6 +71,9 @@ struct RunReport {
   std::vector<TraceEvent> trace;
   std::vector<Violation> violations;
   std::vector<Invariant> claimed;  // What a baseline run must violate; empty otherwise.
+  // What the run judged: INV_001..INV_005 always, INV_006 when the
+  // scenario marked itself settled.
+  std::vector<Invariant> judged;
 
   bool Violated(Invariant invariant) const;
   // Invariants violated that the run did not claim, and claimed ones that held.

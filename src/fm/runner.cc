@@ -44,7 +44,8 @@ Result<RunReport> RunFailureMode(const FailureMode& fm, Mode mode, const std::st
                    .store_url = store->url(),
                    .trace = env->trace(),
                    .violations = std::move(violations),
-                   .claimed = mode == Mode::kBaseline ? fm.invariants : std::vector<Invariant>{}};
+                   .claimed = mode == Mode::kBaseline ? fm.invariants : std::vector<Invariant>{},
+                   .judged = env->Judged()};
 }
 
 }  // namespace lab

@@ -181,6 +181,12 @@ Result<void> ScenarioEnv::PowerLoss() {
   return record_->CheckIntegrity();
 }
 
+std::vector<Invariant> ScenarioEnv::Judged() const {
+  std::vector<Invariant> judged = CheckedInvariants();
+  if (settled_at_ms_) judged.push_back(Invariant::kLiveness);
+  return judged;
+}
+
 Result<std::vector<Violation>> ScenarioEnv::Check() {
   LAB_ASSIGN_OR_RETURN(Snapshot snapshot, queue_->store().ReadSnapshot());
   std::vector<AppliedEffect> external = effects_.applied();

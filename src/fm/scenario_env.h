@@ -105,6 +105,9 @@ class ScenarioEnv {
   // Faults stopped long enough ago that every job must be terminal now
   // (INV_006).
   void MarkSettled() { settled_at_ms_ = clock_.NowMs(); }
+  // The invariants Check() judges: INV_001..INV_005, and INV_006 once
+  // settled.
+  std::vector<Invariant> Judged() const;
 
   // Runs every checker over the store's current state.
   Result<std::vector<Violation>> Check();

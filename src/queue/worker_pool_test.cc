@@ -311,10 +311,14 @@ TEST_F(WorkerPoolTest, AStoreThatCannotBeOpenedYetIsRetried) {
     if (++attempts <= 2) return MakeError(ErrorCode::kUnavailable, "server starting");
     return Queue::Open(Url(), clock_);
   };
+  std::mutex log_mu;  // The job thread and the control plane both open, and log.
   std::vector<std::string> log;
   WorkerPool pool(
       flaky, [](const JobContext&) { return HandlerResult::Ok(""); }, Options(1), waiter_,
-      [&](const std::string& line) { log.push_back(line); });
+      [&](const std::string& line) {
+        std::lock_guard lock(log_mu);
+        log.push_back(line);
+      });
   PoolStats stats = pool.Run();
   EXPECT_EQ(stats.finished, 1);
   EXPECT_EQ(stats.errors, 2);
