@@ -66,6 +66,19 @@ inline size_t EffectsFor(ScenarioEnv& env, JobId job) {
   return n;
 }
 
+// The executions of the job whose key is `key`, oldest first.
+inline std::vector<Execution> ExecutionsOf(const Snapshot& s, const std::string& key) {
+  JobId id = 0;
+  for (const Job& j : s.jobs) {
+    if (j.key == key) id = j.id;
+  }
+  std::vector<Execution> out;
+  for (const Execution& e : s.executions) {
+    if (id != 0 && e.job_id == id) out.push_back(e);
+  }
+  return out;
+}
+
 inline std::string Describe(const RunReport& r) {
   std::string s = FormatTimeline(r.trace);
   for (const auto& v : r.violations) s += v.ToString() + "\n";

@@ -2,8 +2,6 @@
 // render runs once, on a lease renewed past its first term though its
 // handler never called keep_alive, and the dead worker's lease is reaped
 // within a sweep of its expiry, while pool/0 still computes.
-#include <map>
-
 #include "failure_modes/fm_test_support.h"
 
 namespace lab {
@@ -16,19 +14,13 @@ TEST_P(FM_013_Prevent, TheControlPlaneKeepsTheLiveLeaseAndReapsTheDeadOne) {
   const RunReport r = Run("FM_013", Mode::kGuarded, &s);
   SCOPED_TRACE(testing::Describe(r));
   ASSERT_EQ(s.jobs.size(), 2u);
-  std::map<std::string, std::vector<Execution>> by_key;
-  for (const Execution& e : s.executions) {
-    for (const Job& j : s.jobs) {
-      if (j.id == e.job_id) by_key[j.key.value_or("")].push_back(e);
-    }
-  }
-  const auto& render = by_key["render-42"];
+  const auto render = testing::ExecutionsOf(s, "render-42");
   ASSERT_EQ(render.size(), 1u);
   EXPECT_EQ(render[0].state, ExecState::kDone);
   EXPECT_EQ(render[0].worker, "pool/0");
   EXPECT_EQ(render[0].ended_at_ms, 240'000);
   EXPECT_GT(render[0].lease_expires_at_ms, render[0].leased_at_ms + 30'000);
-  const auto& thumb = by_key["thumb-7"];
+  const auto thumb = testing::ExecutionsOf(s, "thumb-7");
   ASSERT_EQ(thumb.size(), 2u);
   EXPECT_EQ(thumb[0].state, ExecState::kAborted);
   EXPECT_GE(thumb[0].ended_at_ms, thumb[0].lease_expires_at_ms);

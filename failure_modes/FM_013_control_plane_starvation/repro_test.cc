@@ -11,24 +11,11 @@ namespace {
 
 using FM_013_Repro = testing::BundleTest;
 
-// The executions of the job whose key is `key`, oldest first.
-std::vector<Execution> ExecutionsOf(const Snapshot& s, const std::string& key) {
-  JobId id = 0;
-  for (const Job& j : s.jobs) {
-    if (j.key == key) id = j.id;  // NOLINT: an optional compared with its value.
-  }
-  std::vector<Execution> out;
-  for (const Execution& e : s.executions) {
-    if (e.job_id == id) out.push_back(e);
-  }
-  return out;
-}
-
 TEST_P(FM_013_Repro, WithoutAControlPlaneALiveLeaseIsTakenAndTheDeadOneWaits) {
   Snapshot s;
   const RunReport r = Run("FM_013", Mode::kBaseline, &s);
   SCOPED_TRACE(testing::Describe(r));
-  const auto render = ExecutionsOf(s, "render-42");
+  const auto render = testing::ExecutionsOf(s, "render-42");
   ASSERT_GE(render.size(), 8u);  // Four minutes each, taken over every time.
   EXPECT_TRUE(IsLive(render.back().state));
   // The first: reaped while pool/0 computed (30 s in), and its commit,
@@ -44,7 +31,7 @@ TEST_P(FM_013_Repro, WithoutAControlPlaneALiveLeaseIsTakenAndTheDeadOneWaits) {
   EXPECT_EQ(s.effects.size(), 1u);  // The thumbnail's: the render never committed.
   // The dead worker's lease expired at 1:15 and was reaped only when
   // pool/0's handler returned, at 4:00.
-  const auto thumb = ExecutionsOf(s, "thumb-7");
+  const auto thumb = testing::ExecutionsOf(s, "thumb-7");
   ASSERT_EQ(thumb.size(), 2u);
   EXPECT_EQ(thumb[0].lease_expires_at_ms, 75'000);
   EXPECT_GE(thumb[0].ended_at_ms, 240'000);
