@@ -272,7 +272,10 @@ void WorkerPool::RunControlPlane() {
     }
     counters_.reconnects += queue->store().reconnects();
     if (next.after_error == AfterError::kStop) return StopFatally(*next.error, "control plane");
-    if (next.after_error == AfterError::kReopen) ++counters_.reconnects;
+    if (next.after_error == AfterError::kReopen) {
+      ++counters_.reconnects;
+      waiter_.PauseMs(std::min(backoff.Next(), cadence_.poll_ms));
+    }
   }
 }
 
