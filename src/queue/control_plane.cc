@@ -39,6 +39,7 @@ void LeaseBook::Publish(int slot, const std::vector<HeldLease>& leases) {
     for (const HeldLease& before : held) {
       if (before.ref == lease.ref) {
         lease.expires_at_ms = std::max(lease.expires_at_ms, before.expires_at_ms);
+        lease.fenced = lease.fenced || before.fenced;
       }
     }
   }
@@ -68,6 +69,15 @@ void LeaseBook::Extended(const LeaseRef& ref, TimeMs expires_at_ms) {
   for (auto& [slot, leases] : held_) {
     for (HeldLease& lease : leases) {
       if (lease.ref == ref) lease.expires_at_ms = std::max(lease.expires_at_ms, expires_at_ms);
+    }
+  }
+}
+
+void LeaseBook::Fenced(const LeaseRef& ref) {
+  std::lock_guard lock(mu_);
+  for (auto& [slot, leases] : held_) {
+    for (HeldLease& lease : leases) {
+      if (lease.ref == ref) lease.fenced = true;
     }
   }
 }
@@ -132,6 +142,7 @@ TimeMs ControlPlane::BeatWhatIsDue(std::vector<Error>& errors) {
   const TimeMs now = queue_.clock().NowMs();
   TimeMs next = now + cadence_.heartbeat_ms;
   for (const auto& [slot, lease] : book_.All()) {
+    if (lease.fenced) continue;
     // Beaten once two thirds of it are left; each lease its own lease_ms.
     const DurationMs keep = std::max<DurationMs>(1, lease.lease_ms - cadence_.heartbeat_ms);
     const TimeMs due = lease.expires_at_ms - keep;
@@ -151,6 +162,7 @@ TimeMs ControlPlane::BeatWhatIsDue(std::vector<Error>& errors) {
     if (!book_.Holds(lease.ref)) continue;
     if (beat.error().code == ErrorCode::kAborted) {
       ++tally_.fenced;  // Its job thread learns it at its next call.
+      book_.Fenced(lease.ref);
     } else {
       ++tally_.errors;
       errors.push_back(beat.error());

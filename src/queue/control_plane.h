@@ -38,6 +38,10 @@ struct HeldLease {
   LeaseRef ref;
   DurationMs lease_ms = 0;
   TimeMs expires_at_ms = 0;  // As the holder knows it.
+  // A heartbeat was refused as fenced: the lease was taken over, and is
+  // not beaten again (each refusal is an audit entry) until its thread,
+  // at its next call, learns it and lets it go.
+  bool fenced = false;
 };
 
 // The leases `worker` holds, as its job thread publishes them.
@@ -48,7 +52,7 @@ class LeaseBook {
  public:
   // What job thread `slot` holds now, replacing what it held. A lease it
   // held before keeps the later of the two expiries (the control plane may
-  // have extended it meanwhile).
+  // have extended it meanwhile) and its fenced mark.
   void Publish(int slot, const std::vector<HeldLease>& leases);
   // When the first of `slot`'s leases ends, as far as the book knows (0:
   // it holds none). Its job thread, deciding whether a lease can still be
@@ -59,6 +63,8 @@ class LeaseBook {
   // A heartbeat extended `ref` to `expires_at_ms`, if the lease is still in
   // the book.
   void Extended(const LeaseRef& ref, TimeMs expires_at_ms);
+  // A heartbeat for `ref` was refused as fenced.
+  void Fenced(const LeaseRef& ref);
   // Whether some slot still holds `ref`.
   bool Holds(const LeaseRef& ref) const;
 

@@ -89,6 +89,16 @@ TEST_F(ControlPlaneTest, ItSweepsOnItsOwnCadenceAndCountsALeaseTakenOverAsFenced
   EXPECT_EQ(plane_->tally().fenced, 1);
   EXPECT_EQ(plane_->tally().heartbeats, 0);
   EXPECT_EQ(plane_->tally().errors, 0);
+  // Not beaten again while its thread computes on, though republished:
+  // each refusal would be one more audit entry.
+  const size_t audit = queue_->store().ReadSnapshot()->audit.size();
+  for (int tick = 0; tick < 5; ++tick) {
+    clock_.AdvanceMs(c.heartbeat_ms);
+    book_.Publish(0, LeasesOf(*w, kLeaseMs));
+    plane_->Tick();
+  }
+  EXPECT_EQ(plane_->tally().fenced, 1);
+  EXPECT_EQ(queue_->store().ReadSnapshot()->audit.size(), audit);
   auto step = w->Step();  // The handler ran; the commit is refused.
   ASSERT_TRUE(step.has_value());
   step = w->Step();
