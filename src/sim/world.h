@@ -10,8 +10,11 @@
 // simulated workers run the production Worker steps one event at a time,
 // heartbeat while they hold a lease (unless paused or dead), crash, pause,
 // restart and have their machine clocks set ahead as the schedule says; a
-// poison job kills every worker that runs its handler; the reaper and
-// reconciler run periodically on their own handle. A failed store call is
+// poison job kills every worker that runs its handler; a long job's handler
+// computes for its run_ms on every attempt; the reaper and reconciler run
+// periodically on their own handle. With the control_plane guard off, a
+// worker's heartbeat waits while its handler runs and a sweep waits for an
+// idle worker, as WorkerPool's threads do without a control plane. A failed store call is
 // handled as the worker pool handles it (step_policy.h: retry after a
 // backoff, give the job up, reopen a fail-stopped handle), never by
 // stopping the run. Effects without the commit boundary go to a
