@@ -185,8 +185,10 @@ TEST_F(WorkerPoolTest, StopEndsClaimingAndTheRunningJobsFinish) {
 }
 
 // FM_013 on the real engine. Each handler below computes without ever
-// calling keep_alive, and waits for an event, never for a time, before it
-// can pass: a loaded machine makes these tests slower, not wrong.
+// calling keep_alive, and waits for an event before it returns; the one
+// that waits for a time instead shows that nothing happened meanwhile, which
+// a slower machine cannot make false. A loaded machine makes these tests
+// slower, not wrong.
 class ControlPlanePoolTest : public WorkerPoolTest, public ::testing::WithParamInterface<bool> {
  protected:
   // Long enough that a thread descheduled for most of a lease on a loaded
