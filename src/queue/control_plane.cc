@@ -64,22 +64,23 @@ std::vector<std::pair<int, HeldLease>> LeaseBook::All() const {
   return all;
 }
 
-void LeaseBook::Extended(const LeaseRef& ref, TimeMs expires_at_ms) {
+void LeaseBook::Update(const LeaseRef& ref, const std::function<void(HeldLease&)>& change) {
   std::lock_guard lock(mu_);
   for (auto& [slot, leases] : held_) {
     for (HeldLease& lease : leases) {
-      if (lease.ref == ref) lease.expires_at_ms = std::max(lease.expires_at_ms, expires_at_ms);
+      if (lease.ref == ref) change(lease);
     }
   }
 }
 
+void LeaseBook::Extended(const LeaseRef& ref, TimeMs expires_at_ms) {
+  Update(ref, [&](HeldLease& lease) {
+    lease.expires_at_ms = std::max(lease.expires_at_ms, expires_at_ms);
+  });
+}
+
 void LeaseBook::Fenced(const LeaseRef& ref) {
-  std::lock_guard lock(mu_);
-  for (auto& [slot, leases] : held_) {
-    for (HeldLease& lease : leases) {
-      if (lease.ref == ref) lease.fenced = true;
-    }
-  }
+  Update(ref, [](HeldLease& lease) { lease.fenced = true; });
 }
 
 bool LeaseBook::Holds(const LeaseRef& ref) const {

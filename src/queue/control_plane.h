@@ -69,6 +69,9 @@ class LeaseBook {
   bool Holds(const LeaseRef& ref) const;
 
  private:
+  // Applies `change` to `ref` wherever a slot holds it.
+  void Update(const LeaseRef& ref, const std::function<void(HeldLease&)>& change);
+
   mutable std::mutex mu_;
   std::map<int, std::vector<HeldLease>> held_;  // Guarded by mu_.
 };

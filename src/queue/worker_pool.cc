@@ -252,12 +252,7 @@ void WorkerPool::RunControlPlane() {
                        [this](const std::string& line) { Log(line); });
     ControlPlane::Next next;
     while (!job_threads_done_) {
-      const ControlTally before = plane.tally();
       next = plane.Tick();
-      const ControlTally& now = plane.tally();
-      counters_.heartbeats += now.heartbeats - before.heartbeats;
-      counters_.pruned += now.swept.pruned - before.swept.pruned;
-      counters_.errors += now.errors + now.swept.errors - before.errors - before.swept.errors;
       if (next.after_error == AfterError::kReopen || next.after_error == AfterError::kStop) break;
       // Until the job threads stop, a stop signal cuts the wait short;
       // then, while they finish what they hold, it is paced by the poll,
@@ -270,6 +265,10 @@ void WorkerPool::RunControlPlane() {
         waiter_.PauseMs(std::min(wait, cadence_.poll_ms));
       }
     }
+    // What this handle's control plane did (read once Run() returns).
+    counters_.heartbeats += plane.tally().heartbeats;
+    counters_.pruned += plane.tally().swept.pruned;
+    counters_.errors += plane.tally().errors + plane.tally().swept.errors;
     counters_.reconnects += queue->store().reconnects();
     if (next.after_error == AfterError::kStop) return StopFatally(*next.error, "control plane");
     if (next.after_error == AfterError::kReopen) {
