@@ -27,6 +27,8 @@ constexpr EnumNames<Mark, static_cast<size_t>(Mark::kCount)> kMarkNames = {{
     {Mark::kHandleReopened, "fail-stopped store handle reopened"},
     {Mark::kLogRecovered, "log folded into the database on reopen"},
     {Mark::kEffectApartFromCommit, "effect written in a transaction apart from its commit"},
+    {Mark::kDeferred, "job put back unrun, its attempt given back"},
+    {Mark::kRetryHeld, "retry held back by the retry budget"},
 }};
 
 std::atomic<uint64_t> counts[static_cast<size_t>(Mark::kCount)];

@@ -34,6 +34,8 @@ enum class Mark : uint8_t {
   kHandleReopened,          // A fail-stopped store handle was reopened.
   kLogRecovered,            // A reopen folded SQLite's log into the database.
   kEffectApartFromCommit,   // one_transaction off: an effect was written before its commit.
+  kDeferred,                // A job was put back unrun, its attempt given back.
+  kRetryHeld,               // The retry budget held a retry back (its job was deferred).
   kCount
 };
 

@@ -31,6 +31,7 @@ enum class StoreOp {
   kCommit,
   kFinish,
   kRelease,
+  kDefer,
   kFail,
   kReap,
   kReconcile,
@@ -85,6 +86,9 @@ class FaultStore final : public Store {
   }
   Result<void> Release(const LeaseRef& l, std::string_view why) override {
     return Call(StoreOp::kRelease, l.token, [&] { return inner_->Release(l, why); });
+  }
+  Result<void> Defer(const LeaseRef& l, const DeferRequest& r) override {
+    return Call(StoreOp::kDefer, l.token, [&] { return inner_->Defer(l, r); });
   }
   Result<FailOutcome> Fail(const LeaseRef& l, const FailRequest& r) override {
     return Call(StoreOp::kFail, l.token, [&] { return inner_->Fail(l, r); });

@@ -44,6 +44,9 @@ class GroupHandle final : public Store {
   Result<void> Release(const LeaseRef& lease, std::string_view why) override {
     return Write<void>([&](RecordStore& s) { return s.Release(lease, why); });
   }
+  Result<void> Defer(const LeaseRef& lease, const DeferRequest& request) override {
+    return Write<void>([&](RecordStore& s) { return s.Defer(lease, request); });
+  }
   Result<FailOutcome> Fail(const LeaseRef& lease, const FailRequest& request) override {
     return Write<FailOutcome>([&](RecordStore& s) { return s.Fail(lease, request); });
   }

@@ -225,6 +225,13 @@ Result<void> RecordStore::Release(const LeaseRef& lease, std::string_view why) {
   });
 }
 
+Result<void> RecordStore::Defer(const LeaseRef& lease, const DeferRequest& request) {
+  LAB_RETURN_IF_ERROR(CheckDeferRequest(request));
+  return LeaseOp(lease, [&](const Loaded& r, const PlanContext& ctx) {
+    return PlanDefer(r.job, r.exec, lease, request, ctx);
+  });
+}
+
 Result<CommitOutcome> RecordStore::Commit(const LeaseRef& lease,
                                           const std::optional<Effect>& effect, CommitThen then) {
   // Both transactions below plan the same commit from what they load.

@@ -40,6 +40,7 @@ class RecordStore final : public Store {
   Result<std::vector<Result<CompleteOutcome>>> Complete(std::span<const Completion> items) final;
   Result<void> Finish(const LeaseRef& lease) final;
   Result<void> Release(const LeaseRef& lease, std::string_view why) final;
+  Result<void> Defer(const LeaseRef& lease, const DeferRequest& request) final;
   Result<FailOutcome> Fail(const LeaseRef& lease, const FailRequest& request) final;
   Result<int> ReapExpired() final;
   Result<int> Reconcile() final;

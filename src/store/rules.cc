@@ -274,6 +274,34 @@ Plan PlanRelease(const Job& job, const Execution& exec, const LeaseRef& lease, s
       job, exec, ctx);
 }
 
+Plan PlanDefer(const Job& job, const Execution& exec, const LeaseRef& lease,
+               const DeferRequest& request, const PlanContext& ctx) {
+  if (auto refused = CheckFence(job, exec, lease, "defer",
+                                {ExecState::kLeased, ExecState::kInProgress}, ctx)) {
+    return Checked(*refused, job, exec, ctx);
+  }
+  if (!IsLive(exec.state) || exec.state == ExecState::kCommitted) {
+    // Fencing off: the execution ended or committed meanwhile; nothing to put back.
+    return Checked(Plan{}, job, exec, ctx);
+  }
+  LAB_MARK(kDeferred);
+  const std::string why =
+      fmt::format("deferred by worker {}: {}", exec.worker, Sanitize(request.why));
+  Plan p;
+  p.exec_state = ExecState::kAborted;
+  p.ended_at_ms = ctx.now_ms;
+  p.reason = why;
+  p.audit.push_back(
+      ExecAudit(exec, AuditEvent::kDefer, exec.state, ExecState::kAborted, ctx.now_ms, why));
+  if (job.state == JobState::kRunning && exec.attempt == job.attempts) {
+    EndAttempt(job, /*dead=*/false, std::max(ctx.now_ms, request.run_at_ms), why,
+               AuditEvent::kDefer, ctx.now_ms, p);
+    // The attempt ran nothing: its place in the budget is given back.
+    p.attempts_at_redrive = job.attempts_at_redrive + 1;
+  }
+  return Checked(std::move(p), job, exec, ctx);
+}
+
 Plan PlanReconcile(const Job& job, const Execution& exec, const PlanContext& ctx) {
   LAB_ASSERT(exec.state == ExecState::kCommitted);
   LAB_ASSERT(exec.lease_expires_at_ms <= ctx.now_ms);
@@ -413,6 +441,10 @@ Result<void> CheckFailRequest(const FailRequest& request) {
     LAB_RETURN_IF_ERROR(CheckInRange("retry_at_ms", *request.retry_at_ms, 0, kMaxTimeMs));
   }
   return {};
+}
+
+Result<void> CheckDeferRequest(const DeferRequest& request) {
+  return CheckInRange("run_at_ms", request.run_at_ms, 0, kMaxTimeMs);
 }
 
 Result<void> CheckCompletions(std::span<const Completion> items) {

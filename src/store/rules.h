@@ -70,6 +70,11 @@ Plan PlanReap(const Job& job, const Execution& exec, const PlanContext& ctx);
 // re-queued at once like a reaped one.
 Plan PlanRelease(const Job& job, const Execution& exec, const LeaseRef& lease, std::string_view why,
                  const PlanContext& ctx);
+// A worker puts its live LEASED/IN_PROGRESS execution back unrun (a guard
+// holds the job): ABORTED with the reason, the job PENDING at the request's
+// time, and the attempt given back.
+Plan PlanDefer(const Job& job, const Execution& exec, const LeaseRef& lease,
+               const DeferRequest& request, const PlanContext& ctx);
 // For a COMMITTED execution whose lease has expired (its worker is gone).
 Plan PlanReconcile(const Job& job, const Execution& exec, const PlanContext& ctx);
 Plan PlanRedrive(const Job& job, const PlanContext& ctx);
@@ -99,6 +104,7 @@ Result<void> CheckEnqueueBatch(std::span<const NewJob> jobs);
 Result<void> CheckClaim(const ClaimRequest& request);
 Result<void> CheckLeaseMs(DurationMs lease_ms);
 Result<void> CheckFailRequest(const FailRequest& request);
+Result<void> CheckDeferRequest(const DeferRequest& request);
 // 1 to kMaxEnqueueBatch items, each fail request passing CheckFailRequest;
 // the error names the item.
 Result<void> CheckCompletions(std::span<const Completion> items);

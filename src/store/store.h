@@ -71,6 +71,12 @@ class Store {
   // is re-queued at once (or dead-lettered if its attempts are spent). For a
   // worker that cannot go on with a job it holds, so nobody waits out the lease.
   virtual Result<void> Release(const LeaseRef& lease, std::string_view why) = 0;
+  // LEASED or IN_PROGRESS -> ABORTED with the request's reason, before the
+  // handler ran: the job is PENDING again at request.run_at_ms and the
+  // attempt is given back (it ran nothing), so a deferral never brings a
+  // job nearer its dead letter. For a worker whose guard holds the job (the
+  // retry budget: the downstream system has had its share of retries).
+  virtual Result<void> Defer(const LeaseRef& lease, const DeferRequest& request) = 0;
   // IN_PROGRESS -> FAILED; the job is retried at retry_at or dead-lettered.
   virtual Result<FailOutcome> Fail(const LeaseRef& lease, const FailRequest& request) = 0;
   // Aborts every LEASED/IN_PROGRESS execution whose lease has expired and

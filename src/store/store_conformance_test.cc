@@ -451,6 +451,43 @@ TEST_P(StoreConformanceTest, ReleaseRequeuesAtOnceWithTheReasonAudited) {
   EXPECT_EQ(ExecStateOf(committed.execution_id), ExecState::kCommitted);
 }
 
+TEST_P(StoreConformanceTest, DeferPutsTheJobBackAtItsTimeAndGivesTheAttemptBack) {
+  const JobId id = Add({.max_attempts = 1});
+  TimeMs later = 0;
+  // Deferred again and again, a job of one attempt never comes nearer its
+  // dead letter: each deferral gives its attempt back.
+  for (int round = 1; round <= 3; ++round) {
+    clock_.Set(std::max(clock_.NowMs(), store_->GetJob(id)->run_at_ms));
+    later = clock_.NowMs() + 7'000;
+    Lease lease = Started();
+    ASSERT_TRUE(store_->Defer(Ref(lease), {.run_at_ms = later, .why = "retry budget spent"}));
+    EXPECT_EQ(ExecStateOf(lease.execution_id), ExecState::kAborted);
+    const Job job = *store_->GetJob(id);
+    EXPECT_EQ(job.state, JobState::kPending);
+    EXPECT_EQ(job.run_at_ms, later);
+    EXPECT_EQ(job.attempts, round);  // Tokens keep counting: each lease is fenced apart.
+    EXPECT_EQ(job.AttemptsUsed(), 0);
+    EXPECT_NE(job.last_error.find("retry budget spent"), std::string::npos) << job.last_error;
+    // The deferred lease is spent.
+    EXPECT_EQ(store_->Defer(Ref(lease), {.run_at_ms = later}).error().code, ErrorCode::kAborted);
+  }
+  EXPECT_EQ(CountAudit(AuditEvent::kDefer), 6u);  // Each execution's and the job's.
+  // Not before its time; then it runs and can still succeed.
+  EXPECT_TRUE(store_->Claim({.worker = "w"})->empty());
+  clock_.Set(later);
+  Lease last = Started();
+  ASSERT_TRUE(store_->Commit(Ref(last), Effect{"done"}, CommitThen::kFinish).has_value());
+  EXPECT_EQ(StateOf(id), JobState::kSucceeded);
+  // Only a live, uncommitted lease can be deferred; a time out of range is refused.
+  Add();
+  Lease committed = Started();
+  ASSERT_TRUE(store_->Commit(Ref(committed), Effect{"e"}).has_value());
+  EXPECT_EQ(store_->Defer(Ref(committed), {.run_at_ms = later}).error().code,
+            ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(store_->Defer(Ref(committed), {.run_at_ms = -1}).error().code,
+            ErrorCode::kInvalidArgument);
+}
+
 TEST_P(StoreConformanceTest, ReaperDeadLettersWhenAttemptsAreExhausted) {
   JobId id = Add({.max_attempts = 2});
   for (int attempt = 1; attempt <= 2; ++attempt) {

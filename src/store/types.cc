@@ -25,7 +25,7 @@ constexpr EnumNames<ExecState, 6> kExecStates = {{
     {ExecState::kFailed, "FAILED"},
 }};
 
-constexpr EnumNames<AuditEvent, 15> kAuditEvents = {{
+constexpr EnumNames<AuditEvent, 16> kAuditEvents = {{
     {AuditEvent::kEnqueue, "enqueue"},
     {AuditEvent::kClaim, "claim"},
     {AuditEvent::kBegin, "begin"},
@@ -41,6 +41,7 @@ constexpr EnumNames<AuditEvent, 15> kAuditEvents = {{
     {AuditEvent::kRedrive, "redrive"},
     {AuditEvent::kFenced, "fenced"},
     {AuditEvent::kPrune, "prune"},
+    {AuditEvent::kDefer, "defer"},
 }};
 
 }  // namespace

@@ -43,6 +43,7 @@ enum class AuditEvent : uint8_t {
   kRedrive,    // A dead job was sent back to PENDING.
   kFenced,     // A call was refused for a stale token or an ended execution.
   kPrune,      // The retention policy deleted finished jobs (one store-level entry, job 0).
+  kDefer,      // A worker put its job back unrun, a guard holding it; the attempt given back.
 };
 std::string_view ToString(AuditEvent e);
 std::optional<AuditEvent> ParseAuditEvent(std::string_view s);
@@ -164,6 +165,13 @@ enum class CommitOutcome {
 struct FailRequest {
   std::string error;
   std::optional<TimeMs> retry_at_ms;  // nullopt: dead-letter the job.
+};
+
+// A job put back before its handler ran (Store::Defer): when it may run
+// again, and why it waits.
+struct DeferRequest {
+  TimeMs run_at_ms = 0;
+  std::string why;
 };
 
 // Where a commit stops: at COMMITTED (a later Finish makes it DONE; the
