@@ -496,10 +496,12 @@ int Work(const WorkArgs& a) {
              "lab: worker {} stopped ({}): {} finished, {} failed attempts, {} re-deliveries "
              "(jobs that had run before), {} already committed, {} fenced, {} store calls "
              "retried, {} jobs given up ({} released, {} left to expire), {} store errors, "
-             "{} reconnects, {} finished jobs pruned, {} leases extended by the control plane\n",
+             "{} reconnects, {} finished jobs pruned, {} leases extended by the control plane, "
+             "{} retries held back by the retry budget\n",
              name, why, stats.finished, stats.failed, stats.redelivered, stats.duplicates,
              stats.fenced, stats.retried, stats.released + stats.abandoned, stats.released,
-             stats.abandoned, stats.errors, stats.reconnects, stats.pruned, stats.heartbeats);
+             stats.abandoned, stats.errors, stats.reconnects, stats.pruned, stats.heartbeats,
+             stats.deferred);
   if (stats.fatal) {
     fmt::print(stderr, "lab: worker stopped: {}\n", stats.fatal->message);
     return kExitFailure;

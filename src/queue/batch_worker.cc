@@ -15,7 +15,9 @@ BatchWorker::BatchWorker(Queue& queue, Handler handler, WorkerOptions options, i
       options_(std::move(options)),
       batch_(batch),
       sink_(sink),
-      rng_(options_.seed) {
+      rng_(options_.seed),
+      gate_(options_.retry_gate ? options_.retry_gate
+                                : std::make_shared<RetryGate>(options_.retry_budget)) {
   LAB_ASSERT(handler_ != nullptr && options_.lease_ms > 0);
   LAB_ASSERT(batch_ >= 1 && batch_ <= kMaxClaimBatch);
   LAB_ASSERT(queue_.guards().commit_boundary || sink_ != nullptr);
@@ -93,6 +95,10 @@ BatchStep BatchWorker::Run() {
   BatchStep step{.kind = StepKind::kRan};
   for (Held& h : held_) {
     const Lease& lease = h.lease;
+    if (auto held = HeldBack(queue_.guards(), *gate_, lease, queue_.clock().NowMs(), rng_)) {
+      h.outcome = Completion{.lease = {lease.execution_id, lease.token}, .defer = std::move(*held)};
+      continue;
+    }
     const std::string key = HandlerKey(queue_.guards(), lease);
     HandlerResult result = handler_(JobContext{.job_id = lease.job.id,
                                                .key = key,
@@ -157,6 +163,9 @@ Result<BatchStep> BatchWorker::Complete() {
         case CompleteOutcome::kDeadLettered:
           ++step.failed;
           break;
+        case CompleteOutcome::kDeferred:
+          ++step.deferred;
+          break;
       }
     }
   }
@@ -179,6 +188,8 @@ Result<void> BatchWorker::GiveUp(std::string_view why) {
 void BatchWorker::Crash() {
   held_.clear();
   phase_ = WorkerPhase::kIdle;
+  // A budget of its own dies with the process.
+  if (!options_.retry_gate) gate_ = std::make_shared<RetryGate>(options_.retry_budget);
 }
 
 std::string BatchWorker::Describe() const {

@@ -29,7 +29,8 @@ struct BatchStep {
   int finished = 0;
   int failed = 0;  // Retry scheduled or dead-lettered.
   int duplicates = 0;
-  int fenced = 0;  // Lease taken over; the job was dropped.
+  int fenced = 0;    // Lease taken over; the job was dropped.
+  int deferred = 0;  // Retries the retry budget held back: put back unrun.
 };
 
 class BatchWorker {
@@ -78,6 +79,7 @@ class BatchWorker {
   int batch_;
   EffectSink* sink_;
   Rng rng_;
+  std::shared_ptr<RetryGate> gate_;
   WorkerPhase phase_ = WorkerPhase::kIdle;
   std::vector<Held> held_;
   std::vector<ExecutionId> fenced_;

@@ -35,6 +35,9 @@ constexpr GuardInfo kGuards[] = {
     {"control_plane", &Guards::control_plane,
      "heartbeats and sweeps run on a thread and store handle of their own, never starved by "
      "job work"},
+    {"retry_budget", &Guards::retry_budget,
+     "retries call downstream only within a budget (a share of first attempts per window); "
+     "a held retry waits, its attempt given back"},
 };
 
 std::string NameList() {

@@ -56,6 +56,13 @@ struct Guards {
   // job threads, so a handler that computes without yielding lets its lease
   // expire while it works, and sweeps run only when some thread is idle.
   bool control_plane = true;
+  // A retry calls the downstream system only within the retry budget: in
+  // each window a worker process retries at most a share of its first
+  // attempts, plus a small floor (RetryGate). A retry held back is put back
+  // unrun for later, its attempt given back (Store::Defer). Off: every
+  // failed attempt retries as its backoff says, however many fail at once,
+  // and a failing downstream system gets a multiple of its load.
+  bool retry_budget = true;
 
   static Guards All() { return Guards{}; }
   static Guards None();

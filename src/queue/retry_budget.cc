@@ -34,4 +34,24 @@ RetryDecision RetryBudget::Decide(TimeMs now_ms) {
   return {.allowed = false, .ask_again_at_ms = leaves.value_or(now_ms + options_.window_ms)};
 }
 
+RetryGate::RetryGate(RetryBudgetOptions options)
+    : budget_(options), slice_ms_(SlidingCounts(options.window_ms, options.buckets).slice_ms()) {}
+
+std::optional<TimeMs> RetryGate::Admit(bool retry, TimeMs now_ms) {
+  std::lock_guard lock(mu_);
+  if (!retry) {
+    budget_.RecordFirstAttempt(now_ms);
+    return std::nullopt;
+  }
+  const RetryDecision d = budget_.Decide(now_ms);
+  if (d.allowed) return std::nullopt;
+  ++held_;
+  return d.ask_again_at_ms;
+}
+
+int64_t RetryGate::held() const {
+  std::lock_guard lock(mu_);
+  return held_;
+}
+
 }  // namespace lab

@@ -14,6 +14,8 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
+#include <optional>
 
 #include "core/clock.h"
 #include "queue/sliding_window.h"
@@ -51,6 +53,31 @@ class RetryBudget {
 
   RetryBudgetOptions options_;
   SlidingCounts window_;
+};
+
+// RetryGate: the retry budget as the job threads of one worker process
+// share it for their queue (the retry_budget guard), asked just before a
+// handler would call the downstream system: a job's first attempt
+// deposits, a later one is a retry and goes only within the budget. A
+// retry held back is put back unrun (Store::Defer gives its attempt back)
+// until the budget has room: delayed, never burned. A new process starts
+// with an empty window, as a restarted one does. Thread-safety: thread-safe.
+class RetryGate {
+ public:
+  explicit RetryGate(RetryBudgetOptions options = {});
+
+  // nullopt: the handler may run now. Otherwise the earliest time to ask again.
+  std::optional<TimeMs> Admit(bool retry, TimeMs now_ms);
+  // The budget's resolution: a held retry comes back within one slice of
+  // its time (jittered, so held retries do not all return together).
+  DurationMs slice_ms() const { return slice_ms_; }
+  int64_t held() const;  // Retries held back so far.
+
+ private:
+  mutable std::mutex mu_;
+  RetryBudget budget_;
+  DurationMs slice_ms_;
+  int64_t held_ = 0;
 };
 
 }  // namespace lab

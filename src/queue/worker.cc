@@ -17,15 +17,16 @@ constexpr EnumNames<WorkerPhase, 5> kPhases = {{{WorkerPhase::kIdle, "idle"},
                                                 {WorkerPhase::kInProgress, "in_progress"},
                                                 {WorkerPhase::kRan, "ran"},
                                                 {WorkerPhase::kCommitted, "committed"}}};
-constexpr EnumNames<StepKind, 9> kStepKinds = {{{StepKind::kNoJob, "no_job"},
-                                                {StepKind::kClaimed, "claimed"},
-                                                {StepKind::kBegan, "began"},
-                                                {StepKind::kRan, "ran"},
-                                                {StepKind::kFailed, "failed"},
-                                                {StepKind::kCommitted, "committed"},
-                                                {StepKind::kDuplicate, "duplicate"},
-                                                {StepKind::kFinished, "finished"},
-                                                {StepKind::kFenced, "fenced"}}};
+constexpr EnumNames<StepKind, 10> kStepKinds = {{{StepKind::kNoJob, "no_job"},
+                                                 {StepKind::kClaimed, "claimed"},
+                                                 {StepKind::kBegan, "began"},
+                                                 {StepKind::kRan, "ran"},
+                                                 {StepKind::kFailed, "failed"},
+                                                 {StepKind::kCommitted, "committed"},
+                                                 {StepKind::kDuplicate, "duplicate"},
+                                                 {StepKind::kFinished, "finished"},
+                                                 {StepKind::kFenced, "fenced"},
+                                                 {StepKind::kDeferred, "deferred"}}};
 
 }  // namespace
 
@@ -50,6 +51,17 @@ std::optional<TimeMs> RetryAt(const RetryPolicy& policy, const Lease& lease, boo
                               TimeMs now_ms, Rng& rng) {
   const int used = lease.token - lease.job.attempts_at_redrive;
   return policy.Decide(used, lease.job.max_attempts, permanent, now_ms, rng);
+}
+
+std::optional<DeferRequest> HeldBack(const Guards& guards, RetryGate& gate, const Lease& lease,
+                                     TimeMs now_ms, Rng& rng) {
+  if (!guards.retry_budget) return std::nullopt;
+  const auto ask_again = gate.Admit(lease.job.AttemptsUsed() > 1, now_ms);
+  if (!ask_again) return std::nullopt;
+  LAB_MARK(kRetryHeld);
+  const TimeMs at = AddMs(*ask_again, rng.Range(0, gate.slice_ms()));
+  return DeferRequest{.run_at_ms = at,
+                      .why = fmt::format("retry budget spent; back in {}ms", at - now_ms)};
 }
 
 ClaimRequest ClaimFor(const WorkerOptions& options, Queue& queue, int max_jobs, bool begin) {
@@ -77,7 +89,9 @@ Worker::Worker(Queue& queue, Handler handler, WorkerOptions options, EffectSink*
       handler_(std::move(handler)),
       options_(std::move(options)),
       sink_(sink),
-      rng_(options_.seed) {
+      rng_(options_.seed),
+      gate_(options_.retry_gate ? options_.retry_gate
+                                : std::make_shared<RetryGate>(options_.retry_budget)) {
   LAB_ASSERT(handler_ != nullptr);
   LAB_ASSERT(options_.lease_ms > 0);
   // Without the commit boundary the effect goes straight to the outside.
@@ -131,6 +145,8 @@ Result<void> Worker::ExtendLease() {
 void Worker::Crash() {
   Trace("crash", fmt::format("process dies in phase {}", ToString(phase_)));
   DropJob();
+  // A budget of its own dies with the process.
+  if (!options_.retry_gate) gate_ = std::make_shared<RetryGate>(options_.retry_budget);
 }
 
 void Worker::Abandon(std::string_view why) {
@@ -187,6 +203,13 @@ Result<StepResult> Worker::Begin() {
 
 Result<StepResult> Worker::RunHandler() {
   LAB_ASSERT(lease_ && !result_);
+  if (auto held = HeldBack(queue_.guards(), *gate_, *lease_, queue_.clock().NowMs(), rng_)) {
+    if (auto deferred = queue_.store().Defer(Ref(), *held); !deferred) {
+      return OnError(deferred.error(), "defer");
+    }
+    Trace("defer", held->why);
+    return EndJob(StepKind::kDeferred);
+  }
   const Job& job = lease_->job;
   const std::string key = HandlerKey(queue_.guards(), *lease_);
   HandlerResult result = handler_(JobContext{.job_id = job.id,

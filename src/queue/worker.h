@@ -12,6 +12,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "core/status.h"
 #include "queue/effect_sink.h"
 #include "queue/queue.h"
+#include "queue/retry_budget.h"
 #include "queue/retry_policy.h"
 
 namespace lab {
@@ -75,6 +77,11 @@ struct WorkerOptions {
   // Off: each transition its own call, the split path whose crash window
   // between commit and finish the reconciler closes (FM_003).
   bool fused = false;
+  // The retry budget (retry_budget guard) this worker shares with the
+  // other job threads of its process; none: a budget of its own, made from
+  // `retry_budget`, forgotten when the worker crashes.
+  std::shared_ptr<RetryGate> retry_gate;
+  RetryBudgetOptions retry_budget;
 };
 
 // kRan: the handler returned; its result (success or error) is held until
@@ -91,6 +98,7 @@ enum class StepKind {
   kDuplicate,  // Another execution had committed; this one short-circuited. Idle.
   kFinished,   // DONE. Idle.
   kFenced,     // The lease was taken over; the job was dropped. Idle.
+  kDeferred,   // The retry budget held the retry back; the job was put back unrun. Idle.
 };
 
 // What Worker and BatchWorker share. The key a handler gives downstream
@@ -102,6 +110,11 @@ void ApplyOutsideCommit(EffectSink& sink, const Lease& lease, const std::string&
 // When a failed attempt runs again (nullopt: dead-letter it).
 std::optional<TimeMs> RetryAt(const RetryPolicy& policy, const Lease& lease, bool permanent,
                               TimeMs now_ms, Rng& rng);
+// With the retry_budget guard on, asked just before `lease`'s handler runs:
+// nullopt, run it; otherwise the deferral to make instead (Store::Defer),
+// at the gate's time plus a jitter of up to one slice.
+std::optional<DeferRequest> HeldBack(const Guards& guards, RetryGate& gate, const Lease& lease,
+                                     TimeMs now_ms, Rng& rng);
 // A claim of up to `max_jobs` as `options` asks it, with the worker's own
 // clock reading sent along.
 ClaimRequest ClaimFor(const WorkerOptions& options, Queue& queue, int max_jobs, bool begin);
@@ -176,6 +189,7 @@ class Worker {
   WorkerOptions options_;
   EffectSink* sink_;
   Rng rng_;
+  std::shared_ptr<RetryGate> gate_;
   WorkerPhase phase_ = WorkerPhase::kIdle;
   std::optional<Lease> lease_;
   std::optional<HandlerResult> result_;

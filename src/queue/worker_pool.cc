@@ -44,6 +44,9 @@ BatchStep Tally(const StepResult& step, const Worker& worker) {
     case StepKind::kFenced:
       t.fenced = 1;
       break;
+    case StepKind::kDeferred:
+      t.deferred = 1;
+      break;
     default:
       break;
   }
@@ -65,6 +68,10 @@ WorkerPool::WorkerPool(QueueOpener open, Handler handler, PoolOptions options, W
   LAB_ASSERT(options_.concurrency >= 1);
   if (options_.poll_ms) cadence_.poll_ms = *options_.poll_ms;
   if (options_.sweep_ms) cadence_.sweep_ms = *options_.sweep_ms;
+  // One retry budget for the process's job threads: the queue's.
+  if (!options_.worker.retry_gate) {
+    options_.worker.retry_gate = std::make_shared<RetryGate>(options_.worker.retry_budget);
+  }
   LAB_ASSERT(cadence_.poll_ms > 0 && cadence_.sweep_ms > 0);
 }
 
@@ -88,6 +95,7 @@ PoolStats WorkerPool::Run() {
           .reconnects = counters_.reconnects.load(),
           .pruned = counters_.pruned.load(),
           .heartbeats = counters_.heartbeats.load(),
+          .deferred = counters_.deferred.load(),
           .drained = counters_.drained.load(),
           .fatal = fatal_};
 }
@@ -308,6 +316,7 @@ void WorkerPool::Count(const BatchStep& t) {
   counters_.failed += t.failed;
   counters_.duplicates += t.duplicates;
   counters_.fenced += t.fenced;
+  counters_.deferred += t.deferred;
 }
 
 void WorkerPool::Log(const std::string& line) {

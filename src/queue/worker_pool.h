@@ -75,6 +75,7 @@ struct PoolStats {
   int64_t reconnects = 0;      // Handles reopened plus connections re-made.
   int64_t pruned = 0;          // Finished jobs the retention policy deleted.
   int64_t heartbeats = 0;      // Leases the control plane extended.
+  int64_t deferred = 0;        // Retries the retry budget held back (put back unrun).
   bool drained = false;        // Stopped because drain found no job left.
   std::optional<Error> fatal;  // Stopped because of an error waiting cannot heal.
 };
@@ -93,7 +94,8 @@ class WorkerPool {
  private:
   struct Counters {
     std::atomic<int64_t> finished{0}, failed{0}, redelivered{0}, duplicates{0}, fenced{0},
-        retried{0}, released{0}, abandoned{0}, errors{0}, reconnects{0}, pruned{0}, heartbeats{0};
+        retried{0}, released{0}, abandoned{0}, errors{0}, reconnects{0}, pruned{0}, heartbeats{0},
+        deferred{0};
     std::atomic<bool> drained{false};
   };
 

@@ -280,6 +280,12 @@ Result<Result<CompleteOutcome>> RecordStore::CompleteIn(const Completion& item,
     return Item(std::unexpected(loaded.error()));
   LAB_RETURN_IF_ERROR(loaded);
   Loaded& rec = *loaded;
+  if (item.defer) {
+    LAB_ASSIGN_OR_RETURN(
+        auto refused, Settle(PlanDefer(rec.job, rec.exec, item.lease, *item.defer, ctx), ctx, rec));
+    if (refused) return Item(std::unexpected(*refused));
+    return Item(CompleteOutcome::kDeferred);
+  }
   if (item.fail) {
     const Plan plan = PlanFail(rec.job, rec.exec, item.lease, *item.fail, ctx);
     LAB_ASSIGN_OR_RETURN(auto refused, Settle(plan, ctx, rec));

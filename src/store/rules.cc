@@ -451,6 +451,16 @@ Result<void> CheckCompletions(std::span<const Completion> items) {
   LAB_RETURN_IF_ERROR(CheckInRange("the number of completions in a batch",
                                    static_cast<int64_t>(items.size()), 1, kMaxEnqueueBatch));
   for (size_t i = 0; i < items.size(); ++i) {
+    if (items[i].defer) {
+      if (items[i].fail) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         fmt::format("completion {} of the batch both fails and defers", i));
+      }
+      if (auto ok = CheckDeferRequest(*items[i].defer); !ok) {
+        return MakeError(ok.error().code,
+                         fmt::format("completion {} of the batch: {}", i, ok.error().message));
+      }
+    }
     if (!items[i].fail) continue;
     if (auto ok = CheckFailRequest(*items[i].fail); !ok) {
       return MakeError(ok.error().code,

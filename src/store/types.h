@@ -188,6 +188,8 @@ struct Completion {
   LeaseRef lease;
   std::optional<Effect> effect;  // Commit only; none: no ledger effect.
   std::optional<FailRequest> fail;
+  // Or, with `defer` set, the job put back unrun (as Store::Defer).
+  std::optional<DeferRequest> defer;
 };
 
 enum class CompleteOutcome {
@@ -195,6 +197,7 @@ enum class CompleteOutcome {
   kDuplicate,       // Another execution had committed; this one aborted, no effect.
   kRetryScheduled,  // Failed; PENDING again at its retry time.
   kDeadLettered,    // Failed for good; DEAD.
+  kDeferred,        // Put back unrun; PENDING again at its time, the attempt given back.
 };
 
 struct Snapshot {

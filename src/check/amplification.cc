@@ -1,0 +1,74 @@
+#include "check/amplification.h"
+
+#include <fmt/core.h>
+
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "core/assert.h"
+#include "core/trace.h"
+
+namespace lab {
+
+std::vector<Violation> CheckBoundedAmplification(std::span<const DownstreamCall> calls,
+                                                 const RetryBudgetOptions& budget) {
+  LAB_ASSERT(budget.buckets > 0 && budget.window_ms >= budget.buckets);
+  const DurationMs slice = budget.window_ms / budget.buckets;
+  struct Seen {
+    TimeMs at_ms;
+    JobId job;
+    bool retry;
+  };
+  // Each caller's calls in time order, each marked first or retry.
+  std::map<std::string, std::vector<Seen>> by_caller;
+  std::set<JobId> called;
+  for (const DownstreamCall& c : calls) {
+    const bool retry = !called.insert(c.job_id).second;
+    auto& seen = by_caller[c.caller];
+    LAB_ASSERT(seen.empty() || seen.back().at_ms <= c.at_ms);
+    seen.push_back({c.at_ms, c.job_id, retry});
+  }
+  std::vector<Violation> out;
+  for (const auto& [caller, seen] : by_caller) {
+    // The window ending with each retry: its slice and the buckets-1 before.
+    size_t from = 0;
+    int64_t firsts = 0, retries = 0;
+    for (size_t i = 0; i < seen.size(); ++i) {
+      const int64_t slice_index = seen[i].at_ms / slice;
+      while (seen[from].at_ms / slice <= slice_index - budget.buckets) {
+        (seen[from].retry ? retries : firsts) -= 1;
+        ++from;
+      }
+      (seen[i].retry ? retries : firsts) += 1;
+      if (!seen[i].retry) continue;
+      // Firsts later at the same instant count too: the caller may have seen them first.
+      int64_t firsts_now = firsts;
+      for (size_t j = i + 1; j < seen.size() && seen[j].at_ms == seen[i].at_ms; ++j) {
+        if (!seen[j].retry) ++firsts_now;
+      }
+      const int64_t allowance =
+          budget.floor_per_window +
+          static_cast<int64_t>(std::floor(budget.ratio * static_cast<double>(firsts_now)));
+      if (retries <= allowance) continue;
+      std::vector<std::string> evidence;
+      for (size_t j = from; j <= i; ++j) {
+        if (seen[j].retry) {
+          evidence.push_back(
+              fmt::format("{} retry of job {}", RunTime(seen[j].at_ms), seen[j].job));
+        }
+      }
+      out.push_back(
+          {Invariant::kBoundedAmplification, seen[i].job,
+           fmt::format("{} made {} retries downstream in the {}ms window to {}, over its budget "
+                       "of {} (a floor of {} plus {:.0f}% of its {} first calls there)",
+                       caller, retries, budget.window_ms, RunTime(seen[i].at_ms), allowance,
+                       budget.floor_per_window, budget.ratio * 100, firsts_now),
+           std::move(evidence)});
+      break;  // One violation per caller: the first window over.
+    }
+  }
+  return out;
+}
+
+}  // namespace lab
