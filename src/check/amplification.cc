@@ -11,7 +11,8 @@
 
 namespace lab {
 
-std::vector<Violation> CheckBoundedAmplification(std::span<const DownstreamCall> calls,
+std::vector<Violation> CheckBoundedAmplification(const Snapshot& snapshot,
+                                                 std::span<const DownstreamCall> calls,
                                                  const RetryBudgetOptions& budget) {
   LAB_ASSERT(budget.buckets > 0 && budget.window_ms >= budget.buckets);
   const DurationMs slice = budget.window_ms / budget.buckets;
@@ -20,11 +21,22 @@ std::vector<Violation> CheckBoundedAmplification(std::span<const DownstreamCall>
     JobId job;
     bool retry;
   };
+  // Each job's first execution: its lowest attempt, deferrals aside.
+  std::set<ExecutionId> deferred;
+  for (const AuditEntry& a : snapshot.audit) {
+    if (a.event == AuditEvent::kDefer && a.execution_id != 0) deferred.insert(a.execution_id);
+  }
+  std::map<JobId, const Execution*> first;
+  for (const Execution& e : snapshot.executions) {
+    if (deferred.contains(e.id)) continue;
+    auto [it, added] = first.emplace(e.job_id, &e);
+    if (!added && e.attempt < it->second->attempt) it->second = &e;
+  }
   // Each caller's calls in time order, each marked first or retry.
   std::map<std::string, std::vector<Seen>> by_caller;
-  std::set<JobId> called;
   for (const DownstreamCall& c : calls) {
-    const bool retry = !called.insert(c.job_id).second;
+    auto it = first.find(c.job_id);
+    const bool retry = it != first.end() && it->second->id != c.execution_id;
     auto& seen = by_caller[c.caller];
     LAB_ASSERT(seen.empty() || seen.back().at_ms <= c.at_ms);
     seen.push_back({c.at_ms, c.job_id, retry});

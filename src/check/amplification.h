@@ -2,9 +2,15 @@
 // at most a bounded multiple of its load from the queue's retries.
 //
 // Judged from the downstream system's own log of calls, each with its
-// caller (one worker process: the holder of one retry budget) and time. A
-// job's first call is its first attempt; every later call for the same
-// job, by any caller, is a retry. For each caller, at each retry, the
+// caller (one worker process: the holder of one retry budget), its time and
+// the execution that made it, and from the store's record of executions: a
+// call made by a job's first execution (executions put back unrun aside:
+// audited "defer") is a first call; a call by any later execution is a
+// retry, whoever makes it. (A late call by a first execution whose lease
+// was taken over is a first call still: one effect, not amplification, is
+// what INV_001 judges of it. A redriven job's executions are all retries
+// here: a run with redrives is judged more strictly than the budget is.)
+// For each caller, at each retry, the
 // caller's retries over the `buckets` slices of time ending with that
 // retry's slice must not exceed floor + ratio x its first calls in those
 // slices: the bound the retry budget promises (queue/retry_budget.h),
@@ -24,11 +30,13 @@ namespace lab {
 struct DownstreamCall {
   TimeMs at_ms = 0;
   JobId job_id = 0;
+  ExecutionId execution_id = 0;
   std::string caller;  // The worker process that made it, e.g. "w2#1" (incarnation 1).
 };
 
 // One violation per caller that went over the bound (its first window over).
-std::vector<Violation> CheckBoundedAmplification(std::span<const DownstreamCall> calls,
+std::vector<Violation> CheckBoundedAmplification(const Snapshot& snapshot,
+                                                 std::span<const DownstreamCall> calls,
                                                  const RetryBudgetOptions& budget);
 
 }  // namespace lab

@@ -12,15 +12,29 @@ namespace {
 constexpr RetryBudgetOptions kBudget{
     .ratio = 0.5, .floor_per_window = 2, .window_ms = 1'000, .buckets = 4};
 
-// `n` calls by `caller` for jobs first..first+n-1, `step_ms` apart from `at`.
-void Calls(std::vector<DownstreamCall>& log, const std::string& caller, JobId first, int n,
-           TimeMs at, DurationMs step_ms = 0) {
-  for (int i = 0; i < n; ++i) log.push_back({at + i * step_ms, first + i, caller});
-}
+// The downstream system's log, and the store's record of the executions
+// that made the calls.
+struct Log {
+  Snapshot snapshot;
+  std::vector<DownstreamCall> calls;
+
+  // A new execution of `job` (its next attempt), which calls at `at`.
+  void Call(const std::string& caller, JobId job, TimeMs at) {
+    int attempt = 1;
+    for (const Execution& e : snapshot.executions) attempt += e.job_id == job ? 1 : 0;
+    const auto id = static_cast<ExecutionId>(snapshot.executions.size() + 1);
+    snapshot.executions.push_back({.id = id, .job_id = job, .attempt = attempt});
+    calls.push_back({at, job, id, caller});
+  }
+  // `n` calls by `caller` for jobs first..first+n-1, `step_ms` apart from `at`.
+  void Calls(const std::string& caller, JobId first, int n, TimeMs at, DurationMs step_ms = 0) {
+    for (int i = 0; i < n; ++i) Call(caller, first + i, at + i * step_ms);
+  }
+};
 
 struct Case {
   const char* name;
-  std::vector<DownstreamCall> calls;
+  Log log;
   bool violated;
 };
 
@@ -28,49 +42,68 @@ std::vector<Case> Cases() {
   std::vector<Case> cases;
   {
     Case c{"floor plus half of four firsts: four retries pass", {}, false};
-    Calls(c.calls, "w0#0", 1, 4, 0);
-    Calls(c.calls, "w0#0", 1, 4, 100, 50);  // Jobs 1-4 again.
+    c.log.Calls("w0#0", 1, 4, 0);
+    c.log.Calls("w0#0", 1, 4, 100, 50);  // Jobs 1-4 again.
     cases.push_back(std::move(c));
   }
   {
     Case c{"a fifth retry in the same window fires", {}, true};
-    Calls(c.calls, "w0#0", 1, 4, 0);
-    Calls(c.calls, "w0#0", 1, 4, 100, 50);
-    Calls(c.calls, "w0#0", 1, 1, 400);
+    c.log.Calls("w0#0", 1, 4, 0);
+    c.log.Calls("w0#0", 1, 4, 100, 50);
+    c.log.Calls("w0#0", 1, 1, 400);
     cases.push_back(std::move(c));
   }
   {
     Case c{"the floor alone: two retries a window, for ten windows, pass", {}, false};
-    Calls(c.calls, "w0#0", 1, 1, 0);
-    for (int w = 0; w < 10; ++w) Calls(c.calls, "w0#0", 1, 2, 1'000 * (w + 1), 0);
+    c.log.Calls("w0#0", 1, 1, 0);
+    for (int w = 0; w < 10; ++w) c.log.Calls("w0#0", 1, 2, 1'000 * (w + 1), 0);
     cases.push_back(std::move(c));
   }
   {
     Case c{"three retries within one window, its slices apart, fire", {}, true};
-    Calls(c.calls, "w0#0", 1, 1, 0);
-    for (TimeMs at : {5'000, 5'300, 5'700}) Calls(c.calls, "w0#0", 1, 1, at);
+    c.log.Calls("w0#0", 1, 1, 0);
+    for (TimeMs at : {5'000, 5'300, 5'700}) c.log.Calls("w0#0", 1, 1, at);
     cases.push_back(std::move(c));
   }
   {
     Case c{"three retries across two windows (the first's slice has left) pass", {}, false};
-    Calls(c.calls, "w0#0", 1, 1, 0);
-    for (TimeMs at : {5'000, 5'300, 6'000}) Calls(c.calls, "w0#0", 1, 1, at);
+    c.log.Calls("w0#0", 1, 1, 0);
+    for (TimeMs at : {5'000, 5'300, 6'000}) c.log.Calls("w0#0", 1, 1, at);
     cases.push_back(std::move(c));
   }
   {
     Case c{"two callers each within their budget pass, whatever the total", {}, false};
-    Calls(c.calls, "w0#0", 1, 1, 0);
-    Calls(c.calls, "w1#0", 2, 1, 0);
-    Calls(c.calls, "w0#0", 1, 1, 10);
-    Calls(c.calls, "w1#0", 2, 1, 10);
-    Calls(c.calls, "w0#0", 2, 1, 20);
-    Calls(c.calls, "w1#0", 1, 1, 20);
+    c.log.Calls("w0#0", 1, 1, 0);
+    c.log.Calls("w1#0", 2, 1, 0);
+    c.log.Calls("w0#0", 1, 1, 10);
+    c.log.Calls("w1#0", 2, 1, 10);
+    c.log.Calls("w0#0", 2, 1, 20);
+    c.log.Calls("w1#0", 1, 1, 20);
     cases.push_back(std::move(c));
   }
   {
-    Case c{"a job first called by one caller is a retry for any other", {}, true};
-    Calls(c.calls, "w0#0", 1, 3, 0);
-    Calls(c.calls, "w1#1", 1, 3, 10);  // A new incarnation has no firsts of its own.
+    Case c{"a job's later execution retries, whoever runs it", {}, true};
+    c.log.Calls("w0#0", 1, 3, 0);
+    c.log.Calls("w1#1", 1, 3, 10);  // A new incarnation has no firsts of its own.
+    cases.push_back(std::move(c));
+  }
+  {
+    Case c{"a first execution calling late, after a retry, is still a first call", {}, false};
+    c.log.Calls("w0#0", 1, 3, 0);  // Executions 1-3.
+    c.log.Calls("w1#0", 1, 3, 10);  // Retries 4-6: w1's third is over its floor of 2 ...
+    c.log.calls.pop_back();
+    c.log.snapshot.executions.pop_back();
+    // ... so it made two; then w0's first executions call again (zombies).
+    for (ExecutionId e = 1; e <= 3; ++e) c.log.calls.push_back({20, e, e, "w0#0"});
+    cases.push_back(std::move(c));
+  }
+  {
+    Case c{"an execution put back unrun is no one's first: the next one is", {}, false};
+    c.log.Calls("w0#0", 1, 1, 0);
+    c.log.calls.pop_back();  // Execution 1 was deferred before it called.
+    c.log.snapshot.audit.push_back({.job_id = 1, .execution_id = 1, .event = AuditEvent::kDefer});
+    c.log.Calls("w0#0", 1, 1, 100);  // Execution 2: the first call.
+    for (int i = 0; i < 2; ++i) c.log.Calls("w0#0", 1, 1, 200);  // Two retries: the floor.
     cases.push_back(std::move(c));
   }
   return cases;
@@ -79,7 +112,7 @@ std::vector<Case> Cases() {
 TEST(AmplificationTest, RetriesAreHeldToTheBudgetsBoundPerCallerAndWindow) {
   for (const Case& c : Cases()) {
     SCOPED_TRACE(c.name);
-    const auto found = CheckBoundedAmplification(c.calls, kBudget);
+    const auto found = CheckBoundedAmplification(c.log.snapshot, c.log.calls, kBudget);
     EXPECT_EQ(!found.empty(), c.violated);
     for (const Violation& v : found) {
       EXPECT_EQ(v.invariant, Invariant::kBoundedAmplification);
@@ -90,10 +123,10 @@ TEST(AmplificationTest, RetriesAreHeldToTheBudgetsBoundPerCallerAndWindow) {
 }
 
 TEST(AmplificationTest, NamesTheCallerAndTheWindowItWentOverIn) {
-  std::vector<DownstreamCall> calls;
-  Calls(calls, "w0#0", 1, 4, 0);
-  Calls(calls, "w3#2", 1, 4, 2'000, 10);
-  const auto found = CheckBoundedAmplification(calls, kBudget);
+  Log log;
+  log.Calls("w0#0", 1, 4, 0);
+  log.Calls("w3#2", 1, 4, 2'000, 10);
+  const auto found = CheckBoundedAmplification(log.snapshot, log.calls, kBudget);
   ASSERT_EQ(found.size(), 1u);
   EXPECT_NE(found[0].message.find("w3#2 made 3 retries"), std::string::npos) << found[0].message;
   EXPECT_EQ(found[0].job_id, 3);

@@ -49,9 +49,14 @@ std::vector<Violation> CheckLiveness(const Snapshot& snapshot, TimeMs now_ms) {
 std::vector<Violation> CheckLeasesKeptOnceQuiet(const Snapshot& snapshot, TimeMs quiet_from_ms,
                                                 const std::set<ExecutionId>& died) {
   std::vector<Violation> out;
+  // A deferral ends an execution ABORTED too, by its own worker's choice.
+  std::set<ExecutionId> deferred;
+  for (const AuditEntry& a : snapshot.audit) {
+    if (a.event == AuditEvent::kDefer && a.execution_id != 0) deferred.insert(a.execution_id);
+  }
   for (const Execution& e : snapshot.executions) {
     if (e.leased_at_ms < quiet_from_ms || e.state != ExecState::kAborted) continue;
-    if (died.contains(e.id)) continue;
+    if (died.contains(e.id) || deferred.contains(e.id)) continue;
     out.push_back({Invariant::kLiveness,
                    e.job_id,
                    fmt::format("job {}: exec {} by {}, claimed at {} after faults stopped (at {}), "

@@ -21,7 +21,8 @@ std::vector<Violation> CheckLiveness(const Snapshot& snapshot, TimeMs now_ms);
 // a worker that is alive keeps the lease it holds, so a job claimed then
 // finishes on that attempt. Every execution claimed at or after
 // `quiet_from_ms` that ended ABORTED is a lease taken from a live worker
-// (its heartbeats starved, FM_013), except those in `died`: executions
+// (its heartbeats starved, FM_013), except those its worker deferred
+// (audited "defer": put back unrun by the retry budget) and those in `died`: executions
 // whose worker process died holding them (a poison job kills its worker on
 // every attempt, and the rest of its batch with it).
 std::vector<Violation> CheckLeasesKeptOnceQuiet(const Snapshot& snapshot, TimeMs quiet_from_ms,

@@ -47,8 +47,8 @@ TEST(LivenessTest, ReadyPendingJobIsNamed) {
 }
 
 // Once quiet, a lease taken from a live worker is named; one claimed
-// before the quiet time, one that ended otherwise, or one that died with
-// its worker is not.
+// before the quiet time, one that ended otherwise, one its worker deferred
+// or one that died with its worker is not.
 TEST(LivenessTest, ALeaseLostOnceQuietIsNamedUnlessItsWorkerDied) {
   const Execution lost{.id = 7,
                        .job_id = 1,
@@ -66,6 +66,9 @@ TEST(LivenessTest, ALeaseLostOnceQuietIsNamedUnlessItsWorkerDied) {
   Execution done = lost;
   done.state = ExecState::kDone;
   EXPECT_TRUE(CheckLeasesKeptOnceQuiet(OneJob(JobState::kSucceeded, done), 0, {}).empty());
+  Snapshot deferred = OneJob(JobState::kPending, lost);
+  deferred.audit.push_back({.job_id = 1, .execution_id = 7, .event = AuditEvent::kDefer});
+  EXPECT_TRUE(CheckLeasesKeptOnceQuiet(deferred, 1'000, {}).empty());
 }
 
 }  // namespace

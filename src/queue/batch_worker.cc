@@ -142,7 +142,7 @@ Result<BatchStep> BatchWorker::Complete() {
       // Refused unwritten: the outcomes stay held, to be sent again while
       // the leases last. Unknown: the store, the reaper and the reconciler
       // own the jobs now.
-      if (done.error().code == ErrorCode::kUnknownOutcome) Crash();
+      if (done.error().code == ErrorCode::kUnknownOutcome) Forget();
       return std::unexpected(done.error());
     }
     for (size_t i = 0; i < done->size(); ++i) {
@@ -181,13 +181,17 @@ Result<void> BatchWorker::GiveUp(std::string_view why) {
     auto released = queue_.store().Release({h.lease.execution_id, h.lease.token}, why);
     if (!released && first) first = std::unexpected(released.error());
   }
-  Crash();
+  Forget();
   return first;
 }
 
-void BatchWorker::Crash() {
+void BatchWorker::Forget() {
   held_.clear();
   phase_ = WorkerPhase::kIdle;
+}
+
+void BatchWorker::Crash() {
+  Forget();
   // A budget of its own dies with the process.
   if (!options_.retry_gate) gate_ = std::make_shared<RetryGate>(options_.retry_budget);
 }

@@ -72,6 +72,8 @@ class BatchWorker {
   BatchStep Run();
   Result<BatchStep> Complete();
   Result<void> Extend(Held& held);
+  // Lets go of every held job (the process lives on).
+  void Forget();
 
   Queue& queue_;
   Handler handler_;

@@ -66,7 +66,8 @@ TimeMs LivenessBound(const LivenessInputs& in) {
   constexpr int kStepsPerAttempt = 5;
   const Cadence& c = in.cadence;
   const DurationMs per_attempt = kStepsPerAttempt * in.step_ms + in.handler_ms + c.lease_ms +
-                                 c.sweep_ms + in.retry.max_delay_ms + c.poll_ms + c.max_backoff_ms;
+                                 c.sweep_ms + in.retry.max_delay_ms + in.retry_wait_ms + c.poll_ms +
+                                 c.max_backoff_ms;
   const int64_t share = in.jobs / in.workers + 1;
   return in.quiet_from_ms + in.restart_ms + share * in.max_attempts * per_attempt;
 }

@@ -94,13 +94,16 @@ struct LivenessInputs {
   DurationMs restart_ms = 0;  // The longest a crashed worker stays down.
   DurationMs step_ms = 0;     // The longest one step (a store call, a handler) takes.
   DurationMs handler_ms = 0;  // The longest a handler computes, beyond its step (a long job).
+  // The longest the retry budget holds a retry back: its window (a held
+  // retry comes back within it, and each worker admits some in every window).
+  DurationMs retry_wait_ms = 0;
 };
 
 // When every job must be terminal: after the last fault, every worker is
 // back within restart_ms; then each worker's share of jobs takes at most
 // max_attempts attempts, each bounded by its steps, its handler's
-// computing, a lost lease and the sweep that takes it over, the longest retry delay, a poll and a
-// backoff.
+// computing, a lost lease and the sweep that takes it over, the longest retry delay, the
+// longest the retry budget holds a retry back, a poll and a backoff.
 TimeMs LivenessBound(const LivenessInputs& in);
 
 }  // namespace lab

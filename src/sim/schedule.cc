@@ -53,6 +53,7 @@ std::string DrawnConfig::ToString() const {
              jobs, workers, lease_ms, p_crash, p_pause, p_delay, p_skew, p_transient, p_permanent,
              p_slow, p_jump, p_poison, p_lost_reply, fused_workers, claim_batch) +
          (p_long > 0 ? fmt::format(" p_long={:.3f}", p_long) : "") +
+         (outages > 0 ? fmt::format(" outages={}", outages) : "") +
          (p_store > 0 ? fmt::format(" p_store={:.4f}", p_store) : "") +
          (p_disk > 0 ? fmt::format(" p_disk={:.4f}", p_disk) : "");
 }
@@ -71,6 +72,7 @@ Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* dr
   Rng store_rng = root.Split();
   Rng disk_rng = root.Split();
   Rng long_rng = root.Split();
+  Rng outage_rng = root.Split();
 
   DrawnConfig c;
   if (options.swarm) {
@@ -188,6 +190,17 @@ Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* dr
   for (auto& job : s.jobs) {
     if (long_rng.Chance(c.p_long)) job.run_ms = long_rng.Range(c.lease_ms, 3 * c.lease_ms);
   }
+  // Downstream outages (swarm only), in half the seeds: one or two, each
+  // half a lease to two leases long, within the fault window.
+  if (options.swarm && outage_rng.Chance(0.5)) {
+    c.outages = static_cast<int>(outage_rng.Range(1, 2));
+    for (int i = 0; i < c.outages; ++i) {
+      const TimeMs from = outage_rng.Range(0, s.fault_window_ms - c.lease_ms / 2);
+      const TimeMs to = std::min(s.fault_window_ms, from + outage_rng.Range(c.lease_ms / 2,
+                                                                            2 * c.lease_ms));
+      s.outages.push_back({from, to});
+    }
+  }
   if (options.store_faults) {
     // Storage faults on every handle: about eight primitives a step.
     c.p_store = options.swarm ? Between(store_rng, 0.001, 0.02) : 0.005;
@@ -266,6 +279,9 @@ std::string ScheduleToJson(const Schedule& s) {
   }
   for (const auto& f : s.disk_faults) {
     j["disk_faults"].push_back({{"op", f.op}, {"fault", ToString(f.fault)}});
+  }
+  for (const auto& o : s.outages) {
+    j["outages"].push_back({{"from_ms", o.from_ms}, {"to_ms", o.to_ms}});
   }
   if (s.guards) j["guards"] = *s.guards;
   if (s.store) j["store"] = *s.store;
@@ -366,6 +382,12 @@ Result<void> ValidateSchedule(const Schedule& s) {
       return std::unexpected(Invalid(fmt::format("{}: op {} already has a fault", where, f.op)));
     }
   }
+  for (size_t i = 0; i < s.outages.size(); ++i) {
+    const ScheduledOutage& o = s.outages[i];
+    const std::string where = fmt::format("outage {}", i);
+    LAB_RETURN_IF_ERROR(InRange(where + " from_ms", o.from_ms, 0, s.fault_window_ms));
+    LAB_RETURN_IF_ERROR(InRange(where + " to_ms", o.to_ms, o.from_ms + 1, s.fault_window_ms));
+  }
   for (size_t i = 0; i < s.expect.size(); ++i) {
     if (auto g = Guards::Parse(s.expect[i].guards); !g) {
       return std::unexpected(Invalid(fmt::format("expectation {}: {}", i, g.error().message)));
@@ -435,6 +457,11 @@ Result<Schedule> ScheduleFromJson(const std::string& text) {
                            "schedule file: unknown disk fault " + name);
         }
         s.disk_faults.push_back({f.at("op").get<int64_t>(), *parsed});
+      }
+    }
+    if (j.contains("outages")) {
+      for (const auto& o : j.at("outages")) {
+        s.outages.push_back({o.at("from_ms").get<TimeMs>(), o.at("to_ms").get<TimeMs>()});
       }
     }
     if (j.contains("guards")) s.guards = j.at("guards").get<std::string>();

@@ -89,6 +89,15 @@ struct ScheduledDiskFault {
   DiskFault fault = DiskFault::kIoError;
 };
 
+// The downstream system the handlers call is down from `from_ms` until
+// `to_ms` (in the fault window): every call in between fails with a
+// transient error, and the failed attempts retry, as a retry storm's
+// trigger does (FM_005).
+struct ScheduledOutage {
+  TimeMs from_ms = 0;
+  TimeMs to_ms = 0;
+};
+
 struct ScheduledHandler {
   std::string job_key;
   int attempt = 1;
@@ -115,6 +124,7 @@ struct Schedule {
   std::vector<ScheduledHandler> handlers;
   std::vector<ScheduledStoreFault> store_faults;
   std::vector<ScheduledDiskFault> disk_faults;  // sqlite: runs only.
+  std::vector<ScheduledOutage> outages;
   // How the schedule was run when it was written (lab shrink records them),
   // so a replay of the file reproduces the failure without repeating flags.
   std::optional<std::string> guards;  // As --guards takes it.
@@ -145,8 +155,8 @@ inline constexpr TimeMs kMaxSimTimeMs = 7 * 24 * 3'600'000LL;
 // (job, attempt); each store fault names a worker or the sweeper, once per
 // (handle, call), and not kCorrupt (corrupt data stops a worker for good:
 // not a fault a run can recover from); each disk fault once per operation;
-// each expectation's guards parse. kInvalidArgument says
-// which entry and why.
+// each outage within the fault window, ending after it starts; each
+// expectation's guards parse. kInvalidArgument says which entry and why.
 Result<void> ValidateSchedule(const Schedule& schedule);
 
 struct DrawOptions {
@@ -170,6 +180,7 @@ struct DrawnConfig {
   double p_transient = 0, p_permanent = 0, p_slow = 0;
   double p_jump = 0, p_poison = 0, p_lost_reply = 0;
   double p_long = 0;   // A job is a long job (ScheduledJob::run_ms).
+  int outages = 0;     // Downstream outages (ScheduledOutage).
   double p_store = 0;  // A storage primitive fails (with DrawOptions::store_faults).
   double p_disk = 0;   // A disk operation fails or the power goes (DrawOptions::disk_faults).
   int fused_workers = 0;

@@ -9,6 +9,7 @@
 #include <queue>
 #include <set>
 
+#include "check/amplification.h"
 #include "check/consistency.h"
 #include "check/liveness.h"
 #include "core/assert.h"
@@ -41,6 +42,11 @@ constexpr DurationMs kPoisonRestartMs = 1'000;
 // handler's run, outside slow-handler faults).
 constexpr RetryPolicy kSimRetry{.base_delay_ms = 200, .max_delay_ms = 5'000};
 constexpr DurationMs kMaxStepLatencyMs = 20;
+// The simulated workers' retry budget (retry_budget guard), and the bound
+// INV_007 holds every worker process to, guard on or off: small, so that a
+// downstream outage in a swarm of a few dozen jobs can go over it.
+constexpr RetryBudgetOptions kSimRetryBudget{
+    .ratio = 0.2, .floor_per_window = 2, .window_ms = 2'000, .buckets = 4};
 
 constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ULL;
 constexpr uint64_t kFnvPrime = 0x100000001b3ULL;
@@ -178,7 +184,8 @@ class World {
       return sw.alive && sw.paused_until <= clock_.NowMs() && PhaseOf(sw) == WorkerPhase::kIdle;
     });
   }
-  HandlerResult Handle(const JobContext& ctx);
+  // Worker w's handler: one call to the downstream system.
+  HandlerResult Handle(int w, const JobContext& ctx);
   // Step() for a BatchWorker.
   Result<void> StepBatch(int w);
   // A store error no policy can step past (step_policy.h says stop): with
@@ -242,6 +249,7 @@ class World {
   std::set<std::string> poison_;              // Effect keys of poison jobs.
   std::map<std::string, DurationMs> run_ms_;  // Long jobs' computing, by effect key.
   std::set<ExecutionId> died_with_worker_;    // Held by a worker when it was killed.
+  std::vector<DownstreamCall> calls_;         // Every call the downstream system received.
   FaultStore* fault_store_ = nullptr;         // Owned by queue_.
   bool lose_reply_ = false;                   // The next enqueue's reply is lost.
   std::vector<ProducerRequest> requests_;
@@ -306,8 +314,9 @@ Result<void> World::Open() {
                            .retry = kSimRetry,
                            .seed = s_.seed * 31 + static_cast<uint64_t>(w),
                            .own_clock = workers_[w].machine_clock.get(),
-                           .fused = w < s_.fused_workers};
-    auto handler = [this](const JobContext& ctx) { return Handle(ctx); };
+                           .fused = w < s_.fused_workers,
+                           .retry_budget = kSimRetryBudget};
+    auto handler = [this, w](const JobContext& ctx) { return Handle(w, ctx); };
     if (wo.fused && s_.claim_batch > 1) {
       workers_[w].batch =
           std::make_unique<BatchWorker>(queue, handler, wo, s_.claim_batch, &external_);
@@ -402,7 +411,20 @@ Result<void> World::OnStepError(int w, const Error& error, const std::vector<Job
   return {};
 }
 
-HandlerResult World::Handle(const JobContext& ctx) {
+HandlerResult World::Handle(int w, const JobContext& ctx) {
+  // Each run of a handler is one call downstream, by this incarnation of
+  // the worker process (one retry budget).
+  calls_.push_back({.at_ms = clock_.NowMs(),
+                    .job_id = ctx.job_id,
+                    .execution_id = ctx.execution_id,
+                    .caller = fmt::format("w{}#{}", w, workers_[w].generation)});
+  const auto down = std::find_if(s_.outages.begin(), s_.outages.end(), [&](const auto& o) {
+    return o.from_ms <= clock_.NowMs() && clock_.NowMs() < o.to_ms;
+  });
+  if (down != s_.outages.end()) {
+    Mix(0x0d0e0ULL);
+    return HandlerResult::Transient("the downstream system is down (outage)");
+  }
   // A downstream API that honours keys: the handler calls it itself.
   const auto call_out = [&] {
     external_.Apply({.job_id = ctx.job_id,
@@ -837,7 +859,10 @@ Result<SimResult> World::Run() {
                                          .quiet_from_ms = s_.fault_window_ms,
                                          .restart_ms = 3 * s_.lease_ms,
                                          .step_ms = kMaxStepLatencyMs,
-                                         .handler_ms = s_.LongestRunMs()});
+                                         .handler_ms = s_.LongestRunMs(),
+                                         .retry_wait_ms = o_.guards.retry_budget
+                                                              ? kSimRetryBudget.window_ms
+                                                              : 0});
 
   SimResult result{
       .seed = s_.seed, .liveness_deadline_ms = deadline, .jobs = static_cast<int>(s_.jobs.size())};
@@ -909,6 +934,9 @@ Result<SimResult> World::Run() {
                           .requests = requests_,
                           .fenced = std::move(fenced)});
   result.violations.insert(result.violations.end(), safety.begin(), safety.end());
+  auto amplified = CheckBoundedAmplification(snapshot, calls_, kSimRetryBudget);
+  result.violations.insert(result.violations.end(), amplified.begin(), amplified.end());
+  result.downstream_calls = static_cast<int64_t>(calls_.size());
   // The scheduler's own decisions and every trace event, field by field.
   Mix(trace_.hash());
   result.trace_hash = hash_;

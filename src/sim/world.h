@@ -85,6 +85,7 @@ struct SimResult {
   int jobs = 0;
   int faults_fired = 0;          // Worker faults (crash, pause, slow call, skew) that fired.
   int handler_faults_fired = 0;  // Handler outcomes (transient, permanent, slow) that fired.
+  int64_t downstream_calls = 0;  // Handler runs: calls to the downstream system.
   StorageTally storage;
   // When the per-event check first saw a second effect for a job, if ever.
   std::optional<TimeMs> first_detected_ms;

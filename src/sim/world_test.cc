@@ -164,6 +164,7 @@ std::optional<Ablation> AblationFor(std::string_view guard) {
       {"sync_before_ack", {Invariant::kRecovery, false, /*disk=*/true}},
       {"log_recovery", {Invariant::kRecovery, false, /*disk=*/true}},
       {"control_plane", {Invariant::kLiveness}},
+      {"retry_budget", {Invariant::kBoundedAmplification}},
   };
   auto it = kAblations.find(guard);
   if (it == kAblations.end()) return std::nullopt;
