@@ -4,7 +4,12 @@
 // Method: MemoryStore on a manual clock; steps driven one by one.
 #include "queue/worker.h"
 
+#include <fmt/core.h>
 #include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "core/marks.h"
 
 namespace lab {
 namespace {
@@ -198,6 +203,69 @@ TEST_F(WorkerTest, AbandonLetsTheLeaseExpireAndTheJobRunsAgain) {
   EXPECT_EQ(*queue_->Reap(), 1);
   EXPECT_TRUE(*w.ProcessOne());
   EXPECT_EQ(queue_->store().GetJob(id)->state, JobState::kSucceeded);
+}
+
+// A downstream outage of ten seconds under 20 jobs of five attempts each.
+// With the retry budget (a floor of 2 and 10% of first attempts per 10 s),
+// the outage sees the 20 first calls and at most 4 retries; the held
+// retries are put back unrun, their attempts given back, and once the
+// system is back every job finishes. Without it, every job spends its five
+// attempts inside the outage and is dead-lettered: 100 calls to a system
+// that was down.
+TEST_F(WorkerTest, TheRetryBudgetHoldsAStormOfRetriesBackAndBurnsNoAttempt) {
+  for (bool budget : {true, false}) {
+    SCOPED_TRACE(budget ? "retry budget on" : "retry budget off");
+    Guards guards;
+    guards.retry_budget = budget;
+    Open(guards);
+    int calls = 0;
+    bool down = true;
+    Worker w(
+        *queue_,
+        [&](const JobContext& ctx) {
+          ++calls;
+          return down ? HandlerResult::Transient("503 from the payment API")
+                      : HandlerResult::Ok("charge " + ctx.key);
+        },
+        {.name = "w1",
+         .lease_ms = 1'000,
+         .retry = {.base_delay_ms = 100, .max_delay_ms = 1'000},
+         .retry_budget = {.ratio = 0.1, .floor_per_window = 2, .window_ms = 10'000, .buckets = 10}},
+        &sink_);
+    for (int i = 0; i < 20; ++i) queue_->Enqueue({.key = fmt::format("order-{}", i)});
+    const auto run_until = [&](TimeMs end) {
+      for (; clock_.NowMs() < end; clock_.AdvanceMs(50)) {
+        for (;;) {
+          auto ran = w.ProcessOne();
+          ASSERT_TRUE(ran.has_value()) << ran.error().ToString();
+          if (!*ran) break;
+        }
+      }
+    };
+    const MarkCheck held(Mark::kRetryHeld);
+    run_until(clock_.NowMs() + 10'000);
+    const int in_outage = calls;
+    down = false;
+    run_until(clock_.NowMs() + 150'000);
+    auto snap = queue_->store().ReadSnapshot();
+    ASSERT_TRUE(snap.has_value());
+    int succeeded = 0, dead = 0;
+    for (const Job& j : snap->jobs) {
+      succeeded += j.state == JobState::kSucceeded ? 1 : 0;
+      dead += j.state == JobState::kDead ? 1 : 0;
+    }
+    if (budget) {
+      EXPECT_LE(in_outage, 20 + 2 + 2);
+      EXPECT_TRUE(held.hit());
+      EXPECT_EQ(succeeded, 20);  // Delayed, never burned.
+      EXPECT_TRUE(std::any_of(snap->audit.begin(), snap->audit.end(),
+                              [](const AuditEntry& a) { return a.event == AuditEvent::kDefer; }));
+    } else {
+      EXPECT_EQ(in_outage, 100);
+      EXPECT_FALSE(held.hit());
+      EXPECT_EQ(dead, 20);
+    }
+  }
 }
 
 }  // namespace
