@@ -1,0 +1,63 @@
+#include "sim/downstream.h"
+
+#include <algorithm>
+
+#include "core/assert.h"
+#include "core/enum_names.h"
+
+namespace lab {
+namespace {
+
+constexpr EnumNames<CallOutcome, 3> kCallOutcomes = {{{CallOutcome::kOk, "ok"},
+                                                       {CallOutcome::kTimedOut, "timed out"},
+                                                       {CallOutcome::kRefused, "refused"}}};
+
+bool In(const std::vector<TimeWindow>& windows, TimeMs t) {
+  return std::any_of(windows.begin(), windows.end(),
+                     [t](const TimeWindow& w) { return w.Contains(t); });
+}
+
+}  // namespace
+
+std::string_view ToString(CallOutcome outcome) { return NameOf(kCallOutcomes, outcome); }
+
+Downstream::Downstream(DownstreamOptions options) : options_(std::move(options)) {
+  LAB_ASSERT(options_.concurrency >= 1 && options_.service_ms >= 1);
+  LAB_ASSERT(options_.timeout_ms >= 1 && options_.slow_factor >= 1);
+  for (int i = 0; i < options_.concurrency; ++i) free_at_.push(0);
+}
+
+DownstreamSecond& Downstream::Second(TimeMs t) {
+  const auto i = static_cast<size_t>(t / 1'000);
+  if (seconds_.size() <= i) seconds_.resize(i + 1);
+  return seconds_[i];
+}
+
+CallReply Downstream::Call(TimeMs now_ms, JobId job, ExecutionId execution,
+                           const std::string& caller) {
+  LAB_ASSERT(calls_.empty() || calls_.back().at_ms <= now_ms);
+  calls_.push_back({.at_ms = now_ms, .job_id = job, .execution_id = execution, .caller = caller});
+  ++Second(now_ms).calls;
+  if (In(options_.outages, now_ms)) return {CallOutcome::kRefused, now_ms};
+  // First come, first served, on whichever server is free first.
+  const TimeMs start = std::max(now_ms, free_at_.top());
+  free_at_.pop();
+  const DurationMs service =
+      options_.service_ms * (In(options_.brownouts, start) ? options_.slow_factor : 1);
+  const TimeMs done = start + service;
+  free_at_.push(done);
+  done_at_.push(done);
+  if (done - now_ms > options_.timeout_ms) {
+    ++Second(done).wasted;  // Served all the same, for nobody.
+    return {CallOutcome::kTimedOut, now_ms + options_.timeout_ms};
+  }
+  ++Second(done).ok;
+  return {CallOutcome::kOk, done};
+}
+
+int64_t Downstream::Backlog(TimeMs now_ms) {
+  while (!done_at_.empty() && done_at_.top() <= now_ms) done_at_.pop();
+  return static_cast<int64_t>(done_at_.size());
+}
+
+}  // namespace lab

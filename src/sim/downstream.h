@@ -1,0 +1,83 @@
+// Downstream: a simulated system the handlers call, with a capacity.
+//
+// It serves `concurrency` requests at once, each for `service_ms`, so it
+// completes concurrency / service_ms requests a second; the others wait in
+// line, first come first served, so latency grows with the line. A caller
+// gives up after `timeout_ms` (a timeout error) but its request stays in
+// line and is served anyway: work nobody waits for, what keeps a retry
+// storm going after its trigger is gone (Bronson et al., "Metastable
+// Failures in Distributed Systems", HotOS 2021). In an outage every request
+// is refused at once and costs nothing; in a brownout each takes
+// `slow_factor` times as long. Every call is logged with its caller (for
+// INV_007, check/amplification.h), and each second's calls and answers in
+// time are counted (goodput). Deterministic: a function of the calls and
+// their times, which must not go backwards. Thread-safety: none (one
+// simulated world).
+#pragma once
+
+#include <cstdint>
+#include <queue>
+#include <string>
+#include <vector>
+
+#include "check/amplification.h"
+#include "core/clock.h"
+
+namespace lab {
+
+struct TimeWindow {
+  TimeMs from_ms = 0;
+  TimeMs to_ms = 0;
+  bool Contains(TimeMs t) const { return from_ms <= t && t < to_ms; }
+};
+
+struct DownstreamOptions {
+  int concurrency = 4;
+  DurationMs service_ms = 400;
+  DurationMs timeout_ms = 1'000;  // The callers' timeout.
+  std::vector<TimeWindow> outages;
+  std::vector<TimeWindow> brownouts;
+  int slow_factor = 10;
+};
+
+enum class CallOutcome { kOk, kTimedOut, kRefused };
+std::string_view ToString(CallOutcome outcome);
+
+struct CallReply {
+  CallOutcome outcome = CallOutcome::kOk;
+  TimeMs reply_at_ms = 0;  // When the caller hears back (or gives up).
+};
+
+// One second of the downstream system's life.
+struct DownstreamSecond {
+  int64_t calls = 0;   // Requests that arrived.
+  int64_t ok = 0;      // Answers its callers got in time (goodput).
+  int64_t wasted = 0;  // Requests served after their caller gave up.
+};
+
+class Downstream {
+ public:
+  explicit Downstream(DownstreamOptions options);
+
+  // A request from `caller` for the job's execution, at `now_ms`.
+  CallReply Call(TimeMs now_ms, JobId job, ExecutionId execution, const std::string& caller);
+  // Requests in line or in service at `now_ms`.
+  int64_t Backlog(TimeMs now_ms);
+  const std::vector<DownstreamCall>& calls() const { return calls_; }
+  // Second by second from 0, through the last second anything happened in.
+  const std::vector<DownstreamSecond>& seconds() const { return seconds_; }
+  const DownstreamOptions& options() const { return options_; }
+
+ private:
+  DownstreamSecond& Second(TimeMs t);
+
+  DownstreamOptions options_;
+  // When each server is next free.
+  std::priority_queue<TimeMs, std::vector<TimeMs>, std::greater<>> free_at_;
+  // When each request in line or in service is done.
+  std::priority_queue<TimeMs, std::vector<TimeMs>, std::greater<>> done_at_;
+  std::vector<DownstreamCall> calls_;
+  std::vector<DownstreamSecond> seconds_;
+};
+
+}  // namespace lab
