@@ -24,10 +24,6 @@ struct PlannedEntry {
 const std::vector<PlannedEntry>& PlannedEntries() {
   using enum Invariant;
   static const std::vector<PlannedEntry> kPlan = {
-      {"FM_005",
-       "Retry amplification loops / retry storm",
-       {kBoundedAmplification, kDetectable},
-       "backoff + jitter + retry budget + breaker"},
       {"FM_012",
        "Backpressure collapse under overload",
        {kBoundedLatency},

@@ -101,12 +101,15 @@ Handler ScenarioEnv::CallsApi(std::string verb) {
 
 Worker& ScenarioEnv::AddWorker(const std::string& name, Handler handler, DurationMs lease_ms,
                                Clock* own_clock) {
+  return AddWorker(std::move(handler),
+                   WorkerOptions{.name = name, .lease_ms = lease_ms, .own_clock = own_clock});
+}
+
+Worker& ScenarioEnv::AddWorker(Handler handler, WorkerOptions options) {
   // Seeds are derived from the worker's position, never from anything outside.
-  const uint64_t seed = 0x1ab0000 + workers_.size();
-  workers_.push_back(std::make_unique<Worker>(
-      *queue_, std::move(handler),
-      WorkerOptions{.name = name, .lease_ms = lease_ms, .seed = seed, .own_clock = own_clock},
-      &effects_));
+  options.seed = 0x1ab0000 + workers_.size();
+  workers_.push_back(
+      std::make_unique<Worker>(*queue_, std::move(handler), std::move(options), &effects_));
   return *workers_.back();
 }
 
@@ -184,6 +187,7 @@ Result<void> ScenarioEnv::PowerLoss() {
 std::vector<Invariant> ScenarioEnv::Judged() const {
   std::vector<Invariant> judged = CheckedInvariants();
   if (settled_at_ms_) judged.push_back(Invariant::kLiveness);
+  if (amplification_) judged.push_back(Invariant::kBoundedAmplification);
   return judged;
 }
 
@@ -200,6 +204,11 @@ Result<std::vector<Violation>> ScenarioEnv::Check() {
   if (settled_at_ms_) {
     auto stuck = CheckLiveness(snapshot, *settled_at_ms_);
     violations.insert(violations.end(), stuck.begin(), stuck.end());
+  }
+  if (amplification_) {
+    auto amplified =
+        CheckBoundedAmplification(snapshot, amplification_->first, amplification_->second);
+    violations.insert(violations.end(), amplified.begin(), amplified.end());
   }
   return violations;
 }

@@ -18,8 +18,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "check/amplification.h"
 #include "check/invariants.h"
 #include "core/clock.h"
 #include "core/trace.h"
@@ -64,6 +66,9 @@ class ScenarioEnv {
   // the worker's machine clock, if it is not the store's.
   Worker& AddWorker(const std::string& name, Handler handler, DurationMs lease_ms,
                     Clock* own_clock = nullptr);
+  // The same, with every option the scenario sets (the seed is the
+  // environment's, from the worker's position).
+  Worker& AddWorker(Handler handler, WorkerOptions options);
   // A machine clock that reads `offset_ms` off the store's, for a worker
   // on a machine whose clock is wrong. Lives as long as the environment.
   Clock& MachineClock(DurationMs offset_ms) {
@@ -105,8 +110,13 @@ class ScenarioEnv {
   // Faults stopped long enough ago that every job must be terminal now
   // (INV_006).
   void MarkSettled() { settled_at_ms_ = clock_.NowMs(); }
-  // The invariants Check() judges: INV_001..INV_005, and INV_006 once
-  // settled.
+  // The scenario's downstream system received these calls, from callers
+  // each under `budget` (INV_007, judged from then on).
+  void JudgeAmplification(std::vector<DownstreamCall> calls, RetryBudgetOptions budget) {
+    amplification_ = {std::move(calls), budget};
+  }
+  // The invariants Check() judges: INV_001..INV_005, INV_006 once
+  // settled, INV_007 once given a downstream system's calls.
   std::vector<Invariant> Judged() const;
 
   // Runs every checker over the store's current state.
@@ -140,6 +150,7 @@ class ScenarioEnv {
   std::vector<ExecutionId> fenced_;  // Of workers gone in a restart.
   std::optional<TimeMs> recovered_at_ms_;
   std::optional<TimeMs> settled_at_ms_;
+  std::optional<std::pair<std::vector<DownstreamCall>, RetryBudgetOptions>> amplification_;
 };
 
 }  // namespace lab

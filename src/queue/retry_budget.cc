@@ -35,7 +35,7 @@ RetryDecision RetryBudget::Decide(TimeMs now_ms) {
 }
 
 RetryGate::RetryGate(RetryBudgetOptions options)
-    : budget_(options), slice_ms_(SlidingCounts(options.window_ms, options.buckets).slice_ms()) {}
+    : budget_(options), window_ms_(options.window_ms) {}
 
 std::optional<TimeMs> RetryGate::Admit(bool retry, TimeMs now_ms) {
   std::lock_guard lock(mu_);

@@ -68,15 +68,16 @@ class RetryGate {
 
   // nullopt: the handler may run now. Otherwise the earliest time to ask again.
   std::optional<TimeMs> Admit(bool retry, TimeMs now_ms);
-  // The budget's resolution: a held retry comes back within one slice of
-  // its time (jittered, so held retries do not all return together).
-  DurationMs slice_ms() const { return slice_ms_; }
+  // The budget's window: a held retry comes back within one window of its
+  // time (spread over it, so held retries return about as fast as the
+  // budget lets them through, not all together).
+  DurationMs window_ms() const { return window_ms_; }
   int64_t held() const;  // Retries held back so far.
 
  private:
   mutable std::mutex mu_;
   RetryBudget budget_;
-  DurationMs slice_ms_;
+  DurationMs window_ms_;
   int64_t held_ = 0;
 };
 

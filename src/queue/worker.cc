@@ -59,7 +59,7 @@ std::optional<DeferRequest> HeldBack(const Guards& guards, RetryGate& gate, cons
   const auto ask_again = gate.Admit(lease.job.AttemptsUsed() > 1, now_ms);
   if (!ask_again) return std::nullopt;
   LAB_MARK(kRetryHeld);
-  const TimeMs at = AddMs(*ask_again, rng.Range(0, gate.slice_ms()));
+  const TimeMs at = AddMs(*ask_again, rng.Range(0, gate.window_ms()));
   return DeferRequest{.run_at_ms = at,
                       .why = fmt::format("retry budget spent; back in {}ms", at - now_ms)};
 }

@@ -9,8 +9,8 @@ namespace lab {
 namespace {
 
 constexpr EnumNames<CallOutcome, 3> kCallOutcomes = {{{CallOutcome::kOk, "ok"},
-                                                       {CallOutcome::kTimedOut, "timed out"},
-                                                       {CallOutcome::kRefused, "refused"}}};
+                                                      {CallOutcome::kTimedOut, "timed out"},
+                                                      {CallOutcome::kRefused, "refused"}}};
 
 bool In(const std::vector<TimeWindow>& windows, TimeMs t) {
   return std::any_of(windows.begin(), windows.end(),

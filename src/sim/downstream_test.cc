@@ -44,7 +44,7 @@ TEST(DownstreamTest, AnOutageRefusesAtOnceAndABrownoutSlowsEveryRequest) {
   const CallReply refused = d.Call(1'500, 1, 1, "w0#0");
   EXPECT_EQ(refused.outcome, CallOutcome::kRefused);
   EXPECT_EQ(refused.reply_at_ms, 1'500);
-  EXPECT_EQ(d.Backlog(1'500), 0);  // It cost nothing.
+  EXPECT_EQ(d.Backlog(1'500), 0);                                    // It cost nothing.
   EXPECT_EQ(d.Call(2'000, 2, 2, "w0#0").outcome, CallOutcome::kOk);  // Back at its end.
   const CallReply slow = d.Call(5'500, 3, 3, "w0#0");
   EXPECT_EQ(slow.outcome, CallOutcome::kTimedOut);  // 4 s of work against a 1 s timeout.

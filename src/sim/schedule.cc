@@ -196,8 +196,8 @@ Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* dr
     c.outages = static_cast<int>(outage_rng.Range(1, 2));
     for (int i = 0; i < c.outages; ++i) {
       const TimeMs from = outage_rng.Range(0, s.fault_window_ms - c.lease_ms / 2);
-      const TimeMs to = std::min(s.fault_window_ms, from + outage_rng.Range(c.lease_ms / 2,
-                                                                            2 * c.lease_ms));
+      const TimeMs to =
+          std::min(s.fault_window_ms, from + outage_rng.Range(c.lease_ms / 2, 2 * c.lease_ms));
       s.outages.push_back({from, to});
     }
   }

@@ -851,18 +851,17 @@ Result<SimResult> World::Run() {
 
   // Liveness bound (step_policy.h), from the cadences and the retry policy
   // the workers run: the schedule draws restarts within 3 leases.
-  const TimeMs deadline = LivenessBound({.cadence = cadence_,
-                                         .retry = kSimRetry,
-                                         .jobs = static_cast<int>(s_.jobs.size()),
-                                         .workers = s_.workers,
-                                         .max_attempts = s_.MaxAttempts(),
-                                         .quiet_from_ms = s_.fault_window_ms,
-                                         .restart_ms = 3 * s_.lease_ms,
-                                         .step_ms = kMaxStepLatencyMs,
-                                         .handler_ms = s_.LongestRunMs(),
-                                         .retry_wait_ms = o_.guards.retry_budget
-                                                              ? kSimRetryBudget.window_ms
-                                                              : 0});
+  const TimeMs deadline =
+      LivenessBound({.cadence = cadence_,
+                     .retry = kSimRetry,
+                     .jobs = static_cast<int>(s_.jobs.size()),
+                     .workers = s_.workers,
+                     .max_attempts = s_.MaxAttempts(),
+                     .quiet_from_ms = s_.fault_window_ms,
+                     .restart_ms = 3 * s_.lease_ms,
+                     .step_ms = kMaxStepLatencyMs,
+                     .handler_ms = s_.LongestRunMs(),
+                     .retry_wait_ms = o_.guards.retry_budget ? kSimRetryBudget.window_ms : 0});
 
   SimResult result{
       .seed = s_.seed, .liveness_deadline_ms = deadline, .jobs = static_cast<int>(s_.jobs.size())};

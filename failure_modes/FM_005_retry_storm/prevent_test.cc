@@ -1,0 +1,38 @@
+// FM_005 prevent, what only it shows. Goal: with the retry budget the
+// brownout sees a trickle of retries, every held retry waits unrun (its
+// attempt given back) rather than failing, and once the API is back every
+// order is charged, the last of them soon after it arrives.
+#include "failure_modes/fm_test_support.h"
+
+namespace lab {
+namespace {
+
+using FM_005_Prevent = testing::BundleTest;
+
+TEST_P(FM_005_Prevent, TheBudgetKeepsRetriesToATrickleAndTheBacklogDrains) {
+  Snapshot s;
+  const RunReport r = Run("FM_005", Mode::kGuarded, &s);
+  SCOPED_TRACE(testing::Describe(r));
+  ASSERT_EQ(s.jobs.size(), 180u);
+  std::set<ExecutionId> deferred;
+  for (const AuditEntry& a : s.audit) {
+    if (a.event == AuditEvent::kDefer && a.execution_id != 0) deferred.insert(a.execution_id);
+  }
+  EXPECT_FALSE(deferred.empty());
+  // Calls (executions not held back): 180 first attempts and fewer than
+  // a hundred retries, against more than 1,200 calls without the budget.
+  EXPECT_LE(s.executions.size() - deferred.size(), 180u + 100u);
+  for (const Job& j : s.jobs) {
+    EXPECT_EQ(j.state, JobState::kSucceeded) << "job " << j.id;
+    EXPECT_LE(j.AttemptsUsed(), 10) << "job " << j.id;  // Held retries gave their attempts back.
+    // Orders that came once the backlog had drained were charged at once.
+    if (j.created_at_ms >= 80'000) {
+      EXPECT_LE(j.finished_at_ms, j.created_at_ms + 1'000) << "job " << j.id;
+    }
+  }
+}
+
+LAB_INSTANTIATE_FOR_EVERY_STORE(FM_005_Prevent);
+
+}  // namespace
+}  // namespace lab

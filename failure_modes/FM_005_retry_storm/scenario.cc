@@ -1,0 +1,176 @@
+// FM_005: a retry storm outlives its trigger.
+//
+// See spec.md beside this file. A payment API serves ten requests a second
+// (four at a time, 400 ms each); callers give up after one second, but a
+// request they gave up on stays in its line and is served for nobody. One
+// worker process of sixteen job threads charges two orders a second
+// through it. From 0:10 to 0:30 the API browns out (each request takes ten
+// times as long). Without a retry budget every timed-out attempt retries
+// on its backoff: the threads fill the API's line faster than it can empty
+// it, every answer comes after its caller gave up, and the storm goes on
+// long after the brownout ended. With the budget (the engine's RetryGate,
+// shared by the threads) retries are held to a floor plus a fifth of the
+// first attempts; held ones wait unrun, and the backlog drains once the API
+// is back.
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+
+#include "fm/failure_mode.h"
+#include "fm/scenario_env.h"
+#include "sim/downstream.h"
+
+namespace lab::bundle {
+namespace {
+
+constexpr int kThreads = 16;
+constexpr DurationMs kLeaseMs = 30'000;
+constexpr DurationMs kTickMs = 50;
+constexpr DurationMs kEveryOrderMs = 500;  // Two orders a second arrive ...
+constexpr TimeMs kOrdersUntilMs = 90'000;  // ... for a minute and a half.
+constexpr TimeWindow kBrownout{10'000, 30'000};
+constexpr TimeMs kEndMs = 120'000;
+constexpr int kMaxAttempts = 25;
+// Backoff with equal jitter from 2 s: the first retry waits at least the
+// callers' one-second timeout, so no attempt overlaps the one before it
+// (a worker records a timed-out attempt when it sends the call).
+constexpr RetryPolicy kRetry{.base_delay_ms = 2'000, .max_delay_ms = 8'000};
+constexpr RetryBudgetOptions kBudget{};  // 20% of first attempts plus 10, per 10 s.
+const DownstreamOptions kApi{.concurrency = 4,
+                             .service_ms = 400,
+                             .timeout_ms = 1'000,
+                             .brownouts = {kBrownout},
+                             .slow_factor = 10};
+
+// A job thread of the process: its worker, and until when it waits for
+// the API's answer.
+struct JobThread {
+  Worker* worker = nullptr;
+  TimeMs busy_until = 0;
+};
+
+// What the API did in [from, to): calls, answers in time, and the line.
+std::string Period(const Downstream& api, TimeMs from, TimeMs to) {
+  int64_t calls = 0, ok = 0, wasted = 0;
+  for (TimeMs s = from / 1'000; s < to / 1'000 && s < std::ssize(api.seconds()); ++s) {
+    calls += api.seconds()[static_cast<size_t>(s)].calls;
+    ok += api.seconds()[static_cast<size_t>(s)].ok;
+    wasted += api.seconds()[static_cast<size_t>(s)].wasted;
+  }
+  const double secs = static_cast<double>(to - from) / 1'000;
+  return fmt::format("{:.1f} calls/s, {:.1f} answered in time/s, {:.1f} served for nobody/s",
+                     static_cast<double>(calls) / secs, static_cast<double>(ok) / secs,
+                     static_cast<double>(wasted) / secs);
+}
+
+Result<void> Scenario(ScenarioEnv& env) {
+  Downstream api(kApi);
+  std::optional<CallReply> reply;  // The last call's, for the thread that made it.
+  const Handler charge = [&](const JobContext& ctx) {
+    reply = api.Call(env.clock().NowMs(), ctx.job_id, ctx.execution_id, "pool");
+    switch (reply->outcome) {
+      case CallOutcome::kOk:
+        return HandlerResult::Ok("charged " + ctx.payload);
+      case CallOutcome::kTimedOut:
+        return HandlerResult::Transient("no answer in 1 s (the request stays in the API's line)");
+      case CallOutcome::kRefused:
+        break;
+    }
+    return HandlerResult::Transient("connection refused");
+  };
+  env.Note(env.guards().retry_budget
+               ? "one process, 16 job threads sharing one retry budget (10 + 20% of first "
+                 "attempts per 10 s); the API serves 10 requests/s, callers wait 1 s"
+               : "one process, 16 job threads, retries on backoff alone; the API serves 10 "
+                 "requests/s, callers wait 1 s");
+  const auto gate = std::make_shared<RetryGate>(kBudget);
+  std::vector<JobThread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.push_back({&env.AddWorker(charge, {.name = fmt::format("pool/{}", i),
+                                               .lease_ms = kLeaseMs,
+                                               .retry = kRetry,
+                                               .fused = true,
+                                               .retry_gate = gate})});
+  }
+  int orders = 0;
+  std::optional<TimeMs> drained_at;
+  int64_t peak_calls = 0;
+  for (; env.clock().NowMs() < kEndMs; env.clock().AdvanceMs(kTickMs)) {
+    const TimeMs now = env.clock().NowMs();
+    for (; orders * kEveryOrderMs <= now && orders * kEveryOrderMs < kOrdersUntilMs; ++orders) {
+      LAB_RETURN_IF_ERROR(env.Enqueue({.key = fmt::format("order-{}", orders),
+                                       .payload = fmt::format("order {}", orders),
+                                       .max_attempts = kMaxAttempts}));
+    }
+    if (now == kBrownout.from_ms) env.Note("the payment API browns out: 4 s a request");
+    if (now == kBrownout.to_ms) env.Note("the payment API is back: 400 ms a request");
+    for (JobThread& t : threads) {
+      Worker& w = *t.worker;
+      if (now < t.busy_until) continue;  // Waiting for the API.
+      // Its answer came (or its wait ran out): record it.
+      while (w.phase() != WorkerPhase::kIdle) LAB_RETURN_IF_ERROR(w.Step());
+      LAB_ASSIGN_OR_RETURN(StepResult claimed, w.Step());
+      if (claimed.kind == StepKind::kNoJob) continue;
+      reply.reset();
+      LAB_RETURN_IF_ERROR(w.Step());                 // The call (or a retry held back).
+      if (reply) t.busy_until = reply->reply_at_ms;  // The thread waits for its answer.
+    }
+    if (now % 1'000 != 0) continue;
+    if (const auto last = static_cast<size_t>(now / 1'000);
+        last >= 1 && last <= api.seconds().size()) {
+      peak_calls = std::max(peak_calls, api.seconds()[last - 1].calls);
+    }
+    if (now % 10'000 == 0 && now > 0) {
+      env.Note(fmt::format("{}-{}s: {}; the API's line: {}", now / 1'000 - 10, now / 1'000,
+                           Period(api, now - 10'000, now), api.Backlog(now)));
+    }
+    if (now > kBrownout.to_ms && !drained_at) {
+      // Drained: nothing older than two seconds is waiting, and the API's line is short.
+      LAB_ASSIGN_OR_RETURN(auto open, env.queue().store().ListJobs({.state = JobState::kPending}));
+      LAB_ASSIGN_OR_RETURN(auto running,
+                           env.queue().store().ListJobs({.state = JobState::kRunning}));
+      open.insert(open.end(), running.begin(), running.end());
+      const bool old = std::any_of(open.begin(), open.end(),
+                                   [&](const Job& j) { return j.created_at_ms < now - 2'000; });
+      if (!old && api.Backlog(now) <= kApi.concurrency) drained_at = now;
+    }
+  }
+  const TimeMs end = env.clock().NowMs();
+  // The figures, the same lines in both modes.
+  LAB_ASSIGN_OR_RETURN(Snapshot s, env.queue().store().ReadSnapshot());
+  int64_t finished = 0;
+  for (const Job& j : s.jobs) finished += j.state == JobState::kSucceeded ? 1 : 0;
+  const double calls_per_job =
+      static_cast<double>(api.calls().size()) / static_cast<double>(std::max(orders, 1));
+  env.Note(
+      fmt::format("{} orders: {} charged; {} calls to the API ({:.1f} a job), at most {} in a "
+                  "second; {} retries held back by the budget",
+                  orders, finished, api.calls().size(), calls_per_job, peak_calls, gate->held()));
+  env.Note(fmt::format("before the brownout: {}", Period(api, 0, kBrownout.from_ms)));
+  env.Note(
+      fmt::format("after it, while orders came: {}", Period(api, kBrownout.to_ms, kOrdersUntilMs)));
+  env.Note(drained_at ? fmt::format("recovered: the backlog drained {:.1f}s after the brownout "
+                                    "ended",
+                                    static_cast<double>(*drained_at - kBrownout.to_ms) / 1'000)
+                      : fmt::format("never recovered: {:.0f}s after the brownout ended the "
+                                    "backlog has not drained",
+                                    static_cast<double>(end - kBrownout.to_ms) / 1'000));
+  env.JudgeAmplification(api.calls(), kBudget);
+  env.MarkSettled();
+  return {};
+}
+
+}  // namespace
+
+FailureMode FM_005() {
+  return {.id = "FM_005",
+          .title = "Retry storm: retries keep a downstream system down after its trigger ends",
+          .invariants = {Invariant::kLiveness, Invariant::kBoundedAmplification},
+          .baseline_guards = Guards::AllExcept(&Guards::retry_budget),
+          .guard = "retries within a budget (a share of first attempts per window); held ones wait",
+          .scenario = Scenario};
+}
+
+}  // namespace lab::bundle
