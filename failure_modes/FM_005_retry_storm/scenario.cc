@@ -51,18 +51,21 @@ struct JobThread {
   TimeMs busy_until = 0;
 };
 
-// What the API did in [from, to): calls, answers in time, and the line.
-std::string Period(const Downstream& api, TimeMs from, TimeMs to) {
-  int64_t calls = 0, ok = 0, wasted = 0;
-  for (TimeMs s = from / 1'000; s < to / 1'000 && s < std::ssize(api.seconds()); ++s) {
-    calls += api.seconds()[static_cast<size_t>(s)].calls;
-    ok += api.seconds()[static_cast<size_t>(s)].ok;
-    wasted += api.seconds()[static_cast<size_t>(s)].wasted;
+// How many of `field` a second the API saw over [from, to).
+double PerSecond(const Downstream& api, TimeMs from, TimeMs to, int64_t DownstreamSecond::*field) {
+  int64_t n = 0;
+  for (TimeMs sec = from / 1'000; sec < to / 1'000 && sec < std::ssize(api.seconds()); ++sec) {
+    n += api.seconds()[static_cast<size_t>(sec)].*field;
   }
-  const double secs = static_cast<double>(to - from) / 1'000;
+  return static_cast<double>(n) * 1'000 / static_cast<double>(to - from);
+}
+
+// What the API did in [from, to): calls, answers in time, work for nobody.
+std::string Period(const Downstream& api, TimeMs from, TimeMs to) {
   return fmt::format("{:.1f} calls/s, {:.1f} answered in time/s, {:.1f} served for nobody/s",
-                     static_cast<double>(calls) / secs, static_cast<double>(ok) / secs,
-                     static_cast<double>(wasted) / secs);
+                     PerSecond(api, from, to, &DownstreamSecond::calls),
+                     PerSecond(api, from, to, &DownstreamSecond::ok),
+                     PerSecond(api, from, to, &DownstreamSecond::wasted));
 }
 
 Result<void> Scenario(ScenarioEnv& env) {
@@ -138,25 +141,31 @@ Result<void> Scenario(ScenarioEnv& env) {
     }
   }
   const TimeMs end = env.clock().NowMs();
-  // The figures, the same lines in both modes.
+  // The figures, the same in both modes.
   LAB_ASSIGN_OR_RETURN(Snapshot s, env.queue().store().ReadSnapshot());
-  int64_t finished = 0;
-  for (const Job& j : s.jobs) finished += j.state == JobState::kSucceeded ? 1 : 0;
-  const double calls_per_job =
-      static_cast<double>(api.calls().size()) / static_cast<double>(std::max(orders, 1));
-  env.Note(
-      fmt::format("{} orders: {} charged; {} calls to the API ({:.1f} a job), at most {} in a "
-                  "second; {} retries held back by the budget",
-                  orders, finished, api.calls().size(), calls_per_job, peak_calls, gate->held()));
-  env.Note(fmt::format("before the brownout: {}", Period(api, 0, kBrownout.from_ms)));
-  env.Note(
-      fmt::format("after it, while orders came: {}", Period(api, kBrownout.to_ms, kOrdersUntilMs)));
-  env.Note(drained_at ? fmt::format("recovered: the backlog drained {:.1f}s after the brownout "
-                                    "ended",
-                                    static_cast<double>(*drained_at - kBrownout.to_ms) / 1'000)
-                      : fmt::format("never recovered: {:.0f}s after the brownout ended the "
-                                    "backlog has not drained",
-                                    static_cast<double>(end - kBrownout.to_ms) / 1'000));
+  int64_t charged = 0;
+  for (const Job& j : s.jobs) charged += j.state == JobState::kSucceeded ? 1 : 0;
+  const auto calls = static_cast<double>(api.calls().size());
+  env.AddFigure("orders charged", fmt::format("{} of {}", charged, orders));
+  env.AddFigure("calls to the API",
+                fmt::format("{} ({:.1f} an order)", api.calls().size(), calls / orders));
+  env.AddFigure("most calls in a second", fmt::format("{}", peak_calls));
+  env.AddFigure("retries held back", fmt::format("{}", gate->held()));
+  const auto rate = [&](TimeMs from, TimeMs to, int64_t DownstreamSecond::*field) {
+    return fmt::format("{:.1f}/s", PerSecond(api, from, to, field));
+  };
+  env.AddFigure("answered in time, before the brownout",
+                rate(0, kBrownout.from_ms, &DownstreamSecond::ok));
+  env.AddFigure("answered in time, after it (0:30-1:30)",
+                rate(kBrownout.to_ms, kOrdersUntilMs, &DownstreamSecond::ok));
+  env.AddFigure("served for nobody, after it",
+                rate(kBrownout.to_ms, kOrdersUntilMs, &DownstreamSecond::wasted));
+  env.AddFigure("the API's line at the end", fmt::format("{}", api.Backlog(end)));
+  env.AddFigure("recovered",
+                drained_at ? fmt::format("yes: the backlog drained {:.0f}s after the brownout",
+                                         static_cast<double>(*drained_at - kBrownout.to_ms) / 1'000)
+                           : fmt::format("no: not drained {:.0f}s after the brownout",
+                                         static_cast<double>(end - kBrownout.to_ms) / 1'000));
   env.JudgeAmplification(api.calls(), kBudget);
   env.MarkSettled();
   return {};

@@ -22,12 +22,17 @@ struct RunArgs {
 
 int RunOne(const FailureMode& fm, std::optional<Mode> mode, const std::string& store) {
   bool all_matched = true;
+  std::vector<RunReport> reports;
   for (Mode m : kAllModes) {
     if ((mode && *mode != m) || !fm.Has(m)) continue;
     auto report = RunFailureMode(fm, m, store);
     if (!report) return FailWith(report.error());
     fmt::print("{}\n", FormatRun(fm, *report, store));
     all_matched = all_matched && report->Matched();
+    reports.push_back(std::move(*report));
+  }
+  if (const std::string figures = FormatFigures(reports); !figures.empty()) {
+    fmt::print("{}", figures);
   }
   return all_matched ? kExitOk : kExitFailure;
 }

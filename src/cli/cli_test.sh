@@ -44,6 +44,8 @@ expect 0 "INV_001 violated" -- run FM_001 --mode baseline
 expect 0 "FM_001 guarded: held" -- run FM_001 --mode guarded
 expect 0 "INV_004 holds" -- run FM_001 --mode guarded --store sqlite:
 expect 0 "FM_001 guarded: held" -- run fm_001
+expect 0 "^recovered +no: not drained 90s after the brownout +yes: the backlog drained" -- run FM_005 --store memory:
+expect 0 "^figures +baseline +guarded$" -- run FM_005 --store memory:
 expect 0 "FM_001 +commit_boundary +reproduced: INV_001,INV_002,INV_004 +held" -- run --all --store memory:
 expect 0 "each one reproduced with its guard off" -- run --all --store sqlite:
 expect 0 "reproduced" -- run FM_001 --mode baseline --store "sqlite:$tmp/keep"

@@ -2,6 +2,8 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
+
 #include "check/invariants.h"
 
 namespace lab {
@@ -48,6 +50,36 @@ std::string FormatRun(const FailureMode& fm, const RunReport& report, const std:
   } else {
     out += fmt::format("{} {}: {} (every invariant must hold with every guard on)\n", fm.id,
                        ToString(report.mode), ToString(report.verdict()));
+  }
+  return out;
+}
+
+std::string FormatFigures(const std::vector<RunReport>& reports) {
+  std::vector<std::string> names;
+  for (const RunReport& r : reports) {
+    for (const Figure& f : r.figures) {
+      if (std::find(names.begin(), names.end(), f.name) == names.end()) names.push_back(f.name);
+    }
+  }
+  if (names.empty()) return "";
+  size_t name_width = 7, value_width = 8;
+  for (const std::string& n : names) name_width = std::max(name_width, n.size());
+  for (const RunReport& r : reports) {
+    for (const Figure& f : r.figures) value_width = std::max(value_width, f.value.size());
+  }
+  std::string out = fmt::format("{:<{}}", "figures", name_width);
+  for (const RunReport& r : reports) out += fmt::format("  {:<{}}", ToString(r.mode), value_width);
+  out.erase(out.find_last_not_of(' ') + 1);
+  out += "\n";
+  for (const std::string& n : names) {
+    out += fmt::format("{:<{}}", n, name_width);
+    for (const RunReport& r : reports) {
+      auto it = std::find_if(r.figures.begin(), r.figures.end(),
+                             [&](const Figure& f) { return f.name == n; });
+      out += fmt::format("  {:<{}}", it == r.figures.end() ? "-" : it->value, value_width);
+    }
+    out.erase(out.find_last_not_of(' ') + 1);
+    out += "\n";
   }
   return out;
 }

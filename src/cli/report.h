@@ -21,6 +21,9 @@ struct AllRow {
   // invariants it violated), "error", or "-" when the FM has no such mode.
   std::string cells[3];
 };
+// The runs' figures side by side, one column a mode, rows in the first
+// run's order; empty when no run measured any.
+std::string FormatFigures(const std::vector<RunReport>& reports);
 std::string FormatAllTable(const std::vector<AllRow>& rows);
 
 }  // namespace lab

@@ -63,6 +63,13 @@ struct FailureMode {
   }
 };
 
+// One figure a scenario measured (calls per job, goodput, drain time), in
+// the same words in every mode, so that modes can be set side by side.
+struct Figure {
+  std::string name;
+  std::string value;
+};
+
 struct RunReport {
   std::string fm_id;
   Mode mode = Mode::kGuarded;
@@ -72,8 +79,9 @@ struct RunReport {
   std::vector<Violation> violations;
   std::vector<Invariant> claimed;  // What a baseline run must violate; empty otherwise.
   // What the run judged: INV_001..INV_005 always, INV_006 when the
-  // scenario marked itself settled.
+  // scenario marked itself settled, INV_007 when it logged downstream calls.
   std::vector<Invariant> judged;
+  std::vector<Figure> figures;  // In the order the scenario measured them.
 
   bool Violated(Invariant invariant) const;
   // Invariants violated that the run did not claim, and claimed ones that held.

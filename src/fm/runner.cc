@@ -45,7 +45,8 @@ Result<RunReport> RunFailureMode(const FailureMode& fm, Mode mode, const std::st
                    .trace = env->trace(),
                    .violations = std::move(violations),
                    .claimed = mode == Mode::kBaseline ? fm.invariants : std::vector<Invariant>{},
-                   .judged = env->Judged()};
+                   .judged = env->Judged(),
+                   .figures = env->figures()};
 }
 
 }  // namespace lab

@@ -141,6 +141,11 @@ void ScenarioEnv::Advance(DurationMs ms, const std::string& why) {
   Note(fmt::format("{}s pass: {}", static_cast<double>(ms) / 1000.0, why));
 }
 
+void ScenarioEnv::AddFigure(std::string name, std::string value) {
+  Note(fmt::format("{}: {}", name, value));
+  figures_.push_back({std::move(name), std::move(value)});
+}
+
 void ScenarioEnv::Note(const std::string& text) {
   trace_.Emit({.time_ms = clock_.NowMs(), .actor = "scenario", .event = "note", .result = text});
 }

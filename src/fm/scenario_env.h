@@ -25,6 +25,7 @@
 #include "check/invariants.h"
 #include "core/clock.h"
 #include "core/trace.h"
+#include "fm/failure_mode.h"
 #include "queue/worker.h"
 #include "store/fault_store.h"
 #include "store/record_store.h"
@@ -86,6 +87,10 @@ class ScenarioEnv {
   // Advances time and writes a note on the timeline.
   void Advance(DurationMs ms, const std::string& why);
   void Note(const std::string& text);
+  // A figure the scenario measured (also noted on the timeline); `lab run`
+  // sets each mode's figures side by side.
+  void AddFigure(std::string name, std::string value);
+  const std::vector<Figure>& figures() const { return figures_; }
   // Kills every worker and reopens the store from its file.
   Result<void> Restart();
   // What a worker pool does after its handle fail-stopped (an unknown
@@ -150,6 +155,7 @@ class ScenarioEnv {
   std::vector<ExecutionId> fenced_;  // Of workers gone in a restart.
   std::optional<TimeMs> recovered_at_ms_;
   std::optional<TimeMs> settled_at_ms_;
+  std::vector<Figure> figures_;
   std::optional<std::pair<std::vector<DownstreamCall>, RetryBudgetOptions>> amplification_;
 };
 
