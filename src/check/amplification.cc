@@ -11,16 +11,7 @@
 
 namespace lab {
 
-std::vector<Violation> CheckBoundedAmplification(const Snapshot& snapshot,
-                                                 std::span<const DownstreamCall> calls,
-                                                 const RetryBudgetOptions& budget) {
-  LAB_ASSERT(budget.buckets > 0 && budget.window_ms >= budget.buckets);
-  const DurationMs slice = budget.window_ms / budget.buckets;
-  struct Seen {
-    TimeMs at_ms;
-    JobId job;
-    bool retry;
-  };
+std::vector<bool> RetryCalls(const Snapshot& snapshot, std::span<const DownstreamCall> calls) {
   // Each job's first execution: its lowest attempt, deferrals aside.
   std::set<ExecutionId> deferred;
   for (const AuditEntry& a : snapshot.audit) {
@@ -32,11 +23,31 @@ std::vector<Violation> CheckBoundedAmplification(const Snapshot& snapshot,
     auto [it, added] = first.emplace(e.job_id, &e);
     if (!added && e.attempt < it->second->attempt) it->second = &e;
   }
-  // Each caller's calls in time order, each marked first or retry.
-  std::map<std::string, std::vector<Seen>> by_caller;
+  std::vector<bool> retry;
+  retry.reserve(calls.size());
   for (const DownstreamCall& c : calls) {
     auto it = first.find(c.job_id);
-    const bool retry = it != first.end() && it->second->id != c.execution_id;
+    retry.push_back(it != first.end() && it->second->id != c.execution_id);
+  }
+  return retry;
+}
+
+std::vector<Violation> CheckBoundedAmplification(const Snapshot& snapshot,
+                                                 std::span<const DownstreamCall> calls,
+                                                 const RetryBudgetOptions& budget) {
+  LAB_ASSERT(budget.buckets > 0 && budget.window_ms >= budget.buckets);
+  const DurationMs slice = budget.window_ms / budget.buckets;
+  struct Seen {
+    TimeMs at_ms;
+    JobId job;
+    bool retry;
+  };
+  // Each caller's calls in time order, each marked first or retry.
+  const std::vector<bool> retries_of = RetryCalls(snapshot, calls);
+  std::map<std::string, std::vector<Seen>> by_caller;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    const DownstreamCall& c = calls[i];
+    const bool retry = retries_of[i];
     auto& seen = by_caller[c.caller];
     LAB_ASSERT(seen.empty() || seen.back().at_ms <= c.at_ms);
     seen.push_back({c.at_ms, c.job_id, retry});

@@ -34,6 +34,10 @@ struct DownstreamCall {
   std::string caller;  // The worker process that made it, e.g. "w2#1" (incarnation 1).
 };
 
+// For each call, in order: whether it is a retry (made by an execution
+// other than its job's first, deferrals aside), as the checker counts.
+std::vector<bool> RetryCalls(const Snapshot& snapshot, std::span<const DownstreamCall> calls);
+
 // One violation per caller that went over the bound (its first window over).
 std::vector<Violation> CheckBoundedAmplification(const Snapshot& snapshot,
                                                  std::span<const DownstreamCall> calls,

@@ -270,6 +270,9 @@ int Replay(ReplayArgs a) {
   if (r->storage.store_faults_fired + r->storage.disk_faults_fired > 0) {
     fmt::print("{}\n", r->storage.ToString());
   }
+  fmt::print(
+      "downstream: {}{}\n", r->DownstreamSummary(),
+      schedule.outages.empty() ? "" : fmt::format("; {} outage(s)", schedule.outages.size()));
   if (r->violations.empty()) {
     fmt::print("every invariant holds (guards {})\n", a.flags.guards);
     return kExitOk;

@@ -936,6 +936,12 @@ Result<SimResult> World::Run() {
   auto amplified = CheckBoundedAmplification(snapshot, calls_, kSimRetryBudget);
   result.violations.insert(result.violations.end(), amplified.begin(), amplified.end());
   result.downstream_calls = static_cast<int64_t>(calls_.size());
+  const std::vector<bool> retries = RetryCalls(snapshot, calls_);
+  result.downstream_retries = std::count(retries.begin(), retries.end(), true);
+  std::map<TimeMs, int64_t> per_second;
+  for (const DownstreamCall& c : calls_) {
+    result.downstream_peak = std::max(result.downstream_peak, ++per_second[c.at_ms / 1'000]);
+  }
   // The scheduler's own decisions and every trace event, field by field.
   Mix(trace_.hash());
   result.trace_hash = hash_;
@@ -962,6 +968,13 @@ std::string StorageTally::ToString() const {
       "{} storage faults injected, {} disk faults ({} power losses, each recovered and "
       "integrity-checked), {} store errors handled, {} handles reopened",
       store_faults_fired, disk_faults_fired, power_losses, store_errors, reopens);
+}
+
+std::string SimResult::DownstreamSummary() const {
+  return fmt::format("{} calls for {} jobs ({:.1f} a job, {} retries), at most {} in a second",
+                     downstream_calls, jobs,
+                     static_cast<double>(downstream_calls) / std::max(jobs, 1), downstream_retries,
+                     downstream_peak);
 }
 
 bool SimResult::Violated(Invariant invariant) const {

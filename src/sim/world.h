@@ -85,13 +85,18 @@ struct SimResult {
   int jobs = 0;
   int faults_fired = 0;          // Worker faults (crash, pause, slow call, skew) that fired.
   int handler_faults_fired = 0;  // Handler outcomes (transient, permanent, slow) that fired.
-  int64_t downstream_calls = 0;  // Handler runs: calls to the downstream system.
+  // The downstream system's side: every handler run is a call.
+  int64_t downstream_calls = 0;
+  int64_t downstream_retries = 0;  // Calls by a job's later executions (INV_007 counts them).
+  int64_t downstream_peak = 0;     // The most calls in one second.
   StorageTally storage;
   // When the per-event check first saw a second effect for a job, if ever.
   std::optional<TimeMs> first_detected_ms;
   std::vector<Violation> violations;
 
   bool Violated(Invariant invariant) const;
+  // "57 calls for 20 jobs (2.9 a job, 37 retries), at most 9 in a second".
+  std::string DownstreamSummary() const;
   // Sorted, distinct invariant ids, e.g. "INV_001,INV_004".
   std::string ViolatedList() const;
 };
