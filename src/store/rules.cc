@@ -197,6 +197,22 @@ Plan PlanFinish(const Job& job, const Execution& exec, const LeaseRef& lease,
   return Checked(std::move(p), job, exec, ctx);
 }
 
+namespace {
+
+// The execution-level half of an attempt's end: `exec` goes to `to` now,
+// with `why` as its reason and in its audit entry.
+Plan EndExecution(const Execution& exec, ExecState to, AuditEvent event, const std::string& why,
+                  TimeMs now) {
+  Plan p;
+  p.exec_state = to;
+  p.ended_at_ms = now;
+  p.reason = why;
+  p.audit.push_back(ExecAudit(exec, event, exec.state, to, now, why));
+  return p;
+}
+
+}  // namespace
+
 Plan PlanFail(const Job& job, const Execution& exec, const LeaseRef& lease,
               const FailRequest& request, const PlanContext& ctx) {
   if (auto refused = CheckFence(job, exec, lease, "fail", {ExecState::kInProgress}, ctx)) {
@@ -207,12 +223,7 @@ Plan PlanFail(const Job& job, const Execution& exec, const LeaseRef& lease,
   // An empty one still leaves a reason (INV_005: a failure is never silent).
   const std::string error =
       request.error.empty() ? "failed without a message" : Sanitize(request.error);
-  Plan p;
-  p.exec_state = ExecState::kFailed;
-  p.ended_at_ms = ctx.now_ms;
-  p.reason = error;
-  p.audit.push_back(
-      ExecAudit(exec, AuditEvent::kFail, exec.state, ExecState::kFailed, ctx.now_ms, error));
+  Plan p = EndExecution(exec, ExecState::kFailed, AuditEvent::kFail, error, ctx.now_ms);
   if (job.state == JobState::kRunning) {
     const bool dead = !request.retry_at_ms.has_value();
     EndAttempt(job, dead, request.retry_at_ms.value_or(0), error,
@@ -229,11 +240,7 @@ namespace {
 Plan EndLiveExecution(const Job& job, const Execution& exec, AuditEvent event,
                       const std::string& why, const PlanContext& ctx) {
   LAB_ASSERT(exec.state == ExecState::kLeased || exec.state == ExecState::kInProgress);
-  Plan p;
-  p.exec_state = ExecState::kAborted;
-  p.ended_at_ms = ctx.now_ms;
-  p.reason = why;
-  p.audit.push_back(ExecAudit(exec, event, exec.state, ExecState::kAborted, ctx.now_ms, why));
+  Plan p = EndExecution(exec, ExecState::kAborted, event, why, ctx.now_ms);
   // Only the job's current execution moves the job; a stale one (possible
   // only with fencing off) ends alone.
   if (job.state == JobState::kRunning && exec.attempt == job.attempts) {
@@ -258,16 +265,29 @@ Plan PlanReap(const Job& job, const Execution& exec, const PlanContext& ctx) {
                  job, exec, ctx);
 }
 
-Plan PlanRelease(const Job& job, const Execution& exec, const LeaseRef& lease, std::string_view why,
-                 const PlanContext& ctx) {
-  if (auto refused = CheckFence(job, exec, lease, "release",
-                                {ExecState::kLeased, ExecState::kInProgress}, ctx)) {
+namespace {
+
+// A worker's call `op` to let go of its live, uncommitted execution
+// (release, defer): the refusal when fenced; an empty plan when (fencing
+// off) the execution ended or committed meanwhile, so there is nothing to
+// let go of; nullopt to go ahead.
+std::optional<Plan> LetGoRefused(const Job& job, const Execution& exec, const LeaseRef& lease,
+                                 std::string_view op, const PlanContext& ctx) {
+  if (auto refused =
+          CheckFence(job, exec, lease, op, {ExecState::kLeased, ExecState::kInProgress}, ctx)) {
     return Checked(*refused, job, exec, ctx);
   }
   if (!IsLive(exec.state) || exec.state == ExecState::kCommitted) {
-    // Fencing off: the execution ended or committed meanwhile; nothing to let go.
     return Checked(Plan{}, job, exec, ctx);
   }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Plan PlanRelease(const Job& job, const Execution& exec, const LeaseRef& lease, std::string_view why,
+                 const PlanContext& ctx) {
+  if (auto refused = LetGoRefused(job, exec, lease, "release", ctx)) return *refused;
   return Checked(
       EndLiveExecution(job, exec, AuditEvent::kRelease,
                        fmt::format("released by worker {}: {}", exec.worker, Sanitize(why)), ctx),
@@ -276,23 +296,11 @@ Plan PlanRelease(const Job& job, const Execution& exec, const LeaseRef& lease, s
 
 Plan PlanDefer(const Job& job, const Execution& exec, const LeaseRef& lease,
                const DeferRequest& request, const PlanContext& ctx) {
-  if (auto refused = CheckFence(job, exec, lease, "defer",
-                                {ExecState::kLeased, ExecState::kInProgress}, ctx)) {
-    return Checked(*refused, job, exec, ctx);
-  }
-  if (!IsLive(exec.state) || exec.state == ExecState::kCommitted) {
-    // Fencing off: the execution ended or committed meanwhile; nothing to put back.
-    return Checked(Plan{}, job, exec, ctx);
-  }
+  if (auto refused = LetGoRefused(job, exec, lease, "defer", ctx)) return *refused;
   LAB_MARK(kDeferred);
   const std::string why =
       fmt::format("deferred by worker {}: {}", exec.worker, Sanitize(request.why));
-  Plan p;
-  p.exec_state = ExecState::kAborted;
-  p.ended_at_ms = ctx.now_ms;
-  p.reason = why;
-  p.audit.push_back(
-      ExecAudit(exec, AuditEvent::kDefer, exec.state, ExecState::kAborted, ctx.now_ms, why));
+  Plan p = EndExecution(exec, ExecState::kAborted, AuditEvent::kDefer, why, ctx.now_ms);
   if (job.state == JobState::kRunning && exec.attempt == job.attempts) {
     EndAttempt(job, /*dead=*/false, std::max(ctx.now_ms, request.run_at_ms), why,
                AuditEvent::kDefer, ctx.now_ms, p);
