@@ -95,7 +95,7 @@ BatchStep BatchWorker::Run() {
   BatchStep step{.kind = StepKind::kRan};
   for (Held& h : held_) {
     const Lease& lease = h.lease;
-    if (auto held = HeldBack(queue_.guards(), *gate_, lease, queue_.clock().NowMs(), rng_)) {
+    if (auto held = HeldBack(queue_.guards(), *gate_, lease, queue_.clock().NowMs())) {
       h.outcome = Completion{.lease = {lease.execution_id, lease.token}, .defer = std::move(*held)};
       continue;
     }

@@ -116,6 +116,24 @@ void RunBreaker(CircuitBreaker& breaker, std::span<const BreakerStep> steps) {
   }
 }
 
+// The gate a process's threads share: first attempts pass and deposit; a
+// retry past the budget is held, and each held one gets its own place in
+// line, spaced a window over the allowance from the first moment one may
+// pass, so they do not all come back at once to be held again.
+TEST(RetryGateTest, FirstAttemptsPassAndHeldRetriesGetTheirOwnPlaceInLine) {
+  RetryGate gate({.ratio = 0, .floor_per_window = 2, .window_ms = 1'000, .buckets = 4});
+  EXPECT_EQ(gate.Admit(/*retry=*/false, 100), std::nullopt);
+  EXPECT_EQ(gate.Admit(true, 100), std::nullopt);
+  EXPECT_EQ(gate.Admit(true, 100), std::nullopt);
+  // The oldest retry leaves the window at 1000; then one every 500 ms.
+  EXPECT_EQ(gate.Admit(true, 100), 1'000);
+  EXPECT_EQ(gate.Admit(true, 200), 1'500);
+  EXPECT_EQ(gate.Admit(true, 300), 2'000);
+  EXPECT_EQ(gate.held(), 3);
+  EXPECT_EQ(gate.Admit(false, 300), std::nullopt);   // Never a first attempt.
+  EXPECT_EQ(gate.Admit(true, 1'000), std::nullopt);  // Its place came: it passes.
+}
+
 TEST(CircuitBreakerTest, OpensOnFailuresWaitsThenProbesAndCloses) {
   CircuitBreaker breaker(kBreaker);
   using enum BreakerState;

@@ -1,5 +1,6 @@
 #include "queue/retry_budget.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/assert.h"
@@ -46,7 +47,14 @@ std::optional<TimeMs> RetryGate::Admit(bool retry, TimeMs now_ms) {
   const RetryDecision d = budget_.Decide(now_ms);
   if (d.allowed) return std::nullopt;
   ++held_;
-  return d.ask_again_at_ms;
+  // A place in line: the budget lets about `allowance` retries through a
+  // window, so held ones come back that far apart, from the first moment
+  // one may pass, instead of all at that moment (to be held again).
+  const int64_t per_window = std::max<int64_t>(1, budget_.allowance(now_ms));
+  next_slot_ms_ = std::max(next_slot_ms_, d.ask_again_at_ms);
+  const TimeMs at = next_slot_ms_;
+  next_slot_ms_ += std::max<DurationMs>(1, window_ms_ / per_window);
+  return at;
 }
 
 int64_t RetryGate::held() const {

@@ -66,18 +66,18 @@ class RetryGate {
  public:
   explicit RetryGate(RetryBudgetOptions options = {});
 
-  // nullopt: the handler may run now. Otherwise the earliest time to ask again.
+  // nullopt: the handler may run now. Otherwise when to ask again: each
+  // held retry its own place in line, spaced as the budget lets retries
+  // through (a window over its allowance), so held retries come back about
+  // as fast as they can pass rather than together, to be held again.
   std::optional<TimeMs> Admit(bool retry, TimeMs now_ms);
-  // The budget's window: a held retry comes back within one window of its
-  // time (spread over it, so held retries return about as fast as the
-  // budget lets them through, not all together).
-  DurationMs window_ms() const { return window_ms_; }
   int64_t held() const;  // Retries held back so far.
 
  private:
   mutable std::mutex mu_;
   RetryBudget budget_;
   DurationMs window_ms_;
+  TimeMs next_slot_ms_ = 0;  // The next held retry's place in line.
   int64_t held_ = 0;
 };
 

@@ -54,14 +54,13 @@ std::optional<TimeMs> RetryAt(const RetryPolicy& policy, const Lease& lease, boo
 }
 
 std::optional<DeferRequest> HeldBack(const Guards& guards, RetryGate& gate, const Lease& lease,
-                                     TimeMs now_ms, Rng& rng) {
+                                     TimeMs now_ms) {
   if (!guards.retry_budget) return std::nullopt;
   const auto ask_again = gate.Admit(lease.job.AttemptsUsed() > 1, now_ms);
   if (!ask_again) return std::nullopt;
   LAB_MARK(kRetryHeld);
-  const TimeMs at = AddMs(*ask_again, rng.Range(0, gate.window_ms()));
-  return DeferRequest{.run_at_ms = at,
-                      .why = fmt::format("retry budget spent; back in {}ms", at - now_ms)};
+  return DeferRequest{.run_at_ms = *ask_again,
+                      .why = fmt::format("retry budget spent; back in {}ms", *ask_again - now_ms)};
 }
 
 ClaimRequest ClaimFor(const WorkerOptions& options, Queue& queue, int max_jobs, bool begin) {
@@ -203,7 +202,7 @@ Result<StepResult> Worker::Begin() {
 
 Result<StepResult> Worker::RunHandler() {
   LAB_ASSERT(lease_ && !result_);
-  if (auto held = HeldBack(queue_.guards(), *gate_, *lease_, queue_.clock().NowMs(), rng_)) {
+  if (auto held = HeldBack(queue_.guards(), *gate_, *lease_, queue_.clock().NowMs())) {
     if (auto deferred = queue_.store().Defer(Ref(), *held); !deferred) {
       return OnError(deferred.error(), "defer");
     }

@@ -112,9 +112,9 @@ std::optional<TimeMs> RetryAt(const RetryPolicy& policy, const Lease& lease, boo
                               TimeMs now_ms, Rng& rng);
 // With the retry_budget guard on, asked just before `lease`'s handler runs:
 // nullopt, run it; otherwise the deferral to make instead (Store::Defer),
-// at the gate's time plus a jitter of up to one window.
+// at the time the gate gives it.
 std::optional<DeferRequest> HeldBack(const Guards& guards, RetryGate& gate, const Lease& lease,
-                                     TimeMs now_ms, Rng& rng);
+                                     TimeMs now_ms);
 // A claim of up to `max_jobs` as `options` asks it, with the worker's own
 // clock reading sent along.
 ClaimRequest ClaimFor(const WorkerOptions& options, Queue& queue, int max_jobs, bool begin);
