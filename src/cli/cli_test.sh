@@ -148,8 +148,13 @@ expect 0 "mail +PENDING +1" -- queue stats --db "$db"  # Nothing changed by the 
 expect_usage "memory: store lives in one process" -- queue work --db memory:
 expect_usage "--lease '5x'" -- queue work --db "$db" --lease 5x
 expect_usage "concurrency" -- queue work --db "$db" --concurrency 0
+expect_usage "the share ends with %" -- queue work --db "$db" --retry-budget 20,10,10s
+expect_usage "three parts" -- queue work --db "$db" --retry-budget 20%,10
+expect_usage "floor" -- queue work --db "$db" --retry-budget 20%,0,10s
+expect_usage "window" -- queue work --db "$db" --retry-budget 20%,10,1ms
 expect 1 "cannot connect to PostgreSQL" -- queue work --db "postgresql://u@/db?host=$tmp/none"
-expect 0 "queue drained.* 1 finished" -- queue work --db "$db" --queue mail --drain \
+expect 0 "queue drained.* 1 finished.*retries held back by the retry budget" -- \
+  queue work --db "$db" --queue mail --drain --retry-budget 0%,1,1s \
   --exec "cat > '$tmp/mail.out'; echo \"\$LAB_JOB_ID \$LAB_JOB_KEY \$LAB_ATTEMPT\" >> '$tmp/mail.out'"
 if [ "$(cat "$tmp/mail.out" 2>/dev/null)" != "$(printf 'from stdin\n2 job:2 1')" ]; then
   echo "FAIL: queue work: the command did not get the payload and job variables"

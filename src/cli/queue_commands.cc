@@ -8,6 +8,7 @@
 //   lab queue dlq redrive (--job ID | --all [--queue Q])
 //   lab queue work [--concurrency N] [--queue Q] [--exec CMD] [--drain]
 //                  [--lease D] [--poll D] [--timeout D] [--name NAME]
+//                  [--retry-budget SHARE%,FLOOR,WINDOW]
 //
 // Every command takes --db URL (default sqlite:lab.db; memory: is refused,
 // its jobs would vanish with the process). A refused command changes
@@ -379,6 +380,7 @@ struct WorkArgs {
   std::string timeout;
   std::string name;
   bool split_steps = false;
+  std::string retry_budget = "20%,10,10s";
 };
 
 // SIGINT/SIGTERM: the first stops claiming (running jobs finish), the
@@ -425,7 +427,36 @@ struct WorkSettings {
   DurationMs poll_ms = 0;
   DurationMs timeout_ms = 0;  // 0: none.
   std::optional<DurationMs> retain;
+  RetryBudgetOptions retry_budget;
 };
+
+// --retry-budget SHARE%,FLOOR,WINDOW: retries allowed per WINDOW, SHARE
+// percent of the first attempts plus FLOOR (at least one, so a held retry
+// always gets through in time).
+Result<RetryBudgetOptions> ParseRetryBudget(std::string_view text) {
+  const auto bad = [&](std::string_view why) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("--retry-budget '{}': {}; give SHARE%,FLOOR,WINDOW, e.g. "
+                                 "20%,10,10s",
+                                 ForTerminal(text, 60), why));
+  };
+  const size_t a = text.find(','), b = a == std::string_view::npos ? a : text.find(',', a + 1);
+  if (b == std::string_view::npos || text.find(',', b + 1) != std::string_view::npos) {
+    return bad("three parts separated by commas");
+  }
+  std::string_view share = text.substr(0, a);
+  if (share.empty() || share.back() != '%') return bad("the share ends with %");
+  share.remove_suffix(1);
+  RetryBudgetOptions o;
+  LAB_ASSIGN_OR_RETURN(int64_t percent, ParseInteger(share, "--retry-budget share", 0, 1'000));
+  o.ratio = static_cast<double>(percent) / 100;
+  LAB_ASSIGN_OR_RETURN(int64_t floor, ParseInteger(text.substr(a + 1, b - a - 1),
+                                                   "--retry-budget floor", 1, 1'000'000));
+  o.floor_per_window = static_cast<int>(floor);
+  LAB_ASSIGN_OR_RETURN(
+      o.window_ms, ParseDuration(text.substr(b + 1), "--retry-budget window", 100, 24 * 3'600'000));
+  return o;
+}
 
 Result<WorkSettings> ParseWork(const WorkArgs& a) {
   WorkSettings w;
@@ -439,6 +470,7 @@ Result<WorkSettings> ParseWork(const WorkArgs& a) {
   if (!a.retain.empty()) {
     LAB_ASSIGN_OR_RETURN(w.retain, ParseRetain(a.retain));
   }
+  LAB_ASSIGN_OR_RETURN(w.retry_budget, ParseRetryBudget(a.retry_budget));
   if (a.exec.find_first_not_of(" \t\n") == std::string::npos) {
     return MakeError(ErrorCode::kInvalidArgument, "--exec is empty: give the command to run");
   }
@@ -478,7 +510,8 @@ int Work(const WorkArgs& a) {
                                  .lease_ms = w.lease_ms,
                                  .seed = static_cast<uint64_t>(WallClock().NowMs()) ^
                                          static_cast<uint64_t>(getpid()),
-                                 .fused = !a.split_steps},
+                                 .fused = !a.split_steps,
+                                 .retry_budget = w.retry_budget},
                       .poll_ms = w.poll_ms,
                       .drain = a.drain,
                       .retain = w.retain};
@@ -612,6 +645,11 @@ void AddQueueCommands(CLI::App& app, CommandTable& table) {
                    "Prune finished jobs older than this on every sweep, 0s..366d (default: keep "
                    "every job; see `lab queue prune`)");
   work->add_option("--name", wk->name, "Worker name in the audit log (default pid<PID>)");
+  work->add_option("--retry-budget", wk->retry_budget,
+                   "Retries the process's jobs may make per window, as SHARE%,FLOOR,WINDOW: "
+                   "SHARE percent of its first attempts (0..1000) plus FLOOR (1..1000000) per "
+                   "WINDOW (100ms..24h); a retry past it waits, its attempt given back "
+                   "(default 20%,10,10s; the retry_budget guard)");
   work->add_flag("--split-steps", wk->split_steps,
                  "Record claim, begin, commit and finish as four transactions, not two (claim "
                  "with begin, commit with finish): the path whose crash windows the reaper and "
