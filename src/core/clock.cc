@@ -1,8 +1,15 @@
 #include "core/clock.h"
 
+#include <algorithm>
+
 #include "core/assert.h"
 
 namespace lab {
+
+bool AnyContains(std::span<const TimeWindow> windows, TimeMs t) {
+  return std::any_of(windows.begin(), windows.end(),
+                     [t](const TimeWindow& w) { return w.Contains(t); });
+}
 
 TimeMs AddMs(TimeMs time_ms, DurationMs duration_ms) {
   TimeMs sum = 0;

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 namespace lab {
 
@@ -25,6 +26,15 @@ inline constexpr TimeMs kMaxTimeMs = 253'402'300'799'999;
 inline constexpr DurationMs kMaxDurationMs = 366LL * 24 * 3'600'000;
 
 TimeMs AddMs(TimeMs time_ms, DurationMs duration_ms);
+
+// [from_ms, to_ms): an outage, a brownout.
+struct TimeWindow {
+  TimeMs from_ms = 0;
+  TimeMs to_ms = 0;
+  bool Contains(TimeMs t) const { return from_ms <= t && t < to_ms; }
+};
+// Whether any of `windows` contains `t`.
+bool AnyContains(std::span<const TimeWindow> windows, TimeMs t);
 
 class Clock {
  public:

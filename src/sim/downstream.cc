@@ -12,11 +12,6 @@ constexpr EnumNames<CallOutcome, 3> kCallOutcomes = {{{CallOutcome::kOk, "ok"},
                                                       {CallOutcome::kTimedOut, "timed out"},
                                                       {CallOutcome::kRefused, "refused"}}};
 
-bool In(const std::vector<TimeWindow>& windows, TimeMs t) {
-  return std::any_of(windows.begin(), windows.end(),
-                     [t](const TimeWindow& w) { return w.Contains(t); });
-}
-
 }  // namespace
 
 std::string_view ToString(CallOutcome outcome) { return NameOf(kCallOutcomes, outcome); }
@@ -38,12 +33,12 @@ CallReply Downstream::Call(TimeMs now_ms, JobId job, ExecutionId execution,
   LAB_ASSERT(calls_.empty() || calls_.back().at_ms <= now_ms);
   calls_.push_back({.at_ms = now_ms, .job_id = job, .execution_id = execution, .caller = caller});
   ++Second(now_ms).calls;
-  if (In(options_.outages, now_ms)) return {CallOutcome::kRefused, now_ms};
+  if (AnyContains(options_.outages, now_ms)) return {CallOutcome::kRefused, now_ms};
   // First come, first served, on whichever server is free first.
   const TimeMs start = std::max(now_ms, free_at_.top());
   free_at_.pop();
   const DurationMs service =
-      options_.service_ms * (In(options_.brownouts, start) ? options_.slow_factor : 1);
+      options_.service_ms * (AnyContains(options_.brownouts, start) ? options_.slow_factor : 1);
   const TimeMs done = start + service;
   free_at_.push(done);
   done_at_.push(done);

@@ -25,12 +25,6 @@
 
 namespace lab {
 
-struct TimeWindow {
-  TimeMs from_ms = 0;
-  TimeMs to_ms = 0;
-  bool Contains(TimeMs t) const { return from_ms <= t && t < to_ms; }
-};
-
 struct DownstreamOptions {
   int concurrency = 4;
   DurationMs service_ms = 400;

@@ -93,10 +93,7 @@ struct ScheduledDiskFault {
 // `to_ms` (in the fault window): every call in between fails with a
 // transient error, and the failed attempts retry, as a retry storm's
 // trigger does (FM_005).
-struct ScheduledOutage {
-  TimeMs from_ms = 0;
-  TimeMs to_ms = 0;
-};
+using ScheduledOutage = TimeWindow;
 
 struct ScheduledHandler {
   std::string job_key;

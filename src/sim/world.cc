@@ -418,10 +418,7 @@ HandlerResult World::Handle(int w, const JobContext& ctx) {
                     .job_id = ctx.job_id,
                     .execution_id = ctx.execution_id,
                     .caller = fmt::format("w{}#{}", w, workers_[w].generation)});
-  const auto down = std::find_if(s_.outages.begin(), s_.outages.end(), [&](const auto& o) {
-    return o.from_ms <= clock_.NowMs() && clock_.NowMs() < o.to_ms;
-  });
-  if (down != s_.outages.end()) {
+  if (AnyContains(s_.outages, clock_.NowMs())) {
     Mix(0x0d0e0ULL);
     return HandlerResult::Transient("the downstream system is down (outage)");
   }
