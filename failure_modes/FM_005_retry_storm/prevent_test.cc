@@ -14,10 +14,7 @@ TEST_P(FM_005_Prevent, TheBudgetKeepsRetriesToATrickleAndTheBacklogDrains) {
   const RunReport r = Run("FM_005", Mode::kGuarded, &s);
   SCOPED_TRACE(testing::Describe(r));
   ASSERT_EQ(s.jobs.size(), 180u);
-  std::set<ExecutionId> deferred;
-  for (const AuditEntry& a : s.audit) {
-    if (a.event == AuditEvent::kDefer && a.execution_id != 0) deferred.insert(a.execution_id);
-  }
+  const std::set<ExecutionId> deferred = DeferredExecutions(s);
   EXPECT_FALSE(deferred.empty());
   // Calls (executions not held back): 180 first attempts and fewer than
   // a hundred retries, against more than 1,200 calls without the budget.

@@ -13,10 +13,7 @@ namespace lab {
 
 std::vector<bool> RetryCalls(const Snapshot& snapshot, std::span<const DownstreamCall> calls) {
   // Each job's first execution: its lowest attempt, deferrals aside.
-  std::set<ExecutionId> deferred;
-  for (const AuditEntry& a : snapshot.audit) {
-    if (a.event == AuditEvent::kDefer && a.execution_id != 0) deferred.insert(a.execution_id);
-  }
+  const std::set<ExecutionId> deferred = DeferredExecutions(snapshot);
   std::map<JobId, const Execution*> first;
   for (const Execution& e : snapshot.executions) {
     if (deferred.contains(e.id)) continue;

@@ -89,7 +89,7 @@ std::vector<Case> Cases() {
   }
   {
     Case c{"a first execution calling late, after a retry, is still a first call", {}, false};
-    c.log.Calls("w0#0", 1, 3, 0);  // Executions 1-3.
+    c.log.Calls("w0#0", 1, 3, 0);   // Executions 1-3.
     c.log.Calls("w1#0", 1, 3, 10);  // Retries 4-6: w1's third is over its floor of 2 ...
     c.log.calls.pop_back();
     c.log.snapshot.executions.pop_back();
@@ -102,7 +102,7 @@ std::vector<Case> Cases() {
     c.log.Calls("w0#0", 1, 1, 0);
     c.log.calls.pop_back();  // Execution 1 was deferred before it called.
     c.log.snapshot.audit.push_back({.job_id = 1, .execution_id = 1, .event = AuditEvent::kDefer});
-    c.log.Calls("w0#0", 1, 1, 100);  // Execution 2: the first call.
+    c.log.Calls("w0#0", 1, 1, 100);                              // Execution 2: the first call.
     for (int i = 0; i < 2; ++i) c.log.Calls("w0#0", 1, 1, 200);  // Two retries: the floor.
     cases.push_back(std::move(c));
   }

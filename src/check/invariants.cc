@@ -204,6 +204,14 @@ const std::vector<Invariant>& CheckedInvariants() {
   return kChecked;
 }
 
+std::set<ExecutionId> DeferredExecutions(const Snapshot& snapshot) {
+  std::set<ExecutionId> deferred;
+  for (const AuditEntry& a : snapshot.audit) {
+    if (a.event == AuditEvent::kDefer && a.execution_id != 0) deferred.insert(a.execution_id);
+  }
+  return deferred;
+}
+
 std::vector<Violation> CheckInv001(const CheckInput& in) {
   std::vector<Violation> out;
   // Per job, and per effect key across jobs: a key is the effect's identity

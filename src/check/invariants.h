@@ -9,6 +9,7 @@
 
 #include <optional>
 #include <ostream>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -83,6 +84,10 @@ struct CheckInput {
   // Executions whose calls a worker saw refused as fenced.
   std::vector<ExecutionId> fenced = {};
 };
+
+// Executions their worker put back unrun (audited "defer", Store::Defer):
+// ended ABORTED by choice, never having called the handler.
+std::set<ExecutionId> DeferredExecutions(const Snapshot& snapshot);
 
 std::vector<Violation> CheckInv001(const CheckInput& in);
 std::vector<Violation> CheckInv002(const CheckInput& in);

@@ -50,10 +50,7 @@ std::vector<Violation> CheckLeasesKeptOnceQuiet(const Snapshot& snapshot, TimeMs
                                                 const std::set<ExecutionId>& died) {
   std::vector<Violation> out;
   // A deferral ends an execution ABORTED too, by its own worker's choice.
-  std::set<ExecutionId> deferred;
-  for (const AuditEntry& a : snapshot.audit) {
-    if (a.event == AuditEvent::kDefer && a.execution_id != 0) deferred.insert(a.execution_id);
-  }
+  const std::set<ExecutionId> deferred = DeferredExecutions(snapshot);
   for (const Execution& e : snapshot.executions) {
     if (e.leased_at_ms < quiet_from_ms || e.state != ExecState::kAborted) continue;
     if (died.contains(e.id) || deferred.contains(e.id)) continue;
