@@ -16,8 +16,7 @@ BatchWorker::BatchWorker(Queue& queue, Handler handler, WorkerOptions options, i
       batch_(batch),
       sink_(sink),
       rng_(options_.seed),
-      gate_(options_.retry_gate ? options_.retry_gate
-                                : std::make_shared<RetryGate>(options_.retry_budget)) {
+      gate_(GateFor(options_)) {
   LAB_ASSERT(handler_ != nullptr && options_.lease_ms > 0);
   LAB_ASSERT(batch_ >= 1 && batch_ <= kMaxClaimBatch);
   LAB_ASSERT(queue_.guards().commit_boundary || sink_ != nullptr);
@@ -193,7 +192,7 @@ void BatchWorker::Forget() {
 void BatchWorker::Crash() {
   Forget();
   // A budget of its own dies with the process.
-  if (!options_.retry_gate) gate_ = std::make_shared<RetryGate>(options_.retry_budget);
+  gate_ = GateFor(options_);
 }
 
 std::string BatchWorker::Describe() const {

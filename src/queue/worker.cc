@@ -53,6 +53,11 @@ std::optional<TimeMs> RetryAt(const RetryPolicy& policy, const Lease& lease, boo
   return policy.Decide(used, lease.job.max_attempts, permanent, now_ms, rng);
 }
 
+std::shared_ptr<RetryGate> GateFor(const WorkerOptions& options) {
+  return options.retry_gate ? options.retry_gate
+                            : std::make_shared<RetryGate>(options.retry_budget);
+}
+
 std::optional<DeferRequest> HeldBack(const Guards& guards, RetryGate& gate, const Lease& lease,
                                      TimeMs now_ms) {
   if (!guards.retry_budget) return std::nullopt;
@@ -89,8 +94,7 @@ Worker::Worker(Queue& queue, Handler handler, WorkerOptions options, EffectSink*
       options_(std::move(options)),
       sink_(sink),
       rng_(options_.seed),
-      gate_(options_.retry_gate ? options_.retry_gate
-                                : std::make_shared<RetryGate>(options_.retry_budget)) {
+      gate_(GateFor(options_)) {
   LAB_ASSERT(handler_ != nullptr);
   LAB_ASSERT(options_.lease_ms > 0);
   // Without the commit boundary the effect goes straight to the outside.
@@ -145,7 +149,7 @@ void Worker::Crash() {
   Trace("crash", fmt::format("process dies in phase {}", ToString(phase_)));
   DropJob();
   // A budget of its own dies with the process.
-  if (!options_.retry_gate) gate_ = std::make_shared<RetryGate>(options_.retry_budget);
+  gate_ = GateFor(options_);
 }
 
 void Worker::Abandon(std::string_view why) {

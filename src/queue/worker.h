@@ -110,6 +110,10 @@ void ApplyOutsideCommit(EffectSink& sink, const Lease& lease, const std::string&
 // When a failed attempt runs again (nullopt: dead-letter it).
 std::optional<TimeMs> RetryAt(const RetryPolicy& policy, const Lease& lease, bool permanent,
                               TimeMs now_ms, Rng& rng);
+// The retry gate a worker built with `options` uses: the process's shared
+// one (options.retry_gate), else a new one of its own, as a restarted
+// process starts with.
+std::shared_ptr<RetryGate> GateFor(const WorkerOptions& options);
 // With the retry_budget guard on, asked just before `lease`'s handler runs:
 // nullopt, run it; otherwise the deferral to make instead (Store::Defer),
 // at the time the gate gives it.
