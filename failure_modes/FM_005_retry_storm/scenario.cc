@@ -99,7 +99,6 @@ Result<void> Scenario(ScenarioEnv& env) {
   }
   int orders = 0;
   std::optional<TimeMs> drained_at;
-  int64_t peak_calls = 0;
   for (; env.clock().NowMs() < kEndMs; env.clock().AdvanceMs(kTickMs)) {
     const TimeMs now = env.clock().NowMs();
     for (; orders * kEveryOrderMs <= now && orders * kEveryOrderMs < kOrdersUntilMs; ++orders) {
@@ -121,10 +120,6 @@ Result<void> Scenario(ScenarioEnv& env) {
       if (reply) t.busy_until = reply->reply_at_ms;  // The thread waits for its answer.
     }
     if (now % 1'000 != 0) continue;
-    if (const auto last = static_cast<size_t>(now / 1'000);
-        last >= 1 && last <= api.seconds().size()) {
-      peak_calls = std::max(peak_calls, api.seconds()[last - 1].calls);
-    }
     if (now % 10'000 == 0 && now > 0) {
       env.Note(fmt::format("{}-{}s: {}; the API's line: {}", now / 1'000 - 10, now / 1'000,
                            Period(api, now - 10'000, now), api.Backlog(now)));
@@ -149,6 +144,10 @@ Result<void> Scenario(ScenarioEnv& env) {
   env.AddFigure("orders charged", fmt::format("{} of {}", charged, orders));
   env.AddFigure("calls to the API",
                 fmt::format("{} ({:.1f} an order)", api.calls().size(), calls / orders));
+  int64_t peak_calls = 0;
+  for (const DownstreamSecond& second : api.seconds()) {
+    peak_calls = std::max(peak_calls, second.calls);
+  }
   env.AddFigure("most calls in a second", fmt::format("{}", peak_calls));
   env.AddFigure("retries held back", fmt::format("{}", gate->held()));
   const auto rate = [&](TimeMs from, TimeMs to, int64_t DownstreamSecond::*field) {
