@@ -67,19 +67,24 @@ std::string FormatFigures(const std::vector<RunReport>& reports) {
   for (const RunReport& r : reports) {
     for (const Figure& f : r.figures) value_width = std::max(value_width, f.value.size());
   }
-  std::string out = fmt::format("{:<{}}", "figures", name_width);
-  for (const RunReport& r : reports) out += fmt::format("  {:<{}}", ToString(r.mode), value_width);
-  out.erase(out.find_last_not_of(' ') + 1);
-  out += "\n";
+  // One line: the label, then a cell a run, without trailing blanks.
+  const auto row = [&](std::string_view label, const std::vector<std::string_view>& cells) {
+    std::string line = fmt::format("{:<{}}", label, name_width);
+    for (std::string_view cell : cells) line += fmt::format("  {:<{}}", cell, value_width);
+    line.erase(line.find_last_not_of(' ') + 1);
+    return line + "\n";
+  };
+  std::vector<std::string_view> modes;
+  for (const RunReport& r : reports) modes.push_back(ToString(r.mode));
+  std::string out = row("figures", modes);
   for (const std::string& n : names) {
-    out += fmt::format("{:<{}}", n, name_width);
+    std::vector<std::string_view> values;
     for (const RunReport& r : reports) {
       auto it = std::find_if(r.figures.begin(), r.figures.end(),
                              [&](const Figure& f) { return f.name == n; });
-      out += fmt::format("  {:<{}}", it == r.figures.end() ? "-" : it->value, value_width);
+      values.push_back(it == r.figures.end() ? "-" : std::string_view(it->value));
     }
-    out.erase(out.find_last_not_of(' ') + 1);
-    out += "\n";
+    out += row(n, values);
   }
   return out;
 }
