@@ -29,6 +29,8 @@ constexpr EnumNames<Mark, static_cast<size_t>(Mark::kCount)> kMarkNames = {{
     {Mark::kEffectApartFromCommit, "effect written in a transaction apart from its commit"},
     {Mark::kDeferred, "job put back unrun, its attempt given back"},
     {Mark::kRetryHeld, "retry held back by the retry budget"},
+    {Mark::kJobExpired, "job expired: its deadline passed before it started"},
+    {Mark::kEnqueueRefused, "enqueue refused: the queue was at its depth limit"},
 }};
 
 std::atomic<uint64_t> counts[static_cast<size_t>(Mark::kCount)];

@@ -20,6 +20,8 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "UnknownOutcome";
     case ErrorCode::kResourceExhausted:
       return "ResourceExhausted";
+    case ErrorCode::kOverloaded:
+      return "Overloaded";
     case ErrorCode::kPermissionDenied:
       return "PermissionDenied";
     case ErrorCode::kFailStopped:

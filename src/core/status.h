@@ -24,6 +24,7 @@ enum class ErrorCode {
   kUnavailable,         // Transient; the same call may be retried.
   kUnknownOutcome,      // May or may not have taken effect; reconcile.
   kResourceExhausted,   // Out of space, quota or budget.
+  kOverloaded,          // Refused by admission control (a queue at its depth limit); try later.
   kPermissionDenied,    // Not allowed (a read-only file, no privilege); waiting will not help.
   kFailStopped,         // This handle stopped after an indeterminate commit; reopen it.
   kDataLoss,            // Stored data is corrupt or unreadable.

@@ -94,6 +94,17 @@ class StoreBackend {
   // Executions, ledger effects and audit entries of one job (job left empty).
   virtual Result<JobDetail> LoadJobRecords(JobId job) = 0;
   virtual Result<std::vector<StateCount>> LoadCounts() = 0;
+  // Admission control. A queue's depth limit, 0 when it has none; inside
+  // a write transaction it also holds the limit still (PostgreSQL: the row
+  // locked), so two enqueues cannot both take the last place.
+  virtual Result<int64_t> LoadQueueLimit(const std::string& queue) = 0;
+  // Sets a queue's limit; 0 removes it.
+  virtual Result<void> SaveQueueLimit(const QueueLimit& limit) = 0;
+  // Every limit set, by queue name.
+  virtual Result<std::vector<QueueLimit>> LoadQueueLimits() = 0;
+  // The unfinished (PENDING or RUNNING) jobs of `queue`, counting no
+  // further than `cap`: the cost is bounded by the limit, not the queue.
+  virtual Result<int64_t> CountOpen(const std::string& queue, int64_t cap) = 0;
 
   // What the backend can check of its own storage (SQLite: PRAGMA
   // integrity_check): kDataLoss saying what is wrong. Nothing to check: ok.

@@ -191,6 +191,18 @@ Result<JobDetail> FaultBackend::LoadJobRecords(JobId job) {
 Result<std::vector<StateCount>> FaultBackend::LoadCounts() {
   return Call(BackendOp::kRead, [&] { return inner_->LoadCounts(); });
 }
+Result<int64_t> FaultBackend::LoadQueueLimit(const std::string& queue) {
+  return Call(BackendOp::kRead, [&] { return inner_->LoadQueueLimit(queue); });
+}
+Result<void> FaultBackend::SaveQueueLimit(const QueueLimit& limit) {
+  return Call(BackendOp::kWrite, [&] { return inner_->SaveQueueLimit(limit); });
+}
+Result<std::vector<QueueLimit>> FaultBackend::LoadQueueLimits() {
+  return Call(BackendOp::kRead, [&] { return inner_->LoadQueueLimits(); });
+}
+Result<int64_t> FaultBackend::CountOpen(const std::string& queue, int64_t cap) {
+  return Call(BackendOp::kRead, [&] { return inner_->CountOpen(queue, cap); });
+}
 
 BackendFaultHook FailOnce(int64_t n, BackendFault fault) {
   return [n, fault](BackendOp, int64_t i) -> std::optional<BackendFault> {

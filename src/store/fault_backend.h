@@ -94,6 +94,10 @@ class FaultBackend final : public StoreBackend {
   Result<std::vector<Job>> LoadJobs(const JobFilter& filter) override;
   Result<JobDetail> LoadJobRecords(JobId job) override;
   Result<std::vector<StateCount>> LoadCounts() override;
+  Result<int64_t> LoadQueueLimit(const std::string& queue) override;
+  Result<void> SaveQueueLimit(const QueueLimit& limit) override;
+  Result<std::vector<QueueLimit>> LoadQueueLimits() override;
+  Result<int64_t> CountOpen(const std::string& queue, int64_t cap) override;
   Result<void> CheckIntegrity() override { return inner_->CheckIntegrity(); }
   int64_t reconnects() const override { return inner_->reconnects(); }
 

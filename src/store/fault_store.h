@@ -37,6 +37,7 @@ enum class StoreOp {
   kReconcile,
   kRedrive,
   kPrune,
+  kLimit,
   kRead
 };
 
@@ -104,6 +105,12 @@ class FaultStore final : public Store {
   }
   Result<PruneResult> Prune(const PruneRequest& request) override {
     return Call(StoreOp::kPrune, 0, [&] { return inner_->Prune(request); });
+  }
+  Result<void> SetQueueLimit(const QueueLimit& limit) override {
+    return Call(StoreOp::kLimit, 0, [&] { return inner_->SetQueueLimit(limit); });
+  }
+  Result<std::vector<QueueLimit>> QueueLimits() override {
+    return Call(StoreOp::kRead, 0, [&] { return inner_->QueueLimits(); });
   }
   Result<Job> GetJob(JobId job) override {
     return Call(StoreOp::kRead, 0, [&] { return inner_->GetJob(job); });

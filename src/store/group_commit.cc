@@ -63,6 +63,13 @@ class GroupHandle final : public Store {
     return Write<PruneResult>([&](RecordStore& s) { return s.Prune(request); });
   }
 
+  Result<void> SetQueueLimit(const QueueLimit& limit) override {
+    return Write<void>([&](RecordStore& s) { return s.SetQueueLimit(limit); });
+  }
+  Result<std::vector<QueueLimit>> QueueLimits() override {
+    return Read<std::vector<QueueLimit>>([&](RecordStore& s) { return s.QueueLimits(); });
+  }
+
   Result<Job> GetJob(JobId job) override {
     return Read<Job>([&](RecordStore& s) { return s.GetJob(job); });
   }

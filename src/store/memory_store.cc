@@ -94,10 +94,12 @@ void MemoryBackend::Index(const Job& job) {
     pending_[job.queue].emplace(-job.priority, job.run_at_ms, job.id);
   }
   if (IsFinished(job.state)) finished_.emplace(job.finished_at_ms, job.id);
+  if (!IsFinished(job.state)) ++open_[job.queue];
 }
 
 void MemoryBackend::Unindex(const Job& job) {
   if (IsFinished(job.state)) LAB_ASSERT(finished_.erase({job.finished_at_ms, job.id}) == 1);
+  if (!IsFinished(job.state) && --open_.at(job.queue) == 0) open_.erase(job.queue);
   if (job.state != JobState::kPending) return;
   auto q = pending_.find(job.queue);
   LAB_ASSERT(q != pending_.end() && q->second.erase({-job.priority, job.run_at_ms, job.id}) == 1);
@@ -230,7 +232,8 @@ Result<void> MemoryBackend::SaveJob(const Job& job) {
   LAB_ASSERT(it->second.queue == job.queue && it->second.key == job.key &&
              it->second.priority == job.priority && it->second.max_attempts == job.max_attempts &&
              it->second.created_at_ms == job.created_at_ms &&
-             it->second.timeout_ms == job.timeout_ms);
+             it->second.timeout_ms == job.timeout_ms &&
+             it->second.deadline_at_ms == job.deadline_at_ms);
   OnUndo([this, old = it->second] { Replace(jobs_.at(old.id), old); });
   Replace(it->second, job);
   return {};
@@ -351,6 +354,40 @@ Result<std::vector<StateCount>> MemoryBackend::LoadCounts() {
   std::vector<StateCount> out;
   for (const auto& [key, n] : counts) out.push_back({key.first, key.second, n});
   return out;
+}
+
+Result<int64_t> MemoryBackend::LoadQueueLimit(const std::string& queue) {
+  auto it = limits_.find(queue);
+  return it == limits_.end() ? 0 : it->second;
+}
+
+Result<void> MemoryBackend::SaveQueueLimit(const QueueLimit& limit) {
+  auto it = limits_.find(limit.queue);
+  OnUndo([this, queue = limit.queue,
+          old = it == limits_.end() ? std::optional<int64_t>() : it->second] {
+    if (old) {
+      limits_[queue] = *old;
+    } else {
+      limits_.erase(queue);
+    }
+  });
+  if (limit.max_depth == 0) {
+    limits_.erase(limit.queue);
+  } else {
+    limits_[limit.queue] = limit.max_depth;
+  }
+  return {};
+}
+
+Result<std::vector<QueueLimit>> MemoryBackend::LoadQueueLimits() {
+  std::vector<QueueLimit> out;
+  for (const auto& [queue, max_depth] : limits_) out.push_back({queue, max_depth});
+  return out;
+}
+
+Result<int64_t> MemoryBackend::CountOpen(const std::string& queue, int64_t cap) {
+  auto it = open_.find(queue);
+  return std::min(cap, it == open_.end() ? 0 : it->second);
 }
 
 Result<Snapshot> MemoryBackend::LoadSnapshot() {

@@ -55,6 +55,10 @@ class MemoryBackend final : public StoreBackend {
   Result<std::vector<Job>> LoadJobs(const JobFilter& filter) override;
   Result<JobDetail> LoadJobRecords(JobId job) override;
   Result<std::vector<StateCount>> LoadCounts() override;
+  Result<int64_t> LoadQueueLimit(const std::string& queue) override;
+  Result<void> SaveQueueLimit(const QueueLimit& limit) override;
+  Result<std::vector<QueueLimit>> LoadQueueLimits() override;
+  Result<int64_t> CountOpen(const std::string& queue, int64_t cap) override;
 
  private:
   std::map<JobId, Job> jobs_;
@@ -70,8 +74,11 @@ class MemoryBackend final : public StoreBackend {
   std::set<std::tuple<ExecState, TimeMs, ExecutionId>> live_;
   std::map<JobId, std::vector<ExecutionId>> execs_by_job_;
   std::set<JobId> effect_jobs_;
-  // (finished_at, id) of every SUCCEEDED or DEAD job, for retention.
+  // (finished_at, id) of every finished job, for retention.
   std::set<std::pair<TimeMs, JobId>> finished_;
+  // Unfinished (PENDING or RUNNING) jobs per queue, for admission control.
+  std::map<std::string, int64_t> open_;
+  std::map<std::string, int64_t> limits_;  // Queues with a depth limit.
 
   // Writes `job` over `stored`, keeping the indexes true.
   void Replace(Job& stored, const Job& job);

@@ -118,7 +118,8 @@ Params JobParams(const Job& j) {
           Str(j.created_at_ms),
           j.last_error,
           Str(j.timeout_ms),
-          Str(j.finished_at_ms)};
+          Str(j.finished_at_ms),
+          Str(j.deadline_at_ms)};
 }
 
 Params ExecParams(const Execution& e) {
@@ -181,6 +182,16 @@ UPDATE {s}.jobs SET finished_at_ms =
   WHERE state IN ('SUCCEEDED', 'DEAD');
 CREATE INDEX jobs_finished ON {s}.jobs (finished_at_ms) WHERE state IN ('SUCCEEDED', 'DEAD');
 DROP INDEX {s}.executions_by_job;
+)sql";
+
+// Admission control: a job's deadline, a queue's depth limit, and EXPIRED
+// among the finished states that retention finds.
+constexpr const char* kSchemaV5 = R"sql(
+ALTER TABLE {s}.jobs ADD COLUMN deadline_at_ms BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE {s}.queues (name TEXT PRIMARY KEY, max_depth BIGINT NOT NULL);
+DROP INDEX {s}.jobs_finished;
+CREATE INDEX jobs_finished ON {s}.jobs (finished_at_ms)
+  WHERE state IN ('SUCCEEDED', 'DEAD', 'EXPIRED');
 )sql";
 
 }  // namespace
@@ -361,7 +372,7 @@ Result<std::unique_ptr<PostgresBackend>> PostgresBackend::Open(const PostgresOpt
 
 std::span<const Migration> PostgresBackend::Migrations() {
   static constexpr Migration kSteps[] = {
-      {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}};
+      {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}};
   return kSteps;
 }
 
@@ -538,8 +549,8 @@ Result<JobId> PostgresBackend::InsertJob(const Job& job) {
       ResultPtr res,
       conn_->Exec("INSERT INTO {s}.jobs (queue, key, payload, priority, run_at_ms, max_attempts, "
                   "attempts, attempts_at_redrive, state, created_at_ms, last_error, timeout_ms, "
-                  "finished_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
-                  "$13) RETURNING id",
+                  "finished_at_ms, deadline_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+                  "$10, $11, $12, $13, $14) RETURNING id",
                   JobParams(job)));
   return PgRow(res.get(), 0).Int(0);
 }
@@ -645,9 +656,11 @@ Result<JobDetail> PostgresBackend::LoadJobRecords(JobId job) {
 
 Result<std::vector<JobId>> PostgresBackend::LoadFinished(TimeMs cutoff, int limit) {
   LAB_ASSIGN_OR_RETURN(
-      ResultPtr res, conn_->Exec("SELECT id FROM {s}.jobs WHERE state IN ('SUCCEEDED', 'DEAD') AND "
-                                 "finished_at_ms <= $1 ORDER BY finished_at_ms, id LIMIT $2",
-                                 {Str(cutoff), Str(limit)}));
+      ResultPtr res,
+      conn_->Exec(fmt::format("SELECT id FROM {{s}}.jobs WHERE state IN {} AND finished_at_ms <= "
+                              "$1 ORDER BY finished_at_ms, id LIMIT $2",
+                              kFinishedStatesSql),
+                  {Str(cutoff), Str(limit)}));
   return Rows<JobId>(res, IdFromRow<PgRow>);
 }
 
@@ -680,6 +693,39 @@ Result<std::vector<StateCount>> PostgresBackend::LoadCounts() {
       ResultPtr res,
       conn_->Exec(fmt::format("SELECT {} FROM {{s}}.jobs GROUP BY queue, state", kCountColumns)));
   return Rows<StateCount>(res, CountFromRow<PgRow>);
+}
+
+Result<int64_t> PostgresBackend::LoadQueueLimit(const std::string& queue) {
+  // Locked: enqueues into one limited queue take their places one at a time.
+  LAB_ASSIGN_OR_RETURN(
+      ResultPtr res,
+      conn_->Exec("SELECT max_depth FROM {s}.queues WHERE name = $1 FOR UPDATE", {queue}));
+  LAB_ASSIGN_OR_RETURN(auto rows, Rows<int64_t>(res, IdFromRow<PgRow>));
+  return rows.empty() ? 0 : rows.front();
+}
+
+Result<void> PostgresBackend::SaveQueueLimit(const QueueLimit& limit) {
+  if (limit.max_depth == 0) {
+    return conn_->Run("DELETE FROM {s}.queues WHERE name = $1", {limit.queue});
+  }
+  return conn_->Run(
+      "INSERT INTO {s}.queues (name, max_depth) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE "
+      "SET max_depth = EXCLUDED.max_depth",
+      {limit.queue, Str(limit.max_depth)});
+}
+
+Result<std::vector<QueueLimit>> PostgresBackend::LoadQueueLimits() {
+  LAB_RETURN_IF_ERROR(conn_->Connect());
+  LAB_ASSIGN_OR_RETURN(
+      ResultPtr res,
+      conn_->Exec(fmt::format("SELECT {} FROM {{s}}.queues ORDER BY name", kQueueLimitColumns)));
+  return Rows<QueueLimit>(res, QueueLimitFromRow<PgRow>);
+}
+
+Result<int64_t> PostgresBackend::CountOpen(const std::string& queue, int64_t cap) {
+  LAB_ASSIGN_OR_RETURN(
+      ResultPtr res, conn_->Exec(fmt::format(kCountOpenSql, "{s}.", "$", "$"), {queue, Str(cap)}));
+  return PgRow(res.get(), 0).Int(0);
 }
 
 Result<Snapshot> PostgresBackend::LoadSnapshot() {

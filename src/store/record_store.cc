@@ -129,13 +129,26 @@ Result<void> RecordStore::Persist(const Plan& plan, const PlanContext& ctx, Load
   return std::unexpected(*refused);
 }
 
-Result<EnqueueResult> RecordStore::EnqueueIn(const NewJob& request, const PlanContext& ctx) {
+Result<EnqueueResult> RecordStore::EnqueueIn(const NewJob& request, const PlanContext& ctx,
+                                             Depths& depths) {
   if (request.key) {
     LAB_ASSIGN_OR_RETURN(auto existing, backend_->LoadJobByKey(request.queue, *request.key));
     if (existing) {
       LAB_MARK(kEnqueueFoundExisting);
       return EnqueueResult{existing->id, false};
     }
+  }
+  if (ctx.options.admission_control) {
+    auto [at, first] = depths.try_emplace(request.queue);
+    QueueDepth& depth = at->second;
+    if (first) {
+      LAB_ASSIGN_OR_RETURN(depth.max_depth, backend_->LoadQueueLimit(request.queue));
+      if (depth.max_depth > 0) {
+        LAB_ASSIGN_OR_RETURN(depth.open, backend_->CountOpen(request.queue, depth.max_depth));
+      }
+    }
+    LAB_RETURN_IF_ERROR(CheckAdmission(request.queue, depth.open, depth.max_depth, ctx));
+    ++depth.open;
   }
   Job job = PlanEnqueue(request, ctx);
   LAB_ASSIGN_OR_RETURN(job.id, backend_->InsertJob(job));
@@ -145,19 +158,27 @@ Result<EnqueueResult> RecordStore::EnqueueIn(const NewJob& request, const PlanCo
 
 Result<EnqueueResult> RecordStore::Enqueue(const NewJob& request) {
   LAB_RETURN_IF_ERROR(CheckNewJob(request));
-  return Transact<EnqueueResult>(
-      [&](Txn&) -> Result<EnqueueResult> { return EnqueueIn(request, Context()); });
+  return Transact<EnqueueResult>([&](Txn&) -> Result<EnqueueResult> {
+    Depths depths;
+    return EnqueueIn(request, Context(), depths);
+  });
 }
 
 Result<std::vector<EnqueueResult>> RecordStore::EnqueueBatch(std::span<const NewJob> jobs) {
   LAB_RETURN_IF_ERROR(CheckEnqueueBatch(jobs));
   return Transact<std::vector<EnqueueResult>>([&](Txn&) -> Result<std::vector<EnqueueResult>> {
     const PlanContext ctx = Context();
+    Depths depths;
     std::vector<EnqueueResult> out;
     out.reserve(jobs.size());
-    for (const NewJob& job : jobs) {
-      LAB_ASSIGN_OR_RETURN(EnqueueResult r, EnqueueIn(job, ctx));
-      out.push_back(r);
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      auto r = EnqueueIn(jobs[i], ctx, depths);
+      if (!r && r.error().code == ErrorCode::kOverloaded) {
+        return MakeError(ErrorCode::kOverloaded,
+                         fmt::format("job {} of the batch: {}", i, r.error().message));
+      }
+      if (!r) return std::unexpected(r.error());
+      out.push_back(*r);
     }
     return out;
   });
@@ -167,28 +188,46 @@ Result<std::vector<Lease>> RecordStore::Claim(const ClaimRequest& request) {
   LAB_RETURN_IF_ERROR(CheckClaim(request));
   return Transact<std::vector<Lease>>([&](Txn&) -> Result<std::vector<Lease>> {
     const PlanContext ctx = Context();
-    LAB_ASSIGN_OR_RETURN(auto ready,
-                         backend_->LoadClaimable(request.queue, ctx.now_ms, request.max_jobs));
     std::vector<Lease> leases;
-    for (const Job& job : ready) {
-      ClaimPlan plan = PlanClaim(job, request, ctx);
-      LAB_RETURN_IF_ERROR(backend_->SaveJob(plan.job));
-      LAB_ASSIGN_OR_RETURN(plan.exec.id, backend_->InsertExecution(plan.exec));
-      plan.exec_audit.execution_id = plan.exec.id;
-      LAB_RETURN_IF_ERROR(backend_->AppendAudit(plan.job_audit));
-      LAB_RETURN_IF_ERROR(backend_->AppendAudit(plan.exec_audit));
-      Loaded rec{std::move(plan.job), std::move(plan.exec)};
-      if (request.begin) {
-        const LeaseRef ref{rec.exec.id, rec.exec.attempt};
-        LAB_ASSIGN_OR_RETURN(auto refused,
-                             Settle(PlanBegin(rec.job, rec.exec, ref, ctx), ctx, rec));
-        LAB_ASSERT_MSG(!refused, "a lease just granted refused its begin");
-      }
-      leases.push_back(
-          Lease{rec.exec.id, rec.exec.attempt, rec.exec.lease_expires_at_ms, std::move(rec.job)});
+    // A job past its deadline is expired, not leased, and the claim looks
+    // further: the caller gets every job it asked for that may still run.
+    while (static_cast<int>(leases.size()) < request.max_jobs) {
+      const int asked = request.max_jobs - static_cast<int>(leases.size());
+      LAB_ASSIGN_OR_RETURN(auto ready, backend_->LoadClaimable(request.queue, ctx.now_ms, asked));
+      LAB_ASSIGN_OR_RETURN(int expired, ClaimEach(ready, request, ctx, leases));
+      if (expired == 0 || std::ssize(ready) < asked) break;
     }
     return leases;
   });
+}
+
+Result<int> RecordStore::ClaimEach(const std::vector<Job>& ready, const ClaimRequest& request,
+                                   const PlanContext& ctx, std::vector<Lease>& leases) {
+  int expired = 0;
+  for (const Job& job : ready) {
+    if (PastDeadline(job, ctx)) {
+      Loaded rec{job, Execution{}};
+      LAB_ASSIGN_OR_RETURN(auto refused, Settle(PlanExpire(job, ctx), ctx, rec));
+      LAB_ASSERT_MSG(!refused, "an expiry refused");
+      ++expired;
+      continue;
+    }
+    ClaimPlan plan = PlanClaim(job, request, ctx);
+    LAB_RETURN_IF_ERROR(backend_->SaveJob(plan.job));
+    LAB_ASSIGN_OR_RETURN(plan.exec.id, backend_->InsertExecution(plan.exec));
+    plan.exec_audit.execution_id = plan.exec.id;
+    LAB_RETURN_IF_ERROR(backend_->AppendAudit(plan.job_audit));
+    LAB_RETURN_IF_ERROR(backend_->AppendAudit(plan.exec_audit));
+    Loaded rec{std::move(plan.job), std::move(plan.exec)};
+    if (request.begin) {
+      const LeaseRef ref{rec.exec.id, rec.exec.attempt};
+      LAB_ASSIGN_OR_RETURN(auto refused, Settle(PlanBegin(rec.job, rec.exec, ref, ctx), ctx, rec));
+      LAB_ASSERT_MSG(!refused, "a lease just granted refused its begin");
+    }
+    leases.push_back(
+        Lease{rec.exec.id, rec.exec.attempt, rec.exec.lease_expires_at_ms, std::move(rec.job)});
+  }
+  return expired;
 }
 
 Result<void> RecordStore::LeaseOp(
@@ -366,6 +405,19 @@ Result<void> RecordStore::Redrive(JobId id) {
     Loaded rec{std::move(*job), Execution{}};
     return Persist(PlanRedrive(rec.job, ctx), ctx, rec, txn);
   });
+}
+
+Result<void> RecordStore::SetQueueLimit(const QueueLimit& limit) {
+  LAB_RETURN_IF_ERROR(CheckQueueLimit(limit));
+  return Transact<void>([&](Txn&) -> Result<void> {
+    LAB_RETURN_IF_ERROR(backend_->SaveQueueLimit(limit));
+    return backend_->AppendAudit(LimitAudit(limit, Context()));
+  });
+}
+
+Result<std::vector<QueueLimit>> RecordStore::QueueLimits() {
+  LAB_RETURN_IF_ERROR(CheckNotFailed());
+  return backend_->LoadQueueLimits();
 }
 
 Result<PruneResult> RecordStore::Prune(const PruneRequest& request) {

@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <initializer_list>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,6 +47,8 @@ class RecordStore final : public Store {
   Result<int> Reconcile() final;
   Result<void> Redrive(JobId job) final;
   Result<PruneResult> Prune(const PruneRequest& request) final;
+  Result<void> SetQueueLimit(const QueueLimit& limit) final;
+  Result<std::vector<QueueLimit>> QueueLimits() final;
   Result<Job> GetJob(JobId job) final;
   Result<std::vector<Job>> ListJobs(const JobFilter& filter) final;
   Result<JobDetail> InspectJob(JobId job) final;
@@ -92,9 +95,21 @@ class RecordStore final : public Store {
   // Rolls back; on failure marks the handle fail-stopped.
   void RollbackOrStop();
   PlanContext Context() { return PlanContext{clock_.NowMs(), options_}; }
+  // What admission control has read in one transaction: each queue's
+  // limit and unfinished jobs (counted up to the limit), kept current as
+  // the transaction enqueues.
+  struct QueueDepth {
+    int64_t max_depth = 0;
+    int64_t open = 0;
+  };
+  using Depths = std::map<std::string, QueueDepth>;
   // One enqueue inside the caller's transaction (the request is checked).
-  Result<EnqueueResult> EnqueueIn(const NewJob& request, const PlanContext& ctx);
+  Result<EnqueueResult> EnqueueIn(const NewJob& request, const PlanContext& ctx, Depths& depths);
   Result<Loaded> LoadLease(const LeaseRef& lease);
+  // Claims each of `ready` into `leases`, or expires it when its deadline
+  // has passed; returns how many it expired.
+  Result<int> ClaimEach(const std::vector<Job>& ready, const ClaimRequest& request,
+                        const PlanContext& ctx, std::vector<Lease>& leases);
   // One item of Complete inside its transaction: the outer error is the
   // backend's (the batch fails), the inner one the item's refusal.
   Result<Result<CompleteOutcome>> CompleteIn(const Completion& item, const PlanContext& ctx);

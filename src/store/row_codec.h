@@ -13,7 +13,7 @@ namespace lab {
 
 inline constexpr const char* kJobColumns =
     "id, queue, key, payload, priority, run_at_ms, max_attempts, attempts, attempts_at_redrive, "
-    "state, created_at_ms, last_error, timeout_ms, finished_at_ms";
+    "state, created_at_ms, last_error, timeout_ms, finished_at_ms, deadline_at_ms";
 inline constexpr const char* kExecColumns =
     "id, job_id, attempt, worker, state, leased_at_ms, lease_expires_at_ms, ended_at_ms, reason";
 inline constexpr const char* kEffectColumns =
@@ -21,6 +21,13 @@ inline constexpr const char* kEffectColumns =
 inline constexpr const char* kAuditColumns =
     "seq, at_ms, job_id, execution_id, event, from_state, to_state, detail";
 inline constexpr const char* kCountColumns = "queue, state, count(*)";
+// The finished job states (IsFinished), as SQL, for retention.
+inline constexpr const char* kFinishedStatesSql = "('SUCCEEDED', 'DEAD', 'EXPIRED')";
+inline constexpr const char* kQueueLimitColumns = "name, max_depth";
+// The unfinished jobs of queue $1, counting no further than $2.
+inline constexpr const char* kCountOpenSql =
+    "SELECT count(*) FROM (SELECT 1 FROM {}jobs WHERE queue = {}1 AND state IN ('PENDING', "
+    "'RUNNING') LIMIT {}2) AS open_jobs";
 
 // What a prune deletes for each job, children first (effects name
 // executions, executions name jobs), and where each count goes.
@@ -53,6 +60,7 @@ Result<Job> JobFromRow(const Row& s) {
   j.last_error = s.Text(11);
   j.timeout_ms = s.Int(12);
   j.finished_at_ms = s.Int(13);
+  j.deadline_at_ms = s.Int(14);
   return j;
 }
 
@@ -84,6 +92,11 @@ Result<AuditEntry> AuditFromRow(const Row& s) {
   if (!event) return MakeError(ErrorCode::kDataLoss, "audit entry has unknown event " + s.Text(4));
   return AuditEntry{s.Int(0), s.Int(1),  s.Int(2),  s.Int(3),
                     *event,   s.Text(5), s.Text(6), s.Text(7)};
+}
+
+template <typename Row>
+Result<QueueLimit> QueueLimitFromRow(const Row& s) {
+  return QueueLimit{s.Text(0), s.Int(1)};
 }
 
 template <typename Row>

@@ -328,6 +328,14 @@ Plan PlanReconcile(const Job& job, const Execution& exec, const PlanContext& ctx
 
 Plan PlanRedrive(const Job& job, const PlanContext& ctx) {
   Plan p;
+  if (job.state == JobState::kExpired) {
+    p.refusal = Error{ErrorCode::kFailedPrecondition,
+                      fmt::format("job {} is EXPIRED: its deadline passed before it ran, so "
+                                  "running it now helps nobody; enqueue it again with a new "
+                                  "deadline if it is still wanted",
+                                  job.id)};
+    return p;
+  }
   if (job.state != JobState::kDead) {
     p.refusal = Error{
         ErrorCode::kFailedPrecondition,
@@ -340,6 +348,47 @@ Plan PlanRedrive(const Job& job, const PlanContext& ctx) {
   p.audit.push_back(JobAudit(job, AuditEvent::kRedrive, JobState::kPending, ctx.now_ms));
   LAB_ASSERT(IsLegalJobTransition(job.state, JobState::kPending));
   return p;
+}
+
+bool PastDeadline(const Job& job, const PlanContext& ctx) {
+  return ctx.options.admission_control && job.deadline_at_ms != 0 &&
+         job.deadline_at_ms < ctx.now_ms;
+}
+
+Plan PlanExpire(const Job& job, const PlanContext& ctx) {
+  LAB_ASSERT(job.state == JobState::kPending && PastDeadline(job, ctx));
+  LAB_MARK(kJobExpired);
+  Plan p;
+  p.job_state = JobState::kExpired;
+  p.last_error = fmt::format("expired: its deadline ({} ms) passed before it started ({} ms)",
+                             job.deadline_at_ms, ctx.now_ms);
+  p.audit.push_back(
+      JobAudit(job, AuditEvent::kExpire, JobState::kExpired, ctx.now_ms, *p.last_error));
+  return p;
+}
+
+Result<void> CheckAdmission(const std::string& queue, int64_t open, int64_t max_depth,
+                            const PlanContext& ctx) {
+  if (!ctx.options.admission_control || max_depth == 0 || open < max_depth) return {};
+  LAB_MARK(kEnqueueRefused);
+  return MakeError(ErrorCode::kOverloaded,
+                   fmt::format("queue '{}' is full: it holds {} unfinished jobs, its limit; "
+                               "nothing was enqueued; try again once it drains",
+                               queue, open));
+}
+
+Result<void> CheckQueueLimit(const QueueLimit& limit) {
+  LAB_RETURN_IF_ERROR(CheckName(NameKind::kQueue, limit.queue));
+  return CheckInRange("max_depth", limit.max_depth, 0, kMaxQueueDepth);
+}
+
+AuditEntry LimitAudit(const QueueLimit& limit, const PlanContext& ctx) {
+  return AuditEntry{.at_ms = ctx.now_ms,
+                    .event = AuditEvent::kLimit,
+                    .detail = limit.max_depth == 0
+                                  ? fmt::format("queue '{}': no depth limit", limit.queue)
+                                  : fmt::format("queue '{}': at most {} unfinished jobs",
+                                                limit.queue, limit.max_depth)};
 }
 
 namespace {
@@ -417,6 +466,15 @@ Result<void> CheckNewJob(const NewJob& request) {
   if (request.run_at_ms)
     LAB_RETURN_IF_ERROR(CheckInRange("run_at_ms", *request.run_at_ms, 0, kMaxTimeMs));
   LAB_RETURN_IF_ERROR(CheckInRange("timeout_ms", request.timeout_ms, 0, kMaxDurationMs));
+  if (request.deadline_ms) {
+    LAB_RETURN_IF_ERROR(CheckInRange("deadline_ms", *request.deadline_ms, 1, kMaxTimeMs));
+    if (request.run_at_ms && *request.deadline_ms < *request.run_at_ms) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       fmt::format("deadline_ms ({}) is before run_at_ms ({}): the job could "
+                                   "never start in time",
+                                   *request.deadline_ms, *request.run_at_ms));
+    }
+  }
   if (request.payload.size() > kMaxPayloadBytes) {
     return MakeError(ErrorCode::kInvalidArgument,
                      fmt::format("payload is {} bytes; at most {} are allowed",
@@ -488,6 +546,7 @@ Job PlanEnqueue(const NewJob& request, const PlanContext& ctx) {
   job.run_at_ms = request.run_at_ms.value_or(ctx.now_ms);
   job.max_attempts = request.max_attempts;
   job.timeout_ms = request.timeout_ms;
+  job.deadline_at_ms = request.deadline_ms.value_or(0);
   job.state = JobState::kPending;
   job.created_at_ms = ctx.now_ms;
   return job;

@@ -78,6 +78,19 @@ Plan PlanDefer(const Job& job, const Execution& exec, const LeaseRef& lease,
 // For a COMMITTED execution whose lease has expired (its worker is gone).
 Plan PlanReconcile(const Job& job, const Execution& exec, const PlanContext& ctx);
 Plan PlanRedrive(const Job& job, const PlanContext& ctx);
+// Admission control. Whether a ready job's deadline has passed, so a claim
+// must expire it instead of running it (never with the guard off).
+bool PastDeadline(const Job& job, const PlanContext& ctx);
+// PENDING -> EXPIRED with the reason, for a job PastDeadline says is late.
+Plan PlanExpire(const Job& job, const PlanContext& ctx);
+// An enqueue into `queue` holding `open` unfinished jobs, at most
+// `max_depth` (0: no limit): kOverloaded when it is full and admission
+// control is on.
+Result<void> CheckAdmission(const std::string& queue, int64_t open, int64_t max_depth,
+                            const PlanContext& ctx);
+Result<void> CheckQueueLimit(const QueueLimit& limit);
+// The store-level audit entry (job 0) of a limit set or removed.
+AuditEntry LimitAudit(const QueueLimit& limit, const PlanContext& ctx);
 
 // Claim: the new execution for `job` (id left 0 for the backend to assign),
 // the job after the claim, and the audit entries.
@@ -97,6 +110,7 @@ inline constexpr int kMaxPriority = 1'000'000;
 inline constexpr int kMaxClaimBatch = 10'000;
 inline constexpr int kMaxEnqueueBatch = 10'000;
 inline constexpr size_t kMaxPayloadBytes = 64u << 20;
+inline constexpr int64_t kMaxQueueDepth = 1'000'000'000;
 Result<void> CheckNewJob(const NewJob& request);
 // 1 to kMaxEnqueueBatch jobs, each passing CheckNewJob; the error names the
 // first bad job's index.

@@ -79,6 +79,15 @@ CREATE INDEX jobs_finished ON jobs (finished_at_ms) WHERE state IN ('SUCCEEDED',
 DROP INDEX executions_by_job;
 )sql";
 
+// Admission control: a job's deadline, a queue's depth limit, and EXPIRED
+// among the finished states that retention finds.
+constexpr const char* kSchemaV4 = R"sql(
+ALTER TABLE jobs ADD COLUMN deadline_at_ms INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE queues (name TEXT PRIMARY KEY, max_depth INTEGER NOT NULL) WITHOUT ROWID;
+DROP INDEX jobs_finished;
+CREATE INDEX jobs_finished ON jobs (finished_at_ms) WHERE state IN ('SUCCEEDED', 'DEAD', 'EXPIRED');
+)sql";
+
 // Steps `stmt` to the end, decoding every row.
 template <typename T>
 Result<std::vector<T>> QueryRows(Statement& stmt, Result<T> (*decode)(const Statement&)) {
@@ -98,6 +107,7 @@ constexpr auto kExec = &ExecutionFromRow<Statement>;
 constexpr auto kEffect = &EffectFromRow<Statement>;
 constexpr auto kAudit = &AuditFromRow<Statement>;
 constexpr auto kCount = &CountFromRow<Statement>;
+constexpr auto kQueueLimit = &QueueLimitFromRow<Statement>;
 constexpr auto kId = &IdFromRow<Statement>;
 constexpr auto kNewestIds = &NewestIdsFromRow<Statement>;
 
@@ -119,7 +129,8 @@ void BindJob(Statement& s, const Job& j, int first) {
       .Bind(first + 9, j.created_at_ms)
       .Bind(first + 10, j.last_error)
       .Bind(first + 11, j.timeout_ms)
-      .Bind(first + 12, j.finished_at_ms);
+      .Bind(first + 12, j.finished_at_ms)
+      .Bind(first + 13, j.deadline_at_ms);
 }
 
 void BindExecution(Statement& s, const Execution& e, int first) {
@@ -281,7 +292,8 @@ Result<bool> CheckFileState(const FileState& state, int latest, const std::strin
 }  // namespace
 
 std::span<const Migration> SqliteBackend::Migrations() {
-  static constexpr Migration kSteps[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}};
+  static constexpr Migration kSteps[] = {
+      {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}};
   return kSteps;
 }
 
@@ -416,9 +428,9 @@ Result<JobId> SqliteBackend::InsertJob(const Job& job) {
   LAB_ASSIGN_OR_RETURN(Statement * s,
                        db_->Prepare("INSERT INTO jobs (queue, key, payload, priority, run_at_ms, "
                                     "max_attempts, attempts, attempts_at_redrive, state, "
-                                    "created_at_ms, last_error, timeout_ms, finished_at_ms) "
-                                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
-                                    "?13)"));
+                                    "created_at_ms, last_error, timeout_ms, finished_at_ms, "
+                                    "deadline_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+                                    "?10, ?11, ?12, ?13, ?14)"));
   BindJob(*s, job, 1);
   LAB_RETURN_IF_ERROR(s->Run());
   return db_->LastInsertRowId();
@@ -506,8 +518,10 @@ Result<std::vector<Job>> SqliteBackend::LoadJobs(const JobFilter& filter) {
 
 Result<std::vector<JobId>> SqliteBackend::LoadFinished(TimeMs cutoff, int limit) {
   LAB_ASSIGN_OR_RETURN(Statement * s,
-                       db_->Prepare("SELECT id FROM jobs WHERE state IN ('SUCCEEDED', 'DEAD') AND "
-                                    "finished_at_ms <= ?1 ORDER BY finished_at_ms, id LIMIT ?2"));
+                       db_->Prepare(fmt::format("SELECT id FROM jobs WHERE state IN {} AND "
+                                                "finished_at_ms <= ?1 ORDER BY finished_at_ms, "
+                                                "id LIMIT ?2",
+                                                kFinishedStatesSql)));
   s->Bind(1, cutoff).Bind(2, int64_t{limit});
   return QueryRows(*s, kId);
 }
@@ -571,6 +585,36 @@ Result<std::vector<StateCount>> SqliteBackend::LoadCounts() {
       Statement * s,
       db_->Prepare(fmt::format("SELECT {} FROM jobs GROUP BY queue, state", kCountColumns)));
   return QueryRows(*s, kCount);
+}
+
+Result<int64_t> SqliteBackend::LoadQueueLimit(const std::string& queue) {
+  LAB_ASSIGN_OR_RETURN(Statement * s, db_->Prepare("SELECT max_depth FROM queues WHERE name = ?1"));
+  LAB_ASSIGN_OR_RETURN(auto rows, QueryRows(s->Bind(1, queue), kId));
+  return rows.empty() ? 0 : rows.front();
+}
+
+Result<void> SqliteBackend::SaveQueueLimit(const QueueLimit& limit) {
+  if (limit.max_depth == 0) {
+    LAB_ASSIGN_OR_RETURN(Statement * s, db_->Prepare("DELETE FROM queues WHERE name = ?1"));
+    return s->Bind(1, limit.queue).Run();
+  }
+  LAB_ASSIGN_OR_RETURN(Statement * s,
+                       db_->Prepare("INSERT INTO queues (name, max_depth) VALUES (?1, ?2) "
+                                    "ON CONFLICT (name) DO UPDATE SET max_depth = ?2"));
+  return s->Bind(1, limit.queue).Bind(2, limit.max_depth).Run();
+}
+
+Result<std::vector<QueueLimit>> SqliteBackend::LoadQueueLimits() {
+  LAB_ASSIGN_OR_RETURN(
+      Statement * s,
+      db_->Prepare(fmt::format("SELECT {} FROM queues ORDER BY name", kQueueLimitColumns)));
+  return QueryRows(*s, kQueueLimit);
+}
+
+Result<int64_t> SqliteBackend::CountOpen(const std::string& queue, int64_t cap) {
+  LAB_ASSIGN_OR_RETURN(Statement * s, db_->Prepare(fmt::format(kCountOpenSql, "", "?", "?")));
+  LAB_ASSIGN_OR_RETURN(auto rows, QueryRows(s->Bind(1, queue).Bind(2, cap), kId));
+  return rows.front();
 }
 
 Result<Snapshot> SqliteBackend::LoadSnapshot() {

@@ -81,6 +81,10 @@ class SqliteBackend final : public StoreBackend {
   Result<std::vector<Job>> LoadJobs(const JobFilter& filter) override;
   Result<JobDetail> LoadJobRecords(JobId job) override;
   Result<std::vector<StateCount>> LoadCounts() override;
+  Result<int64_t> LoadQueueLimit(const std::string& queue) override;
+  Result<void> SaveQueueLimit(const QueueLimit& limit) override;
+  Result<std::vector<QueueLimit>> LoadQueueLimits() override;
+  Result<int64_t> CountOpen(const std::string& queue, int64_t cap) override;
 
  private:
   SqliteBackend(std::unique_ptr<SqliteDb> db, SqliteOptions options)

@@ -25,10 +25,11 @@ bool IsLegalJobTransition(std::optional<JobState> from, JobState to) {
   if (!from) return to == S::kPending;
   switch (*from) {
     case S::kPending:
-      return to == S::kRunning;
+      return to == S::kRunning || to == S::kExpired;
     case S::kRunning:
       return to == S::kPending || to == S::kSucceeded || to == S::kDead;
     case S::kSucceeded:
+    case S::kExpired:
       return false;
     case S::kDead:
       return to == S::kPending;  // Redrive.
@@ -42,6 +43,8 @@ bool IsLive(ExecState s) {
 
 bool IsCommitted(ExecState s) { return s == ExecState::kCommitted || s == ExecState::kDone; }
 
-bool IsFinished(JobState s) { return s == JobState::kSucceeded || s == JobState::kDead; }
+bool IsFinished(JobState s) {
+  return s == JobState::kSucceeded || s == JobState::kDead || s == JobState::kExpired;
+}
 
 }  // namespace lab

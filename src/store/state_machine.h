@@ -18,7 +18,7 @@ bool IsLegalJobTransition(std::optional<JobState> from, JobState to);
 bool IsLive(ExecState s);
 // An execution that crossed the commit boundary.
 bool IsCommitted(ExecState s);
-// A job that reached an end (SUCCEEDED or DEAD): what retention may prune.
+// A job that reached an end (SUCCEEDED, DEAD or EXPIRED): what retention may prune.
 bool IsFinished(JobState s);
 
 }  // namespace lab

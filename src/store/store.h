@@ -32,7 +32,10 @@ class Store {
   virtual ~Store() = default;
 
   // Adds a job. With an idempotency key already present in the queue,
-  // returns the existing job (created = false) and changes nothing.
+  // returns the existing job (created = false) and changes nothing. A queue
+  // at its depth limit refuses it (kOverloaded; SetQueueLimit). A job with
+  // a deadline that is still PENDING after it is EXPIRED by the claim that
+  // finds it, never run.
   virtual Result<EnqueueResult> Enqueue(const NewJob& job) = 0;
   // Adds every job in one transaction, durable before it returns: all or
   // none. Results in order; a key already used (in the store, or earlier in
@@ -94,6 +97,13 @@ class Store {
   // call presenting a pruned execution is refused (kNotFound), never
   // applied; an idempotency key is remembered only while its job is kept.
   virtual Result<PruneResult> Prune(const PruneRequest& request) = 0;
+  // Admission control: gives a queue a depth limit (max_depth 0 removes
+  // it). An enqueue that finds max_depth unfinished jobs (PENDING or
+  // RUNNING) in its queue is refused with kOverloaded, and nothing of it is
+  // written; a repeated key that names an existing job is not refused.
+  virtual Result<void> SetQueueLimit(const QueueLimit& limit) = 0;
+  // Every queue's limit, by queue name.
+  virtual Result<std::vector<QueueLimit>> QueueLimits() = 0;
 
   virtual Result<Job> GetJob(JobId job) = 0;
   // Operator reads: jobs by queue and state; one job's whole record; job

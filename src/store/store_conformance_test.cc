@@ -851,6 +851,113 @@ TEST_P(StoreConformanceTest, PruneRefusesOutOfRangeRequests) {
   EXPECT_EQ(CountAudit(AuditEvent::kPrune), 0u);
 }
 
+// Admission control, the depth limit: an enqueue that finds its queue at
+// the limit is refused with kOverloaded and writes nothing; a batch is
+// refused whole; a repeated key is still answered; a finished job frees its
+// place; another queue is not limited; removing the limit admits again.
+TEST_P(StoreConformanceTest, AQueueAtItsDepthLimitRefusesEnqueuesAndWritesNothing) {
+  ASSERT_TRUE(store_->SetQueueLimit({.queue = "default", .max_depth = 2}).has_value());
+  EXPECT_EQ(store_->QueueLimits().value(),
+            (std::vector<QueueLimit>{{.queue = "default", .max_depth = 2}}));
+  Add({.key = "a"});
+  Add({.key = "b"});
+  const size_t audit_before = Snap().audit.size();
+  auto full = store_->Enqueue({.key = "c"});
+  ASSERT_FALSE(full.has_value());
+  EXPECT_EQ(full.error().code, ErrorCode::kOverloaded) << full.error().ToString();
+  EXPECT_NE(full.error().message.find("queue 'default' is full"), std::string::npos)
+      << full.error().message;
+  EXPECT_EQ(Snap().jobs.size(), 2u);
+  EXPECT_EQ(Snap().audit.size(), audit_before);
+  // A key already used names its job: nothing new is asked of the queue.
+  auto again = store_->Enqueue({.key = "a"});
+  ASSERT_TRUE(again.has_value()) << again.error().ToString();
+  EXPECT_FALSE(again->created);
+  // Another queue has no limit.
+  ASSERT_TRUE(store_->Enqueue({.queue = "other"}).has_value());
+
+  // A running job still holds its place; a finished one gives it back.
+  Lease l = Started(60'000);
+  EXPECT_EQ(store_->Enqueue({}).error().code, ErrorCode::kOverloaded);
+  ASSERT_TRUE(store_->Commit(Ref(l), std::nullopt, CommitThen::kFinish).has_value());
+  ASSERT_TRUE(store_->Enqueue({.key = "c"}).has_value());
+  // A batch that would pass the limit is refused whole, naming the job.
+  ASSERT_TRUE(store_->SetQueueLimit({.queue = "default", .max_depth = 4}).has_value());
+  const std::vector<NewJob> three(3);
+  auto batch = store_->EnqueueBatch(three);
+  ASSERT_FALSE(batch.has_value());
+  EXPECT_EQ(batch.error().code, ErrorCode::kOverloaded);
+  EXPECT_NE(batch.error().message.find("job 2 of the batch"), std::string::npos)
+      << batch.error().message;
+  EXPECT_EQ(Snap().jobs.size(), 4u);
+  ASSERT_TRUE(store_->EnqueueBatch(std::span(three).first(2)).has_value());
+
+  // No limit: admitted again. Every change of limit is audited (job 0).
+  ASSERT_TRUE(store_->SetQueueLimit({.queue = "default", .max_depth = 0}).has_value());
+  EXPECT_TRUE(store_->QueueLimits().value().empty());
+  EXPECT_TRUE(store_->Enqueue({}).has_value());
+  EXPECT_EQ(CountAudit(AuditEvent::kLimit), 3u);
+  for (const QueueLimit& bad :
+       {QueueLimit{.queue = "q", .max_depth = -1}, QueueLimit{.queue = "", .max_depth = 1},
+        QueueLimit{.queue = "q", .max_depth = kMaxQueueDepth + 1}}) {
+    EXPECT_EQ(store_->SetQueueLimit(bad).error().code, ErrorCode::kInvalidArgument);
+  }
+}
+
+// Admission control, the deadline: a claim that finds a job whose deadline
+// passed expires it (EXPIRED, its reason recorded and audited, never run)
+// and looks further, so the caller still gets a job that may run. A job is
+// not late at its deadline itself. An expired job is finished: retention
+// prunes it, and redriving it is refused.
+TEST_P(StoreConformanceTest, AJobPastItsDeadlineIsExpiredByTheClaimNotRun) {
+  const TimeMs now = clock_.NowMs();
+  const JobId late1 = Add({.deadline_ms = now + 1'000});
+  const JobId late2 = Add({.deadline_ms = now + 2'000});
+  const JobId in_time = Add({.deadline_ms = now + 3'000});
+  const JobId no_deadline = Add();
+  clock_.AdvanceMs(3'000);  // now + 3 s: the first two are late, the third exactly on time.
+  Lease l = ClaimOne(60'000);
+  EXPECT_EQ(l.job.id, in_time);
+  EXPECT_EQ(l.job.deadline_at_ms, now + 3'000);
+  for (JobId late : {late1, late2}) {
+    const Job j = store_->GetJob(late).value();
+    EXPECT_EQ(j.state, JobState::kExpired);
+    EXPECT_EQ(j.attempts, 0);
+    EXPECT_EQ(j.finished_at_ms, now + 3'000);
+    EXPECT_NE(j.last_error.find("deadline"), std::string::npos) << j.last_error;
+  }
+  EXPECT_EQ(CountAudit(AuditEvent::kExpire), 2u);
+  for (const Execution& e : Snap().executions) EXPECT_EQ(e.job_id, in_time);
+  EXPECT_EQ(ClaimOne(60'000).job.id, no_deadline);
+
+  auto redrive = store_->Redrive(late1);
+  ASSERT_FALSE(redrive.has_value());
+  EXPECT_EQ(redrive.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_NE(redrive.error().message.find("EXPIRED"), std::string::npos);
+  auto pruned = store_->Prune({.retain = 0});
+  ASSERT_TRUE(pruned.has_value());
+  EXPECT_EQ(pruned->jobs, 2);
+  EXPECT_EQ(store_->ListJobs({.state = JobState::kExpired}).value().size(), 0u);
+
+  // A deadline before the job may start can never be met: refused.
+  auto never = store_->Enqueue({.run_at_ms = now + 10'000, .deadline_ms = now + 5'000});
+  ASSERT_FALSE(never.has_value());
+  EXPECT_EQ(never.error().code, ErrorCode::kInvalidArgument) << never.error().ToString();
+}
+
+// With admission control off (a failure mode's baseline) the store admits
+// past the limit and runs a job however late.
+TEST_P(StoreConformanceTest, WithoutAdmissionControlEverythingIsAdmittedAndRun) {
+  Reopen({.admission_control = false});
+  ASSERT_NE(store_, nullptr);
+  ASSERT_TRUE(store_->SetQueueLimit({.queue = "default", .max_depth = 1}).has_value());
+  const JobId late = Add({.deadline_ms = clock_.NowMs() + 1});
+  Add();
+  clock_.AdvanceMs(10'000);
+  EXPECT_EQ(ClaimOne().job.id, late);
+  EXPECT_EQ(CountAudit(AuditEvent::kExpire), 0u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest, ::testing::ValuesIn(Backends()),
                          [](const auto& info) { return info.param.name; });
 

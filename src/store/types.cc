@@ -9,11 +9,12 @@
 namespace lab {
 namespace {
 
-constexpr EnumNames<JobState, 4> kJobStates = {{
+constexpr EnumNames<JobState, 5> kJobStates = {{
     {JobState::kPending, "PENDING"},
     {JobState::kRunning, "RUNNING"},
     {JobState::kSucceeded, "SUCCEEDED"},
     {JobState::kDead, "DEAD"},
+    {JobState::kExpired, "EXPIRED"},
 }};
 
 constexpr EnumNames<ExecState, 6> kExecStates = {{
@@ -25,7 +26,7 @@ constexpr EnumNames<ExecState, 6> kExecStates = {{
     {ExecState::kFailed, "FAILED"},
 }};
 
-constexpr EnumNames<AuditEvent, 16> kAuditEvents = {{
+constexpr EnumNames<AuditEvent, 18> kAuditEvents = {{
     {AuditEvent::kEnqueue, "enqueue"},
     {AuditEvent::kClaim, "claim"},
     {AuditEvent::kBegin, "begin"},
@@ -42,6 +43,8 @@ constexpr EnumNames<AuditEvent, 16> kAuditEvents = {{
     {AuditEvent::kFenced, "fenced"},
     {AuditEvent::kPrune, "prune"},
     {AuditEvent::kDefer, "defer"},
+    {AuditEvent::kExpire, "expire"},
+    {AuditEvent::kLimit, "limit"},
 }};
 
 }  // namespace

@@ -19,7 +19,9 @@ namespace lab {
 using JobId = int64_t;
 using ExecutionId = int64_t;
 
-enum class JobState { kPending, kRunning, kSucceeded, kDead };
+// EXPIRED: its deadline passed before it started; it never ran (admission
+// control, StoreOptions::admission_control).
+enum class JobState { kPending, kRunning, kSucceeded, kDead, kExpired };
 enum class ExecState { kLeased, kInProgress, kCommitted, kDone, kAborted, kFailed };
 
 std::string_view ToString(JobState s);
@@ -44,6 +46,8 @@ enum class AuditEvent : uint8_t {
   kFenced,     // A call was refused for a stale token or an ended execution.
   kPrune,      // The retention policy deleted finished jobs (one store-level entry, job 0).
   kDefer,      // A worker put its job back unrun, a guard holding it; the attempt given back.
+  kExpire,     // The job's deadline passed before it started: EXPIRED, never run.
+  kLimit,      // A queue's depth limit was set or removed (one store-level entry, job 0).
 };
 std::string_view ToString(AuditEvent e);
 std::optional<AuditEvent> ParseAuditEvent(std::string_view s);
@@ -63,7 +67,8 @@ struct Job {
   TimeMs created_at_ms = 0;
   std::string last_error;
   DurationMs timeout_ms = 0;  // How long one attempt may run; 0: the worker's default.
-  TimeMs finished_at_ms = 0;  // When it became SUCCEEDED or DEAD; 0 while it is not.
+  TimeMs finished_at_ms = 0;  // When it became SUCCEEDED, DEAD or EXPIRED; 0 while it is not.
+  TimeMs deadline_at_ms = 0;  // Not started by then: EXPIRED, never run. 0: no deadline.
 
   // The stable key that effects are keyed by: "<queue>/<key>" when the job
   // has an idempotency key (keys are unique per queue), otherwise
@@ -117,6 +122,9 @@ struct NewJob {
   std::optional<TimeMs> run_at_ms;  // Default: now.
   int max_attempts = 5;
   DurationMs timeout_ms = 0;  // How long one attempt may run; 0: the worker's default.
+  // When the job is no use any more: a claim after it expires the job
+  // (EXPIRED, with the reason) instead of running it. Default: none.
+  std::optional<TimeMs> deadline_ms;
 };
 
 struct EnqueueResult {
@@ -222,13 +230,21 @@ struct JobDetail {
   std::vector<AuditEntry> audit;      // By seq.
 };
 
+// Admission control for one queue: at most `max_depth` unfinished (PENDING
+// or RUNNING) jobs; an enqueue past it is refused with kOverloaded.
+struct QueueLimit {
+  std::string queue;
+  int64_t max_depth = 0;  // 0: no limit.
+  bool operator==(const QueueLimit&) const = default;
+};
+
 struct StateCount {
   std::string queue;
   JobState state = JobState::kPending;
   int64_t count = 0;
 };
 
-// The retention policy: delete jobs that finished (SUCCEEDED or DEAD) at
+// The retention policy: delete jobs that finished (SUCCEEDED, DEAD or EXPIRED) at
 // least `retain` ago by the store's clock, with their executions, ledger
 // effects and audit entries, oldest first, at most `limit` in one call.
 struct PruneRequest {
@@ -274,6 +290,10 @@ struct StoreOptions {
   // transaction. Off: the effect first, in a transaction of its own, then
   // the commit in another (FM_002's partial write).
   bool effect_with_commit = true;
+  // A queue's depth limit refuses enqueues past it (kOverloaded), and a
+  // job whose deadline passed before it started is EXPIRED at claim, never
+  // run. Off: every enqueue is accepted and every job runs however late.
+  bool admission_control = true;
 };
 
 }  // namespace lab
