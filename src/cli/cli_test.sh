@@ -195,6 +195,29 @@ expect_usage "--retain '5x'" -- queue prune --db "$db" --retain 5x
 expect_usage "--retain" -- queue prune --db "$db"
 expect_usage "--retain '-1s'" -- queue work --db "$db" --retain -1s
 
+# Admission control: a queue at its depth limit refuses an enqueue with exit
+# 3, in words, and writes nothing; a job whose deadline passed is EXPIRED by
+# the worker's claim, never run, and cannot be redriven.
+adb="sqlite:$tmp/admission.db"
+expect 0 "queue full: at most 1 unfinished jobs" -- queue limit --db "$adb" --queue full --max-depth 1
+expect 0 '"full": 1' -- queue limit --db "$adb" --json
+"$LAB" queue enqueue --db "$adb" --queue full first >/dev/null
+expect 3 "queue 'full' is full: it holds 1 unfinished jobs" -- queue enqueue --db "$adb" --queue full second
+expect 0 "full +PENDING +1" -- queue stats --db "$adb"
+expect 0 "no queue has a depth limit" -- queue limit --db "$adb" --queue full --max-depth 0
+expect 0 "^[0-9]+$" -- queue enqueue --db "$adb" --queue full second
+expect_usage "--max-depth '-1'" -- queue limit --db "$adb" --queue full --max-depth -1
+expect_usage "together" -- queue limit --db "$adb" --queue full
+expect_usage "--deadline 'soon'" -- queue enqueue --db "$adb" --deadline soon x
+late=$("$LAB" queue enqueue --db "$adb" --queue late --deadline 1 x)
+expect 0 "deadline " -- queue inspect "$late" --db "$adb"
+expect 0 "0 finished" -- queue work --db "$adb" --queue late --drain --exec "touch '$tmp/late.ran'"
+if [ -e "$tmp/late.ran" ]; then
+  echo "FAIL: a job past its deadline was run"; failures=$((failures + 1))
+fi
+expect 0 "expire +PENDING -> EXPIRED +expired: its deadline" -- queue inspect "$late" --db "$adb"
+expect 1 "is EXPIRED: its deadline passed" -- queue dlq redrive --job "$late" --db "$adb"
+
 # Hardening: every class of bad input is refused in words (exit 2) and
 # changes nothing; nothing aborts on bytes that are not text.
 for cmd in "enqueue x" "stats" "inspect 1" "dlq list" "dlq redrive --all" "work" "prune --retain 1d"; do

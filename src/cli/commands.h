@@ -15,13 +15,16 @@ namespace lab {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
+// Refused by admission control: the queue is at its depth limit (try later).
+inline constexpr int kExitOverloaded = 3;
 // `lab queue work` abandoned by a second SIGINT/SIGTERM (128 + SIGINT, as a shell reports it).
 inline constexpr int kExitInterrupted = 130;
 
 using Action = std::function<int()>;
 using CommandTable = std::vector<std::pair<CLI::App*, Action>>;
 
-// Prints "lab: message" to stderr; exit 2 for kInvalidArgument, else 1.
+// Prints "lab: message" to stderr; exit 2 for kInvalidArgument, 3 for
+// kOverloaded, else 1.
 int FailWith(const Error& error);
 int UsageError(const std::string& message);
 

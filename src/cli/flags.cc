@@ -92,15 +92,15 @@ Result<DurationMs> ParseDuration(std::string_view text, std::string_view flag, D
   return d;
 }
 
-Result<TimeMs> ParseRunAt(std::string_view text, TimeMs now_ms) {
+Result<TimeMs> ParseMoment(std::string_view text, std::string_view flag, TimeMs now_ms) {
   if (text.starts_with('+')) {
     auto delay = DurationValue(text.substr(1), 0, kMaxDurationMs);
-    if (!delay) return std::unexpected(Refuse("--run-at", text, delay.error().message));
+    if (!delay) return std::unexpected(Refuse(flag, text, delay.error().message));
     return AddMs(now_ms, *delay);
   }
-  auto at = ParseInteger(text, "--run-at", 0, kMaxTimeMs);
+  auto at = ParseInteger(text, flag, 0, kMaxTimeMs);
   if (at) return *at;
-  return std::unexpected(Refuse("--run-at", text,
+  return std::unexpected(Refuse(flag, text,
                                 fmt::format("expected milliseconds since the epoch (0 to {}) or "
                                             "+N[ms|s|m|h|d] from now",
                                             kMaxTimeMs)));

@@ -21,9 +21,9 @@ Result<int64_t> ParseInteger(std::string_view text, std::string_view flag, int64
 Result<DurationMs> ParseDuration(std::string_view text, std::string_view flag, DurationMs min_ms,
                                  DurationMs max_ms);
 
-// "1700000000000" (ms since the epoch, up to kMaxTimeMs) or "+N[ms|s|m|h|d]"
-// from `now_ms`.
-Result<TimeMs> ParseRunAt(std::string_view text, TimeMs now_ms);
+// A moment given to `flag` (--run-at, --deadline): "1700000000000" (ms
+// since the epoch, up to kMaxTimeMs) or "+N[ms|s|m|h|d]" from `now_ms`.
+Result<TimeMs> ParseMoment(std::string_view text, std::string_view flag, TimeMs now_ms);
 
 // 300 -> "300ms", 90'000 -> "90s", 7'200'000 -> "2h": the largest unit that
 // divides it, for messages.

@@ -40,11 +40,11 @@ TEST(FlagsTest, DurationsHaveUnitsAndCannotOverflow) {
   }
 }
 
-TEST(FlagsTest, RunAtIsAnEpochTimeOrAnOffsetInRange) {
-  EXPECT_EQ(*ParseRunAt("1700000000000", 5), 1'700'000'000'000);
-  EXPECT_EQ(*ParseRunAt("+90s", 1'000), 91'000);
+TEST(FlagsTest, AMomentIsAnEpochTimeOrAnOffsetInRange) {
+  EXPECT_EQ(*ParseMoment("1700000000000", "--run-at", 5), 1'700'000'000'000);
+  EXPECT_EQ(*ParseMoment("+90s", "--deadline", 1'000), 91'000);
   for (const char* bad : {"", "+", "soon", "-1", "253402300800000", "+2562047500000h", "0x1"}) {
-    auto r = ParseRunAt(bad, 1'000);
+    auto r = ParseMoment(bad, "--run-at", 1'000);
     ASSERT_FALSE(r.has_value()) << bad;
     EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
   }

@@ -6,7 +6,8 @@
 //
 // Exit codes: 0 success, 1 a failure (a claim not matched, a violation
 // found, an I/O error), 2 a usage error (unknown command, option, FM or
-// store URL). Errors go to stderr.
+// store URL), 3 an enqueue refused because its queue is full (admission
+// control: try again later). Errors go to stderr.
 #include <fmt/core.h>
 
 #include <cstdio>
@@ -18,7 +19,14 @@ namespace lab {
 
 int FailWith(const Error& error) {
   fmt::print(stderr, "lab: {}\n", error.message);
-  return error.code == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailure;
+  switch (error.code) {
+    case ErrorCode::kInvalidArgument:
+      return kExitUsage;
+    case ErrorCode::kOverloaded:
+      return kExitOverloaded;
+    default:
+      return kExitFailure;
+  }
 }
 
 int UsageError(const std::string& message) {

@@ -1,7 +1,8 @@
 // lab queue ...: operate a real queue on any store URL.
 //
-//   lab queue enqueue [--key K] [--queue Q] [--run-at T] [--priority P]
-//                     [--max-attempts N] (PAYLOAD | -)
+//   lab queue enqueue [--key K] [--queue Q] [--run-at T] [--deadline T]
+//                     [--priority P] [--max-attempts N] (PAYLOAD | -)
+//   lab queue limit [--queue Q --max-depth N]
 //   lab queue stats [--json]
 //   lab queue inspect JOB [--json]
 //   lab queue dlq list [--queue Q] [--json]
@@ -112,6 +113,7 @@ json JobJson(const Job& j) {
           {"attempts_used", j.AttemptsUsed()},
           {"max_attempts", j.max_attempts},
           {"timeout_ms", j.timeout_ms},
+          {"deadline_at_ms", j.deadline_at_ms != 0 ? json(j.deadline_at_ms) : json(nullptr)},
           {"created_at_ms", j.created_at_ms},
           {"last_error", TextOrBytes(j.last_error)}};
 }
@@ -121,6 +123,7 @@ struct EnqueueArgs {
   std::optional<std::string> key;
   std::string queue = "default";
   std::string run_at;
+  std::string deadline;
   std::string priority = "0";
   std::string max_attempts = "5";
   std::string timeout;
@@ -138,8 +141,12 @@ Result<NewJob> BuildJob(const EnqueueArgs& a) {
              .payload = a.payload,
              .priority = static_cast<int>(priority),
              .max_attempts = static_cast<int>(attempts)};
+  const TimeMs now = WallClock().NowMs();
   if (!a.run_at.empty()) {
-    LAB_ASSIGN_OR_RETURN(job.run_at_ms, ParseRunAt(a.run_at, WallClock().NowMs()));
+    LAB_ASSIGN_OR_RETURN(job.run_at_ms, ParseMoment(a.run_at, "--run-at", now));
+  }
+  if (!a.deadline.empty()) {
+    LAB_ASSIGN_OR_RETURN(job.deadline_ms, ParseMoment(a.deadline, "--deadline", now));
   }
   if (!a.timeout.empty()) {
     LAB_ASSIGN_OR_RETURN(job.timeout_ms, ParseDuration(a.timeout, "--timeout", 1, kMaxDurationMs));
@@ -236,6 +243,10 @@ void PrintInspect(const JobDetail& d) {
              j.AttemptsUsed(), j.max_attempts, j.priority,
              j.timeout_ms > 0 ? FormatDuration(j.timeout_ms) : "the worker's");
   fmt::print("created {}  run at {}\n", HumanTime(j.created_at_ms), HumanTime(j.run_at_ms));
+  if (j.deadline_at_ms != 0) {
+    fmt::print("deadline {} (not started by then: EXPIRED, never run)\n",
+               HumanTime(j.deadline_at_ms));
+  }
   if (!j.last_error.empty()) fmt::print("last error: {}\n", Shown(j.last_error));
   fmt::print("payload ({} bytes): {}\n\nexecutions\n", j.payload.size(),
              ForTerminal(j.payload, kTerminalPayloadBytes));
@@ -332,6 +343,45 @@ int DlqRedrive(const RedriveArgs& a) {
     ++redriven;
   }
   fmt::print("redriven {} job(s)\n", redriven);
+  return kExitOk;
+}
+
+struct LimitArgs {
+  DbFlag db;
+  std::string queue;
+  std::string max_depth;
+  bool json_out = false;
+};
+
+int Limit(const LimitArgs& a) {
+  if (a.queue.empty() != a.max_depth.empty()) {
+    return UsageError("queue limit: give --queue and --max-depth together, or neither to list");
+  }
+  std::optional<QueueLimit> wanted;
+  if (!a.queue.empty()) {
+    auto depth = ParseInteger(a.max_depth, "--max-depth", 0, kMaxQueueDepth);
+    if (!depth) return FailWith(depth.error());
+    wanted = QueueLimit{.queue = a.queue, .max_depth = *depth};
+    if (auto ok = CheckQueueLimit(*wanted); !ok) return FailWith(ok.error());
+  }
+  auto queue = wanted ? a.db.Open() : a.db.OpenExisting();
+  if (!queue) return FailWith(queue.error());
+  if (wanted) {
+    if (auto set = (*queue)->store().SetQueueLimit(*wanted); !set) return FailWith(set.error());
+  }
+  auto limits = (*queue)->store().QueueLimits();
+  if (!limits) return FailWith(limits.error());
+  if (a.json_out) {
+    json out = json::object();
+    for (const QueueLimit& l : *limits) out[l.queue] = l.max_depth;
+    fmt::print("{}\n", Dump(json{{"max_depth", out}}));
+    return kExitOk;
+  }
+  for (const QueueLimit& l : *limits) {
+    fmt::print("queue {}: at most {} unfinished jobs; enqueues past it are refused (exit {})\n",
+               Shown(l.queue), l.max_depth, kExitOverloaded);
+  }
+  if (limits->empty()) fmt::print("(no queue has a depth limit)\n");
   return kExitOk;
 }
 
@@ -562,6 +612,9 @@ void AddQueueCommands(CLI::App& app, CommandTable& table) {
                                   kMaxQueueNameBytes));
   enqueue->add_option("--run-at", en->run_at,
                       "Not before: ms since the epoch, or +N[ms|s|m|h|d] from now");
+  enqueue->add_option("--deadline", en->deadline,
+                      "Not started by then: EXPIRED, never run; ms since the epoch, or "
+                      "+N[ms|s|m|h|d] from now (default: none)");
   enqueue->add_option(
       "--priority", en->priority,
       fmt::format("Higher runs first, {}..{} (default 0)", -kMaxPriority, kMaxPriority));
@@ -608,10 +661,26 @@ void AddQueueCommands(CLI::App& app, CommandTable& table) {
   redrive->add_option("--queue", rd->queue, "With --all: only this queue");
   table.emplace_back(redrive, [rd] { return DlqRedrive(*rd); });
 
+  auto li = std::make_shared<LimitArgs>();
+  auto* limit = queue->add_subcommand(
+      "limit",
+      fmt::format("Admission control: a queue's depth limit. An enqueue that finds the queue "
+                  "holding that many unfinished jobs is refused (exit {}); with no options, "
+                  "list the limits",
+                  kExitOverloaded));
+  li->db.Add(limit);
+  limit->add_option("--queue", li->queue, "The queue to limit");
+  limit->add_option("--max-depth", li->max_depth,
+                    fmt::format("Unfinished (PENDING or RUNNING) jobs allowed, 1..{}; 0 removes "
+                                "the limit",
+                                kMaxQueueDepth));
+  limit->add_flag("--json", li->json_out, "Print JSON");
+  table.emplace_back(limit, [li] { return Limit(*li); });
+
   auto pr = std::make_shared<PruneArgs>();
   auto* prune = queue->add_subcommand(
       "prune",
-      "Delete finished jobs (SUCCEEDED or DEAD) with their executions, effects and audit "
+      "Delete finished jobs (SUCCEEDED, DEAD or EXPIRED) with their executions, effects and audit "
       "entries, once they are older than --retain; the deletion is audited");
   pr->db.Add(prune);
   prune

@@ -38,6 +38,9 @@ constexpr GuardInfo kGuards[] = {
     {"retry_budget", &Guards::retry_budget,
      "retries call downstream only within a budget (a share of first attempts per window); "
      "a held retry waits, its attempt given back"},
+    {"admission_control", &Guards::admission_control,
+     "a queue at its depth limit refuses enqueues explicitly; a job past its deadline is "
+     "expired, not run"},
 };
 
 std::string NameList() {

@@ -63,6 +63,13 @@ struct Guards {
   // failed attempt retries as its backoff says, however many fail at once,
   // and a failing downstream system gets a multiple of its load.
   bool retry_budget = true;
+  // Admission control: a queue given a depth limit refuses enqueues past it
+  // (kOverloaded: the producer is told, nothing is written), and a job
+  // whose deadline passed before it started is EXPIRED, its reason
+  // recorded, never run. Off: every enqueue is accepted and every job runs
+  // however late, so an overload grows the queue without bound and the
+  // workers spend their time on work nobody is waiting for.
+  bool admission_control = true;
 
   static Guards All() { return Guards{}; }
   static Guards None();

@@ -138,7 +138,8 @@ StoreOptions StoreOptionsFor(const Guards& guards) {
           .enforce_commit_boundary = guards.commit_boundary,
           .count_lost_attempts = guards.lost_attempts,
           .store_clock = guards.store_clock,
-          .effect_with_commit = guards.one_transaction};
+          .effect_with_commit = guards.one_transaction,
+          .admission_control = guards.admission_control};
 }
 
 NewJob Queue::AsSent(const NewJob& job) const {
