@@ -24,10 +24,6 @@ struct PlannedEntry {
 const std::vector<PlannedEntry>& PlannedEntries() {
   using enum Invariant;
   static const std::vector<PlannedEntry> kPlan = {
-      {"FM_012",
-       "Backpressure collapse under overload",
-       {kBoundedLatency},
-       "admission control / load shedding"},
       {"FM_014",
        "Liveness under partial partition: heartbeats flow, work never completes",
        {kLiveness},

@@ -193,6 +193,7 @@ std::vector<Invariant> ScenarioEnv::Judged() const {
   std::vector<Invariant> judged = CheckedInvariants();
   if (settled_at_ms_) judged.push_back(Invariant::kLiveness);
   if (amplification_) judged.push_back(Invariant::kBoundedAmplification);
+  if (judge_latency_) judged.push_back(Invariant::kBoundedLatency);
   return judged;
 }
 
@@ -214,6 +215,11 @@ Result<std::vector<Violation>> ScenarioEnv::Check() {
     auto amplified =
         CheckBoundedAmplification(snapshot, amplification_->first, amplification_->second);
     violations.insert(violations.end(), amplified.begin(), amplified.end());
+  }
+  if (judge_latency_) {
+    LAB_ASSIGN_OR_RETURN(auto limits, queue_->store().QueueLimits());
+    auto late = CheckBoundedLatency(snapshot, limits);
+    violations.insert(violations.end(), late.begin(), late.end());
   }
   return violations;
 }

@@ -23,6 +23,7 @@
 
 #include "check/amplification.h"
 #include "check/invariants.h"
+#include "check/latency.h"
 #include "core/clock.h"
 #include "core/trace.h"
 #include "fm/failure_mode.h"
@@ -120,8 +121,12 @@ class ScenarioEnv {
   void JudgeAmplification(std::vector<DownstreamCall> calls, RetryBudgetOptions budget) {
     amplification_ = {std::move(calls), budget};
   }
+  // The scenario overloads its queue: INV_008 is judged against the depth
+  // limits the store holds when Check() runs.
+  void JudgeLatency() { judge_latency_ = true; }
   // The invariants Check() judges: INV_001..INV_005, INV_006 once
-  // settled, INV_007 once given a downstream system's calls.
+  // settled, INV_007 once given a downstream system's calls, INV_008 once
+  // asked.
   std::vector<Invariant> Judged() const;
 
   // Runs every checker over the store's current state.
@@ -157,6 +162,7 @@ class ScenarioEnv {
   std::optional<TimeMs> settled_at_ms_;
   std::vector<Figure> figures_;
   std::optional<std::pair<std::vector<DownstreamCall>, RetryBudgetOptions>> amplification_;
+  bool judge_latency_ = false;
 };
 
 }  // namespace lab
