@@ -71,7 +71,8 @@ Result<void> Scenario(ScenarioEnv& env) {
                               .deadline_ms = now + kPatienceMs});
         if (r) continue;
         if (r.error().code != ErrorCode::kOverloaded) return std::unexpected(r.error());
-        if (refused++ == 0) env.Note("the queue is full: a request is refused, " + r.error().message);
+        if (refused++ == 0)
+          env.Note("the queue is full: a request is refused, " + r.error().message);
       }
     }
     if (now == kRequestsUntilMs) env.Note("the requests stop");
@@ -140,8 +141,7 @@ Result<void> Scenario(ScenarioEnv& env) {
   env.AddFigure("refused at the door, explicitly", fmt::format("{}", refused));
   env.AddFigure("rendered in time", fmt::format("{}", in_time));
   env.AddFigure("goodput, the first 10 s", PerSecond(in_time_early, 0, kCollapsedFromMs));
-  env.AddFigure("goodput, 0:10-1:00",
-                PerSecond(in_time_later, kCollapsedFromMs, kRequestsUntilMs));
+  env.AddFigure("goodput, 0:10-1:00", PerSecond(in_time_later, kCollapsedFromMs, kRequestsUntilMs));
   env.AddFigure("rendered too late, for nobody", fmt::format("{}", late));
   env.AddFigure("expired unrun, with the reason", fmt::format("{}", expired));
   env.AddFigure("longest wait to start", fmt::format("{:.1f}s", longest_wait / 1'000.0));
@@ -163,8 +163,9 @@ FailureMode FM_012() {
           .title = "Backpressure collapse: an overloaded queue serves only work nobody waits for",
           .invariants = {Invariant::kBoundedLatency},
           .baseline_guards = Guards::AllExcept(&Guards::admission_control),
-          .guard = "admission control: a depth limit refuses excess explicitly; a job past its "
-                   "deadline expires unrun",
+          .guard =
+              "admission control: a depth limit refuses excess explicitly; a job past its "
+              "deadline expires unrun",
           .scenario = Scenario};
 }
 

@@ -113,7 +113,7 @@ void CheckDerivedState(const Job& job, const std::vector<const Execution*>& exec
   if (job.state != JobState::kSucceeded && done > 0)
     problem = "has a DONE execution but is not SUCCEEDED";
   if (job.state == JobState::kRunning && live == 0) problem = "RUNNING with no live execution";
-  if ((job.state == JobState::kPending || job.state == JobState::kDead) && live > 0) {
+  if (job.state != JobState::kRunning && job.state != JobState::kSucceeded && live > 0) {
     problem = fmt::format("{} while {} execution(s) are live", ToString(job.state), live);
   }
   if (live > 1) problem = fmt::format("{} live executions at once", live);
@@ -258,12 +258,12 @@ std::vector<Violation> CheckInv001(const CheckInput& in) {
 std::vector<Violation> CheckInv002(const CheckInput& in) {
   std::vector<Violation> out;
   const auto execs = ExecutionsById(in.snapshot);
-  std::set<JobId> committed_jobs, dead_jobs;
+  std::set<JobId> committed_jobs, given_up;  // Given up: DEAD or EXPIRED, with the reason.
   for (const Execution& e : in.snapshot.executions) {
     if (IsCommitted(e.state)) committed_jobs.insert(e.job_id);
   }
   for (const Job& j : in.snapshot.jobs) {
-    if (j.state == JobState::kDead) dead_jobs.insert(j.id);
+    if (j.state == JobState::kDead || j.state == JobState::kExpired) given_up.insert(j.id);
   }
   for (const auto& [job, effects] : EffectsByJob(in)) {
     for (const auto& e : effects) {
@@ -272,10 +272,11 @@ std::vector<Violation> CheckInv002(const CheckInput& in) {
         // A handler's own call under the job's key happens before any
         // commit by design; what must follow is the job's commit (by this
         // execution or the retry whose call the downstream deduplicated).
-        // A job dead-lettered after its call is the divergence between the
-        // queue and the downstream system that reconciliation is for
-        // (FM_015, planned): its dead letter is the durable signal.
-        if (!committed_jobs.contains(job) && !dead_jobs.contains(job)) {
+        // A job dead-lettered (or expired: a retry past its deadline) after
+        // its call is the divergence between the queue and the downstream
+        // system that reconciliation is for (FM_015, planned): its dead
+        // letter, or its audited expiry, is the durable signal.
+        if (!committed_jobs.contains(job) && !given_up.contains(job)) {
           out.push_back({Invariant::kNoEffectWithoutCommit,
                          job,
                          fmt::format("the handler's downstream call was applied, and job {} "

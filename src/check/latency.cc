@@ -46,9 +46,9 @@ void LateStarts(const Snapshot& snapshot, std::vector<Violation>& out) {
       late.worst_by_ms = by;
     }
     if (late.evidence.size() < 5) {
-      late.evidence.push_back(fmt::format("job {} (enqueued {}, deadline {}) started {}",
-                                          j.id, RunTime(j.created_at_ms),
-                                          RunTime(j.deadline_at_ms), RunTime(e.leased_at_ms)));
+      late.evidence.push_back(fmt::format("job {} (enqueued {}, deadline {}) started {}", j.id,
+                                          RunTime(j.created_at_ms), RunTime(j.deadline_at_ms),
+                                          RunTime(e.leased_at_ms)));
     }
   }
   for (auto& [queue, late] : by_queue) {
@@ -97,12 +97,13 @@ void DepthOverLimit(const Snapshot& snapshot, std::span<const QueueLimit> limits
     if (!d.first_over) continue;
     const AuditEntry& first = **d.first_over;
     out.push_back(
-        {Invariant::kBoundedLatency, first.job_id,
+        {Invariant::kBoundedLatency,
+         first.job_id,
          fmt::format("queue '{}' held up to {} unfinished jobs ({}), over its limit of {}: "
                      "excess load was queued instead of refused",
                      queue, d.peak, RunTime(d.peak_at), limit_of.at(queue)),
-         {fmt::format("first over the limit at {}: job {} {}", RunTime(first.at_ms),
-                      first.job_id, ToString(first.event))}});
+         {fmt::format("first over the limit at {}: job {} {}", RunTime(first.at_ms), first.job_id,
+                      ToString(first.event))}});
   }
 }
 
@@ -115,7 +116,8 @@ void SilentExpiries(const Snapshot& snapshot, std::vector<Violation>& out) {
   for (const Job& j : snapshot.jobs) {
     if (j.state != JobState::kExpired) continue;
     if (!j.last_error.empty() && audited.contains(j.id)) continue;
-    out.push_back({Invariant::kBoundedLatency, j.id,
+    out.push_back({Invariant::kBoundedLatency,
+                   j.id,
                    fmt::format("job {} is EXPIRED without {}", j.id,
                                j.last_error.empty() ? "a reason" : "an audited expiry"),
                    {}});

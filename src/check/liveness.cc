@@ -36,7 +36,7 @@ std::vector<Violation> CheckLiveness(const Snapshot& snapshot, TimeMs now_ms) {
   for (const Execution& e : snapshot.executions) execs_of[e.job_id].push_back(&e);
   std::vector<Violation> out;
   for (const Job& j : snapshot.jobs) {
-    if (j.state == JobState::kSucceeded || j.state == JobState::kDead) continue;
+    if (IsFinished(j.state)) continue;
     out.push_back({Invariant::kLiveness,
                    j.id,
                    fmt::format("job {} is {} at the liveness bound {}: {}", j.id, ToString(j.state),

@@ -273,6 +273,12 @@ int Replay(ReplayArgs a) {
   fmt::print(
       "downstream: {}{}\n", r->DownstreamSummary(),
       schedule.outages.empty() ? "" : fmt::format("; {} outage(s)", schedule.outages.size()));
+  if (schedule.max_depth > 0 || r->expired > 0) {
+    fmt::print(
+        "admission: {} arrival(s) refused at the door (depth limit {}), {} job(s) expired "
+        "unrun\n",
+        r->refused, schedule.max_depth, r->expired);
+  }
   if (r->violations.empty()) {
     fmt::print("every invariant holds (guards {})\n", a.flags.guards);
     return kExitOk;

@@ -54,6 +54,8 @@ std::string DrawnConfig::ToString() const {
              p_slow, p_jump, p_poison, p_lost_reply, fused_workers, claim_batch) +
          (p_long > 0 ? fmt::format(" p_long={:.3f}", p_long) : "") +
          (outages > 0 ? fmt::format(" outages={}", outages) : "") +
+         (max_depth > 0 ? fmt::format(" max_depth={} p_deadline={:.3f}", max_depth, p_deadline)
+                        : "") +
          (p_store > 0 ? fmt::format(" p_store={:.4f}", p_store) : "") +
          (p_disk > 0 ? fmt::format(" p_disk={:.4f}", p_disk) : "");
 }
@@ -73,6 +75,7 @@ Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* dr
   Rng disk_rng = root.Split();
   Rng long_rng = root.Split();
   Rng outage_rng = root.Split();
+  Rng admission_rng = root.Split();
 
   DrawnConfig c;
   if (options.swarm) {
@@ -201,6 +204,19 @@ Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* dr
       s.outages.push_back({from, to});
     }
   }
+  // Admission control (swarm only), in a third of the seeds: a depth limit
+  // below the burst the arrivals make, and deadlines on some jobs, from a
+  // lease to three after they arrive, so a retry or a busy queue can miss them.
+  if (options.swarm && admission_rng.Chance(1.0 / 3)) {
+    c.max_depth = admission_rng.Range(1, std::max(1, c.jobs / 4));
+    c.p_deadline = Between(admission_rng, 0, 0.6);
+    s.max_depth = c.max_depth;
+    for (auto& job : s.jobs) {
+      if (admission_rng.Chance(c.p_deadline)) {
+        job.deadline_ms = admission_rng.Range(c.lease_ms, 3 * c.lease_ms);
+      }
+    }
+  }
   if (options.store_faults) {
     // Storage faults on every handle: about eight primitives a step.
     c.p_store = options.swarm ? Between(store_rng, 0.001, 0.02) : 0.005;
@@ -247,12 +263,14 @@ std::string ScheduleToJson(const Schedule& s) {
   j["lease_ms"] = s.lease_ms;
   j["reaper_interval_ms"] = s.reaper_interval_ms;
   j["fault_window_ms"] = s.fault_window_ms;
+  if (s.max_depth > 0) j["max_depth"] = s.max_depth;
   j["jobs"] = json::array();
   for (const auto& job : s.jobs) {
     json jj = {{"at_ms", job.at_ms}, {"key", job.key}, {"max_attempts", job.max_attempts}};
     if (job.poison) jj["poison"] = true;
     if (job.lost_reply) jj["lost_reply"] = true;
     if (job.run_ms > 0) jj["run_ms"] = job.run_ms;
+    if (job.deadline_ms > 0) jj["deadline_ms"] = job.deadline_ms;
     j["jobs"].push_back(jj);
   }
   j["faults"] = json::array();
@@ -315,6 +333,7 @@ Result<void> ValidateSchedule(const Schedule& s) {
   LAB_RETURN_IF_ERROR(InRange("fault_window_ms", s.fault_window_ms, 0, kMaxSimTimeMs));
   LAB_RETURN_IF_ERROR(
       InRange("the number of jobs", static_cast<int64_t>(s.jobs.size()), 1, kMaxSimJobs));
+  LAB_RETURN_IF_ERROR(InRange("max_depth", s.max_depth, 0, kMaxSimJobs));
   std::map<std::string, int> max_attempts;  // By key.
   for (size_t i = 0; i < s.jobs.size(); ++i) {
     const ScheduledJob& job = s.jobs[i];
@@ -325,6 +344,7 @@ Result<void> ValidateSchedule(const Schedule& s) {
     LAB_RETURN_IF_ERROR(InRange(where + " at_ms", job.at_ms, 0, s.fault_window_ms));
     LAB_RETURN_IF_ERROR(InRange(where + " max_attempts", job.max_attempts, 1, kMaxSimAttempts));
     LAB_RETURN_IF_ERROR(InRange(where + " run_ms", job.run_ms, 0, kMaxSimTimeMs));
+    LAB_RETURN_IF_ERROR(InRange(where + " deadline_ms", job.deadline_ms, 0, kMaxSimTimeMs));
     if (!max_attempts.emplace(job.key, job.max_attempts).second) {
       return std::unexpected(Invalid(where + ": the key is used by an earlier job"));
     }
@@ -414,10 +434,12 @@ Result<Schedule> ScheduleFromJson(const std::string& text) {
     s.lease_ms = j.at("lease_ms").get<DurationMs>();
     s.reaper_interval_ms = j.at("reaper_interval_ms").get<DurationMs>();
     s.fault_window_ms = j.at("fault_window_ms").get<TimeMs>();
+    s.max_depth = j.value("max_depth", int64_t{0});
     for (const auto& job : j.at("jobs")) {
       s.jobs.push_back({job.at("at_ms").get<TimeMs>(), job.at("key").get<std::string>(),
                         job.at("max_attempts").get<int>(), job.value("poison", false),
-                        job.value("lost_reply", false), job.value("run_ms", DurationMs{0})});
+                        job.value("lost_reply", false), job.value("run_ms", DurationMs{0}),
+                        job.value("deadline_ms", DurationMs{0})});
     }
     for (const auto& f : j.at("faults")) {
       const std::string kind = f.at("kind").get<std::string>();

@@ -47,6 +47,9 @@ struct ScheduledJob {
   // fault window and after it (0: a step's latency). Longer than a lease,
   // it keeps its lease only if heartbeats run while it computes.
   DurationMs run_ms = 0;
+  // Its deadline, this long after it arrives (0: none): not started by
+  // then, it must not run (admission control expires it).
+  DurationMs deadline_ms = 0;
 };
 
 // What running the schedule with `guards` must violate (exactly): files in
@@ -122,6 +125,9 @@ struct Schedule {
   std::vector<ScheduledStoreFault> store_faults;
   std::vector<ScheduledDiskFault> disk_faults;  // sqlite: runs only.
   std::vector<ScheduledOutage> outages;
+  // The queue's depth limit (0: none): admission control refuses an
+  // arrival that finds this many unfinished jobs; the producer is told.
+  int64_t max_depth = 0;
   // How the schedule was run when it was written (lab shrink records them),
   // so a replay of the file reproduces the failure without repeating flags.
   std::optional<std::string> guards;  // As --guards takes it.
@@ -176,10 +182,12 @@ struct DrawnConfig {
   double p_crash = 0, p_pause = 0, p_delay = 0, p_skew = 0;
   double p_transient = 0, p_permanent = 0, p_slow = 0;
   double p_jump = 0, p_poison = 0, p_lost_reply = 0;
-  double p_long = 0;   // A job is a long job (ScheduledJob::run_ms).
-  int outages = 0;     // Downstream outages (ScheduledOutage).
-  double p_store = 0;  // A storage primitive fails (with DrawOptions::store_faults).
-  double p_disk = 0;   // A disk operation fails or the power goes (DrawOptions::disk_faults).
+  double p_long = 0;      // A job is a long job (ScheduledJob::run_ms).
+  int outages = 0;        // Downstream outages (ScheduledOutage).
+  int64_t max_depth = 0;  // The queue's depth limit (Schedule::max_depth).
+  double p_deadline = 0;  // A job has a deadline (ScheduledJob::deadline_ms).
+  double p_store = 0;     // A storage primitive fails (with DrawOptions::store_faults).
+  double p_disk = 0;      // A disk operation fails or the power goes (DrawOptions::disk_faults).
   int fused_workers = 0;
   int claim_batch = 1;
 

@@ -11,6 +11,7 @@
 
 #include "check/amplification.h"
 #include "check/consistency.h"
+#include "check/latency.h"
 #include "check/liveness.h"
 #include "core/assert.h"
 #include "core/rng.h"
@@ -20,6 +21,7 @@
 #include "store/fault_backend.h"
 #include "store/fault_store.h"
 #include "store/sim_disk.h"
+#include "store/state_machine.h"
 
 namespace lab {
 namespace {
@@ -208,6 +210,9 @@ class World {
   // An enqueue as a producer sends it: again after a failed one.
   Result<EnqueueResult> Produce(const NewJob& request);
   Result<void> RefreshAll();
+  // After a claim: the open jobs whose deadline has passed, which the
+  // claim may have expired without anyone holding them.
+  Result<void> RefreshLate();
   bool InFaultWindow() { return clock_.NowMs() < s_.fault_window_ms; }
   // Whether a scheduled storage or disk fault may fire now: in the fault
   // window, and never during the world's own reads.
@@ -257,10 +262,12 @@ class World {
   uint64_t next_seq_ = 0;
   uint64_t hash_ = kFnvOffset;
   std::vector<JobId> acked_;
+  int64_t refused_ = 0;        // Arrivals the queue refused (its depth limit).
   std::set<JobId> open_jobs_;  // Enqueued and not yet terminal.
   // The open jobs ever claimed: only these can a sweep end (it ends leases),
   // so a sweep refreshes them, not the whole backlog.
   std::set<JobId> claimed_open_;
+  std::map<JobId, TimeMs> deadlines_;  // Open jobs with a deadline, and when it is.
   std::map<JobId, int> commits_;
   int arrived_ = 0;
   int faults_fired_ = 0;
@@ -302,6 +309,10 @@ Result<void> World::Open() {
       });
   fault_store_ = faulty.get();
   queue_ = Queue::Adopt(std::move(faulty), clock_, options);
+  if (s_.max_depth > 0) {
+    LAB_RETURN_IF_ERROR(
+        queue_->store().SetQueueLimit({.queue = "default", .max_depth = s_.max_depth}));
+  }
   sweeper_ = MakeHandle(kSweeperActor);
   workers_.resize(static_cast<size_t>(s_.workers));
   for (int w = 0; w < s_.workers; ++w) {
@@ -541,6 +552,10 @@ Result<void> World::Step(int w) {
       break;
     case StepKind::kClaimed:
       claimed_open_.insert(r->job_id);
+      LAB_RETURN_IF_ERROR(RefreshLate());
+      break;
+    case StepKind::kNoJob:
+      LAB_RETURN_IF_ERROR(RefreshLate());
       break;
     case StepKind::kFinished:
       // A fused commit: it crossed COMMITTED on its way to DONE.
@@ -577,6 +592,9 @@ Result<void> World::StepBatch(int w) {
                   ToString(r->kind), r->claimed, r->finished, r->failed, r->duplicates, r->fenced));
   if (r->kind == StepKind::kClaimed) {
     for (const Lease* lease : HeldBy(sw)) claimed_open_.insert(lease->job.id);
+  }
+  if (r->kind == StepKind::kClaimed || r->kind == StepKind::kNoJob) {
+    LAB_RETURN_IF_ERROR(RefreshLate());
   }
   for (JobId job : held) LAB_RETURN_IF_ERROR(Refresh(job));
   ScheduleNext(w, StepResult{r->kind});
@@ -709,6 +727,9 @@ Result<EnqueueResult> World::Produce(const NewJob& request) {
   for (int attempt = 1;; ++attempt) {
     auto r = queue_->Enqueue(request);
     if (r) return r;
+    // Refused at the door: the producer is told, and sending it again at
+    // once would only be refused again.
+    if (r.error().code == ErrorCode::kOverloaded) return r;
     LAB_RETURN_IF_ERROR(CheckPowerLoss());
     Mix(0xe2000000ULL + static_cast<uint64_t>(r.error().code));
     NoteAs("producer", "store-error", r.error().ToString() + "; sent again");
@@ -729,9 +750,21 @@ Result<void> World::Refresh(JobId job) {
     return {};
   }
   LAB_ASSIGN_OR_RETURN(Job j, std::move(got));
-  if (j.state == JobState::kSucceeded || j.state == JobState::kDead) {
+  if (IsFinished(j.state)) {
     open_jobs_.erase(job);
     claimed_open_.erase(job);
+  }
+  return {};
+}
+
+Result<void> World::RefreshLate() {
+  std::vector<JobId> late;
+  for (const auto& [job, deadline] : deadlines_) {
+    if (deadline < clock_.NowMs()) late.push_back(job);
+  }
+  for (JobId job : late) {
+    LAB_RETURN_IF_ERROR(Refresh(job));
+    if (!open_jobs_.contains(job)) deadlines_.erase(job);
   }
   return {};
 }
@@ -748,7 +781,8 @@ Result<void> World::Dispatch(const Event& e) {
   switch (e.kind) {
     case EventKind::kArrive: {
       const ScheduledJob& job = s_.jobs[static_cast<size_t>(e.actor)];
-      const NewJob request{.key = job.key, .payload = job.key, .max_attempts = job.max_attempts};
+      NewJob request{.key = job.key, .payload = job.key, .max_attempts = job.max_attempts};
+      if (job.deadline_ms > 0) request.deadline_ms = e.at + job.deadline_ms;
       if (job.lost_reply) {
         // The first try takes effect and its answer is lost; the producer,
         // not knowing, sends the same request again.
@@ -764,10 +798,19 @@ Result<void> World::Dispatch(const Event& e) {
         }
         LAB_RETURN_IF_ERROR(CheckPowerLoss());
       }
-      LAB_ASSIGN_OR_RETURN(EnqueueResult r, Produce(request));
+      auto produced = Produce(request);
+      if (!produced && produced.error().code == ErrorCode::kOverloaded) {
+        Mix(0xad000000ULL + static_cast<uint64_t>(e.actor));
+        NoteAs("producer", "refused", produced.error().message);
+        ++refused_;
+        ++arrived_;
+        return {};
+      }
+      LAB_ASSIGN_OR_RETURN(EnqueueResult r, std::move(produced));
       requests_.push_back({job.key, r.job_id});
       acked_.push_back(r.job_id);
       open_jobs_.insert(r.job_id);
+      if (request.deadline_ms) deadlines_.emplace(r.job_id, *request.deadline_ms);
       ++arrived_;
       return {};
     }
@@ -932,6 +975,12 @@ Result<SimResult> World::Run() {
   result.violations.insert(result.violations.end(), safety.begin(), safety.end());
   auto amplified = CheckBoundedAmplification(snapshot, calls_, kSimRetryBudget);
   result.violations.insert(result.violations.end(), amplified.begin(), amplified.end());
+  const QueueLimit limit{.queue = "default", .max_depth = s_.max_depth};
+  auto late = CheckBoundedLatency(snapshot, std::span(&limit, s_.max_depth > 0 ? 1 : 0));
+  result.violations.insert(result.violations.end(), late.begin(), late.end());
+  result.refused = refused_;
+  result.expired = std::count_if(snapshot.jobs.begin(), snapshot.jobs.end(),
+                                 [](const Job& j) { return j.state == JobState::kExpired; });
   result.downstream_calls = static_cast<int64_t>(calls_.size());
   const std::vector<bool> retries = RetryCalls(snapshot, calls_);
   result.downstream_retries = std::count(retries.begin(), retries.end(), true);

@@ -89,6 +89,10 @@ struct SimResult {
   int64_t downstream_calls = 0;
   int64_t downstream_retries = 0;  // Calls by a job's later executions (INV_007 counts them).
   int64_t downstream_peak = 0;     // The most calls in one second.
+  // Admission control's side: arrivals refused (the queue at its depth
+  // limit) and jobs expired unrun (their deadline passed first).
+  int64_t refused = 0;
+  int64_t expired = 0;
   StorageTally storage;
   // When the per-event check first saw a second effect for a job, if ever.
   std::optional<TimeMs> first_detected_ms;

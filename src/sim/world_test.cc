@@ -165,6 +165,7 @@ std::optional<Ablation> AblationFor(std::string_view guard) {
       {"log_recovery", {Invariant::kRecovery, false, /*disk=*/true}},
       {"control_plane", {Invariant::kLiveness}},
       {"retry_budget", {Invariant::kBoundedAmplification}},
+      {"admission_control", {Invariant::kBoundedLatency}},
   };
   auto it = kAblations.find(guard);
   if (it == kAblations.end()) return std::nullopt;
