@@ -45,7 +45,13 @@ std::vector<std::string> FindInconsistencies(const Snapshot& s, const Guards& gu
   for (const AuditEntry& a : s.audit) {
     if (a.seq <= seq) out.push_back(fmt::format("audit seq {} after {}", a.seq, seq));
     seq = a.seq;
-    if (!jobs.contains(a.job_id)) out.push_back(fmt::format("audit #{} names no job", a.seq));
+    // Store-level entries (a prune, a queue's limit) are job 0's.
+    const bool store_level = a.event == AuditEvent::kPrune || a.event == AuditEvent::kLimit;
+    if (store_level != (a.job_id == 0)) {
+      out.push_back(fmt::format("audit #{} ({}) names job {}", a.seq, ToString(a.event), a.job_id));
+    } else if (!store_level && !jobs.contains(a.job_id)) {
+      out.push_back(fmt::format("audit #{} names no job", a.seq));
+    }
   }
   if (guards.fencing) {
     const std::vector<AppliedEffect> none;

@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 
+#include "check/latency.h"
 #include "core/testing/temp_dir.h"
 #include "queue/exec_handler.h"
 #include "store/fault_store.h"
@@ -154,6 +155,75 @@ TEST_F(WorkerPoolTest, RetentionKeepsTheDatabaseBoundedAndNoJobRunsTwice) {
   for (const AuditEntry& a : snap->audit) prune_entries += a.event == AuditEvent::kPrune ? 1 : 0;
   EXPECT_GE(prune_entries, static_cast<size_t>(kRounds - 1));
 }
+
+// Admission control on the real engine: a producer offers 200 jobs to a
+// queue limited to ten: ten are accepted and 190 refused, each told
+// Overloaded, nothing of them written. Half the offers carry a deadline
+// already past: those accepted expire at the pool's claim, never run; the
+// others run once. Once the pool has drained the queue, it admits again.
+// With the guard off, all 200 are accepted and the late ones run, and
+// INV_008's checker says both.
+class AdmissionPoolTest : public WorkerPoolTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(AdmissionPoolTest, AFullQueueRefusesAndALateJobNeverRuns) {
+  const bool guarded = GetParam();
+  const QueueOptions options{.guards = guarded ? Guards::All()
+                                               : Guards::AllExcept(&Guards::admission_control)};
+  auto admin = Queue::Open(Url(), clock_, options);
+  ASSERT_TRUE(admin.has_value());
+  const QueueLimit limit{.queue = "default", .max_depth = 10};
+  ASSERT_TRUE((*admin)->store().SetQueueLimit(limit).has_value());
+  const auto offer = [&](int first, int n) {
+    int accepted = 0;
+    for (int i = first; i < first + n; ++i) {
+      NewJob job{.key = fmt::format("k{}", i)};
+      if (i % 2 == 1) job.deadline_ms = 1;  // Long past.
+      auto r = (*admin)->Enqueue(job);
+      if (r) {
+        ++accepted;
+      } else {
+        EXPECT_EQ(r.error().code, ErrorCode::kOverloaded) << r.error().ToString();
+      }
+    }
+    return accepted;
+  };
+  EXPECT_EQ(offer(0, 200), guarded ? 10 : 200);
+  std::mutex mu;
+  std::map<std::string, int> runs;
+  const PoolStats stats = WorkerPool([&] { return Queue::Open(Url(), clock_, options); },
+                                     [&](const JobContext& ctx) {
+                                       std::lock_guard lock(mu);
+                                       ++runs[ctx.key];
+                                       return HandlerResult::Ok("");
+                                     },
+                                     Options(2), waiter_)
+                              .Run();
+  EXPECT_TRUE(stats.drained);
+  auto snap = (*admin)->store().ReadSnapshot();
+  ASSERT_TRUE(snap.has_value());
+  int expired = 0;
+  for (const Job& j : snap->jobs) {
+    if (guarded && j.deadline_at_ms != 0) {
+      EXPECT_EQ(j.state, JobState::kExpired) << j.id;
+      EXPECT_FALSE(runs.contains(j.EffectKey())) << *j.key << " ran past its deadline";
+      ++expired;
+    } else {
+      EXPECT_EQ(j.state, JobState::kSucceeded) << j.id;
+      EXPECT_EQ(runs[j.EffectKey()], 1) << *j.key;
+    }
+  }
+  const auto violations = CheckBoundedLatency(*snap, std::span(&limit, 1));
+  if (guarded) {
+    EXPECT_EQ(expired, 5);
+    EXPECT_TRUE(violations.empty()) << violations.front().ToString();
+    EXPECT_EQ(offer(1'000, 10), 10);  // Drained: room again.
+  } else {
+    EXPECT_EQ(violations.size(), 2u);  // Late starts, and a queue over its limit.
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Guard, AdmissionPoolTest, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "On" : "Off"; });
 
 TEST_F(WorkerPoolTest, StopEndsClaimingAndTheRunningJobsFinish) {
   auto admin = Admin();
