@@ -273,6 +273,7 @@ int Replay(ReplayArgs a) {
   fmt::print(
       "downstream: {}{}\n", r->DownstreamSummary(),
       schedule.outages.empty() ? "" : fmt::format("; {} outage(s)", schedule.outages.size()));
+  fmt::print("load: {}\n", r->LoadSummary());
   if (schedule.max_depth > 0 || r->expired > 0) {
     fmt::print(
         "admission: {} arrival(s) refused at the door (depth limit {}), {} job(s) expired "

@@ -979,6 +979,26 @@ Result<SimResult> World::Run() {
   auto late = CheckBoundedLatency(snapshot, std::span(&limit, s_.max_depth > 0 ? 1 : 0));
   result.violations.insert(result.violations.end(), late.begin(), late.end());
   result.refused = refused_;
+  const std::set<ExecutionId> deferred = DeferredExecutions(snapshot);
+  std::map<JobId, int> executions_of;
+  for (const Execution& e : snapshot.executions) {
+    if (deferred.contains(e.id)) continue;
+    ++result.executions;
+    result.max_executions = std::max(result.max_executions, ++executions_of[e.job_id]);
+  }
+  TimeMs last_end = 0;
+  bool all_ended = !stuck;
+  for (const Job& j : snapshot.jobs) {
+    all_ended = all_ended && IsFinished(j.state);
+    last_end = std::max(last_end, j.finished_at_ms);
+    if (j.deadline_at_ms == 0) continue;
+    ++result.with_deadline;
+    if (j.state == JobState::kSucceeded && j.finished_at_ms <= j.deadline_at_ms) {
+      ++result.done_in_time;
+    }
+  }
+  if (all_ended) result.drained_at_ms = last_end;
+  result.fault_window_ms = s_.fault_window_ms;
   result.expired = std::count_if(snapshot.jobs.begin(), snapshot.jobs.end(),
                                  [](const Job& j) { return j.state == JobState::kExpired; });
   result.downstream_calls = static_cast<int64_t>(calls_.size());
@@ -1021,6 +1041,22 @@ std::string SimResult::DownstreamSummary() const {
                      downstream_calls, jobs,
                      static_cast<double>(downstream_calls) / std::max(jobs, 1), downstream_retries,
                      downstream_peak);
+}
+
+std::string SimResult::LoadSummary() const {
+  std::string drained = "not drained: not recovered";
+  if (drained_at_ms && *drained_at_ms <= fault_window_ms) {
+    drained = "drained before the fault window ended: recovered";
+  } else if (drained_at_ms) {
+    drained = fmt::format("drained {:.1f}s after the fault window: recovered",
+                          static_cast<double>(*drained_at_ms - fault_window_ms) / 1'000);
+  }
+  const int64_t accepted = std::max<int64_t>(1, jobs - refused);
+  return fmt::format(
+      "{:.1f} executions a job accepted (at most {}); {} of {} jobs with a deadline "
+      "done in time; {}",
+      static_cast<double>(executions) / static_cast<double>(accepted), max_executions, done_in_time,
+      with_deadline, drained);
 }
 
 bool SimResult::Violated(Invariant invariant) const {

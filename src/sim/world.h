@@ -93,6 +93,15 @@ struct SimResult {
   // limit) and jobs expired unrun (their deadline passed first).
   int64_t refused = 0;
   int64_t expired = 0;
+  // The load's side, from the store at the end: executions a job (its
+  // attempts, deferrals aside), jobs with a deadline and those done by it
+  // (goodput), and when the last job ended, if every job did (recovered).
+  int64_t executions = 0;
+  int max_executions = 0;  // The most any one job took.
+  int64_t with_deadline = 0;
+  int64_t done_in_time = 0;
+  std::optional<TimeMs> drained_at_ms;
+  TimeMs fault_window_ms = 0;
   StorageTally storage;
   // When the per-event check first saw a second effect for a job, if ever.
   std::optional<TimeMs> first_detected_ms;
@@ -101,6 +110,9 @@ struct SimResult {
   bool Violated(Invariant invariant) const;
   // "57 calls for 20 jobs (2.9 a job, 37 retries), at most 9 in a second".
   std::string DownstreamSummary() const;
+  // "1.4 executions a job accepted (at most 5); 12 of 15 jobs with a
+  // deadline done in time; drained 3.2s after the fault window: recovered".
+  std::string LoadSummary() const;
   // Sorted, distinct invariant ids, e.g. "INV_001,INV_004".
   std::string ViolatedList() const;
 };
