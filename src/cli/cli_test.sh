@@ -46,6 +46,9 @@ expect 0 "INV_004 holds" -- run FM_001 --mode guarded --store sqlite:
 expect 0 "FM_001 guarded: held" -- run fm_001
 expect 0 "^recovered +no: not drained 90s after the brownout +yes: the backlog drained" -- run FM_005 --store memory:
 expect 0 "^figures +baseline +guarded$" -- run FM_005 --store memory:
+expect 0 "^goodput, 0:10-1:00 +0.7/s +8.0/s" -- run FM_012 --store memory:
+expect 0 "^admission: 11 arrival\\(s\\) refused at the door \\(depth limit 2\\)" -- replay --seed 3
+expect 0 "^load: .* executions a job accepted" -- replay --seed 3
 expect 0 "FM_001 +commit_boundary +reproduced: INV_001,INV_002,INV_004 +held" -- run --all --store memory:
 expect 0 "each one reproduced with its guard off" -- run --all --store sqlite:
 expect 0 "reproduced" -- run FM_001 --mode baseline --store "sqlite:$tmp/keep"

@@ -263,14 +263,14 @@ std::string ScheduleToJson(const Schedule& s) {
   j["lease_ms"] = s.lease_ms;
   j["reaper_interval_ms"] = s.reaper_interval_ms;
   j["fault_window_ms"] = s.fault_window_ms;
-  if (s.max_depth > 0) j["max_depth"] = s.max_depth;
+  if (s.max_depth != 0) j["max_depth"] = s.max_depth;
   j["jobs"] = json::array();
   for (const auto& job : s.jobs) {
     json jj = {{"at_ms", job.at_ms}, {"key", job.key}, {"max_attempts", job.max_attempts}};
     if (job.poison) jj["poison"] = true;
     if (job.lost_reply) jj["lost_reply"] = true;
     if (job.run_ms > 0) jj["run_ms"] = job.run_ms;
-    if (job.deadline_ms > 0) jj["deadline_ms"] = job.deadline_ms;
+    if (job.deadline_ms != 0) jj["deadline_ms"] = job.deadline_ms;
     j["jobs"].push_back(jj);
   }
   j["faults"] = json::array();

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <set>
 
@@ -47,6 +48,15 @@ TEST(ScheduleTest, JsonRoundTripIsExact) {
     ASSERT_TRUE(back.has_value()) << back.error().ToString();
     EXPECT_EQ(ScheduleToJson(*back), ScheduleToJson(s));
   }
+  // Admission control's depth limit and deadlines (seed 3 draws them).
+  const Schedule limited = DrawSchedule(3, {});
+  ASSERT_GT(limited.max_depth, 0);
+  ASSERT_TRUE(std::any_of(limited.jobs.begin(), limited.jobs.end(),
+                          [](const ScheduledJob& j) { return j.deadline_ms > 0; }));
+  auto back = ScheduleFromJson(ScheduleToJson(limited));
+  ASSERT_TRUE(back.has_value()) << back.error().ToString();
+  EXPECT_EQ(back->max_depth, limited.max_depth);
+  EXPECT_EQ(ScheduleToJson(*back), ScheduleToJson(limited));
 }
 
 TEST(ScheduleTest, StorageFaultsAreDrawnOnlyWhenAskedAndLeaveEveryOtherDrawAsItWas) {
@@ -124,6 +134,8 @@ TEST(ScheduleTest, EachClassOfBadScheduleIsRefused) {
       {"duplicated key", [](Schedule& s) { s.jobs[2].key = s.jobs[1].key; }, "earlier job"},
       {"bad key", [](Schedule& s) { s.jobs[2].key = "a\tb"; }, "control character"},
       {"zero attempts", [](Schedule& s) { s.jobs[2].max_attempts = 0; }, "max_attempts"},
+      {"negative deadline", [](Schedule& s) { s.jobs[2].deadline_ms = -1; }, "deadline_ms"},
+      {"negative depth limit", [](Schedule& s) { s.max_depth = -1; }, "max_depth"},
       {"missing worker", [](Schedule& s) { s.faults[0].worker = 2; }, "worker"},
       {"negative step", [](Schedule& s) { s.faults[0].step = -1; }, "step"},
       {"negative duration", [](Schedule& s) { s.faults[0].duration_ms = -1; }, "duration_ms"},
