@@ -91,4 +91,35 @@ std::vector<Violation> CheckBoundedAmplification(const Snapshot& snapshot,
   return out;
 }
 
+std::vector<Violation> CheckBreakerKept(std::span<const DownstreamCall> calls,
+                                        const BreakerOptions& breaker) {
+  struct Caller {
+    CircuitBreaker breaker;
+    std::vector<std::string> recent;  // The last outcomes, for the evidence.
+    bool reported = false;
+  };
+  std::map<std::string, Caller> callers;
+  std::vector<Violation> out;
+  for (const DownstreamCall& c : calls) {
+    Caller& caller =
+        callers.try_emplace(c.caller, Caller{CircuitBreaker(breaker), {}, false}).first->second;
+    const BreakerDecision d = caller.breaker.Admit(c.at_ms);
+    if (!d.allowed && !caller.reported) {
+      caller.reported = true;
+      out.push_back({Invariant::kBoundedAmplification, c.job_id,
+                     fmt::format("{} called the downstream system at {} for job {} while its "
+                                 "circuit breaker was {} (opened {} time(s)): calls into a "
+                                 "failing system instead of waiting",
+                                 c.caller, RunTime(c.at_ms), c.job_id,
+                                 ToString(caller.breaker.state(c.at_ms)), caller.breaker.opened()),
+                     caller.recent});
+    }
+    caller.breaker.Record(c.at_ms, !c.failed);
+    caller.recent.push_back(
+        fmt::format("{} job {} {}", RunTime(c.at_ms), c.job_id, c.failed ? "failed" : "ok"));
+    if (caller.recent.size() > 8) caller.recent.erase(caller.recent.begin());
+  }
+  return out;
+}
+
 }  // namespace lab

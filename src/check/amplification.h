@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "check/invariants.h"
+#include "queue/circuit_breaker.h"
 #include "queue/retry_budget.h"
 
 namespace lab {
@@ -31,7 +32,8 @@ struct DownstreamCall {
   TimeMs at_ms = 0;
   JobId job_id = 0;
   ExecutionId execution_id = 0;
-  std::string caller;  // The worker process that made it, e.g. "w2#1" (incarnation 1).
+  std::string caller;   // The worker process that made it, e.g. "w2#1" (incarnation 1).
+  bool failed = false;  // The system failed it (down, timed out): a transient failure.
 };
 
 // For each call, in order: whether it is a retry (made by an execution
@@ -42,5 +44,17 @@ std::vector<bool> RetryCalls(const Snapshot& snapshot, std::span<const Downstrea
 std::vector<Violation> CheckBoundedAmplification(const Snapshot& snapshot,
                                                  std::span<const DownstreamCall> calls,
                                                  const RetryBudgetOptions& budget);
+
+// And while the system fails, its callers keep off it: each caller's calls,
+// in order, replayed through a circuit breaker with `breaker`'s options
+// (queue/circuit_breaker.h: each call admitted, then its outcome recorded),
+// never include one the breaker would have refused: once enough of its
+// calls failed, a caller waits, then sends only probes, until they succeed.
+// The rule is the breaker's own (its decisions have table tests of their
+// own); what this checks is that every call went through it. Each call's
+// outcome is taken as known when it is made, as the simulator's calls are
+// answered at once. One violation per caller: its first call while open.
+std::vector<Violation> CheckBreakerKept(std::span<const DownstreamCall> calls,
+                                        const BreakerOptions& breaker);
 
 }  // namespace lab

@@ -133,5 +133,53 @@ TEST(AmplificationTest, NamesTheCallerAndTheWindowItWentOverIn) {
   EXPECT_EQ(found[0].evidence.size(), 3u);
 }
 
+// A caller keeps off a failing system: with a breaker that opens on half of
+// four calls for a second, then one probe, a caller that waits out the
+// open second and probes once holds; one that calls on fires, naming the
+// call and showing the failures before it; each caller (each incarnation)
+// is judged with a breaker of its own.
+TEST(BreakerKeptTest, ACallerThatCallsOnIntoAFailingSystemIsFound) {
+  constexpr BreakerOptions kOpensFast{.failure_ratio = 0.5,
+                                      .min_calls = 4,
+                                      .window_ms = 2'000,
+                                      .buckets = 4,
+                                      .open_ms = 1'000,
+                                      .probes = 1};
+  const auto call = [](TimeMs at, JobId job, bool failed, std::string caller = "w0#0") {
+    return DownstreamCall{
+        .at_ms = at, .job_id = job, .execution_id = job, .caller = caller, .failed = failed};
+  };
+  // Four failures open it at 300; it waits to 1,300, probes (fails), waits
+  // to 2,400, probes (succeeds) and closes.
+  std::vector<DownstreamCall> kept = {call(0, 1, true),      call(100, 2, true),
+                                      call(200, 3, false),   call(300, 4, true),
+                                      call(1'300, 5, true),  call(2'400, 6, false),
+                                      call(2'500, 7, false), call(2'500, 8, true, "w0#1")};
+  EXPECT_TRUE(CheckBreakerKept(kept, kOpensFast).empty());
+  // The same, calling on at 400: while open.
+  std::vector<DownstreamCall> on = kept;
+  on.insert(on.begin() + 4, call(400, 9, true));
+  auto found = CheckBreakerKept(on, kOpensFast);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].invariant, Invariant::kBoundedAmplification);
+  EXPECT_EQ(found[0].job_id, 9);
+  EXPECT_NE(found[0].message.find("w0#0 called the downstream system at +0.400s for job 9 while "
+                                  "its circuit breaker was open"),
+            std::string::npos)
+      << found[0].message;
+  EXPECT_EQ(found[0].evidence.size(), 4u);
+  // A call right after the probe failed: open again, for another second.
+  std::vector<DownstreamCall> probes = kept;
+  probes.insert(probes.begin() + 5, call(1'301, 10, false));
+  found = CheckBreakerKept(probes, kOpensFast);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].job_id, 10);
+  EXPECT_NE(found[0].message.find("(opened 2 time(s))"), std::string::npos) << found[0].message;
+  // A new incarnation starts closed: its calls are its own.
+  std::vector<DownstreamCall> reborn = kept;
+  reborn.insert(reborn.begin() + 4, call(400, 9, true, "w0#1"));
+  EXPECT_TRUE(CheckBreakerKept(reborn, kOpensFast).empty());
+}
+
 }  // namespace
 }  // namespace lab

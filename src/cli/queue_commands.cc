@@ -580,11 +580,12 @@ int Work(const WorkArgs& a) {
              "(jobs that had run before), {} already committed, {} fenced, {} store calls "
              "retried, {} jobs given up ({} released, {} left to expire), {} store errors, "
              "{} reconnects, {} finished jobs pruned, {} leases extended by the control plane, "
-             "{} retries held back by the retry budget\n",
+             "{} retries held back by the retry budget, {} calls held back by the circuit "
+             "breaker (opened {} times)\n",
              name, why, stats.finished, stats.failed, stats.redelivered, stats.duplicates,
              stats.fenced, stats.retried, stats.released + stats.abandoned, stats.released,
              stats.abandoned, stats.errors, stats.reconnects, stats.pruned, stats.heartbeats,
-             stats.deferred);
+             stats.retries_held, stats.breaker_held, stats.breaker_opened);
   if (stats.fatal) {
     fmt::print(stderr, "lab: worker stopped: {}\n", stats.fatal->message);
     return kExitFailure;

@@ -29,6 +29,7 @@ constexpr EnumNames<Mark, static_cast<size_t>(Mark::kCount)> kMarkNames = {{
     {Mark::kEffectApartFromCommit, "effect written in a transaction apart from its commit"},
     {Mark::kDeferred, "job put back unrun, its attempt given back"},
     {Mark::kRetryHeld, "retry held back by the retry budget"},
+    {Mark::kBreakerHeld, "call held back by the open circuit breaker"},
     {Mark::kJobExpired, "job expired: its deadline passed before it started"},
     {Mark::kEnqueueRefused, "enqueue refused: the queue was at its depth limit"},
 }};

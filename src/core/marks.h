@@ -36,6 +36,7 @@ enum class Mark : uint8_t {
   kEffectApartFromCommit,   // one_transaction off: an effect was written before its commit.
   kDeferred,                // A job was put back unrun, its attempt given back.
   kRetryHeld,               // The retry budget held a retry back (its job was deferred).
+  kBreakerHeld,             // The circuit breaker held a call back (its job was deferred).
   kJobExpired,              // A job's deadline passed before it started: EXPIRED, never run.
   kEnqueueRefused,          // Admission control refused an enqueue: its queue was full.
   kCount

@@ -16,7 +16,7 @@ BatchWorker::BatchWorker(Queue& queue, Handler handler, WorkerOptions options, i
       batch_(batch),
       sink_(sink),
       rng_(options_.seed),
-      gate_(GateFor(options_)) {
+      gates_(GatesFor(options_)) {
   LAB_ASSERT(handler_ != nullptr && options_.lease_ms > 0);
   LAB_ASSERT(batch_ >= 1 && batch_ <= kMaxClaimBatch);
   LAB_ASSERT(queue_.guards().commit_boundary || sink_ != nullptr);
@@ -94,7 +94,7 @@ BatchStep BatchWorker::Run() {
   BatchStep step{.kind = StepKind::kRan};
   for (Held& h : held_) {
     const Lease& lease = h.lease;
-    if (auto held = HeldBack(queue_.guards(), *gate_, lease, queue_.clock().NowMs())) {
+    if (auto held = HeldBack(queue_.guards(), gates_, lease, queue_.clock().NowMs())) {
       h.outcome = Completion{.lease = {lease.execution_id, lease.token}, .defer = std::move(*held)};
       continue;
     }
@@ -106,6 +106,7 @@ BatchStep BatchWorker::Run() {
                                                .execution_id = lease.execution_id,
                                                .timeout_ms = lease.job.timeout_ms,
                                                .keep_alive = [this, &h] { return Extend(h); }});
+    RecordCall(queue_.guards(), gates_, result, queue_.clock().NowMs());
     if (h.dropped) {
       ++step.fenced;
       continue;
@@ -191,8 +192,8 @@ void BatchWorker::Forget() {
 
 void BatchWorker::Crash() {
   Forget();
-  // A budget of its own dies with the process.
-  gate_ = GateFor(options_);
+  // A budget and a breaker of its own die with the process.
+  gates_ = GatesFor(options_);
 }
 
 std::string BatchWorker::Describe() const {

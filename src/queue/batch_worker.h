@@ -81,7 +81,7 @@ class BatchWorker {
   int batch_;
   EffectSink* sink_;
   Rng rng_;
-  std::shared_ptr<RetryGate> gate_;
+  CallGates gates_;
   WorkerPhase phase_ = WorkerPhase::kIdle;
   std::vector<Held> held_;
   std::vector<ExecutionId> fenced_;

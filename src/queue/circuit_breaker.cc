@@ -51,6 +51,10 @@ BreakerDecision CircuitBreaker::Admit(TimeMs now_ms) {
   LAB_UNREACHABLE("breaker state");
 }
 
+void CircuitBreaker::Cancel(TimeMs now_ms) {
+  if (state(now_ms) == BreakerState::kHalfOpen && probes_sent_ > probes_ok_) --probes_sent_;
+}
+
 void CircuitBreaker::Record(TimeMs now_ms, bool success) {
   switch (state(now_ms)) {
     case BreakerState::kOpen:
@@ -74,6 +78,36 @@ void CircuitBreaker::Record(TimeMs now_ms, bool success) {
       static_cast<double>(failures) >= options_.failure_ratio * static_cast<double>(calls)) {
     Open(now_ms);
   }
+}
+
+BreakerGate::BreakerGate(BreakerOptions options) : breaker_(options) {}
+
+std::optional<TimeMs> BreakerGate::Admit(TimeMs now_ms) {
+  std::lock_guard lock(mu_);
+  const BreakerDecision d = breaker_.Admit(now_ms);
+  if (d.allowed) return std::nullopt;
+  ++held_;
+  return d.ask_again_at_ms;
+}
+
+void BreakerGate::Record(TimeMs now_ms, bool success) {
+  std::lock_guard lock(mu_);
+  breaker_.Record(now_ms, success);
+}
+
+void BreakerGate::Cancel(TimeMs now_ms) {
+  std::lock_guard lock(mu_);
+  breaker_.Cancel(now_ms);
+}
+
+int64_t BreakerGate::held() const {
+  std::lock_guard lock(mu_);
+  return held_;
+}
+
+int64_t BreakerGate::opened() const {
+  std::lock_guard lock(mu_);
+  return breaker_.opened();
 }
 
 }  // namespace lab

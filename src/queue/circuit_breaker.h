@@ -13,6 +13,8 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
+#include <optional>
 #include <string_view>
 
 #include "core/clock.h"
@@ -45,6 +47,9 @@ class CircuitBreaker {
   BreakerDecision Admit(TimeMs now_ms);
   // The outcome of an admitted call.
   void Record(TimeMs now_ms, bool success);
+  // An admitted call that will not be made after all (another guard held
+  // it back): a probe's place is given back.
+  void Cancel(TimeMs now_ms);
   BreakerState state(TimeMs now_ms);
   int64_t opened() const { return opened_; }  // Times it opened.
 
@@ -59,6 +64,32 @@ class CircuitBreaker {
   int probes_sent_ = 0;
   int probes_ok_ = 0;
   int64_t opened_ = 0;
+};
+
+// BreakerGate: the circuit breaker as the job threads of one worker
+// process share it for the downstream system their handlers call (the
+// circuit_breaker guard). Asked just before a handler would call: while
+// the breaker is open the job is put back unrun until it may let a call
+// go (Store::Defer gives its attempt back), so an outage makes jobs wait
+// instead of failing their attempts; every call admitted is followed by
+// its outcome (a transient failure counts against the downstream system, a
+// permanent one is the job's own). A new process starts closed.
+// Thread-safety: thread-safe.
+class BreakerGate {
+ public:
+  explicit BreakerGate(BreakerOptions options = {});
+  // nullopt: the call may go now, and its outcome must be recorded (or the
+  // call cancelled). Otherwise when to ask again.
+  std::optional<TimeMs> Admit(TimeMs now_ms);
+  void Record(TimeMs now_ms, bool success);
+  void Cancel(TimeMs now_ms);
+  int64_t held() const;    // Calls held back so far.
+  int64_t opened() const;  // Times the breaker opened.
+
+ private:
+  mutable std::mutex mu_;
+  CircuitBreaker breaker_;
+  int64_t held_ = 0;
 };
 
 }  // namespace lab

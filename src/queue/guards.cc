@@ -41,6 +41,9 @@ constexpr GuardInfo kGuards[] = {
     {"admission_control", &Guards::admission_control,
      "a queue at its depth limit refuses enqueues explicitly; a job past its deadline is "
      "expired, not run"},
+    {"circuit_breaker", &Guards::circuit_breaker,
+     "once a downstream system fails enough calls, jobs wait unrun (attempts given back) until "
+     "a probe finds it back"},
 };
 
 std::string NameList() {

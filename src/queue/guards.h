@@ -70,6 +70,12 @@ struct Guards {
   // however late, so an overload grows the queue without bound and the
   // workers spend their time on work nobody is waiting for.
   bool admission_control = true;
+  // A worker process given a circuit breaker on its downstream system
+  // (BreakerGate) asks it before each call: once enough calls failed, it
+  // opens, and jobs wait unrun (their attempts given back) until a probe
+  // finds the system back. Off: every job calls the failing system and
+  // fails its attempt, however long the outage.
+  bool circuit_breaker = true;
 
   static Guards All() { return Guards{}; }
   static Guards None();

@@ -178,5 +178,30 @@ TEST(CircuitBreakerTest, AFailedProbeOpensItAgainAndOldFailuresLeaveTheWindow) {
   EXPECT_EQ(breaker.opened(), 2);
 }
 
+// The gate a process's threads share: while open it holds calls back and
+// says until when; a call admitted as a probe and then not made (another
+// guard held it) gives its place back, so the breaker cannot stay half-open
+// waiting for a probe that never went.
+TEST(BreakerGateTest, HoldsCallsWhileOpenAndACancelledProbeGivesItsPlaceBack) {
+  BreakerGate gate(kBreaker);
+  for (TimeMs t = 0; t < 4; ++t) {
+    EXPECT_EQ(gate.Admit(t), std::nullopt);
+    gate.Record(t, /*success=*/false);
+  }
+  EXPECT_EQ(gate.opened(), 1);
+  EXPECT_EQ(gate.Admit(100), 5'003);  // Open for 5 s from the fourth failure.
+  EXPECT_EQ(gate.held(), 1);
+  EXPECT_EQ(gate.Admit(5'003), std::nullopt);  // Probe 1 ...
+  gate.Cancel(5'003);                          // ... not made after all.
+  EXPECT_EQ(gate.Admit(5'004), std::nullopt);  // Its place, again.
+  EXPECT_EQ(gate.Admit(5'005), std::nullopt);  // Probe 2.
+  EXPECT_NE(gate.Admit(5'006), std::nullopt);  // Both out: wait for them.
+  gate.Record(5'010, true);
+  gate.Record(5'011, true);
+  EXPECT_EQ(gate.Admit(5'012), std::nullopt);  // Closed.
+  gate.Cancel(5'012);                          // Closed: a cancel changes nothing.
+  EXPECT_EQ(gate.held(), 2);
+}
+
 }  // namespace
 }  // namespace lab

@@ -53,19 +53,39 @@ std::optional<TimeMs> RetryAt(const RetryPolicy& policy, const Lease& lease, boo
   return policy.Decide(used, lease.job.max_attempts, permanent, now_ms, rng);
 }
 
-std::shared_ptr<RetryGate> GateFor(const WorkerOptions& options) {
-  return options.retry_gate ? options.retry_gate
-                            : std::make_shared<RetryGate>(options.retry_budget);
+CallGates GatesFor(const WorkerOptions& options) {
+  CallGates gates{.retry = options.retry_gate, .breaker = options.breaker};
+  if (!gates.retry) gates.retry = std::make_shared<RetryGate>(options.retry_budget);
+  if (!gates.breaker && options.breaker_options) {
+    gates.breaker = std::make_shared<BreakerGate>(*options.breaker_options);
+  }
+  return gates;
 }
 
-std::optional<DeferRequest> HeldBack(const Guards& guards, RetryGate& gate, const Lease& lease,
-                                     TimeMs now_ms) {
+std::optional<DeferRequest> HeldBack(const Guards& guards, const CallGates& gates,
+                                     const Lease& lease, TimeMs now_ms) {
+  BreakerGate* breaker = guards.circuit_breaker ? gates.breaker.get() : nullptr;
+  if (breaker != nullptr) {
+    if (const auto ask_again = breaker->Admit(now_ms)) {
+      LAB_MARK(kBreakerHeld);
+      return DeferRequest{
+          .run_at_ms = *ask_again,
+          .why = fmt::format("circuit breaker open; back in {}ms", *ask_again - now_ms)};
+    }
+  }
   if (!guards.retry_budget) return std::nullopt;
-  const auto ask_again = gate.Admit(lease.job.AttemptsUsed() > 1, now_ms);
+  const auto ask_again = gates.retry->Admit(lease.job.AttemptsUsed() > 1, now_ms);
   if (!ask_again) return std::nullopt;
+  if (breaker != nullptr) breaker->Cancel(now_ms);  // The call it admitted will not be made.
   LAB_MARK(kRetryHeld);
   return DeferRequest{.run_at_ms = *ask_again,
                       .why = fmt::format("retry budget spent; back in {}ms", *ask_again - now_ms)};
+}
+
+void RecordCall(const Guards& guards, const CallGates& gates, const HandlerResult& result,
+                TimeMs now_ms) {
+  if (!guards.circuit_breaker || !gates.breaker) return;
+  gates.breaker->Record(now_ms, result.status != HandlerResult::Status::kTransientError);
 }
 
 ClaimRequest ClaimFor(const WorkerOptions& options, Queue& queue, int max_jobs, bool begin) {
@@ -94,7 +114,7 @@ Worker::Worker(Queue& queue, Handler handler, WorkerOptions options, EffectSink*
       options_(std::move(options)),
       sink_(sink),
       rng_(options_.seed),
-      gate_(GateFor(options_)) {
+      gates_(GatesFor(options_)) {
   LAB_ASSERT(handler_ != nullptr);
   LAB_ASSERT(options_.lease_ms > 0);
   // Without the commit boundary the effect goes straight to the outside.
@@ -148,8 +168,8 @@ Result<void> Worker::ExtendLease() {
 void Worker::Crash() {
   Trace("crash", fmt::format("process dies in phase {}", ToString(phase_)));
   DropJob();
-  // A budget of its own dies with the process.
-  gate_ = GateFor(options_);
+  // A budget and a breaker of its own die with the process.
+  gates_ = GatesFor(options_);
 }
 
 void Worker::Abandon(std::string_view why) {
@@ -206,7 +226,7 @@ Result<StepResult> Worker::Begin() {
 
 Result<StepResult> Worker::RunHandler() {
   LAB_ASSERT(lease_ && !result_);
-  if (auto held = HeldBack(queue_.guards(), *gate_, *lease_, queue_.clock().NowMs())) {
+  if (auto held = HeldBack(queue_.guards(), gates_, *lease_, queue_.clock().NowMs())) {
     if (auto deferred = queue_.store().Defer(Ref(), *held); !deferred) {
       return OnError(deferred.error(), "defer");
     }
@@ -222,6 +242,7 @@ Result<StepResult> Worker::RunHandler() {
                                              .execution_id = lease_->execution_id,
                                              .timeout_ms = job.timeout_ms,
                                              .keep_alive = [this] { return ExtendLease(); }});
+  RecordCall(queue_.guards(), gates_, result, queue_.clock().NowMs());
   if (result.status != HandlerResult::Status::kOk) {
     result_ = std::move(result);
     phase_ = WorkerPhase::kRan;

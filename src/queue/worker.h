@@ -19,6 +19,7 @@
 
 #include "core/rng.h"
 #include "core/status.h"
+#include "queue/circuit_breaker.h"
 #include "queue/effect_sink.h"
 #include "queue/queue.h"
 #include "queue/retry_budget.h"
@@ -82,6 +83,12 @@ struct WorkerOptions {
   // `retry_budget`, forgotten when the worker crashes.
   std::shared_ptr<RetryGate> retry_gate;
   RetryBudgetOptions retry_budget;
+  // The circuit breaker (circuit_breaker guard) on the downstream system
+  // the handler calls: the process's, shared by its job threads; else, with
+  // `breaker_options`, one of its own, forgotten when the worker crashes;
+  // with neither, no breaker.
+  std::shared_ptr<BreakerGate> breaker;
+  std::optional<BreakerOptions> breaker_options;
 };
 
 // kRan: the handler returned; its result (success or error) is held until
@@ -98,7 +105,7 @@ enum class StepKind {
   kDuplicate,  // Another execution had committed; this one short-circuited. Idle.
   kFinished,   // DONE. Idle.
   kFenced,     // The lease was taken over; the job was dropped. Idle.
-  kDeferred,   // The retry budget held the retry back; the job was put back unrun. Idle.
+  kDeferred,   // A guard (retry budget, circuit breaker) held the call back; put back unrun. Idle.
 };
 
 // What Worker and BatchWorker share. The key a handler gives downstream
@@ -110,15 +117,28 @@ void ApplyOutsideCommit(EffectSink& sink, const Lease& lease, const std::string&
 // When a failed attempt runs again (nullopt: dead-letter it).
 std::optional<TimeMs> RetryAt(const RetryPolicy& policy, const Lease& lease, bool permanent,
                               TimeMs now_ms, Rng& rng);
-// The retry gate a worker built with `options` uses: the process's shared
-// one (options.retry_gate), else a new one of its own, as a restarted
-// process starts with.
-std::shared_ptr<RetryGate> GateFor(const WorkerOptions& options);
-// With the retry_budget guard on, asked just before `lease`'s handler runs:
-// nullopt, run it; otherwise the deferral to make instead (Store::Defer),
-// at the time the gate gives it.
-std::optional<DeferRequest> HeldBack(const Guards& guards, RetryGate& gate, const Lease& lease,
-                                     TimeMs now_ms);
+// What a worker asks just before each handler call: its process's retry
+// budget and, if it has one, its circuit breaker.
+struct CallGates {
+  std::shared_ptr<RetryGate> retry;
+  std::shared_ptr<BreakerGate> breaker;  // None: no breaker.
+};
+// The gates a worker built with `options` uses: the process's shared ones
+// (options.retry_gate, options.breaker), else new ones of its own, as a
+// restarted process starts with.
+CallGates GatesFor(const WorkerOptions& options);
+// Asked just before `lease`'s handler runs: nullopt, run it (and, with a
+// breaker, record its outcome: RecordCall); otherwise the deferral to make
+// instead (Store::Defer), at the time the gate that held it gives: the
+// breaker (circuit_breaker guard) first, then the retry budget
+// (retry_budget guard).
+std::optional<DeferRequest> HeldBack(const Guards& guards, const CallGates& gates,
+                                     const Lease& lease, TimeMs now_ms);
+// A handler call's outcome, for the breaker: a transient failure counts
+// against the downstream system; success and a permanent failure (the
+// job's own) do not.
+void RecordCall(const Guards& guards, const CallGates& gates, const HandlerResult& result,
+                TimeMs now_ms);
 // A claim of up to `max_jobs` as `options` asks it, with the worker's own
 // clock reading sent along.
 ClaimRequest ClaimFor(const WorkerOptions& options, Queue& queue, int max_jobs, bool begin);
@@ -193,7 +213,7 @@ class Worker {
   WorkerOptions options_;
   EffectSink* sink_;
   Rng rng_;
-  std::shared_ptr<RetryGate> gate_;
+  CallGates gates_;
   WorkerPhase phase_ = WorkerPhase::kIdle;
   std::optional<Lease> lease_;
   std::optional<HandlerResult> result_;

@@ -68,9 +68,14 @@ WorkerPool::WorkerPool(QueueOpener open, Handler handler, PoolOptions options, W
   LAB_ASSERT(options_.concurrency >= 1);
   if (options_.poll_ms) cadence_.poll_ms = *options_.poll_ms;
   if (options_.sweep_ms) cadence_.sweep_ms = *options_.sweep_ms;
-  // One retry budget for the process's job threads: the queue's.
+  // One retry budget and one circuit breaker for the process's job
+  // threads: the queue's (the breaker's options default).
   if (!options_.worker.retry_gate) {
     options_.worker.retry_gate = std::make_shared<RetryGate>(options_.worker.retry_budget);
+  }
+  if (!options_.worker.breaker) {
+    options_.worker.breaker =
+        std::make_shared<BreakerGate>(options_.worker.breaker_options.value_or(BreakerOptions{}));
   }
   LAB_ASSERT(cadence_.poll_ms > 0 && cadence_.sweep_ms > 0);
 }
@@ -96,6 +101,9 @@ PoolStats WorkerPool::Run() {
           .pruned = counters_.pruned.load(),
           .heartbeats = counters_.heartbeats.load(),
           .deferred = counters_.deferred.load(),
+          .retries_held = options_.worker.retry_gate->held(),
+          .breaker_held = options_.worker.breaker->held(),
+          .breaker_opened = options_.worker.breaker->opened(),
           .drained = counters_.drained.load(),
           .fatal = fatal_};
 }

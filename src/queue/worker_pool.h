@@ -75,7 +75,10 @@ struct PoolStats {
   int64_t reconnects = 0;      // Handles reopened plus connections re-made.
   int64_t pruned = 0;          // Finished jobs the retention policy deleted.
   int64_t heartbeats = 0;      // Leases the control plane extended.
-  int64_t deferred = 0;        // Retries the retry budget held back (put back unrun).
+  int64_t deferred = 0;        // Jobs a guard put back unrun (the two below).
+  int64_t retries_held = 0;    // Retries the retry budget held back.
+  int64_t breaker_held = 0;    // Calls the circuit breaker held back while open.
+  int64_t breaker_opened = 0;  // Times the circuit breaker opened.
   bool drained = false;        // Stopped because drain found no job left.
   std::optional<Error> fatal;  // Stopped because of an error waiting cannot heal.
 };

@@ -268,5 +268,78 @@ TEST_F(WorkerTest, TheRetryBudgetHoldsAStormOfRetriesBackAndBurnsNoAttempt) {
   }
 }
 
+// The circuit breaker on the real engine, alone (the retry budget off):
+// jobs arriving during a 20 s outage. With the breaker, four failed calls
+// open it and the jobs wait unrun (their attempts given back); a probe a
+// second finds the system still down (a probe is a real call: it spends
+// its job's attempt, so a few probing jobs end dead), and once it is back
+// the waiting jobs succeed. Without it, every job calls the failing system
+// and burns its three attempts to a dead letter.
+TEST_F(WorkerTest, TheCircuitBreakerMakesJobsWaitOutAnOutageInsteadOfFailing) {
+  for (bool breaker : {true, false}) {
+    SCOPED_TRACE(breaker ? "circuit breaker on" : "circuit breaker off");
+    Guards guards;
+    guards.circuit_breaker = breaker;
+    guards.retry_budget = false;
+    Open(guards);
+    int calls = 0;
+    bool down = true;
+    Worker w(
+        *queue_,
+        [&](const JobContext& ctx) {
+          ++calls;
+          return down ? HandlerResult::Transient("connection refused by the payment API")
+                      : HandlerResult::Ok("charge " + ctx.key);
+        },
+        {.name = "w1",
+         .lease_ms = 1'000,
+         .retry = {.base_delay_ms = 100, .max_delay_ms = 1'000},
+         .breaker_options = BreakerOptions{.failure_ratio = 0.5,
+                                           .min_calls = 4,
+                                           .window_ms = 10'000,
+                                           .buckets = 10,
+                                           .open_ms = 1'000,
+                                           .probes = 1}},
+        &sink_);
+    const MarkCheck held(Mark::kBreakerHeld);
+    const TimeMs start = clock_.NowMs();
+    int enqueued = 0;
+    // An order every half second for 30 s; the API is down for the first 20.
+    for (; clock_.NowMs() < start + 30'000; clock_.AdvanceMs(50)) {
+      if ((clock_.NowMs() - start) % 500 == 0) {
+        ASSERT_TRUE(queue_->Enqueue({.key = fmt::format("order-{}", enqueued++), .max_attempts = 3})
+                        .has_value());
+      }
+      down = clock_.NowMs() < start + 20'000;
+      for (;;) {
+        auto ran = w.ProcessOne();
+        ASSERT_TRUE(ran.has_value()) << ran.error().ToString();
+        if (!*ran) break;
+      }
+    }
+    for (int i = 0; i < 2'000; ++i, clock_.AdvanceMs(50)) {
+      while (*w.ProcessOne()) {
+      }
+    }
+    auto snap = queue_->store().ReadSnapshot();
+    ASSERT_TRUE(snap.has_value());
+    int succeeded = 0, dead = 0;
+    for (const Job& j : snap->jobs) {
+      succeeded += j.state == JobState::kSucceeded ? 1 : 0;
+      dead += j.state == JobState::kDead ? 1 : 0;
+    }
+    if (breaker) {
+      EXPECT_TRUE(held.hit());
+      EXPECT_LE(dead, 10);                  // The probing jobs, about one in three probes.
+      EXPECT_LE(calls, enqueued + 4 + 25);  // Four to open it, about a probe a second.
+    } else {
+      EXPECT_FALSE(held.hit());
+      EXPECT_GE(dead, 38);  // Every order of the outage.
+      EXPECT_GE(calls, 3 * 38);
+    }
+    EXPECT_EQ(succeeded + dead, enqueued);
+  }
+}
+
 }  // namespace
 }  // namespace lab

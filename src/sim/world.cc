@@ -49,6 +49,16 @@ constexpr DurationMs kMaxStepLatencyMs = 20;
 // downstream outage in a swarm of a few dozen jobs can go over it.
 constexpr RetryBudgetOptions kSimRetryBudget{
     .ratio = 0.2, .floor_per_window = 2, .window_ms = 2'000, .buckets = 4};
+// Each simulated worker process's circuit breaker (circuit_breaker guard),
+// and the rule INV_007 replays every caller's calls through, guard on or
+// off: it opens on half of four calls in two seconds, for a second, then
+// one probe.
+constexpr BreakerOptions kSimBreaker{.failure_ratio = 0.5,
+                                     .min_calls = 4,
+                                     .window_ms = 2'000,
+                                     .buckets = 4,
+                                     .open_ms = 1'000,
+                                     .probes = 1};
 
 constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ULL;
 constexpr uint64_t kFnvPrime = 0x100000001b3ULL;
@@ -326,7 +336,8 @@ Result<void> World::Open() {
                            .seed = s_.seed * 31 + static_cast<uint64_t>(w),
                            .own_clock = workers_[w].machine_clock.get(),
                            .fused = w < s_.fused_workers,
-                           .retry_budget = kSimRetryBudget};
+                           .retry_budget = kSimRetryBudget,
+                           .breaker_options = kSimBreaker};
     auto handler = [this, w](const JobContext& ctx) { return Handle(w, ctx); };
     if (wo.fused && s_.claim_batch > 1) {
       workers_[w].batch =
@@ -431,6 +442,7 @@ HandlerResult World::Handle(int w, const JobContext& ctx) {
                     .caller = fmt::format("w{}#{}", w, workers_[w].generation)});
   if (AnyContains(s_.outages, clock_.NowMs())) {
     Mix(0x0d0e0ULL);
+    calls_.back().failed = true;
     return HandlerResult::Transient("the downstream system is down (outage)");
   }
   // A downstream API that honours keys: the handler calls it itself.
@@ -448,6 +460,7 @@ HandlerResult World::Handle(int w, const JobContext& ctx) {
     auto it = handlers_.find({ctx.key, ctx.attempt});
     if (it != handlers_.end() && it->second.outcome == HandlerOutcome::kTransient) {
       ++handler_faults_fired_;
+      calls_.back().failed = true;
       return HandlerResult::Transient("simulated transient error");
     }
     if (it != handlers_.end() && it->second.outcome == HandlerOutcome::kPermanent) {
@@ -891,17 +904,19 @@ Result<SimResult> World::Run() {
 
   // Liveness bound (step_policy.h), from the cadences and the retry policy
   // the workers run: the schedule draws restarts within 3 leases.
-  const TimeMs deadline =
-      LivenessBound({.cadence = cadence_,
-                     .retry = kSimRetry,
-                     .jobs = static_cast<int>(s_.jobs.size()),
-                     .workers = s_.workers,
-                     .max_attempts = s_.MaxAttempts(),
-                     .quiet_from_ms = s_.fault_window_ms,
-                     .restart_ms = 3 * s_.lease_ms,
-                     .step_ms = kMaxStepLatencyMs,
-                     .handler_ms = s_.LongestRunMs(),
-                     .retry_wait_ms = o_.guards.retry_budget ? kSimRetryBudget.window_ms : 0});
+  const TimeMs deadline = LivenessBound(
+      {.cadence = cadence_,
+       .retry = kSimRetry,
+       .jobs = static_cast<int>(s_.jobs.size()),
+       .workers = s_.workers,
+       .max_attempts = s_.MaxAttempts(),
+       .quiet_from_ms = s_.fault_window_ms,
+       .restart_ms = 3 * s_.lease_ms,
+       .step_ms = kMaxStepLatencyMs,
+       .handler_ms = s_.LongestRunMs(),
+       .retry_wait_ms =
+           (o_.guards.retry_budget ? kSimRetryBudget.window_ms : 0) +
+           (o_.guards.circuit_breaker ? kSimBreaker.open_ms + kSimBreaker.window_ms : 0)});
 
   SimResult result{
       .seed = s_.seed, .liveness_deadline_ms = deadline, .jobs = static_cast<int>(s_.jobs.size())};
@@ -975,6 +990,8 @@ Result<SimResult> World::Run() {
   result.violations.insert(result.violations.end(), safety.begin(), safety.end());
   auto amplified = CheckBoundedAmplification(snapshot, calls_, kSimRetryBudget);
   result.violations.insert(result.violations.end(), amplified.begin(), amplified.end());
+  auto kept_off = CheckBreakerKept(calls_, kSimBreaker);
+  result.violations.insert(result.violations.end(), kept_off.begin(), kept_off.end());
   const QueueLimit limit{.queue = "default", .max_depth = s_.max_depth};
   auto late = CheckBoundedLatency(snapshot, std::span(&limit, s_.max_depth > 0 ? 1 : 0));
   result.violations.insert(result.violations.end(), late.begin(), late.end());

@@ -166,6 +166,7 @@ std::optional<Ablation> AblationFor(std::string_view guard) {
       {"control_plane", {Invariant::kLiveness}},
       {"retry_budget", {Invariant::kBoundedAmplification}},
       {"admission_control", {Invariant::kBoundedLatency}},
+      {"circuit_breaker", {Invariant::kBoundedAmplification}},
   };
   auto it = kAblations.find(guard);
   if (it == kAblations.end()) return std::nullopt;
