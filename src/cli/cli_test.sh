@@ -155,6 +155,9 @@ expect_usage "the share ends with %" -- queue work --db "$db" --retry-budget 20,
 expect_usage "three parts" -- queue work --db "$db" --retry-budget 20%,10
 expect_usage "floor" -- queue work --db "$db" --retry-budget 20%,0,10s
 expect_usage "window" -- queue work --db "$db" --retry-budget 20%,10,1ms
+expect_usage "four parts" -- queue work --db "$db" --circuit-breaker 50%,20,10s
+expect_usage "share is 0%" -- queue work --db "$db" --circuit-breaker 0%,20,10s,5s
+expect_usage "circuit-breaker open '0s'" -- queue work --db "$db" --circuit-breaker 50%,20,10s,0s
 expect 1 "cannot connect to PostgreSQL" -- queue work --db "postgresql://u@/db?host=$tmp/none"
 expect 0 "queue drained.* 1 finished.*retries held back by the retry budget" -- \
   queue work --db "$db" --queue mail --drain --retry-budget 0%,1,1s \
@@ -166,7 +169,8 @@ fi
 expect 0 "mail +SUCCEEDED +1" -- queue stats --db "$db"
 # A non-zero exit goes to the retry policy: one attempt allowed, so dead.
 "$LAB" queue enqueue --db "$db" --queue doom --key doomed --max-attempts 1 x >/dev/null
-expect 0 "1 failed attempts" -- queue work --db "$db" --queue doom --drain --exec 'exit 7'
+expect 0 "1 failed attempts.*0 calls held back by the circuit breaker \\(opened 0 times\\)" -- \
+  queue work --db "$db" --queue doom --drain --exec 'exit 7' --circuit-breaker 100%,2,10s,5s
 expect 0 "doomed .* command exited with status 7" -- queue dlq list --db "$db"
 expect 0 "redriven 1 job" -- queue dlq redrive --db "$db" --all --queue doom
 expect 0 "1 finished" -- queue work --db "$db" --queue doom --drain --exec true

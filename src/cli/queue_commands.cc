@@ -10,6 +10,7 @@
 //   lab queue work [--concurrency N] [--queue Q] [--exec CMD] [--drain]
 //                  [--lease D] [--poll D] [--timeout D] [--name NAME]
 //                  [--retry-budget SHARE%,FLOOR,WINDOW]
+//                  [--circuit-breaker FAILED%,MIN,WINDOW,OPEN]
 //
 // Every command takes --db URL (default sqlite:lab.db; memory: is refused,
 // its jobs would vanish with the process). A refused command changes
@@ -431,6 +432,7 @@ struct WorkArgs {
   std::string name;
   bool split_steps = false;
   std::string retry_budget = "20%,10,10s";
+  std::string breaker = "50%,20,10s,5s";
 };
 
 // SIGINT/SIGTERM: the first stops claiming (running jobs finish), the
@@ -478,33 +480,73 @@ struct WorkSettings {
   DurationMs timeout_ms = 0;  // 0: none.
   std::optional<DurationMs> retain;
   RetryBudgetOptions retry_budget;
+  BreakerOptions breaker;
 };
+
+// A flag's value made of `n` comma-separated parts, the first a percentage
+// ("20%"): the percentage as a fraction, then the other parts as text.
+// Refused in words naming the flag and its form.
+struct Parts {
+  double share = 0;
+  std::vector<std::string_view> rest;
+};
+Result<Parts> ParseParts(std::string_view text, std::string_view flag, size_t n,
+                         std::string_view form, int64_t max_percent) {
+  const auto bad = [&](std::string_view why) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("{} '{}': {}; give {}", flag, ForTerminal(text, 60), why, form));
+  };
+  std::vector<std::string_view> parts;
+  for (size_t from = 0;;) {
+    const size_t comma = text.find(',', from);
+    parts.push_back(text.substr(from, comma == std::string_view::npos ? comma : comma - from));
+    if (comma == std::string_view::npos) break;
+    from = comma + 1;
+  }
+  if (parts.size() != n)
+    return bad(fmt::format("{} parts separated by commas", n == 3 ? "three" : "four"));
+  std::string_view share = parts.front();
+  if (share.empty() || share.back() != '%') return bad("the share ends with %");
+  share.remove_suffix(1);
+  LAB_ASSIGN_OR_RETURN(int64_t percent,
+                       ParseInteger(share, fmt::format("{} share", flag), 0, max_percent));
+  return Parts{.share = static_cast<double>(percent) / 100,
+               .rest = {parts.begin() + 1, parts.end()}};
+}
 
 // --retry-budget SHARE%,FLOOR,WINDOW: retries allowed per WINDOW, SHARE
 // percent of the first attempts plus FLOOR (at least one, so a held retry
 // always gets through in time).
 Result<RetryBudgetOptions> ParseRetryBudget(std::string_view text) {
-  const auto bad = [&](std::string_view why) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     fmt::format("--retry-budget '{}': {}; give SHARE%,FLOOR,WINDOW, e.g. "
-                                 "20%,10,10s",
-                                 ForTerminal(text, 60), why));
-  };
-  const size_t a = text.find(','), b = a == std::string_view::npos ? a : text.find(',', a + 1);
-  if (b == std::string_view::npos || text.find(',', b + 1) != std::string_view::npos) {
-    return bad("three parts separated by commas");
-  }
-  std::string_view share = text.substr(0, a);
-  if (share.empty() || share.back() != '%') return bad("the share ends with %");
-  share.remove_suffix(1);
-  RetryBudgetOptions o;
-  LAB_ASSIGN_OR_RETURN(int64_t percent, ParseInteger(share, "--retry-budget share", 0, 1'000));
-  o.ratio = static_cast<double>(percent) / 100;
-  LAB_ASSIGN_OR_RETURN(int64_t floor, ParseInteger(text.substr(a + 1, b - a - 1),
-                                                   "--retry-budget floor", 1, 1'000'000));
+  LAB_ASSIGN_OR_RETURN(Parts p, ParseParts(text, "--retry-budget", 3,
+                                           "SHARE%,FLOOR,WINDOW, e.g. 20%,10,10s", 1'000));
+  RetryBudgetOptions o{.ratio = p.share};
+  LAB_ASSIGN_OR_RETURN(int64_t floor,
+                       ParseInteger(p.rest[0], "--retry-budget floor", 1, 1'000'000));
   o.floor_per_window = static_cast<int>(floor);
-  LAB_ASSIGN_OR_RETURN(
-      o.window_ms, ParseDuration(text.substr(b + 1), "--retry-budget window", 100, 24 * 3'600'000));
+  LAB_ASSIGN_OR_RETURN(o.window_ms,
+                       ParseDuration(p.rest[1], "--retry-budget window", 100, 24 * 3'600'000));
+  return o;
+}
+
+// --circuit-breaker FAILED%,MIN,WINDOW,OPEN: the breaker opens when at
+// least MIN calls in WINDOW were made and FAILED percent of them failed
+// (1..100), and stays open for OPEN before it probes.
+Result<BreakerOptions> ParseBreaker(std::string_view text) {
+  LAB_ASSIGN_OR_RETURN(Parts p, ParseParts(text, "--circuit-breaker", 4,
+                                           "FAILED%,MIN,WINDOW,OPEN, e.g. 50%,20,10s,5s", 100));
+  if (p.share == 0) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "--circuit-breaker share is 0%: it would open with nothing failing; give "
+                     "1% to 100%");
+  }
+  BreakerOptions o{.failure_ratio = p.share};
+  LAB_ASSIGN_OR_RETURN(int64_t min, ParseInteger(p.rest[0], "--circuit-breaker min", 1, 1'000'000));
+  o.min_calls = static_cast<int>(min);
+  LAB_ASSIGN_OR_RETURN(o.window_ms,
+                       ParseDuration(p.rest[1], "--circuit-breaker window", 100, 24 * 3'600'000));
+  LAB_ASSIGN_OR_RETURN(o.open_ms,
+                       ParseDuration(p.rest[2], "--circuit-breaker open", 1, 24 * 3'600'000));
   return o;
 }
 
@@ -521,6 +563,7 @@ Result<WorkSettings> ParseWork(const WorkArgs& a) {
     LAB_ASSIGN_OR_RETURN(w.retain, ParseRetain(a.retain));
   }
   LAB_ASSIGN_OR_RETURN(w.retry_budget, ParseRetryBudget(a.retry_budget));
+  LAB_ASSIGN_OR_RETURN(w.breaker, ParseBreaker(a.breaker));
   if (a.exec.find_first_not_of(" \t\n") == std::string::npos) {
     return MakeError(ErrorCode::kInvalidArgument, "--exec is empty: give the command to run");
   }
@@ -561,7 +604,8 @@ int Work(const WorkArgs& a) {
                                  .seed = static_cast<uint64_t>(WallClock().NowMs()) ^
                                          static_cast<uint64_t>(getpid()),
                                  .fused = !a.split_steps,
-                                 .retry_budget = w.retry_budget},
+                                 .retry_budget = w.retry_budget,
+                                 .breaker_options = w.breaker},
                       .poll_ms = w.poll_ms,
                       .drain = a.drain,
                       .retain = w.retain};
@@ -720,6 +764,12 @@ void AddQueueCommands(CLI::App& app, CommandTable& table) {
                    "SHARE percent of its first attempts (0..1000) plus FLOOR (1..1000000) per "
                    "WINDOW (100ms..24h); a retry past it waits, its attempt given back "
                    "(default 20%,10,10s; the retry_budget guard)");
+  work->add_option("--circuit-breaker", wk->breaker,
+                   "The process's circuit breaker on what its jobs call, as "
+                   "FAILED%,MIN,WINDOW,OPEN: it opens once at least MIN calls (1..1000000) in "
+                   "WINDOW (100ms..24h) were made and FAILED percent (1..100) failed (a command "
+                   "exiting non-zero), and then jobs wait unrun, their attempts given back, "
+                   "for OPEN before a probe (default 50%,20,10s,5s; the circuit_breaker guard)");
   work->add_flag("--split-steps", wk->split_steps,
                  "Record claim, begin, commit and finish as four transactions, not two (claim "
                  "with begin, commit with finish): the path whose crash windows the reaper and "
