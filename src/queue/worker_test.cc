@@ -29,6 +29,21 @@ class WorkerTest : public ::testing::Test {
                    .fused = fused},
                   &sink_);
   }
+  // A worker whose handler calls a payment API that is down while `down`
+  // is set; `calls` counts the calls.
+  Worker PaymentWorker(const bool& down, int& calls, WorkerOptions options) {
+    options.name = "w1";
+    options.lease_ms = 1'000;
+    options.retry = {.base_delay_ms = 100, .max_delay_ms = 1'000};
+    return Worker(
+        *queue_,
+        [&down, &calls](const JobContext& ctx) {
+          ++calls;
+          return down ? HandlerResult::Transient("503 from the payment API")
+                      : HandlerResult::Ok("charge " + ctx.key);
+        },
+        std::move(options), &sink_);
+  }
   StepKind StepKind_(Worker& w) {
     auto r = w.Step();
     EXPECT_TRUE(r.has_value()) << r.error().ToString();
@@ -220,18 +235,10 @@ TEST_F(WorkerTest, TheRetryBudgetHoldsAStormOfRetriesBackAndBurnsNoAttempt) {
     Open(guards);
     int calls = 0;
     bool down = true;
-    Worker w(
-        *queue_,
-        [&](const JobContext& ctx) {
-          ++calls;
-          return down ? HandlerResult::Transient("503 from the payment API")
-                      : HandlerResult::Ok("charge " + ctx.key);
-        },
-        {.name = "w1",
-         .lease_ms = 1'000,
-         .retry = {.base_delay_ms = 100, .max_delay_ms = 1'000},
-         .retry_budget = {.ratio = 0.1, .floor_per_window = 2, .window_ms = 10'000, .buckets = 10}},
-        &sink_);
+    Worker w = PaymentWorker(
+        down, calls,
+        {.retry_budget = {
+             .ratio = 0.1, .floor_per_window = 2, .window_ms = 10'000, .buckets = 10}});
     for (int i = 0; i < 20; ++i) queue_->Enqueue({.key = fmt::format("order-{}", i)});
     const auto run_until = [&](TimeMs end) {
       for (; clock_.NowMs() < end; clock_.AdvanceMs(50)) {
@@ -284,23 +291,13 @@ TEST_F(WorkerTest, TheCircuitBreakerMakesJobsWaitOutAnOutageInsteadOfFailing) {
     Open(guards);
     int calls = 0;
     bool down = true;
-    Worker w(
-        *queue_,
-        [&](const JobContext& ctx) {
-          ++calls;
-          return down ? HandlerResult::Transient("connection refused by the payment API")
-                      : HandlerResult::Ok("charge " + ctx.key);
-        },
-        {.name = "w1",
-         .lease_ms = 1'000,
-         .retry = {.base_delay_ms = 100, .max_delay_ms = 1'000},
-         .breaker_options = BreakerOptions{.failure_ratio = 0.5,
-                                           .min_calls = 4,
-                                           .window_ms = 10'000,
-                                           .buckets = 10,
-                                           .open_ms = 1'000,
-                                           .probes = 1}},
-        &sink_);
+    Worker w = PaymentWorker(down, calls,
+                             {.breaker_options = BreakerOptions{.failure_ratio = 0.5,
+                                                                .min_calls = 4,
+                                                                .window_ms = 10'000,
+                                                                .buckets = 10,
+                                                                .open_ms = 1'000,
+                                                                .probes = 1}});
     const MarkCheck held(Mark::kBreakerHeld);
     const TimeMs start = clock_.NowMs();
     int enqueued = 0;
