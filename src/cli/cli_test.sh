@@ -211,6 +211,8 @@ expect 0 '"full": 1' -- queue limit --db "$adb" --json
 "$LAB" queue enqueue --db "$adb" --queue full first >/dev/null
 expect 3 "queue 'full' is full: it holds 1 unfinished jobs" -- queue enqueue --db "$adb" --queue full second
 expect 0 "full +PENDING +1" -- queue stats --db "$adb"
+expect 0 "queue full admits at most 1 unfinished jobs" -- queue stats --db "$adb"
+expect 0 '"max_depth": \{' -- queue stats --db "$adb" --json
 expect 0 "no queue has a depth limit" -- queue limit --db "$adb" --queue full --max-depth 0
 expect 0 "^[0-9]+$" -- queue enqueue --db "$adb" --queue full second
 expect_usage "--max-depth '-1'" -- queue limit --db "$adb" --queue full --max-depth -1

@@ -190,9 +190,12 @@ int Stats(const ReadArgs& a) {
   if (!queue) return FailWith(queue.error());
   auto counts = (*queue)->store().CountJobs();
   if (!counts) return FailWith(counts.error());
+  auto limits = (*queue)->store().QueueLimits();
+  if (!limits) return FailWith(limits.error());
   if (a.json_out) {
-    json out = {{"queues", json::object()}};
+    json out = {{"queues", json::object()}, {"max_depth", json::object()}};
     for (const auto& c : *counts) out["queues"][c.queue][std::string(ToString(c.state))] = c.count;
+    for (const QueueLimit& l : *limits) out["max_depth"][l.queue] = l.max_depth;
     fmt::print("{}\n", Dump(out));
     return kExitOk;
   }
@@ -200,6 +203,9 @@ int Stats(const ReadArgs& a) {
   for (const auto& c : *counts)
     fmt::print("{:<20} {:<10} {:>10}\n", Shown(c.queue), ToString(c.state), c.count);
   if (counts->empty()) fmt::print("(no jobs)\n");
+  for (const QueueLimit& l : *limits) {
+    fmt::print("queue {} admits at most {} unfinished jobs\n", Shown(l.queue), l.max_depth);
+  }
   return kExitOk;
 }
 
