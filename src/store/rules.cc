@@ -360,8 +360,12 @@ Plan PlanExpire(const Job& job, const PlanContext& ctx) {
   LAB_MARK(kJobExpired);
   Plan p;
   p.job_state = JobState::kExpired;
-  p.last_error = fmt::format("expired: its deadline ({} ms) passed before it started ({} ms)",
-                             job.deadline_at_ms, ctx.now_ms);
+  // Durations, not epoch numbers: readable wherever the reason is shown.
+  p.last_error = fmt::format(
+      "expired: its deadline passed {:.3f}s before a worker could start it, {:.3f}s after it "
+      "was enqueued",
+      static_cast<double>(ctx.now_ms - job.deadline_at_ms) / 1'000,
+      static_cast<double>(ctx.now_ms - job.created_at_ms) / 1'000);
   p.audit.push_back(
       JobAudit(job, AuditEvent::kExpire, JobState::kExpired, ctx.now_ms, *p.last_error));
   return p;
