@@ -272,8 +272,9 @@ class World {
   uint64_t next_seq_ = 0;
   uint64_t hash_ = kFnvOffset;
   std::vector<JobId> acked_;
-  int64_t refused_ = 0;        // Arrivals the queue refused (its depth limit).
-  std::set<JobId> open_jobs_;  // Enqueued and not yet terminal.
+  int64_t refused_ = 0;             // Arrivals the queue refused (its depth limit).
+  std::vector<QueueLimit> limits_;  // The schedule's depth limit, if it has one.
+  std::set<JobId> open_jobs_;       // Enqueued and not yet terminal.
   // The open jobs ever claimed: only these can a sweep end (it ends leases),
   // so a sweep refreshes them, not the whole backlog.
   std::set<JobId> claimed_open_;
@@ -319,9 +320,9 @@ Result<void> World::Open() {
       });
   fault_store_ = faulty.get();
   queue_ = Queue::Adopt(std::move(faulty), clock_, options);
-  if (s_.max_depth > 0) {
-    LAB_RETURN_IF_ERROR(
-        queue_->store().SetQueueLimit({.queue = "default", .max_depth = s_.max_depth}));
+  if (s_.max_depth > 0) limits_.push_back({.queue = "default", .max_depth = s_.max_depth});
+  for (const QueueLimit& limit : limits_) {
+    LAB_RETURN_IF_ERROR(queue_->store().SetQueueLimit(limit));
   }
   sweeper_ = MakeHandle(kSweeperActor);
   workers_.resize(static_cast<size_t>(s_.workers));
@@ -992,8 +993,7 @@ Result<SimResult> World::Run() {
   result.violations.insert(result.violations.end(), amplified.begin(), amplified.end());
   auto kept_off = CheckBreakerKept(calls_, kSimBreaker);
   result.violations.insert(result.violations.end(), kept_off.begin(), kept_off.end());
-  const QueueLimit limit{.queue = "default", .max_depth = s_.max_depth};
-  auto late = CheckBoundedLatency(snapshot, std::span(&limit, s_.max_depth > 0 ? 1 : 0));
+  auto late = CheckBoundedLatency(snapshot, limits_);
   result.violations.insert(result.violations.end(), late.begin(), late.end());
   result.refused = refused_;
   const std::set<ExecutionId> deferred = DeferredExecutions(snapshot);
@@ -1008,6 +1008,7 @@ Result<SimResult> World::Run() {
   for (const Job& j : snapshot.jobs) {
     all_ended = all_ended && IsFinished(j.state);
     last_end = std::max(last_end, j.finished_at_ms);
+    result.expired += j.state == JobState::kExpired ? 1 : 0;
     if (j.deadline_at_ms == 0) continue;
     ++result.with_deadline;
     if (j.state == JobState::kSucceeded && j.finished_at_ms <= j.deadline_at_ms) {
@@ -1016,8 +1017,6 @@ Result<SimResult> World::Run() {
   }
   if (all_ended) result.drained_at_ms = last_end;
   result.fault_window_ms = s_.fault_window_ms;
-  result.expired = std::count_if(snapshot.jobs.begin(), snapshot.jobs.end(),
-                                 [](const Job& j) { return j.state == JobState::kExpired; });
   result.downstream_calls = static_cast<int64_t>(calls_.size());
   const std::vector<bool> retries = RetryCalls(snapshot, calls_);
   result.downstream_retries = std::count(retries.begin(), retries.end(), true);
