@@ -44,13 +44,6 @@ const DownstreamOptions kApi{.concurrency = 4,
                              .brownouts = {kBrownout},
                              .slow_factor = 10};
 
-// A job thread of the process: its worker, and until when it waits for
-// the API's answer.
-struct JobThread {
-  Worker* worker = nullptr;
-  TimeMs busy_until = 0;
-};
-
 // How many of `field` a second the API saw over [from, to).
 double PerSecond(const Downstream& api, TimeMs from, TimeMs to, int64_t DownstreamSecond::*field) {
   int64_t n = 0;
@@ -109,15 +102,12 @@ Result<void> Scenario(ScenarioEnv& env) {
     if (now == kBrownout.from_ms) env.Note("the payment API browns out: 4 s a request");
     if (now == kBrownout.to_ms) env.Note("the payment API is back: 400 ms a request");
     for (JobThread& t : threads) {
-      Worker& w = *t.worker;
       if (now < t.busy_until) continue;  // Waiting for the API.
-      // Its answer came (or its wait ran out): record it.
-      while (w.phase() != WorkerPhase::kIdle) LAB_RETURN_IF_ERROR(w.Step());
-      LAB_ASSIGN_OR_RETURN(StepResult claimed, w.Step());
-      if (claimed.kind == StepKind::kNoJob) continue;
+      // Its answer came (or its wait ran out): record it, and make the
+      // next job's call (or hold its retry back).
       reply.reset();
-      LAB_RETURN_IF_ERROR(w.Step());                 // The call (or a retry held back).
-      if (reply) t.busy_until = reply->reply_at_ms;  // The thread waits for its answer.
+      LAB_ASSIGN_OR_RETURN(bool took, t.TakeNext());
+      if (took && reply) t.busy_until = reply->reply_at_ms;  // The thread waits for its answer.
     }
     if (now % 1'000 != 0) continue;
     if (now % 10'000 == 0 && now > 0) {

@@ -34,12 +34,6 @@ constexpr DurationMs kPatienceMs = 5'000;  // Each job's deadline: five seconds 
 // What the threads can serve within the deadline: four seconds of work.
 constexpr QueueLimit kLimit{.queue = "default", .max_depth = 32};
 
-// A job thread: its worker, and until when it is rendering.
-struct JobThread {
-  Worker* worker = nullptr;
-  TimeMs busy_until = 0;
-};
-
 std::string PerSecond(int64_t n, TimeMs from, TimeMs to) {
   return fmt::format("{:.1f}/s", static_cast<double>(n) * 1'000 / static_cast<double>(to - from));
 }
@@ -77,17 +71,12 @@ Result<void> Scenario(ScenarioEnv& env) {
     }
     if (now == kRequestsUntilMs) env.Note("the requests stop");
     for (JobThread& t : threads) {
-      Worker& w = *t.worker;
-      if (now < t.busy_until) {
-        busy_ms += now < kRequestsUntilMs ? kTickMs : 0;
-        continue;
+      if (now >= t.busy_until) {
+        // The report it was rendering is done: record it, then render the next.
+        LAB_ASSIGN_OR_RETURN(bool took, t.TakeNext());
+        if (!took) continue;
+        t.busy_until = now + kRenderMs;
       }
-      // The report it was rendering is done: record it, then take the next.
-      while (w.phase() != WorkerPhase::kIdle) LAB_RETURN_IF_ERROR(w.Step());
-      LAB_ASSIGN_OR_RETURN(StepResult claimed, w.Step());
-      if (claimed.kind == StepKind::kNoJob) continue;
-      LAB_RETURN_IF_ERROR(w.Step());  // The render.
-      t.busy_until = now + kRenderMs;
       busy_ms += now < kRequestsUntilMs ? kTickMs : 0;
     }
     LAB_ASSIGN_OR_RETURN(auto counts, env.queue().store().CountJobs());
@@ -105,9 +94,7 @@ Result<void> Scenario(ScenarioEnv& env) {
     }
   }
   // Every thread records its last report.
-  for (JobThread& t : threads) {
-    while (t.worker->phase() != WorkerPhase::kIdle) LAB_RETURN_IF_ERROR(t.worker->Step());
-  }
+  for (JobThread& t : threads) LAB_RETURN_IF_ERROR(t.Finish());
   LAB_ASSIGN_OR_RETURN(Snapshot s, env.queue().store().ReadSnapshot());
   int64_t in_time = 0, late = 0, expired = 0, open = 0;
   int64_t in_time_early = 0, in_time_later = 0;  // Rendered in time in [0, 10 s), [10 s, 60 s).

@@ -34,12 +34,6 @@ HandlerResult Work(const JobContext& ctx) {
   return HandlerResult::Ok(fmt::format("{} rendered", ctx.key));
 }
 
-// A job thread of the process: its worker, and until when it is computing.
-struct JobThread {
-  Worker* worker = nullptr;
-  TimeMs busy_until = 0;
-};
-
 Result<void> Scenario(ScenarioEnv& env) {
   const bool control_plane = env.guards().control_plane;
   const Cadence cadence = CadenceFor(kLeaseMs);
@@ -98,7 +92,7 @@ Result<void> Scenario(ScenarioEnv& env) {
                              (t.busy_until - now) / 1000));
       } else {
         // The handler returns: record it (commit, finish), or find it fenced.
-        while (w.phase() != WorkerPhase::kIdle) LAB_RETURN_IF_ERROR(w.Step());
+        LAB_RETURN_IF_ERROR(t.Finish());
       }
       book.Publish(static_cast<int>(i), LeasesOf(w, kLeaseMs));
     }

@@ -70,6 +70,19 @@ Result<void> ScenarioEnv::OpenQueue() {
   return {};
 }
 
+Result<void> JobThread::Finish() {
+  while (worker->phase() != WorkerPhase::kIdle) LAB_RETURN_IF_ERROR(worker->Step());
+  return {};
+}
+
+Result<bool> JobThread::TakeNext() {
+  LAB_RETURN_IF_ERROR(Finish());
+  LAB_ASSIGN_OR_RETURN(StepResult claimed, worker->Step());
+  if (claimed.kind == StepKind::kNoJob) return false;
+  LAB_RETURN_IF_ERROR(worker->Step());
+  return true;
+}
+
 Result<JobId> ScenarioEnv::Enqueue(const NewJob& job, std::string request) {
   if (request.empty()) request = job.key.value_or("");
   auto r = queue_->Enqueue(job);

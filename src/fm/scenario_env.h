@@ -34,6 +34,20 @@
 
 namespace lab {
 
+// A job thread of a worker process in a scenario: its worker, and until
+// when it is busy with the job it took (waiting for an answer, computing).
+struct JobThread {
+  Worker* worker = nullptr;
+  TimeMs busy_until = 0;
+
+  // The worker's remaining steps for the job it holds (record the outcome:
+  // commit and finish, or fail), until it is idle.
+  Result<void> Finish();
+  // Finish, then claim the next job and take the step after the claim (the
+  // handler's, for a fused worker): whether there was a job.
+  Result<bool> TakeNext();
+};
+
 class ScenarioEnv {
  public:
   // Scenarios start at simulated time 0, so every time reads as an offset.
