@@ -119,6 +119,13 @@ json JobJson(const Job& j) {
           {"last_error", TextOrBytes(j.last_error)}};
 }
 
+// The depth limits, queue name -> max_depth.
+json LimitsJson(const std::vector<QueueLimit>& limits) {
+  json out = json::object();
+  for (const QueueLimit& l : limits) out[l.queue] = l.max_depth;
+  return out;
+}
+
 struct EnqueueArgs {
   DbFlag db;
   std::optional<std::string> key;
@@ -193,9 +200,8 @@ int Stats(const ReadArgs& a) {
   auto limits = (*queue)->store().QueueLimits();
   if (!limits) return FailWith(limits.error());
   if (a.json_out) {
-    json out = {{"queues", json::object()}, {"max_depth", json::object()}};
+    json out = {{"queues", json::object()}, {"max_depth", LimitsJson(*limits)}};
     for (const auto& c : *counts) out["queues"][c.queue][std::string(ToString(c.state))] = c.count;
-    for (const QueueLimit& l : *limits) out["max_depth"][l.queue] = l.max_depth;
     fmt::print("{}\n", Dump(out));
     return kExitOk;
   }
@@ -379,9 +385,7 @@ int Limit(const LimitArgs& a) {
   auto limits = (*queue)->store().QueueLimits();
   if (!limits) return FailWith(limits.error());
   if (a.json_out) {
-    json out = json::object();
-    for (const QueueLimit& l : *limits) out[l.queue] = l.max_depth;
-    fmt::print("{}\n", Dump(json{{"max_depth", out}}));
+    fmt::print("{}\n", Dump(json{{"max_depth", LimitsJson(*limits)}}));
     return kExitOk;
   }
   for (const QueueLimit& l : *limits) {
