@@ -44,6 +44,25 @@ class WorkerTest : public ::testing::Test {
         },
         std::move(options), &sink_);
   }
+  // Runs every job the worker finds ready now.
+  void RunReady(Worker& w) {
+    for (;;) {
+      auto ran = w.ProcessOne();
+      ASSERT_TRUE(ran.has_value()) << ran.error().ToString();
+      if (!*ran) return;
+    }
+  }
+  // Jobs that ended SUCCEEDED and DEAD.
+  std::pair<int, int> Ends() {
+    auto snap = queue_->store().ReadSnapshot();
+    EXPECT_TRUE(snap.has_value());
+    int succeeded = 0, dead = 0;
+    for (const Job& j : snap->jobs) {
+      succeeded += j.state == JobState::kSucceeded ? 1 : 0;
+      dead += j.state == JobState::kDead ? 1 : 0;
+    }
+    return {succeeded, dead};
+  }
   StepKind StepKind_(Worker& w) {
     auto r = w.Step();
     EXPECT_TRUE(r.has_value()) << r.error().ToString();
@@ -241,26 +260,16 @@ TEST_F(WorkerTest, TheRetryBudgetHoldsAStormOfRetriesBackAndBurnsNoAttempt) {
              .ratio = 0.1, .floor_per_window = 2, .window_ms = 10'000, .buckets = 10}});
     for (int i = 0; i < 20; ++i) queue_->Enqueue({.key = fmt::format("order-{}", i)});
     const auto run_until = [&](TimeMs end) {
-      for (; clock_.NowMs() < end; clock_.AdvanceMs(50)) {
-        for (;;) {
-          auto ran = w.ProcessOne();
-          ASSERT_TRUE(ran.has_value()) << ran.error().ToString();
-          if (!*ran) break;
-        }
-      }
+      for (; clock_.NowMs() < end; clock_.AdvanceMs(50)) RunReady(w);
     };
     const MarkCheck held(Mark::kRetryHeld);
     run_until(clock_.NowMs() + 10'000);
     const int in_outage = calls;
     down = false;
     run_until(clock_.NowMs() + 150'000);
+    const auto [succeeded, dead] = Ends();
     auto snap = queue_->store().ReadSnapshot();
     ASSERT_TRUE(snap.has_value());
-    int succeeded = 0, dead = 0;
-    for (const Job& j : snap->jobs) {
-      succeeded += j.state == JobState::kSucceeded ? 1 : 0;
-      dead += j.state == JobState::kDead ? 1 : 0;
-    }
     if (budget) {
       EXPECT_LE(in_outage, 20 + 2 + 2);
       EXPECT_TRUE(held.hit());
@@ -308,23 +317,10 @@ TEST_F(WorkerTest, TheCircuitBreakerMakesJobsWaitOutAnOutageInsteadOfFailing) {
                         .has_value());
       }
       down = clock_.NowMs() < start + 20'000;
-      for (;;) {
-        auto ran = w.ProcessOne();
-        ASSERT_TRUE(ran.has_value()) << ran.error().ToString();
-        if (!*ran) break;
-      }
+      RunReady(w);
     }
-    for (int i = 0; i < 2'000; ++i, clock_.AdvanceMs(50)) {
-      while (*w.ProcessOne()) {
-      }
-    }
-    auto snap = queue_->store().ReadSnapshot();
-    ASSERT_TRUE(snap.has_value());
-    int succeeded = 0, dead = 0;
-    for (const Job& j : snap->jobs) {
-      succeeded += j.state == JobState::kSucceeded ? 1 : 0;
-      dead += j.state == JobState::kDead ? 1 : 0;
-    }
+    for (int i = 0; i < 2'000; ++i, clock_.AdvanceMs(50)) RunReady(w);
+    const auto [succeeded, dead] = Ends();
     if (breaker) {
       EXPECT_TRUE(held.hit());
       EXPECT_LE(dead, 10);                  // The probing jobs, about one in three probes.
