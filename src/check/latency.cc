@@ -8,13 +8,16 @@
 #include <string>
 
 #include "core/trace.h"
+#include "store/state_machine.h"
 
 namespace lab {
 namespace {
 
+// An audit entry's state is an unfinished job's (an entity's first entry
+// has none).
 bool Open(std::string_view state) {
   const auto s = ParseJobState(state);
-  return s && (*s == JobState::kPending || *s == JobState::kRunning);
+  return s && !IsFinished(*s);
 }
 
 // 1: executions leased after their job's deadline, one violation a queue.
