@@ -34,6 +34,9 @@ struct DownstreamCall {
   ExecutionId execution_id = 0;
   std::string caller;   // The worker process that made it, e.g. "w2#1" (incarnation 1).
   bool failed = false;  // The system failed it (down, timed out): a transient failure.
+  // When its caller heard the outcome (the answer, or its own timeout);
+  // 0: at once.
+  TimeMs answered_at_ms = 0;
 };
 
 // For each call, in order: whether it is a retry (made by an execution
@@ -52,8 +55,8 @@ std::vector<Violation> CheckBoundedAmplification(const Snapshot& snapshot,
 // calls failed, a caller waits, then sends only probes, until they succeed.
 // The rule is the breaker's own (its decisions have table tests of their
 // own); what this checks is that every call went through it. Each call's
-// outcome is taken as known when it is made, as the simulator's calls are
-// answered at once. One violation per caller: its first call while open.
+// outcome counts from when its caller heard it. One violation per caller: its first call while
+// open.
 std::vector<Violation> CheckBreakerKept(std::span<const DownstreamCall> calls,
                                         const BreakerOptions& breaker);
 

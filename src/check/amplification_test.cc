@@ -179,6 +179,18 @@ TEST(BreakerKeptTest, ACallerThatCallsOnIntoAFailingSystemIsFound) {
   std::vector<DownstreamCall> reborn = kept;
   reborn.insert(reborn.begin() + 4, call(400, 9, true, "w0#1"));
   EXPECT_TRUE(CheckBreakerKept(reborn, kOpensFast).empty());
+  // Outcomes count from when their caller heard them: with the fourth
+  // failure heard at 350, a call at 320 (its answer a long way off) went
+  // before anyone knew; one at 360 did not.
+  std::vector<DownstreamCall> late(kept.begin(), kept.begin() + 4);
+  late[3].answered_at_ms = 350;
+  late.push_back(call(320, 11, false));
+  late.back().answered_at_ms = 5'000;
+  EXPECT_TRUE(CheckBreakerKept(late, kOpensFast).empty());
+  late.push_back(call(360, 12, false));
+  found = CheckBreakerKept(late, kOpensFast);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].job_id, 12);
 }
 
 }  // namespace

@@ -20,6 +20,15 @@ CircuitBreaker::CircuitBreaker(BreakerOptions options)
 }
 
 BreakerState CircuitBreaker::state(TimeMs now_ms) {
+  while (!due_.empty() && due_.begin()->first <= now_ms) {
+    const auto [at, success] = *due_.begin();
+    due_.erase(due_.begin());
+    Apply(at, success);
+  }
+  return Advance(now_ms);
+}
+
+BreakerState CircuitBreaker::Advance(TimeMs now_ms) {
   if (state_ == BreakerState::kOpen && now_ms >= open_until_ms_) {
     state_ = BreakerState::kHalfOpen;
     probes_sent_ = probes_ok_ = 0;
@@ -55,8 +64,18 @@ void CircuitBreaker::Cancel(TimeMs now_ms) {
   if (state(now_ms) == BreakerState::kHalfOpen && probes_sent_ > probes_ok_) --probes_sent_;
 }
 
-void CircuitBreaker::Record(TimeMs now_ms, bool success) {
-  switch (state(now_ms)) {
+void CircuitBreaker::Record(TimeMs now_ms, bool success, TimeMs heard_at_ms) {
+  LAB_ASSERT(heard_at_ms >= now_ms);
+  state(now_ms);
+  if (heard_at_ms > now_ms) {
+    due_.emplace(heard_at_ms, success);
+  } else {
+    Apply(now_ms, success);
+  }
+}
+
+void CircuitBreaker::Apply(TimeMs now_ms, bool success) {
+  switch (Advance(now_ms)) {
     case BreakerState::kOpen:
       return;  // A late outcome of a call admitted before it opened.
     case BreakerState::kHalfOpen:
@@ -90,9 +109,9 @@ std::optional<TimeMs> BreakerGate::Admit(TimeMs now_ms) {
   return d.ask_again_at_ms;
 }
 
-void BreakerGate::Record(TimeMs now_ms, bool success) {
+void BreakerGate::Record(TimeMs now_ms, bool success, TimeMs heard_at_ms) {
   std::lock_guard lock(mu_);
-  breaker_.Record(now_ms, success);
+  breaker_.Record(now_ms, success, heard_at_ms);
 }
 
 void BreakerGate::Cancel(TimeMs now_ms) {

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string_view>
@@ -45,8 +46,12 @@ class CircuitBreaker {
 
   // Whether a call may go now; an allowed call must be followed by Record.
   BreakerDecision Admit(TimeMs now_ms);
-  // The outcome of an admitted call.
-  void Record(TimeMs now_ms, bool success);
+  // The outcome of an admitted call, heard now, or at `heard_at_ms` when
+  // that is later: a simulated handler returns at once with an answer due
+  // later (sim/world.cc, FM_005), which counts from then on, and until
+  // then the call is still out (a probe's place stays taken).
+  void Record(TimeMs now_ms, bool success) { Record(now_ms, success, now_ms); }
+  void Record(TimeMs now_ms, bool success, TimeMs heard_at_ms);
   // An admitted call that will not be made after all (another guard held
   // it back): a probe's place is given back.
   void Cancel(TimeMs now_ms);
@@ -56,6 +61,10 @@ class CircuitBreaker {
  private:
   static constexpr int kCalls = 0, kFailures = 1;  // SlidingCounts counters.
   void Open(TimeMs now_ms);
+  // The state at `now_ms` from the outcomes heard so far.
+  BreakerState Advance(TimeMs now_ms);
+  // An outcome heard at `at_ms`.
+  void Apply(TimeMs at_ms, bool success);
 
   BreakerOptions options_;
   SlidingCounts window_;
@@ -64,6 +73,7 @@ class CircuitBreaker {
   int probes_sent_ = 0;
   int probes_ok_ = 0;
   int64_t opened_ = 0;
+  std::multimap<TimeMs, bool> due_;  // Outcomes to be heard later, by when.
 };
 
 // BreakerGate: the circuit breaker as the job threads of one worker
@@ -81,7 +91,8 @@ class BreakerGate {
   // nullopt: the call may go now, and its outcome must be recorded (or the
   // call cancelled). Otherwise when to ask again.
   std::optional<TimeMs> Admit(TimeMs now_ms);
-  void Record(TimeMs now_ms, bool success);
+  void Record(TimeMs now_ms, bool success) { Record(now_ms, success, now_ms); }
+  void Record(TimeMs now_ms, bool success, TimeMs heard_at_ms);
   void Cancel(TimeMs now_ms);
   int64_t held() const;    // Calls held back so far.
   int64_t opened() const;  // Times the breaker opened.

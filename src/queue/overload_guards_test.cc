@@ -89,6 +89,7 @@ struct BreakerStep {
   BreakerState after;
   bool allowed = true;         // kAdmit: the decision.
   TimeMs ask_again_at_ms = 0;  // When refused.
+  TimeMs heard_at_ms = 0;      // kOk, kFail: when the caller hears it (0: at t).
 };
 
 // Both breaker tables: opens at half of at least 4 outcomes, for 5 s, then
@@ -110,7 +111,7 @@ void RunBreaker(CircuitBreaker& breaker, std::span<const BreakerStep> steps) {
         EXPECT_EQ(d.ask_again_at_ms, s.ask_again_at_ms);
       }
     } else {
-      breaker.Record(s.t, s.op == Op::kOk);
+      breaker.Record(s.t, s.op == Op::kOk, std::max(s.t, s.heard_at_ms));
     }
     EXPECT_EQ(breaker.state(s.t), s.after) << ToString(breaker.state(s.t));
   }
@@ -176,6 +177,32 @@ TEST(CircuitBreakerTest, AFailedProbeOpensItAgainAndOldFailuresLeaveTheWindow) {
   };
   RunBreaker(breaker, steps);
   EXPECT_EQ(breaker.opened(), 2);
+}
+
+// An answer that comes later than the call (a simulated handler returns at
+// once, its answer due later) counts from when it is heard: until then the
+// breaker does not know, and a probe out is still out.
+TEST(CircuitBreakerTest, AnOutcomeHeardLaterCountsFromThenAndItsProbeStaysOut) {
+  CircuitBreaker breaker(kBreaker);
+  using enum BreakerState;
+  const BreakerStep steps[] = {
+      {0, Op::kFail, kClosed, true, 0, 100},  // Four calls at 0, each timing out at 100.
+      {0, Op::kFail, kClosed, true, 0, 100},
+      {0, Op::kFail, kClosed, true, 0, 100},
+      {0, Op::kFail, kClosed, true, 0, 100},
+      {99, Op::kAdmit, kClosed, true},  // Nothing heard yet.
+      {99, Op::kOk, kClosed},
+      {100, Op::kAdmit, kOpen, false, 5'100},  // Heard: 4 of 5 failed, open from 100.
+      {5'100, Op::kAdmit, kHalfOpen, true},    // Probe 1, answered at 5,500.
+      {5'100, Op::kOk, kHalfOpen, true, 0, 5'500},
+      {5'101, Op::kAdmit, kHalfOpen, true},  // Probe 2, answered at 5,600.
+      {5'101, Op::kOk, kHalfOpen, true, 0, 5'600},
+      {5'200, Op::kAdmit, kHalfOpen, false, 6'200},  // Both out: wait for them.
+      {5'599, Op::kAdmit, kHalfOpen, false, 6'599},  // One heard.
+      {5'600, Op::kAdmit, kClosed, true},            // Both: closed.
+  };
+  RunBreaker(breaker, steps);
+  EXPECT_EQ(breaker.opened(), 1);
 }
 
 // The gate a process's threads share: while open it holds calls back and

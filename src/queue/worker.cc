@@ -85,7 +85,8 @@ std::optional<DeferRequest> HeldBack(const Guards& guards, const CallGates& gate
 void RecordCall(const Guards& guards, const CallGates& gates, const HandlerResult& result,
                 TimeMs now_ms) {
   if (!guards.circuit_breaker || !gates.breaker) return;
-  gates.breaker->Record(now_ms, result.status != HandlerResult::Status::kTransientError);
+  gates.breaker->Record(now_ms, result.status != HandlerResult::Status::kTransientError,
+                        std::max(now_ms, result.answered_at_ms));
 }
 
 ClaimRequest ClaimFor(const WorkerOptions& options, Queue& queue, int max_jobs, bool begin) {

@@ -50,6 +50,10 @@ struct HandlerResult {
   // False: the handler made its effect itself (a call to a downstream
   // system, under JobContext::key); nothing is recorded for it.
   bool has_effect = true;
+  // When its downstream call was answered, if after the handler returned:
+  // a simulated handler returns at once with an answer that is due later
+  // (the circuit breaker hears it then). 0: when it returned.
+  TimeMs answered_at_ms = 0;
 
   static HandlerResult Ok(std::string effect) { return {Status::kOk, std::move(effect), ""}; }
   static HandlerResult OkCalledOut() { return {Status::kOk, "", "", false}; }
