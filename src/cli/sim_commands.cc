@@ -270,9 +270,17 @@ int Replay(ReplayArgs a) {
   if (r->storage.store_faults_fired + r->storage.disk_faults_fired > 0) {
     fmt::print("{}\n", r->storage.ToString());
   }
-  fmt::print(
-      "downstream: {}{}\n", r->DownstreamSummary(),
-      schedule.outages.empty() ? "" : fmt::format("; {} outage(s)", schedule.outages.size()));
+  std::string capacity;
+  if (const auto& d = schedule.downstream) {
+    capacity = fmt::format("; it serves {} at a time, {}ms each, callers wait {}ms{}",
+                           d->concurrency, d->service_ms, d->timeout_ms,
+                           d->brownouts.empty() ? ""
+                                                : fmt::format(", {} brownout(s) {}x slower",
+                                                              d->brownouts.size(), d->slow_factor));
+  }
+  fmt::print("downstream: {}{}{}\n", r->DownstreamSummary(),
+             schedule.outages.empty() ? "" : fmt::format("; {} outage(s)", schedule.outages.size()),
+             capacity);
   fmt::print("load: {}\n", r->LoadSummary());
   if (schedule.max_depth > 0 || r->expired > 0) {
     fmt::print(

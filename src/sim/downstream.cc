@@ -17,9 +17,11 @@ constexpr EnumNames<CallOutcome, 3> kCallOutcomes = {{{CallOutcome::kOk, "ok"},
 std::string_view ToString(CallOutcome outcome) { return NameOf(kCallOutcomes, outcome); }
 
 Downstream::Downstream(DownstreamOptions options) : options_(std::move(options)) {
-  LAB_ASSERT(options_.concurrency >= 1 && options_.service_ms >= 1);
-  LAB_ASSERT(options_.timeout_ms >= 1 && options_.slow_factor >= 1);
-  for (int i = 0; i < options_.concurrency; ++i) free_at_.push(0);
+  if (const auto& c = options_.capacity) {
+    LAB_ASSERT(c->concurrency >= 1 && c->service_ms >= 1);
+    LAB_ASSERT(c->timeout_ms >= 1 && c->slow_factor >= 1);
+    for (int i = 0; i < c->concurrency; ++i) free_at_.push(0);
+  }
 }
 
 DownstreamSecond& Downstream::Second(TimeMs t) {
@@ -33,21 +35,44 @@ CallReply Downstream::Call(TimeMs now_ms, JobId job, ExecutionId execution,
   LAB_ASSERT(calls_.empty() || calls_.back().at_ms <= now_ms);
   calls_.push_back({.at_ms = now_ms, .job_id = job, .execution_id = execution, .caller = caller});
   ++Second(now_ms).calls;
-  if (AnyContains(options_.outages, now_ms)) return {CallOutcome::kRefused, now_ms};
+  const auto failed = [&](CallReply reply) {
+    calls_.back().failed = true;
+    calls_.back().answered_at_ms = reply.reply_at_ms;
+    ++Second(now_ms).failed;
+    return reply;
+  };
+  if (AnyContains(options_.outages, now_ms)) return failed({CallOutcome::kRefused, now_ms});
+  if (!options_.capacity) {
+    ++Second(now_ms).ok;
+    last_ok_at_ = now_ms;
+    return {CallOutcome::kOk, now_ms};
+  }
+  const DownstreamCapacity& c = *options_.capacity;
   // First come, first served, on whichever server is free first.
   const TimeMs start = std::max(now_ms, free_at_.top());
   free_at_.pop();
-  const DurationMs service =
-      options_.service_ms * (AnyContains(options_.brownouts, start) ? options_.slow_factor : 1);
+  const DurationMs service = c.service_ms * (AnyContains(c.brownouts, start) ? c.slow_factor : 1);
   const TimeMs done = start + service;
   free_at_.push(done);
   done_at_.push(done);
-  if (done - now_ms > options_.timeout_ms) {
+  if (done - now_ms > c.timeout_ms) {
     ++Second(done).wasted;  // Served all the same, for nobody.
-    return {CallOutcome::kTimedOut, now_ms + options_.timeout_ms};
+    return failed({CallOutcome::kTimedOut, now_ms + c.timeout_ms});
   }
   ++Second(done).ok;
+  last_ok_at_ = done;
+  calls_.back().answered_at_ms = done;
   return {CallOutcome::kOk, done};
+}
+
+void Downstream::FailLast() {
+  LAB_ASSERT(!calls_.empty() && !calls_.back().failed);
+  calls_.back().failed = true;
+  ++Second(calls_.back().at_ms).failed;
+  // Its answer came in time, and was an error: not goodput.
+  DownstreamSecond& answered = Second(last_ok_at_);
+  LAB_ASSERT(answered.ok > 0);
+  --answered.ok;
 }
 
 int64_t Downstream::Backlog(TimeMs now_ms) {

@@ -1,21 +1,23 @@
 // Downstream: a simulated system the handlers call, with a capacity.
 //
-// It serves `concurrency` requests at once, each for `service_ms`, so it
-// completes concurrency / service_ms requests a second; the others wait in
-// line, first come first served, so latency grows with the line. A caller
-// gives up after `timeout_ms` (a timeout error) but its request stays in
-// line and is served anyway: work nobody waits for, what keeps a retry
-// storm going after its trigger is gone (Bronson et al., "Metastable
-// Failures in Distributed Systems", HotOS 2021). In an outage every request
-// is refused at once and costs nothing; in a brownout each takes
-// `slow_factor` times as long. Every call is logged with its caller (for
-// INV_007, check/amplification.h), and each second's calls and answers in
-// time are counted (goodput). Deterministic: a function of the calls and
-// their times, which must not go backwards. Thread-safety: none (one
-// simulated world).
+// With a capacity, it serves `concurrency` requests at once, each for
+// `service_ms`, so it completes concurrency / service_ms requests a second;
+// the others wait in line, first come first served, so latency grows with
+// the line. A caller gives up after `timeout_ms` (a timeout error) but its
+// request stays in line and is served anyway: work nobody waits for, what
+// keeps a retry storm going after its trigger is gone (Bronson et al.,
+// "Metastable Failures in Distributed Systems", HotOS 2021). In a brownout
+// each request takes `slow_factor` times as long. Without a capacity every
+// request is answered at once. In an outage every request is refused at
+// once and costs nothing. Every call is logged with its caller (for
+// INV_007, check/amplification.h), failed when the system failed it, and
+// each second's calls and answers in time are counted (goodput).
+// Deterministic: a function of the calls and their times, which must not
+// go backwards. Thread-safety: none (one simulated world).
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <queue>
 #include <string>
 #include <vector>
@@ -25,13 +27,18 @@
 
 namespace lab {
 
-struct DownstreamOptions {
+// What the system can do (see above).
+struct DownstreamCapacity {
   int concurrency = 4;
   DurationMs service_ms = 400;
   DurationMs timeout_ms = 1'000;  // The callers' timeout.
-  std::vector<TimeWindow> outages;
   std::vector<TimeWindow> brownouts;
   int slow_factor = 10;
+};
+
+struct DownstreamOptions {
+  std::optional<DownstreamCapacity> capacity;  // None: every request answered at once.
+  std::vector<TimeWindow> outages;
 };
 
 enum class CallOutcome { kOk, kTimedOut, kRefused };
@@ -47,6 +54,7 @@ struct DownstreamSecond {
   int64_t calls = 0;   // Requests that arrived.
   int64_t ok = 0;      // Answers its callers got in time (goodput).
   int64_t wasted = 0;  // Requests served after their caller gave up.
+  int64_t failed = 0;  // Requests refused, timed out or answered with an error.
 };
 
 class Downstream {
@@ -55,6 +63,9 @@ class Downstream {
 
   // A request from `caller` for the job's execution, at `now_ms`.
   CallReply Call(TimeMs now_ms, JobId job, ExecutionId execution, const std::string& caller);
+  // The last call, answered in time, was answered with an error all the
+  // same (a request the system served and failed).
+  void FailLast();
   // Requests in line or in service at `now_ms`.
   int64_t Backlog(TimeMs now_ms);
   const std::vector<DownstreamCall>& calls() const { return calls_; }
@@ -72,6 +83,7 @@ class Downstream {
   std::priority_queue<TimeMs, std::vector<TimeMs>, std::greater<>> done_at_;
   std::vector<DownstreamCall> calls_;
   std::vector<DownstreamSecond> seconds_;
+  TimeMs last_ok_at_ = 0;  // When the last call answered in time was answered.
 };
 
 }  // namespace lab

@@ -11,11 +11,11 @@ namespace {
 
 // Four at a time, 400 ms each (ten a second); callers wait one second.
 Downstream Make(std::vector<TimeWindow> outages = {}, std::vector<TimeWindow> brownouts = {}) {
-  return Downstream({.concurrency = 4,
-                     .service_ms = 400,
-                     .timeout_ms = 1'000,
-                     .outages = std::move(outages),
-                     .brownouts = std::move(brownouts)});
+  return Downstream({.capacity = DownstreamCapacity{.concurrency = 4,
+                                                    .service_ms = 400,
+                                                    .timeout_ms = 1'000,
+                                                    .brownouts = std::move(brownouts)},
+                     .outages = std::move(outages)});
 }
 
 TEST(DownstreamTest, TheLineWaitsAndACallerPastItsTimeoutLeavesItsWorkBehind) {
@@ -37,6 +37,34 @@ TEST(DownstreamTest, TheLineWaitsAndACallerPastItsTimeoutLeavesItsWorkBehind) {
   // A new call waits for the wasted work too.
   EXPECT_EQ(d.Call(1'000, 13, 13, "w0#0").reply_at_ms, 1'600);
   EXPECT_EQ(d.calls().size(), 13u);
+  // The timed-out calls are the failed ones (what a breaker counts).
+  for (int i = 0; i < 13; ++i) EXPECT_EQ(d.calls()[i].failed, i >= 8 && i < 12) << i;
+  EXPECT_EQ(d.seconds()[0].failed, 4);
+}
+
+TEST(DownstreamTest, AnAnswerThatIsAnErrorIsAFailedCallAndNotGoodput) {
+  Downstream d = Make();
+  d.Call(0, 1, 1, "w0#0");
+  d.Call(0, 2, 2, "w0#0");
+  d.FailLast();
+  EXPECT_FALSE(d.calls()[0].failed);
+  EXPECT_TRUE(d.calls()[1].failed);
+  EXPECT_EQ(d.seconds()[0].ok, 1);
+  EXPECT_EQ(d.seconds()[0].failed, 1);
+}
+
+TEST(DownstreamTest, WithoutACapacityEveryCallIsAnsweredAtOnceOutagesAside) {
+  Downstream d({.outages = {{1'000, 2'000}}});
+  for (int i = 0; i < 100; ++i) {
+    const CallReply r = d.Call(500, i + 1, i + 1, "w0#0");
+    EXPECT_EQ(r.outcome, CallOutcome::kOk);
+    EXPECT_EQ(r.reply_at_ms, 500);
+  }
+  EXPECT_EQ(d.Backlog(500), 0);
+  EXPECT_EQ(d.Call(1'500, 101, 101, "w0#0").outcome, CallOutcome::kRefused);
+  EXPECT_TRUE(d.calls().back().failed);
+  EXPECT_EQ(d.seconds()[0].ok, 100);
+  EXPECT_EQ(d.seconds()[1].failed, 1);
 }
 
 TEST(DownstreamTest, AnOutageRefusesAtOnceAndABrownoutSlowsEveryRequest) {
@@ -44,6 +72,7 @@ TEST(DownstreamTest, AnOutageRefusesAtOnceAndABrownoutSlowsEveryRequest) {
   const CallReply refused = d.Call(1'500, 1, 1, "w0#0");
   EXPECT_EQ(refused.outcome, CallOutcome::kRefused);
   EXPECT_EQ(refused.reply_at_ms, 1'500);
+  EXPECT_TRUE(d.calls().back().failed);
   EXPECT_EQ(d.Backlog(1'500), 0);                                    // It cost nothing.
   EXPECT_EQ(d.Call(2'000, 2, 2, "w0#0").outcome, CallOutcome::kOk);  // Back at its end.
   const CallReply slow = d.Call(5'500, 3, 3, "w0#0");

@@ -54,11 +54,16 @@ std::string DrawnConfig::ToString() const {
              p_slow, p_jump, p_poison, p_lost_reply, fused_workers, claim_batch) +
          (p_long > 0 ? fmt::format(" p_long={:.3f}", p_long) : "") +
          (outages > 0 ? fmt::format(" outages={}", outages) : "") +
+         (utilisation > 0 ? fmt::format(" utilisation={:.2f}", utilisation) : "") +
          (max_depth > 0 ? fmt::format(" max_depth={} p_deadline={:.3f}", max_depth, p_deadline)
                         : "") +
          (p_store > 0 ? fmt::format(" p_store={:.4f}", p_store) : "") +
          (p_disk > 0 ? fmt::format(" p_disk={:.4f}", p_disk) : "");
 }
+
+// Jobs arrive at uniform times over twice this per job: one this often,
+// on average.
+constexpr DurationMs kArrivalGapMs = 100;
 
 Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* drawn) {
   // Independent streams, so fixing one knob does not shift the others' draws.
@@ -76,6 +81,7 @@ Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* dr
   Rng long_rng = root.Split();
   Rng outage_rng = root.Split();
   Rng admission_rng = root.Split();
+  Rng capacity_rng = root.Split();
 
   DrawnConfig c;
   if (options.swarm) {
@@ -127,7 +133,7 @@ Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* dr
   s.claim_batch = c.claim_batch;
   TimeMs last_arrival = 0;
   for (int i = 0; i < c.jobs; ++i) {
-    const TimeMs at = workload_rng.Range(0, 200LL * c.jobs);
+    const TimeMs at = workload_rng.Range(0, 2 * kArrivalGapMs * c.jobs);
     last_arrival = std::max(last_arrival, at);
     s.jobs.push_back({.at_ms = at,
                       .key = fmt::format("job-{}", i),
@@ -217,6 +223,26 @@ Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* dr
       }
     }
   }
+  // The downstream system's capacity (swarm only), in a third of the
+  // seeds: one to four requests at once, each taking what makes the
+  // arrivals alone use 30% to 150% of it (an overload in some seeds);
+  // callers wait two to four services; in half of them a brownout of one
+  // or two leases, each request two to ten times slower.
+  if (options.swarm && capacity_rng.Chance(1.0 / 3)) {
+    DownstreamCapacity d{.concurrency = static_cast<int>(capacity_rng.Range(1, 4))};
+    c.utilisation = Between(capacity_rng, 0.3, 1.5);
+    d.service_ms = std::max<DurationMs>(
+        1, static_cast<DurationMs>(c.utilisation * d.concurrency * kArrivalGapMs));
+    d.timeout_ms = capacity_rng.Range(2 * d.service_ms, 4 * d.service_ms);
+    if (capacity_rng.Chance(0.5)) {
+      const TimeMs from = capacity_rng.Range(0, s.fault_window_ms - c.lease_ms / 2);
+      const TimeMs to =
+          std::min(s.fault_window_ms, from + capacity_rng.Range(c.lease_ms, 2 * c.lease_ms));
+      d.brownouts.push_back({from, to});
+      d.slow_factor = static_cast<int>(capacity_rng.Range(2, 10));
+    }
+    s.downstream = std::move(d);
+  }
   if (options.store_faults) {
     // Storage faults on every handle: about eight primitives a step.
     c.p_store = options.swarm ? Between(store_rng, 0.001, 0.02) : 0.005;
@@ -252,6 +278,23 @@ Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* dr
 
 std::string_view ToString(FaultKind kind) { return NameOf(kFaultKinds, kind); }
 std::string_view ToString(HandlerOutcome outcome) { return NameOf(kOutcomes, outcome); }
+
+namespace {
+
+json WindowsJson(const std::vector<TimeWindow>& windows) {
+  json out = json::array();
+  for (const TimeWindow& w : windows) out.push_back({{"from_ms", w.from_ms}, {"to_ms", w.to_ms}});
+  return out;
+}
+
+std::vector<TimeWindow> WindowsFrom(const json& j) {
+  std::vector<TimeWindow> out;
+  for (const auto& w : j)
+    out.push_back({w.at("from_ms").get<TimeMs>(), w.at("to_ms").get<TimeMs>()});
+  return out;
+}
+
+}  // namespace
 
 std::string ScheduleToJson(const Schedule& s) {
   json j;
@@ -298,8 +341,14 @@ std::string ScheduleToJson(const Schedule& s) {
   for (const auto& f : s.disk_faults) {
     j["disk_faults"].push_back({{"op", f.op}, {"fault", ToString(f.fault)}});
   }
-  for (const auto& o : s.outages) {
-    j["outages"].push_back({{"from_ms", o.from_ms}, {"to_ms", o.to_ms}});
+  if (!s.outages.empty()) j["outages"] = WindowsJson(s.outages);
+  if (const auto& d = s.downstream) {
+    json dj{{"concurrency", d->concurrency},
+            {"service_ms", d->service_ms},
+            {"timeout_ms", d->timeout_ms},
+            {"slow_factor", d->slow_factor},
+            {"brownouts", WindowsJson(d->brownouts)}};
+    j["downstream"] = dj;
   }
   if (s.guards) j["guards"] = *s.guards;
   if (s.store) j["store"] = *s.store;
@@ -402,11 +451,25 @@ Result<void> ValidateSchedule(const Schedule& s) {
       return std::unexpected(Invalid(fmt::format("{}: op {} already has a fault", where, f.op)));
     }
   }
-  for (size_t i = 0; i < s.outages.size(); ++i) {
-    const ScheduledOutage& o = s.outages[i];
-    const std::string where = fmt::format("outage {}", i);
-    LAB_RETURN_IF_ERROR(InRange(where + " from_ms", o.from_ms, 0, s.fault_window_ms));
-    LAB_RETURN_IF_ERROR(InRange(where + " to_ms", o.to_ms, o.from_ms + 1, s.fault_window_ms));
+  const auto check_windows = [&](std::string_view what,
+                                 const std::vector<TimeWindow>& windows) -> Result<void> {
+    for (size_t i = 0; i < windows.size(); ++i) {
+      const std::string where = fmt::format("{} {}", what, i);
+      LAB_RETURN_IF_ERROR(InRange(where + " from_ms", windows[i].from_ms, 0, s.fault_window_ms));
+      LAB_RETURN_IF_ERROR(
+          InRange(where + " to_ms", windows[i].to_ms, windows[i].from_ms + 1, s.fault_window_ms));
+    }
+    return {};
+  };
+  LAB_RETURN_IF_ERROR(check_windows("outage", s.outages));
+  if (const auto& d = s.downstream) {
+    LAB_RETURN_IF_ERROR(InRange("downstream concurrency", d->concurrency, 1, kMaxSimWorkers));
+    LAB_RETURN_IF_ERROR(InRange("downstream service_ms", d->service_ms, 1, kMaxSimLeaseMs));
+    // An idle system answers in time: a caller waits at least one service.
+    LAB_RETURN_IF_ERROR(
+        InRange("downstream timeout_ms", d->timeout_ms, d->service_ms, kMaxSimLeaseMs));
+    LAB_RETURN_IF_ERROR(InRange("downstream slow_factor", d->slow_factor, 1, 100));
+    LAB_RETURN_IF_ERROR(check_windows("downstream brownout", d->brownouts));
   }
   for (size_t i = 0; i < s.expect.size(); ++i) {
     if (auto g = Guards::Parse(s.expect[i].guards); !g) {
@@ -481,10 +544,15 @@ Result<Schedule> ScheduleFromJson(const std::string& text) {
         s.disk_faults.push_back({f.at("op").get<int64_t>(), *parsed});
       }
     }
-    if (j.contains("outages")) {
-      for (const auto& o : j.at("outages")) {
-        s.outages.push_back({o.at("from_ms").get<TimeMs>(), o.at("to_ms").get<TimeMs>()});
-      }
+    if (j.contains("outages")) s.outages = WindowsFrom(j.at("outages"));
+    if (j.contains("downstream")) {
+      const json& dj = j.at("downstream");
+      DownstreamCapacity d{.concurrency = dj.at("concurrency").get<int>(),
+                           .service_ms = dj.at("service_ms").get<DurationMs>(),
+                           .timeout_ms = dj.at("timeout_ms").get<DurationMs>(),
+                           .slow_factor = dj.value("slow_factor", 10)};
+      if (dj.contains("brownouts")) d.brownouts = WindowsFrom(dj.at("brownouts"));
+      s.downstream = std::move(d);
     }
     if (j.contains("guards")) s.guards = j.at("guards").get<std::string>();
     if (j.contains("store")) s.store = j.at("store").get<std::string>();

@@ -19,6 +19,7 @@
 #include "check/invariants.h"
 #include "core/clock.h"
 #include "core/status.h"
+#include "sim/downstream.h"
 #include "store/fault_backend.h"
 #include "store/sim_disk.h"
 
@@ -125,6 +126,10 @@ struct Schedule {
   std::vector<ScheduledStoreFault> store_faults;
   std::vector<ScheduledDiskFault> disk_faults;  // sqlite: runs only.
   std::vector<ScheduledOutage> outages;
+  // The downstream system's capacity (sim/downstream.h): how many requests
+  // it serves at once and how fast, the handlers' timeout, and brownouts
+  // (in the fault window). None: it answers every call at once.
+  std::optional<DownstreamCapacity> downstream;
   // The queue's depth limit (0: none): admission control refuses an
   // arrival that finds this many unfinished jobs; the producer is told.
   int64_t max_depth = 0;
@@ -158,8 +163,10 @@ inline constexpr TimeMs kMaxSimTimeMs = 7 * 24 * 3'600'000LL;
 // (job, attempt); each store fault names a worker or the sweeper, once per
 // (handle, call), and not kCorrupt (corrupt data stops a worker for good:
 // not a fault a run can recover from); each disk fault once per operation;
-// each outage within the fault window, ending after it starts; each
-// expectation's guards parse. kInvalidArgument says which entry and why.
+// each outage within the fault window, ending after it starts; the
+// downstream system's capacity in range, its timeout at least a request's
+// service, each brownout within the fault window; each expectation's
+// guards parse. kInvalidArgument says which entry and why.
 Result<void> ValidateSchedule(const Schedule& schedule);
 
 struct DrawOptions {
@@ -182,8 +189,11 @@ struct DrawnConfig {
   double p_crash = 0, p_pause = 0, p_delay = 0, p_skew = 0;
   double p_transient = 0, p_permanent = 0, p_slow = 0;
   double p_jump = 0, p_poison = 0, p_lost_reply = 0;
-  double p_long = 0;      // A job is a long job (ScheduledJob::run_ms).
-  int outages = 0;        // Downstream outages (ScheduledOutage).
+  double p_long = 0;  // A job is a long job (ScheduledJob::run_ms).
+  int outages = 0;    // Downstream outages (ScheduledOutage).
+  // The downstream system's capacity (Schedule::downstream): the share of
+  // it the arrivals alone ask for (0: no capacity drawn).
+  double utilisation = 0;
   int64_t max_depth = 0;  // The queue's depth limit (Schedule::max_depth).
   double p_deadline = 0;  // A job has a deadline (ScheduledJob::deadline_ms).
   double p_store = 0;     // A storage primitive fails (with DrawOptions::store_faults).

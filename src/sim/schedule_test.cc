@@ -57,6 +57,37 @@ TEST(ScheduleTest, JsonRoundTripIsExact) {
   ASSERT_TRUE(back.has_value()) << back.error().ToString();
   EXPECT_EQ(back->max_depth, limited.max_depth);
   EXPECT_EQ(ScheduleToJson(*back), ScheduleToJson(limited));
+  // The downstream system's capacity and a brownout.
+  Schedule capacity = DrawSchedule(1, {});
+  ASSERT_TRUE(capacity.downstream.has_value());
+  capacity.downstream->brownouts = {{10, 20}};
+  capacity.downstream->slow_factor = 7;
+  auto again = ScheduleFromJson(ScheduleToJson(capacity));
+  ASSERT_TRUE(again.has_value()) << again.error().ToString();
+  ASSERT_TRUE(again->downstream.has_value());
+  EXPECT_EQ(again->downstream->slow_factor, 7);
+  EXPECT_EQ(again->downstream->brownouts.size(), 1u);
+  EXPECT_EQ(ScheduleToJson(*again), ScheduleToJson(capacity));
+}
+
+TEST(ScheduleTest, ASwarmDrawsADownstreamCapacityInSomeSeedsFromItsOwnStream) {
+  int drawn = 0, overloaded = 0, brownouts = 0;
+  for (uint64_t seed = 0; seed < 300; ++seed) {
+    DrawnConfig c;
+    const Schedule s = DrawSchedule(seed, {}, &c);
+    EXPECT_EQ(s.downstream.has_value(), c.utilisation > 0) << seed;
+    if (!s.downstream) continue;
+    ++drawn;
+    overloaded += c.utilisation > 1 ? 1 : 0;
+    brownouts += s.downstream->brownouts.empty() ? 0 : 1;
+    // An idle system answers a caller in time.
+    EXPECT_GE(s.downstream->timeout_ms, 2 * s.downstream->service_ms) << seed;
+  }
+  EXPECT_GT(drawn, 60);
+  EXPECT_LT(drawn, 140);
+  EXPECT_GT(overloaded, 10);
+  EXPECT_GT(brownouts, 20);
+  EXPECT_FALSE(DrawSchedule(1, {.swarm = false}).downstream.has_value());
 }
 
 TEST(ScheduleTest, StorageFaultsAreDrawnOnlyWhenAskedAndLeaveEveryOtherDrawAsItWas) {
@@ -146,6 +177,22 @@ TEST(ScheduleTest, EachClassOfBadScheduleIsRefused) {
       {"duplicated outcome", [](Schedule& s) { s.handlers.push_back(s.handlers[0]); },
        "listed twice"},
       {"unknown store", [](Schedule& s) { s.store = "redis:"; }, "store"},
+      {"downstream with no servers",
+       [](Schedule& s) { s.downstream = DownstreamCapacity{.concurrency = 0}; }, "concurrency"},
+      {"timeout shorter than a service",
+       [](Schedule& s) { s.downstream = DownstreamCapacity{.service_ms = 400, .timeout_ms = 100}; },
+       "timeout_ms"},
+      {"brownout after the window",
+       [](Schedule& s) {
+         s.downstream =
+             DownstreamCapacity{.brownouts = {{s.fault_window_ms, s.fault_window_ms + 10}}};
+       },
+       "brownout"},
+      {"brownout that ends before it starts",
+       [](Schedule& s) {
+         s.downstream = DownstreamCapacity{.brownouts = {{10, 5}}};
+       },
+       "brownout"},
       {"store fault on no handle", [](Schedule& s) { s.store_faults[1].actor = 2; }, "actor"},
       {"store fault before the first call", [](Schedule& s) { s.store_faults[1].call = 0; },
        "call"},

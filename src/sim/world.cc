@@ -119,6 +119,9 @@ struct SimWorker {
   TimeMs paused_until = 0;
   double clock_rate = 1.0;
   bool heartbeat_pending = false;
+  // Its handler returns then: it computes (a step's time, a long job's
+  // run, a slow fault's) and waits for the downstream system's answer.
+  TimeMs handler_until = 0;
 };
 
 WorkerPhase PhaseOf(const SimWorker& sw) {
@@ -145,7 +148,8 @@ class World {
         o_(o),
         latency_(s.seed ^ 0x51a7e5c4ULL),
         trace_(o.trace),
-        external_(o.external_honours_keys, &trace_) {
+        external_(o.external_honours_keys, &trace_),
+        downstream_({.capacity = s.downstream, .outages = s.outages}) {
     for (const auto& f : s.faults) faults_.emplace(std::make_pair(f.worker, f.step), f);
     // Keyed as the engine names the job to its handler: by its effect key.
     for (const auto& h : s.handlers) {
@@ -196,8 +200,14 @@ class World {
       return sw.alive && sw.paused_until <= clock_.NowMs() && PhaseOf(sw) == WorkerPhase::kIdle;
     });
   }
-  // Worker w's handler: one call to the downstream system.
+  // Worker w's handler: one call to the downstream system, which it waits
+  // for (SimWorker::handler_until).
   HandlerResult Handle(int w, const JobContext& ctx);
+  HandlerResult Call(int w, const JobContext& ctx);  // Handle(), but for when the answer is heard.
+  // Worker w's handler is running (computing, or waiting for an answer).
+  bool InHandler(const SimWorker& sw) {
+    return PhaseOf(sw) == WorkerPhase::kInProgress || clock_.NowMs() < sw.handler_until;
+  }
   // Step() for a BatchWorker.
   Result<void> StepBatch(int w);
   // A store error no policy can step past (step_policy.h says stop): with
@@ -264,7 +274,7 @@ class World {
   std::set<std::string> poison_;              // Effect keys of poison jobs.
   std::map<std::string, DurationMs> run_ms_;  // Long jobs' computing, by effect key.
   std::set<ExecutionId> died_with_worker_;    // Held by a worker when it was killed.
-  std::vector<DownstreamCall> calls_;         // Every call the downstream system received.
+  Downstream downstream_;                     // What the handlers call.
   FaultStore* fault_store_ = nullptr;         // Owned by queue_.
   bool lose_reply_ = false;                   // The next enqueue's reply is lost.
   std::vector<ProducerRequest> requests_;
@@ -435,16 +445,43 @@ Result<void> World::OnStepError(int w, const Error& error, const std::vector<Job
 }
 
 HandlerResult World::Handle(int w, const JobContext& ctx) {
+  HandlerResult result = Call(w, ctx);
+  // It returns at once; its caller hears the answer when it is due.
+  result.answered_at_ms = downstream_.calls().back().answered_at_ms;
+  return result;
+}
+
+HandlerResult World::Call(int w, const JobContext& ctx) {
+  SimWorker& sw = workers_[w];
+  const TimeMs now = clock_.NowMs();
   // Each run of a handler is one call downstream, by this incarnation of
-  // the worker process (one retry budget).
-  calls_.push_back({.at_ms = clock_.NowMs(),
-                    .job_id = ctx.job_id,
-                    .execution_id = ctx.execution_id,
-                    .caller = fmt::format("w{}#{}", w, workers_[w].generation)});
-  if (AnyContains(s_.outages, clock_.NowMs())) {
-    Mix(0x0d0e0ULL);
-    calls_.back().failed = true;
-    return HandlerResult::Transient("the downstream system is down (outage)");
+  // the worker process (one retry budget, one breaker).
+  const CallReply reply =
+      downstream_.Call(now, ctx.job_id, ctx.execution_id, fmt::format("w{}#{}", w, sw.generation));
+  // The handler returns when it has its answer and has computed its share.
+  DurationMs busy = std::max(latency_.Range(1, kMaxStepLatencyMs), reply.reply_at_ms - now);
+  if (auto run = run_ms_.find(ctx.key); run != run_ms_.end()) {
+    busy = std::max(busy, run->second);  // A long job, on every attempt.
+  }
+  const auto scheduled = handlers_.find({ctx.key, ctx.attempt});
+  const ScheduledHandler* fault =
+      InFaultWindow() && scheduled != handlers_.end() ? &scheduled->second : nullptr;
+  if (fault != nullptr && fault->outcome == HandlerOutcome::kSlow) {
+    ++handler_faults_fired_;
+    busy = std::max(busy, fault->duration_ms);
+  }
+  sw.handler_until = std::max(sw.handler_until, now + busy);
+  switch (reply.outcome) {
+    case CallOutcome::kRefused:
+      Mix(0x0d0e0ULL);
+      return HandlerResult::Transient("the downstream system is down (outage)");
+    case CallOutcome::kTimedOut:
+      Mix(0x0d0e1ULL);
+      return HandlerResult::Transient(fmt::format(
+          "no answer from the downstream system in {}ms (the request stays in its line)",
+          reply.reply_at_ms - now));
+    case CallOutcome::kOk:
+      break;
   }
   // A downstream API that honours keys: the handler calls it itself.
   const auto call_out = [&] {
@@ -457,17 +494,14 @@ HandlerResult World::Handle(int w, const JobContext& ctx) {
                      .from_handler = true});
     return HandlerResult::OkCalledOut();
   };
-  if (InFaultWindow()) {
-    auto it = handlers_.find({ctx.key, ctx.attempt});
-    if (it != handlers_.end() && it->second.outcome == HandlerOutcome::kTransient) {
-      ++handler_faults_fired_;
-      calls_.back().failed = true;
-      return HandlerResult::Transient("simulated transient error");
-    }
-    if (it != handlers_.end() && it->second.outcome == HandlerOutcome::kPermanent) {
-      ++handler_faults_fired_;
-      return HandlerResult::Permanent("simulated permanent error");
-    }
+  if (fault != nullptr && fault->outcome == HandlerOutcome::kTransient) {
+    ++handler_faults_fired_;
+    downstream_.FailLast();
+    return HandlerResult::Transient("simulated transient error");
+  }
+  if (fault != nullptr && fault->outcome == HandlerOutcome::kPermanent) {
+    ++handler_faults_fired_;
+    return HandlerResult::Permanent("simulated permanent error");
   }
   if (o_.external_honours_keys) return call_out();
   return HandlerResult::Ok("effect:" + ctx.key);
@@ -531,6 +565,7 @@ void World::Kill(int w, DurationMs restart_after, const std::string& why) {
   sw.backoff.Reset();
   ++sw.generation;
   sw.heartbeat_pending = false;
+  sw.handler_until = 0;
   Note(w, "fault", fmt::format("{}; restart in {}ms", why, restart_after));
   Push(clock_.NowMs() + restart_after, EventKind::kRestart, w, sw.generation);
 }
@@ -621,19 +656,10 @@ void World::ScheduleNext(int w, const StepResult& r) {
   DurationMs delay = latency_.Range(1, 10);
   if (r.kind == StepKind::kNoJob) {
     delay = cadence_.poll_ms;
-  } else if (PhaseOf(sw) == WorkerPhase::kInProgress) {
-    // The next step runs the handler (for a batch, each in turn); it takes this long.
-    delay = latency_.Range(1, kMaxStepLatencyMs);
-    for (const Lease* lease : HeldBy(sw)) {
-      if (auto run = run_ms_.find(lease->job.EffectKey()); run != run_ms_.end()) {
-        delay = std::max(delay, run->second);  // A long job, on every attempt.
-      }
-      auto it = handlers_.find({lease->job.EffectKey(), lease->token});
-      if (InFaultWindow() && it != handlers_.end() && it->second.outcome == HandlerOutcome::kSlow) {
-        ++handler_faults_fired_;
-        delay = std::max(delay, it->second.duration_ms);
-      }
-    }
+  } else if (sw.handler_until > now) {
+    // The step ran the handler (for a batch, each in turn): the next comes
+    // when it returns.
+    delay = std::max(delay, sw.handler_until - now);
   }
   LAB_ASSERT(delay > 0 && sw.alive);
   Push(now + delay, EventKind::kStep, w, sw.generation);
@@ -659,7 +685,7 @@ Result<void> World::Heartbeat(int w) {
     return {};
   }
   if (PhaseOf(sw) == WorkerPhase::kIdle) return {};
-  if (!o_.guards.control_plane && PhaseOf(sw) == WorkerPhase::kInProgress) {
+  if (!o_.guards.control_plane && InHandler(sw)) {
     // No control plane: the heartbeat waits for the job thread, which is
     // running the handler; the step after it beats again (ScheduleNext).
     Mix(0x57a7ed);
@@ -914,7 +940,9 @@ Result<SimResult> World::Run() {
        .quiet_from_ms = s_.fault_window_ms,
        .restart_ms = 3 * s_.lease_ms,
        .step_ms = kMaxStepLatencyMs,
-       .handler_ms = s_.LongestRunMs(),
+       // A handler computes or waits for its answer, which comes in time or
+       // not at all.
+       .handler_ms = std::max(s_.LongestRunMs(), s_.downstream ? s_.downstream->timeout_ms : 0),
        .retry_wait_ms =
            (o_.guards.retry_budget ? kSimRetryBudget.window_ms : 0) +
            (o_.guards.circuit_breaker ? kSimBreaker.open_ms + kSimBreaker.window_ms : 0)});
@@ -989,9 +1017,9 @@ Result<SimResult> World::Run() {
                           .requests = requests_,
                           .fenced = std::move(fenced)});
   result.violations.insert(result.violations.end(), safety.begin(), safety.end());
-  auto amplified = CheckBoundedAmplification(snapshot, calls_, kSimRetryBudget);
+  auto amplified = CheckBoundedAmplification(snapshot, downstream_.calls(), kSimRetryBudget);
   result.violations.insert(result.violations.end(), amplified.begin(), amplified.end());
-  auto kept_off = CheckBreakerKept(calls_, kSimBreaker);
+  auto kept_off = CheckBreakerKept(downstream_.calls(), kSimBreaker);
   result.violations.insert(result.violations.end(), kept_off.begin(), kept_off.end());
   auto late = CheckBoundedLatency(snapshot, limits_);
   result.violations.insert(result.violations.end(), late.begin(), late.end());
@@ -1017,13 +1045,15 @@ Result<SimResult> World::Run() {
   }
   if (all_ended) result.drained_at_ms = last_end;
   result.fault_window_ms = s_.fault_window_ms;
-  result.downstream_calls = static_cast<int64_t>(calls_.size());
-  const std::vector<bool> retries = RetryCalls(snapshot, calls_);
+  result.downstream_calls = static_cast<int64_t>(downstream_.calls().size());
+  const std::vector<bool> retries = RetryCalls(snapshot, downstream_.calls());
   result.downstream_retries = std::count(retries.begin(), retries.end(), true);
-  std::map<TimeMs, int64_t> per_second;
-  for (const DownstreamCall& c : calls_) {
-    result.downstream_peak = std::max(result.downstream_peak, ++per_second[c.at_ms / 1'000]);
+  for (const DownstreamSecond& second : downstream_.seconds()) {
+    result.downstream_peak = std::max(result.downstream_peak, second.calls);
+    result.downstream_wasted += second.wasted;
   }
+  result.goodput_per_s = static_cast<double>(result.done_in_time) * 1'000 /
+                         static_cast<double>(std::max<TimeMs>(1'000, last_end));
   // The scheduler's own decisions and every trace event, field by field.
   Mix(trace_.hash());
   result.trace_hash = hash_;
@@ -1053,10 +1083,13 @@ std::string StorageTally::ToString() const {
 }
 
 std::string SimResult::DownstreamSummary() const {
-  return fmt::format("{} calls for {} jobs ({:.1f} a job, {} retries), at most {} in a second",
-                     downstream_calls, jobs,
-                     static_cast<double>(downstream_calls) / std::max(jobs, 1), downstream_retries,
-                     downstream_peak);
+  return fmt::format(
+      "{} calls for {} jobs ({:.1f} a job, {} retries), at most {} in a second{}", downstream_calls,
+      jobs, static_cast<double>(downstream_calls) / std::max(jobs, 1), downstream_retries,
+      downstream_peak,
+      downstream_wasted > 0
+          ? fmt::format(", {} timed out (served all the same, for nobody)", downstream_wasted)
+          : "");
 }
 
 std::string SimResult::LoadSummary() const {
@@ -1070,9 +1103,9 @@ std::string SimResult::LoadSummary() const {
   const int64_t accepted = std::max<int64_t>(1, jobs - refused);
   return fmt::format(
       "{:.1f} executions a job accepted (at most {}); {} of {} jobs with a deadline "
-      "done in time; {}",
+      "done in time{}; {}",
       static_cast<double>(executions) / static_cast<double>(accepted), max_executions, done_in_time,
-      with_deadline, drained);
+      with_deadline, with_deadline > 0 ? fmt::format(" ({:.2f}/s)", goodput_per_s) : "", drained);
 }
 
 bool SimResult::Violated(Invariant invariant) const {

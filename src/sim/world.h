@@ -89,6 +89,9 @@ struct SimResult {
   int64_t downstream_calls = 0;
   int64_t downstream_retries = 0;  // Calls by a job's later executions (INV_007 counts them).
   int64_t downstream_peak = 0;     // The most calls in one second.
+  // Calls whose caller gave up (Schedule::downstream's timeout) and which
+  // the system served all the same, for nobody.
+  int64_t downstream_wasted = 0;
   // Admission control's side: arrivals refused (the queue at its depth
   // limit) and jobs expired unrun (their deadline passed first).
   int64_t refused = 0;
@@ -100,6 +103,7 @@ struct SimResult {
   int max_executions = 0;  // The most any one job took.
   int64_t with_deadline = 0;
   int64_t done_in_time = 0;
+  double goodput_per_s = 0;  // Those, a second from the start to the last job's end.
   std::optional<TimeMs> drained_at_ms;
   TimeMs fault_window_ms = 0;
   StorageTally storage;
@@ -108,10 +112,12 @@ struct SimResult {
   std::vector<Violation> violations;
 
   bool Violated(Invariant invariant) const;
-  // "57 calls for 20 jobs (2.9 a job, 37 retries), at most 9 in a second".
+  // "57 calls for 20 jobs (2.9 a job, 37 retries), at most 9 in a second,
+  // 6 timed out (served all the same, for nobody)".
   std::string DownstreamSummary() const;
   // "1.4 executions a job accepted (at most 5); 12 of 15 jobs with a
-  // deadline done in time; drained 3.2s after the fault window: recovered".
+  // deadline done in time (0.80/s); drained 3.2s after the fault window:
+  // recovered".
   std::string LoadSummary() const;
   // Sorted, distinct invariant ids, e.g. "INV_001,INV_004".
   std::string ViolatedList() const;

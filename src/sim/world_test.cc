@@ -95,6 +95,32 @@ TEST(WorldTest, GuardedSampleFindsNothing) {
   }
 }
 
+// A downstream system with a capacity: the handlers wait for its line, so
+// the jobs take at least as long as it needs to serve them; callers past
+// its timeout give up while it serves their requests for nobody; and the
+// guarded engine still ends every job and keeps every invariant.
+TEST(WorldTest, HandlersWaitForADownstreamSystemsCapacity) {
+  Schedule s = DrawSchedule(3, {.swarm = false, .jobs = 40, .workers = 8});
+  s.faults.clear();
+  s.handlers.clear();
+  for (ScheduledJob& j : s.jobs) j = {.at_ms = 0, .key = j.key, .max_attempts = 5};
+  auto unlimited = Simulate(s, {.guards = Guards::All()});
+  // One request at a time, a quarter of a second each: four a second, and
+  // callers give up after one.
+  s.downstream = DownstreamCapacity{.concurrency = 1, .service_ms = 250, .timeout_ms = 1'000};
+  auto limited = Simulate(s, {.guards = Guards::All()});
+  ASSERT_TRUE(unlimited && limited);
+  EXPECT_TRUE(unlimited->violations.empty()) << unlimited->ViolatedList();
+  EXPECT_TRUE(limited->violations.empty()) << limited->ViolatedList();
+  EXPECT_EQ(unlimited->downstream_wasted, 0);
+  EXPECT_LT(unlimited->end_ms, 5'000);
+  // Forty jobs at four a second: ten seconds at least, whatever the retries.
+  EXPECT_GE(limited->end_ms, 40 * 250);
+  EXPECT_GT(limited->downstream_wasted, 0);  // Eight callers, room for four a second.
+  EXPECT_GT(limited->downstream_calls, 40);  // Their retries.
+  EXPECT_TRUE(limited->drained_at_ms.has_value());
+}
+
 TEST(WorldTest, AnExternalSystemHonouringKeysAbsorbsDuplicateEffects) {
   // An external call made with the job's key: without the commit boundary,
   // an outside system that dedupes by the job's key still keeps one effect
