@@ -251,7 +251,10 @@ void WorkerPool::Publish(int index, const W& worker) {
 
 void WorkerPool::RunControlPlane() {
   Backoff backoff(cadence_);
-  while (!job_threads_done_) {
+  // A run sweeps at least once (retention too), however soon its job
+  // threads drain the queue: they may be done before this thread opens.
+  bool ticked = false;
+  while (!job_threads_done_ || !ticked) {
     auto opened = open_();
     if (!opened) {
       ++counters_.errors;
@@ -259,6 +262,7 @@ void WorkerPool::RunControlPlane() {
       if (DecideAfterOpenError(opened.error().code) == AfterError::kStop) {
         return StopFatally(opened.error(), "opening the control plane's queue");
       }
+      if (job_threads_done_) return;  // Nothing to keep; the sweep waits for the next run.
       waiter_.PauseMs(std::min(backoff.Next(), cadence_.poll_ms));
       continue;
     }
@@ -267,9 +271,11 @@ void WorkerPool::RunControlPlane() {
     ControlPlane plane(*queue, book_, cadence_, options_.retain,
                        [this](const std::string& line) { Log(line); });
     ControlPlane::Next next;
-    while (!job_threads_done_) {
+    for (;;) {
       next = plane.Tick();
+      ticked = true;
       if (next.after_error == AfterError::kReopen || next.after_error == AfterError::kStop) break;
+      if (job_threads_done_) break;
       // Until the job threads stop, a stop signal cuts the wait short;
       // then, while they finish what they hold, it is paced by the poll,
       // so that the pool returns soon after its last job thread.
