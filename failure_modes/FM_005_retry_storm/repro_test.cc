@@ -1,7 +1,8 @@
-// FM_005 repro, what only it shows. Goal: without a retry budget the
-// brownout's timeouts turn into a storm the payment API never gets out of:
-// nothing is charged after the brownout (every answer comes after its
-// caller gave up), the threads keep calling, and the backlog never drains.
+// FM_005 repro, what only it shows. Goal: without a retry budget or a
+// circuit breaker the brownout's timeouts turn into a storm the payment API
+// never gets out of: nothing is charged after the brownout (every answer
+// comes after its caller gave up), the threads keep calling, and the
+// backlog never drains.
 #include "failure_modes/fm_test_support.h"
 
 namespace lab {
@@ -9,7 +10,7 @@ namespace {
 
 using FM_005_Repro = testing::BundleTest;
 
-TEST_P(FM_005_Repro, WithoutABudgetTheStormOutlivesTheBrownout) {
+TEST_P(FM_005_Repro, WithoutABudgetOrABreakerTheStormOutlivesTheBrownout) {
   Snapshot s;
   const RunReport r = Run("FM_005", Mode::kBaseline, &s);
   SCOPED_TRACE(testing::Describe(r));

@@ -8,10 +8,12 @@
 // times as long). Without a retry budget every timed-out attempt retries
 // on its backoff: the threads fill the API's line faster than it can empty
 // it, every answer comes after its caller gave up, and the storm goes on
-// long after the brownout ended. With the budget (the engine's RetryGate,
-// shared by the threads) retries are held to a floor plus a fifth of the
-// first attempts; held ones wait unrun, and the backlog drains once the API
-// is back.
+// long after the brownout ended. Guarded, the threads share the engine's
+// retry budget (RetryGate: retries held to a floor plus a fifth of the
+// first attempts) and circuit breaker (BreakerGate: once half the calls in
+// a window fail, jobs wait unrun until a probe gets through); held jobs
+// wait, their attempts given back, and the backlog drains once the API is
+// back.
 #include <fmt/core.h>
 
 #include <algorithm>
@@ -38,11 +40,13 @@ constexpr int kMaxAttempts = 25;
 // (a worker records a timed-out attempt when it sends the call).
 constexpr RetryPolicy kRetry{.base_delay_ms = 2'000, .max_delay_ms = 8'000};
 constexpr RetryBudgetOptions kBudget{};  // 20% of first attempts plus 10, per 10 s.
-const DownstreamOptions kApi{.concurrency = 4,
-                             .service_ms = 400,
-                             .timeout_ms = 1'000,
-                             .brownouts = {kBrownout},
-                             .slow_factor = 10};
+// Opens when half of at least 20 calls in 10 s failed; after 5 s, three probes.
+constexpr BreakerOptions kBreaker{};
+const DownstreamCapacity kApi{.concurrency = 4,
+                              .service_ms = 400,
+                              .timeout_ms = 1'000,
+                              .brownouts = {kBrownout},
+                              .slow_factor = 10};
 
 // How many of `field` a second the API saw over [from, to).
 double PerSecond(const Downstream& api, TimeMs from, TimeMs to, int64_t DownstreamSecond::*field) {
@@ -62,33 +66,35 @@ std::string Period(const Downstream& api, TimeMs from, TimeMs to) {
 }
 
 Result<void> Scenario(ScenarioEnv& env) {
-  Downstream api(kApi);
+  Downstream api({.capacity = kApi});
   std::optional<CallReply> reply;  // The last call's, for the thread that made it.
   const Handler charge = [&](const JobContext& ctx) {
     reply = api.Call(env.clock().NowMs(), ctx.job_id, ctx.execution_id, "pool");
-    switch (reply->outcome) {
-      case CallOutcome::kOk:
-        return HandlerResult::Ok("charged " + ctx.payload);
-      case CallOutcome::kTimedOut:
-        return HandlerResult::Transient("no answer in 1 s (the request stays in the API's line)");
-      case CallOutcome::kRefused:
-        break;
+    HandlerResult result = HandlerResult::Transient("connection refused");
+    if (reply->outcome == CallOutcome::kOk) result = HandlerResult::Ok("charged " + ctx.payload);
+    if (reply->outcome == CallOutcome::kTimedOut) {
+      result = HandlerResult::Transient("no answer in 1 s (the request stays in the API's line)");
     }
-    return HandlerResult::Transient("connection refused");
+    // The thread waits for it (JobThread::busy_until); the breaker hears it then.
+    result.answered_at_ms = reply->reply_at_ms;
+    return result;
   };
   env.Note(env.guards().retry_budget
                ? "one process, 16 job threads sharing one retry budget (10 + 20% of first "
-                 "attempts per 10 s); the API serves 10 requests/s, callers wait 1 s"
+                 "attempts per 10 s) and one circuit breaker; the API serves 10 requests/s, "
+                 "callers wait 1 s"
                : "one process, 16 job threads, retries on backoff alone; the API serves 10 "
                  "requests/s, callers wait 1 s");
   const auto gate = std::make_shared<RetryGate>(kBudget);
+  const auto breaker = std::make_shared<BreakerGate>(kBreaker);
   std::vector<JobThread> threads;
   for (int i = 0; i < kThreads; ++i) {
     threads.push_back({&env.AddWorker(charge, {.name = fmt::format("pool/{}", i),
                                                .lease_ms = kLeaseMs,
                                                .retry = kRetry,
                                                .fused = true,
-                                               .retry_gate = gate})});
+                                               .retry_gate = gate,
+                                               .breaker = breaker})});
   }
   int orders = 0;
   std::optional<TimeMs> drained_at;
@@ -139,7 +145,9 @@ Result<void> Scenario(ScenarioEnv& env) {
     peak_calls = std::max(peak_calls, second.calls);
   }
   env.AddFigure("most calls in a second", fmt::format("{}", peak_calls));
-  env.AddFigure("retries held back", fmt::format("{}", gate->held()));
+  env.AddFigure("retries held back by the budget", fmt::format("{}", gate->held()));
+  env.AddFigure("calls held back by the breaker",
+                fmt::format("{} (opened {} times)", breaker->held(), breaker->opened()));
   const auto rate = [&](TimeMs from, TimeMs to, int64_t DownstreamSecond::*field) {
     return fmt::format("{:.1f}/s", PerSecond(api, from, to, field));
   };
@@ -155,7 +163,7 @@ Result<void> Scenario(ScenarioEnv& env) {
                                          static_cast<double>(*drained_at - kBrownout.to_ms) / 1'000)
                            : fmt::format("no: not drained {:.0f}s after the brownout",
                                          static_cast<double>(end - kBrownout.to_ms) / 1'000));
-  env.JudgeAmplification(api.calls(), kBudget);
+  env.JudgeAmplification(api.calls(), kBudget, kBreaker);
   env.MarkSettled();
   return {};
 }
@@ -166,8 +174,10 @@ FailureMode FM_005() {
   return {.id = "FM_005",
           .title = "Retry storm: retries keep a downstream system down after its trigger ends",
           .invariants = {Invariant::kLiveness, Invariant::kBoundedAmplification},
-          .baseline_guards = Guards::AllExcept(&Guards::retry_budget),
-          .guard = "retries within a budget (a share of first attempts per window); held ones wait",
+          .baseline_guards = Guards::AllExcept(&Guards::retry_budget, &Guards::circuit_breaker),
+          .guard =
+              "retries within a budget (a share of first attempts per window) and a circuit "
+              "breaker on the API's failures; held jobs wait, their attempts given back",
           .scenario = Scenario};
 }
 

@@ -90,11 +90,19 @@ std::string FormatFigures(const std::vector<RunReport>& reports) {
 }
 
 std::string FormatAllTable(const std::vector<AllRow>& rows) {
-  std::string out = fmt::format("{:<7} {:<18} {:<40} {:<9} {:<9} {}\n", "FM", "guard off",
-                                "baseline: violated", "guarded", "recover", "failure");
+  // The guards column as wide as its widest entry (a baseline may turn
+  // off more than one).
+  size_t guards = std::string_view("guard off").size();
+  for (const auto& r : rows) guards = std::max(guards, r.fm->GuardsOff().size());
+  const auto line = [&](std::string_view fm, std::string_view off, std::string_view baseline,
+                        std::string_view guarded, std::string_view recover,
+                        std::string_view title) {
+    return fmt::format("{:<7} {:<{}} {:<40} {:<9} {:<9} {}\n", fm, off, guards, baseline, guarded,
+                       recover, title);
+  };
+  std::string out = line("FM", "guard off", "baseline: violated", "guarded", "recover", "failure");
   for (const auto& r : rows) {
-    out += fmt::format("{:<7} {:<18} {:<40} {:<9} {:<9} {}\n", r.fm->id, r.fm->GuardsOff(),
-                       r.cells[0], r.cells[1], r.cells[2], r.fm->title);
+    out += line(r.fm->id, r.fm->GuardsOff(), r.cells[0], r.cells[1], r.cells[2], r.fm->title);
   }
   return out;
 }

@@ -131,9 +131,11 @@ class ScenarioEnv {
   // (INV_006).
   void MarkSettled() { settled_at_ms_ = clock_.NowMs(); }
   // The scenario's downstream system received these calls, from callers
-  // each under `budget` (INV_007, judged from then on).
-  void JudgeAmplification(std::vector<DownstreamCall> calls, RetryBudgetOptions budget) {
-    amplification_ = {std::move(calls), budget};
+  // each under `budget` and, if given, `breaker`'s rule (INV_007, judged
+  // from then on).
+  void JudgeAmplification(std::vector<DownstreamCall> calls, RetryBudgetOptions budget,
+                          std::optional<BreakerOptions> breaker = std::nullopt) {
+    amplification_ = {std::move(calls), budget, breaker};
   }
   // The scenario overloads its queue: INV_008 is judged against the depth
   // limits the store holds when Check() runs.
@@ -175,7 +177,12 @@ class ScenarioEnv {
   std::optional<TimeMs> recovered_at_ms_;
   std::optional<TimeMs> settled_at_ms_;
   std::vector<Figure> figures_;
-  std::optional<std::pair<std::vector<DownstreamCall>, RetryBudgetOptions>> amplification_;
+  struct Amplification {
+    std::vector<DownstreamCall> calls;
+    RetryBudgetOptions budget;
+    std::optional<BreakerOptions> breaker;  // The callers' breaker rule, if they had one.
+  };
+  std::optional<Amplification> amplification_;
   bool judge_latency_ = false;
 };
 

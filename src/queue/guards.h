@@ -80,9 +80,10 @@ struct Guards {
   static Guards All() { return Guards{}; }
   static Guards None();
   // Every guard on but this one: a failure mode's baseline.
-  static Guards AllExcept(bool Guards::*off) {
+  template <typename... Off>
+  static Guards AllExcept(Off... off) {
     Guards g;
-    g.*off = false;
+    ((g.*off = false), ...);
     return g;
   }
   // Every guard: name, member and a one-line description (guards.cc).
