@@ -70,7 +70,7 @@ void CheckTrail(const std::vector<const AuditEntry*>& trail, std::string_view wh
   for (const AuditEntry* a : trail) {
     const bool signal = !a->from.empty() && a->from == a->to;
     if (signal) {
-      if (a->event != AuditEvent::kFenced) {
+      if (!IsRefusal(a->event)) {
         out.push_back({Invariant::kAuditedTransitions,
                        job,
                        fmt::format("{} has a non-transition entry", what),
@@ -395,8 +395,9 @@ std::vector<Violation> CheckInv005(const CheckInput& in) {
   std::set<JobId> dead_signals;
   for (const AuditEntry& a : s.audit) {
     if (a.execution_id != 0 && !a.detail.empty()) exec_signals.insert({a.execution_id, a.to});
-    if (a.execution_id != 0 && a.event == AuditEvent::kFenced)
-      exec_signals.insert({a.execution_id, "fenced"});
+    // A refusal (fenced, or capped at its lease cap) is what a worker that
+    // was turned away records as fenced.
+    if (a.execution_id != 0 && IsRefusal(a.event)) exec_signals.insert({a.execution_id, "fenced"});
     if (a.execution_id == 0 && a.to == ToString(JobState::kDead) && !a.detail.empty()) {
       dead_signals.insert(a.job_id);
     }
@@ -437,7 +438,7 @@ std::vector<Violation> CheckInv005(const CheckInput& in) {
       out.push_back({Invariant::kDetectable,
                      it == execs.end() ? 0 : it->second->job_id,
                      fmt::format("a call of exec {} was refused as fenced, with no fenced "
-                                 "record in the audit trail",
+                                 "or capped record in the audit trail",
                                  id),
                      {}});
     }

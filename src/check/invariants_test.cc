@@ -204,7 +204,8 @@ TEST_F(InvariantsTest, Inv005HoldsOnAFailedAndAFencedRunThatLeftTheirSignals) {
   ASSERT_EQ(found.size(), 3u);
   EXPECT_NE(found[0].message.find("ended ABORTED without a recorded reason"), std::string::npos);
   EXPECT_NE(found[1].message.find("DEAD without a dead-letter record"), std::string::npos);
-  EXPECT_NE(found[2].message.find("refused as fenced, with no fenced record"), std::string::npos);
+  EXPECT_NE(found[2].message.find("refused as fenced, with no fenced or capped record"),
+            std::string::npos);
 }
 
 TEST_F(InvariantsTest, Inv005FiresOnAnExhaustedBudgetThatWasNotDeadLettered) {

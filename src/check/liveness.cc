@@ -49,11 +49,17 @@ std::vector<Violation> CheckLiveness(const Snapshot& snapshot, TimeMs now_ms) {
 std::vector<Violation> CheckLeasesKeptOnceQuiet(const Snapshot& snapshot, TimeMs quiet_from_ms,
                                                 const std::set<ExecutionId>& died) {
   std::vector<Violation> out;
-  // A deferral ends an execution ABORTED too, by its own worker's choice.
+  // A deferral ends an execution ABORTED too, by its own worker's choice;
+  // and an attempt held to its lease cap (the store refused to extend it
+  // further, audited `capped`) loses its lease by design.
   const std::set<ExecutionId> deferred = DeferredExecutions(snapshot);
+  std::set<ExecutionId> capped;
+  for (const AuditEntry& a : snapshot.audit) {
+    if (a.event == AuditEvent::kCapped) capped.insert(a.execution_id);
+  }
   for (const Execution& e : snapshot.executions) {
     if (e.leased_at_ms < quiet_from_ms || e.state != ExecState::kAborted) continue;
-    if (died.contains(e.id) || deferred.contains(e.id)) continue;
+    if (died.contains(e.id) || deferred.contains(e.id) || capped.contains(e.id)) continue;
     out.push_back({Invariant::kLiveness,
                    e.job_id,
                    fmt::format("job {}: exec {} by {}, claimed at {} after faults stopped (at {}), "

@@ -22,9 +22,11 @@ std::vector<Violation> CheckLiveness(const Snapshot& snapshot, TimeMs now_ms);
 // finishes on that attempt. Every execution claimed at or after
 // `quiet_from_ms` that ended ABORTED is a lease taken from a live worker
 // (its heartbeats starved, FM_013), except those its worker deferred
-// (audited "defer": put back unrun by the retry budget) and those in `died`: executions
-// whose worker process died holding them (a poison job kills its worker on
-// every attempt, and the rest of its batch with it).
+// (audited "defer": put back unrun by the retry budget), those held to
+// their lease cap (audited "capped": a worker cut off from what its handler
+// calls, FM_014) and those in `died`: executions whose worker process died
+// holding them (a poison job kills its worker on every attempt, and the
+// rest of its batch with it).
 std::vector<Violation> CheckLeasesKeptOnceQuiet(const Snapshot& snapshot, TimeMs quiet_from_ms,
                                                 const std::set<ExecutionId>& died);
 

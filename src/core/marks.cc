@@ -32,6 +32,7 @@ constexpr EnumNames<Mark, static_cast<size_t>(Mark::kCount)> kMarkNames = {{
     {Mark::kBreakerHeld, "call held back by the open circuit breaker"},
     {Mark::kJobExpired, "job expired: its deadline passed before it started"},
     {Mark::kEnqueueRefused, "enqueue refused: the queue was at its depth limit"},
+    {Mark::kAttemptCapped, "a heartbeat refused: its attempt reached its lease cap"},
 }};
 
 std::atomic<uint64_t> counts[static_cast<size_t>(Mark::kCount)];

@@ -39,6 +39,7 @@ enum class Mark : uint8_t {
   kBreakerHeld,             // The circuit breaker held a call back (its job was deferred).
   kJobExpired,              // A job's deadline passed before it started: EXPIRED, never run.
   kEnqueueRefused,          // Admission control refused an enqueue: its queue was full.
+  kAttemptCapped,           // A heartbeat was refused: its attempt's lease reached its cap.
   kCount
 };
 

@@ -44,6 +44,9 @@ constexpr GuardInfo kGuards[] = {
     {"circuit_breaker", &Guards::circuit_breaker,
      "once a downstream system fails enough calls, jobs wait unrun (attempts given back) until "
      "a probe finds it back"},
+    {"lease_cap", &Guards::lease_cap,
+     "an attempt's lease is extended only up to its cap (the job's timeout, or an hour), so a "
+     "worker cut off from what its handler calls cannot hold a job forever"},
 };
 
 std::string NameList() {

@@ -76,6 +76,12 @@ struct Guards {
   // finds the system back. Off: every job calls the failing system and
   // fails its attempt, however long the outage.
   bool circuit_breaker = true;
+  // An attempt's lease is extended only up to its cap (the job's
+  // timeout_ms, or an hour, and one lease): past it a heartbeat is refused, the lease runs
+  // out and the reaper gives the job to another worker. Off: a worker that
+  // still reaches the store but not what its handler calls (a partial
+  // partition) renews its lease for ever, and its job never moves (FM_014).
+  bool lease_cap = true;
 
   static Guards All() { return Guards{}; }
   static Guards None();

@@ -139,7 +139,8 @@ StoreOptions StoreOptionsFor(const Guards& guards) {
           .count_lost_attempts = guards.lost_attempts,
           .store_clock = guards.store_clock,
           .effect_with_commit = guards.one_transaction,
-          .admission_control = guards.admission_control};
+          .admission_control = guards.admission_control,
+          .lease_cap = guards.lease_cap};
 }
 
 NewJob Queue::AsSent(const NewJob& job) const {

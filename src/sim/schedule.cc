@@ -45,6 +45,12 @@ DurationMs Schedule::LongestRunMs() const {
   return m;
 }
 
+DurationMs Schedule::LongestTimeoutMs() const {
+  DurationMs m = 0;
+  for (const auto& j : jobs) m = std::max(m, j.timeout_ms);
+  return m;
+}
+
 std::string DrawnConfig::ToString() const {
   return fmt::format(
              "jobs={} workers={} lease={}ms p_crash={:.3f} p_pause={:.3f} p_delay={:.3f} "
@@ -55,6 +61,7 @@ std::string DrawnConfig::ToString() const {
          (p_long > 0 ? fmt::format(" p_long={:.3f}", p_long) : "") +
          (outages > 0 ? fmt::format(" outages={}", outages) : "") +
          (utilisation > 0 ? fmt::format(" utilisation={:.2f}", utilisation) : "") +
+         (partitions > 0 ? fmt::format(" partitions={}", partitions) : "") +
          (max_depth > 0 ? fmt::format(" max_depth={} p_deadline={:.3f}", max_depth, p_deadline)
                         : "") +
          (p_store > 0 ? fmt::format(" p_store={:.4f}", p_store) : "") +
@@ -82,6 +89,7 @@ Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* dr
   Rng outage_rng = root.Split();
   Rng admission_rng = root.Split();
   Rng capacity_rng = root.Split();
+  Rng partition_rng = root.Split();
 
   DrawnConfig c;
   if (options.swarm) {
@@ -243,6 +251,18 @@ Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* dr
     }
     s.downstream = std::move(d);
   }
+  // A partial partition (swarm only, two workers or more), in a quarter of
+  // the seeds: one worker cut off from the downstream system from a moment
+  // in the fault window to the end of the run. Every job then has a
+  // timeout, past its longest run, so that the lease cap can end a cut-off
+  // worker's hold on it.
+  if (options.swarm && c.workers >= 2 && partition_rng.Chance(0.25)) {
+    c.partitions = 1;
+    s.partitions.push_back({.worker = static_cast<int>(partition_rng.Range(0, c.workers - 1)),
+                            .from_ms = partition_rng.Range(0, s.fault_window_ms)});
+    const DurationMs timeout = 4 * c.lease_ms + (s.downstream ? s.downstream->timeout_ms : 0);
+    for (auto& job : s.jobs) job.timeout_ms = timeout;
+  }
   if (options.store_faults) {
     // Storage faults on every handle: about eight primitives a step.
     c.p_store = options.swarm ? Between(store_rng, 0.001, 0.02) : 0.005;
@@ -314,6 +334,7 @@ std::string ScheduleToJson(const Schedule& s) {
     if (job.lost_reply) jj["lost_reply"] = true;
     if (job.run_ms > 0) jj["run_ms"] = job.run_ms;
     if (job.deadline_ms != 0) jj["deadline_ms"] = job.deadline_ms;
+    if (job.timeout_ms != 0) jj["timeout_ms"] = job.timeout_ms;
     j["jobs"].push_back(jj);
   }
   j["faults"] = json::array();
@@ -349,6 +370,9 @@ std::string ScheduleToJson(const Schedule& s) {
             {"slow_factor", d->slow_factor},
             {"brownouts", WindowsJson(d->brownouts)}};
     j["downstream"] = dj;
+  }
+  for (const auto& p : s.partitions) {
+    j["partitions"].push_back({{"worker", p.worker}, {"from_ms", p.from_ms}});
   }
   if (s.guards) j["guards"] = *s.guards;
   if (s.store) j["store"] = *s.store;
@@ -394,6 +418,7 @@ Result<void> ValidateSchedule(const Schedule& s) {
     LAB_RETURN_IF_ERROR(InRange(where + " max_attempts", job.max_attempts, 1, kMaxSimAttempts));
     LAB_RETURN_IF_ERROR(InRange(where + " run_ms", job.run_ms, 0, kMaxSimTimeMs));
     LAB_RETURN_IF_ERROR(InRange(where + " deadline_ms", job.deadline_ms, 0, kMaxSimTimeMs));
+    LAB_RETURN_IF_ERROR(InRange(where + " timeout_ms", job.timeout_ms, 0, kMaxSimLeaseMs));
     if (!max_attempts.emplace(job.key, job.max_attempts).second) {
       return std::unexpected(Invalid(where + ": the key is used by an earlier job"));
     }
@@ -462,6 +487,21 @@ Result<void> ValidateSchedule(const Schedule& s) {
     return {};
   };
   LAB_RETURN_IF_ERROR(check_windows("outage", s.outages));
+  std::set<int> cut_off;
+  for (size_t i = 0; i < s.partitions.size(); ++i) {
+    const ScheduledPartition& p = s.partitions[i];
+    const std::string where = fmt::format("partition {}", i);
+    LAB_RETURN_IF_ERROR(InRange(where + " worker", p.worker, 0, s.workers - 1));
+    LAB_RETURN_IF_ERROR(InRange(where + " from_ms", p.from_ms, 0, s.fault_window_ms));
+    if (!cut_off.insert(p.worker).second) {
+      return std::unexpected(
+          Invalid(fmt::format("{}: worker {} is already cut off", where, p.worker)));
+    }
+  }
+  if (!s.partitions.empty() && static_cast<int>(cut_off.size()) >= s.workers) {
+    return std::unexpected(
+        Invalid("partitions: every worker is cut off; none could ever end a job"));
+  }
   if (const auto& d = s.downstream) {
     LAB_RETURN_IF_ERROR(InRange("downstream concurrency", d->concurrency, 1, kMaxSimWorkers));
     LAB_RETURN_IF_ERROR(InRange("downstream service_ms", d->service_ms, 1, kMaxSimLeaseMs));
@@ -502,7 +542,8 @@ Result<Schedule> ScheduleFromJson(const std::string& text) {
       s.jobs.push_back({job.at("at_ms").get<TimeMs>(), job.at("key").get<std::string>(),
                         job.at("max_attempts").get<int>(), job.value("poison", false),
                         job.value("lost_reply", false), job.value("run_ms", DurationMs{0}),
-                        job.value("deadline_ms", DurationMs{0})});
+                        job.value("deadline_ms", DurationMs{0}),
+                        job.value("timeout_ms", DurationMs{0})});
     }
     for (const auto& f : j.at("faults")) {
       const std::string kind = f.at("kind").get<std::string>();
@@ -545,6 +586,11 @@ Result<Schedule> ScheduleFromJson(const std::string& text) {
       }
     }
     if (j.contains("outages")) s.outages = WindowsFrom(j.at("outages"));
+    if (j.contains("partitions")) {
+      for (const auto& p : j.at("partitions")) {
+        s.partitions.push_back({p.at("worker").get<int>(), p.at("from_ms").get<TimeMs>()});
+      }
+    }
     if (j.contains("downstream")) {
       const json& dj = j.at("downstream");
       DownstreamCapacity d{.concurrency = dj.at("concurrency").get<int>(),

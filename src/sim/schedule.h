@@ -51,6 +51,9 @@ struct ScheduledJob {
   // Its deadline, this long after it arrives (0: none): not started by
   // then, it must not run (admission control expires it).
   DurationMs deadline_ms = 0;
+  // How long one attempt may run (NewJob::timeout_ms; 0: none): with the
+  // lease_cap guard, its lease is extended no further than this and a lease.
+  DurationMs timeout_ms = 0;
 };
 
 // What running the schedule with `guards` must violate (exactly): files in
@@ -93,6 +96,15 @@ struct ScheduledDiskFault {
   DiskFault fault = DiskFault::kIoError;
 };
 
+// A partial partition: from `from_ms` on, for the rest of the run, worker
+// `worker` still reaches the store (it claims, heartbeats) but not the
+// downstream system: a call it makes is never answered, and its handler
+// waits for ever (FM_014).
+struct ScheduledPartition {
+  int worker = 0;
+  TimeMs from_ms = 0;
+};
+
 // The downstream system the handlers call is down from `from_ms` until
 // `to_ms` (in the fault window): every call in between fails with a
 // transient error, and the failed attempts retry, as a retry storm's
@@ -130,6 +142,7 @@ struct Schedule {
   // it serves at once and how fast, the handlers' timeout, and brownouts
   // (in the fault window). None: it answers every call at once.
   std::optional<DownstreamCapacity> downstream;
+  std::vector<ScheduledPartition> partitions;  // At most one a worker, never every worker.
   // The queue's depth limit (0: none): admission control refuses an
   // arrival that finds this many unfinished jobs; the producer is told.
   int64_t max_depth = 0;
@@ -143,6 +156,7 @@ struct Schedule {
   int MaxAttempts() const;
   // The longest a handler computes on any attempt (ScheduledJob::run_ms).
   DurationMs LongestRunMs() const;
+  DurationMs LongestTimeoutMs() const;  // The longest ScheduledJob::timeout_ms.
 };
 
 // The ranges a schedule must keep, so that every entry can take effect and
@@ -165,8 +179,9 @@ inline constexpr TimeMs kMaxSimTimeMs = 7 * 24 * 3'600'000LL;
 // not a fault a run can recover from); each disk fault once per operation;
 // each outage within the fault window, ending after it starts; the
 // downstream system's capacity in range, its timeout at least a request's
-// service, each brownout within the fault window; each expectation's
-// guards parse. kInvalidArgument says which entry and why.
+// service, each brownout within the fault window; each partition of an
+// existing worker, once, from within the fault window, and some worker left
+// whole; each expectation's guards parse. kInvalidArgument says which entry and why.
 Result<void> ValidateSchedule(const Schedule& schedule);
 
 struct DrawOptions {
@@ -194,6 +209,7 @@ struct DrawnConfig {
   // The downstream system's capacity (Schedule::downstream): the share of
   // it the arrivals alone ask for (0: no capacity drawn).
   double utilisation = 0;
+  int partitions = 0;     // Workers cut off from the downstream system (Schedule::partitions).
   int64_t max_depth = 0;  // The queue's depth limit (Schedule::max_depth).
   double p_deadline = 0;  // A job has a deadline (ScheduledJob::deadline_ms).
   double p_store = 0;     // A storage primitive fails (with DrawOptions::store_faults).

@@ -68,6 +68,16 @@ TEST(ScheduleTest, JsonRoundTripIsExact) {
   EXPECT_EQ(again->downstream->slow_factor, 7);
   EXPECT_EQ(again->downstream->brownouts.size(), 1u);
   EXPECT_EQ(ScheduleToJson(*again), ScheduleToJson(capacity));
+  // A partition, and the job timeouts that come with it.
+  Schedule cut = DrawSchedule(3, {.swarm = false, .workers = 3});
+  cut.partitions = {{.worker = 2, .from_ms = 7}};
+  cut.jobs[0].timeout_ms = 1'234;
+  auto cut_back = ScheduleFromJson(ScheduleToJson(cut));
+  ASSERT_TRUE(cut_back.has_value()) << cut_back.error().ToString();
+  ASSERT_EQ(cut_back->partitions.size(), 1u);
+  EXPECT_EQ(cut_back->partitions[0].worker, 2);
+  EXPECT_EQ(cut_back->jobs[0].timeout_ms, 1'234);
+  EXPECT_EQ(ScheduleToJson(*cut_back), ScheduleToJson(cut));
 }
 
 TEST(ScheduleTest, ASwarmDrawsADownstreamCapacityInSomeSeedsFromItsOwnStream) {
@@ -188,6 +198,21 @@ TEST(ScheduleTest, EachClassOfBadScheduleIsRefused) {
              DownstreamCapacity{.brownouts = {{s.fault_window_ms, s.fault_window_ms + 10}}};
        },
        "brownout"},
+      {"partition of no worker", [](Schedule& s) { s.partitions = {{.worker = 2}}; }, "worker"},
+      {"partition after the window",
+       [](Schedule& s) { s.partitions = {{.worker = 0, .from_ms = s.fault_window_ms + 1}}; },
+       "from_ms"},
+      {"worker cut off twice",
+       [](Schedule& s) {
+         s.partitions = {{.worker = 0}, {.worker = 0, .from_ms = 5}};
+       },
+       "already cut off"},
+      {"every worker cut off",
+       [](Schedule& s) {
+         s.partitions = {{.worker = 0}, {.worker = 1}};
+       },
+       "every worker"},
+      {"negative timeout", [](Schedule& s) { s.jobs[0].timeout_ms = -1; }, "timeout_ms"},
       {"brownout that ends before it starts",
        [](Schedule& s) {
          s.downstream = DownstreamCapacity{.brownouts = {{10, 5}}};

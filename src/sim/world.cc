@@ -38,6 +38,9 @@ struct Event {
   bool operator>(const Event& o) const { return at != o.at ? at > o.at : seq > o.seq; }
 };
 
+// When an answer that never comes would come: past any run (a cut-off
+// worker's handler waits until then).
+constexpr TimeMs kNever = 4 * kMaxSimTimeMs;
 // How long a worker killed by a poison job takes to come back.
 constexpr DurationMs kPoisonRestartMs = 1'000;
 // The simulated workers' retry policy, and the longest a step takes (a
@@ -161,6 +164,7 @@ class World {
     }
     for (const auto& f : s.store_faults) store_faults_.emplace(std::make_pair(f.actor, f.call), f);
     for (const auto& f : s.disk_faults) disk_faults_.emplace(f.op, f.fault);
+    for (const auto& p : s.partitions) cut_off_from_.emplace(p.worker, p.from_ms);
     cadence_.sweep_ms = s.reaper_interval_ms;  // The schedule's own sweep cadence.
   }
 
@@ -272,6 +276,7 @@ class World {
   std::map<std::pair<int, int>, ScheduledFault> faults_;
   std::map<std::pair<std::string, int>, ScheduledHandler> handlers_;
   std::set<std::string> poison_;              // Effect keys of poison jobs.
+  std::map<int, TimeMs> cut_off_from_;        // Workers a partition cuts off, and from when.
   std::map<std::string, DurationMs> run_ms_;  // Long jobs' computing, by effect key.
   std::set<ExecutionId> died_with_worker_;    // Held by a worker when it was killed.
   Downstream downstream_;                     // What the handlers call.
@@ -583,6 +588,20 @@ Result<void> World::Step(int w) {
       return {};
     }
   }
+  if (PhaseOf(sw) == WorkerPhase::kInProgress) {
+    if (auto cut = cut_off_from_.find(w);
+        cut != cut_off_from_.end() && cut->second <= clock_.NowMs()) {
+      // A partial partition: the handler's call never arrives and no answer
+      // ever comes, so the handler never returns and the worker takes no
+      // step again; its heartbeats still reach the store.
+      Mix(0xc07ULL);
+      Note(w, "cut-off",
+           "its handler called the downstream system, which it cannot reach: it waits");
+      sw.handler_until = kNever;
+      EnsureHeartbeat(w);
+      return {};
+    }
+  }
   if (sw.batch) return StepBatch(w);
   const WorkerPhase before = sw.worker->phase();
   const JobId holding = sw.worker->lease() ? sw.worker->lease()->job.id : 0;
@@ -821,7 +840,10 @@ Result<void> World::Dispatch(const Event& e) {
   switch (e.kind) {
     case EventKind::kArrive: {
       const ScheduledJob& job = s_.jobs[static_cast<size_t>(e.actor)];
-      NewJob request{.key = job.key, .payload = job.key, .max_attempts = job.max_attempts};
+      NewJob request{.key = job.key,
+                     .payload = job.key,
+                     .max_attempts = job.max_attempts,
+                     .timeout_ms = job.timeout_ms};
       if (job.deadline_ms > 0) request.deadline_ms = e.at + job.deadline_ms;
       if (job.lost_reply) {
         // The first try takes effect and its answer is lost; the producer,
@@ -942,7 +964,9 @@ Result<SimResult> World::Run() {
        .step_ms = kMaxStepLatencyMs,
        // A handler computes or waits for its answer, which comes in time or
        // not at all.
-       .handler_ms = std::max(s_.LongestRunMs(), s_.downstream ? s_.downstream->timeout_ms : 0),
+       // A cut-off worker's handler waits until the lease cap ends its hold.
+       .handler_ms = std::max({s_.LongestRunMs(), s_.downstream ? s_.downstream->timeout_ms : 0,
+                               s_.partitions.empty() ? 0 : s_.LongestTimeoutMs() + s_.lease_ms}),
        .retry_wait_ms =
            (o_.guards.retry_budget ? kSimRetryBudget.window_ms : 0) +
            (o_.guards.circuit_breaker ? kSimBreaker.open_ms + kSimBreaker.window_ms : 0)});

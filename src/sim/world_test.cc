@@ -121,6 +121,34 @@ TEST(WorldTest, HandlersWaitForADownstreamSystemsCapacity) {
   EXPECT_TRUE(limited->drained_at_ms.has_value());
 }
 
+// A partial partition: worker 0 reaches the store but not the downstream
+// system, so the handler of the job it claims waits for ever while its
+// heartbeats keep the lease. With the lease cap the store stops extending
+// that lease after the job's timeout and a lease, the reaper gives the job
+// back and worker 1 ends it; without the cap it never moves (INV_006).
+TEST(WorldTest, ALeaseCapMovesAJobAwayFromAWorkerCutOffFromWhatItCalls) {
+  Schedule s = DrawSchedule(3, {.swarm = false, .jobs = 1, .workers = 2});
+  s.faults.clear();
+  s.handlers.clear();
+  s.jobs[0] = {.at_ms = 0, .key = "job-0", .max_attempts = 3, .timeout_ms = 10'000};
+  s.partitions = {{.worker = 0, .from_ms = 0}};
+  // Worker 1 crashes at its first step and is back two seconds later:
+  // worker 0 claims the job.
+  s.faults = {{.worker = 1, .step = 0, .kind = FaultKind::kCrash, .duration_ms = 2'000}};
+  for (const auto& [guards, holds] :
+       {std::pair{Guards::All(), true}, std::pair{*Guards::Parse("-lease_cap"), false}}) {
+    auto r = Simulate(s, {.guards = guards});
+    ASSERT_TRUE(r.has_value()) << r->ViolatedList();
+    EXPECT_EQ(r->violations.empty(), holds) << r->ViolatedList();
+    EXPECT_EQ(r->Violated(Invariant::kLiveness), !holds);
+    if (holds) {
+      // Ended by worker 1 once the cap (10 s + a 5 s lease) ran out.
+      EXPECT_GE(*r->drained_at_ms, 15'000);
+      EXPECT_EQ(r->executions, 2);
+    }
+  }
+}
+
 TEST(WorldTest, AnExternalSystemHonouringKeysAbsorbsDuplicateEffects) {
   // An external call made with the job's key: without the commit boundary,
   // an outside system that dedupes by the job's key still keeps one effect
@@ -193,6 +221,7 @@ std::optional<Ablation> AblationFor(std::string_view guard) {
       {"retry_budget", {Invariant::kBoundedAmplification}},
       {"admission_control", {Invariant::kBoundedLatency}},
       {"circuit_breaker", {Invariant::kBoundedAmplification}},
+      {"lease_cap", {Invariant::kLiveness}},
   };
   auto it = kAblations.find(guard);
   if (it == kAblations.end()) return std::nullopt;

@@ -128,6 +128,28 @@ Plan PlanHeartbeat(const Job& job, const Execution& exec, const LeaseRef& lease,
   }
   Plan p;
   p.lease_expires_at_ms = AddMs(ctx.now_ms, lease_ms);
+  if (ctx.options.lease_cap) {
+    // The job's own limit, and a lease more for its worker to stop the
+    // handler and report the timeout itself.
+    const DurationMs cap = job.timeout_ms > 0 ? job.timeout_ms : kDefaultAttemptCapMs;
+    const TimeMs cap_ends = AddMs(AddMs(exec.leased_at_ms, cap), lease_ms);
+    if (cap_ends < *p.lease_expires_at_ms && exec.lease_expires_at_ms >= cap_ends) {
+      // The lease already runs to its cap: it runs out there, and the
+      // reaper gives the job to another worker.
+      LAB_MARK(kAttemptCapped);
+      const std::string why = fmt::format(
+          "heartbeat refused: execution {} has held its lease since {}, and its cap ({}ms, "
+          "{}, and a lease) ends at {}; the lease runs out at {}",
+          exec.id, exec.leased_at_ms, cap, job.timeout_ms > 0 ? "the job's timeout" : "the default",
+          cap_ends, exec.lease_expires_at_ms);
+      Plan refused;
+      refused.audit.push_back(
+          ExecAudit(exec, AuditEvent::kCapped, exec.state, exec.state, ctx.now_ms, why));
+      refused.refusal = Error{ErrorCode::kAborted, "attempt capped: " + why};
+      return Checked(std::move(refused), job, exec, ctx);
+    }
+    p.lease_expires_at_ms = std::min(*p.lease_expires_at_ms, cap_ends);
+  }
   return Checked(std::move(p), job, exec, ctx);
 }
 

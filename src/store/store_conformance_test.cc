@@ -15,6 +15,7 @@
 #include "check/invariants.h"
 #include "check/liveness.h"
 #include "core/clock.h"
+#include "core/marks.h"
 #include "core/testing/temp_dir.h"
 #include "core/text.h"
 #include "store/fault_backend.h"
@@ -387,6 +388,66 @@ TEST_P(StoreConformanceTest, HeartbeatExtendsTheLease) {
   EXPECT_EQ(ExecStateOf(l.execution_id), ExecState::kInProgress);
   clock_.AdvanceMs(200);
   EXPECT_EQ(*store_->ReapExpired(), 1);
+}
+
+// The lease cap: a worker that heartbeats for ever keeps a job no longer
+// than its timeout and one lease; the refusal is audited, the lease runs
+// out and the reaper gives the job back, its attempt counted.
+TEST_P(StoreConformanceTest, HeartbeatsExtendALeaseOnlyToItsAttemptsCap) {
+  const JobId id = Add({.timeout_ms = 2'000});
+  Lease l = Started(1'000);
+  const TimeMs leased_at = clock_.NowMs();
+  const MarkCheck capped(Mark::kAttemptCapped);
+  // Beats every half second: extended up to 2,000 + 1,000 after the claim
+  // (the beat at 2,000 takes it there).
+  for (int beat = 0; beat < 4; ++beat) {
+    clock_.AdvanceMs(500);
+    ASSERT_TRUE(store_->Heartbeat(Ref(l), 1'000).has_value()) << beat;
+  }
+  clock_.AdvanceMs(500);  // At 2,500: the lease runs to the cap, no further.
+  auto refused = store_->Heartbeat(Ref(l), 1'000);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::kAborted);
+  EXPECT_NE(refused.error().message.find("attempt capped"), std::string::npos)
+      << refused.error().message;
+  EXPECT_TRUE(capped.hit());
+  EXPECT_EQ(CountAudit(AuditEvent::kCapped), 1u);
+  EXPECT_EQ(ExecStateOf(l.execution_id), ExecState::kInProgress);  // A refusal changes nothing.
+  EXPECT_EQ(*store_->ReapExpired(), 0);
+  clock_.AdvanceMs(499);
+  EXPECT_EQ(*store_->ReapExpired(), 0);
+  clock_.AdvanceMs(1);
+  EXPECT_EQ(clock_.NowMs(), leased_at + 3'000);
+  EXPECT_EQ(*store_->ReapExpired(), 1);
+  EXPECT_EQ(ExecStateOf(l.execution_id), ExecState::kAborted);
+  EXPECT_EQ(store_->GetJob(id)->state, JobState::kPending);
+  EXPECT_EQ(store_->GetJob(id)->attempts, 1);
+}
+
+// With the cap off (FM_014's baseline) the same worker keeps its job for
+// as long as it beats; a job without a timeout of its own is capped at the
+// default (an hour) with the guard on.
+TEST_P(StoreConformanceTest, WithoutTheLeaseCapAWorkerThatBeatsKeepsItsJobForEver) {
+  for (bool cap : {false, true}) {
+    SCOPED_TRACE(cap ? "capped at the default" : "no cap");
+    Reopen({.lease_cap = cap});
+    ASSERT_NE(store_, nullptr);
+    const JobId id = Add();
+    Lease l = Started(60'000);
+    bool refused = false;
+    for (int beat = 0; beat < 200 && !refused; ++beat) {  // 200 minutes.
+      clock_.AdvanceMs(60'000);
+      refused = !store_->Heartbeat(Ref(l), 120'000).has_value();
+      EXPECT_EQ(*store_->ReapExpired(), 0);
+    }
+    EXPECT_EQ(refused, cap);
+    if (cap) {
+      EXPECT_EQ(*store_->ReapExpired(), 0);  // The last lease still runs ...
+      clock_.AdvanceMs(120'000);
+      EXPECT_EQ(*store_->ReapExpired(), 1);  // ... and then it is the reaper's.
+    }
+    EXPECT_EQ(store_->GetJob(id)->state, cap ? JobState::kPending : JobState::kRunning);
+  }
 }
 
 TEST_P(StoreConformanceTest, HeartbeatBetweenCommitAndFinishDefersTheReconciler) {

@@ -26,25 +26,17 @@ constexpr EnumNames<ExecState, 6> kExecStates = {{
     {ExecState::kFailed, "FAILED"},
 }};
 
-constexpr EnumNames<AuditEvent, 18> kAuditEvents = {{
-    {AuditEvent::kEnqueue, "enqueue"},
-    {AuditEvent::kClaim, "claim"},
-    {AuditEvent::kBegin, "begin"},
-    {AuditEvent::kCommit, "commit"},
-    {AuditEvent::kDuplicate, "duplicate"},
-    {AuditEvent::kFinish, "finish"},
-    {AuditEvent::kFail, "fail"},
-    {AuditEvent::kRetry, "retry"},
-    {AuditEvent::kDead, "dead"},
-    {AuditEvent::kReap, "reap"},
-    {AuditEvent::kRelease, "release"},
-    {AuditEvent::kReconcile, "reconcile"},
-    {AuditEvent::kRedrive, "redrive"},
-    {AuditEvent::kFenced, "fenced"},
-    {AuditEvent::kPrune, "prune"},
-    {AuditEvent::kDefer, "defer"},
-    {AuditEvent::kExpire, "expire"},
-    {AuditEvent::kLimit, "limit"},
+constexpr EnumNames<AuditEvent, 19> kAuditEvents = {{
+    {AuditEvent::kEnqueue, "enqueue"},     {AuditEvent::kClaim, "claim"},
+    {AuditEvent::kBegin, "begin"},         {AuditEvent::kCommit, "commit"},
+    {AuditEvent::kDuplicate, "duplicate"}, {AuditEvent::kFinish, "finish"},
+    {AuditEvent::kFail, "fail"},           {AuditEvent::kRetry, "retry"},
+    {AuditEvent::kDead, "dead"},           {AuditEvent::kReap, "reap"},
+    {AuditEvent::kRelease, "release"},     {AuditEvent::kReconcile, "reconcile"},
+    {AuditEvent::kRedrive, "redrive"},     {AuditEvent::kFenced, "fenced"},
+    {AuditEvent::kPrune, "prune"},         {AuditEvent::kDefer, "defer"},
+    {AuditEvent::kExpire, "expire"},       {AuditEvent::kLimit, "limit"},
+    {AuditEvent::kCapped, "capped"},
 }};
 
 }  // namespace

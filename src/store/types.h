@@ -48,9 +48,12 @@ enum class AuditEvent : uint8_t {
   kDefer,      // A worker put its job back unrun, a guard holding it; the attempt given back.
   kExpire,     // The job's deadline passed before it started: EXPIRED, never run.
   kLimit,      // A queue's depth limit was set or removed (one store-level entry, job 0).
+  kCapped,     // A heartbeat was refused: the attempt held its lease to its cap.
 };
 std::string_view ToString(AuditEvent e);
 std::optional<AuditEvent> ParseAuditEvent(std::string_view s);
+// A refused call: an entry that records no transition (from == to).
+inline bool IsRefusal(AuditEvent e) { return e == AuditEvent::kFenced || e == AuditEvent::kCapped; }
 std::optional<ExecState> ParseExecState(std::string_view s);
 
 struct Job {
@@ -294,6 +297,16 @@ struct StoreOptions {
   // job whose deadline passed before it started is EXPIRED at claim, never
   // run. Off: every enqueue is accepted and every job runs however late.
   bool admission_control = true;
+  // An attempt's lease is extended only up to its cap: the job's
+  // timeout_ms (or kDefaultAttemptCapMs) and one lease more, for its worker
+  // to stop the handler and report the timeout itself; a heartbeat past it is refused
+  // (kAborted, audited `capped`) and the lease runs out, so a worker that
+  // can reach the store but not what its handler calls cannot hold a job
+  // forever (FM_014). Off: heartbeats extend a lease without end.
+  bool lease_cap = true;
 };
+
+// The cap on one attempt's lease for a job without a timeout of its own.
+inline constexpr DurationMs kDefaultAttemptCapMs = 3'600'000;
 
 }  // namespace lab
