@@ -1019,6 +1019,159 @@ TEST_P(StoreConformanceTest, WithoutAdmissionControlEverythingIsAdmittedAndRun) 
   EXPECT_EQ(CountAudit(AuditEvent::kExpire), 0u);
 }
 
+// The refusal matrix: every call a worker makes after its claim, against
+// every way it must be refused, on every backend: the error code, nothing
+// changed but the audit trail, and the audit signal the refusal leaves (a
+// `fenced` entry when the caller no longer holds the job; none for a
+// caller calling out of order on its own live execution, a bug of its own).
+template <typename T>
+Result<void> WithoutValue(const Result<T>& r) {
+  if (!r) return std::unexpected(r.error());
+  return {};
+}
+
+enum class AfterClaim { kHeartbeat, kBegin, kCommit, kFinish, kFail, kRelease, kDefer };
+enum class Refusal {
+  kStaleToken,  // Its lease was reaped and the job claimed again: a newer token.
+  kEnded,       // Its execution was reaped (ABORTED), the job not claimed since.
+  kOutOfOrder,  // Its own live execution, in a state the call does not apply to.
+};
+
+TEST_P(StoreConformanceTest, EveryCallAfterClaimIsRefusedCleanlyInEveryWayItMustBe) {
+  const AfterClaim calls[] = {AfterClaim::kHeartbeat, AfterClaim::kBegin, AfterClaim::kCommit,
+                              AfterClaim::kFinish,    AfterClaim::kFail,  AfterClaim::kRelease,
+                              AfterClaim::kDefer};
+  const auto call = [&](AfterClaim c, const Lease& l) -> Result<void> {
+    switch (c) {
+      case AfterClaim::kHeartbeat:
+        return store_->Heartbeat(Ref(l), 1'000);
+      case AfterClaim::kBegin:
+        return store_->Begin(Ref(l));
+      case AfterClaim::kCommit:
+        return WithoutValue(store_->Commit(Ref(l), Effect{"charge"}));
+      case AfterClaim::kFinish:
+        return store_->Finish(Ref(l));
+      case AfterClaim::kFail:
+        return WithoutValue(store_->Fail(Ref(l), {.error = "boom", .retry_at_ms = clock_.NowMs()}));
+      case AfterClaim::kRelease:
+        return store_->Release(Ref(l), "giving up");
+      case AfterClaim::kDefer:
+        return store_->Defer(Ref(l), {.run_at_ms = clock_.NowMs(), .why = "held"});
+    }
+    return {};
+  };
+  // The caller's own live execution in a state each call does not apply
+  // to: claimed only (LEASED), begun (IN_PROGRESS) or committed. None for
+  // a heartbeat (any live state), nor release and defer (a committed
+  // execution has nothing to let go of: they do nothing, successfully).
+  const auto wrong_state = [](AfterClaim c) -> std::optional<ExecState> {
+    switch (c) {
+      case AfterClaim::kBegin:
+        return ExecState::kInProgress;
+      case AfterClaim::kCommit:
+        return ExecState::kLeased;
+      case AfterClaim::kFinish:
+        return ExecState::kInProgress;
+      case AfterClaim::kFail:
+        return ExecState::kCommitted;
+      default:
+        return std::nullopt;
+    }
+  };
+  int cases = 0;
+  for (AfterClaim c : calls) {
+    for (Refusal why : {Refusal::kStaleToken, Refusal::kEnded, Refusal::kOutOfOrder}) {
+      SCOPED_TRACE(::testing::Message()
+                   << "call " << static_cast<int>(c) << ", refusal " << static_cast<int>(why));
+      Reopen({});
+      ASSERT_NE(store_, nullptr);
+      Add();
+      Lease mine = ClaimOne();
+      if (why == Refusal::kOutOfOrder) {
+        const auto state = wrong_state(c);
+        if (!state) continue;
+        if (*state != ExecState::kLeased) {
+          ASSERT_TRUE(store_->Begin(Ref(mine)).has_value());
+        }
+        if (*state == ExecState::kCommitted) {
+          ASSERT_TRUE(store_->Commit(Ref(mine), Effect{"e"}).has_value());
+        }
+      } else {
+        ASSERT_TRUE(store_->Begin(Ref(mine)).has_value());
+        clock_.AdvanceMs(1'000);
+        ASSERT_EQ(*store_->ReapExpired(), 1);
+        if (why == Refusal::kStaleToken) {
+          auto taken = store_->Claim({.worker = "w2", .max_jobs = 1, .lease_ms = 1'000});
+          ASSERT_TRUE(taken.has_value() && taken->size() == 1u);
+          ASSERT_EQ(taken->front().token, mine.token + 1);
+        }
+      }
+      const Snapshot before = Snap();
+      auto refused = call(c, mine);
+      ASSERT_FALSE(refused.has_value());
+      ++cases;
+      const Snapshot after = Snap();
+      EXPECT_EQ(after.jobs, before.jobs);
+      EXPECT_EQ(after.executions, before.executions);
+      EXPECT_EQ(after.effects, before.effects);
+      if (why == Refusal::kOutOfOrder) {
+        EXPECT_EQ(refused.error().code, ErrorCode::kFailedPrecondition)
+            << refused.error().ToString();
+        EXPECT_EQ(after.audit.size(), before.audit.size());
+      } else {
+        EXPECT_EQ(refused.error().code, ErrorCode::kAborted) << refused.error().ToString();
+        ASSERT_EQ(after.audit.size(), before.audit.size() + 1);
+        EXPECT_EQ(after.audit.back().event, AuditEvent::kFenced);
+        EXPECT_EQ(after.audit.back().execution_id, mine.execution_id);
+      }
+    }
+  }
+  EXPECT_EQ(cases, 7 * 2 + 4);
+}
+
+// Redrive, the operator's call: from DEAD only; every other state refused,
+// nothing changed, nothing audited.
+TEST_P(StoreConformanceTest, RedriveIsRefusedFromEveryStateButDead) {
+  const auto job_in = [&](JobState state) -> JobId {
+    const JobId id = Add({.max_attempts = 1, .deadline_ms = clock_.NowMs() + 10});
+    if (state == JobState::kPending) return id;
+    if (state == JobState::kExpired) {
+      clock_.AdvanceMs(100);
+      EXPECT_TRUE(store_->Claim({.worker = "w1", .max_jobs = 1, .lease_ms = 1'000})->empty());
+      return id;
+    }
+    Lease l = Started();
+    if (state == JobState::kSucceeded) {
+      EXPECT_TRUE(store_->Commit(Ref(l), Effect{"e"}, CommitThen::kFinish).has_value());
+    }
+    if (state == JobState::kDead) {
+      EXPECT_TRUE(store_->Fail(Ref(l), {.error = "no"}).has_value());
+    }
+    return id;
+  };
+  for (JobState state : {JobState::kPending, JobState::kRunning, JobState::kSucceeded,
+                         JobState::kDead, JobState::kExpired}) {
+    SCOPED_TRACE(ToString(state));
+    Reopen({});
+    ASSERT_NE(store_, nullptr);
+    const JobId id = job_in(state);
+    ASSERT_EQ(StateOf(id), state);
+    const Snapshot before = Snap();
+    auto redriven = store_->Redrive(id);
+    if (state == JobState::kDead) {
+      ASSERT_TRUE(redriven.has_value()) << redriven.error().ToString();
+      EXPECT_EQ(StateOf(id), JobState::kPending);
+      continue;
+    }
+    ASSERT_FALSE(redriven.has_value());
+    EXPECT_EQ(redriven.error().code, ErrorCode::kFailedPrecondition);
+    const Snapshot after = Snap();
+    EXPECT_EQ(after.jobs, before.jobs);
+    EXPECT_EQ(after.executions, before.executions);
+    EXPECT_EQ(after.audit.size(), before.audit.size());
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest, ::testing::ValuesIn(Backends()),
                          [](const auto& info) { return info.param.name; });
 

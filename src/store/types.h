@@ -73,6 +73,8 @@ struct Job {
   TimeMs finished_at_ms = 0;  // When it became SUCCEEDED, DEAD or EXPIRED; 0 while it is not.
   TimeMs deadline_at_ms = 0;  // Not started by then: EXPIRED, never run. 0: no deadline.
 
+  bool operator==(const Job&) const = default;
+
   // The stable key that effects are keyed by: "<queue>/<key>" when the job
   // has an idempotency key (keys are unique per queue), otherwise
   // "job:<id>". Unambiguous across queues; never per execution.
@@ -91,6 +93,8 @@ struct Execution {
   TimeMs lease_expires_at_ms = 0;
   TimeMs ended_at_ms = 0;  // 0 while live.
   std::string reason;      // Why it ended, for ABORTED and FAILED.
+
+  bool operator==(const Execution&) const = default;
 };
 
 // An effect recorded in the store's ledger, atomically with COMMITTED.
@@ -101,6 +105,8 @@ struct EffectRecord {
   std::string key;
   std::string payload;
   TimeMs applied_at_ms = 0;
+
+  bool operator==(const EffectRecord&) const = default;
 };
 
 // One audited change. For transitions, from != to; a pure signal (a refused,
