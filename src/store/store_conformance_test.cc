@@ -1031,11 +1031,14 @@ Result<void> WithoutValue(const Result<T>& r) {
 }
 
 enum class AfterClaim { kHeartbeat, kBegin, kCommit, kFinish, kFail, kRelease, kDefer };
+constexpr std::string_view kAfterClaimNames[] = {"heartbeat", "begin",   "commit", "finish",
+                                                 "fail",      "release", "defer"};
 enum class Refusal {
   kStaleToken,  // Its lease was reaped and the job claimed again: a newer token.
   kEnded,       // Its execution was reaped (ABORTED), the job not claimed since.
   kOutOfOrder,  // Its own live execution, in a state the call does not apply to.
 };
+constexpr std::string_view kRefusalNames[] = {"stale token", "ended", "out of order"};
 
 TEST_P(StoreConformanceTest, EveryCallAfterClaimIsRefusedCleanlyInEveryWayItMustBe) {
   const AfterClaim calls[] = {AfterClaim::kHeartbeat, AfterClaim::kBegin, AfterClaim::kCommit,
@@ -1081,8 +1084,8 @@ TEST_P(StoreConformanceTest, EveryCallAfterClaimIsRefusedCleanlyInEveryWayItMust
   int cases = 0;
   for (AfterClaim c : calls) {
     for (Refusal why : {Refusal::kStaleToken, Refusal::kEnded, Refusal::kOutOfOrder}) {
-      SCOPED_TRACE(::testing::Message()
-                   << "call " << static_cast<int>(c) << ", refusal " << static_cast<int>(why));
+      SCOPED_TRACE(::testing::Message() << kAfterClaimNames[static_cast<int>(c)] << ", "
+                                        << kRefusalNames[static_cast<int>(why)]);
       Reopen({});
       ASSERT_NE(store_, nullptr);
       Add();
