@@ -1,40 +1,24 @@
 #include "store/state_machine.h"
 
+#include <algorithm>
+
 namespace lab {
+namespace {
+
+template <typename State>
+bool Listed(std::span<const Transition<State>> table, std::optional<State> from, State to) {
+  return std::any_of(table.begin(), table.end(),
+                     [&](const Transition<State>& t) { return t.from == from && t.to == to; });
+}
+
+}  // namespace
 
 bool IsLegalExecTransition(std::optional<ExecState> from, ExecState to) {
-  using S = ExecState;
-  if (!from) return to == S::kLeased;
-  switch (*from) {
-    case S::kLeased:
-      return to == S::kInProgress || to == S::kAborted;
-    case S::kInProgress:
-      return to == S::kCommitted || to == S::kAborted || to == S::kFailed;
-    case S::kCommitted:
-      return to == S::kDone;
-    case S::kDone:
-    case S::kAborted:
-    case S::kFailed:
-      return false;  // Terminal: nothing moves backwards.
-  }
-  return false;
+  return Listed<ExecState>(kExecTransitions, from, to);
 }
 
 bool IsLegalJobTransition(std::optional<JobState> from, JobState to) {
-  using S = JobState;
-  if (!from) return to == S::kPending;
-  switch (*from) {
-    case S::kPending:
-      return to == S::kRunning || to == S::kExpired;
-    case S::kRunning:
-      return to == S::kPending || to == S::kSucceeded || to == S::kDead;
-    case S::kSucceeded:
-    case S::kExpired:
-      return false;
-    case S::kDead:
-      return to == S::kPending;  // Redrive.
-  }
-  return false;
+  return Listed<JobState>(kJobTransitions, from, to);
 }
 
 bool IsLive(ExecState s) {

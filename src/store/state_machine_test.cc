@@ -1,5 +1,6 @@
-// Goal: the transition tables say exactly what docs/state_model.md says,
-// including the negative space (nothing moves backwards).
+// Goal: the transition tables (the one source the stores' assertions and
+// INV_003's checker read) say exactly what docs/state_model.md says, pair
+// by pair, including the negative space (nothing moves backwards).
 #include "store/state_machine.h"
 
 #include <gtest/gtest.h>
@@ -45,12 +46,63 @@ TEST(StateMachineTest, JobPathsFromTheDesign) {
   EXPECT_FALSE(IsLegalJobTransition(S::kDead, S::kRunning));
 }
 
+// Every (from, to) pair, against the design's grid (docs/state_model.md):
+// x is legal, . is refused. The first row is an entity's first state.
+TEST(StateMachineTest, EveryPairOfStatesAgainstTheDesignsGrid) {
+  using E = ExecState;
+  const E exec[] = {E::kLeased, E::kInProgress, E::kCommitted, E::kDone, E::kAborted, E::kFailed};
+  const std::string_view exec_grid[] = {
+      // LEASED IN_PROGRESS COMMITTED DONE ABORTED FAILED
+      "x.....",  // (new)
+      ".x..x.",  // LEASED
+      "..x.xx",  // IN_PROGRESS
+      "...x..",  // COMMITTED
+      "......",  // DONE
+      "......",  // ABORTED
+      "......",  // FAILED
+  };
+  int legal = 0;
+  for (size_t f = 0; f <= std::size(exec); ++f) {
+    const std::optional<E> from = f == 0 ? std::nullopt : std::optional<E>(exec[f - 1]);
+    for (size_t t = 0; t < std::size(exec); ++t) {
+      const bool want = exec_grid[f][t] == 'x';
+      legal += want ? 1 : 0;
+      EXPECT_EQ(IsLegalExecTransition(from, exec[t]), want)
+          << (from ? ToString(*from) : "(new)") << " -> " << ToString(exec[t]);
+    }
+  }
+  EXPECT_EQ(legal, static_cast<int>(std::size(kExecTransitions)));
+  using J = JobState;
+  const J job[] = {J::kPending, J::kRunning, J::kSucceeded, J::kDead, J::kExpired};
+  const std::string_view job_grid[] = {
+      // PENDING RUNNING SUCCEEDED DEAD EXPIRED
+      "x....",  // (new)
+      ".x..x",  // PENDING
+      "x.xx.",  // RUNNING
+      ".....",  // SUCCEEDED
+      "x....",  // DEAD (redrive)
+      ".....",  // EXPIRED
+  };
+  legal = 0;
+  for (size_t f = 0; f <= std::size(job); ++f) {
+    const std::optional<J> from = f == 0 ? std::nullopt : std::optional<J>(job[f - 1]);
+    for (size_t t = 0; t < std::size(job); ++t) {
+      const bool want = job_grid[f][t] == 'x';
+      legal += want ? 1 : 0;
+      EXPECT_EQ(IsLegalJobTransition(from, job[t]), want)
+          << (from ? ToString(*from) : "(new)") << " -> " << ToString(job[t]);
+    }
+  }
+  EXPECT_EQ(legal, static_cast<int>(std::size(kJobTransitions)));
+}
+
 TEST(StateMachineTest, StateNamesRoundTrip) {
   for (auto s : {ExecState::kLeased, ExecState::kInProgress, ExecState::kCommitted,
                  ExecState::kDone, ExecState::kAborted, ExecState::kFailed}) {
     EXPECT_EQ(ParseExecState(ToString(s)), s);
   }
-  for (auto s : {JobState::kPending, JobState::kRunning, JobState::kSucceeded, JobState::kDead}) {
+  for (auto s : {JobState::kPending, JobState::kRunning, JobState::kSucceeded, JobState::kDead,
+                 JobState::kExpired}) {
     EXPECT_EQ(ParseJobState(ToString(s)), s);
   }
   EXPECT_FALSE(ParseJobState("BOGUS").has_value());
