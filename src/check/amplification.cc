@@ -2,6 +2,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
@@ -12,19 +13,34 @@
 namespace lab {
 
 std::vector<bool> RetryCalls(const Snapshot& snapshot, std::span<const DownstreamCall> calls) {
-  // Each job's first execution: its lowest attempt, deferrals aside.
+  // Each job's first execution, and the first after each redrive (which
+  // gives the job a fresh budget of attempts, as the worker's retry gate
+  // counts them): its lowest attempt, deferrals aside.
   const std::set<ExecutionId> deferred = DeferredExecutions(snapshot);
-  std::map<JobId, const Execution*> first;
+  std::map<JobId, std::vector<TimeMs>> redriven_at;
+  for (const AuditEntry& a : snapshot.audit) {
+    if (a.event == AuditEvent::kRedrive && a.execution_id == 0) {
+      redriven_at[a.job_id].push_back(a.at_ms);
+    }
+  }
+  const auto epoch = [&](const Execution& e) {
+    const std::vector<TimeMs>& at = redriven_at[e.job_id];
+    return std::upper_bound(at.begin(), at.end(), e.leased_at_ms) - at.begin();
+  };
+  std::map<std::pair<JobId, int64_t>, const Execution*> first;
+  std::map<ExecutionId, std::pair<JobId, int64_t>> epoch_of;
   for (const Execution& e : snapshot.executions) {
     if (deferred.contains(e.id)) continue;
-    auto [it, added] = first.emplace(e.job_id, &e);
+    const std::pair<JobId, int64_t> key{e.job_id, epoch(e)};
+    epoch_of.emplace(e.id, key);
+    auto [it, added] = first.emplace(key, &e);
     if (!added && e.attempt < it->second->attempt) it->second = &e;
   }
   std::vector<bool> retry;
   retry.reserve(calls.size());
   for (const DownstreamCall& c : calls) {
-    auto it = first.find(c.job_id);
-    retry.push_back(it != first.end() && it->second->id != c.execution_id);
+    auto of = epoch_of.find(c.execution_id);
+    retry.push_back(of != epoch_of.end() && first.at(of->second)->id != c.execution_id);
   }
   return retry;
 }

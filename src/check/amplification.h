@@ -40,7 +40,8 @@ struct DownstreamCall {
 };
 
 // For each call, in order: whether it is a retry (made by an execution
-// other than its job's first, deferrals aside), as the checker counts.
+// other than its job's first, or than its first since a redrive, deferrals
+// aside), as the checker counts.
 std::vector<bool> RetryCalls(const Snapshot& snapshot, std::span<const DownstreamCall> calls);
 
 // One violation per caller that went over the bound (its first window over).

@@ -2,6 +2,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <cctype>
 #include <iterator>
 #include <map>
@@ -48,6 +49,21 @@ std::map<JobId, std::vector<EffectView>> EffectsByJob(const CheckInput& in) {
   return by_job;
 }
 
+// Jobs the queue has given up (DEAD or EXPIRED) whose handler's downstream
+// call the system applied all the same: the queue and the system disagree
+// (FM_015), each with the effect that proves it.
+std::map<JobId, const AppliedEffect*> GivenUpButApplied(const CheckInput& in) {
+  std::set<JobId> given_up;
+  for (const Job& j : in.snapshot.jobs) {
+    if (j.state == JobState::kDead || j.state == JobState::kExpired) given_up.insert(j.id);
+  }
+  std::map<JobId, const AppliedEffect*> out;
+  for (const AppliedEffect& e : in.external) {
+    if (e.from_handler && given_up.contains(e.job_id)) out.emplace(e.job_id, &e);
+  }
+  return out;
+}
+
 std::map<ExecutionId, const Execution*> ExecutionsById(const Snapshot& s) {
   std::map<ExecutionId, const Execution*> by_id;
   for (const Execution& e : s.executions) by_id[e.id] = &e;
@@ -70,7 +86,7 @@ void CheckTrail(const std::vector<const AuditEntry*>& trail, std::string_view wh
   for (const AuditEntry* a : trail) {
     const bool signal = !a->from.empty() && a->from == a->to;
     if (signal) {
-      if (!IsRefusal(a->event)) {
+      if (!IsSignal(a->event)) {
         out.push_back({Invariant::kAuditedTransitions,
                        job,
                        fmt::format("{} has a non-transition entry", what),
@@ -274,8 +290,8 @@ std::vector<Violation> CheckInv002(const CheckInput& in) {
         // execution or the retry whose call the downstream deduplicated).
         // A job dead-lettered (or expired: a retry past its deadline) after
         // its call is the divergence between the queue and the downstream
-        // system that reconciliation is for (FM_015, planned): its dead
-        // letter, or its audited expiry, is the durable signal.
+        // system that the reconciliation drill is for: INV_004 and INV_005
+        // judge it (FM_015).
         if (!committed_jobs.contains(job) && !given_up.contains(job)) {
           out.push_back({Invariant::kNoEffectWithoutCommit,
                          job,
@@ -371,6 +387,20 @@ std::vector<Violation> CheckInv004(const CheckInput& in) {
       out.push_back(std::move(v));
     }
   }
+  // A dead letter whose effect the downstream system holds: failed in the
+  // queue, done in the world (the reconciliation drill redrives it, and its
+  // call under the same key is deduplicated).
+  for (const auto& [job, effect] : GivenUpButApplied(in)) {
+    const auto it =
+        std::find_if(s.jobs.begin(), s.jobs.end(), [&](const Job& j) { return j.id == job; });
+    if (it->state != JobState::kDead) continue;
+    out.push_back({Invariant::kRecovery,
+                   job,
+                   fmt::format("job {} is DEAD ({}), but the downstream system holds its effect "
+                               "under key '{}': the queue and the system disagree",
+                               job, it->last_error, effect->key),
+                   {EffectView{effect->execution_id, "external", nullptr, effect}.Describe()}});
+  }
   if (in.recovered_at_ms) {
     for (const Execution& e : s.executions) {
       if (IsLive(e.state) && e.lease_expires_at_ms <= *in.recovered_at_ms) {
@@ -411,6 +441,21 @@ std::vector<Violation> CheckInv005(const CheckInput& in) {
            fmt::format("exec {} ended {} without a recorded reason", e.id, ToString(e.state)),
            {}});
     }
+  }
+  // A divergence between the queue and a downstream system is abnormal
+  // too: a drill's finding must record it.
+  std::set<JobId> drilled;
+  for (const AuditEntry& a : s.audit) {
+    if (a.event == AuditEvent::kDrill) drilled.insert(a.job_id);
+  }
+  for (const auto& [job, effect] : GivenUpButApplied(in)) {
+    if (drilled.contains(job)) continue;
+    out.push_back({Invariant::kDetectable,
+                   job,
+                   fmt::format("job {} was given up, but the downstream system holds its effect "
+                               "under key '{}', and no drill recorded the divergence",
+                               job, effect->key),
+                   {EffectView{effect->execution_id, "external", nullptr, effect}.Describe()}});
   }
   for (const Job& j : s.jobs) {
     if (j.state == JobState::kDead && (j.last_error.empty() || !dead_signals.contains(j.id))) {

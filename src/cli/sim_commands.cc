@@ -282,6 +282,11 @@ int Replay(ReplayArgs a) {
              schedule.outages.empty() ? "" : fmt::format("; {} outage(s)", schedule.outages.size()),
              capacity);
   fmt::print("load: {}\n", r->LoadSummary());
+  if (r->drill_findings > 0) {
+    fmt::print("drill: {} divergence(s) between the queue and the downstream system, {} repaired "
+               "by a redrive\n",
+               r->drill_findings, r->drill_repaired);
+  }
   if (schedule.max_depth > 0 || r->expired > 0) {
     fmt::print(
         "admission: {} arrival(s) refused at the door (depth limit {}), {} job(s) expired "

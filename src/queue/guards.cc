@@ -47,6 +47,9 @@ constexpr GuardInfo kGuards[] = {
     {"lease_cap", &Guards::lease_cap,
      "an attempt's lease is extended only up to its cap (the job's timeout, or an hour), so a "
      "worker cut off from what its handler calls cannot hold a job forever"},
+    {"drill", &Guards::drill,
+     "a reconciliation drill compares the queue with what the downstream system holds, records "
+     "every difference and redrives a dead letter whose effect the system holds"},
 };
 
 std::string NameList() {

@@ -82,6 +82,14 @@ struct Guards {
   // still reaches the store but not what its handler calls (a partial
   // partition) renews its lease for ever, and its job never moves (FM_014).
   bool lease_cap = true;
+  // The reconciliation drill runs (queue/drill.h): what the queue says
+  // happened is compared with what the downstream system holds, key by
+  // key; every difference is recorded in the job's audit trail, and a dead
+  // letter whose effect the system holds is redriven (its call under the
+  // same key is deduplicated). Run by an operator (a scenario), and by the
+  // simulator once every job has ended. Off: a charge whose reply was lost
+  // stays a silent dead letter (FM_015).
+  bool drill = true;
 
   static Guards All() { return Guards{}; }
   static Guards None();

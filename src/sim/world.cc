@@ -16,6 +16,7 @@
 #include "core/assert.h"
 #include "core/rng.h"
 #include "queue/batch_worker.h"
+#include "queue/drill.h"
 #include "queue/step_policy.h"
 #include "queue/worker.h"
 #include "store/fault_backend.h"
@@ -41,6 +42,9 @@ struct Event {
 // When an answer that never comes would come: past any run (a cut-off
 // worker's handler waits until then).
 constexpr TimeMs kNever = 4 * kMaxSimTimeMs;
+// The reconciliation drills a simulated run may hold (drill guard): a
+// queue at its depth limit takes its redriven jobs a few at a time.
+constexpr int kMaxDrills = 4;
 // How long a worker killed by a poison job takes to come back.
 constexpr DurationMs kPoisonRestartMs = 1'000;
 // The simulated workers' retry policy, and the longest a step takes (a
@@ -234,6 +238,11 @@ class World {
   // An enqueue as a producer sends it: again after a failed one.
   Result<EnqueueResult> Produce(const NewJob& request);
   Result<void> RefreshAll();
+  // Once every job has ended: the reconciliation drill (drill guard), at
+  // most kMaxDrills times a run, against what the downstream system holds,
+  // once the fault window is over. True when it redrove a job, which then
+  // runs again; nullopt when it must wait for the window's end.
+  Result<std::optional<bool>> Drill();
   // After a claim: the open jobs whose deadline has passed, which the
   // claim may have expired without anyone holding them.
   Result<void> RefreshLate();
@@ -298,6 +307,9 @@ class World {
   int arrived_ = 0;
   int faults_fired_ = 0;
   int handler_faults_fired_ = 0;
+  int drills_ = 0;
+  int64_t drill_findings_ = 0;
+  int64_t drill_repaired_ = 0;
   StorageTally storage_;
   bool cheap_violation_ = false;
 };
@@ -927,6 +939,35 @@ Result<void> World::Dispatch(const Event& e) {
   return {};
 }
 
+Result<std::optional<bool>> World::Drill() {
+  if (!o_.guards.drill || drills_ == kMaxDrills) return std::optional<bool>(false);
+  std::vector<HeldEffect> held;
+  for (const AppliedEffect& e : external_.log().applied()) {
+    if (e.from_handler) held.push_back({e.key, e.payload});
+  }
+  if (held.empty()) return std::optional<bool>(false);  // Nothing to disagree about.
+  // An operator drills once the incident is over: a redrive during it
+  // would only meet the same faults.
+  if (InFaultWindow()) return std::optional<bool>();
+  ++drills_;
+  LAB_ASSIGN_OR_RETURN(DrillReport report,
+                       Observe([&] { return RunDrill(queue_->store(), held); }));
+  bool redriven = false;
+  for (const DrillFinding& f : report.findings) {
+    Mix(0xd7111000ULL + static_cast<uint64_t>(f.job));
+    NoteAs("drill", "finding", fmt::format("job {}: {}", f.job, f.detail));
+    ++drill_findings_;
+    if (!f.repaired) continue;
+    ++drill_repaired_;
+    open_jobs_.insert(f.job);
+    // Past its deadline, its next claim expires it: watched for as any other.
+    LAB_ASSIGN_OR_RETURN(Job job, Observe([&] { return queue_->store().GetJob(f.job); }));
+    if (job.deadline_at_ms > 0) deadlines_[f.job] = job.deadline_at_ms;
+    redriven = true;
+  }
+  return std::optional<bool>(redriven);
+}
+
 Result<void> World::DeepCheck() {
   LAB_ASSIGN_OR_RETURN(Snapshot snapshot, Observe([&] { return queue_->store().ReadSnapshot(); }));
   const auto problems = FindInconsistencies(snapshot, o_.guards);
@@ -953,23 +994,29 @@ Result<SimResult> World::Run() {
 
   // Liveness bound (step_policy.h), from the cadences and the retry policy
   // the workers run: the schedule draws restarts within 3 leases.
-  const TimeMs deadline = LivenessBound(
-      {.cadence = cadence_,
-       .retry = kSimRetry,
-       .jobs = static_cast<int>(s_.jobs.size()),
-       .workers = s_.workers,
-       .max_attempts = s_.MaxAttempts(),
-       .quiet_from_ms = s_.fault_window_ms,
-       .restart_ms = 3 * s_.lease_ms,
-       .step_ms = kMaxStepLatencyMs,
-       // A handler computes or waits for its answer, which comes in time or
-       // not at all.
-       // A cut-off worker's handler waits until the lease cap ends its hold.
-       .handler_ms = std::max({s_.LongestRunMs(), s_.downstream ? s_.downstream->timeout_ms : 0,
-                               s_.partitions.empty() ? 0 : s_.LongestTimeoutMs() + s_.lease_ms}),
-       .retry_wait_ms =
-           (o_.guards.retry_budget ? kSimRetryBudget.window_ms : 0) +
-           (o_.guards.circuit_breaker ? kSimBreaker.open_ms + kSimBreaker.window_ms : 0)});
+  const LivenessInputs liveness{
+      .cadence = cadence_,
+      .retry = kSimRetry,
+      .jobs = static_cast<int>(s_.jobs.size()),
+      .workers = s_.workers,
+      .max_attempts = s_.MaxAttempts(),
+      .quiet_from_ms = s_.fault_window_ms,
+      .restart_ms = 3 * s_.lease_ms,
+      .step_ms = kMaxStepLatencyMs,
+      // A handler computes or waits for its answer, which comes in time or
+      // not at all.
+      // A cut-off worker's handler waits until the lease cap ends its hold.
+      .handler_ms = std::max({s_.LongestRunMs(), s_.downstream ? s_.downstream->timeout_ms : 0,
+                              s_.partitions.empty() ? 0 : s_.LongestTimeoutMs() + s_.lease_ms}),
+      .retry_wait_ms =
+          (o_.guards.retry_budget ? kSimRetryBudget.window_ms : 0) +
+          (o_.guards.circuit_breaker ? kSimBreaker.open_ms + kSimBreaker.window_ms : 0)};
+  // And for each drill, one job's attempts again (a redriven dead letter).
+  LivenessInputs redriven = liveness;
+  redriven.jobs = 0;
+  redriven.quiet_from_ms = redriven.restart_ms = 0;
+  const TimeMs deadline =
+      LivenessBound(liveness) + (o_.guards.drill ? kMaxDrills * LivenessBound(redriven) : 0);
 
   SimResult result{
       .seed = s_.seed, .liveness_deadline_ms = deadline, .jobs = static_cast<int>(s_.jobs.size())};
@@ -997,7 +1044,10 @@ Result<SimResult> World::Run() {
       result.first_detected_ms = clock_.NowMs();
       Note(-1, "check", "INV_001: a job's effect was applied a second time");
     }
-    if (arrived_ == static_cast<int>(s_.jobs.size()) && open_jobs_.empty()) break;
+    if (arrived_ == static_cast<int>(s_.jobs.size()) && open_jobs_.empty()) {
+      LAB_ASSIGN_OR_RETURN(std::optional<bool> redriven, Drill());
+      if (redriven && !*redriven) break;
+    }
     if (result.events >= o_.max_events) {
       stuck = true;
       break;
@@ -1084,6 +1134,8 @@ Result<SimResult> World::Run() {
   result.end_ms = clock_.NowMs();
   result.faults_fired = faults_fired_;
   result.handler_faults_fired = handler_faults_fired_;
+  result.drill_findings = drill_findings_;
+  result.drill_repaired = drill_repaired_;
   result.storage = storage_;
   return result;
 }

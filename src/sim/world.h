@@ -96,6 +96,11 @@ struct SimResult {
   // limit) and jobs expired unrun (their deadline passed first).
   int64_t refused = 0;
   int64_t expired = 0;
+  // The reconciliation drill's side, once every job ended: divergences it
+  // found between the queue and the downstream system, and those it
+  // repaired by a redrive.
+  int64_t drill_findings = 0;
+  int64_t drill_repaired = 0;
   // The load's side, from the store at the end: executions a job (its
   // attempts, deferrals aside), jobs with a deadline and those done by it
   // (goodput), and when the last job ended, if every job did (recovered).

@@ -222,6 +222,7 @@ std::optional<Ablation> AblationFor(std::string_view guard) {
       {"admission_control", {Invariant::kBoundedLatency}},
       {"circuit_breaker", {Invariant::kBoundedAmplification}},
       {"lease_cap", {Invariant::kLiveness}},
+      {"drill", {Invariant::kDetectable, /*external_keys=*/true}},
   };
   auto it = kAblations.find(guard);
   if (it == kAblations.end()) return std::nullopt;

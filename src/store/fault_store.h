@@ -36,6 +36,7 @@ enum class StoreOp {
   kReap,
   kReconcile,
   kRedrive,
+  kFinding,
   kPrune,
   kLimit,
   kRead
@@ -102,6 +103,9 @@ class FaultStore final : public Store {
   }
   Result<void> Redrive(JobId job) override {
     return Call(StoreOp::kRedrive, 0, [&] { return inner_->Redrive(job); });
+  }
+  Result<void> RecordFinding(JobId job, std::string_view finding) override {
+    return Call(StoreOp::kFinding, 0, [&] { return inner_->RecordFinding(job, finding); });
   }
   Result<PruneResult> Prune(const PruneRequest& request) override {
     return Call(StoreOp::kPrune, 0, [&] { return inner_->Prune(request); });

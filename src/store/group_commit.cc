@@ -59,6 +59,9 @@ class GroupHandle final : public Store {
   Result<void> Redrive(JobId job) override {
     return Write<void>([&](RecordStore& s) { return s.Redrive(job); });
   }
+  Result<void> RecordFinding(JobId job, std::string_view finding) override {
+    return Write<void>([&](RecordStore& s) { return s.RecordFinding(job, finding); });
+  }
   Result<PruneResult> Prune(const PruneRequest& request) override {
     return Write<PruneResult>([&](RecordStore& s) { return s.Prune(request); });
   }

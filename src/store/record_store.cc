@@ -138,22 +138,27 @@ Result<EnqueueResult> RecordStore::EnqueueIn(const NewJob& request, const PlanCo
       return EnqueueResult{existing->id, false};
     }
   }
-  if (ctx.options.admission_control) {
-    auto [at, first] = depths.try_emplace(request.queue);
-    QueueDepth& depth = at->second;
-    if (first) {
-      LAB_ASSIGN_OR_RETURN(depth.max_depth, backend_->LoadQueueLimit(request.queue));
-      if (depth.max_depth > 0) {
-        LAB_ASSIGN_OR_RETURN(depth.open, backend_->CountOpen(request.queue, depth.max_depth));
-      }
-    }
-    LAB_RETURN_IF_ERROR(CheckAdmission(request.queue, depth.open, depth.max_depth, ctx));
-    ++depth.open;
-  }
+  LAB_RETURN_IF_ERROR(Admit(request.queue, ctx, depths, "nothing was enqueued"));
   Job job = PlanEnqueue(request, ctx);
   LAB_ASSIGN_OR_RETURN(job.id, backend_->InsertJob(job));
   LAB_RETURN_IF_ERROR(backend_->AppendAudit(EnqueueAudit(job)));
   return EnqueueResult{job.id, true};
+}
+
+Result<void> RecordStore::Admit(const std::string& queue, const PlanContext& ctx, Depths& depths,
+                                std::string_view refused) {
+  if (!ctx.options.admission_control) return {};
+  auto [at, first] = depths.try_emplace(queue);
+  QueueDepth& depth = at->second;
+  if (first) {
+    LAB_ASSIGN_OR_RETURN(depth.max_depth, backend_->LoadQueueLimit(queue));
+    if (depth.max_depth > 0) {
+      LAB_ASSIGN_OR_RETURN(depth.open, backend_->CountOpen(queue, depth.max_depth));
+    }
+  }
+  LAB_RETURN_IF_ERROR(CheckAdmission(queue, depth.open, depth.max_depth, ctx, refused));
+  ++depth.open;
+  return {};
 }
 
 Result<EnqueueResult> RecordStore::Enqueue(const NewJob& request) {
@@ -402,8 +407,27 @@ Result<void> RecordStore::Redrive(JobId id) {
     LAB_ASSIGN_OR_RETURN(auto job, backend_->LoadJob(id));
     if (!job) return MakeError(ErrorCode::kNotFound, fmt::format("no job with id {}", id));
     const PlanContext ctx = Context();
+    // A redriven job is unfinished again: its queue must have room for it.
+    if (job->state == JobState::kDead) {
+      Depths depths;
+      LAB_RETURN_IF_ERROR(Admit(job->queue, ctx, depths, "the job stays DEAD"));
+    }
     Loaded rec{std::move(*job), Execution{}};
     return Persist(PlanRedrive(rec.job, ctx), ctx, rec, txn);
+  });
+}
+
+Result<void> RecordStore::RecordFinding(JobId id, std::string_view finding) {
+  return Transact<void>([&](Txn&) -> Result<void> {
+    LAB_ASSIGN_OR_RETURN(auto job, backend_->LoadJob(id));
+    if (!job) return MakeError(ErrorCode::kNotFound, fmt::format("no job with id {}", id));
+    const std::string state(ToString(job->state));
+    return backend_->AppendAudit(AuditEntry{.at_ms = Context().now_ms,
+                                            .job_id = id,
+                                            .event = AuditEvent::kDrill,
+                                            .from = state,
+                                            .to = state,
+                                            .detail = Sanitize(finding)});
   });
 }
 

@@ -46,6 +46,7 @@ class RecordStore final : public Store {
   Result<int> ReapExpired() final;
   Result<int> Reconcile() final;
   Result<void> Redrive(JobId job) final;
+  Result<void> RecordFinding(JobId job, std::string_view finding) final;
   Result<PruneResult> Prune(const PruneRequest& request) final;
   Result<void> SetQueueLimit(const QueueLimit& limit) final;
   Result<std::vector<QueueLimit>> QueueLimits() final;
@@ -105,6 +106,11 @@ class RecordStore final : public Store {
   using Depths = std::map<std::string, QueueDepth>;
   // One enqueue inside the caller's transaction (the request is checked).
   Result<EnqueueResult> EnqueueIn(const NewJob& request, const PlanContext& ctx, Depths& depths);
+  // Admission control for one more unfinished job in `queue`, inside the
+  // caller's transaction: kOverloaded (saying what was `refused`) when the
+  // queue is at its depth limit; otherwise counted in `depths`.
+  Result<void> Admit(const std::string& queue, const PlanContext& ctx, Depths& depths,
+                     std::string_view refused);
   Result<Loaded> LoadLease(const LeaseRef& lease);
   // Claims each of `ready` into `leases`, or expires it when its deadline
   // has passed; returns how many it expired.

@@ -394,13 +394,13 @@ Plan PlanExpire(const Job& job, const PlanContext& ctx) {
 }
 
 Result<void> CheckAdmission(const std::string& queue, int64_t open, int64_t max_depth,
-                            const PlanContext& ctx) {
+                            const PlanContext& ctx, std::string_view refused) {
   if (!ctx.options.admission_control || max_depth == 0 || open < max_depth) return {};
   LAB_MARK(kEnqueueRefused);
   return MakeError(ErrorCode::kOverloaded,
                    fmt::format("queue '{}' is full: it holds {} unfinished jobs, its limit; "
-                               "nothing was enqueued; try again once it drains",
-                               queue, open));
+                               "{}; try again once it drains",
+                               queue, open, refused));
 }
 
 Result<void> CheckQueueLimit(const QueueLimit& limit) {

@@ -83,11 +83,11 @@ Plan PlanRedrive(const Job& job, const PlanContext& ctx);
 bool PastDeadline(const Job& job, const PlanContext& ctx);
 // PENDING -> EXPIRED with the reason, for a job PastDeadline says is late.
 Plan PlanExpire(const Job& job, const PlanContext& ctx);
-// An enqueue into `queue` holding `open` unfinished jobs, at most
-// `max_depth` (0: no limit): kOverloaded when it is full and admission
-// control is on.
+// An enqueue (or a redrive) into `queue` holding `open` unfinished jobs,
+// at most `max_depth` (0: no limit): kOverloaded when it is full and
+// admission control is on, its message saying what was `refused`.
 Result<void> CheckAdmission(const std::string& queue, int64_t open, int64_t max_depth,
-                            const PlanContext& ctx);
+                            const PlanContext& ctx, std::string_view refused);
 Result<void> CheckQueueLimit(const QueueLimit& limit);
 // The store-level audit entry (job 0) of a limit set or removed.
 AuditEntry LimitAudit(const QueueLimit& limit, const PlanContext& ctx);

@@ -90,6 +90,10 @@ class Store {
   virtual Result<int> Reconcile() = 0;
   // DEAD -> PENDING, with a fresh attempt budget (tokens keep counting up).
   virtual Result<void> Redrive(JobId job) = 0;
+  // Records a reconciliation drill's finding about the job (queue/drill.h):
+  // an audit entry `drill` with `finding` as its detail; nothing else
+  // changes. kNotFound for an unknown job.
+  virtual Result<void> RecordFinding(JobId job, std::string_view finding) = 0;
   // The retention policy (PruneRequest): deletes up to request.limit jobs
   // that finished at least request.retain ago, with everything recorded
   // about them, and audits the deletion. The newest job and the job of the

@@ -1175,6 +1175,38 @@ TEST_P(StoreConformanceTest, RedriveIsRefusedFromEveryStateButDead) {
   }
 }
 
+// A redriven job is unfinished again: a queue at its depth limit refuses
+// the redrive as it refuses an enqueue, and the job stays DEAD; with room,
+// it goes. A drill's finding is one audit entry and changes nothing else.
+TEST_P(StoreConformanceTest, RedriveRespectsTheDepthLimitAndAFindingIsOnlyRecorded) {
+  const JobId dead = Add({.max_attempts = 1});
+  Lease l = Started();
+  ASSERT_TRUE(store_->Fail(Ref(l), {.error = "no"}).has_value());
+  ASSERT_EQ(StateOf(dead), JobState::kDead);
+  const JobId waiting = Add();
+  ASSERT_TRUE(store_->SetQueueLimit({.queue = "default", .max_depth = 1}).has_value());
+  auto refused = store_->Redrive(dead);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::kOverloaded);
+  EXPECT_NE(refused.error().message.find("the job stays DEAD"), std::string::npos)
+      << refused.error().message;
+  EXPECT_EQ(StateOf(dead), JobState::kDead);
+  ASSERT_TRUE(store_->Claim({.worker = "w1", .max_jobs = 1, .lease_ms = 1'000}).has_value());
+  const Snapshot before = Snap();
+  ASSERT_TRUE(store_->RecordFinding(dead, "drill: extra: held downstream").has_value());
+  const Snapshot after = Snap();
+  EXPECT_EQ(after.jobs, before.jobs);
+  EXPECT_EQ(after.executions, before.executions);
+  ASSERT_EQ(after.audit.size(), before.audit.size() + 1);
+  EXPECT_EQ(after.audit.back().event, AuditEvent::kDrill);
+  EXPECT_EQ(after.audit.back().detail, "drill: extra: held downstream");
+  EXPECT_EQ(store_->RecordFinding(4242, "x").error().code, ErrorCode::kNotFound);
+  ASSERT_TRUE(store_->SetQueueLimit({.queue = "default", .max_depth = 2}).has_value());
+  ASSERT_TRUE(store_->Redrive(dead).has_value());
+  EXPECT_EQ(StateOf(dead), JobState::kPending);
+  EXPECT_EQ(StateOf(waiting), JobState::kRunning);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest, ::testing::ValuesIn(Backends()),
                          [](const auto& info) { return info.param.name; });
 

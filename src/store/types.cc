@@ -26,7 +26,7 @@ constexpr EnumNames<ExecState, 6> kExecStates = {{
     {ExecState::kFailed, "FAILED"},
 }};
 
-constexpr EnumNames<AuditEvent, 19> kAuditEvents = {{
+constexpr EnumNames<AuditEvent, 20> kAuditEvents = {{
     {AuditEvent::kEnqueue, "enqueue"},     {AuditEvent::kClaim, "claim"},
     {AuditEvent::kBegin, "begin"},         {AuditEvent::kCommit, "commit"},
     {AuditEvent::kDuplicate, "duplicate"}, {AuditEvent::kFinish, "finish"},
@@ -36,7 +36,7 @@ constexpr EnumNames<AuditEvent, 19> kAuditEvents = {{
     {AuditEvent::kRedrive, "redrive"},     {AuditEvent::kFenced, "fenced"},
     {AuditEvent::kPrune, "prune"},         {AuditEvent::kDefer, "defer"},
     {AuditEvent::kExpire, "expire"},       {AuditEvent::kLimit, "limit"},
-    {AuditEvent::kCapped, "capped"},
+    {AuditEvent::kCapped, "capped"},       {AuditEvent::kDrill, "drill"},
 }};
 
 }  // namespace

@@ -49,11 +49,14 @@ enum class AuditEvent : uint8_t {
   kExpire,     // The job's deadline passed before it started: EXPIRED, never run.
   kLimit,      // A queue's depth limit was set or removed (one store-level entry, job 0).
   kCapped,     // A heartbeat was refused: the attempt held its lease to its cap.
+  kDrill,      // A reconciliation drill's finding: the queue and a downstream system disagree.
 };
 std::string_view ToString(AuditEvent e);
 std::optional<AuditEvent> ParseAuditEvent(std::string_view s);
 // A refused call: an entry that records no transition (from == to).
 inline bool IsRefusal(AuditEvent e) { return e == AuditEvent::kFenced || e == AuditEvent::kCapped; }
+// An entry that records no transition: a refusal or a drill's finding.
+inline bool IsSignal(AuditEvent e) { return IsRefusal(e) || e == AuditEvent::kDrill; }
 std::optional<ExecState> ParseExecState(std::string_view s);
 
 struct Job {

@@ -1,0 +1,72 @@
+// The reconciliation drill: what the queue says happened against what a
+// downstream system says it holds, job key by job key (FM_015).
+//
+// A queue and the system its handlers call can disagree without either
+// noticing: a call took effect and its reply was lost, so the job failed
+// and was dead-lettered while the customer was charged; or the queue
+// recorded an effect the system never received. The drill reads the store
+// (jobs, the effect ledger) and the system's report of what it holds (by
+// the key the engine gave each call, Job::EffectKey), classifies every
+// difference, repairs what the job's key can repair, and records every
+// finding in the job's audit trail (`drill`), so the divergence is a
+// durable fact instead of a silent one:
+// - extra: the system holds an effect for a job the queue has given up
+//   (DEAD or EXPIRED). A DEAD job is redriven: its next attempt calls under
+//   the same key, which the system deduplicates, and the job ends
+//   SUCCEEDED, agreeing with it (unless its queue is at its depth limit:
+//   the refusal is recorded, and a later drill tries again). An EXPIRED
+//   job cannot run again: recorded.
+// - missing: the ledger holds an effect the system lacks. Checked only when
+//   the ledger's effects are delivered to the system (an outbox relay);
+//   re-delivery is the relay's: recorded.
+// - mismatched: both hold the key with different payloads: recorded.
+// A job still in flight (PENDING, RUNNING) is not judged. Thread-safety:
+// none; a drill is one pass by one caller.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "store/store.h"
+
+namespace lab {
+
+enum class Divergence { kExtra, kMissing, kMismatched };
+std::string_view ToString(Divergence d);
+
+// One effect the downstream system reports holding.
+struct HeldEffect {
+  std::string key;  // The key it was made under (JobContext::key).
+  std::string payload;
+};
+
+struct DrillOptions {
+  bool ledger_delivered = false;  // The ledger's effects are delivered to the system.
+  bool repair = true;             // Redrive what a redrive repairs.
+};
+
+struct DrillFinding {
+  JobId job = 0;
+  std::string key;
+  Divergence kind = Divergence::kExtra;
+  bool repaired = false;  // Redriven.
+  std::string detail;     // As recorded in the audit trail.
+};
+
+struct DrillReport {
+  int64_t jobs = 0;     // Jobs in the store.
+  int64_t held = 0;     // Effects the system reported.
+  int64_t unknown = 0;  // Held under a key no job of the store has (pruned, or never ours).
+  std::vector<DrillFinding> findings;
+
+  // One line a finding, and a summary line.
+  std::string ToString() const;
+};
+
+Result<DrillReport> RunDrill(Store& store, std::span<const HeldEffect> held,
+                             const DrillOptions& options = {});
+
+}  // namespace lab
