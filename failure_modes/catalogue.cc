@@ -24,10 +24,6 @@ struct PlannedEntry {
 const std::vector<PlannedEntry>& PlannedEntries() {
   using enum Invariant;
   static const std::vector<PlannedEntry> kPlan = {
-      {"FM_015",
-       "State divergence between queue and external system",
-       {kRecovery, kDetectable},
-       "reconciliation drill"},
   };
   return kPlan;
 }

@@ -34,7 +34,7 @@ expect_usage() {
 }
 
 expect 0 "FM_001 +implemented +INV_001,INV_002,INV_004" -- list
-expect 0 "FM_015 +planned" -- list
+expect 0 "FM_015 +implemented" -- list
 expect 0 "^\| \[FM_001\]" -- list --markdown
 expect 0 "Usage" -- --help
 expect 0 "--mode" -- run --help
@@ -59,7 +59,6 @@ expect 1 "already exists" -- run FM_001 --mode baseline --store "sqlite:$tmp/kee
 expect_usage "subcommand" --
 expect_usage "bogus" -- bogus
 expect_usage "unknown failure mode 'FM_999'" -- run FM_999
-expect_usage "planned but has no scenario" -- run FM_015
 expect_usage "mode" -- run FM_001 --mode sideways
 expect_usage "unknown store URL 'redis://x'" -- run FM_001 --store redis://x
 expect_usage "names no file" -- run FM_001 --store sqlite://

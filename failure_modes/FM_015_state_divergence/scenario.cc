@@ -1,0 +1,100 @@
+// FM_015: the queue and the downstream system disagree, and nobody knows.
+//
+// See spec.md beside this file. One worker charges invoice-7 through a
+// payments API that honours idempotency keys. For the first half minute
+// the network between them drops every reply: the API applies the charge
+// (once: the retry's call under the same key is deduplicated), but the
+// worker sees "connection reset" twice and the job, with two attempts, is
+// dead-lettered. The queue says the invoice failed; the API says it is
+// paid. Without a drill that stays so, silently. With the reconciliation
+// drill (run by the operator at 2:00, as after any incident), the
+// difference is found by the job's key, recorded in the job's audit
+// trail, and repaired: the redriven job calls again under its key, the
+// API answers from its record, and the job ends SUCCEEDED, one charge.
+#include <fmt/core.h>
+
+#include <algorithm>
+
+#include "fm/failure_mode.h"
+#include "fm/scenario_env.h"
+#include "queue/drill.h"
+
+namespace lab::bundle {
+namespace {
+
+constexpr DurationMs kLeaseMs = 30'000;
+constexpr DurationMs kTickMs = 1'000;
+constexpr TimeMs kRepliesBackAtMs = 30'000;  // The network stops dropping replies.
+constexpr TimeMs kDrillAtMs = 2 * 60'000;
+constexpr DurationMs kRunForMs = 5 * 60'000;
+
+Result<void> Scenario(ScenarioEnv& env) {
+  const Handler charge = [&env](const JobContext& ctx) {
+    env.api().Apply({.job_id = ctx.job_id,
+                     .key = ctx.key,
+                     .execution_id = ctx.execution_id,
+                     .token = ctx.attempt,
+                     .payload = "charge " + ctx.payload,
+                     .at_ms = env.clock().NowMs(),
+                     .from_handler = true});
+    if (env.clock().NowMs() < kRepliesBackAtMs) {
+      return HandlerResult::Transient("connection reset before the reply: charged or not?");
+    }
+    return HandlerResult::OkCalledOut();
+  };
+  LAB_ASSIGN_OR_RETURN(
+      JobId invoice,
+      env.Enqueue({.key = "invoice-7", .payload = "invoice 7: 120.00", .max_attempts = 2}));
+  env.Note(
+      "until 0:30 the network between the worker and the payments API drops every reply; the "
+      "API honours idempotency keys");
+  JobThread worker{&env.AddWorker("worker", charge, kLeaseMs)};
+  std::optional<DrillReport> drilled;
+  const TimeMs end = env.clock().NowMs() + kRunForMs;
+  for (; env.clock().NowMs() < end; env.clock().AdvanceMs(kTickMs)) {
+    const TimeMs now = env.clock().NowMs();
+    if (now == kRepliesBackAtMs) env.Note("the network is whole again");
+    if (now == kDrillAtMs && env.guards().drill) {
+      // The operator's drill: the API's own report of what it holds.
+      std::vector<HeldEffect> held;
+      for (const AppliedEffect& e : env.api().log().applied()) held.push_back({e.key, e.payload});
+      LAB_ASSIGN_OR_RETURN(drilled, RunDrill(env.queue().store(), held));
+      env.Note("the operator runs the reconciliation drill");
+      for (const DrillFinding& f : drilled->findings) {
+        env.Note(fmt::format("job {}: {}", f.job, f.detail));
+      }
+    }
+    LAB_ASSIGN_OR_RETURN(bool took, worker.TakeNext());
+    if (took) LAB_RETURN_IF_ERROR(worker.Finish());
+  }
+  LAB_RETURN_IF_ERROR(env.NoteJob(invoice));
+  LAB_ASSIGN_OR_RETURN(Job job, env.queue().store().GetJob(invoice));
+  env.AddFigure("invoice-7 in the queue",
+                job.state == JobState::kDead
+                    ? fmt::format("DEAD: {}", job.last_error)
+                    : fmt::format("{}, redriven by the drill", ToString(job.state)));
+  env.AddFigure("charges at the payments API", fmt::format("{}", env.api().log().applied().size()));
+  env.AddFigure("divergences found and recorded",
+                drilled
+                    ? fmt::format("{}, {} repaired", drilled->findings.size(),
+                                  std::count_if(drilled->findings.begin(), drilled->findings.end(),
+                                                [](const DrillFinding& f) { return f.repaired; }))
+                    : std::string("none: no drill ran"));
+  env.MarkSettled();
+  return {};
+}
+
+}  // namespace
+
+FailureMode FM_015() {
+  return {.id = "FM_015",
+          .title = "State divergence between queue and external system",
+          .invariants = {Invariant::kRecovery, Invariant::kDetectable},
+          .baseline_guards = Guards::AllExcept(&Guards::drill),
+          .guard =
+              "a reconciliation drill: the queue compared with what the system holds, by job "
+              "key; every difference recorded, a dead letter the system holds redriven",
+          .scenario = Scenario};
+}
+
+}  // namespace lab::bundle
