@@ -208,6 +208,43 @@ TEST_F(InvariantsTest, Inv005HoldsOnAFailedAndAFencedRunThatLeftTheirSignals) {
             std::string::npos);
 }
 
+// FM_015's divergence: a dead letter whose handler's call the downstream
+// system applied. INV_004 names it while the job is DEAD; INV_005 until a
+// drill's finding records it; a SUCCEEDED job with the same call is fine.
+TEST_F(InvariantsTest, Inv004AndInv005FireOnADeadLetterWhoseCallTheSystemApplied) {
+  Snapshot s = CleanRun(1);
+  s.effects.clear();
+  EffectLog downstream;
+  downstream.Apply(
+      {.job_id = 1, .key = "default/invoice-7", .execution_id = 1, .from_handler = true});
+  EXPECT_TRUE(CheckInv004({s, downstream.applied(), acked_, {}}).empty());
+  EXPECT_TRUE(CheckInv005({s, downstream.applied(), acked_, {}}).empty());
+  s.jobs[0].state = JobState::kDead;
+  s.jobs[0].last_error = "connection reset";
+  s.audit.push_back({.seq = 1'000,
+                     .job_id = 1,
+                     .event = AuditEvent::kDead,
+                     .from = "RUNNING",
+                     .to = "DEAD",
+                     .detail = "connection reset"});
+  auto inv4 = CheckInv004({s, downstream.applied(), acked_, {}});
+  ASSERT_EQ(inv4.size(), 1u);
+  EXPECT_NE(inv4[0].message.find("is DEAD (connection reset), but the downstream system holds"),
+            std::string::npos)
+      << inv4[0].message;
+  auto inv5 = CheckInv005({s, downstream.applied(), acked_, {}});
+  ASSERT_EQ(inv5.size(), 1u);
+  EXPECT_NE(inv5[0].message.find("no drill recorded the divergence"), std::string::npos);
+  s.audit.push_back({.seq = 1'001,
+                     .job_id = 1,
+                     .event = AuditEvent::kDrill,
+                     .from = "DEAD",
+                     .to = "DEAD",
+                     .detail = "drill: extra"});
+  EXPECT_TRUE(CheckInv005({s, downstream.applied(), acked_, {}}).empty());
+  EXPECT_EQ(CheckInv004({s, downstream.applied(), acked_, {}}).size(), 1u);  // Still DEAD.
+}
+
 TEST_F(InvariantsTest, Inv005FiresOnAnExhaustedBudgetThatWasNotDeadLettered) {
   Snapshot s = CleanRun(1);
   s.jobs[0].state = JobState::kPending;
