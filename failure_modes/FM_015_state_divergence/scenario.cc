@@ -29,18 +29,13 @@ constexpr TimeMs kDrillAtMs = 2 * 60'000;
 constexpr DurationMs kRunForMs = 5 * 60'000;
 
 Result<void> Scenario(ScenarioEnv& env) {
-  const Handler charge = [&env](const JobContext& ctx) {
-    env.api().Apply({.job_id = ctx.job_id,
-                     .key = ctx.key,
-                     .execution_id = ctx.execution_id,
-                     .token = ctx.attempt,
-                     .payload = "charge " + ctx.payload,
-                     .at_ms = env.clock().NowMs(),
-                     .from_handler = true});
+  const Handler call = env.CallsApi("charge");  // Under the job's key.
+  const Handler charge = [&env, call](const JobContext& ctx) {
+    HandlerResult applied = call(ctx);
     if (env.clock().NowMs() < kRepliesBackAtMs) {
       return HandlerResult::Transient("connection reset before the reply: charged or not?");
     }
-    return HandlerResult::OkCalledOut();
+    return applied;
   };
   LAB_ASSIGN_OR_RETURN(
       JobId invoice,
