@@ -130,7 +130,7 @@ std::vector<Violation> CheckBreakerKept(std::span<const DownstreamCall> calls,
                                  ToString(caller.breaker.state(c.at_ms)), caller.breaker.opened()),
                      caller.recent});
     }
-    caller.breaker.Record(c.at_ms, !c.failed, std::max(c.at_ms, c.answered_at_ms));
+    caller.breaker.Record(c.at_ms, !c.failed, c.answered_at_ms);
     caller.recent.push_back(
         fmt::format("{} job {} {}", RunTime(c.at_ms), c.job_id, c.failed ? "failed" : "ok"));
     if (caller.recent.size() > 8) caller.recent.erase(caller.recent.begin());

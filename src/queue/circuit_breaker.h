@@ -47,11 +47,10 @@ class CircuitBreaker {
   // Whether a call may go now; an allowed call must be followed by Record.
   BreakerDecision Admit(TimeMs now_ms);
   // The outcome of an admitted call, heard now, or at `heard_at_ms` when
-  // that is later: a simulated handler returns at once with an answer due
-  // later (sim/world.cc, FM_005), which counts from then on, and until
-  // then the call is still out (a probe's place stays taken).
-  void Record(TimeMs now_ms, bool success) { Record(now_ms, success, now_ms); }
-  void Record(TimeMs now_ms, bool success, TimeMs heard_at_ms);
+  // that is later (0: now): a simulated handler returns at once with an
+  // answer due later (sim/world.cc, FM_005), which counts from then on,
+  // and until then the call is still out (a probe's place stays taken).
+  void Record(TimeMs now_ms, bool success, TimeMs heard_at_ms = 0);
   // An admitted call that will not be made after all (another guard held
   // it back): a probe's place is given back.
   void Cancel(TimeMs now_ms);
@@ -91,8 +90,7 @@ class BreakerGate {
   // nullopt: the call may go now, and its outcome must be recorded (or the
   // call cancelled). Otherwise when to ask again.
   std::optional<TimeMs> Admit(TimeMs now_ms);
-  void Record(TimeMs now_ms, bool success) { Record(now_ms, success, now_ms); }
-  void Record(TimeMs now_ms, bool success, TimeMs heard_at_ms);
+  void Record(TimeMs now_ms, bool success, TimeMs heard_at_ms = 0);  // As CircuitBreaker's.
   void Cancel(TimeMs now_ms);
   int64_t held() const;    // Calls held back so far.
   int64_t opened() const;  // Times the breaker opened.

@@ -86,7 +86,7 @@ void RecordCall(const Guards& guards, const CallGates& gates, const HandlerResul
                 TimeMs now_ms) {
   if (!guards.circuit_breaker || !gates.breaker) return;
   gates.breaker->Record(now_ms, result.status != HandlerResult::Status::kTransientError,
-                        std::max(now_ms, result.answered_at_ms));
+                        result.answered_at_ms);
 }
 
 ClaimRequest ClaimFor(const WorkerOptions& options, Queue& queue, int max_jobs, bool begin) {

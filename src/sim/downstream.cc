@@ -41,12 +41,14 @@ CallReply Downstream::Call(TimeMs now_ms, JobId job, ExecutionId execution,
     ++Second(now_ms).failed;
     return reply;
   };
+  const auto answered = [&](TimeMs at) {
+    ++Second(at).ok;
+    last_ok_at_ = at;
+    calls_.back().answered_at_ms = at;
+    return CallReply{CallOutcome::kOk, at};
+  };
   if (AnyContains(options_.outages, now_ms)) return failed({CallOutcome::kRefused, now_ms});
-  if (!options_.capacity) {
-    ++Second(now_ms).ok;
-    last_ok_at_ = now_ms;
-    return {CallOutcome::kOk, now_ms};
-  }
+  if (!options_.capacity) return answered(now_ms);
   const DownstreamCapacity& c = *options_.capacity;
   // First come, first served, on whichever server is free first.
   const TimeMs start = std::max(now_ms, free_at_.top());
@@ -59,10 +61,7 @@ CallReply Downstream::Call(TimeMs now_ms, JobId job, ExecutionId execution,
     ++Second(done).wasted;  // Served all the same, for nobody.
     return failed({CallOutcome::kTimedOut, now_ms + c.timeout_ms});
   }
-  ++Second(done).ok;
-  last_ok_at_ = done;
-  calls_.back().answered_at_ms = done;
-  return {CallOutcome::kOk, done};
+  return answered(done);
 }
 
 void Downstream::FailLast() {
