@@ -51,9 +51,7 @@ Result<void> Scenario(ScenarioEnv& env) {
     if (now == kRepliesBackAtMs) env.Note("the network is whole again");
     if (now == kDrillAtMs && env.guards().drill) {
       // The operator's drill: the API's own report of what it holds.
-      std::vector<HeldEffect> held;
-      for (const AppliedEffect& e : env.api().log().applied()) held.push_back({e.key, e.payload});
-      LAB_ASSIGN_OR_RETURN(drilled, RunDrill(env.queue().store(), held));
+      LAB_ASSIGN_OR_RETURN(drilled, RunDrill(env.queue().store(), HeldEffects(env.api().log())));
       env.Note("the operator runs the reconciliation drill");
       for (const DrillFinding& f : drilled->findings) {
         env.Note(fmt::format("job {}: {}", f.job, f.detail));

@@ -2,7 +2,6 @@
 
 #include <fmt/core.h>
 
-#include <algorithm>
 #include <cctype>
 #include <iterator>
 #include <map>
@@ -52,14 +51,20 @@ std::map<JobId, std::vector<EffectView>> EffectsByJob(const CheckInput& in) {
 // Jobs the queue has given up (DEAD or EXPIRED) whose handler's downstream
 // call the system applied all the same: the queue and the system disagree
 // (FM_015), each with the effect that proves it.
-std::map<JobId, const AppliedEffect*> GivenUpButApplied(const CheckInput& in) {
-  std::set<JobId> given_up;
+struct Divergent {
+  const Job* job;
+  EffectView effect;
+};
+std::map<JobId, Divergent> GivenUpButApplied(const CheckInput& in) {
+  std::map<JobId, const Job*> given_up;
   for (const Job& j : in.snapshot.jobs) {
-    if (j.state == JobState::kDead || j.state == JobState::kExpired) given_up.insert(j.id);
+    if (j.state == JobState::kDead || j.state == JobState::kExpired) given_up.emplace(j.id, &j);
   }
-  std::map<JobId, const AppliedEffect*> out;
+  std::map<JobId, Divergent> out;
   for (const AppliedEffect& e : in.external) {
-    if (e.from_handler && given_up.contains(e.job_id)) out.emplace(e.job_id, &e);
+    auto it = given_up.find(e.job_id);
+    if (!e.from_handler || it == given_up.end()) continue;
+    out.emplace(e.job_id, Divergent{it->second, {e.execution_id, "external", nullptr, &e}});
   }
   return out;
 }
@@ -390,16 +395,14 @@ std::vector<Violation> CheckInv004(const CheckInput& in) {
   // A dead letter whose effect the downstream system holds: failed in the
   // queue, done in the world (the reconciliation drill redrives it, and its
   // call under the same key is deduplicated).
-  for (const auto& [job, effect] : GivenUpButApplied(in)) {
-    const auto it =
-        std::find_if(s.jobs.begin(), s.jobs.end(), [&](const Job& j) { return j.id == job; });
-    if (it->state != JobState::kDead) continue;
+  for (const auto& [job, d] : GivenUpButApplied(in)) {
+    if (d.job->state != JobState::kDead) continue;
     out.push_back({Invariant::kRecovery,
                    job,
                    fmt::format("job {} is DEAD ({}), but the downstream system holds its effect "
                                "under key '{}': the queue and the system disagree",
-                               job, it->last_error, effect->key),
-                   {EffectView{effect->execution_id, "external", nullptr, effect}.Describe()}});
+                               job, d.job->last_error, d.effect.key()),
+                   {d.effect.Describe()}});
   }
   if (in.recovered_at_ms) {
     for (const Execution& e : s.executions) {
@@ -448,14 +451,14 @@ std::vector<Violation> CheckInv005(const CheckInput& in) {
   for (const AuditEntry& a : s.audit) {
     if (a.event == AuditEvent::kDrill) drilled.insert(a.job_id);
   }
-  for (const auto& [job, effect] : GivenUpButApplied(in)) {
+  for (const auto& [job, d] : GivenUpButApplied(in)) {
     if (drilled.contains(job)) continue;
     out.push_back({Invariant::kDetectable,
                    job,
                    fmt::format("job {} was given up, but the downstream system holds its effect "
                                "under key '{}', and no drill recorded the divergence",
-                               job, effect->key),
-                   {EffectView{effect->execution_id, "external", nullptr, effect}.Describe()}});
+                               job, d.effect.key()),
+                   {d.effect.Describe()}});
   }
   for (const Job& j : s.jobs) {
     if (j.state == JobState::kDead && (j.last_error.empty() || !dead_signals.contains(j.id))) {

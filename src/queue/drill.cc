@@ -17,6 +17,14 @@ constexpr EnumNames<Divergence, 3> kDivergences = {{{Divergence::kExtra, "extra"
 
 std::string_view ToString(Divergence d) { return NameOf(kDivergences, d); }
 
+std::vector<HeldEffect> HeldEffects(const EffectLog& log) {
+  std::vector<HeldEffect> held;
+  for (const AppliedEffect& e : log.applied()) {
+    if (e.from_handler) held.push_back({e.key, e.payload});
+  }
+  return held;
+}
+
 std::string DrillReport::ToString() const {
   std::string out;
   int repaired = 0;
@@ -41,12 +49,13 @@ Result<DrillReport> RunDrill(Store& store, std::span<const HeldEffect> held,
   std::map<std::string, std::string> ledger, downstream;
   for (const EffectRecord& e : s.effects) ledger.emplace(e.key, e.payload);
   for (const HeldEffect& h : held) downstream.emplace(h.key, h.payload);
-  const auto find = [&](const Job& job, const std::string& key, Divergence kind,
-                        std::string detail) {
+  const auto find = [&](const Job& job, const std::string& key, Divergence kind, std::string detail,
+                        bool repair = false) {
     report.findings.push_back(
         {.job = job.id,
          .key = key,
          .kind = kind,
+         .repaired = repair,
          .detail = fmt::format("drill: {}: {}", lab::ToString(kind), detail)});
   };
   for (const auto& [key, payload] : downstream) {
@@ -70,8 +79,8 @@ Result<DrillReport> RunDrill(Store& store, std::span<const HeldEffect> held,
          fmt::format("the downstream system holds '{}' under key '{}', but the job is {} ({}); {}",
                      payload, key, lab::ToString(job.state), job.last_error,
                      redrive ? "redriven: its next attempt's call under that key is deduplicated"
-                             : "recorded for an operator"));
-    report.findings.back().repaired = redrive;
+                             : "recorded for an operator"),
+         redrive);
   }
   if (options.ledger_delivered) {
     for (const auto& [key, payload] : ledger) {

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "queue/effect_sink.h"
 #include "store/store.h"
 
 namespace lab {
@@ -42,6 +43,10 @@ struct HeldEffect {
   std::string key;  // The key it was made under (JobContext::key).
   std::string payload;
 };
+
+// What a downstream system's own log says it holds: the effects handlers
+// made there under their keys.
+std::vector<HeldEffect> HeldEffects(const EffectLog& log);
 
 struct DrillOptions {
   bool ledger_delivered = false;  // The ledger's effects are delivered to the system.

@@ -39,15 +39,9 @@ int Schedule::MaxAttempts() const {
   return m;
 }
 
-DurationMs Schedule::LongestRunMs() const {
+DurationMs Schedule::Longest(DurationMs ScheduledJob::*field) const {
   DurationMs m = 0;
-  for (const auto& j : jobs) m = std::max(m, j.run_ms);
-  return m;
-}
-
-DurationMs Schedule::LongestTimeoutMs() const {
-  DurationMs m = 0;
-  for (const auto& j : jobs) m = std::max(m, j.timeout_ms);
+  for (const auto& j : jobs) m = std::max(m, j.*field);
   return m;
 }
 

@@ -154,9 +154,9 @@ struct Schedule {
   std::vector<ScheduleExpectation> expect;
 
   int MaxAttempts() const;
-  // The longest a handler computes on any attempt (ScheduledJob::run_ms).
-  DurationMs LongestRunMs() const;
-  DurationMs LongestTimeoutMs() const;  // The longest ScheduledJob::timeout_ms.
+  // The longest of one duration over the jobs: Longest(&ScheduledJob::run_ms),
+  // the longest a handler computes on any attempt.
+  DurationMs Longest(DurationMs ScheduledJob::*field) const;
 };
 
 // The ranges a schedule must keep, so that every entry can take effect and

@@ -941,10 +941,7 @@ Result<void> World::Dispatch(const Event& e) {
 
 Result<std::optional<bool>> World::Drill() {
   if (!o_.guards.drill || drills_ == kMaxDrills) return std::optional<bool>(false);
-  std::vector<HeldEffect> held;
-  for (const AppliedEffect& e : external_.log().applied()) {
-    if (e.from_handler) held.push_back({e.key, e.payload});
-  }
+  const std::vector<HeldEffect> held = HeldEffects(external_.log());
   if (held.empty()) return std::optional<bool>(false);  // Nothing to disagree about.
   // An operator drills once the incident is over: a redrive during it
   // would only meet the same faults.
@@ -1003,11 +1000,11 @@ Result<SimResult> World::Run() {
       .quiet_from_ms = s_.fault_window_ms,
       .restart_ms = 3 * s_.lease_ms,
       .step_ms = kMaxStepLatencyMs,
-      // A handler computes or waits for its answer, which comes in time or
-      // not at all.
-      // A cut-off worker's handler waits until the lease cap ends its hold.
-      .handler_ms = std::max({s_.LongestRunMs(), s_.downstream ? s_.downstream->timeout_ms : 0,
-                              s_.partitions.empty() ? 0 : s_.LongestTimeoutMs() + s_.lease_ms}),
+      // A handler computes, or waits for its answer (which comes in time or
+      // not at all), or, cut off, until the lease cap ends its hold.
+      .handler_ms = std::max(
+          {s_.Longest(&ScheduledJob::run_ms), s_.downstream ? s_.downstream->timeout_ms : 0,
+           s_.partitions.empty() ? 0 : s_.Longest(&ScheduledJob::timeout_ms) + s_.lease_ms}),
       .retry_wait_ms =
           (o_.guards.retry_budget ? kSimRetryBudget.window_ms : 0) +
           (o_.guards.circuit_breaker ? kSimBreaker.open_ms + kSimBreaker.window_ms : 0)};

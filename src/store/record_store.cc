@@ -421,13 +421,7 @@ Result<void> RecordStore::RecordFinding(JobId id, std::string_view finding) {
   return Transact<void>([&](Txn&) -> Result<void> {
     LAB_ASSIGN_OR_RETURN(auto job, backend_->LoadJob(id));
     if (!job) return MakeError(ErrorCode::kNotFound, fmt::format("no job with id {}", id));
-    const std::string state(ToString(job->state));
-    return backend_->AppendAudit(AuditEntry{.at_ms = Context().now_ms,
-                                            .job_id = id,
-                                            .event = AuditEvent::kDrill,
-                                            .from = state,
-                                            .to = state,
-                                            .detail = Sanitize(finding)});
+    return backend_->AppendAudit(FindingAudit(*job, finding, Context()));
   });
 }
 

@@ -417,6 +417,10 @@ AuditEntry LimitAudit(const QueueLimit& limit, const PlanContext& ctx) {
                                                 limit.queue, limit.max_depth)};
 }
 
+AuditEntry FindingAudit(const Job& job, std::string_view finding, const PlanContext& ctx) {
+  return JobAudit(job, AuditEvent::kDrill, job.state, ctx.now_ms, Sanitize(finding));
+}
+
 namespace {
 
 // The time a new lease is counted from: the store's, unless the store_clock

@@ -91,6 +91,9 @@ Result<void> CheckAdmission(const std::string& queue, int64_t open, int64_t max_
 Result<void> CheckQueueLimit(const QueueLimit& limit);
 // The store-level audit entry (job 0) of a limit set or removed.
 AuditEntry LimitAudit(const QueueLimit& limit, const PlanContext& ctx);
+// A reconciliation drill's finding about `job` (queue/drill.h): a signal,
+// the job's state before and after.
+AuditEntry FindingAudit(const Job& job, std::string_view finding, const PlanContext& ctx);
 
 // Claim: the new execution for `job` (id left 0 for the backend to assign),
 // the job after the claim, and the audit entries.
