@@ -107,6 +107,18 @@ std::vector<Violation> CheckBoundedAmplification(const Snapshot& snapshot,
   return out;
 }
 
+std::vector<Violation> CheckAmplification(const Snapshot& snapshot,
+                                          std::span<const DownstreamCall> calls,
+                                          const RetryBudgetOptions& budget,
+                                          const std::optional<BreakerOptions>& breaker) {
+  std::vector<Violation> out = CheckBoundedAmplification(snapshot, calls, budget);
+  if (breaker) {
+    auto kept_off = CheckBreakerKept(calls, *breaker);
+    out.insert(out.end(), kept_off.begin(), kept_off.end());
+  }
+  return out;
+}
+
 std::vector<Violation> CheckBreakerKept(std::span<const DownstreamCall> calls,
                                         const BreakerOptions& breaker) {
   struct Caller {

@@ -17,6 +17,7 @@
 // reckoned here from the calls alone. Thread-safety: pure function.
 #pragma once
 
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -56,9 +57,17 @@ std::vector<Violation> CheckBoundedAmplification(const Snapshot& snapshot,
 // calls failed, a caller waits, then sends only probes, until they succeed.
 // The rule is the breaker's own (its decisions have table tests of their
 // own); what this checks is that every call went through it. Each call's
-// outcome counts from when its caller heard it. One violation per caller: its first call while
-// open.
+// outcome counts from when its caller heard it. One violation per caller:
+// its first call while open.
 std::vector<Violation> CheckBreakerKept(std::span<const DownstreamCall> calls,
                                         const BreakerOptions& breaker);
+
+// INV_007 whole, as the simulator and the scenarios judge it: the calls
+// against the retry budget's bound and, when the callers carried a
+// breaker of `breaker`'s rule, against that rule.
+std::vector<Violation> CheckAmplification(const Snapshot& snapshot,
+                                          std::span<const DownstreamCall> calls,
+                                          const RetryBudgetOptions& budget,
+                                          const std::optional<BreakerOptions>& breaker);
 
 }  // namespace lab

@@ -225,13 +225,9 @@ Result<std::vector<Violation>> ScenarioEnv::Check() {
     violations.insert(violations.end(), stuck.begin(), stuck.end());
   }
   if (amplification_) {
-    auto amplified =
-        CheckBoundedAmplification(snapshot, amplification_->calls, amplification_->budget);
+    auto amplified = CheckAmplification(snapshot, amplification_->calls, amplification_->budget,
+                                        amplification_->breaker);
     violations.insert(violations.end(), amplified.begin(), amplified.end());
-    if (const auto& breaker = amplification_->breaker) {
-      auto kept_off = CheckBreakerKept(amplification_->calls, *breaker);
-      violations.insert(violations.end(), kept_off.begin(), kept_off.end());
-    }
   }
   if (judge_latency_) {
     LAB_ASSIGN_OR_RETURN(auto limits, queue_->store().QueueLimits());

@@ -1088,10 +1088,9 @@ Result<SimResult> World::Run() {
                           .requests = requests_,
                           .fenced = std::move(fenced)});
   result.violations.insert(result.violations.end(), safety.begin(), safety.end());
-  auto amplified = CheckBoundedAmplification(snapshot, downstream_.calls(), kSimRetryBudget);
+  // Every simulated worker carries a breaker; the rule is judged guard on or off.
+  auto amplified = CheckAmplification(snapshot, downstream_.calls(), kSimRetryBudget, kSimBreaker);
   result.violations.insert(result.violations.end(), amplified.begin(), amplified.end());
-  auto kept_off = CheckBreakerKept(downstream_.calls(), kSimBreaker);
-  result.violations.insert(result.violations.end(), kept_off.begin(), kept_off.end());
   auto late = CheckBoundedLatency(snapshot, limits_);
   result.violations.insert(result.violations.end(), late.begin(), late.end());
   result.refused = refused_;
