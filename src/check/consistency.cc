@@ -6,6 +6,7 @@
 #include <set>
 
 #include "check/invariants.h"
+#include "store/state_machine.h"
 
 namespace lab {
 
@@ -57,6 +58,121 @@ std::vector<std::string> FindInconsistencies(const Snapshot& s, const Guards& gu
     const std::vector<AppliedEffect> none;
     for (const Violation& v : CheckInv003({s, none, {}, std::nullopt})) {
       out.push_back("with fencing on, " + v.ToString());
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// One entity's audited moves in one call, checked against its states
+// before (nullopt: it is new) and after (nullopt: it is gone, pruned).
+template <typename State>
+void CheckMoves(const std::string& what, std::optional<State> before, std::optional<State> after,
+                const std::vector<const AuditEntry*>& moves,
+                bool (*audited)(std::optional<State>, State, AuditEvent),
+                std::optional<State> (*parse)(std::string_view), std::vector<std::string>& out) {
+  if (!after) return;  // Pruned: its entries went with it; the prune entry is checked apart.
+  std::optional<State> at = before;
+  for (const AuditEntry* a : moves) {
+    const std::optional<State> from = a->from.empty() ? std::nullopt : parse(a->from);
+    const std::optional<State> to = parse(a->to);
+    if (!to || from != at || !audited(from, *to, a->event)) {
+      out.push_back(fmt::format("{}: audit #{} records {} {} -> {} but it was {}", what, a->seq,
+                                ToString(a->event), a->from.empty() ? "(new)" : a->from, a->to,
+                                at ? ToString(*at) : "(new)"));
+      return;
+    }
+    at = to;
+  }
+  if (at != after) {
+    out.push_back(fmt::format("{} moved {} -> {} with no audit entry for it", what,
+                              at ? ToString(*at) : "(new)", ToString(*after)));
+  }
+}
+
+template <typename Record>
+std::map<int64_t, const Record*> ById(const std::vector<Record>& records) {
+  std::map<int64_t, const Record*> out;
+  for (const Record& r : records) out[r.id] = &r;
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> FindUnauditedChanges(const Snapshot& before, const Snapshot& after,
+                                              TimeMs now_ms, bool refused) {
+  std::vector<std::string> out;
+  const int64_t last_seq = before.audit.empty() ? 0 : before.audit.back().seq;
+  // The call's entries: moves by entity, and what else it recorded.
+  std::map<JobId, std::vector<const AuditEntry*>> job_moves;
+  std::map<ExecutionId, std::vector<const AuditEntry*>> exec_moves;
+  std::set<ExecutionId> committed;
+  bool pruned = false;
+  for (const AuditEntry& a : after.audit) {
+    if (a.seq <= last_seq) continue;
+    if (a.at_ms != now_ms) {
+      out.push_back(
+          fmt::format("audit #{} is dated {}, the call was made at {}", a.seq, a.at_ms, now_ms));
+    }
+    const bool signal = !a.from.empty() && a.from == a.to;
+    if (refused && !IsRefusal(a.event)) {
+      out.push_back(
+          fmt::format("a refused call appended audit #{} ({})", a.seq, ToString(a.event)));
+    }
+    if (a.event == AuditEvent::kPrune) pruned = true;
+    if (signal || a.job_id == 0) continue;
+    if (a.execution_id == 0) {
+      job_moves[a.job_id].push_back(&a);
+    } else {
+      exec_moves[a.execution_id].push_back(&a);
+      if (a.event == AuditEvent::kCommit) committed.insert(a.execution_id);
+    }
+  }
+  if (refused) {
+    const bool same = before.jobs == after.jobs && before.executions == after.executions &&
+                      before.effects == after.effects;
+    if (!same) out.push_back("a refused call changed the store's records");
+  }
+  const auto jobs_before = ById(before.jobs);
+  const auto jobs_after = ById(after.jobs);
+  for (const auto& [id, job] : jobs_after) {
+    auto was = jobs_before.find(id);
+    CheckMoves<JobState>(
+        fmt::format("job {}", id),
+        was == jobs_before.end() ? std::nullopt : std::optional<JobState>(was->second->state),
+        job->state, job_moves[id], &IsAuditedJobTransition, &ParseJobState, out);
+  }
+  for (const auto& [id, job] : jobs_before) {
+    if (!jobs_after.contains(id) && !pruned) {
+      out.push_back(fmt::format("job {} is gone with no prune entry", id));
+    }
+  }
+  const auto execs_before = ById(before.executions);
+  const auto execs_after = ById(after.executions);
+  for (const auto& [id, exec] : execs_after) {
+    auto was = execs_before.find(id);
+    CheckMoves<ExecState>(
+        fmt::format("execution {}", id),
+        was == execs_before.end() ? std::nullopt : std::optional<ExecState>(was->second->state),
+        exec->state, exec_moves[id], &IsAuditedExecTransition, &ParseExecState, out);
+  }
+  // Moves recorded for an entity that is not there (and was not pruned).
+  for (const auto& [id, moves] : job_moves) {
+    if (!moves.empty() && !jobs_after.contains(id)) {
+      out.push_back(fmt::format("audit records moves of job {}, which is not there", id));
+    }
+  }
+  for (const auto& [id, moves] : exec_moves) {
+    if (!moves.empty() && !execs_after.contains(id)) {
+      out.push_back(fmt::format("audit records moves of execution {}, which is not there", id));
+    }
+  }
+  const auto effects_before = ById(before.effects);
+  for (const EffectRecord& e : after.effects) {
+    if (!effects_before.contains(e.id) && !committed.contains(e.execution_id)) {
+      out.push_back(fmt::format("ledger effect {} of execution {} has no commit entry", e.id,
+                                e.execution_id));
     }
   }
   return out;

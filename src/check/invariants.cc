@@ -82,10 +82,11 @@ std::string Describe(const AuditEntry& a) {
 }
 
 // Follows one entity's audit trail, reporting breaks in the chain and
-// illegal moves. `legal` judges (from, to); `final_state` is the snapshot's.
+// illegal moves. `legal` judges (from, to, event); `final_state` is the snapshot's.
 template <typename State>
 void CheckTrail(const std::vector<const AuditEntry*>& trail, std::string_view what, JobId job,
-                const std::string& final_state, bool (*legal)(std::optional<State>, State),
+                const std::string& final_state,
+                bool (*legal)(std::optional<State>, State, AuditEvent),
                 std::optional<State> (*parse)(std::string_view), std::vector<Violation>& out) {
   std::optional<std::string> current;
   for (const AuditEntry* a : trail) {
@@ -102,13 +103,13 @@ void CheckTrail(const std::vector<const AuditEntry*>& trail, std::string_view wh
     const std::optional<State> from = a->from.empty() ? std::nullopt : parse(a->from);
     const std::optional<State> to = parse(a->to);
     const bool chained = a->from.empty() ? !current.has_value() : current == a->from;
-    if (!to || (!a->from.empty() && !from) || !chained || !legal(from, *to)) {
-      out.push_back(
-          {Invariant::kAuditedTransitions,
-           job,
-           fmt::format("{} moved {} -> {} (state was {})", what,
-                       a->from.empty() ? "(new)" : a->from, a->to, current.value_or("(new)")),
-           {Describe(*a)}});
+    if (!to || (!a->from.empty() && !from) || !chained || !legal(from, *to, a->event)) {
+      out.push_back({Invariant::kAuditedTransitions,
+                     job,
+                     fmt::format("{} moved {} -> {} by {} (state was {})", what,
+                                 a->from.empty() ? "(new)" : a->from, a->to, ToString(a->event),
+                                 current.value_or("(new)")),
+                     {Describe(*a)}});
     }
     current = a->to;
   }
@@ -344,12 +345,12 @@ std::vector<Violation> CheckInv003(const CheckInput& in) {
   for (const Execution& e : s.executions) {
     execs_of[e.job_id].push_back(&e);
     CheckTrail<ExecState>(exec_trail[e.id], fmt::format("execution {}", e.id), e.job_id,
-                          std::string(ToString(e.state)), &IsLegalExecTransition, &ParseExecState,
+                          std::string(ToString(e.state)), &IsAuditedExecTransition, &ParseExecState,
                           out);
   }
   for (const Job& j : s.jobs) {
     CheckTrail<JobState>(job_trail[j.id], fmt::format("job {}", j.id), j.id,
-                         std::string(ToString(j.state)), &IsLegalJobTransition, &ParseJobState,
+                         std::string(ToString(j.state)), &IsAuditedJobTransition, &ParseJobState,
                          out);
     CheckDerivedState(j, execs_of[j.id], out);
   }

@@ -91,6 +91,18 @@ TEST_F(InvariantsTest, Inv003FiresOnAnIllegalTransition) {
   EXPECT_NE(vs[0].message.find("LEASED -> COMMITTED"), std::string::npos) << vs[0].ToString();
 }
 
+TEST_F(InvariantsTest, Inv003FiresOnALegalMoveRecordedByTheWrongEvent) {
+  Snapshot s = CleanRun(1);
+  // The job's SUCCEEDED recorded as a redrive: the move is legal, its event is not.
+  for (auto& a : s.audit) {
+    if (a.event == AuditEvent::kFinish && a.execution_id == 0) a.event = AuditEvent::kRedrive;
+  }
+  const auto vs = CheckInv003({s, external_.applied(), acked_, {}});
+  ASSERT_EQ(vs.size(), 1u);
+  EXPECT_NE(vs[0].message.find("RUNNING -> SUCCEEDED by redrive"), std::string::npos)
+      << vs[0].ToString();
+}
+
 TEST_F(InvariantsTest, Inv003FiresOnAMissingAuditEntry) {
   Snapshot s = CleanRun(1);
   s.audit.erase(std::remove_if(s.audit.begin(), s.audit.end(),

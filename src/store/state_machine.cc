@@ -5,10 +5,13 @@
 namespace lab {
 namespace {
 
+// Whether `table` lists the move, and with `events` (all events: any).
 template <typename State>
-bool Listed(std::span<const Transition<State>> table, std::optional<State> from, State to) {
-  return std::any_of(table.begin(), table.end(),
-                     [&](const Transition<State>& t) { return t.from == from && t.to == to; });
+bool Listed(std::span<const Transition<State>> table, std::optional<State> from, State to,
+            AuditEvents events = ~AuditEvents{0}) {
+  return std::any_of(table.begin(), table.end(), [&](const Transition<State>& t) {
+    return t.from == from && t.to == to && (t.events & events) != 0;
+  });
 }
 
 }  // namespace
@@ -19,6 +22,14 @@ bool IsLegalExecTransition(std::optional<ExecState> from, ExecState to) {
 
 bool IsLegalJobTransition(std::optional<JobState> from, JobState to) {
   return Listed<JobState>(kJobTransitions, from, to);
+}
+
+bool IsAuditedExecTransition(std::optional<ExecState> from, ExecState to, AuditEvent event) {
+  return Listed<ExecState>(kExecTransitions, from, to, Events({event}));
+}
+
+bool IsAuditedJobTransition(std::optional<JobState> from, JobState to, AuditEvent event) {
+  return Listed<JobState>(kJobTransitions, from, to, Events({event}));
 }
 
 bool IsLive(ExecState s) {

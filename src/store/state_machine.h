@@ -4,6 +4,8 @@
 // the same tables to judge an audit log. Thread-safety: pure functions.
 #pragma once
 
+#include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <span>
 
@@ -11,34 +13,62 @@
 
 namespace lab {
 
-// One legal move; `from` is nullopt for an execution's or job's first state.
+// The audit events that may record a move: a set of AuditEvent bits.
+using AuditEvents = uint32_t;
+constexpr AuditEvents Events(std::initializer_list<AuditEvent> events) {
+  AuditEvents bits = 0;
+  for (AuditEvent e : events) bits |= AuditEvents{1} << static_cast<int>(e);
+  return bits;
+}
+
+// One legal move and the events that may record it; `from` is nullopt for
+// an execution's or job's first state.
 template <typename State>
 struct Transition {
   std::optional<State> from;
   State to;
+  AuditEvents events;
 };
 
-// The tables: every legal transition, and nothing else (docs/state_model.md).
+// The tables: every legal transition with its events, and nothing else
+// (docs/state_model.md).
 inline constexpr Transition<ExecState> kExecTransitions[] = {
-    {std::nullopt, ExecState::kLeased},
-    {ExecState::kLeased, ExecState::kInProgress},
-    {ExecState::kLeased, ExecState::kAborted},  // Reaped, released or deferred before it began.
-    {ExecState::kInProgress, ExecState::kCommitted},
-    {ExecState::kInProgress, ExecState::kAborted},
-    {ExecState::kInProgress, ExecState::kFailed},
-    {ExecState::kCommitted, ExecState::kDone},  // DONE, ABORTED and FAILED are terminal.
+    {std::nullopt, ExecState::kLeased, Events({AuditEvent::kClaim})},
+    {ExecState::kLeased, ExecState::kInProgress, Events({AuditEvent::kBegin})},
+    // Reaped, released or deferred before it began.
+    {ExecState::kLeased, ExecState::kAborted,
+     Events({AuditEvent::kReap, AuditEvent::kRelease, AuditEvent::kDefer})},
+    {ExecState::kInProgress, ExecState::kCommitted, Events({AuditEvent::kCommit})},
+    // Or a second commit for the job, short-circuited.
+    {ExecState::kInProgress, ExecState::kAborted,
+     Events({AuditEvent::kReap, AuditEvent::kRelease, AuditEvent::kDefer, AuditEvent::kDuplicate})},
+    {ExecState::kInProgress, ExecState::kFailed, Events({AuditEvent::kFail})},
+    // DONE, ABORTED and FAILED are terminal.
+    {ExecState::kCommitted, ExecState::kDone,
+     Events({AuditEvent::kFinish, AuditEvent::kReconcile})},
 };
 inline constexpr Transition<JobState> kJobTransitions[] = {
-    {std::nullopt, JobState::kPending},         {JobState::kPending, JobState::kRunning},
-    {JobState::kPending, JobState::kExpired},  // Its deadline passed before it started.
-    {JobState::kRunning, JobState::kPending},  // A retry, a lost lease, a deferral.
-    {JobState::kRunning, JobState::kSucceeded}, {JobState::kRunning, JobState::kDead},
-    {JobState::kDead, JobState::kPending},  // Redrive. SUCCEEDED and EXPIRED are terminal.
+    {std::nullopt, JobState::kPending, Events({AuditEvent::kEnqueue})},
+    // A claim; or, only with fencing off, a zombie's commit after a re-queue.
+    {JobState::kPending, JobState::kRunning, Events({AuditEvent::kClaim, AuditEvent::kCommit})},
+    // Its deadline passed before it started.
+    {JobState::kPending, JobState::kExpired, Events({AuditEvent::kExpire})},
+    // A retry, a lost lease, a release, a deferral.
+    {JobState::kRunning, JobState::kPending,
+     Events({AuditEvent::kRetry, AuditEvent::kReap, AuditEvent::kRelease, AuditEvent::kDefer})},
+    {JobState::kRunning, JobState::kSucceeded,
+     Events({AuditEvent::kFinish, AuditEvent::kReconcile})},
+    {JobState::kRunning, JobState::kDead, Events({AuditEvent::kDead})},
+    // Redrive. SUCCEEDED and EXPIRED are terminal.
+    {JobState::kDead, JobState::kPending, Events({AuditEvent::kRedrive})},
 };
 
 // Whether the tables list the move.
 bool IsLegalExecTransition(std::optional<ExecState> from, ExecState to);
 bool IsLegalJobTransition(std::optional<JobState> from, JobState to);
+// Whether the tables list the move with `event` among its events.
+bool IsAuditedExecTransition(std::optional<ExecState> from, ExecState to, AuditEvent event);
+bool IsAuditedJobTransition(std::optional<JobState> from, JobState to, AuditEvent event);
 
 // A live execution holds (or held) a lease and has not ended.
 bool IsLive(ExecState s);

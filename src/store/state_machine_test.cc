@@ -96,6 +96,30 @@ TEST(StateMachineTest, EveryPairOfStatesAgainstTheDesignsGrid) {
   EXPECT_EQ(legal, static_cast<int>(std::size(kJobTransitions)));
 }
 
+// Each legal move names the events that may record it, and the checks by
+// event accept exactly those.
+TEST(StateMachineTest, EveryMoveIsRecordedOnlyByItsEvents) {
+  EXPECT_TRUE(
+      IsAuditedExecTransition(ExecState::kCommitted, ExecState::kDone, AuditEvent::kReconcile));
+  EXPECT_FALSE(IsAuditedExecTransition(ExecState::kCommitted, ExecState::kDone, AuditEvent::kReap));
+  EXPECT_TRUE(IsAuditedJobTransition(JobState::kDead, JobState::kPending, AuditEvent::kRedrive));
+  EXPECT_FALSE(IsAuditedJobTransition(JobState::kDead, JobState::kPending, AuditEvent::kRetry));
+  EXPECT_FALSE(IsAuditedJobTransition(JobState::kRunning, JobState::kDead, AuditEvent::kReap));
+  for (const auto& t : kExecTransitions) {
+    EXPECT_NE(t.events, 0u) << ToString(t.to);
+    // A refusal or a finding never moves anything.
+    for (AuditEvent e : {AuditEvent::kFenced, AuditEvent::kCapped, AuditEvent::kDrill}) {
+      EXPECT_FALSE(IsAuditedExecTransition(t.from, t.to, e));
+    }
+  }
+  for (const auto& t : kJobTransitions) {
+    EXPECT_NE(t.events, 0u) << ToString(t.to);
+    for (AuditEvent e : {AuditEvent::kFenced, AuditEvent::kCapped, AuditEvent::kDrill}) {
+      EXPECT_FALSE(IsAuditedJobTransition(t.from, t.to, e));
+    }
+  }
+}
+
 TEST(StateMachineTest, StateNamesRoundTrip) {
   for (auto s : {ExecState::kLeased, ExecState::kInProgress, ExecState::kCommitted,
                  ExecState::kDone, ExecState::kAborted, ExecState::kFailed}) {
