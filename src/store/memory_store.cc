@@ -284,7 +284,9 @@ Result<std::vector<JobId>> MemoryBackend::LoadFinished(TimeMs cutoff, int limit)
 
 Result<NewestIds> MemoryBackend::LoadNewestIds() {
   return NewestIds{jobs_.empty() ? 0 : jobs_.rbegin()->first,
-                   executions_.empty() ? 0 : executions_.rbegin()->second.job_id};
+                   executions_.empty() ? 0 : executions_.rbegin()->second.job_id,
+                   effects_.empty() ? 0 : effects_.back().job_id,
+                   audit_.empty() ? 0 : audit_.back().job_id};
 }
 
 Result<PruneResult> MemoryBackend::DeleteJobs(std::span<const JobId> jobs) {

@@ -665,10 +665,11 @@ Result<std::vector<JobId>> PostgresBackend::LoadFinished(TimeMs cutoff, int limi
 }
 
 Result<NewestIds> PostgresBackend::LoadNewestIds() {
-  LAB_ASSIGN_OR_RETURN(
-      ResultPtr res,
-      conn_->Exec("SELECT (SELECT max(id) FROM {s}.jobs), (SELECT job_id FROM {s}.executions "
-                  "ORDER BY id DESC LIMIT 1)"));
+  LAB_ASSIGN_OR_RETURN(ResultPtr res,
+                       conn_->Exec("SELECT (SELECT max(id) FROM {s}.jobs), "
+                                   "(SELECT job_id FROM {s}.executions ORDER BY id DESC LIMIT 1), "
+                                   "(SELECT job_id FROM {s}.effects ORDER BY id DESC LIMIT 1), "
+                                   "(SELECT job_id FROM {s}.audit ORDER BY seq DESC LIMIT 1)"));
   LAB_ASSIGN_OR_RETURN(auto rows, Rows<NewestIds>(res, NewestIdsFromRow<PgRow>));
   return rows.front();
 }

@@ -444,8 +444,8 @@ Result<PruneResult> RecordStore::Prune(const PruneRequest& request) {
     const PlanContext ctx = Context();
     const TimeMs cutoff = AddMs(ctx.now_ms, -request.retain);
     LAB_ASSIGN_OR_RETURN(NewestIds newest, backend_->LoadNewestIds());
-    // Two more than the limit: the newest ids' jobs may be among them.
-    LAB_ASSIGN_OR_RETURN(auto finished, backend_->LoadFinished(cutoff, request.limit + 2));
+    // Four more than the limit: the newest ids' jobs may be among them.
+    LAB_ASSIGN_OR_RETURN(auto finished, backend_->LoadFinished(cutoff, request.limit + 4));
     const std::vector<JobId> jobs = PrunableJobs(std::move(finished), newest, request.limit);
     PruneResult pruned{.cutoff_ms = cutoff};
     if (jobs.empty()) return pruned;

@@ -104,10 +104,12 @@ Result<int64_t> IdFromRow(const Row& s) {
   return s.Int(0);
 }
 
-// (newest job id, job of the newest execution); NULL (no rows yet) reads as 0.
+// (newest job id, jobs of the newest execution, effect and audit entry);
+// NULL (no rows yet) reads as 0.
 template <typename Row>
 Result<NewestIds> NewestIdsFromRow(const Row& s) {
-  return NewestIds{s.IsNull(0) ? 0 : s.Int(0), s.IsNull(1) ? 0 : s.Int(1)};
+  auto id = [&](int column) -> JobId { return s.IsNull(column) ? 0 : s.Int(column); };
+  return NewestIds{id(0), id(1), id(2), id(3)};
 }
 
 template <typename Row>

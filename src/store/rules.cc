@@ -471,8 +471,10 @@ Result<void> CheckPruneRequest(const PruneRequest& request) {
 }
 
 std::vector<JobId> PrunableJobs(std::vector<JobId> finished, const NewestIds& newest, int limit) {
-  std::erase_if(finished,
-                [&](JobId id) { return id == newest.job || id == newest.job_of_execution; });
+  std::erase_if(finished, [&](JobId id) {
+    return id == newest.job || id == newest.job_of_execution || id == newest.job_of_effect ||
+           id == newest.job_of_audit;
+  });
   if (static_cast<int>(finished.size()) > limit) finished.resize(static_cast<size_t>(limit));
   return finished;
 }

@@ -529,8 +529,10 @@ Result<std::vector<JobId>> SqliteBackend::LoadFinished(TimeMs cutoff, int limit)
 Result<NewestIds> SqliteBackend::LoadNewestIds() {
   LAB_ASSIGN_OR_RETURN(
       Statement * s,
-      db_->Prepare("SELECT (SELECT max(id) FROM jobs), (SELECT job_id FROM executions "
-                   "WHERE id = (SELECT max(id) FROM executions))"));
+      db_->Prepare("SELECT (SELECT max(id) FROM jobs), "
+                   "(SELECT job_id FROM executions WHERE id = (SELECT max(id) FROM executions)), "
+                   "(SELECT job_id FROM effects WHERE id = (SELECT max(id) FROM effects)), "
+                   "(SELECT job_id FROM audit WHERE seq = (SELECT max(seq) FROM audit))"));
   LAB_ASSIGN_OR_RETURN(auto rows, QueryRows(*s, kNewestIds));
   return rows.front();
 }

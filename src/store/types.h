@@ -275,13 +275,17 @@ struct PruneResult {
 };
 
 // The newest ids a backend has handed out. SQLite (and MemoryStore, which
-// mirrors it) gives a new row max(id) + 1, so deleting the newest job or
-// execution would hand its id out again, and a late call holding the old
-// execution id could land on a new one. PostgreSQL's sequences never reuse
-// an id; the same rule holds there so that every backend prunes alike.
+// mirrors it) gives a new row max(id) + 1, so deleting the newest job,
+// execution, ledger effect or audit entry would hand its id out again: a
+// late call holding the old execution id could land on a new one, and a
+// reader following the audit log by seq would skip an entry. PostgreSQL's
+// sequences never reuse an id; the same rule holds there so that every
+// backend prunes alike (found by the differential test).
 struct NewestIds {
   JobId job = 0;               // The newest job.
   JobId job_of_execution = 0;  // The job of the newest execution.
+  JobId job_of_effect = 0;     // The job of the newest ledger effect.
+  JobId job_of_audit = 0;      // The job of the newest audit entry (0: a store-level one).
 };
 
 // Switches a Store needs from the guards above it. Production: all on.
