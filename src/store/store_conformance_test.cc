@@ -24,7 +24,7 @@
 #include "store/postgres_store.h"
 #include "store/rules.h"
 #include "store/sqlite_store.h"
-#include "store/testing/pg_env.h"
+#include "store/testing/backends.h"
 
 namespace lab {
 namespace {
@@ -40,48 +40,9 @@ struct Backend {
 
 void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
 
-using BackendFactory = std::function<std::shared_ptr<StoreBackend>(testing::TempDir&)>;
-
-struct StorageBackend {
-  std::string name;
-  BackendFactory make;
-};
-
-void PrintTo(const StorageBackend& b, std::ostream* os) { *os << b.name; }
-
-// The storage backends, each on fresh storage: memory, a temp SQLite file, a
-// fresh schema on the private PostgreSQL server.
-std::vector<StorageBackend> StorageBackends() {
-  return {
-      {"Memory", [](testing::TempDir&) { return std::make_shared<MemoryBackend>(); }},
-      {"Sqlite",
-       [](testing::TempDir& dir) -> std::shared_ptr<StoreBackend> {
-         auto backend = SqliteBackend::Open(SqliteOptions{.path = dir.File("q.db")});
-         EXPECT_TRUE(backend.has_value()) << backend.error().ToString();
-         if (!backend) return nullptr;
-         return std::move(*backend);
-       }},
-      {"Postgres",
-       [](testing::TempDir&) -> std::shared_ptr<StoreBackend> {
-         // Set by ctest, which starts a private server (cmake/PgFixture.cmake).
-         const auto url = testing::PgUrlFromEnv();
-         if (!url) {
-           ADD_FAILURE() << "LAB_PG_URL is not set: run through ctest, which starts a private "
-                            "PostgreSQL server";
-           return nullptr;
-         }
-         auto backend =
-             PostgresBackend::Open({.conninfo = *url, .schema = testing::FreshPgSchema()});
-         EXPECT_TRUE(backend.has_value()) << backend.error().ToString();
-         if (!backend) return nullptr;
-         return std::move(*backend);
-       }},
-  };
-}
-
 std::vector<std::pair<std::string, RecordFactory>> RecordBackends() {
   std::vector<std::pair<std::string, RecordFactory>> out;
-  for (auto& [name, make] : StorageBackends()) {
+  for (auto& [name, make] : testing::StorageBackends()) {
     out.emplace_back(name,
                      [make](Clock& clock, StoreOptions options,
                             testing::TempDir& dir) -> std::unique_ptr<RecordStore> {
@@ -822,7 +783,7 @@ TEST_P(StoreConformanceTest, PruneDeletesOnlyJobsFinishedBeforeTheRetentionWindo
   const JobId young = Add();
   Lease y = Started(60'000);
   ASSERT_EQ(y.job.id, young);
-  ASSERT_TRUE(store_->Commit(Ref(y), std::nullopt, CommitThen::kFinish).has_value());
+  ASSERT_TRUE(store_->Commit(Ref(y), Effect{"young"}, CommitThen::kFinish).has_value());
   const JobId pending = Add();
   EXPECT_EQ(store_->GetJob(done)->finished_at_ms, t0);
   EXPECT_EQ(store_->GetJob(dead)->finished_at_ms, t0 + 1'000);
@@ -841,7 +802,8 @@ TEST_P(StoreConformanceTest, PruneDeletesOnlyJobsFinishedBeforeTheRetentionWindo
   for (const Job& j : s.jobs) kept.push_back(j.id);
   EXPECT_EQ(kept, (std::vector<JobId>{running, young, pending}));
   for (const Execution& e : s.executions) EXPECT_TRUE(e.job_id == running || e.job_id == young);
-  EXPECT_TRUE(s.effects.empty());
+  ASSERT_EQ(s.effects.size(), 1u);
+  EXPECT_EQ(s.effects[0].job_id, young);
   int prune_entries = 0;
   for (const AuditEntry& a : s.audit) {
     EXPECT_NE(a.job_id, done);
@@ -864,8 +826,9 @@ TEST_P(StoreConformanceTest, PruneDeletesOnlyJobsFinishedBeforeTheRetentionWindo
 }
 
 // A pruned job is gone for good: a late call with its lease is refused and
-// writes nothing, and its idempotency key may name a new job. The newest
-// job and the job of the newest execution are kept, so no id comes back.
+// writes nothing, and its idempotency key may name a new job. The jobs of
+// the newest job id, execution, ledger effect and audit entry are kept, so
+// no id or audit seq comes back (NewestIds).
 TEST_P(StoreConformanceTest, PruneRefusesLateCallsForgetsKeysAndNeverReusesIds) {
   const JobId first = Add({.key = "k"});
   Lease zombie = Started(1'000);
@@ -880,7 +843,8 @@ TEST_P(StoreConformanceTest, PruneRefusesLateCallsForgetsKeysAndNeverReusesIds) 
   EXPECT_EQ(none->jobs, 0);
   const JobId other = Add();
   Lease o = Started(60'000);
-  ASSERT_TRUE(store_->Commit(Ref(o), std::nullopt, CommitThen::kFinish).has_value());
+  ASSERT_TRUE(store_->Commit(Ref(o), Effect{"other"}, CommitThen::kFinish).has_value());
+  const Snapshot before = Snap();
   auto pruned = store_->Prune({.retain = 0});
   ASSERT_TRUE(pruned.has_value());
   EXPECT_EQ(pruned->jobs, 1);
@@ -890,7 +854,8 @@ TEST_P(StoreConformanceTest, PruneRefusesLateCallsForgetsKeysAndNeverReusesIds) 
   ASSERT_FALSE(late.has_value());
   EXPECT_EQ(late.error().code, ErrorCode::kNotFound) << late.error().ToString();
   EXPECT_FALSE(store_->Heartbeat(Ref(second), 1'000).has_value());
-  EXPECT_TRUE(Snap().effects.empty());
+  ASSERT_EQ(Snap().effects.size(), 1u);
+  EXPECT_EQ(Snap().effects[0].job_id, other);
 
   auto again = store_->Enqueue({.key = "k"});
   ASSERT_TRUE(again.has_value());
@@ -898,6 +863,15 @@ TEST_P(StoreConformanceTest, PruneRefusesLateCallsForgetsKeysAndNeverReusesIds) 
   EXPECT_GT(again->job_id, other);
   Lease fresh = ClaimOne(60'000);
   EXPECT_GT(fresh.execution_id, o.execution_id);
+  ASSERT_TRUE(store_->Begin(Ref(fresh)).has_value());
+  ASSERT_TRUE(store_->Commit(Ref(fresh), Effect{"new"}, CommitThen::kFinish).has_value());
+  const Snapshot after = Snap();
+  EXPECT_GT(after.effects.back().id, before.effects.back().id);
+  for (const AuditEntry& a : after.audit) {
+    if (a.job_id == again->job_id) {
+      EXPECT_GT(a.seq, before.audit.back().seq) << a.seq;
+    }
+  }
 }
 
 // Bad retention requests are refused before anything is read or written.
@@ -1221,7 +1195,7 @@ struct SweepKind {
   bool persistent;  // Every primitive from the n-th on fails, not only it.
 };
 
-class StoreFaultTest : public ::testing::TestWithParam<StorageBackend> {
+class StoreFaultTest : public ::testing::TestWithParam<testing::StorageBackend> {
  protected:
   void SetUp() override { Open(dir_); }
   // Fresh storage in `dir` (and a fresh PostgreSQL schema), both handles
@@ -1650,7 +1624,7 @@ TEST_P(StoreFaultTest, InAGroupAFailedCallUndoesOnlyItsOwnWrites) {
   EXPECT_EQ(clean_->ReadSnapshot()->audit.size(), 2u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreFaultTest, ::testing::ValuesIn(StorageBackends()),
+INSTANTIATE_TEST_SUITE_P(Backends, StoreFaultTest, ::testing::ValuesIn(testing::StorageBackends()),
                          [](const auto& info) { return info.param.name; });
 
 }  // namespace
