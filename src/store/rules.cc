@@ -133,9 +133,11 @@ Plan PlanHeartbeat(const Job& job, const Execution& exec, const LeaseRef& lease,
     // handler and report the timeout itself.
     const DurationMs cap = job.timeout_ms > 0 ? job.timeout_ms : kDefaultAttemptCapMs;
     const TimeMs cap_ends = AddMs(AddMs(exec.leased_at_ms, cap), lease_ms);
-    if (cap_ends < *p.lease_expires_at_ms && exec.lease_expires_at_ms >= cap_ends) {
-      // The lease already runs to its cap: it runs out there, and the
-      // reaper gives the job to another worker.
+    if (cap_ends < *p.lease_expires_at_ms &&
+        (exec.lease_expires_at_ms >= cap_ends || cap_ends <= ctx.now_ms)) {
+      // The lease already runs to its cap (or ran out, and the cap has
+      // passed too): it ends there, and the reaper gives the job to
+      // another worker.
       LAB_MARK(kAttemptCapped);
       const std::string why = fmt::format(
           "heartbeat refused: execution {} has held its lease since {}, and its cap ({}ms, "

@@ -385,6 +385,21 @@ TEST_P(StoreConformanceTest, HeartbeatsExtendALeaseOnlyToItsAttemptsCap) {
   EXPECT_EQ(store_->GetJob(id)->attempts, 1);
 }
 
+// A worker whose lease ran out unreaped, and whose cap has passed too (it
+// was paused), is refused like any capped heartbeat: the lease is not
+// moved to the cap, which is already behind it (found by the differential
+// test: an assertion stopped the process).
+TEST_P(StoreConformanceTest, AHeartbeatAfterTheCapHasPassedIsRefused) {
+  Add({.timeout_ms = 1'000});
+  Lease l = Started(1'000);
+  clock_.AdvanceMs(2'500);  // The lease ran out at 1,000, the cap at 2,000.
+  auto refused = store_->Heartbeat(Ref(l), 1'000);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::kAborted);
+  EXPECT_EQ(CountAudit(AuditEvent::kCapped), 1u);
+  EXPECT_EQ(*store_->ReapExpired(), 1);
+}
+
 // With the cap off (FM_014's baseline) the same worker keeps its job for
 // as long as it beats; a job without a timeout of its own is capped at the
 // default (an hour) with the guard on.
