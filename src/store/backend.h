@@ -34,6 +34,15 @@
 
 namespace lab {
 
+// SaveExecution's answer when no execution holds exec.id with exec.attempt:
+// every backend checks the fencing token again where it writes, below the
+// rules, and refuses the write.
+inline std::unexpected<Error> NotHeldError(const Execution& exec) {
+  return MakeError(ErrorCode::kInternal,
+                   "execution " + std::to_string(exec.id) + " does not hold attempt " +
+                       std::to_string(exec.attempt) + ": the write was refused");
+}
+
 // The codes with which CommitWrite says nothing was made durable.
 inline bool RefusedUnwritten(ErrorCode code) {
   return code == ErrorCode::kUnavailable || code == ErrorCode::kResourceExhausted;
@@ -74,7 +83,10 @@ class StoreBackend {
   virtual Result<ExecutionId> InsertExecution(const Execution& exec) = 0;
   // Write a record's mutable fields: a job's state, attempts,
   // attempts_at_redrive, run_at, last_error and finished_at; an execution's
-  // state, lease_expires_at, ended_at and reason. The others never change
+  // state, lease_expires_at, ended_at and reason (only where the row holds
+  // exec.attempt: NotHeldError otherwise). Inserts refuse a second job with
+  // a queue's key, a second execution with a job's attempt and a second
+  // ledger effect for a job (UNIQUE constraints: kInternal or kDataLoss). The others never change
   // once inserted, and writing only these leaves the indexes over the others
   // untouched: fewer pages a transaction, fewer bytes a sync.
   virtual Result<void> SaveJob(const Job& job) = 0;

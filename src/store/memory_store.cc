@@ -1,5 +1,7 @@
 #include "store/memory_store.h"
 
+#include <fmt/core.h>
+
 #include <algorithm>
 
 #include "core/assert.h"
@@ -192,6 +194,11 @@ Result<std::optional<ExecutionId>> MemoryBackend::FindCommitted(JobId job, Execu
 }
 
 Result<JobId> MemoryBackend::InsertJob(const Job& job) {
+  // As SQL's UNIQUE (queue, key).
+  if (job.key && keys_.contains({job.queue, *job.key})) {
+    return MakeError(ErrorCode::kInternal, fmt::format("queue '{}' already has a job with key '{}'",
+                                                       job.queue, *job.key));
+  }
   const JobId id = jobs_.empty() ? 1 : jobs_.rbegin()->first + 1;
   Job stored = job;
   stored.id = id;
@@ -208,6 +215,16 @@ Result<JobId> MemoryBackend::InsertJob(const Job& job) {
 }
 
 Result<ExecutionId> MemoryBackend::InsertExecution(const Execution& exec) {
+  // As SQL's UNIQUE (job_id, attempt): one execution per fencing token.
+  if (auto ids = execs_by_job_.find(exec.job_id); ids != execs_by_job_.end()) {
+    for (ExecutionId other : ids->second) {
+      if (executions_.at(other).attempt == exec.attempt) {
+        return MakeError(ErrorCode::kInternal,
+                         fmt::format("job {} already has an execution holding attempt {}",
+                                     exec.job_id, exec.attempt));
+      }
+    }
+  }
   const ExecutionId id = executions_.empty() ? 1 : executions_.rbegin()->first + 1;
   Execution stored = exec;
   stored.id = id;
@@ -240,10 +257,11 @@ Result<void> MemoryBackend::SaveJob(const Job& job) {
 }
 
 Result<void> MemoryBackend::SaveExecution(const Execution& exec) {
+  // As SQL's WHERE id AND attempt: only the execution holding this attempt.
   auto it = executions_.find(exec.id);
-  LAB_ASSERT(it != executions_.end());
-  LAB_ASSERT(it->second.job_id == exec.job_id && it->second.attempt == exec.attempt &&
-             it->second.worker == exec.worker && it->second.leased_at_ms == exec.leased_at_ms);
+  if (it == executions_.end() || it->second.attempt != exec.attempt) return NotHeldError(exec);
+  LAB_ASSERT(it->second.job_id == exec.job_id && it->second.worker == exec.worker &&
+             it->second.leased_at_ms == exec.leased_at_ms);
   OnUndo([this, old = it->second] { Replace(executions_.at(old.id), old); });
   Replace(it->second, exec);
   return {};

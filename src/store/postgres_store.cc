@@ -578,15 +578,15 @@ Result<void> PostgresBackend::SaveJob(const Job& job) {
 }
 
 Result<void> PostgresBackend::SaveExecution(const Execution& exec) {
-  // The fencing token is part of the row's identity: the update matches only
-  // the execution holding this attempt number.
+  // The fencing token is part of the row's identity, a second time below
+  // the rules: the update matches only the execution holding this attempt.
   LAB_ASSIGN_OR_RETURN(
       ResultPtr res,
       conn_->Exec("UPDATE {s}.executions SET state = $1, lease_expires_at_ms = $2, "
                   "ended_at_ms = $3, reason = $4 WHERE id = $5 AND attempt = $6",
                   {std::string(ToString(exec.state)), Str(exec.lease_expires_at_ms),
                    Str(exec.ended_at_ms), exec.reason, Str(exec.id), Str(exec.attempt)}));
-  LAB_ASSERT(std::string_view(PQcmdTuples(res.get())) == "1");
+  if (std::string_view(PQcmdTuples(res.get())) != "1") return NotHeldError(exec);
   return {};
 }
 

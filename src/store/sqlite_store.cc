@@ -464,16 +464,19 @@ Result<void> SqliteBackend::SaveJob(const Job& job) {
 }
 
 Result<void> SqliteBackend::SaveExecution(const Execution& exec) {
-  LAB_ASSIGN_OR_RETURN(Statement * s,
-                       db_->Prepare("UPDATE executions SET state = ?1, lease_expires_at_ms = ?2, "
-                                    "ended_at_ms = ?3, reason = ?4 WHERE id = ?5"));
+  // The fencing token is part of the row's identity, a second time below
+  // the rules: the update matches only the execution holding this attempt.
+  LAB_ASSIGN_OR_RETURN(
+      Statement * s, db_->Prepare("UPDATE executions SET state = ?1, lease_expires_at_ms = ?2, "
+                                  "ended_at_ms = ?3, reason = ?4 WHERE id = ?5 AND attempt = ?6"));
   s->Bind(1, ToString(exec.state))
       .Bind(2, exec.lease_expires_at_ms)
       .Bind(3, exec.ended_at_ms)
       .Bind(4, exec.reason)
-      .Bind(5, exec.id);
+      .Bind(5, exec.id)
+      .Bind(6, int64_t{exec.attempt});
   LAB_RETURN_IF_ERROR(s->Run());
-  LAB_ASSERT(sqlite3_changes(db_->raw()) == 1);
+  if (sqlite3_changes(db_->raw()) != 1) return NotHeldError(exec);
   return {};
 }
 
