@@ -1012,8 +1012,8 @@ Result<SimResult> World::Run() {
   LivenessInputs redriven = liveness;
   redriven.jobs = 0;
   redriven.quiet_from_ms = redriven.restart_ms = 0;
-  const TimeMs deadline =
-      LivenessBound(liveness) + (o_.guards.drill ? kMaxDrills * LivenessBound(redriven) : 0);
+  const TimeMs deadline = o_.liveness_deadline_ms.value_or(
+      LivenessBound(liveness) + (o_.guards.drill ? kMaxDrills * LivenessBound(redriven) : 0));
 
   SimResult result{
       .seed = s_.seed, .liveness_deadline_ms = deadline, .jobs = static_cast<int>(s_.jobs.size())};

@@ -61,6 +61,9 @@ struct SimOptions {
   // (check/consistency.h) runs and a finding stops the process: an
   // assertion, not a verdict. 0: never. Debug builds check by default.
   uint64_t deep_check_every = kDefaultDeepCheckEvery;
+  // Judge liveness (INV_006) against this moment instead of the bound the
+  // world derives (LivenessBound): for tests of the verdict's edge.
+  std::optional<TimeMs> liveness_deadline_ms;
 };
 
 // What storage faults did in a run (or, summed, in many).

@@ -99,6 +99,29 @@ TEST(WorldTest, GuardedSampleFindsNothing) {
 // the jobs take at least as long as it needs to serve them; callers past
 // its timeout give up while it serves their requests for nobody; and the
 // guarded engine still ends every job and keeps every invariant.
+// The liveness verdict's edge: a run whose last job ends at T holds INV_006
+// with the bound at T and breaks it with the bound at T - 1, so the
+// comparison is neither loose by a tick nor strict by one.
+TEST(WorldTest, AJobEndingAtTheBoundHoldsAndOneEndingJustAfterItIsReported) {
+  const Schedule s = DrawSchedule(3, {.swarm = true});
+  auto free = Simulate(s, {.guards = Guards::All()});
+  ASSERT_TRUE(free.has_value()) << free.error().ToString();
+  ASSERT_TRUE(free->violations.empty());
+  ASSERT_GT(free->jobs, 0);
+  // The run stops at the event that ends its last job.
+  const TimeMs last_end = free->end_ms;
+  ASSERT_LT(last_end, free->liveness_deadline_ms);
+  auto at = Simulate(s, {.guards = Guards::All(), .liveness_deadline_ms = last_end});
+  ASSERT_TRUE(at.has_value());
+  EXPECT_TRUE(at->violations.empty()) << at->violations.front().ToString();
+  EXPECT_EQ(at->trace_hash, free->trace_hash);
+  auto before = Simulate(s, {.guards = Guards::All(), .liveness_deadline_ms = last_end - 1});
+  ASSERT_TRUE(before.has_value());
+  ASSERT_FALSE(before->violations.empty());
+  EXPECT_EQ(before->violations.front().invariant, Invariant::kLiveness)
+      << before->violations.front().ToString();
+}
+
 TEST(WorldTest, HandlersWaitForADownstreamSystemsCapacity) {
   Schedule s = DrawSchedule(3, {.swarm = false, .jobs = 40, .workers = 8});
   s.faults.clear();
