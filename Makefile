@@ -7,6 +7,8 @@
 #   make test-fm FM=FM_006   one failure mode's tests, every store and mode
 #   make test-fm1     FM_001 repro test (baseline: the violation is detected)
 #   make test-fm1-fix FM_001 prevent test (guarded: every invariant holds)
+#   make mutants      apply each hand-written engine mutant (tools/mutants/) to a copy
+#                     of HEAD, run the fast tiers against it, print which survived
 
 LAB_WERROR ?= ON
 JOBS ?= $(shell nproc)
@@ -17,7 +19,7 @@ CMAKE_FLAGS = -G Ninja -DLAB_WERROR=$(LAB_WERROR)
 CTEST = ctest --output-on-failure -j $(JOBS)
 
 .PHONY: all deps build build-asan run test test-unit test-asan test-tsan test-fm test-fm1 test-fm1-fix explore-sweep crash-test \
-	bench-sim bench-queue bench-peers format clean
+	bench-sim bench-queue bench-peers format clean mutants
 
 all: build
 
@@ -101,6 +103,10 @@ bench-queue: build
 # peers harness takes them; DOCS=0 leaves docs/ alone.
 bench-peers: build
 	./bench/peers_bench.sh ./$(BUILD)
+
+# Mutation testing: every mutant must be killed by a test (README, development).
+mutants: deps
+	./tools/mutants.sh
 
 format:
 	find src failure_modes bench -name '*.cc' -o -name '*.h' | xargs clang-format -i
