@@ -173,6 +173,22 @@ expect 0 "1 failed attempts.*0 calls held back by the circuit breaker \\(opened 
 expect 0 "doomed .* command exited with status 7" -- queue dlq list --db "$db"
 expect 0 "redriven 1 job" -- queue dlq redrive --db "$db" --all --queue doom
 expect 0 "1 finished" -- queue work --db "$db" --queue doom --drain --exec true
+# The reconciliation drill: the downstream system reports holding the
+# effect of a job whose command's call took effect but whose exit said it
+# failed: a divergence, recorded, then repaired by a redrive; exit 1 as
+# diff's. Once the job has run again under its key, they agree: exit 0.
+lost="$("$LAB" queue enqueue --db "$db" --queue drill --key lost --max-attempts 1 x)"
+"$LAB" queue work --db "$db" --queue drill --drain --exec 'exit 1' >/dev/null 2>&1
+printf '{"key": "drill/lost"}\n\n{"key": "elsewhere/7", "payload": "x"}\n' > "$tmp/held.jsonl"
+expect 1 "extra: the downstream system holds an effect under key 'drill/lost', but the job is DEAD" -- \
+  queue drill --db "$db" --held "$tmp/held.jsonl" --no-repair
+expect 0 "drill +DEAD -> DEAD drill: extra" -- queue inspect "$lost" --db "$db"
+expect 1 "1 finding\\(s\\), 1 repaired" -- queue drill --db "$db" --held "$tmp/held.jsonl"
+expect 0 "1 finished" -- queue work --db "$db" --queue drill --drain --exec true
+expect 0 '"findings": \[\]' -- queue drill --db "$db" --held "$tmp/held.jsonl" --json
+printf '{"key": "drill/lost"}\nnonsense\n' > "$tmp/bad.jsonl"
+expect_usage "bad.jsonl line 2: not JSON" -- queue drill --db "$db" --held "$tmp/bad.jsonl"
+expect_usage "cannot open --held" -- queue drill --db "$db" --held "$tmp/none.jsonl"
 # SIGTERM: no new claims, the running job finishes and commits, exit 0.
 "$LAB" queue enqueue --db "$db" --queue slow a >/dev/null
 "$LAB" queue enqueue --db "$db" --queue slow b >/dev/null
@@ -191,7 +207,7 @@ expect 0 "slow +SUCCEEDED +1" -- queue stats --db "$db"
 # Retention: finished jobs older than --retain go with their records, and the
 # deletion is audited; pending jobs and the newest ids stay.
 expect 0 "pruned 0 job\\(s\\) finished 1d ago" -- queue prune --db "$db" --retain 1d
-expect 0 '"jobs": 2' -- queue prune --db "$db" --retain 0s --json
+expect 0 '"jobs": 3' -- queue prune --db "$db" --retain 0s --json  # mail, doom, drill.
 expect 1 "no job with id 2" -- queue inspect 2 --db "$db"
 expect 0 "slow +SUCCEEDED +1" -- queue stats --db "$db"  # The newest execution's job is kept.
 if "$LAB" queue stats --db "$db" | grep -q doom; then
@@ -228,7 +244,8 @@ expect 1 "is EXPIRED: its deadline passed" -- queue dlq redrive --job "$late" --
 
 # Hardening: every class of bad input is refused in words (exit 2) and
 # changes nothing; nothing aborts on bytes that are not text.
-for cmd in "enqueue x" "stats" "inspect 1" "dlq list" "dlq redrive --all" "work" "prune --retain 1d"; do
+for cmd in "enqueue x" "stats" "inspect 1" "dlq list" "dlq redrive --all" "work" "prune --retain 1d" \
+  "drill --held $tmp/held.jsonl"; do
   # shellcheck disable=SC2086
   expect_usage "memory: store lives in one process" -- queue $cmd --db memory:
 done

@@ -7,6 +7,7 @@
 //   lab queue inspect JOB [--json]
 //   lab queue dlq list [--queue Q] [--json]
 //   lab queue dlq redrive (--job ID | --all [--queue Q])
+//   lab queue drill --held FILE [--ledger-delivered] [--no-repair] [--json]
 //   lab queue work [--concurrency N] [--queue Q] [--exec CMD] [--drain]
 //                  [--lease D] [--poll D] [--timeout D] [--name NAME]
 //                  [--retry-budget SHARE%,FLOOR,WINDOW]
@@ -23,6 +24,7 @@
 #include <algorithm>
 #include <atomic>
 #include <ctime>
+#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <memory>
@@ -35,6 +37,7 @@
 #include "cli/flags.h"
 #include "cli/stop_signals.h"
 #include "core/text.h"
+#include "queue/drill.h"
 #include "queue/exec_handler.h"
 #include "queue/queue.h"
 #include "queue/worker_pool.h"
@@ -396,6 +399,81 @@ int Limit(const LimitArgs& a) {
   return kExitOk;
 }
 
+struct DrillArgs {
+  DbFlag db;
+  std::string held;  // The downstream system's report: a path, or - for stdin.
+  bool ledger_delivered = false;
+  bool no_repair = false;
+  bool json_out = false;
+};
+
+// The downstream system's report, JSON lines: one object a line with the
+// key its effect was made under and, if the system reports it, the payload
+// it holds, {"key": "orders/7", "payload": "charged 7"}. Blank lines are
+// skipped; anything else is a usage error naming its line.
+Result<std::vector<HeldEffect>> ParseHeldReport(std::istream& in, const std::string& name) {
+  std::vector<HeldEffect> held;
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    const auto bad = [&](std::string_view why) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       fmt::format("{} line {}: {}; each line is {{\"key\": \"...\", "
+                                   "\"payload\": \"...\"}} (payload optional)",
+                                   name, n, why));
+    };
+    if (j.is_discarded()) return bad("not JSON");
+    if (!j.is_object()) return bad("not a JSON object");
+    if (!j.contains("key") || !j["key"].is_string()) return bad("no \"key\" string");
+    HeldEffect h{.key = j["key"].get<std::string>()};
+    if (j.contains("payload")) {
+      if (!j["payload"].is_string()) return bad("\"payload\" is not a string");
+      h.payload = j["payload"].get<std::string>();
+    }
+    held.push_back(std::move(h));
+  }
+  if (in.bad()) return MakeError(ErrorCode::kUnavailable, fmt::format("cannot read {}", name));
+  return held;
+}
+
+// Exit 0 when the queue and the system agree, 1 when the drill found a
+// divergence (each recorded in its job's audit trail), as diff does.
+int Drill(const DrillArgs& a) {
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  const std::string name = a.held == "-" ? "stdin" : a.held;
+  if (a.held != "-") {
+    file.open(a.held, std::ios::binary);
+    if (!file) return UsageError(fmt::format("queue drill: cannot open --held {}", a.held));
+    in = &file;
+  }
+  auto held = ParseHeldReport(*in, name);
+  if (!held) return FailWith(held.error());
+  auto queue = a.db.OpenExisting();
+  if (!queue) return FailWith(queue.error());
+  auto report = RunDrill((*queue)->store(), *held,
+                         {.ledger_delivered = a.ledger_delivered, .repair = !a.no_repair});
+  if (!report) return FailWith(report.error());
+  if (a.json_out) {
+    json findings = json::array();
+    for (const DrillFinding& f : report->findings) {
+      findings.push_back({{"job", f.job},
+                          {"key", TextOrBytes(f.key)},
+                          {"kind", std::string(ToString(f.kind))},
+                          {"repaired", f.repaired},
+                          {"detail", TextOrBytes(f.detail)}});
+    }
+    fmt::print("{}\n", Dump(json{{"jobs", report->jobs},
+                                 {"held", report->held},
+                                 {"unknown_keys", report->unknown},
+                                 {"findings", findings}}));
+  } else {
+    fmt::print("{}", report->ToString());
+  }
+  return report->findings.empty() ? kExitOk : kExitFailure;
+}
+
 struct PruneArgs {
   DbFlag db;
   std::string retain;
@@ -650,8 +728,8 @@ int Work(const WorkArgs& a) {
 }  // namespace
 
 void AddQueueCommands(CLI::App& app, CommandTable& table) {
-  auto* queue =
-      app.add_subcommand("queue", "Operate a real queue: enqueue, work, stats, inspect, dlq");
+  auto* queue = app.add_subcommand(
+      "queue", "Operate a real queue: enqueue, work, stats, inspect, dlq, drill");
   queue->require_subcommand(1);
 
   auto en = std::make_shared<EnqueueArgs>();
@@ -731,6 +809,25 @@ void AddQueueCommands(CLI::App& app, CommandTable& table) {
                                 kMaxQueueDepth));
   limit->add_flag("--json", li->json_out, "Print JSON");
   table.emplace_back(limit, [li] { return Limit(*li); });
+
+  auto dr = std::make_shared<DrillArgs>();
+  auto* drill = queue->add_subcommand(
+      "drill",
+      "The reconciliation drill: compare the queue with what a downstream system reports "
+      "holding, by job key; record every divergence in its job's audit trail and redrive a "
+      "dead job whose effect the system holds. Exit 0: they agree; 1: divergences found");
+  dr->db.Add(drill);
+  drill
+      ->add_option("--held", dr->held,
+                   "The system's report (a path, or - for stdin): JSON lines, {\"key\": "
+                   "KEY, \"payload\": TEXT} each, KEY being the job's LAB_JOB_KEY")
+      ->required();
+  drill->add_flag("--ledger-delivered", dr->ledger_delivered,
+                  "The ledger's effects are delivered to the system (an outbox): report the "
+                  "ones it lacks too");
+  drill->add_flag("--no-repair", dr->no_repair, "Record findings only; redrive nothing");
+  drill->add_flag("--json", dr->json_out, "Print JSON");
+  table.emplace_back(drill, [dr] { return Drill(*dr); });
 
   auto pr = std::make_shared<PruneArgs>();
   auto* prune = queue->add_subcommand(

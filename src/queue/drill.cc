@@ -46,7 +46,8 @@ Result<DrillReport> RunDrill(Store& store, std::span<const HeldEffect> held,
                      .held = static_cast<int64_t>(held.size())};
   std::map<std::string, const Job*> job_of;
   for (const Job& j : s.jobs) job_of.emplace(j.EffectKey(), &j);
-  std::map<std::string, std::string> ledger, downstream;
+  std::map<std::string, std::string> ledger;
+  std::map<std::string, std::optional<std::string>> downstream;
   for (const EffectRecord& e : s.effects) ledger.emplace(e.key, e.payload);
   for (const HeldEffect& h : held) downstream.emplace(h.key, h.payload);
   const auto find = [&](const Job& job, const std::string& key, Divergence kind, std::string detail,
@@ -66,18 +67,19 @@ Result<DrillReport> RunDrill(Store& store, std::span<const HeldEffect> held,
     }
     const Job& job = *it->second;
     if (auto mine = ledger.find(key); mine != ledger.end()) {
-      if (mine->second != payload) {
+      if (payload && mine->second != *payload) {
         find(job, key, Divergence::kMismatched,
              fmt::format("the ledger holds '{}' under key '{}', the downstream system '{}'",
-                         mine->second, key, payload));
+                         mine->second, key, *payload));
       }
       continue;
     }
     if (job.state != JobState::kDead && job.state != JobState::kExpired) continue;
     const bool redrive = options.repair && job.state == JobState::kDead;
     find(job, key, Divergence::kExtra,
-         fmt::format("the downstream system holds '{}' under key '{}', but the job is {} ({}); {}",
-                     payload, key, lab::ToString(job.state), job.last_error,
+         fmt::format("the downstream system holds {} under key '{}', but the job is {} ({}); {}",
+                     payload ? fmt::format("'{}'", *payload) : "an effect", key,
+                     lab::ToString(job.state), job.last_error,
                      redrive ? "redriven: its next attempt's call under that key is deduplicated"
                              : "recorded for an operator"),
          redrive);

@@ -19,12 +19,14 @@
 // - missing: the ledger holds an effect the system lacks. Checked only when
 //   the ledger's effects are delivered to the system (an outbox relay);
 //   re-delivery is the relay's: recorded.
-// - mismatched: both hold the key with different payloads: recorded.
+// - mismatched: both hold the key with different payloads (the system
+//   reporting one): recorded.
 // A job still in flight (PENDING, RUNNING) is not judged. Thread-safety:
 // none; a drill is one pass by one caller.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -41,7 +43,9 @@ std::string_view ToString(Divergence d);
 // One effect the downstream system reports holding.
 struct HeldEffect {
   std::string key;  // The key it was made under (JobContext::key).
-  std::string payload;
+  // What it holds; none: the system reports only the key, and no
+  // mismatch can be judged.
+  std::optional<std::string> payload;
 };
 
 // What a downstream system's own log says it holds: the effects handlers
