@@ -34,6 +34,7 @@
 #include "core/clock.h"
 #include "core/rng.h"
 #include "core/testing/temp_dir.h"
+#include "core/waiter.h"
 #include "store/postgres_store.h"
 #include "store/sqlite_store.h"
 #include "store/state_machine.h"
@@ -141,7 +142,7 @@ class ConcurrencyTest : public ::testing::TestWithParam<Engine> {
       if (!log.See("claim", leases)) continue;
       if (leases->empty()) {
         if (AllEnded(store)) return;
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        waiter_.PauseMs(2);
         continue;
       }
       for (const Lease& l : *leases) {
@@ -157,7 +158,7 @@ class ConcurrencyTest : public ::testing::TestWithParam<Engine> {
             log.See("fail", store.Fail(ref, {.error = "boom", .retry_at_ms = clock_.NowMs()}));
             break;
           case 3:  // Paused past its lease, then a zombie commits.
-            std::this_thread::sleep_for(std::chrono::milliseconds(2 * kLeaseMs));
+            waiter_.PauseMs(2 * kLeaseMs);
             log.SeeCommit(l.execution_id, store.Commit(ref, Effect{"late"}, CommitThen::kFinish));
             break;
           case 4:  // Split: commit, heartbeat, finish.
@@ -198,7 +199,7 @@ class ConcurrencyTest : public ::testing::TestWithParam<Engine> {
         }
       }
       if (AllEnded(store)) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(kLeaseMs / 5));
+      waiter_.PauseMs(kLeaseMs / 5);
     }
   }
 
@@ -260,6 +261,7 @@ class ConcurrencyTest : public ::testing::TestWithParam<Engine> {
   }
 
   SystemClock clock_;
+  SystemWaiter waiter_;  // Safe from any thread.
   testing::TempDir dir_;
   std::string url_;
   std::string schema_;
