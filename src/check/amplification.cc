@@ -60,6 +60,7 @@ std::vector<Violation> CheckBoundedAmplification(const Snapshot& snapshot,
   std::map<std::string, std::vector<Seen>> by_caller;
   for (size_t i = 0; i < calls.size(); ++i) {
     const DownstreamCall& c = calls[i];
+    if (c.duplicate) continue;  // The network's, not the caller's.
     const bool retry = retries_of[i];
     auto& seen = by_caller[c.caller];
     LAB_ASSERT(seen.empty() || seen.back().at_ms <= c.at_ms);
@@ -129,6 +130,7 @@ std::vector<Violation> CheckBreakerKept(std::span<const DownstreamCall> calls,
   std::map<std::string, Caller> callers;
   std::vector<Violation> out;
   for (const DownstreamCall& c : calls) {
+    if (c.duplicate) continue;  // The network's, not the caller's.
     Caller& caller =
         callers.try_emplace(c.caller, Caller{CircuitBreaker(breaker), {}, false}).first->second;
     const BreakerDecision d = caller.breaker.Admit(c.at_ms);

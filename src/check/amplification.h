@@ -38,6 +38,13 @@ struct DownstreamCall {
   // When its caller heard the outcome (the answer, or its own timeout);
   // 0: at once.
   TimeMs answered_at_ms = 0;
+  // The network lost the request: the caller made the call (its budget and
+  // its breaker count it, failed), the system never saw it.
+  bool lost = false;
+  // A copy of the call before it that the network delivered again: the
+  // system served it, its caller never made it (not in the caller's
+  // budget or breaker).
+  bool duplicate = false;
 };
 
 // For each call, in order: whether it is a retry (made by an execution

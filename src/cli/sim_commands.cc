@@ -282,10 +282,19 @@ int Replay(ReplayArgs a) {
              schedule.outages.empty() ? "" : fmt::format("; {} outage(s)", schedule.outages.size()),
              capacity);
   fmt::print("load: {}\n", r->LoadSummary());
+  if (!schedule.links.empty()) {
+    std::string faults;
+    for (const ScheduledLinkFault& l : schedule.links) {
+      faults += fmt::format("{}w{} {} {}-{}ms", faults.empty() ? "" : ", ", l.worker,
+                            ToString(l.fault), l.window.from_ms, l.window.to_ms);
+    }
+    fmt::print("network: {} handler call(s) met a link fault ({})\n", r->link_faults_fired, faults);
+  }
   if (r->drill_findings > 0) {
-    fmt::print("drill: {} divergence(s) between the queue and the downstream system, {} repaired "
-               "by a redrive\n",
-               r->drill_findings, r->drill_repaired);
+    fmt::print(
+        "drill: {} divergence(s) between the queue and the downstream system, {} repaired "
+        "by a redrive\n",
+        r->drill_findings, r->drill_repaired);
   }
   if (schedule.max_depth > 0 || r->expired > 0) {
     fmt::print(

@@ -34,6 +34,7 @@ CallReply Downstream::Call(TimeMs now_ms, JobId job, ExecutionId execution,
                            const std::string& caller) {
   LAB_ASSERT(calls_.empty() || calls_.back().at_ms <= now_ms);
   calls_.push_back({.at_ms = now_ms, .job_id = job, .execution_id = execution, .caller = caller});
+  ok_at_.push_back(0);
   ++Second(now_ms).calls;
   const auto failed = [&](CallReply reply) {
     calls_.back().failed = true;
@@ -43,7 +44,7 @@ CallReply Downstream::Call(TimeMs now_ms, JobId job, ExecutionId execution,
   };
   const auto answered = [&](TimeMs at) {
     ++Second(at).ok;
-    last_ok_at_ = at;
+    ok_at_.back() = at;
     calls_.back().answered_at_ms = at;
     return CallReply{CallOutcome::kOk, at};
   };
@@ -64,14 +65,36 @@ CallReply Downstream::Call(TimeMs now_ms, JobId job, ExecutionId execution,
   return answered(done);
 }
 
-void Downstream::FailLast() {
-  LAB_ASSERT(!calls_.empty() && !calls_.back().failed);
-  calls_.back().failed = true;
-  ++Second(calls_.back().at_ms).failed;
-  // Its answer came in time, and was an error: not goodput.
-  DownstreamSecond& answered = Second(last_ok_at_);
-  LAB_ASSERT(answered.ok > 0);
-  --answered.ok;
+void Downstream::Fail(size_t index) {
+  LAB_ASSERT(index < calls_.size() && !calls_[index].failed && ok_at_[index] > 0);
+  calls_[index].failed = true;
+  ++Second(calls_[index].at_ms).failed;
+  // Its answer came in time, and was an error or never arrived: not goodput.
+  --Second(ok_at_[index]).ok;
+  ok_at_[index] = 0;
+}
+
+void Downstream::HeardAt(size_t index, TimeMs at_ms) {
+  LAB_ASSERT(index < calls_.size() && at_ms >= calls_[index].at_ms);
+  calls_[index].answered_at_ms = at_ms;
+}
+
+void Downstream::Lost(TimeMs now_ms, JobId job, ExecutionId execution, const std::string& caller,
+                      TimeMs heard_at_ms) {
+  LAB_ASSERT(calls_.empty() || calls_.back().at_ms <= now_ms);
+  calls_.push_back({.at_ms = now_ms,
+                    .job_id = job,
+                    .execution_id = execution,
+                    .caller = caller,
+                    .failed = true,
+                    .answered_at_ms = heard_at_ms,
+                    .lost = true});
+  ok_at_.push_back(0);
+}
+
+void Downstream::MarkLastDuplicate() {
+  LAB_ASSERT(calls_.size() >= 2);
+  calls_.back().duplicate = true;
 }
 
 int64_t Downstream::Backlog(TimeMs now_ms) {

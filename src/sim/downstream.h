@@ -63,9 +63,20 @@ class Downstream {
 
   // A request from `caller` for the job's execution, at `now_ms`.
   CallReply Call(TimeMs now_ms, JobId job, ExecutionId execution, const std::string& caller);
-  // The last call, answered in time, was answered with an error all the
-  // same (a request the system served and failed).
-  void FailLast();
+  // Call `index` (of calls()), answered in time, was answered with an
+  // error all the same (a request the system served and failed), or its
+  // caller never heard the answer (the network lost it).
+  void Fail(size_t index);
+  // Call `index`'s caller heard its outcome at `at_ms` (a late reply, a
+  // lost one it gave up on at its timeout).
+  void HeardAt(size_t index, TimeMs at_ms);
+  // A call the network lost on its way: logged for its caller (failed,
+  // heard at its timeout), never seen by the system.
+  void Lost(TimeMs now_ms, JobId job, ExecutionId execution, const std::string& caller,
+            TimeMs heard_at_ms);
+  // Marks the last call a copy of the one before it that the network
+  // delivered again (see DownstreamCall::duplicate).
+  void MarkLastDuplicate();
   // Requests in line or in service at `now_ms`.
   int64_t Backlog(TimeMs now_ms);
   const std::vector<DownstreamCall>& calls() const { return calls_; }
@@ -82,8 +93,8 @@ class Downstream {
   // When each request in line or in service is done.
   std::priority_queue<TimeMs, std::vector<TimeMs>, std::greater<>> done_at_;
   std::vector<DownstreamCall> calls_;
+  std::vector<TimeMs> ok_at_;  // By call: when it was answered in time (0: it was not).
   std::vector<DownstreamSecond> seconds_;
-  TimeMs last_ok_at_ = 0;  // When the last call answered in time was answered.
 };
 
 }  // namespace lab

@@ -46,11 +46,32 @@ TEST(DownstreamTest, AnAnswerThatIsAnErrorIsAFailedCallAndNotGoodput) {
   Downstream d = Make();
   d.Call(0, 1, 1, "w0#0");
   d.Call(0, 2, 2, "w0#0");
-  d.FailLast();
+  d.Fail(1);
   EXPECT_FALSE(d.calls()[0].failed);
   EXPECT_TRUE(d.calls()[1].failed);
   EXPECT_EQ(d.seconds()[0].ok, 1);
   EXPECT_EQ(d.seconds()[0].failed, 1);
+}
+
+// The network's part: a lost request is its caller's call (failed, heard
+// at its timeout) that the system never saw; a duplicated one is served
+// twice, the copy marked as the network's; a late answer is heard late.
+TEST(DownstreamTest, LostRequestsDuplicatesAndLateAnswersAreLoggedAsWhatTheyAre) {
+  Downstream d = Make();
+  d.Lost(0, 1, 1, "w0#0", 5'000);
+  d.Call(100, 2, 2, "w0#0");
+  d.Call(100, 2, 2, "w0#0");
+  d.MarkLastDuplicate();
+  d.HeardAt(1, 900);
+  ASSERT_EQ(d.calls().size(), 3u);
+  EXPECT_TRUE(d.calls()[0].lost && d.calls()[0].failed);
+  EXPECT_EQ(d.calls()[0].answered_at_ms, 5'000);
+  EXPECT_FALSE(d.calls()[1].duplicate);
+  EXPECT_TRUE(d.calls()[2].duplicate);
+  EXPECT_EQ(d.calls()[1].answered_at_ms, 900);
+  // The system saw two requests, both answered in time.
+  EXPECT_EQ(d.seconds()[0].calls, 2);
+  EXPECT_EQ(d.seconds()[0].ok, 2);
 }
 
 TEST(DownstreamTest, WithoutACapacityEveryCallIsAnsweredAtOnceOutagesAside) {

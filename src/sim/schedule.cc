@@ -25,6 +25,10 @@ constexpr EnumNames<FaultKind, 5> kFaultKinds = {{{FaultKind::kCrash, "crash"},
 constexpr EnumNames<HandlerOutcome, 3> kOutcomes = {{{HandlerOutcome::kTransient, "transient"},
                                                      {HandlerOutcome::kPermanent, "permanent"},
                                                      {HandlerOutcome::kSlow, "slow"}}};
+constexpr EnumNames<LinkFault, 4> kLinkFaults = {{{LinkFault::kLoseRequest, "lose_request"},
+                                                  {LinkFault::kLoseReply, "lose_reply"},
+                                                  {LinkFault::kDuplicate, "duplicate"},
+                                                  {LinkFault::kDelay, "delay"}}};
 
 // Uniform in [lo, hi) from the rng, for drawing rates.
 double Between(Rng& rng, double lo, double hi) {
@@ -56,6 +60,7 @@ std::string DrawnConfig::ToString() const {
          (outages > 0 ? fmt::format(" outages={}", outages) : "") +
          (utilisation > 0 ? fmt::format(" utilisation={:.2f}", utilisation) : "") +
          (partitions > 0 ? fmt::format(" partitions={}", partitions) : "") +
+         (links > 0 ? fmt::format(" links={}", links) : "") +
          (max_depth > 0 ? fmt::format(" max_depth={} p_deadline={:.3f}", max_depth, p_deadline)
                         : "") +
          (p_store > 0 ? fmt::format(" p_store={:.4f}", p_store) : "") +
@@ -84,6 +89,7 @@ Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* dr
   Rng admission_rng = root.Split();
   Rng capacity_rng = root.Split();
   Rng partition_rng = root.Split();
+  Rng link_rng = root.Split();
 
   DrawnConfig c;
   if (options.swarm) {
@@ -257,6 +263,22 @@ Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* dr
     const DurationMs timeout = 4 * c.lease_ms + (s.downstream ? s.downstream->timeout_ms : 0);
     for (auto& job : s.jobs) job.timeout_ms = timeout;
   }
+  // Link faults (swarm only), in a quarter of the seeds: one to three
+  // windows of a lease or two, each on one worker's link to the
+  // downstream system, each losing requests or replies, duplicating
+  // requests or delaying replies.
+  if (options.swarm && link_rng.Chance(0.25)) {
+    c.links = static_cast<int>(link_rng.Range(1, 3));
+    for (int i = 0; i < c.links; ++i) {
+      ScheduledLinkFault f{.worker = static_cast<int>(link_rng.Range(0, c.workers - 1)),
+                           .fault = static_cast<LinkFault>(link_rng.Range(0, 3))};
+      f.window.from_ms = link_rng.Range(0, s.fault_window_ms - 1);
+      f.window.to_ms = std::min(s.fault_window_ms,
+                                f.window.from_ms + link_rng.Range(c.lease_ms / 2, 2 * c.lease_ms));
+      if (f.fault == LinkFault::kDelay) f.delay_ms = link_rng.Range(50, c.lease_ms / 2);
+      s.links.push_back(f);
+    }
+  }
   if (options.store_faults) {
     // Storage faults on every handle: about eight primitives a step.
     c.p_store = options.swarm ? Between(store_rng, 0.001, 0.02) : 0.005;
@@ -292,6 +314,10 @@ Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* dr
 
 std::string_view ToString(FaultKind kind) { return NameOf(kFaultKinds, kind); }
 std::string_view ToString(HandlerOutcome outcome) { return NameOf(kOutcomes, outcome); }
+std::string_view ToString(LinkFault fault) { return NameOf(kLinkFaults, fault); }
+std::optional<LinkFault> ParseLinkFault(std::string_view name) {
+  return ValueOf(kLinkFaults, name);
+}
 
 namespace {
 
@@ -367,6 +393,14 @@ std::string ScheduleToJson(const Schedule& s) {
   }
   for (const auto& p : s.partitions) {
     j["partitions"].push_back({{"worker", p.worker}, {"from_ms", p.from_ms}});
+  }
+  for (const auto& l : s.links) {
+    json lj{{"worker", l.worker},
+            {"from_ms", l.window.from_ms},
+            {"to_ms", l.window.to_ms},
+            {"fault", ToString(l.fault)}};
+    if (l.delay_ms != 0) lj["delay_ms"] = l.delay_ms;
+    j["links"].push_back(lj);
   }
   if (s.guards) j["guards"] = *s.guards;
   if (s.store) j["store"] = *s.store;
@@ -470,13 +504,15 @@ Result<void> ValidateSchedule(const Schedule& s) {
       return std::unexpected(Invalid(fmt::format("{}: op {} already has a fault", where, f.op)));
     }
   }
+  // A window within the fault window, ending after it starts.
+  const auto check_window = [&](const std::string& where, const TimeWindow& w) -> Result<void> {
+    LAB_RETURN_IF_ERROR(InRange(where + " from_ms", w.from_ms, 0, s.fault_window_ms));
+    return InRange(where + " to_ms", w.to_ms, w.from_ms + 1, s.fault_window_ms);
+  };
   const auto check_windows = [&](std::string_view what,
                                  const std::vector<TimeWindow>& windows) -> Result<void> {
     for (size_t i = 0; i < windows.size(); ++i) {
-      const std::string where = fmt::format("{} {}", what, i);
-      LAB_RETURN_IF_ERROR(InRange(where + " from_ms", windows[i].from_ms, 0, s.fault_window_ms));
-      LAB_RETURN_IF_ERROR(
-          InRange(where + " to_ms", windows[i].to_ms, windows[i].from_ms + 1, s.fault_window_ms));
+      LAB_RETURN_IF_ERROR(check_window(fmt::format("{} {}", what, i), windows[i]));
     }
     return {};
   };
@@ -495,6 +531,18 @@ Result<void> ValidateSchedule(const Schedule& s) {
   if (!s.partitions.empty() && static_cast<int>(cut_off.size()) >= s.workers) {
     return std::unexpected(
         Invalid("partitions: every worker is cut off; none could ever end a job"));
+  }
+  for (size_t i = 0; i < s.links.size(); ++i) {
+    const ScheduledLinkFault& l = s.links[i];
+    const std::string where = fmt::format("link {}", i);
+    LAB_RETURN_IF_ERROR(InRange(where + " worker", l.worker, 0, s.workers - 1));
+    LAB_RETURN_IF_ERROR(check_window(where, l.window));
+    if (l.fault == LinkFault::kDelay) {
+      LAB_RETURN_IF_ERROR(InRange(where + " delay_ms", l.delay_ms, 1, kMaxLinkDelayMs));
+    } else if (l.delay_ms != 0) {
+      return std::unexpected(
+          Invalid(fmt::format("{}: delay_ms is for a delay, not {}", where, ToString(l.fault))));
+    }
   }
   if (const auto& d = s.downstream) {
     LAB_RETURN_IF_ERROR(InRange("downstream concurrency", d->concurrency, 1, kMaxSimWorkers));
@@ -583,6 +631,20 @@ Result<Schedule> ScheduleFromJson(const std::string& text) {
     if (j.contains("partitions")) {
       for (const auto& p : j.at("partitions")) {
         s.partitions.push_back({p.at("worker").get<int>(), p.at("from_ms").get<TimeMs>()});
+      }
+    }
+    if (j.contains("links")) {
+      for (const auto& l : j.at("links")) {
+        const std::string name = l.at("fault").get<std::string>();
+        const auto fault = ParseLinkFault(name);
+        if (!fault) {
+          return MakeError(ErrorCode::kInvalidArgument,
+                           "schedule file: unknown link fault " + name);
+        }
+        s.links.push_back({.worker = l.at("worker").get<int>(),
+                           .window = {l.at("from_ms").get<TimeMs>(), l.at("to_ms").get<TimeMs>()},
+                           .fault = *fault,
+                           .delay_ms = l.value("delay_ms", DurationMs{0})});
       }
     }
     if (j.contains("downstream")) {

@@ -105,6 +105,28 @@ struct ScheduledPartition {
   TimeMs from_ms = 0;
 };
 
+// What the network does to a worker's messages to and from the downstream
+// system while a link fault lasts: each a different thing for the engine
+// to meet. A request lost never reaches the system (nothing happened
+// there; the caller hears nothing and gives up at its timeout); a reply
+// lost comes back from a call that took effect (the caller cannot tell it
+// from the first); a duplicated request reaches the system twice (its key
+// must make the second harmless); a delayed reply arrives late (the caller
+// waits for it).
+enum class LinkFault { kLoseRequest, kLoseReply, kDuplicate, kDelay };
+std::string_view ToString(LinkFault f);
+std::optional<LinkFault> ParseLinkFault(std::string_view name);
+
+// One way of one worker's link to the downstream system misbehaving over a
+// window of the fault window.
+struct ScheduledLinkFault {
+  int worker = 0;
+  TimeWindow window;
+  LinkFault fault = LinkFault::kLoseReply;
+  DurationMs delay_ms = 0;  // kDelay only: how late each reply arrives.
+};
+inline constexpr DurationMs kMaxLinkDelayMs = 60'000;
+
 // The downstream system the handlers call is down from `from_ms` until
 // `to_ms` (in the fault window): every call in between fails with a
 // transient error, and the failed attempts retry, as a retry storm's
@@ -143,6 +165,8 @@ struct Schedule {
   // (in the fault window). None: it answers every call at once.
   std::optional<DownstreamCapacity> downstream;
   std::vector<ScheduledPartition> partitions;  // At most one a worker, never every worker.
+  // The network between the workers and the downstream system.
+  std::vector<ScheduledLinkFault> links;
   // The queue's depth limit (0: none): admission control refuses an
   // arrival that finds this many unfinished jobs; the producer is told.
   int64_t max_depth = 0;
@@ -181,7 +205,9 @@ inline constexpr TimeMs kMaxSimTimeMs = 7 * 24 * 3'600'000LL;
 // downstream system's capacity in range, its timeout at least a request's
 // service, each brownout within the fault window; each partition of an
 // existing worker, once, from within the fault window, and some worker left
-// whole; each expectation's guards parse. kInvalidArgument says which entry and why.
+// whole; each link fault of an existing worker, within the fault window,
+// a delay (only for kDelay) within kMaxLinkDelayMs; each expectation's
+// guards parse. kInvalidArgument says which entry and why.
 Result<void> ValidateSchedule(const Schedule& schedule);
 
 struct DrawOptions {
@@ -210,6 +236,7 @@ struct DrawnConfig {
   // it the arrivals alone ask for (0: no capacity drawn).
   double utilisation = 0;
   int partitions = 0;     // Workers cut off from the downstream system (Schedule::partitions).
+  int links = 0;          // Link faults between workers and the downstream system.
   int64_t max_depth = 0;  // The queue's depth limit (Schedule::max_depth).
   double p_deadline = 0;  // A job has a deadline (ScheduledJob::deadline_ms).
   double p_store = 0;     // A storage primitive fails (with DrawOptions::store_faults).

@@ -78,6 +78,19 @@ TEST(ScheduleTest, JsonRoundTripIsExact) {
   EXPECT_EQ(cut_back->partitions[0].worker, 2);
   EXPECT_EQ(cut_back->jobs[0].timeout_ms, 1'234);
   EXPECT_EQ(ScheduleToJson(*cut_back), ScheduleToJson(cut));
+  // Link faults, one of each.
+  Schedule net = DrawSchedule(3, {.swarm = false, .workers = 2});
+  net.links = {{.worker = 1, .window = {5, 9}, .fault = LinkFault::kLoseRequest},
+               {.worker = 0, .window = {1, 2}, .fault = LinkFault::kLoseReply},
+               {.worker = 0, .window = {3, 4}, .fault = LinkFault::kDuplicate},
+               {.worker = 1, .window = {0, 7}, .fault = LinkFault::kDelay, .delay_ms = 250}};
+  auto net_back = ScheduleFromJson(ScheduleToJson(net));
+  ASSERT_TRUE(net_back.has_value()) << net_back.error().ToString();
+  ASSERT_EQ(net_back->links.size(), 4u);
+  EXPECT_EQ(net_back->links[3].fault, LinkFault::kDelay);
+  EXPECT_EQ(net_back->links[3].delay_ms, 250);
+  EXPECT_EQ(net_back->links[0].window.to_ms, 9);
+  EXPECT_EQ(ScheduleToJson(*net_back), ScheduleToJson(net));
 }
 
 TEST(ScheduleTest, ASwarmDrawsADownstreamCapacityInSomeSeedsFromItsOwnStream) {
@@ -213,6 +226,31 @@ TEST(ScheduleTest, EachClassOfBadScheduleIsRefused) {
        },
        "every worker"},
       {"negative timeout", [](Schedule& s) { s.jobs[0].timeout_ms = -1; }, "timeout_ms"},
+      {"link fault of no worker",
+       [](Schedule& s) {
+         s.links = {{.worker = 2, .window = {0, 1}}};
+       },
+       "link 0 worker"},
+      {"link fault after the window",
+       [](Schedule& s) {
+         s.links = {{.window = {s.fault_window_ms + 1, s.fault_window_ms + 2}}};
+       },
+       "link 0 from_ms"},
+      {"link fault that ends before it starts",
+       [](Schedule& s) {
+         s.links = {{.window = {5, 5}}};
+       },
+       "link 0 to_ms"},
+      {"delay without a delay",
+       [](Schedule& s) {
+         s.links = {{.window = {0, 1}, .fault = LinkFault::kDelay}};
+       },
+       "delay_ms"},
+      {"delay on a lost reply",
+       [](Schedule& s) {
+         s.links = {{.window = {0, 1}, .delay_ms = 5}};
+       },
+       "delay_ms is for a delay"},
       {"brownout that ends before it starts",
        [](Schedule& s) {
          s.downstream = DownstreamCapacity{.brownouts = {{10, 5}}};

@@ -211,7 +211,15 @@ class World {
   // Worker w's handler: one call to the downstream system, which it waits
   // for (SimWorker::handler_until).
   HandlerResult Handle(int w, const JobContext& ctx);
-  HandlerResult Call(int w, const JobContext& ctx);  // Handle(), but for when the answer is heard.
+  // Handle(), but for when the answer is heard: `heard_at` is set when the
+  // network decides it (a lost message, a late reply).
+  HandlerResult Call(int w, const JobContext& ctx, TimeMs& heard_at);
+  // The link fault on worker w's link to the downstream system at `now`, if any.
+  const ScheduledLinkFault* LinkFaultAt(int w, TimeMs now) const;
+  // How long a handler waits for an answer that never comes.
+  DurationMs LinkTimeoutMs() const {
+    return s_.downstream ? s_.downstream->timeout_ms : s_.lease_ms;
+  }
   // Worker w's handler is running (computing, or waiting for an answer).
   bool InHandler(const SimWorker& sw) {
     return PhaseOf(sw) == WorkerPhase::kInProgress || clock_.NowMs() < sw.handler_until;
@@ -307,6 +315,7 @@ class World {
   int arrived_ = 0;
   int faults_fired_ = 0;
   int handler_faults_fired_ = 0;
+  int link_faults_fired_ = 0;
   int drills_ = 0;
   int64_t drill_findings_ = 0;
   int64_t drill_repaired_ = 0;
@@ -462,21 +471,69 @@ Result<void> World::OnStepError(int w, const Error& error, const std::vector<Job
 }
 
 HandlerResult World::Handle(int w, const JobContext& ctx) {
-  HandlerResult result = Call(w, ctx);
+  const size_t first = downstream_.calls().size();
+  TimeMs heard_at = 0;
+  HandlerResult result = Call(w, ctx, heard_at);
   // It returns at once; its caller hears the answer when it is due.
-  result.answered_at_ms = downstream_.calls().back().answered_at_ms;
+  result.answered_at_ms = heard_at != 0 ? heard_at : downstream_.calls().at(first).answered_at_ms;
   return result;
 }
 
-HandlerResult World::Call(int w, const JobContext& ctx) {
+const ScheduledLinkFault* World::LinkFaultAt(int w, TimeMs now) const {
+  for (const ScheduledLinkFault& l : s_.links) {
+    if (l.worker == w && l.window.Contains(now)) return &l;
+  }
+  return nullptr;
+}
+
+HandlerResult World::Call(int w, const JobContext& ctx, TimeMs& heard_at) {
   SimWorker& sw = workers_[w];
   const TimeMs now = clock_.NowMs();
+  const ScheduledLinkFault* link = LinkFaultAt(w, now);
+  const LinkFault fault_on_link = link ? link->fault : LinkFault{};
+  if (link) {
+    ++link_faults_fired_;
+    Mix(0x11f0ULL + static_cast<uint64_t>(link->fault));
+  }
+  const std::string caller = fmt::format("w{}#{}", w, sw.generation);
+  // This handler's own call among the downstream system's (a copy may follow).
+  const size_t mine = downstream_.calls().size();
+  // The handler gives up on an answer that never comes.
+  const auto unanswered = [&](LinkFault lost) {
+    heard_at = now + LinkTimeoutMs();
+    sw.handler_until = std::max(sw.handler_until, heard_at);
+    if (lost == LinkFault::kLoseRequest) {
+      downstream_.Lost(now, ctx.job_id, ctx.execution_id, caller, heard_at);
+    } else {
+      downstream_.Fail(mine);
+      downstream_.HeardAt(mine, heard_at);
+    }
+    Note(w, "link",
+         fmt::format("the {} for {} lost: no answer in {}ms",
+                     lost == LinkFault::kLoseRequest ? "request" : "reply", ctx.key,
+                     LinkTimeoutMs()));
+    return HandlerResult::Transient(
+        fmt::format("no answer from the downstream system in {}ms", LinkTimeoutMs()));
+  };
+  if (link && fault_on_link == LinkFault::kLoseRequest) return unanswered(LinkFault::kLoseRequest);
   // Each run of a handler is one call downstream, by this incarnation of
-  // the worker process (one retry budget, one breaker).
-  const CallReply reply =
-      downstream_.Call(now, ctx.job_id, ctx.execution_id, fmt::format("w{}#{}", w, sw.generation));
+  // the worker process (one retry budget, one breaker); a duplicated
+  // request arrives twice.
+  const CallReply reply = downstream_.Call(now, ctx.job_id, ctx.execution_id, caller);
+  const DurationMs late = link && fault_on_link == LinkFault::kDelay ? link->delay_ms : 0;
+  if (late > 0) {
+    heard_at = downstream_.calls()[mine].answered_at_ms + late;
+    downstream_.HeardAt(mine, heard_at);
+    Note(w, "link", fmt::format("the reply for {} arrives {}ms late", ctx.key, late));
+  }
+  const bool duplicated = link && fault_on_link == LinkFault::kDuplicate;
+  if (duplicated) {
+    Note(w, "link", fmt::format("the request for {} arrived twice", ctx.key));
+    downstream_.Call(now, ctx.job_id, ctx.execution_id, caller);
+    downstream_.MarkLastDuplicate();
+  }
   // The handler returns when it has its answer and has computed its share.
-  DurationMs busy = std::max(latency_.Range(1, kMaxStepLatencyMs), reply.reply_at_ms - now);
+  DurationMs busy = std::max(latency_.Range(1, kMaxStepLatencyMs), reply.reply_at_ms - now + late);
   if (auto run = run_ms_.find(ctx.key); run != run_ms_.end()) {
     busy = std::max(busy, run->second);  // A long job, on every attempt.
   }
@@ -500,20 +557,28 @@ HandlerResult World::Call(int w, const JobContext& ctx) {
     case CallOutcome::kOk:
       break;
   }
-  // A downstream API that honours keys: the handler calls it itself.
+  // A downstream API that honours keys: the handler calls it itself (a
+  // duplicated request reaches it twice, under one key).
   const auto call_out = [&] {
-    external_.Apply({.job_id = ctx.job_id,
-                     .key = ctx.key,
-                     .execution_id = ctx.execution_id,
-                     .token = ctx.attempt,
-                     .payload = "effect",
-                     .at_ms = clock_.NowMs(),
-                     .from_handler = true});
+    for (int copy = 0; copy < (duplicated ? 2 : 1); ++copy) {
+      external_.Apply({.job_id = ctx.job_id,
+                       .key = ctx.key,
+                       .execution_id = ctx.execution_id,
+                       .token = ctx.attempt,
+                       .payload = "effect",
+                       .at_ms = clock_.NowMs(),
+                       .from_handler = true});
+    }
     return HandlerResult::OkCalledOut();
   };
+  if (link && fault_on_link == LinkFault::kLoseReply) {
+    // The call took effect; its answer is lost on the way back.
+    if (o_.external_honours_keys) call_out();
+    return unanswered(LinkFault::kLoseReply);
+  }
   if (fault != nullptr && fault->outcome == HandlerOutcome::kTransient) {
     ++handler_faults_fired_;
-    downstream_.FailLast();
+    downstream_.Fail(mine);
     return HandlerResult::Transient("simulated transient error");
   }
   if (fault != nullptr && fault->outcome == HandlerOutcome::kPermanent) {
@@ -991,6 +1056,10 @@ Result<SimResult> World::Run() {
 
   // Liveness bound (step_policy.h), from the cadences and the retry policy
   // the workers run: the schedule draws restarts within 3 leases.
+  DurationMs longest_link_delay = 0;
+  for (const ScheduledLinkFault& l : s_.links) {
+    longest_link_delay = std::max(longest_link_delay, l.delay_ms);
+  }
   const LivenessInputs liveness{
       .cadence = cadence_,
       .retry = kSimRetry,
@@ -1004,7 +1073,8 @@ Result<SimResult> World::Run() {
       // not at all), or, cut off, until the lease cap ends its hold.
       .handler_ms = std::max(
           {s_.Longest(&ScheduledJob::run_ms), s_.downstream ? s_.downstream->timeout_ms : 0,
-           s_.partitions.empty() ? 0 : s_.Longest(&ScheduledJob::timeout_ms) + s_.lease_ms}),
+           s_.partitions.empty() ? 0 : s_.Longest(&ScheduledJob::timeout_ms) + s_.lease_ms,
+           s_.links.empty() ? 0 : LinkTimeoutMs() + longest_link_delay}),
       .retry_wait_ms =
           (o_.guards.retry_budget ? kSimRetryBudget.window_ms : 0) +
           (o_.guards.circuit_breaker ? kSimBreaker.open_ms + kSimBreaker.window_ms : 0)};
@@ -1130,6 +1200,7 @@ Result<SimResult> World::Run() {
   result.end_ms = clock_.NowMs();
   result.faults_fired = faults_fired_;
   result.handler_faults_fired = handler_faults_fired_;
+  result.link_faults_fired = link_faults_fired_;
   result.drill_findings = drill_findings_;
   result.drill_repaired = drill_repaired_;
   result.storage = storage_;

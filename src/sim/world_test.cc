@@ -46,6 +46,49 @@ TEST(WorldTest, EveryScheduledHandlerOutcomeFires) {
   }
 }
 
+// The network between a worker and the downstream system (a receiver that
+// deduplicates by key), each way of misbehaving met as what it is: a lost
+// request never reached the system (no effect there, whatever the key; the
+// worker gives up at its timeout and retries); a lost reply came from a call
+// that took effect, so the retry must present the same key (without the
+// stable key: two effects, INV_001); a duplicated request reaches the
+// system twice under one key, and the second is absorbed; a late reply is
+// only late.
+TEST(WorldTest, ALostRequestALostReplyADuplicateAndALateReplyAreEachWhatTheyAre) {
+  struct Case {
+    LinkFault fault;
+    int64_t calls;   // Logged downstream: the caller's, lost ones included, and copies.
+    int executions;  // Attempts the job took.
+    bool breaks_without_stable_key;
+  };
+  for (const Case& c :
+       {Case{LinkFault::kLoseRequest, 2, 2, false}, Case{LinkFault::kLoseReply, 2, 2, true},
+        Case{LinkFault::kDuplicate, 2, 1, false}, Case{LinkFault::kDelay, 1, 1, false}}) {
+    Schedule s = DrawSchedule(7, {.swarm = false, .jobs = 1, .workers = 1});
+    s.faults.clear();
+    s.handlers.clear();
+    s.jobs[0] = {.at_ms = 0, .key = "job-0", .max_attempts = 5};
+    // Only the first attempt meets the fault: a retry comes after the window.
+    s.links = {{.worker = 0,
+                .window = {0, 2'000},
+                .fault = c.fault,
+                .delay_ms = c.fault == LinkFault::kDelay ? 700 : 0}};
+    ASSERT_TRUE(ValidateSchedule(s).has_value()) << ToString(c.fault);
+    const std::string name(ToString(c.fault));
+    auto guarded = Simulate(s, {.guards = Guards::All(), .external_honours_keys = true});
+    ASSERT_TRUE(guarded.has_value()) << name;
+    EXPECT_EQ(guarded->link_faults_fired, 1) << name;
+    EXPECT_TRUE(guarded->violations.empty()) << name << ": " << guarded->ViolatedList();
+    EXPECT_EQ(guarded->downstream_calls, c.calls) << name;
+    EXPECT_EQ(guarded->executions, c.executions) << name;
+    auto unstable =
+        Simulate(s, {.guards = *Guards::Parse("-stable_key"), .external_honours_keys = true});
+    ASSERT_TRUE(unstable.has_value());
+    EXPECT_EQ(unstable->Violated(Invariant::kOneEffect), c.breaks_without_stable_key)
+        << name << ": " << unstable->ViolatedList();
+  }
+}
+
 // The hash covers every trace event: two runs that differ only in what the
 // external system did with a duplicate (applied it, or deduplicated it and
 // said so in the trace) have different traces and so different hashes.
