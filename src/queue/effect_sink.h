@@ -55,6 +55,9 @@ class ExternalSystem final : public EffectSink {
       : honours_keys_(honours_keys), trace_(trace) {}
   void Apply(const AppliedEffect& effect) override;
   const EffectLog& log() const { return log_; }
+  // Whether a call under `key` would be deduplicated: the system honours
+  // keys and already holds an effect under it.
+  bool Holds(const std::string& key) const { return honours_keys_ && seen_.contains(key); }
   int CountFor(JobId job) const {
     auto it = per_job_.find(job);
     return it == per_job_.end() ? 0 : it->second;

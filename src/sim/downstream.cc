@@ -31,7 +31,7 @@ DownstreamSecond& Downstream::Second(TimeMs t) {
 }
 
 CallReply Downstream::Call(TimeMs now_ms, JobId job, ExecutionId execution,
-                           const std::string& caller) {
+                           const std::string& caller, bool repeat) {
   LAB_ASSERT(calls_.empty() || calls_.back().at_ms <= now_ms);
   calls_.push_back({.at_ms = now_ms, .job_id = job, .execution_id = execution, .caller = caller});
   ok_at_.push_back(0);
@@ -49,7 +49,7 @@ CallReply Downstream::Call(TimeMs now_ms, JobId job, ExecutionId execution,
     return CallReply{CallOutcome::kOk, at};
   };
   if (AnyContains(options_.outages, now_ms)) return failed({CallOutcome::kRefused, now_ms});
-  if (!options_.capacity) return answered(now_ms);
+  if (!options_.capacity || repeat) return answered(now_ms);
   const DownstreamCapacity& c = *options_.capacity;
   // First come, first served, on whichever server is free first.
   const TimeMs start = std::max(now_ms, free_at_.top());

@@ -61,8 +61,12 @@ class Downstream {
  public:
   explicit Downstream(DownstreamOptions options);
 
-  // A request from `caller` for the job's execution, at `now_ms`.
-  CallReply Call(TimeMs now_ms, JobId job, ExecutionId execution, const std::string& caller);
+  // A request from `caller` for the job's execution, at `now_ms`. A
+  // `repeat` (under a key the system already holds an effect for) is
+  // answered from its record at the door, at once, taking no server
+  // (outages aside): what makes the drill's redrive of such a job cheap.
+  CallReply Call(TimeMs now_ms, JobId job, ExecutionId execution, const std::string& caller,
+                 bool repeat = false);
   // Call `index` (of calls()), answered in time, was answered with an
   // error all the same (a request the system served and failed), or its
   // caller never heard the answer (the network lost it).

@@ -53,6 +53,22 @@ TEST(DownstreamTest, AnAnswerThatIsAnErrorIsAFailedCallAndNotGoodput) {
   EXPECT_EQ(d.seconds()[0].failed, 1);
 }
 
+// A repeated call (under a key the system holds an effect for) is answered
+// from the system's record at the door: at once, with no server taken,
+// however long the line.
+TEST(DownstreamTest, ARepeatIsAnsweredAtOnceWhateverTheLine) {
+  Downstream d(DownstreamOptions{
+      .capacity = DownstreamCapacity{.concurrency = 1, .service_ms = 100, .timeout_ms = 150}});
+  d.Call(0, 1, 1, "w0#0");
+  d.Call(0, 2, 2, "w0#0");
+  const CallReply late = d.Call(0, 3, 3, "w0#0");
+  EXPECT_EQ(late.outcome, CallOutcome::kTimedOut);
+  const CallReply repeat = d.Call(0, 4, 4, "w0#0", /*repeat=*/true);
+  EXPECT_EQ(repeat.outcome, CallOutcome::kOk);
+  EXPECT_EQ(repeat.reply_at_ms, 0);
+  EXPECT_EQ(d.Backlog(0), 3);  // The repeat took no place in the line.
+}
+
 // The network's part: a lost request is its caller's call (failed, heard
 // at its timeout) that the system never saw; a duplicated one is served
 // twice, the copy marked as the network's; a late answer is heard late.

@@ -29,6 +29,7 @@ constexpr EnumNames<LinkFault, 4> kLinkFaults = {{{LinkFault::kLoseRequest, "los
                                                   {LinkFault::kLoseReply, "lose_reply"},
                                                   {LinkFault::kDuplicate, "duplicate"},
                                                   {LinkFault::kDelay, "delay"}}};
+constexpr EnumNames<Link, 2> kLinks = {{{Link::kDownstream, "downstream"}, {Link::kStore, "store"}}};
 
 // Uniform in [lo, hi) from the rng, for drawing rates.
 double Between(Rng& rng, double lo, double hi) {
@@ -264,14 +265,17 @@ Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* dr
     for (auto& job : s.jobs) job.timeout_ms = timeout;
   }
   // Link faults (swarm only), in a quarter of the seeds: one to three
-  // windows of a lease or two, each on one worker's link to the
-  // downstream system, each losing requests or replies, duplicating
-  // requests or delaying replies.
+  // windows of a lease or two, each on one worker's link to the store
+  // (losing requests or replies) or to the downstream system (also
+  // duplicating requests or delaying replies).
   if (options.swarm && link_rng.Chance(0.25)) {
     c.links = static_cast<int>(link_rng.Range(1, 3));
     for (int i = 0; i < c.links; ++i) {
-      ScheduledLinkFault f{.worker = static_cast<int>(link_rng.Range(0, c.workers - 1)),
-                           .fault = static_cast<LinkFault>(link_rng.Range(0, 3))};
+      const Link link = link_rng.Chance(0.5) ? Link::kStore : Link::kDownstream;
+      ScheduledLinkFault f{
+          .worker = static_cast<int>(link_rng.Range(0, c.workers - 1)),
+          .link = link,
+          .fault = static_cast<LinkFault>(link_rng.Range(0, link == Link::kStore ? 1 : 3))};
       f.window.from_ms = link_rng.Range(0, s.fault_window_ms - 1);
       f.window.to_ms = std::min(s.fault_window_ms,
                                 f.window.from_ms + link_rng.Range(c.lease_ms / 2, 2 * c.lease_ms));
@@ -318,6 +322,8 @@ std::string_view ToString(LinkFault fault) { return NameOf(kLinkFaults, fault); 
 std::optional<LinkFault> ParseLinkFault(std::string_view name) {
   return ValueOf(kLinkFaults, name);
 }
+std::string_view ToString(Link link) { return NameOf(kLinks, link); }
+std::optional<Link> ParseLink(std::string_view name) { return ValueOf(kLinks, name); }
 
 namespace {
 
@@ -396,6 +402,7 @@ std::string ScheduleToJson(const Schedule& s) {
   }
   for (const auto& l : s.links) {
     json lj{{"worker", l.worker},
+            {"link", ToString(l.link)},
             {"from_ms", l.window.from_ms},
             {"to_ms", l.window.to_ms},
             {"fault", ToString(l.fault)}};
@@ -537,6 +544,12 @@ Result<void> ValidateSchedule(const Schedule& s) {
     const std::string where = fmt::format("link {}", i);
     LAB_RETURN_IF_ERROR(InRange(where + " worker", l.worker, 0, s.workers - 1));
     LAB_RETURN_IF_ERROR(check_window(where, l.window));
+    if (l.link == Link::kStore &&
+        (l.fault == LinkFault::kDuplicate || l.fault == LinkFault::kDelay)) {
+      return std::unexpected(Invalid(fmt::format(
+          "{}: a store link loses requests or replies; {} is the downstream link's", where,
+          ToString(l.fault))));
+    }
     if (l.fault == LinkFault::kDelay) {
       LAB_RETURN_IF_ERROR(InRange(where + " delay_ms", l.delay_ms, 1, kMaxLinkDelayMs));
     } else if (l.delay_ms != 0) {
@@ -641,7 +654,13 @@ Result<Schedule> ScheduleFromJson(const std::string& text) {
           return MakeError(ErrorCode::kInvalidArgument,
                            "schedule file: unknown link fault " + name);
         }
+        const std::string link_name = l.value("link", std::string("downstream"));
+        const auto link = ParseLink(link_name);
+        if (!link) {
+          return MakeError(ErrorCode::kInvalidArgument, "schedule file: unknown link " + link_name);
+        }
         s.links.push_back({.worker = l.at("worker").get<int>(),
+                           .link = *link,
                            .window = {l.at("from_ms").get<TimeMs>(), l.at("to_ms").get<TimeMs>()},
                            .fault = *fault,
                            .delay_ms = l.value("delay_ms", DurationMs{0})});

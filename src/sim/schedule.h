@@ -117,10 +117,20 @@ enum class LinkFault { kLoseRequest, kLoseReply, kDuplicate, kDelay };
 std::string_view ToString(LinkFault f);
 std::optional<LinkFault> ParseLinkFault(std::string_view name);
 
-// One way of one worker's link to the downstream system misbehaving over a
-// window of the fault window.
+// Which of a worker's links: to the store (its store calls: a lost request
+// writes nothing and the call fails; a lost reply comes from a transaction
+// that committed, an unknown outcome to the worker), or to the downstream
+// system its handlers call. A store link only loses messages (TCP neither
+// duplicates nor reorders them; a slow store call is a worker fault).
+enum class Link { kDownstream, kStore };
+std::string_view ToString(Link link);
+std::optional<Link> ParseLink(std::string_view name);
+
+// One way of one worker's link misbehaving over a window of the fault
+// window. Where two windows of one link overlap, the first listed holds.
 struct ScheduledLinkFault {
   int worker = 0;
+  Link link = Link::kDownstream;
   TimeWindow window;
   LinkFault fault = LinkFault::kLoseReply;
   DurationMs delay_ms = 0;  // kDelay only: how late each reply arrives.
@@ -206,7 +216,8 @@ inline constexpr TimeMs kMaxSimTimeMs = 7 * 24 * 3'600'000LL;
 // service, each brownout within the fault window; each partition of an
 // existing worker, once, from within the fault window, and some worker left
 // whole; each link fault of an existing worker, within the fault window,
-// a delay (only for kDelay) within kMaxLinkDelayMs; each expectation's
+// a delay (only for kDelay) within kMaxLinkDelayMs, a store link's only
+// losing requests or replies; each expectation's
 // guards parse. kInvalidArgument says which entry and why.
 Result<void> ValidateSchedule(const Schedule& schedule);
 

@@ -83,10 +83,12 @@ TEST(ScheduleTest, JsonRoundTripIsExact) {
   net.links = {{.worker = 1, .window = {5, 9}, .fault = LinkFault::kLoseRequest},
                {.worker = 0, .window = {1, 2}, .fault = LinkFault::kLoseReply},
                {.worker = 0, .window = {3, 4}, .fault = LinkFault::kDuplicate},
-               {.worker = 1, .window = {0, 7}, .fault = LinkFault::kDelay, .delay_ms = 250}};
+               {.worker = 1, .window = {0, 7}, .fault = LinkFault::kDelay, .delay_ms = 250},
+               {.worker = 1, .link = Link::kStore, .window = {2, 3}, .fault = LinkFault::kLoseReply}};
   auto net_back = ScheduleFromJson(ScheduleToJson(net));
   ASSERT_TRUE(net_back.has_value()) << net_back.error().ToString();
-  ASSERT_EQ(net_back->links.size(), 4u);
+  ASSERT_EQ(net_back->links.size(), 5u);
+  EXPECT_EQ(net_back->links[4].link, Link::kStore);
   EXPECT_EQ(net_back->links[3].fault, LinkFault::kDelay);
   EXPECT_EQ(net_back->links[3].delay_ms, 250);
   EXPECT_EQ(net_back->links[0].window.to_ms, 9);
@@ -246,6 +248,11 @@ TEST(ScheduleTest, EachClassOfBadScheduleIsRefused) {
          s.links = {{.window = {0, 1}, .fault = LinkFault::kDelay}};
        },
        "delay_ms"},
+      {"a store link that duplicates",
+       [](Schedule& s) {
+         s.links = {{.link = Link::kStore, .window = {0, 1}, .fault = LinkFault::kDuplicate}};
+       },
+       "a store link loses requests or replies"},
       {"delay on a lost reply",
        [](Schedule& s) {
          s.links = {{.window = {0, 1}, .delay_ms = 5}};

@@ -214,8 +214,8 @@ class World {
   // Handle(), but for when the answer is heard: `heard_at` is set when the
   // network decides it (a lost message, a late reply).
   HandlerResult Call(int w, const JobContext& ctx, TimeMs& heard_at);
-  // The link fault on worker w's link to the downstream system at `now`, if any.
-  const ScheduledLinkFault* LinkFaultAt(int w, TimeMs now) const;
+  // The link fault on worker w's `link` at `now`, if any.
+  const ScheduledLinkFault* LinkFaultAt(int w, Link link, TimeMs now) const;
   // How long a handler waits for an answer that never comes.
   DurationMs LinkTimeoutMs() const {
     return s_.downstream ? s_.downstream->timeout_ms : s_.lease_ms;
@@ -398,6 +398,22 @@ StoreHandle World::MakeHandle(int actor) {
 
 std::optional<BackendFault> World::StoreFault(int actor, BackendOp op, int64_t n) {
   if (!Injecting()) return std::nullopt;
+  // The worker's link to the store: a call's first message lost (nothing
+  // written), or a commit's answer lost (written: an unknown outcome).
+  if (const ScheduledLinkFault* l = LinkFaultAt(actor, Link::kStore, clock_.NowMs())) {
+    const bool first_message = op == BackendOp::kBegin || op == BackendOp::kRead;
+    if (l->fault == LinkFault::kLoseRequest ? first_message : op == BackendOp::kCommit) {
+      ++link_faults_fired_;
+      const StorageFault f =
+          op == BackendOp::kCommit ? StorageFault::kReplyLost : StorageFault::kConnectionLost;
+      Mix(0x11f8ULL + static_cast<uint64_t>(f));
+      NoteAs(fmt::format("w{}", actor), "link",
+             fmt::format("store link: the {} of storage call {} ({}) lost",
+                         l->fault == LinkFault::kLoseRequest ? "request" : "reply", n,
+                         ToString(op)));
+      return BackendFault{f, true};
+    }
+  }
   auto it = store_faults_.find({actor, n});
   if (it == store_faults_.end()) return std::nullopt;
   const ScheduledStoreFault& f = it->second;
@@ -479,9 +495,9 @@ HandlerResult World::Handle(int w, const JobContext& ctx) {
   return result;
 }
 
-const ScheduledLinkFault* World::LinkFaultAt(int w, TimeMs now) const {
+const ScheduledLinkFault* World::LinkFaultAt(int w, Link link, TimeMs now) const {
   for (const ScheduledLinkFault& l : s_.links) {
-    if (l.worker == w && l.window.Contains(now)) return &l;
+    if (l.worker == w && l.link == link && l.window.Contains(now)) return &l;
   }
   return nullptr;
 }
@@ -489,7 +505,7 @@ const ScheduledLinkFault* World::LinkFaultAt(int w, TimeMs now) const {
 HandlerResult World::Call(int w, const JobContext& ctx, TimeMs& heard_at) {
   SimWorker& sw = workers_[w];
   const TimeMs now = clock_.NowMs();
-  const ScheduledLinkFault* link = LinkFaultAt(w, now);
+  const ScheduledLinkFault* link = LinkFaultAt(w, Link::kDownstream, now);
   const LinkFault fault_on_link = link ? link->fault : LinkFault{};
   if (link) {
     ++link_faults_fired_;
@@ -519,7 +535,8 @@ HandlerResult World::Call(int w, const JobContext& ctx, TimeMs& heard_at) {
   // Each run of a handler is one call downstream, by this incarnation of
   // the worker process (one retry budget, one breaker); a duplicated
   // request arrives twice.
-  const CallReply reply = downstream_.Call(now, ctx.job_id, ctx.execution_id, caller);
+  const CallReply reply = downstream_.Call(now, ctx.job_id, ctx.execution_id, caller,
+                                           /*repeat=*/external_.Holds(ctx.key));
   const DurationMs late = link && fault_on_link == LinkFault::kDelay ? link->delay_ms : 0;
   if (late > 0) {
     heard_at = downstream_.calls()[mine].answered_at_ms + late;

@@ -89,6 +89,27 @@ TEST(WorldTest, ALostRequestALostReplyADuplicateAndALateReplyAreEachWhatTheyAre)
   }
 }
 
+// The worker's link to the store, the whole fault window long: every lost
+// request is a failed call that wrote nothing, every lost answer of a
+// commit an unknown outcome the worker meets by reopening its handle; the
+// job ends once, every invariant holds.
+TEST(WorldTest, LostStoreRequestsAndRepliesAreFailedCallsAndUnknownOutcomes) {
+  for (LinkFault fault : {LinkFault::kLoseRequest, LinkFault::kLoseReply}) {
+    Schedule s = DrawSchedule(7, {.swarm = false, .jobs = 3, .workers = 2});
+    s.faults.clear();
+    s.handlers.clear();
+    for (auto& job : s.jobs) job.poison = false;
+    s.links = {{.worker = 0, .link = Link::kStore, .window = {0, s.fault_window_ms}, .fault = fault}};
+    auto r = Simulate(s, {.guards = Guards::All()});
+    ASSERT_TRUE(r.has_value()) << r.error().ToString();
+    const std::string name(ToString(fault));
+    EXPECT_GT(r->link_faults_fired, 0) << name;
+    EXPECT_GT(r->storage.store_errors, 0) << name;
+    EXPECT_EQ(r->storage.reopens > 0, fault == LinkFault::kLoseReply) << name;
+    EXPECT_TRUE(r->violations.empty()) << name << ": " << r->ViolatedList();
+  }
+}
+
 // The hash covers every trace event: two runs that differ only in what the
 // external system did with a duplicate (applied it, or deduplicated it and
 // said so in the trace) have different traces and so different hashes.
