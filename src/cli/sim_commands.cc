@@ -285,10 +285,11 @@ int Replay(ReplayArgs a) {
   if (!schedule.links.empty()) {
     std::string faults;
     for (const ScheduledLinkFault& l : schedule.links) {
-      faults += fmt::format("{}w{} {} {}-{}ms", faults.empty() ? "" : ", ", l.worker,
-                            ToString(l.fault), l.window.from_ms, l.window.to_ms);
+      faults += fmt::format("{}w{} {} link {} {}-{}ms", faults.empty() ? "" : ", ", l.worker,
+                            ToString(l.link), ToString(l.fault), l.window.from_ms,
+                            l.window.to_ms);
     }
-    fmt::print("network: {} handler call(s) met a link fault ({})\n", r->link_faults_fired, faults);
+    fmt::print("network: {} call(s) met a link fault ({})\n", r->link_faults_fired, faults);
   }
   if (r->drill_findings > 0) {
     fmt::print(
