@@ -4,8 +4,9 @@
 # the engine (its first line says what it breaks: a fence, a boundary, an
 # audit entry, a bound, a state check, a constraint below the rules). This
 # applies each, alone, to a copy of HEAD, builds it, runs the fast tiers
-# (ctest -LE crash, stopping at the first failure) and prints which tests
-# killed it and which mutants survived.
+# (ctest -LE crash, stopping at the first failure) and prints which test
+# killed it (one that fails again on its own: a flaky test is not taken for
+# a killer) and which mutants survived.
 #
 #   tools/mutants.sh            every mutant
 #   ONLY='0[1-3]*' tools/mutants.sh   the ones whose file names match
@@ -43,14 +44,41 @@ run() {
     echo "(does not build)"
     return 1
   fi
-  (cd "$work/build" && ctest -LE crash -j "$jobs" --stop-on-failure --timeout 600 >"$log" 2>&1)
+  tier "$log" --stop-on-failure || {
+    # A kill counts only if its test fails again on its own: a flaky test
+    # must not pass for a killer. Otherwise the whole tier runs and the
+    # first failure that repeats is the killer.
+    local first
+    first="$(failed_tests "$log" | head -1)"
+    if [ -n "$first" ] && ! tier "$log.again" -R "^${first}\$"; then
+      echo "$first"
+      return 1
+    fi
+    tier "$log.all" && return 0
+    for t in $(failed_tests "$log.all"); do
+      if ! tier "$log.again" -R "^${t}\$"; then
+        echo "$t"
+        return 1
+      fi
+    done
+    return 0
+  }
+}
+
+# The fast tiers with extra ctest arguments; the PostgreSQL server stopped after.
+tier() {
+  local log="$1"
+  shift
+  (cd "$work/build" && ctest -LE crash -j "$jobs" --timeout 600 "$@" >"$log" 2>&1)
   local rc=$?
   [ -n "$pg_state" ] && "$work/src/tools/pg_server.sh" stop "$pg_state" >/dev/null 2>&1
-  if [ "$rc" -ne 0 ]; then
-    grep -m1 -oE '(Test +#[0-9]+: [^ ]+) .*(Failed|Exception|Timeout|Not Run)' "$log" |
-      sed -E 's/Test +#[0-9]+: ([^ ]+).*/\1/' | head -1
-    return 1
-  fi
+  return "$rc"
+}
+
+# The names of the tests a ctest log reports failed, in the order they ran.
+failed_tests() {
+  grep -oE 'Test +#[0-9]+: [^ ]+ .*(Failed|Exception|Timeout)' "$1" |
+    sed -E 's/Test +#[0-9]+: ([^ ]+).*/\1/'
 }
 
 echo "mutants: building and testing the unmutated copy of HEAD in $work"
