@@ -25,7 +25,10 @@ only="${ONLY:-*}"
 
 rm -rf "$work"
 mkdir -p "$work/src"
-git -C "$root" archive HEAD | tar -x -C "$work/src"
+if ! git -C "$root" archive HEAD | tar -x -C "$work/src"; then
+  echo "mutants: cannot copy HEAD of $root" >&2
+  exit 1
+fi
 if ! cmake -S "$work/src" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DLAB_WERROR=OFF >"$work/cmake.log" 2>&1; then
   cat "$work/cmake.log" >&2
