@@ -6,8 +6,9 @@
 // SQLite and PostgreSQL side by side: every result and the whole snapshot
 // after every call must be the same, and every change the call made must
 // be in its audit entries (FindUnauditedChanges). A divergence is shrunk
-// to a shortest sequence (whole chunks, then single calls, removed while it
-// still fails) and printed with its seed. Seen to fail: a model with
+// to a shortest sequence (whole chunks, then single calls, removed, and
+// each call's arguments made the simplest, while it still fails) and
+// printed with its seed. Seen to fail: a model with
 // fencing off against one with it on is caught, and shrunk to three calls.
 #include <fmt/core.h>
 #include <gtest/gtest.h>
@@ -369,10 +370,19 @@ std::optional<std::string> Replay(const std::vector<Candidate>& candidates,
   return std::nullopt;
 }
 
-// Removes chunks of calls, then single calls, while the sequence still
-// fails; returns the shortest failing sequence found and its failure.
+// Removes chunks of calls, then single calls, and sets each call's
+// numbers to 0 (the simplest arguments), each while the sequence still
+// fails, until nothing more goes; returns the shortest failing sequence
+// found and its failure.
 std::pair<std::vector<Op>, std::string> Shrink(const std::vector<Candidate>& candidates,
                                                std::vector<Op> ops, std::string failure) {
+  const auto keep_if_failing = [&](std::vector<Op> candidate) {
+    auto f = Replay(candidates, candidate);
+    if (!f) return false;
+    ops = std::move(candidate);
+    failure = *f;
+    return true;
+  };
   for (bool progress = true; progress;) {
     progress = false;
     for (size_t chunk = std::max<size_t>(ops.size() / 2, 1); chunk >= 1; chunk /= 2) {
@@ -380,15 +390,21 @@ std::pair<std::vector<Op>, std::string> Shrink(const std::vector<Candidate>& can
         std::vector<Op> shorter = ops;
         shorter.erase(shorter.begin() + static_cast<std::ptrdiff_t>(at),
                       shorter.begin() + static_cast<std::ptrdiff_t>(at + chunk));
-        if (auto f = Replay(candidates, shorter)) {
-          ops = std::move(shorter);
-          failure = *f;
+        if (keep_if_failing(std::move(shorter))) {
           progress = true;
         } else {
           at += chunk;
         }
       }
       if (chunk == 1) break;
+    }
+    for (size_t at = 0; at < ops.size(); ++at) {
+      for (int Op::*field : {&Op::a, &Op::b, &Op::c}) {
+        if (ops[at].*field == 0) continue;
+        std::vector<Op> simpler = ops;
+        simpler[at].*field = 0;
+        progress = keep_if_failing(std::move(simpler)) || progress;
+      }
     }
   }
   return {ops, failure};
@@ -464,6 +480,7 @@ TEST(DifferentialCheckTest, AModelWithoutFencingIsCaughtAndShrunkToThreeCalls) {
   ASSERT_TRUE(found.has_value()) << "a store without fencing answered like the model";
   // An enqueue, a claim and a stale call are all it takes.
   EXPECT_EQ(found->ops.size(), 3u) << found->ToString();
+  EXPECT_NE(found->failure.find("is stale"), std::string::npos) << found->ToString();
   EXPECT_NE(found->failure.find("Memory without fencing answered"), std::string::npos)
       << found->ToString();
 }
