@@ -25,6 +25,7 @@
 #include "core/clock.h"
 #include "core/rng.h"
 #include "core/testing/temp_dir.h"
+#include "store/fault_store.h"
 #include "store/memory_store.h"
 #include "store/record_store.h"
 #include "store/testing/backends.h"
@@ -32,58 +33,40 @@
 namespace lab {
 namespace {
 
-// The calls a sequence is made of: a closed set.
-enum class OpKind : uint8_t {
-  kEnqueue,
-  kClaim,
-  kHeartbeat,
-  kBegin,
-  kCommit,
-  kFinish,
-  kFail,
-  kRelease,
-  kDefer,
-  kComplete,
-  kReap,
-  kReconcile,
-  kRedrive,
-  kFinding,
-  kPrune,
-  kLimit,
-  kAdvance,
-};
-
+// A sequence's steps: a store call (FaultStore's closed set of them), or
+// the clock moving (no call).
 struct OpSpec {
-  OpKind kind;
+  std::optional<StoreOp> call;  // None: the clock moves.
   std::string_view name;
   int weight;      // How often it is drawn, relative to the others.
   bool refusable;  // Whether the sequences can make the store refuse it.
 };
 constexpr OpSpec kOps[] = {
-    {OpKind::kEnqueue, "enqueue", 4, true},  // A queue at its limit.
-    {OpKind::kClaim, "claim", 4, false},
-    {OpKind::kHeartbeat, "heartbeat", 1, true},  // Stale, ended, capped.
-    {OpKind::kBegin, "begin", 2, true},
-    {OpKind::kCommit, "commit", 2, true},
-    {OpKind::kFinish, "finish", 3, true},
-    {OpKind::kFail, "fail", 2, true},
-    {OpKind::kRelease, "release", 1, true},
-    {OpKind::kDefer, "defer", 1, true},
-    {OpKind::kComplete, "complete", 2, true},
-    {OpKind::kReap, "reap", 1, false},
-    {OpKind::kReconcile, "reconcile", 1, false},
-    {OpKind::kRedrive, "redrive", 2, true},  // Not DEAD.
-    {OpKind::kFinding, "finding", 1, false},
-    {OpKind::kPrune, "prune", 1, false},
-    {OpKind::kLimit, "limit", 1, false},
-    {OpKind::kAdvance, "advance", 3, false},
+    {StoreOp::kEnqueue, "enqueue", 4, true},  // A queue at its limit.
+    {StoreOp::kClaim, "claim", 4, false},
+    {StoreOp::kHeartbeat, "heartbeat", 1, true},  // Stale, ended, capped.
+    {StoreOp::kBegin, "begin", 2, true},
+    {StoreOp::kCommit, "commit", 2, true},
+    {StoreOp::kFinish, "finish", 3, true},
+    {StoreOp::kFail, "fail", 2, true},
+    {StoreOp::kRelease, "release", 1, true},
+    {StoreOp::kDefer, "defer", 1, true},
+    {StoreOp::kComplete, "complete", 2, true},
+    {StoreOp::kReap, "reap", 1, false},
+    {StoreOp::kReconcile, "reconcile", 1, false},
+    {StoreOp::kRedrive, "redrive", 2, true},  // Not DEAD.
+    {StoreOp::kFinding, "finding", 1, false},
+    {StoreOp::kPrune, "prune", 1, false},
+    {StoreOp::kLimit, "limit", 1, false},
+    {std::nullopt, "advance", 3, false},
 };
 
-// One call: its kind and three small numbers that pick its arguments (which
+// One step: its call (none: the clock moves) and three small numbers that
+// pick its arguments (which
 // lease, a stale token or not, which queue, how long), read the same way on
 // every backend.
 struct Op {
-  OpKind kind = OpKind::kReap;
+  std::optional<StoreOp> call;  // None: the clock moves.
   int a = 0;
   int b = 0;
   int c = 0;
@@ -91,7 +74,7 @@ struct Op {
 
 std::string Describe(const Op& op) {
   const auto spec = std::find_if(std::begin(kOps), std::end(kOps),
-                                 [&](const OpSpec& s) { return s.kind == op.kind; });
+                                 [&](const OpSpec& s) { return s.call == op.call; });
   return fmt::format("{}({},{},{})", spec->name, op.a, op.b, op.c);
 }
 
@@ -104,7 +87,7 @@ std::vector<Op> DrawOps(uint64_t seed, int n) {
     int pick = static_cast<int>(rng.Uniform(total));
     const OpSpec* spec = kOps;
     while (pick >= spec->weight) pick -= (spec++)->weight;
-    ops.push_back({spec->kind, static_cast<int>(rng.Uniform(64)), static_cast<int>(rng.Uniform(64)),
+    ops.push_back({spec->call, static_cast<int>(rng.Uniform(64)), static_cast<int>(rng.Uniform(64)),
                    static_cast<int>(rng.Uniform(64))});
   }
   return ops;
@@ -156,8 +139,12 @@ Answer Apply(Store& store, ManualClock& clock, const Op& op, const Handed& hande
     ref = {lease->execution_id, lease->token - (op.b % 5 == 0 ? 1 : 0)};
   }
   const JobId job = handed.jobs == 0 ? 0 : 1 + op.a % handed.jobs;
-  switch (op.kind) {
-    case OpKind::kEnqueue: {
+  if (!op.call) {
+    clock.Set(clock.NowMs() + 100 * (1 + op.a % 20));
+    return {"advanced"};
+  }
+  switch (*op.call) {
+    case StoreOp::kEnqueue: {
       NewJob j{.queue = queue, .priority = op.c % 3, .max_attempts = 1 + op.b % 3};
       if (op.b % 4 != 0) j.key = fmt::format("k{}", op.b % 7);
       if (op.c % 2 == 1) j.run_at_ms = clock.NowMs() + 500;
@@ -167,7 +154,7 @@ Answer Apply(Store& store, ManualClock& clock, const Op& op, const Handed& hande
         return fmt::format("job {} created {}", e.job_id, e.created);
       });
     }
-    case OpKind::kClaim: {
+    case StoreOp::kClaim: {
       const ClaimRequest req{.queue = queue,
                              .worker = fmt::format("w{}", op.b % 3),
                              .max_jobs = 1 + op.b % 3,
@@ -182,61 +169,58 @@ Answer Apply(Store& store, ManualClock& clock, const Op& op, const Handed& hande
         return out;
       });
     }
-    case OpKind::kReap:
+    case StoreOp::kReap:
       return Say<int>(store.ReapExpired(), [](int n) { return fmt::format("reaped {}", n); });
-    case OpKind::kReconcile:
+    case StoreOp::kReconcile:
       return Say<int>(store.Reconcile(), [](int n) { return fmt::format("reconciled {}", n); });
-    case OpKind::kPrune:
+    case StoreOp::kPrune:
       return Say<PruneResult>(store.Prune({.retain = 1'000 * (op.b % 3), .limit = 1 + op.c % 3}),
                               [](const PruneResult& p) {
                                 return fmt::format("pruned {}/{}/{}/{} to {}", p.jobs, p.executions,
                                                    p.effects, p.audit, p.cutoff_ms);
                               });
-    case OpKind::kLimit:
+    case StoreOp::kLimit:
       return Say(store.SetQueueLimit({.queue = queue, .max_depth = op.b % 4}));
-    case OpKind::kAdvance:
-      clock.Set(clock.NowMs() + 100 * (1 + op.a % 20));
-      return {"advanced"};
-    case OpKind::kRedrive:
+    case StoreOp::kRedrive:
       if (job == 0) return {"no job", false, false};
       // Half the time a dead job, which a redrive accepts.
       if (op.b % 2 == 0 && !handed.dead.empty()) {
         return Say(store.Redrive(handed.dead[op.a % handed.dead.size()]));
       }
       return Say(store.Redrive(job));
-    case OpKind::kFinding:
+    case StoreOp::kFinding:
       if (job == 0) return {"no job", false, false};
       return Say(store.RecordFinding(job, fmt::format("finding {}", op.b)));
     default:
       break;
   }
   if (lease == nullptr) return {"no lease", false, false};
-  switch (op.kind) {
-    case OpKind::kHeartbeat:
+  switch (*op.call) {
+    case StoreOp::kHeartbeat:
       return Say(store.Heartbeat(ref, 1'000 * (1 + op.c % 3)));
-    case OpKind::kBegin:
+    case StoreOp::kBegin:
       return Say(store.Begin(ref));
-    case OpKind::kCommit: {
+    case StoreOp::kCommit: {
       const std::optional<Effect> effect =
           op.c % 3 == 0 ? std::nullopt : std::optional<Effect>(Effect{fmt::format("e{}", op.c)});
       return Say<CommitOutcome>(
           store.Commit(ref, effect, op.c % 2 == 0 ? CommitThen::kStay : CommitThen::kFinish),
           [](CommitOutcome o) { return fmt::format("commit {}", static_cast<int>(o)); });
     }
-    case OpKind::kFinish:
+    case StoreOp::kFinish:
       return Say(store.Finish(ref));
-    case OpKind::kFail: {
+    case StoreOp::kFail: {
       FailRequest req{.error = fmt::format("failure {}", op.c)};
       if (op.c % 2 != 0) req.retry_at_ms = clock.NowMs() + 100 * (op.c % 4);
       return Say<FailOutcome>(store.Fail(ref, req), [](FailOutcome o) {
         return fmt::format("fail {}", static_cast<int>(o));
       });
     }
-    case OpKind::kRelease:
+    case StoreOp::kRelease:
       return Say(store.Release(ref, "let go"));
-    case OpKind::kDefer:
+    case StoreOp::kDefer:
       return Say(store.Defer(ref, {.run_at_ms = clock.NowMs() + 300 * (op.c % 3), .why = "held"}));
-    case OpKind::kComplete: {
+    case StoreOp::kComplete: {
       Completion item{.lease = ref};
       if (op.c % 3 == 0) item.fail = FailRequest{.error = "batch failure"};
       if (op.c % 3 == 1) item.effect = Effect{"batch effect"};
@@ -296,8 +280,8 @@ std::string SnapshotDifference(const Snapshot& a, const Snapshot& b) {
 // How many calls of each kind the model accepted and refused: what a
 // sweep exercised.
 struct Tally {
-  std::map<OpKind, int> accepted;
-  std::map<OpKind, int> refused;
+  std::map<std::optional<StoreOp>, int> accepted;
+  std::map<std::optional<StoreOp>, int> refused;
 };
 
 // Runs `ops` on every candidate side by side, the first being the model;
@@ -348,12 +332,12 @@ std::optional<std::string> Replay(const std::vector<Candidate>& candidates,
       return fmt::format("{} on {}: {}", step, candidates[0].name, p);
     }
     if (tally && answers[0].made) {
-      ++(answers[0].refused ? tally->refused : tally->accepted)[ops[i].kind];
+      ++(answers[0].refused ? tally->refused : tally->accepted)[ops[i].call];
     }
-    if (ops[i].kind == OpKind::kEnqueue && !answers[0].refused) {
+    if (ops[i].call == StoreOp::kEnqueue && !answers[0].refused) {
       handed.jobs = std::max(handed.jobs, snaps[0].jobs.empty() ? 0 : snaps[0].jobs.back().id);
     }
-    if (ops[i].kind == OpKind::kClaim && !answers[0].refused) {
+    if (ops[i].call == StoreOp::kClaim && !answers[0].refused) {
       // The model's leases, read back from its executions (the answer's text names them).
       for (const Execution& e : snaps[0].executions) {
         if (handed.leases.empty() || e.id > handed.leases.back().execution_id) {
@@ -460,11 +444,11 @@ TEST_P(DifferentialTest, MemorySqliteAndPostgresGiveTheSameAnswersAndRecords) {
     return;
   }
   for (const OpSpec& op : kOps) {
-    RecordProperty(fmt::format("{}_accepted", op.name), tally.accepted[op.kind]);
-    RecordProperty(fmt::format("{}_refused", op.name), tally.refused[op.kind]);
-    EXPECT_GE(tally.accepted[op.kind], 3) << op.name << " was hardly ever accepted";
+    RecordProperty(fmt::format("{}_accepted", op.name), tally.accepted[op.call]);
+    RecordProperty(fmt::format("{}_refused", op.name), tally.refused[op.call]);
+    EXPECT_GE(tally.accepted[op.call], 3) << op.name << " was hardly ever accepted";
     if (op.refusable) {
-      EXPECT_GE(tally.refused[op.kind], 3) << op.name << " was hardly ever refused";
+      EXPECT_GE(tally.refused[op.call], 3) << op.name << " was hardly ever refused";
     }
   }
 }

@@ -29,6 +29,7 @@ enum class StoreOp {
   kHeartbeat,
   kBegin,
   kCommit,
+  kComplete,  // Store::Complete: several attempts' ends in one call.
   kFinish,
   kRelease,
   kDefer,
@@ -80,7 +81,7 @@ class FaultStore final : public Store {
     return Call(StoreOp::kCommit, l.token, [&] { return inner_->Commit(l, e, then); });
   }
   Result<std::vector<Result<CompleteOutcome>>> Complete(std::span<const Completion> c) override {
-    return Call(StoreOp::kCommit, c.empty() ? 0 : c.front().lease.token,
+    return Call(StoreOp::kComplete, c.empty() ? 0 : c.front().lease.token,
                 [&] { return inner_->Complete(c); });
   }
   Result<void> Finish(const LeaseRef& l) override {
