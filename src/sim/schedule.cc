@@ -29,7 +29,8 @@ constexpr EnumNames<LinkFault, 4> kLinkFaults = {{{LinkFault::kLoseRequest, "los
                                                   {LinkFault::kLoseReply, "lose_reply"},
                                                   {LinkFault::kDuplicate, "duplicate"},
                                                   {LinkFault::kDelay, "delay"}}};
-constexpr EnumNames<Link, 2> kLinks = {{{Link::kDownstream, "downstream"}, {Link::kStore, "store"}}};
+constexpr EnumNames<Link, 2> kLinks = {
+    {{Link::kDownstream, "downstream"}, {Link::kStore, "store"}}};
 
 // Uniform in [lo, hi) from the rng, for drawing rates.
 double Between(Rng& rng, double lo, double hi) {
@@ -265,15 +266,17 @@ Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* dr
     for (auto& job : s.jobs) job.timeout_ms = timeout;
   }
   // Link faults (swarm only), in a quarter of the seeds: one to three
-  // windows of a lease or two, each on one worker's link to the store
-  // (losing requests or replies) or to the downstream system (also
-  // duplicating requests or delaying replies).
+  // windows of a lease or two, each on one worker's (or the control
+  // plane's) link to the store (losing requests or replies), or on one
+  // worker's link to the downstream system (also duplicating requests or
+  // delaying replies).
   if (options.swarm && link_rng.Chance(0.25)) {
     c.links = static_cast<int>(link_rng.Range(1, 3));
     for (int i = 0; i < c.links; ++i) {
       const Link link = link_rng.Chance(0.5) ? Link::kStore : Link::kDownstream;
       ScheduledLinkFault f{
-          .worker = static_cast<int>(link_rng.Range(0, c.workers - 1)),
+          .worker = static_cast<int>(
+              link_rng.Range(link == Link::kStore ? kSweeperActor : 0, c.workers - 1)),
           .link = link,
           .fault = static_cast<LinkFault>(link_rng.Range(0, link == Link::kStore ? 1 : 3))};
       f.window.from_ms = link_rng.Range(0, s.fault_window_ms - 1);
@@ -542,13 +545,15 @@ Result<void> ValidateSchedule(const Schedule& s) {
   for (size_t i = 0; i < s.links.size(); ++i) {
     const ScheduledLinkFault& l = s.links[i];
     const std::string where = fmt::format("link {}", i);
-    LAB_RETURN_IF_ERROR(InRange(where + " worker", l.worker, 0, s.workers - 1));
+    // The control plane has a store link, and no downstream one.
+    LAB_RETURN_IF_ERROR(InRange(where + " worker", l.worker,
+                                l.link == Link::kStore ? kSweeperActor : 0, s.workers - 1));
     LAB_RETURN_IF_ERROR(check_window(where, l.window));
     if (l.link == Link::kStore &&
         (l.fault == LinkFault::kDuplicate || l.fault == LinkFault::kDelay)) {
-      return std::unexpected(Invalid(fmt::format(
-          "{}: a store link loses requests or replies; {} is the downstream link's", where,
-          ToString(l.fault))));
+      return std::unexpected(Invalid(
+          fmt::format("{}: a store link loses requests or replies; {} is the downstream link's",
+                      where, ToString(l.fault))));
     }
     if (l.fault == LinkFault::kDelay) {
       LAB_RETURN_IF_ERROR(InRange(where + " delay_ms", l.delay_ms, 1, kMaxLinkDelayMs));

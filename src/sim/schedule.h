@@ -129,7 +129,7 @@ std::optional<Link> ParseLink(std::string_view name);
 // One way of one worker's link misbehaving over a window of the fault
 // window. Where two windows of one link overlap, the first listed holds.
 struct ScheduledLinkFault {
-  int worker = 0;
+  int worker = 0;  // A worker index; on a store link, also kSweeperActor (the control plane).
   Link link = Link::kDownstream;
   TimeWindow window;
   LinkFault fault = LinkFault::kLoseReply;

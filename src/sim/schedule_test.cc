@@ -80,11 +80,12 @@ TEST(ScheduleTest, JsonRoundTripIsExact) {
   EXPECT_EQ(ScheduleToJson(*cut_back), ScheduleToJson(cut));
   // Link faults, one of each.
   Schedule net = DrawSchedule(3, {.swarm = false, .workers = 2});
-  net.links = {{.worker = 1, .window = {5, 9}, .fault = LinkFault::kLoseRequest},
-               {.worker = 0, .window = {1, 2}, .fault = LinkFault::kLoseReply},
-               {.worker = 0, .window = {3, 4}, .fault = LinkFault::kDuplicate},
-               {.worker = 1, .window = {0, 7}, .fault = LinkFault::kDelay, .delay_ms = 250},
-               {.worker = 1, .link = Link::kStore, .window = {2, 3}, .fault = LinkFault::kLoseReply}};
+  net.links = {
+      {.worker = 1, .window = {5, 9}, .fault = LinkFault::kLoseRequest},
+      {.worker = 0, .window = {1, 2}, .fault = LinkFault::kLoseReply},
+      {.worker = 0, .window = {3, 4}, .fault = LinkFault::kDuplicate},
+      {.worker = 1, .window = {0, 7}, .fault = LinkFault::kDelay, .delay_ms = 250},
+      {.worker = 1, .link = Link::kStore, .window = {2, 3}, .fault = LinkFault::kLoseReply}};
   auto net_back = ScheduleFromJson(ScheduleToJson(net));
   ASSERT_TRUE(net_back.has_value()) << net_back.error().ToString();
   ASSERT_EQ(net_back->links.size(), 5u);
@@ -228,6 +229,11 @@ TEST(ScheduleTest, EachClassOfBadScheduleIsRefused) {
        },
        "every worker"},
       {"negative timeout", [](Schedule& s) { s.jobs[0].timeout_ms = -1; }, "timeout_ms"},
+      {"the control plane's downstream link (it has none)",
+       [](Schedule& s) {
+         s.links = {{.worker = kSweeperActor, .window = {0, 1}}};
+       },
+       "link 0 worker"},
       {"link fault of no worker",
        [](Schedule& s) {
          s.links = {{.worker = 2, .window = {0, 1}}};

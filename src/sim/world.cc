@@ -407,10 +407,10 @@ std::optional<BackendFault> World::StoreFault(int actor, BackendOp op, int64_t n
       const StorageFault f =
           op == BackendOp::kCommit ? StorageFault::kReplyLost : StorageFault::kConnectionLost;
       Mix(0x11f8ULL + static_cast<uint64_t>(f));
-      NoteAs(fmt::format("w{}", actor), "link",
-             fmt::format("store link: the {} of storage call {} ({}) lost",
-                         l->fault == LinkFault::kLoseRequest ? "request" : "reply", n,
-                         ToString(op)));
+      NoteAs(
+          actor == kSweeperActor ? "sweeper" : fmt::format("w{}", actor), "link",
+          fmt::format("store link: the {} of storage call {} ({}) lost",
+                      l->fault == LinkFault::kLoseRequest ? "request" : "reply", n, ToString(op)));
       return BackendFault{f, true};
     }
   }

@@ -4,6 +4,7 @@
 // within a bounded number of seeds: the checkers are seen to fire.
 #include "sim/world.h"
 
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -89,20 +90,26 @@ TEST(WorldTest, ALostRequestALostReplyADuplicateAndALateReplyAreEachWhatTheyAre)
   }
 }
 
-// The worker's link to the store, the whole fault window long: every lost
-// request is a failed call that wrote nothing, every lost answer of a
-// commit an unknown outcome the worker meets by reopening its handle; the
-// job ends once, every invariant holds.
+// A worker's (or the control plane's) link to the store, the whole fault
+// window long: every lost request is a failed call that wrote nothing,
+// every lost answer of a commit an unknown outcome met by reopening the
+// handle; each job ends once, every invariant holds.
 TEST(WorldTest, LostStoreRequestsAndRepliesAreFailedCallsAndUnknownOutcomes) {
-  for (LinkFault fault : {LinkFault::kLoseRequest, LinkFault::kLoseReply}) {
+  for (const auto& [actor, fault] :
+       {std::pair{0, LinkFault::kLoseRequest}, std::pair{0, LinkFault::kLoseReply},
+        std::pair{kSweeperActor, LinkFault::kLoseRequest},
+        std::pair{kSweeperActor, LinkFault::kLoseReply}}) {
     Schedule s = DrawSchedule(7, {.swarm = false, .jobs = 3, .workers = 2});
     s.faults.clear();
     s.handlers.clear();
     for (auto& job : s.jobs) job.poison = false;
-    s.links = {{.worker = 0, .link = Link::kStore, .window = {0, s.fault_window_ms}, .fault = fault}};
+    // The last job arrives after the control plane's first sweeps.
+    s.jobs.back().at_ms = 3'000;
+    s.links = {
+        {.worker = actor, .link = Link::kStore, .window = {0, s.fault_window_ms}, .fault = fault}};
     auto r = Simulate(s, {.guards = Guards::All()});
     ASSERT_TRUE(r.has_value()) << r.error().ToString();
-    const std::string name(ToString(fault));
+    const std::string name = fmt::format("{} on {}'s store link", ToString(fault), actor);
     EXPECT_GT(r->link_faults_fired, 0) << name;
     EXPECT_GT(r->storage.store_errors, 0) << name;
     EXPECT_EQ(r->storage.reopens > 0, fault == LinkFault::kLoseReply) << name;
