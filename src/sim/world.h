@@ -88,8 +88,8 @@ struct SimResult {
   int jobs = 0;
   int faults_fired = 0;          // Worker faults (crash, pause, slow call, skew) that fired.
   int handler_faults_fired = 0;  // Handler outcomes (transient, permanent, slow) that fired.
-  int link_faults_fired =
-      0;  // Calls (to the store or downstream) a link fault met (Schedule::links).
+  // Calls (to the store or downstream) a link fault met (Schedule::links).
+  int link_faults_fired = 0;
   // The downstream system's side: every handler run is a call.
   int64_t downstream_calls = 0;
   int64_t downstream_retries = 0;  // Calls by a job's later executions (INV_007 counts them).
