@@ -66,13 +66,12 @@ std::vector<std::string> FindInconsistencies(const Snapshot& s, const Guards& gu
 namespace {
 
 // One entity's audited moves in one call, checked against its states
-// before (nullopt: it is new) and after (nullopt: it is gone, pruned).
+// before (nullopt: it is new) and after.
 template <typename State>
-void CheckMoves(const std::string& what, std::optional<State> before, std::optional<State> after,
+void CheckMoves(const std::string& what, std::optional<State> before, State after,
                 const std::vector<const AuditEntry*>& moves,
                 bool (*audited)(std::optional<State>, State, AuditEvent),
                 std::optional<State> (*parse)(std::string_view), std::vector<std::string>& out) {
-  if (!after) return;  // Pruned: its entries went with it; the prune entry is checked apart.
   std::optional<State> at = before;
   for (const AuditEntry* a : moves) {
     const std::optional<State> from = a->from.empty() ? std::nullopt : parse(a->from);
@@ -87,7 +86,7 @@ void CheckMoves(const std::string& what, std::optional<State> before, std::optio
   }
   if (at != after) {
     out.push_back(fmt::format("{} moved {} -> {} with no audit entry for it", what,
-                              at ? ToString(*at) : "(new)", ToString(*after)));
+                              at ? ToString(*at) : "(new)", ToString(after)));
   }
 }
 
@@ -96,6 +95,30 @@ std::map<int64_t, const Record*> ById(const std::vector<Record>& records) {
   std::map<int64_t, const Record*> out;
   for (const Record& r : records) out[r.id] = &r;
   return out;
+}
+
+// One kind of entity (jobs, executions) in one call: each one there after
+// it moved only as its entries say, and no entry moves one that is not
+// there (a pruned one's entries went with it).
+template <typename Record, typename State>
+void CheckKind(std::string_view kind, const std::vector<Record>& before,
+               const std::vector<Record>& after,
+               std::map<int64_t, std::vector<const AuditEntry*>>& moves,
+               bool (*audited)(std::optional<State>, State, AuditEvent),
+               std::optional<State> (*parse)(std::string_view), std::vector<std::string>& out) {
+  const auto was = ById(before);
+  const auto is = ById(after);
+  for (const auto& [id, record] : is) {
+    auto it = was.find(id);
+    CheckMoves<State>(fmt::format("{} {}", kind, id),
+                      it == was.end() ? std::nullopt : std::optional<State>(it->second->state),
+                      record->state, moves[id], audited, parse, out);
+  }
+  for (const auto& [id, recorded] : moves) {
+    if (!recorded.empty() && !is.contains(id)) {
+      out.push_back(fmt::format("audit records moves of {} {}, which is not there", kind, id));
+    }
+  }
 }
 
 }  // namespace
@@ -134,38 +157,14 @@ std::vector<std::string> FindUnauditedChanges(const Snapshot& before, const Snap
                       before.effects == after.effects;
     if (!same) out.push_back("a refused call changed the store's records");
   }
-  const auto jobs_before = ById(before.jobs);
+  CheckKind<Job, JobState>("job", before.jobs, after.jobs, job_moves, &IsAuditedJobTransition,
+                           &ParseJobState, out);
+  CheckKind<Execution, ExecState>("execution", before.executions, after.executions, exec_moves,
+                                  &IsAuditedExecTransition, &ParseExecState, out);
   const auto jobs_after = ById(after.jobs);
-  for (const auto& [id, job] : jobs_after) {
-    auto was = jobs_before.find(id);
-    CheckMoves<JobState>(
-        fmt::format("job {}", id),
-        was == jobs_before.end() ? std::nullopt : std::optional<JobState>(was->second->state),
-        job->state, job_moves[id], &IsAuditedJobTransition, &ParseJobState, out);
-  }
-  for (const auto& [id, job] : jobs_before) {
-    if (!jobs_after.contains(id) && !pruned) {
-      out.push_back(fmt::format("job {} is gone with no prune entry", id));
-    }
-  }
-  const auto execs_before = ById(before.executions);
-  const auto execs_after = ById(after.executions);
-  for (const auto& [id, exec] : execs_after) {
-    auto was = execs_before.find(id);
-    CheckMoves<ExecState>(
-        fmt::format("execution {}", id),
-        was == execs_before.end() ? std::nullopt : std::optional<ExecState>(was->second->state),
-        exec->state, exec_moves[id], &IsAuditedExecTransition, &ParseExecState, out);
-  }
-  // Moves recorded for an entity that is not there (and was not pruned).
-  for (const auto& [id, moves] : job_moves) {
-    if (!moves.empty() && !jobs_after.contains(id)) {
-      out.push_back(fmt::format("audit records moves of job {}, which is not there", id));
-    }
-  }
-  for (const auto& [id, moves] : exec_moves) {
-    if (!moves.empty() && !execs_after.contains(id)) {
-      out.push_back(fmt::format("audit records moves of execution {}, which is not there", id));
+  for (const Job& j : before.jobs) {
+    if (!jobs_after.contains(j.id) && !pruned) {
+      out.push_back(fmt::format("job {} is gone with no prune entry", j.id));
     }
   }
   const auto effects_before = ById(before.effects);
