@@ -506,7 +506,7 @@ HandlerResult World::Call(int w, const JobContext& ctx, TimeMs& heard_at) {
   SimWorker& sw = workers_[w];
   const TimeMs now = clock_.NowMs();
   const ScheduledLinkFault* link = LinkFaultAt(w, Link::kDownstream, now);
-  const LinkFault fault_on_link = link ? link->fault : LinkFault{};
+  const auto on_link = [link](LinkFault f) { return link != nullptr && link->fault == f; };
   if (link) {
     ++link_faults_fired_;
     Mix(0x11f0ULL + static_cast<uint64_t>(link->fault));
@@ -531,19 +531,19 @@ HandlerResult World::Call(int w, const JobContext& ctx, TimeMs& heard_at) {
     return HandlerResult::Transient(
         fmt::format("no answer from the downstream system in {}ms", LinkTimeoutMs()));
   };
-  if (link && fault_on_link == LinkFault::kLoseRequest) return unanswered(LinkFault::kLoseRequest);
+  if (on_link(LinkFault::kLoseRequest)) return unanswered(LinkFault::kLoseRequest);
   // Each run of a handler is one call downstream, by this incarnation of
   // the worker process (one retry budget, one breaker); a duplicated
   // request arrives twice.
   const CallReply reply = downstream_.Call(now, ctx.job_id, ctx.execution_id, caller,
                                            /*repeat=*/external_.Holds(ctx.key));
-  const DurationMs late = link && fault_on_link == LinkFault::kDelay ? link->delay_ms : 0;
+  const DurationMs late = on_link(LinkFault::kDelay) ? link->delay_ms : 0;
   if (late > 0) {
     heard_at = downstream_.calls()[mine].answered_at_ms + late;
     downstream_.HeardAt(mine, heard_at);
     Note(w, "link", fmt::format("the reply for {} arrives {}ms late", ctx.key, late));
   }
-  const bool duplicated = link && fault_on_link == LinkFault::kDuplicate;
+  const bool duplicated = on_link(LinkFault::kDuplicate);
   if (duplicated) {
     Note(w, "link", fmt::format("the request for {} arrived twice", ctx.key));
     downstream_.Call(now, ctx.job_id, ctx.execution_id, caller);
@@ -588,7 +588,7 @@ HandlerResult World::Call(int w, const JobContext& ctx, TimeMs& heard_at) {
     }
     return HandlerResult::OkCalledOut();
   };
-  if (link && fault_on_link == LinkFault::kLoseReply) {
+  if (on_link(LinkFault::kLoseReply)) {
     // The call took effect; its answer is lost on the way back.
     if (o_.external_honours_keys) call_out();
     return unanswered(LinkFault::kLoseReply);
