@@ -116,17 +116,15 @@ struct Answer {
   bool made = true;  // False: nothing to make it with yet (no lease, no job).
 };
 
+// A refused call's answer: its code and message.
+Answer Refused(const Error& e) {
+  return {fmt::format("error {}: {}", static_cast<int>(e.code), e.message), true};
+}
 template <typename T>
 Answer Say(const Result<T>& r, const std::function<std::string(const T&)>& say) {
-  if (!r)
-    return {fmt::format("error {}: {}", static_cast<int>(r.error().code), r.error().message), true};
-  return {say(*r), false};
+  return r ? Answer{say(*r)} : Refused(r.error());
 }
-Answer Say(const Result<void>& r) {
-  if (!r)
-    return {fmt::format("error {}: {}", static_cast<int>(r.error().code), r.error().message), true};
-  return {"ok", false};
-}
+Answer Say(const Result<void>& r) { return r ? Answer{"ok"} : Refused(r.error()); }
 
 Answer Apply(Store& store, ManualClock& clock, const Op& op, const Handed& handed) {
   const std::string queue = op.a % 3 == 0 ? "other" : "default";
@@ -225,7 +223,7 @@ Answer Apply(Store& store, ManualClock& clock, const Op& op, const Handed& hande
       if (op.c % 3 == 0) item.fail = FailRequest{.error = "batch failure"};
       if (op.c % 3 == 1) item.effect = Effect{"batch effect"};
       auto r = store.Complete(std::span<const Completion>(&item, 1));
-      if (!r) return Say(Result<void>(std::unexpected(r.error())));
+      if (!r) return Refused(r.error());
       return Say<CompleteOutcome>(r->at(0), [](CompleteOutcome o) {
         return fmt::format("complete {}", static_cast<int>(o));
       });
