@@ -131,9 +131,13 @@ std::vector<std::string> FindUnauditedChanges(const Snapshot& before, const Snap
   std::map<JobId, std::vector<const AuditEntry*>> job_moves;
   std::map<ExecutionId, std::vector<const AuditEntry*>> exec_moves;
   std::set<ExecutionId> committed;
+  std::map<JobId, AuditEvent> deliveries;  // A job's deliver or redeliver entry.
   bool pruned = false;
   for (const AuditEntry& a : after.audit) {
     if (a.seq <= last_seq) continue;
+    if (a.event == AuditEvent::kDeliver || a.event == AuditEvent::kRedeliver) {
+      deliveries.emplace(a.job_id, a.event);
+    }
     if (a.at_ms != now_ms) {
       out.push_back(
           fmt::format("audit #{} is dated {}, the call was made at {}", a.seq, a.at_ms, now_ms));
@@ -169,9 +173,23 @@ std::vector<std::string> FindUnauditedChanges(const Snapshot& before, const Snap
   }
   const auto effects_before = ById(before.effects);
   for (const EffectRecord& e : after.effects) {
-    if (!effects_before.contains(e.id) && !committed.contains(e.execution_id)) {
-      out.push_back(fmt::format("ledger effect {} of execution {} has no commit entry", e.id,
-                                e.execution_id));
+    auto was = effects_before.find(e.id);
+    if (was == effects_before.end()) {
+      if (!committed.contains(e.execution_id)) {
+        out.push_back(fmt::format("ledger effect {} of execution {} has no commit entry", e.id,
+                                  e.execution_id));
+      }
+      continue;
+    }
+    // An outbox effect's delivery moves only with its entry, and only so.
+    if (was->second->delivery == e.delivery) continue;
+    auto entry = deliveries.find(e.job_id);
+    const AuditEvent wanted =
+        e.delivery == Delivery::kDelivered ? AuditEvent::kDeliver : AuditEvent::kRedeliver;
+    if (entry == deliveries.end() || entry->second != wanted) {
+      out.push_back(fmt::format("ledger effect {} went from {} to {} with no {} entry", e.id,
+                                ToString(was->second->delivery), ToString(e.delivery),
+                                ToString(wanted)));
     }
   }
   return out;

@@ -92,10 +92,17 @@ class StoreBackend {
   virtual Result<void> SaveJob(const Job& job) = 0;
   virtual Result<void> SaveExecution(const Execution& exec) = 0;
   virtual Result<void> InsertEffect(const EffectRecord& effect) = 0;
+  // The outbox: a ledger effect by id; up to `limit` pending ones, by id;
+  // and writing an effect's delivery and delivered_at (its other fields
+  // never change).
+  virtual Result<std::optional<EffectRecord>> LoadEffect(int64_t id) = 0;
+  virtual Result<std::vector<EffectRecord>> LoadOutbox(int limit) = 0;
+  virtual Result<void> SaveDelivery(const EffectRecord& effect) = 0;
   virtual Result<void> AppendAudit(const AuditEntry& entry) = 0;
   virtual Result<Snapshot> LoadSnapshot() = 0;
-  // Retention. Jobs SUCCEEDED or DEAD with finished_at <= cutoff, oldest
-  // finished first (then by id), at most `limit`.
+  // Retention. Jobs finished (SUCCEEDED, DEAD or EXPIRED) with finished_at
+  // <= cutoff and no outbox effect pending, oldest finished first (then by
+  // id), at most `limit`.
   virtual Result<std::vector<JobId>> LoadFinished(TimeMs cutoff, int limit) = 0;
   virtual Result<NewestIds> LoadNewestIds() = 0;
   // Deletes the jobs with their audit entries, effects and executions;

@@ -54,8 +54,10 @@ constexpr OpSpec kOps[] = {
     {StoreOp::kComplete, "complete", 2, true},
     {StoreOp::kReap, "reap", 1, false},
     {StoreOp::kReconcile, "reconcile", 1, false},
-    {StoreOp::kRedrive, "redrive", 2, true},  // Not DEAD.
+    {StoreOp::kRedrive, "redrive", 3, true},  // Not DEAD.
     {StoreOp::kFinding, "finding", 1, false},
+    {StoreOp::kDeliver, "deliver", 3, true},      // Not an outbox's, or no such effect.
+    {StoreOp::kRedeliver, "redeliver", 2, true},  // Likewise.
     {StoreOp::kPrune, "prune", 1, false},
     {StoreOp::kLimit, "limit", 1, false},
     {std::nullopt, "advance", 3, false},
@@ -105,7 +107,8 @@ struct Candidate {
 struct Handed {
   std::vector<Lease> leases;
   JobId jobs = 0;
-  std::vector<JobId> dead;  // DEAD now, for redrives to find.
+  std::vector<JobId> dead;         // DEAD now, for redrives to find.
+  std::vector<int64_t> delivered;  // Outbox effects delivered now, for redeliveries to find.
 };
 
 // The call's answer as text (the same on every backend), and whether it
@@ -189,6 +192,23 @@ Answer Apply(Store& store, ManualClock& clock, const Op& op, const Handed& hande
     case StoreOp::kFinding:
       if (job == 0) return {"no job", false, false};
       return Say(store.RecordFinding(job, fmt::format("finding {}", op.b)));
+    case StoreOp::kDeliver:
+    case StoreOp::kRedeliver: {
+      auto outbox = store.Outbox(1 + op.c % 3);
+      if (!outbox) return Refused(outbox.error());
+      std::string listed = "outbox";
+      for (const EffectRecord& e : *outbox) listed += fmt::format(" {}", e.id);
+      // Three times in four an effect the call can take (the outbox's first, or a
+      // delivered one: marking it again changes nothing), else any id.
+      std::vector<int64_t> movable = handed.delivered;
+      if (!outbox->empty()) movable.push_back(outbox->front().id);
+      const int64_t id =
+          op.b % 4 != 0 && !movable.empty() ? movable[op.a % movable.size()] : 1 + op.a % 8;
+      const Answer a = *op.call == StoreOp::kDeliver
+                           ? Say(store.MarkDelivered(id))
+                           : Say(store.Redeliver(id, fmt::format("missing {}", op.c)));
+      return {listed + "; " + a.text, a.refused};
+    }
     default:
       break;
   }
@@ -200,7 +220,8 @@ Answer Apply(Store& store, ManualClock& clock, const Op& op, const Handed& hande
       return Say(store.Begin(ref));
     case StoreOp::kCommit: {
       const std::optional<Effect> effect =
-          op.c % 3 == 0 ? std::nullopt : std::optional<Effect>(Effect{fmt::format("e{}", op.c)});
+          op.c % 3 == 0 ? std::nullopt
+                        : std::optional<Effect>(Effect{fmt::format("e{}", op.c), op.b % 4 != 0});
       return Say<CommitOutcome>(
           store.Commit(ref, effect, op.c % 2 == 0 ? CommitThen::kStay : CommitThen::kFinish),
           [](CommitOutcome o) { return fmt::format("commit {}", static_cast<int>(o)); });
@@ -221,7 +242,7 @@ Answer Apply(Store& store, ManualClock& clock, const Op& op, const Handed& hande
     case StoreOp::kComplete: {
       Completion item{.lease = ref};
       if (op.c % 3 == 0) item.fail = FailRequest{.error = "batch failure"};
-      if (op.c % 3 == 1) item.effect = Effect{"batch effect"};
+      if (op.c % 3 == 1) item.effect = Effect{"batch effect", op.a % 4 != 0};
       auto r = store.Complete(std::span<const Completion>(&item, 1));
       if (!r) return Refused(r.error());
       return Say<CompleteOutcome>(r->at(0), [](CompleteOutcome o) {
@@ -249,8 +270,9 @@ std::string Describe(const Execution& e) {
                      e.reason);
 }
 std::string Describe(const EffectRecord& e) {
-  return fmt::format("effect {} job {} exec {} key {} '{}' at {}", e.id, e.job_id, e.execution_id,
-                     e.key, e.payload, e.applied_at_ms);
+  return fmt::format("effect {} job {} exec {} key {} '{}' at {} {} {}", e.id, e.job_id,
+                     e.execution_id, e.key, e.payload, e.applied_at_ms, ToString(e.delivery),
+                     e.delivered_at_ms);
 }
 
 // The first record in which two lists differ, as text; "" when they agree.
@@ -347,6 +369,10 @@ std::optional<std::string> Replay(const std::vector<Candidate>& candidates,
     for (const Job& j : snaps[0].jobs) {
       if (j.state == JobState::kDead) handed.dead.push_back(j.id);
     }
+    handed.delivered.clear();
+    for (const EffectRecord& e : snaps[0].effects) {
+      if (e.delivery == Delivery::kDelivered) handed.delivered.push_back(e.id);
+    }
     before = std::move(snaps[0]);
   }
   return std::nullopt;
@@ -429,7 +455,7 @@ std::vector<Candidate> EveryBackend() {
   return out;
 }
 
-// Four blocks of 30 sequences of 60 calls (7,200 calls on each backend),
+// Four blocks of 40 sequences of 60 calls (9,600 calls on each backend),
 // one ctest entry each so they run side by side. Each block must have
 // exercised every kind of call accepted, and every refusable one refused,
 // or the sweep proves less than it seems to.
@@ -437,16 +463,20 @@ class DifferentialTest : public ::testing::TestWithParam<uint64_t> {};
 
 TEST_P(DifferentialTest, MemorySqliteAndPostgresGiveTheSameAnswersAndRecords) {
   Tally tally;
-  if (auto found = Sweep(EveryBackend(), GetParam(), 30, 60, &tally)) {
+  if (auto found = Sweep(EveryBackend(), GetParam(), 40, 60, &tally)) {
     ADD_FAILURE() << found->ToString();
     return;
+  }
+  std::string counts = "accepted/refused:";
+  for (const OpSpec& op : kOps) {
+    counts += fmt::format(" {} {}/{}", op.name, tally.accepted[op.call], tally.refused[op.call]);
   }
   for (const OpSpec& op : kOps) {
     RecordProperty(fmt::format("{}_accepted", op.name), tally.accepted[op.call]);
     RecordProperty(fmt::format("{}_refused", op.name), tally.refused[op.call]);
-    EXPECT_GE(tally.accepted[op.call], 3) << op.name << " was hardly ever accepted";
+    EXPECT_GE(tally.accepted[op.call], 3) << op.name << " was hardly ever accepted; " << counts;
     if (op.refusable) {
-      EXPECT_GE(tally.refused[op.call], 3) << op.name << " was hardly ever refused";
+      EXPECT_GE(tally.refused[op.call], 3) << op.name << " was hardly ever refused; " << counts;
     }
   }
 }

@@ -167,6 +167,15 @@ Result<void> FaultBackend::SaveExecution(const Execution& exec) {
 Result<void> FaultBackend::InsertEffect(const EffectRecord& effect) {
   return Call(BackendOp::kWrite, [&] { return inner_->InsertEffect(effect); });
 }
+Result<std::optional<EffectRecord>> FaultBackend::LoadEffect(int64_t id) {
+  return Call(BackendOp::kRead, [&] { return inner_->LoadEffect(id); });
+}
+Result<std::vector<EffectRecord>> FaultBackend::LoadOutbox(int limit) {
+  return Call(BackendOp::kRead, [&] { return inner_->LoadOutbox(limit); });
+}
+Result<void> FaultBackend::SaveDelivery(const EffectRecord& effect) {
+  return Call(BackendOp::kWrite, [&] { return inner_->SaveDelivery(effect); });
+}
 Result<void> FaultBackend::AppendAudit(const AuditEntry& entry) {
   return Call(BackendOp::kWrite, [&] { return inner_->AppendAudit(entry); });
 }

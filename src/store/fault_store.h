@@ -38,6 +38,8 @@ enum class StoreOp {
   kReconcile,
   kRedrive,
   kFinding,
+  kDeliver,    // Store::MarkDelivered.
+  kRedeliver,  // Store::Redeliver.
   kPrune,
   kLimit,
   kRead
@@ -107,6 +109,15 @@ class FaultStore final : public Store {
   }
   Result<void> RecordFinding(JobId job, std::string_view finding) override {
     return Call(StoreOp::kFinding, 0, [&] { return inner_->RecordFinding(job, finding); });
+  }
+  Result<std::vector<EffectRecord>> Outbox(int limit) override {
+    return Call(StoreOp::kRead, 0, [&] { return inner_->Outbox(limit); });
+  }
+  Result<void> MarkDelivered(int64_t effect) override {
+    return Call(StoreOp::kDeliver, 0, [&] { return inner_->MarkDelivered(effect); });
+  }
+  Result<void> Redeliver(int64_t effect, std::string_view why) override {
+    return Call(StoreOp::kRedeliver, 0, [&] { return inner_->Redeliver(effect, why); });
   }
   Result<PruneResult> Prune(const PruneRequest& request) override {
     return Call(StoreOp::kPrune, 0, [&] { return inner_->Prune(request); });

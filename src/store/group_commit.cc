@@ -62,6 +62,15 @@ class GroupHandle final : public Store {
   Result<void> RecordFinding(JobId job, std::string_view finding) override {
     return Write<void>([&](RecordStore& s) { return s.RecordFinding(job, finding); });
   }
+  Result<std::vector<EffectRecord>> Outbox(int limit) override {
+    return Read<std::vector<EffectRecord>>([&](RecordStore& s) { return s.Outbox(limit); });
+  }
+  Result<void> MarkDelivered(int64_t effect) override {
+    return Write<void>([&](RecordStore& s) { return s.MarkDelivered(effect); });
+  }
+  Result<void> Redeliver(int64_t effect, std::string_view why) override {
+    return Write<void>([&](RecordStore& s) { return s.Redeliver(effect, why); });
+  }
   Result<PruneResult> Prune(const PruneRequest& request) override {
     return Write<PruneResult>([&](RecordStore& s) { return s.Prune(request); });
   }

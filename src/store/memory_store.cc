@@ -130,7 +130,10 @@ void MemoryBackend::Restore(const Snapshot& removed) {
     Index(exec);
     execs_by_job_[exec.job_id].push_back(exec.id);
   }
-  for (const EffectRecord& effect : removed.effects) effect_jobs_.insert(effect.job_id);
+  for (const EffectRecord& effect : removed.effects) {
+    effect_jobs_.insert(effect.job_id);
+    Index(effect);
+  }
   effects_.insert(effects_.end(), removed.effects.begin(), removed.effects.end());
   std::sort(effects_.begin(), effects_.end(),
             [](const EffectRecord& a, const EffectRecord& b) { return a.id < b.id; });
@@ -276,10 +279,57 @@ Result<void> MemoryBackend::InsertEffect(const EffectRecord& effect) {
   EffectRecord stored = effect;
   stored.id = effects_.empty() ? 1 : effects_.back().id + 1;  // As SQLite: max + 1.
   effects_.push_back(stored);
+  Index(stored);
   OnUndo([this] {
     effect_jobs_.erase(effects_.back().job_id);
+    Unindex(effects_.back());
     effects_.pop_back();
   });
+  return {};
+}
+
+void MemoryBackend::Index(const EffectRecord& effect) {
+  if (effect.delivery != Delivery::kPending) return;
+  outbox_.emplace(effect.id, effect.job_id);
+  outbox_jobs_.insert(effect.job_id);
+}
+
+void MemoryBackend::Unindex(const EffectRecord& effect) {
+  outbox_.erase({effect.id, effect.job_id});
+  outbox_jobs_.erase(effect.job_id);
+}
+
+EffectRecord* MemoryBackend::FindEffect(int64_t id) {
+  auto it = std::lower_bound(effects_.begin(), effects_.end(), id,
+                             [](const EffectRecord& e, int64_t want) { return e.id < want; });
+  return it == effects_.end() || it->id != id ? nullptr : &*it;
+}
+
+Result<std::optional<EffectRecord>> MemoryBackend::LoadEffect(int64_t id) {
+  const EffectRecord* effect = FindEffect(id);
+  return effect ? std::optional<EffectRecord>(*effect) : std::nullopt;
+}
+
+Result<std::vector<EffectRecord>> MemoryBackend::LoadOutbox(int limit) {
+  std::vector<EffectRecord> out;
+  for (auto it = outbox_.begin(); it != outbox_.end() && static_cast<int>(out.size()) < limit;
+       ++it) {
+    out.push_back(*FindEffect(it->first));
+  }
+  return out;
+}
+
+Result<void> MemoryBackend::SaveDelivery(const EffectRecord& effect) {
+  EffectRecord* stored = FindEffect(effect.id);
+  LAB_ASSERT(stored != nullptr);
+  const auto replace = [this](EffectRecord& to, const EffectRecord& from) {
+    Unindex(to);
+    to.delivery = from.delivery;
+    to.delivered_at_ms = from.delivered_at_ms;
+    Index(to);
+  };
+  OnUndo([this, replace, old = *stored] { replace(*FindEffect(old.id), old); });
+  replace(*stored, effect);
   return {};
 }
 
@@ -295,7 +345,7 @@ Result<std::vector<JobId>> MemoryBackend::LoadFinished(TimeMs cutoff, int limit)
   std::vector<JobId> out;
   for (auto it = finished_.begin();
        it != finished_.end() && it->first <= cutoff && static_cast<int>(out.size()) < limit; ++it) {
-    out.push_back(it->second);
+    if (!outbox_jobs_.contains(it->second)) out.push_back(it->second);
   }
   return out;
 }
@@ -329,7 +379,9 @@ Result<PruneResult> MemoryBackend::DeleteJobs(std::span<const JobId> jobs) {
     jobs_.erase(job);
   }
   for (auto& e : effects_) {
-    if (gone.contains(e.job_id)) removed->effects.push_back(e);
+    if (!gone.contains(e.job_id)) continue;
+    removed->effects.push_back(e);
+    Unindex(e);
   }
   for (auto& a : audit_) {
     if (gone.contains(a.job_id)) removed->audit.push_back(a);

@@ -47,6 +47,9 @@ class MemoryBackend final : public StoreBackend {
   Result<void> SaveJob(const Job& job) override;
   Result<void> SaveExecution(const Execution& exec) override;
   Result<void> InsertEffect(const EffectRecord& effect) override;
+  Result<std::optional<EffectRecord>> LoadEffect(int64_t id) override;
+  Result<std::vector<EffectRecord>> LoadOutbox(int limit) override;
+  Result<void> SaveDelivery(const EffectRecord& effect) override;
   Result<void> AppendAudit(const AuditEntry& entry) override;
   Result<Snapshot> LoadSnapshot() override;
   Result<std::vector<JobId>> LoadFinished(TimeMs cutoff, int limit) override;
@@ -74,6 +77,9 @@ class MemoryBackend final : public StoreBackend {
   std::set<std::tuple<ExecState, TimeMs, ExecutionId>> live_;
   std::map<JobId, std::vector<ExecutionId>> execs_by_job_;
   std::set<JobId> effect_jobs_;
+  // Pending outbox effects: (effect id, job id), and their jobs.
+  std::set<std::pair<int64_t, JobId>> outbox_;
+  std::set<JobId> outbox_jobs_;
   // (finished_at, id) of every finished job, for retention.
   std::set<std::pair<TimeMs, JobId>> finished_;
   // Unfinished (PENDING or RUNNING) jobs per queue, for admission control.
@@ -87,6 +93,10 @@ class MemoryBackend final : public StoreBackend {
   void Restore(const Snapshot& removed);
   void Index(const Job& job);
   void Unindex(const Job& job);
+  void Index(const EffectRecord& effect);
+  void Unindex(const EffectRecord& effect);
+  // The ledger effect with `id`, if any (effects_ is ordered by id).
+  EffectRecord* FindEffect(int64_t id);
   void Index(const Execution& exec);
   void Unindex(const Execution& exec);
 

@@ -194,6 +194,15 @@ CREATE INDEX jobs_finished ON {s}.jobs (finished_at_ms)
   WHERE state IN ('SUCCEEDED', 'DEAD', 'EXPIRED');
 )sql";
 
+// The outbox (DESIGN's third effect shape): whether each ledger effect is
+// an intent a relay delivers, and when its receiver acknowledged it; the
+// pending ones indexed apart.
+constexpr const char* kSchemaV6 = R"sql(
+ALTER TABLE {s}.effects ADD COLUMN delivery TEXT NOT NULL DEFAULT 'none';
+ALTER TABLE {s}.effects ADD COLUMN delivered_at_ms BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX effects_outbox ON {s}.effects (id) WHERE delivery = 'pending';
+)sql";
+
 }  // namespace
 
 // One libpq connection; reconnects lazily after the server went away.
@@ -371,8 +380,8 @@ Result<std::unique_ptr<PostgresBackend>> PostgresBackend::Open(const PostgresOpt
 }
 
 std::span<const Migration> PostgresBackend::Migrations() {
-  static constexpr Migration kSteps[] = {
-      {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}};
+  static constexpr Migration kSteps[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3},
+                                         {4, kSchemaV4}, {5, kSchemaV5}, {6, kSchemaV6}};
   return kSteps;
 }
 
@@ -592,9 +601,32 @@ Result<void> PostgresBackend::SaveExecution(const Execution& exec) {
 
 Result<void> PostgresBackend::InsertEffect(const EffectRecord& e) {
   return conn_->Run(
-      "INSERT INTO {s}.effects (job_id, execution_id, key, payload, applied_at_ms) "
-      "VALUES ($1, $2, $3, $4, $5)",
-      {Str(e.job_id), Str(e.execution_id), e.key, Bytea(e.payload), Str(e.applied_at_ms)});
+      "INSERT INTO {s}.effects (job_id, execution_id, key, payload, applied_at_ms, delivery, "
+      "delivered_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+      {Str(e.job_id), Str(e.execution_id), e.key, Bytea(e.payload), Str(e.applied_at_ms),
+       std::string(ToString(e.delivery)), Str(e.delivered_at_ms)});
+}
+
+Result<std::optional<EffectRecord>> PostgresBackend::LoadEffect(int64_t id) {
+  LAB_ASSIGN_OR_RETURN(
+      ResultPtr res,
+      conn_->Exec(
+          fmt::format("SELECT {} FROM {{s}}.effects WHERE id = $1 FOR UPDATE", kEffectColumns),
+          {Str(id)}));
+  LAB_ASSIGN_OR_RETURN(auto effects, Rows<EffectRecord>(res, EffectFromRow<PgRow>));
+  return First(std::move(effects));
+}
+
+Result<std::vector<EffectRecord>> PostgresBackend::LoadOutbox(int limit) {
+  LAB_ASSIGN_OR_RETURN(
+      ResultPtr res,
+      conn_->Exec(fmt::format(kOutboxSql, kEffectColumns, "{s}.", "$"), {Str(limit)}));
+  return Rows<EffectRecord>(res, EffectFromRow<PgRow>);
+}
+
+Result<void> PostgresBackend::SaveDelivery(const EffectRecord& e) {
+  return conn_->Run("UPDATE {s}.effects SET delivery = $1, delivered_at_ms = $2 WHERE id = $3",
+                    {std::string(ToString(e.delivery)), Str(e.delivered_at_ms), Str(e.id)});
 }
 
 Result<void> PostgresBackend::AppendAudit(const AuditEntry& a) {
@@ -658,8 +690,8 @@ Result<std::vector<JobId>> PostgresBackend::LoadFinished(TimeMs cutoff, int limi
   LAB_ASSIGN_OR_RETURN(
       ResultPtr res,
       conn_->Exec(fmt::format("SELECT id FROM {{s}}.jobs WHERE state IN {} AND finished_at_ms <= "
-                              "$1 ORDER BY finished_at_ms, id LIMIT $2",
-                              kFinishedStatesSql),
+                              "$1 AND {} ORDER BY finished_at_ms, id LIMIT $2",
+                              kFinishedStatesSql, fmt::format(kNoPendingDeliverySql, "{s}.")),
                   {Str(cutoff), Str(limit)}));
   return Rows<JobId>(res, IdFromRow<PgRow>);
 }

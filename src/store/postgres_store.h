@@ -67,6 +67,9 @@ class PostgresBackend final : public StoreBackend {
   Result<void> SaveJob(const Job& job) override;
   Result<void> SaveExecution(const Execution& exec) override;
   Result<void> InsertEffect(const EffectRecord& effect) override;
+  Result<std::optional<EffectRecord>> LoadEffect(int64_t id) override;
+  Result<std::vector<EffectRecord>> LoadOutbox(int limit) override;
+  Result<void> SaveDelivery(const EffectRecord& effect) override;
   Result<void> AppendAudit(const AuditEntry& entry) override;
   Result<Snapshot> LoadSnapshot() override;
   Result<std::vector<JobId>> LoadFinished(TimeMs cutoff, int limit) override;

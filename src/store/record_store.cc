@@ -106,11 +106,13 @@ Result<std::optional<Error>> RecordStore::Settle(const Plan& plan, const PlanCon
   for (const AuditEntry& entry : plan.audit) LAB_RETURN_IF_ERROR(backend_->AppendAudit(entry));
   if (plan.refusal) return std::optional<Error>(*plan.refusal);
   if (plan.effect) {
-    LAB_RETURN_IF_ERROR(backend_->InsertEffect(EffectRecord{.job_id = rec.job.id,
-                                                            .execution_id = rec.exec.id,
-                                                            .key = rec.job.EffectKey(),
-                                                            .payload = plan.effect->payload,
-                                                            .applied_at_ms = ctx.now_ms}));
+    LAB_RETURN_IF_ERROR(backend_->InsertEffect(
+        EffectRecord{.job_id = rec.job.id,
+                     .execution_id = rec.exec.id,
+                     .key = rec.job.EffectKey(),
+                     .payload = plan.effect->payload,
+                     .applied_at_ms = ctx.now_ms,
+                     .delivery = plan.effect->outbox ? Delivery::kPending : Delivery::kNone}));
   }
   ApplyPlan(plan, ctx, rec.job, rec.exec);
   if (plan.exec_state || plan.lease_expires_at_ms || plan.ended_at_ms || plan.reason) {
@@ -422,6 +424,34 @@ Result<void> RecordStore::RecordFinding(JobId id, std::string_view finding) {
     LAB_ASSIGN_OR_RETURN(auto job, backend_->LoadJob(id));
     if (!job) return MakeError(ErrorCode::kNotFound, fmt::format("no job with id {}", id));
     return backend_->AppendAudit(FindingAudit(*job, finding, Context()));
+  });
+}
+
+Result<std::vector<EffectRecord>> RecordStore::Outbox(int limit) {
+  LAB_RETURN_IF_ERROR(CheckNotFailed());
+  LAB_RETURN_IF_ERROR(CheckInRange("limit", limit, 1, kMaxEnqueueBatch));
+  return backend_->LoadOutbox(limit);
+}
+
+Result<void> RecordStore::MarkDelivered(int64_t effect) {
+  return ChangeDelivery(effect, Delivery::kDelivered, "");
+}
+
+Result<void> RecordStore::Redeliver(int64_t effect, std::string_view why) {
+  return ChangeDelivery(effect, Delivery::kPending, why);
+}
+
+Result<void> RecordStore::ChangeDelivery(int64_t id, Delivery to, std::string_view why) {
+  return Transact<void>([&](Txn&) -> Result<void> {
+    LAB_ASSIGN_OR_RETURN(auto effect, backend_->LoadEffect(id));
+    if (!effect) return MakeError(ErrorCode::kNotFound, fmt::format("no ledger effect {}", id));
+    LAB_ASSIGN_OR_RETURN(auto job, backend_->LoadJob(effect->job_id));
+    LAB_ASSERT_MSG(job.has_value(), "ledger effect without its job");
+    LAB_ASSIGN_OR_RETURN(std::optional<DeliveryChange> change,
+                         PlanDelivery(*job, *effect, to, why, Context()));
+    if (!change) return {};
+    LAB_RETURN_IF_ERROR(backend_->SaveDelivery(change->effect));
+    return backend_->AppendAudit(change->audit);
   });
 }
 

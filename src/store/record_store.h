@@ -47,6 +47,9 @@ class RecordStore final : public Store {
   Result<int> Reconcile() final;
   Result<void> Redrive(JobId job) final;
   Result<void> RecordFinding(JobId job, std::string_view finding) final;
+  Result<std::vector<EffectRecord>> Outbox(int limit) final;
+  Result<void> MarkDelivered(int64_t effect) final;
+  Result<void> Redeliver(int64_t effect, std::string_view why) final;
   Result<PruneResult> Prune(const PruneRequest& request) final;
   Result<void> SetQueueLimit(const QueueLimit& limit) final;
   Result<std::vector<QueueLimit>> QueueLimits() final;
@@ -112,6 +115,8 @@ class RecordStore final : public Store {
   Result<void> Admit(const std::string& queue, const PlanContext& ctx, Depths& depths,
                      std::string_view refused);
   Result<Loaded> LoadLease(const LeaseRef& lease);
+  // MarkDelivered and Redeliver: effect `id`'s delivery to `to`.
+  Result<void> ChangeDelivery(int64_t id, Delivery to, std::string_view why);
   // Claims each of `ready` into `leases`, or expires it when its deadline
   // has passed; returns how many it expired.
   Result<int> ClaimEach(const std::vector<Job>& ready, const ClaimRequest& request,

@@ -17,12 +17,20 @@ inline constexpr const char* kJobColumns =
 inline constexpr const char* kExecColumns =
     "id, job_id, attempt, worker, state, leased_at_ms, lease_expires_at_ms, ended_at_ms, reason";
 inline constexpr const char* kEffectColumns =
-    "id, job_id, execution_id, key, payload, applied_at_ms";
+    "id, job_id, execution_id, key, payload, applied_at_ms, delivery, delivered_at_ms";
 inline constexpr const char* kAuditColumns =
     "seq, at_ms, job_id, execution_id, event, from_state, to_state, detail";
 inline constexpr const char* kCountColumns = "queue, state, count(*)";
 // The finished job states (IsFinished), as SQL, for retention.
 inline constexpr const char* kFinishedStatesSql = "('SUCCEEDED', 'DEAD', 'EXPIRED')";
+// Retention keeps a job whose outbox effect is still to be delivered
+// (Delivery::kPending), its table prefix first.
+inline constexpr const char* kNoPendingDeliverySql =
+    "NOT EXISTS (SELECT 1 FROM {}effects e WHERE e.job_id = jobs.id AND e.delivery = 'pending')";
+// The outbox's pending effects, by id, at most $1 (after the prefix and
+// the parameter mark).
+inline constexpr const char* kOutboxSql =
+    "SELECT {} FROM {}effects WHERE delivery = 'pending' ORDER BY id LIMIT {}1";
 inline constexpr const char* kQueueLimitColumns = "name, max_depth";
 // The unfinished jobs of queue $1, counting no further than $2.
 inline constexpr const char* kCountOpenSql =
@@ -83,7 +91,12 @@ Result<Execution> ExecutionFromRow(const Row& s) {
 
 template <typename Row>
 Result<EffectRecord> EffectFromRow(const Row& s) {
-  return EffectRecord{s.Int(0), s.Int(1), s.Int(2), s.Text(3), s.Bytes(4), s.Int(5)};
+  const auto delivery = ParseDelivery(s.Text(6));
+  if (!delivery) {
+    return MakeError(ErrorCode::kDataLoss, "ledger effect has unknown delivery " + s.Text(6));
+  }
+  return EffectRecord{s.Int(0),   s.Int(1), s.Int(2),  s.Text(3),
+                      s.Bytes(4), s.Int(5), *delivery, s.Int(7)};
 }
 
 template <typename Row>

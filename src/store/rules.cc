@@ -423,6 +423,31 @@ AuditEntry FindingAudit(const Job& job, std::string_view finding, const PlanCont
   return JobAudit(job, AuditEvent::kDrill, job.state, ctx.now_ms, Sanitize(finding));
 }
 
+Result<std::optional<DeliveryChange>> PlanDelivery(const Job& job, const EffectRecord& effect,
+                                                   Delivery to, std::string_view why,
+                                                   const PlanContext& ctx) {
+  LAB_ASSERT(to != Delivery::kNone);
+  if (effect.delivery == Delivery::kNone) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     fmt::format("ledger effect {} (job {}) is not an outbox's: there is nothing "
+                                 "to deliver",
+                                 effect.id, effect.job_id));
+  }
+  if (effect.delivery == to) return std::optional<DeliveryChange>();
+  DeliveryChange change{.effect = effect};
+  change.effect.delivery = to;
+  change.effect.delivered_at_ms = to == Delivery::kDelivered ? ctx.now_ms : 0;
+  const std::string detail =
+      to == Delivery::kDelivered
+          ? fmt::format("effect {} delivered under {}", effect.id, effect.key)
+          : fmt::format("effect {} under {} to be delivered again: {}", effect.id, effect.key,
+                        Sanitize(why));
+  change.audit =
+      JobAudit(job, to == Delivery::kDelivered ? AuditEvent::kDeliver : AuditEvent::kRedeliver,
+               job.state, ctx.now_ms, detail);
+  return std::optional<DeliveryChange>(std::move(change));
+}
+
 namespace {
 
 // The time a new lease is counted from: the store's, unless the store_clock

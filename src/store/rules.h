@@ -94,6 +94,17 @@ AuditEntry LimitAudit(const QueueLimit& limit, const PlanContext& ctx);
 // A reconciliation drill's finding about `job` (queue/drill.h): a signal,
 // the job's state before and after.
 AuditEntry FindingAudit(const Job& job, std::string_view finding, const PlanContext& ctx);
+// The outbox: effect's delivery to `to` (kDelivered: the receiver
+// acknowledged it; kPending: deliver it again, for `why`), with its audit
+// signal on `job`. None when it is there already; kFailedPrecondition for
+// an effect that is not an outbox's.
+struct DeliveryChange {
+  EffectRecord effect;
+  AuditEntry audit;
+};
+Result<std::optional<DeliveryChange>> PlanDelivery(const Job& job, const EffectRecord& effect,
+                                                   Delivery to, std::string_view why,
+                                                   const PlanContext& ctx);
 
 // Claim: the new execution for `job` (id left 0 for the backend to assign),
 // the job after the claim, and the audit entries.

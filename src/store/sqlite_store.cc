@@ -88,6 +88,17 @@ DROP INDEX jobs_finished;
 CREATE INDEX jobs_finished ON jobs (finished_at_ms) WHERE state IN ('SUCCEEDED', 'DEAD', 'EXPIRED');
 )sql";
 
+// The outbox (DESIGN's third effect shape): whether each ledger effect is
+// an intent a relay delivers, and when its receiver acknowledged it. The
+// relay's read scans the ledger (retention keeps it short): an index of
+// the pending effects adds a page to every new file, which moves where
+// FM_011's failed sync falls in the log and hides the hole it reproduces
+// (an issue of its own: that scenario depends on the log's layout).
+constexpr const char* kSchemaV5 = R"sql(
+ALTER TABLE effects ADD COLUMN delivery TEXT NOT NULL DEFAULT 'none';
+ALTER TABLE effects ADD COLUMN delivered_at_ms INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 // Steps `stmt` to the end, decoding every row.
 template <typename T>
 Result<std::vector<T>> QueryRows(Statement& stmt, Result<T> (*decode)(const Statement&)) {
@@ -293,7 +304,7 @@ Result<bool> CheckFileState(const FileState& state, int latest, const std::strin
 
 std::span<const Migration> SqliteBackend::Migrations() {
   static constexpr Migration kSteps[] = {
-      {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}};
+      {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}};
   return kSteps;
 }
 
@@ -483,12 +494,37 @@ Result<void> SqliteBackend::SaveExecution(const Execution& exec) {
 Result<void> SqliteBackend::InsertEffect(const EffectRecord& e) {
   LAB_ASSIGN_OR_RETURN(Statement * s,
                        db_->Prepare("INSERT INTO effects (job_id, execution_id, key, payload, "
-                                    "applied_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)"));
+                                    "applied_at_ms, delivery, delivered_at_ms) VALUES "
+                                    "(?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
   s->Bind(1, e.job_id)
       .Bind(2, e.execution_id)
       .Bind(3, e.key)
       .Bind(4, e.payload)
-      .Bind(5, e.applied_at_ms);
+      .Bind(5, e.applied_at_ms)
+      .Bind(6, ToString(e.delivery))
+      .Bind(7, e.delivered_at_ms);
+  return s->Run();
+}
+
+Result<std::optional<EffectRecord>> SqliteBackend::LoadEffect(int64_t id) {
+  LAB_ASSIGN_OR_RETURN(Statement * s, db_->Prepare(fmt::format(
+                                          "SELECT {} FROM effects WHERE id = ?1", kEffectColumns)));
+  LAB_ASSIGN_OR_RETURN(auto rows, QueryRows(s->Bind(1, id), kEffect));
+  if (rows.empty()) return std::optional<EffectRecord>();
+  return std::optional<EffectRecord>(std::move(rows.front()));
+}
+
+Result<std::vector<EffectRecord>> SqliteBackend::LoadOutbox(int limit) {
+  LAB_ASSIGN_OR_RETURN(Statement * s,
+                       db_->Prepare(fmt::format(kOutboxSql, kEffectColumns, "", "?")));
+  return QueryRows(s->Bind(1, int64_t{limit}), kEffect);
+}
+
+Result<void> SqliteBackend::SaveDelivery(const EffectRecord& e) {
+  LAB_ASSIGN_OR_RETURN(
+      Statement * s,
+      db_->Prepare("UPDATE effects SET delivery = ?1, delivered_at_ms = ?2 WHERE id = ?3"));
+  s->Bind(1, ToString(e.delivery)).Bind(2, e.delivered_at_ms).Bind(3, e.id);
   return s->Run();
 }
 
@@ -520,11 +556,12 @@ Result<std::vector<Job>> SqliteBackend::LoadJobs(const JobFilter& filter) {
 }
 
 Result<std::vector<JobId>> SqliteBackend::LoadFinished(TimeMs cutoff, int limit) {
-  LAB_ASSIGN_OR_RETURN(Statement * s,
-                       db_->Prepare(fmt::format("SELECT id FROM jobs WHERE state IN {} AND "
-                                                "finished_at_ms <= ?1 ORDER BY finished_at_ms, "
-                                                "id LIMIT ?2",
-                                                kFinishedStatesSql)));
+  LAB_ASSIGN_OR_RETURN(
+      Statement * s,
+      db_->Prepare(fmt::format("SELECT id FROM jobs WHERE state IN {} AND "
+                               "finished_at_ms <= ?1 AND {} ORDER BY "
+                               "finished_at_ms, id LIMIT ?2",
+                               kFinishedStatesSql, fmt::format(kNoPendingDeliverySql, ""))));
   s->Bind(1, cutoff).Bind(2, int64_t{limit});
   return QueryRows(*s, kId);
 }

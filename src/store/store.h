@@ -94,9 +94,24 @@ class Store {
   // an audit entry `drill` with `finding` as its detail; nothing else
   // changes. kNotFound for an unknown job.
   virtual Result<void> RecordFinding(JobId job, std::string_view finding) = 0;
+  // The outbox (DESIGN's third effect shape; queue/relay.h). Up to `limit`
+  // ledger effects a relay is still to deliver (Delivery::kPending), oldest
+  // first; 1 to kMaxEnqueueBatch.
+  virtual Result<std::vector<EffectRecord>> Outbox(int limit) = 0;
+  // The receiver acknowledged outbox effect `effect`: kDelivered at now,
+  // audited `deliver` on its job. Again on a delivered effect: nothing
+  // changes (a relay may deliver twice). kNotFound for an unknown effect,
+  // kFailedPrecondition for one that is not an outbox's.
+  virtual Result<void> MarkDelivered(int64_t effect) = 0;
+  // A delivered outbox effect is to be delivered again (a drill found the
+  // receiver lacks it): kPending, audited `redeliver` with `why`, and the
+  // relay sends it again under the same key, which the receiver
+  // deduplicates. On a pending effect nothing changes. Errors as above.
+  virtual Result<void> Redeliver(int64_t effect, std::string_view why) = 0;
   // The retention policy (PruneRequest): deletes up to request.limit jobs
   // that finished at least request.retain ago, with everything recorded
-  // about them, and audits the deletion. The newest job and the job of the
+  // about them, and audits the deletion. A job whose outbox effect is still
+  // pending is kept until its relay delivers it. The newest job and the job of the
   // newest execution are kept, so no id is ever handed out twice. A later
   // call presenting a pruned execution is refused (kNotFound), never
   // applied; an idempotency key is remembered only while its job is kept.

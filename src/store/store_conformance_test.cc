@@ -1196,6 +1196,94 @@ TEST_P(StoreConformanceTest, RedriveRespectsTheDepthLimitAndAFindingIsOnlyRecord
   EXPECT_EQ(StateOf(waiting), JobState::kRunning);
 }
 
+// The outbox: an effect committed as an intent is pending until its relay
+// marks it delivered (audited `deliver`, once however often it is marked);
+// a redelivery makes it pending again (audited `redeliver` with why).
+// Retention keeps a finished job whose effect is pending, and prunes it once
+// delivered. A plain ledger effect has nothing to deliver.
+TEST_P(StoreConformanceTest, AnOutboxEffectIsPendingUntilDeliveredAndRetentionWaitsForIt) {
+  // Each finished with a plain effect: retention's to prune.
+  const auto finished_plain = [&] {
+    const JobId id = Add();
+    Lease p = Started();
+    EXPECT_TRUE(store_->Commit(Ref(p), Effect{"row"}, CommitThen::kFinish).has_value());
+    return id;
+  };
+  const JobId plain = finished_plain();
+  const JobId mail = Add({.key = "mail"});
+  Lease l = Started();
+  ASSERT_TRUE(
+      store_->Commit(Ref(l), Effect{"send", /*outbox=*/true}, CommitThen::kFinish).has_value());
+  Add();  // The newest job and audit entry: kept by the newest ids' rule, not by the outbox's.
+  auto outbox = store_->Outbox(10);
+  ASSERT_TRUE(outbox.has_value()) << outbox.error().ToString();
+  ASSERT_EQ(outbox->size(), 1u);
+  const EffectRecord intent = outbox->front();
+  EXPECT_EQ(intent.job_id, mail);
+  EXPECT_EQ(intent.key, "default/mail");
+  EXPECT_EQ(intent.payload, "send");
+  EXPECT_EQ(intent.delivery, Delivery::kPending);
+  EXPECT_EQ(intent.delivered_at_ms, 0);
+  const int64_t row = Snap().effects.front().id;
+  EXPECT_EQ(Snap().effects.front().delivery, Delivery::kNone);
+
+  clock_.AdvanceMs(10'000);
+  auto pruned = store_->Prune({.retain = 0});
+  ASSERT_TRUE(pruned.has_value()) << pruned.error().ToString();
+  EXPECT_EQ(pruned->jobs, 1);  // The plain job only.
+  EXPECT_EQ(store_->GetJob(plain).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(StateOf(mail), JobState::kSucceeded);
+
+  ASSERT_TRUE(store_->MarkDelivered(intent.id).has_value());
+  const Snapshot delivered = Snap();
+  ASSERT_EQ(delivered.effects.size(), 1u);
+  EXPECT_EQ(delivered.effects[0].delivery, Delivery::kDelivered);
+  EXPECT_EQ(delivered.effects[0].delivered_at_ms, clock_.NowMs());
+  EXPECT_EQ(delivered.audit.back().event, AuditEvent::kDeliver);
+  EXPECT_EQ(delivered.audit.back().job_id, mail);
+  EXPECT_EQ(delivered.audit.back().from, "SUCCEEDED");
+  EXPECT_EQ(delivered.audit.back().to, "SUCCEEDED");
+  EXPECT_TRUE(store_->Outbox(10)->empty());
+  ASSERT_TRUE(store_->MarkDelivered(intent.id).has_value());  // Again: nothing changes.
+  EXPECT_EQ(Snap().audit.size(), delivered.audit.size());
+
+  ASSERT_TRUE(store_->Redeliver(intent.id, "drill: missing downstream").has_value());
+  const Snapshot again = Snap();
+  EXPECT_EQ(again.effects[0].delivery, Delivery::kPending);
+  EXPECT_EQ(again.effects[0].delivered_at_ms, 0);
+  EXPECT_EQ(again.audit.back().event, AuditEvent::kRedeliver);
+  EXPECT_NE(again.audit.back().detail.find("drill: missing downstream"), std::string::npos)
+      << again.audit.back().detail;
+  ASSERT_EQ(store_->Outbox(10)->size(), 1u);
+  ASSERT_TRUE(store_->Redeliver(intent.id, "again").has_value());
+  EXPECT_EQ(Snap().audit.size(), again.audit.size());
+
+  EXPECT_EQ(store_->MarkDelivered(4242).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store_->Redeliver(4242, "x").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store_->MarkDelivered(row).error().code, ErrorCode::kNotFound);  // Pruned with its job.
+  EXPECT_EQ(store_->Outbox(0).error().code, ErrorCode::kInvalidArgument);
+
+  ASSERT_TRUE(store_->MarkDelivered(intent.id).has_value());
+  finished_plain();  // Newer ledger effect and execution than the mail's.
+  const JobId newest = Add();
+  ASSERT_TRUE(store_->Prune({.retain = 0}).has_value());
+  EXPECT_EQ(store_->GetJob(mail).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(StateOf(newest), JobState::kPending);
+}
+
+// A ledger effect that is not an outbox's has nothing to deliver.
+TEST_P(StoreConformanceTest, APlainLedgerEffectCannotBeMarkedDelivered) {
+  Add();
+  Lease l = Started();
+  ASSERT_TRUE(store_->Commit(Ref(l), Effect{"row"}, CommitThen::kFinish).has_value());
+  const int64_t id = Snap().effects.back().id;
+  const size_t audit = Snap().audit.size();
+  EXPECT_EQ(store_->MarkDelivered(id).error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(store_->Redeliver(id, "x").error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(Snap().effects.back().delivery, Delivery::kNone);
+  EXPECT_EQ(Snap().audit.size(), audit);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest, ::testing::ValuesIn(Backends()),
                          [](const auto& info) { return info.param.name; });
 

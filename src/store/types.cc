@@ -26,7 +26,13 @@ constexpr EnumNames<ExecState, 6> kExecStates = {{
     {ExecState::kFailed, "FAILED"},
 }};
 
-constexpr EnumNames<AuditEvent, 20> kAuditEvents = {{
+constexpr EnumNames<Delivery, 3> kDeliveries = {{
+    {Delivery::kNone, "none"},
+    {Delivery::kPending, "pending"},
+    {Delivery::kDelivered, "delivered"},
+}};
+
+constexpr EnumNames<AuditEvent, 22> kAuditEvents = {{
     {AuditEvent::kEnqueue, "enqueue"},     {AuditEvent::kClaim, "claim"},
     {AuditEvent::kBegin, "begin"},         {AuditEvent::kCommit, "commit"},
     {AuditEvent::kDuplicate, "duplicate"}, {AuditEvent::kFinish, "finish"},
@@ -37,12 +43,16 @@ constexpr EnumNames<AuditEvent, 20> kAuditEvents = {{
     {AuditEvent::kPrune, "prune"},         {AuditEvent::kDefer, "defer"},
     {AuditEvent::kExpire, "expire"},       {AuditEvent::kLimit, "limit"},
     {AuditEvent::kCapped, "capped"},       {AuditEvent::kDrill, "drill"},
+    {AuditEvent::kDeliver, "deliver"},     {AuditEvent::kRedeliver, "redeliver"},
 }};
 
 }  // namespace
 
 std::string_view ToString(AuditEvent e) { return NameOf(kAuditEvents, e); }
 std::optional<AuditEvent> ParseAuditEvent(std::string_view s) { return ValueOf(kAuditEvents, s); }
+
+std::string_view ToString(Delivery d) { return NameOf(kDeliveries, d); }
+std::optional<Delivery> ParseDelivery(std::string_view s) { return ValueOf(kDeliveries, s); }
 
 std::string_view ToString(JobState s) { return NameOf(kJobStates, s); }
 std::string_view ToString(ExecState s) { return NameOf(kExecStates, s); }

@@ -50,13 +50,20 @@ enum class AuditEvent : uint8_t {
   kLimit,      // A queue's depth limit was set or removed (one store-level entry, job 0).
   kCapped,     // A heartbeat was refused: the attempt held its lease to its cap.
   kDrill,      // A reconciliation drill's finding: the queue and a downstream system disagree.
+  kDeliver,  // An outbox relay delivered the job's ledger effect and its receiver acknowledged it.
+  kRedeliver,  // The job's delivered outbox effect is to be delivered again (a drill found it
+               // missing).
 };
 std::string_view ToString(AuditEvent e);
 std::optional<AuditEvent> ParseAuditEvent(std::string_view s);
 // A refused call: an entry that records no transition (from == to).
 inline bool IsRefusal(AuditEvent e) { return e == AuditEvent::kFenced || e == AuditEvent::kCapped; }
-// An entry that records no transition: a refusal or a drill's finding.
-inline bool IsSignal(AuditEvent e) { return IsRefusal(e) || e == AuditEvent::kDrill; }
+// An entry that records no transition: a refusal, a drill's finding or an
+// outbox delivery's.
+inline bool IsSignal(AuditEvent e) {
+  return IsRefusal(e) || e == AuditEvent::kDrill || e == AuditEvent::kDeliver ||
+         e == AuditEvent::kRedeliver;
+}
 std::optional<ExecState> ParseExecState(std::string_view s);
 
 struct Job {
@@ -100,6 +107,14 @@ struct Execution {
   bool operator==(const Execution&) const = default;
 };
 
+// Whether a ledger effect is an outbox's intent, and where its delivery
+// stands (DESIGN's third effect shape): kNone, the effect is the ledger
+// entry itself; kPending, a relay is to deliver it under its key;
+// kDelivered, the receiver acknowledged it.
+enum class Delivery : uint8_t { kNone, kPending, kDelivered };
+std::string_view ToString(Delivery d);
+std::optional<Delivery> ParseDelivery(std::string_view s);
+
 // An effect recorded in the store's ledger, atomically with COMMITTED.
 struct EffectRecord {
   int64_t id = 0;
@@ -108,6 +123,8 @@ struct EffectRecord {
   std::string key;
   std::string payload;
   TimeMs applied_at_ms = 0;
+  Delivery delivery = Delivery::kNone;
+  TimeMs delivered_at_ms = 0;  // When last acknowledged; 0 while it is not.
 
   bool operator==(const EffectRecord&) const = default;
 };
@@ -175,6 +192,9 @@ struct LeaseRef {
 
 struct Effect {
   std::string payload;
+  // An outbox intent: the commit records it pending, and a relay delivers
+  // it at least once under the job's key (queue/relay.h).
+  bool outbox = false;
 };
 
 enum class CommitOutcome {
