@@ -46,18 +46,19 @@ Result<DrillReport> RunDrill(Store& store, std::span<const HeldEffect> held,
                      .held = static_cast<int64_t>(held.size())};
   std::map<std::string, const Job*> job_of;
   for (const Job& j : s.jobs) job_of.emplace(j.EffectKey(), &j);
-  std::map<std::string, std::string> ledger;
+  std::map<std::string, const EffectRecord*> ledger;
   std::map<std::string, std::optional<std::string>> downstream;
-  for (const EffectRecord& e : s.effects) ledger.emplace(e.key, e.payload);
+  for (const EffectRecord& e : s.effects) ledger.emplace(e.key, &e);
   for (const HeldEffect& h : held) downstream.emplace(h.key, h.payload);
   const auto find = [&](const Job& job, const std::string& key, Divergence kind, std::string detail,
-                        bool repair = false) {
+                        bool repair = false, int64_t effect = 0) {
     report.findings.push_back(
         {.job = job.id,
          .key = key,
          .kind = kind,
          .repaired = repair,
-         .detail = fmt::format("drill: {}: {}", lab::ToString(kind), detail)});
+         .detail = fmt::format("drill: {}: {}", lab::ToString(kind), detail),
+         .effect = effect});
   };
   for (const auto& [key, payload] : downstream) {
     auto it = job_of.find(key);
@@ -67,10 +68,10 @@ Result<DrillReport> RunDrill(Store& store, std::span<const HeldEffect> held,
     }
     const Job& job = *it->second;
     if (auto mine = ledger.find(key); mine != ledger.end()) {
-      if (payload && mine->second != *payload) {
+      if (payload && mine->second->payload != *payload) {
         find(job, key, Divergence::kMismatched,
              fmt::format("the ledger holds '{}' under key '{}', the downstream system '{}'",
-                         mine->second, key, *payload));
+                         mine->second->payload, key, *payload));
       }
       continue;
     }
@@ -84,21 +85,32 @@ Result<DrillReport> RunDrill(Store& store, std::span<const HeldEffect> held,
                              : "recorded for an operator"),
          redrive);
   }
-  if (options.ledger_delivered) {
-    for (const auto& [key, payload] : ledger) {
-      if (downstream.contains(key)) continue;
-      auto it = job_of.find(key);
-      if (it == job_of.end()) continue;
-      find(*it->second, key, Divergence::kMissing,
-           fmt::format("the ledger holds '{}' under key '{}', which the downstream system lacks; "
-                       "re-delivery is the relay's",
-                       payload, key));
-    }
+  for (const auto& [key, effect] : ledger) {
+    // An outbox effect its receiver acknowledged must be there; one still
+    // pending is in flight. A plain one is judged when the ledger is
+    // delivered by other means (options.ledger_delivered).
+    const bool outbox = effect->delivery != Delivery::kNone;
+    if (outbox ? effect->delivery != Delivery::kDelivered : !options.ledger_delivered) continue;
+    if (downstream.contains(key)) continue;
+    auto it = job_of.find(key);
+    if (it == job_of.end()) continue;
+    const bool redeliver = options.repair && outbox;
+    find(*it->second, key, Divergence::kMissing,
+         fmt::format("the ledger holds '{}' under key '{}', which the downstream system lacks; {}",
+                     effect->payload, key,
+                     redeliver ? "to be delivered again: the relay sends it under that key"
+                     : outbox  ? "recorded for an operator"
+                               : "re-delivery is the relay's"),
+         redeliver, effect->id);
   }
   // Recorded first, then repaired: a drill cut short has said what it saw.
   for (DrillFinding& f : report.findings) {
     LAB_RETURN_IF_ERROR(store.RecordFinding(f.job, f.detail));
     if (!f.repaired) continue;
+    if (f.kind == Divergence::kMissing) {
+      LAB_RETURN_IF_ERROR(store.Redeliver(f.effect, f.detail));
+      continue;
+    }
     auto redriven = store.Redrive(f.job);
     if (!redriven && redriven.error().code == ErrorCode::kOverloaded) {
       // Its queue is at its depth limit: the next drill tries again.

@@ -16,9 +16,13 @@
 //   SUCCEEDED, agreeing with it (unless its queue is at its depth limit:
 //   the refusal is recorded, and a later drill tries again). An EXPIRED
 //   job cannot run again: recorded.
-// - missing: the ledger holds an effect the system lacks. Checked only when
-//   the ledger's effects are delivered to the system (an outbox relay);
-//   re-delivery is the relay's: recorded.
+// - missing: the ledger holds an effect the system lacks. An outbox effect
+//   its receiver acknowledged (Delivery::kDelivered) is always checked, and
+//   repaired by a redelivery (Store::Redeliver): pending again, the relay
+//   sends it under the same key, which the receiver deduplicates. One still
+//   pending is in flight, not judged. A plain ledger effect is checked only
+//   when the ledger is delivered to the system by other means
+//   (DrillOptions::ledger_delivered): recorded.
 // - mismatched: both hold the key with different payloads (the system
 //   reporting one): recorded.
 // A job still in flight (PENDING, RUNNING) is not judged. Thread-safety:
@@ -53,16 +57,18 @@ struct HeldEffect {
 std::vector<HeldEffect> HeldEffects(const EffectLog& log);
 
 struct DrillOptions {
-  bool ledger_delivered = false;  // The ledger's effects are delivered to the system.
-  bool repair = true;             // Redrive what a redrive repairs.
+  // The ledger's plain effects are delivered to the system by other means.
+  bool ledger_delivered = false;
+  bool repair = true;  // Redrive, or deliver again, what that repairs.
 };
 
 struct DrillFinding {
   JobId job = 0;
   std::string key;
   Divergence kind = Divergence::kExtra;
-  bool repaired = false;  // Redriven.
+  bool repaired = false;  // Redriven (extra) or to be delivered again (missing).
   std::string detail;     // As recorded in the audit trail.
+  int64_t effect = 0;     // The ledger effect, for a missing one.
 };
 
 struct DrillReport {
