@@ -52,13 +52,12 @@ Result<DrillReport> RunDrill(Store& store, std::span<const HeldEffect> held,
   for (const HeldEffect& h : held) downstream.emplace(h.key, h.payload);
   const auto find = [&](const Job& job, const std::string& key, Divergence kind, std::string detail,
                         bool repair = false, int64_t effect = 0) {
-    report.findings.push_back(
-        {.job = job.id,
-         .key = key,
-         .kind = kind,
-         .repaired = repair,
-         .detail = fmt::format("drill: {}: {}", lab::ToString(kind), detail),
-         .effect = effect});
+    report.findings.push_back({.job = job.id,
+                               .key = key,
+                               .kind = kind,
+                               .repaired = repair,
+                               .detail = fmt::format("drill: {}: {}", lab::ToString(kind), detail),
+                               .effect = effect});
   };
   for (const auto& [key, payload] : downstream) {
     auto it = job_of.find(key);

@@ -2,8 +2,9 @@
 
 namespace lab {
 
-Result<RelayTally> RelayOnce(Store& store, const Deliver& deliver, int batch,
-                             const std::function<void(const EffectRecord&, const Error&)>& failures) {
+Result<RelayTally> RelayOnce(
+    Store& store, const Deliver& deliver, int batch,
+    const std::function<void(const EffectRecord&, const Error&)>& failures) {
   LAB_ASSIGN_OR_RETURN(std::vector<EffectRecord> pending, store.Outbox(batch));
   RelayTally tally;
   for (const EffectRecord& effect : pending) {

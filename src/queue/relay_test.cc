@@ -110,7 +110,8 @@ TEST_F(RelayTest, ADrillHasADeliveredEffectTheReceiverLacksDeliveredAgain) {
   EXPECT_NE(f.detail.find("to be delivered again"), std::string::npos) << f.detail;
   EXPECT_EQ(Pending(), 2u);  // mail-1 again, and mail-3 still.
   ExternalSystem restored(/*honours_keys=*/true, nullptr);
-  restored.Apply({.job_id = b, .key = "default/mail-2", .payload = "to: bob", .from_handler = true});
+  restored.Apply(
+      {.job_id = b, .key = "default/mail-2", .payload = "to: bob", .from_handler = true});
   ASSERT_EQ(RelayOnce(*store_, To(restored))->delivered, 2);
   for (JobId job : {a, b, c}) EXPECT_EQ(restored.CountFor(job), 1) << "job " << job;
   auto again = RunDrill(*store_, HeldEffects(restored.log()));
