@@ -331,5 +331,40 @@ if [ "$code" -ne 1 ] || ! grep -Eqi "readonly|read-only|unable to open|permissio
 fi
 chmod 755 "$tmp/ro"
 
+# The outbox: each job's output is committed as an intent, and the relay
+# delivers it under the job's key until the receiver acknowledges it. The
+# receiver deduplicates by key; its first answer for "ob/flaky" is lost
+# after the effect took hold, so that one is sent twice and held once.
+odb="sqlite:$tmp/outbox.db"
+cat > "$tmp/receive.sh" <<'RECEIVER'
+inbox="$1"
+grep -qxF "$LAB_JOB_KEY" "$inbox.keys" 2>/dev/null ||
+  { echo "$LAB_JOB_KEY" >> "$inbox.keys"; { cat; echo; } >> "$inbox"; }
+if [ "$LAB_JOB_KEY" = "ob/flaky" ] && [ ! -e "$inbox.lost" ]; then touch "$inbox.lost"; exit 1; fi
+exit 0
+RECEIVER
+for k in ann bob flaky; do
+  "$LAB" queue enqueue --db "$odb" --queue ob --key "$k" "mail to $k" >/dev/null
+done
+expect 0 "relay: 3 effects delivered, 1 sends not acknowledged \(sent again\), 0 still to deliver" -- \
+  queue work --db "$odb" --queue ob --drain --exec "tr a-z A-Z" --relay "sh $tmp/receive.sh $tmp/inbox"
+if [ "$(sort "$tmp/inbox" | tr '\n' ,)" != "MAIL TO ANN,MAIL TO BOB,MAIL TO FLAKY," ]; then
+  echo "FAIL: the outbox's receiver holds:"; cat "$tmp/inbox"; failures=$((failures + 1))
+fi
+expect 0 "deliver +SUCCEEDED -> SUCCEEDED effect [0-9]+ delivered under ob/ann" -- \
+  queue inspect 1 --db "$odb"
+expect 0 "effect \(ledger\): exec 1 key 'ob/ann' \(outbox: delivered 20" -- queue inspect 1 --db "$odb"
+# The receiver loses what it acknowledged for bob: the drill finds it
+# missing and has it delivered again; the next relay pass does.
+printf '{"key": "ob/ann", "payload": "MAIL TO ANN"}\n{"key": "ob/flaky"}\n' > "$tmp/ob-held.jsonl"
+rm -f "$tmp/inbox.keys" && grep -v BOB "$tmp/inbox" > "$tmp/inbox.kept"; mv "$tmp/inbox.kept" "$tmp/inbox"
+printf 'ob/ann\nob/flaky\n' > "$tmp/inbox.keys"
+expect 1 "missing: the ledger holds 'MAIL TO BOB' under key 'ob/bob', which the downstream system lacks; to be delivered again" -- \
+  queue drill --db "$odb" --held "$tmp/ob-held.jsonl"
+expect 0 "relay: 1 effects delivered, 0 sends not acknowledged" -- \
+  queue work --db "$odb" --queue ob --drain --relay "sh $tmp/receive.sh $tmp/inbox"
+grep -q "MAIL TO BOB" "$tmp/inbox" || { echo "FAIL: bob's effect was not delivered again"; failures=$((failures + 1)); }
+expect_usage "--relay is blank" -- queue work --db "$odb" --relay " "
+
 if [ "$failures" -ne 0 ]; then echo "$failures CLI check(s) failed"; exit 1; fi
 echo "all CLI checks passed"

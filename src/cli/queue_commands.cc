@@ -236,7 +236,9 @@ json InspectJson(const JobDetail& d) {
     out["effects"].push_back({{"execution_id", e.execution_id},
                               {"key", TextOrBytes(e.key)},
                               {"payload", TextOrBytes(e.payload)},
-                              {"applied_at_ms", e.applied_at_ms}});
+                              {"applied_at_ms", e.applied_at_ms},
+                              {"delivery", ToString(e.delivery)},
+                              {"delivered_at_ms", e.delivered_at_ms}});
   }
   out["audit"] = json::array();
   for (const auto& x : d.audit) {
@@ -271,7 +273,11 @@ void PrintInspect(const JobDetail& d) {
                ToString(e.state), Shown(e.worker), HumanTime(e.leased_at_ms), Shown(e.reason));
   }
   for (const auto& e : d.effects) {
-    fmt::print("effect (ledger): exec {} key '{}': {}\n", e.execution_id, Shown(e.key),
+    const std::string outbox = e.delivery == Delivery::kNone ? ""
+                               : e.delivery == Delivery::kPending
+                                   ? " (outbox: to deliver)"
+                                   : " (outbox: delivered " + HumanTime(e.delivered_at_ms) + ")";
+    fmt::print("effect (ledger): exec {} key '{}'{}: {}\n", e.execution_id, Shown(e.key), outbox,
                ForTerminal(e.payload, kTerminalPayloadBytes));
   }
   fmt::print("\naudit\n");
@@ -521,6 +527,7 @@ struct WorkArgs {
   bool split_steps = false;
   std::string retry_budget = "20%,10,10s";
   std::string breaker = "50%,20,10s,5s";
+  std::string relay;  // The outbox's receiver command; empty: no outbox.
 };
 
 // SIGINT/SIGTERM: the first stops claiming (running jobs finish), the
@@ -655,6 +662,10 @@ Result<WorkSettings> ParseWork(const WorkArgs& a) {
   if (a.exec.find_first_not_of(" \t\n") == std::string::npos) {
     return MakeError(ErrorCode::kInvalidArgument, "--exec is empty: give the command to run");
   }
+  if (!a.relay.empty() && a.relay.find_first_not_of(" \t\n") == std::string::npos) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "--relay is blank: give the command that delivers an effect");
+  }
   LAB_RETURN_IF_ERROR(CheckName(NameKind::kQueue, a.queue));
   if (!a.name.empty()) LAB_RETURN_IF_ERROR(CheckName(NameKind::kWorker, a.name));
   return w;
@@ -692,15 +703,27 @@ int Work(const WorkArgs& a) {
                                  .seed = static_cast<uint64_t>(WallClock().NowMs()) ^
                                          static_cast<uint64_t>(getpid()),
                                  .fused = !a.split_steps,
+                                 .outbox = !a.relay.empty(),
                                  .retry_budget = w.retry_budget,
                                  .breaker_options = w.breaker},
                       .poll_ms = w.poll_ms,
                       .drain = a.drain,
                       .retain = w.retain};
+  const DurationMs heartbeat_ms = CadenceFor(w.lease_ms).heartbeat_ms;
+  if (!a.relay.empty()) {
+    // A delivery may take as long as an attempt; the receiver's command
+    // gets the same limit (none: the lease's).
+    options.relay =
+        DeliverWith(ExecHandler({.command = a.relay,
+                                 .heartbeat_ms = heartbeat_ms,
+                                 .timeout_ms = w.timeout_ms > 0 ? w.timeout_ms : w.lease_ms},
+                                waiter, WallClock()));
+  }
   WorkerPool pool(open,
                   ExecHandler({.command = a.exec,
-                               .heartbeat_ms = CadenceFor(w.lease_ms).heartbeat_ms,
-                               .timeout_ms = w.timeout_ms},
+                               .heartbeat_ms = heartbeat_ms,
+                               .timeout_ms = w.timeout_ms,
+                               .capture_output = !a.relay.empty()},
                               waiter, WallClock()),
                   options, waiter,
                   [](const std::string& line) { fmt::print(stderr, "lab: {}\n", line); });
@@ -718,6 +741,12 @@ int Work(const WorkArgs& a) {
              stats.fenced, stats.retried, stats.released + stats.abandoned, stats.released,
              stats.abandoned, stats.errors, stats.reconnects, stats.pruned, stats.heartbeats,
              stats.retries_held, stats.breaker_held, stats.breaker_opened);
+  if (!a.relay.empty()) {
+    fmt::print(stderr,
+               "lab: relay: {} effects delivered, {} sends not acknowledged (sent again), {} "
+               "still to deliver\n",
+               stats.delivered, stats.undelivered, stats.outbox_left);
+  }
   if (stats.fatal) {
     fmt::print(stderr, "lab: worker stopped: {}\n", stats.fatal->message);
     return kExitFailure;
@@ -823,9 +852,10 @@ void AddQueueCommands(CLI::App& app, CommandTable& table) {
                    "KEY, \"payload\": TEXT} each, KEY being the job's LAB_JOB_KEY")
       ->required();
   drill->add_flag("--ledger-delivered", dr->ledger_delivered,
-                  "The ledger's effects are delivered to the system (an outbox): report the "
-                  "ones it lacks too");
-  drill->add_flag("--no-repair", dr->no_repair, "Record findings only; redrive nothing");
+                  "The ledger's plain effects are delivered to the system by other means: report "
+                  "the ones it lacks too (outbox effects it acknowledged are always checked)");
+  drill->add_flag("--no-repair", dr->no_repair,
+                  "Record findings only; redrive and deliver again nothing");
   drill->add_flag("--json", dr->json_out, "Print JSON");
   table.emplace_back(drill, [dr] { return Drill(*dr); });
 
@@ -851,6 +881,11 @@ void AddQueueCommands(CLI::App& app, CommandTable& table) {
   work->add_option("--queue", wk->queue, "Queue name (default: default)");
   work->add_option("--exec", wk->exec,
                    "Shell command per job; exit 0 commits, else retry (default: cat)");
+  work->add_option("--relay", wk->relay,
+                   "The outbox: CMD's stdout is each job's effect, committed as an intent; "
+                   "RELAY runs once per intent to deliver it (the effect on stdin, its key in "
+                   "LAB_JOB_KEY), at least once, until it exits 0; the receiver must deduplicate "
+                   "by that key");
   work->add_flag("--drain", wk->drain,
                  "Exit once the queue has no pending job (scheduled retries and --run-at jobs "
                  "included: it waits for them) and no running job");

@@ -119,7 +119,7 @@ BatchStep BatchWorker::Run() {
     } else if (result.has_effect && !queue_.guards().commit_boundary) {
       ApplyOutsideCommit(*sink_, lease, key, result.effect, now);
     } else if (result.has_effect) {
-      c.effect = Effect{std::move(result.effect)};
+      c.effect = Effect{std::move(result.effect), options_.outbox};
     }
     h.outcome = std::move(c);
   }

@@ -103,7 +103,8 @@ std::vector<std::string> JobEnvironment(const JobContext& ctx) {
 // Starts `/bin/sh -c command` in its own process group (so a terminal's
 // Ctrl-C reaches the worker, which lets running commands finish), with
 // default signal dispositions and an empty signal mask.
-Result<pid_t> Spawn(const std::string& command, int stdin_fd, const JobContext& ctx) {
+Result<pid_t> Spawn(const std::string& command, int stdin_fd, int stdout_fd,
+                    const JobContext& ctx) {
   std::vector<std::string> env = JobEnvironment(ctx);
   std::vector<char*> envp;
   for (auto& e : env) envp.push_back(e.data());
@@ -115,6 +116,7 @@ Result<pid_t> Spawn(const std::string& command, int stdin_fd, const JobContext& 
   posix_spawnattr_t attr;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, stdin_fd, STDIN_FILENO);
+  if (stdout_fd >= 0) posix_spawn_file_actions_adddup2(&actions, stdout_fd, STDOUT_FILENO);
   posix_spawnattr_init(&attr);
   sigset_t none, defaults;
   sigemptyset(&none);
@@ -158,6 +160,28 @@ Result<int> EndCommand(pid_t pid) {
   return Reap(pid);
 }
 
+// What the command wrote to its stdout (a file, so it never blocks on a
+// full pipe), at most kMaxExecOutputBytes.
+Result<std::string> ReadOutput(int fd) {
+  const off_t size = lseek(fd, 0, SEEK_END);
+  if (size < 0) return MakeError(ErrorCode::kInternal, SysError("measuring the output"));
+  if (size > static_cast<off_t>(kMaxExecOutputBytes)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("the command wrote {} bytes to its output, more than the {} an "
+                                 "effect may hold",
+                                 static_cast<long long>(size), kMaxExecOutputBytes));
+  }
+  std::string out(static_cast<size_t>(size), '\0');
+  size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n = pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return MakeError(ErrorCode::kInternal, SysError("reading the output"));
+    done += static_cast<size_t>(n);
+  }
+  return out;
+}
+
 HandlerResult RunCommand(const ExecOptions& options, Waiter& waiter, Clock& clock,
                          const JobContext& ctx) {
   Fd payload(memfd_create("lab-payload", MFD_CLOEXEC));
@@ -165,7 +189,11 @@ HandlerResult RunCommand(const ExecOptions& options, Waiter& waiter, Clock& cloc
   if (auto w = WritePayload(payload.get(), ctx.payload); !w) {
     return HandlerResult::Transient(w.error().message);
   }
-  auto pid = Spawn(options.command, payload.get(), ctx);
+  Fd output(options.capture_output ? memfd_create("lab-output", MFD_CLOEXEC) : -1);
+  if (options.capture_output && output.get() < 0) {
+    return HandlerResult::Transient(SysError("memfd_create"));
+  }
+  auto pid = Spawn(options.command, payload.get(), output.get(), ctx);
   if (!pid) return HandlerResult::Transient(pid.error().message);
   RunningSlot running(*pid);
   // Readable when the child has exited; the wait for it never spins.
@@ -199,8 +227,13 @@ HandlerResult RunCommand(const ExecOptions& options, Waiter& waiter, Clock& cloc
   }
   auto status = EndCommand(*pid);
   if (!status) return HandlerResult::Transient(status.error().message);
-  if (WIFEXITED(*status) && WEXITSTATUS(*status) == 0) return HandlerResult::Ok("exit 0");
-  return HandlerResult::Transient(DescribeStatus(*status));
+  if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
+    return HandlerResult::Transient(DescribeStatus(*status));
+  }
+  if (!options.capture_output) return HandlerResult::Ok("exit 0");
+  auto out = ReadOutput(output.get());
+  if (!out) return HandlerResult::Transient(out.error().message);
+  return HandlerResult::Ok(std::move(*out));
 }
 
 }  // namespace

@@ -2,6 +2,15 @@
 
 namespace lab {
 
+Deliver DeliverWith(Handler send) {
+  return [send = std::move(send)](const EffectRecord& e) -> Result<void> {
+    const HandlerResult r =
+        send(JobContext{.job_id = e.job_id, .key = e.key, .payload = e.payload});
+    if (r.status == HandlerResult::Status::kOk) return {};
+    return MakeError(ErrorCode::kUnavailable, r.error);
+  };
+}
+
 Result<RelayTally> RelayOnce(
     Store& store, const Deliver& deliver, int batch,
     const std::function<void(const EffectRecord&, const Error&)>& failures) {

@@ -18,6 +18,7 @@
 #include <functional>
 
 #include "core/status.h"
+#include "queue/worker.h"
 #include "store/store.h"
 
 namespace lab {
@@ -35,6 +36,11 @@ struct RelayTally {
     return *this;
   }
 };
+
+// A handler as the receiver's end (an ExecHandler running the command that
+// delivers, say): run with the effect's job, key and payload (attempt 0);
+// its success is the acknowledgement, its error the reason there was none.
+Deliver DeliverWith(Handler send);
 
 // One pass: up to `batch` pending effects, each sent once. A store error
 // ends the pass and is returned (what was acknowledged and not yet marked

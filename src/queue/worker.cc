@@ -279,7 +279,9 @@ Result<StepResult> Worker::FailAttempt() {
 Result<StepResult> Worker::Commit() {
   LAB_ASSERT(lease_ && result_);
   std::optional<Effect> effect;
-  if (queue_.guards().commit_boundary && result_->has_effect) effect = Effect{result_->effect};
+  if (queue_.guards().commit_boundary && result_->has_effect) {
+    effect = Effect{result_->effect, options_.outbox};
+  }
   const CommitThen then = options_.fused ? CommitThen::kFinish : CommitThen::kStay;
   auto outcome = queue_.store().Commit(Ref(), effect, then);
   // A commit refused before anything was written keeps the handler's result,

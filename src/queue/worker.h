@@ -82,6 +82,9 @@ struct WorkerOptions {
   // Off: each transition its own call, the split path whose crash window
   // between commit and finish the reconciler closes (FM_003).
   bool fused = false;
+  // The handler's effects are intents for the outbox (Effect::outbox): the
+  // commit records each pending, and a relay delivers it (queue/relay.h).
+  bool outbox = false;
   // The retry budget (retry_budget guard) this worker shares with the
   // other job threads of its process; none: a budget of its own, made from
   // `retry_budget`, forgotten when the worker crashes.

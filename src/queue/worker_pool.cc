@@ -11,6 +11,7 @@
 #include "core/assert.h"
 #include "queue/batch_worker.h"
 #include "queue/step_policy.h"
+#include "store/rules.h"
 
 namespace lab {
 
@@ -82,11 +83,13 @@ WorkerPool::WorkerPool(QueueOpener open, Handler handler, PoolOptions options, W
 
 PoolStats WorkerPool::Run() {
   std::thread control([this] { RunControlPlane(); });
+  std::thread relay([this] { RunRelay(); });
   std::vector<std::thread> threads;
   for (int i = 0; i < options_.concurrency; ++i) threads.emplace_back([this, i] { RunThread(i); });
   for (auto& t : threads) t.join();
   job_threads_done_ = true;
   control.join();
+  relay.join();
   std::lock_guard lock(fatal_mu_);
   return {.finished = counters_.finished.load(),
           .failed = counters_.failed.load(),
@@ -104,6 +107,9 @@ PoolStats WorkerPool::Run() {
           .retries_held = options_.worker.retry_gate->held(),
           .breaker_held = options_.worker.breaker->held(),
           .breaker_opened = options_.worker.breaker->opened(),
+          .delivered = counters_.delivered.load(),
+          .undelivered = counters_.undelivered.load(),
+          .outbox_left = counters_.outbox_left.load(),
           .drained = counters_.drained.load(),
           .fatal = fatal_};
 }
@@ -247,6 +253,64 @@ void WorkerPool::StopFatally(const Error& error, std::string_view what) {
 template <typename W>
 void WorkerPool::Publish(int index, const W& worker) {
   book_.Publish(index, LeasesOf(worker, options_.worker.lease_ms));
+}
+
+void WorkerPool::RunRelay() {
+  if (!options_.relay) return;
+  constexpr int kBatch = 100;
+  Backoff backoff(cadence_);
+  std::unique_ptr<Queue> queue;
+  for (;;) {
+    // Read before the pass: a pass that began after the job threads ended
+    // has seen every intent they committed.
+    const bool last = job_threads_done_;
+    if (!queue) {
+      auto opened = open_();
+      if (!opened) {
+        ++counters_.errors;
+        Log(fmt::format("relay: opening the queue: {}", opened.error().ToString()));
+        if (DecideAfterOpenError(opened.error().code) == AfterError::kStop) {
+          return StopFatally(opened.error(), "opening the relay's queue");
+        }
+        if (last) return;  // What is pending waits for the next relay.
+        waiter_.PauseMs(std::min(backoff.Next(), cadence_.poll_ms));
+        continue;
+      }
+      queue = std::move(*opened);
+    }
+    auto pass = RelayOnce(queue->store(), options_.relay, kBatch,
+                          [this](const EffectRecord& e, const Error& why) {
+                            Log(
+                                fmt::format("relay: effect {} of job {} under '{}' not delivered "
+                                            "(sent again later): {}",
+                                            e.id, e.job_id, e.key, why.message));
+                          });
+    if (!pass) {
+      ++counters_.errors;
+      Log(fmt::format("relay: {}", pass.error().ToString()));
+      counters_.reconnects += queue->store().reconnects() + 1;
+      queue.reset();  // A fresh handle: whatever the error, the next pass reads afresh.
+      if (last) return;
+      waiter_.PauseMs(std::min(backoff.Next(), cadence_.poll_ms));
+      continue;
+    }
+    backoff.Reset();
+    counters_.delivered += pass->delivered;
+    counters_.undelivered += pass->failed;
+    if (last && pass->delivered == 0) break;
+    // A full batch that got somewhere: more may be waiting.
+    if (pass->delivered > 0 && pass->delivered + pass->failed == kBatch) continue;
+    if (last) continue;
+    if (!waiter_.stopped()) {
+      waiter_.WaitMs(cadence_.poll_ms);
+    } else {
+      waiter_.PauseMs(cadence_.poll_ms);
+    }
+  }
+  if (auto left = queue->store().Outbox(kMaxEnqueueBatch); left) {
+    counters_.outbox_left = static_cast<int64_t>(left->size());
+  }
+  counters_.reconnects += queue->store().reconnects();
 }
 
 void WorkerPool::RunControlPlane() {

@@ -41,6 +41,7 @@
 #include "queue/batch_worker.h"
 #include "queue/control_plane.h"
 #include "queue/queue.h"
+#include "queue/relay.h"
 #include "queue/step_policy.h"
 #include "queue/worker.h"
 
@@ -60,6 +61,11 @@ struct PoolOptions {
   // The retention policy, run with the sweeps (Queue::Prune): jobs finished
   // this long ago are deleted. None: every job is kept.
   std::optional<DurationMs> retain;
+  // The outbox's relay (queue/relay.h), on a thread and a handle of its
+  // own: a pass every poll while the job threads run (sooner while a pass
+  // finds a full batch), then passes until one delivers nothing. Empty: no
+  // relay.
+  Deliver relay;
 };
 
 struct PoolStats {
@@ -79,6 +85,9 @@ struct PoolStats {
   int64_t retries_held = 0;    // Retries the retry budget held back.
   int64_t breaker_held = 0;    // Calls the circuit breaker held back while open.
   int64_t breaker_opened = 0;  // Times the circuit breaker opened.
+  int64_t delivered = 0;       // Outbox intents the relay delivered.
+  int64_t undelivered = 0;     // Sends the receiver did not acknowledge (sent again later).
+  int64_t outbox_left = 0;     // Intents still pending when the relay stopped.
   bool drained = false;        // Stopped because drain found no job left.
   std::optional<Error> fatal;  // Stopped because of an error waiting cannot heal.
 };
@@ -98,7 +107,7 @@ class WorkerPool {
   struct Counters {
     std::atomic<int64_t> finished{0}, failed{0}, redelivered{0}, duplicates{0}, fenced{0},
         retried{0}, released{0}, abandoned{0}, errors{0}, reconnects{0}, pruned{0}, heartbeats{0},
-        deferred{0};
+        deferred{0}, delivered{0}, undelivered{0}, outbox_left{0};
     std::atomic<bool> drained{false};
   };
 
@@ -106,6 +115,9 @@ class WorkerPool {
   // The control plane's thread: its own handle, until every job thread has
   // returned (control_plane guard on; off, it returns at once).
   void RunControlPlane();
+  // The relay's thread (PoolOptions::relay), until every job thread has
+  // returned and a pass delivers nothing more.
+  void RunRelay();
   // Tells the control plane what job thread `index` holds now.
   template <typename W>
   void Publish(int index, const W& worker);
