@@ -40,6 +40,8 @@ struct EffectView {
 std::map<JobId, std::vector<EffectView>> EffectsByJob(const CheckInput& in) {
   std::map<JobId, std::vector<EffectView>> by_job;
   for (const EffectRecord& e : in.snapshot.effects) {
+    // An outbox's intent is not the effect: its delivery is (in `external`).
+    if (e.delivery != Delivery::kNone) continue;
     by_job[e.job_id].push_back({e.execution_id, "ledger", &e, nullptr});
   }
   for (const AppliedEffect& e : in.external) {

@@ -72,7 +72,8 @@ struct ProducerRequest {
 
 struct CheckInput {
   const Snapshot& snapshot;
-  // Effects applied outside the store (commit boundary off, or external calls).
+  // Effects applied outside the store (commit boundary off, external calls,
+  // or an outbox relay's deliveries: the ledger's intents are not effects).
   const std::vector<AppliedEffect>& external;
   // Jobs whose enqueue returned success to the producer.
   std::vector<JobId> acknowledged;

@@ -26,11 +26,13 @@ struct SimFlags {
   std::string workers;
   bool no_swarm = false;
   bool external_keys = false;
+  bool outbox = false;
   bool store_faults = false;
   bool disk_faults = false;
   CLI::Option* store_opt = nullptr;
   CLI::Option* guards_opt = nullptr;
   CLI::Option* keys_opt = nullptr;
+  CLI::Option* outbox_opt = nullptr;
 
   void Add(CLI::App* cmd) {
     store_opt =
@@ -45,6 +47,10 @@ struct SimFlags {
     keys_opt = cmd->add_flag("--external-keys", external_keys,
                              "The handler makes its effect as a call to a downstream system that "
                              "deduplicates by the key the engine gives it (JobContext::key)");
+    outbox_opt = cmd->add_flag("--outbox", outbox,
+                               "The handler commits its effect as an intent and calls nothing; "
+                               "the control plane's relay delivers each intent at least once to "
+                               "a downstream system that deduplicates by key");
     cmd->add_flag("--store-faults", store_faults,
                   "Draw storage faults too: busy files, serialization failures, lost "
                   "connections, I/O errors, a full disk and lost commit replies, on every "
@@ -56,14 +62,18 @@ struct SimFlags {
   }
   Result<SimOptions> Sim() const {
     LAB_ASSIGN_OR_RETURN(Guards g, Guards::Parse(guards));
-    return SimOptions{.guards = g, .store = store, .external_honours_keys = external_keys};
+    return SimOptions{
+        .guards = g, .store = store, .external_honours_keys = external_keys, .outbox = outbox};
   }
   Result<DrawOptions> Draw() const {
     if (disk_faults && store != "sqlite:") {
       return MakeError(ErrorCode::kInvalidArgument,
                        "--disk-faults needs --store sqlite: (the simulated disk is SQLite's)");
     }
-    DrawOptions d{.swarm = !no_swarm, .store_faults = store_faults, .disk_faults = disk_faults};
+    DrawOptions d{.swarm = !no_swarm,
+                  .store_faults = store_faults,
+                  .disk_faults = disk_faults,
+                  .outbox = outbox};
     if (!jobs.empty()) {
       LAB_ASSIGN_OR_RETURN(d.jobs, ParseInteger(jobs, "--jobs", 1, kMaxSimJobs));
     }
@@ -79,6 +89,7 @@ struct SimFlags {
     if (!workers.empty()) s += fmt::format(" --workers {}", workers);
     if (no_swarm) s += " --no-swarm";
     if (external_keys) s += " --external-keys";
+    if (outbox) s += " --outbox";
     if (store_faults) s += " --store-faults";
     if (disk_faults) s += " --disk-faults";
     return s;
@@ -88,6 +99,7 @@ struct SimFlags {
     schedule.guards = guards;
     schedule.store = store;
     schedule.external_keys = external_keys;
+    schedule.outbox = outbox;
   }
   // Takes a schedule file's recorded flags where the command line gave none;
   // a flag given on the command line wins, and says so.
@@ -105,6 +117,7 @@ struct SimFlags {
     take(guards, schedule.guards, guards_opt, "--guards");
     take(store, schedule.store, store_opt, "--store");
     take(external_keys, schedule.external_keys, keys_opt, "--external-keys");
+    take(outbox, schedule.outbox, outbox_opt, "--outbox");
   }
 };
 
@@ -286,15 +299,14 @@ int Replay(ReplayArgs a) {
     std::string faults;
     for (const ScheduledLinkFault& l : schedule.links) {
       faults += fmt::format("{}w{} {} link {} {}-{}ms", faults.empty() ? "" : ", ", l.worker,
-                            ToString(l.link), ToString(l.fault), l.window.from_ms,
-                            l.window.to_ms);
+                            ToString(l.link), ToString(l.fault), l.window.from_ms, l.window.to_ms);
     }
     fmt::print("network: {} call(s) met a link fault ({})\n", r->link_faults_fired, faults);
   }
   if (r->drill_findings > 0) {
     fmt::print(
         "drill: {} divergence(s) between the queue and the downstream system, {} repaired "
-        "by a redrive\n",
+        "(redriven, or delivered again)\n",
         r->drill_findings, r->drill_repaired);
   }
   if (schedule.max_depth > 0 || r->expired > 0) {

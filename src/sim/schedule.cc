@@ -135,6 +135,7 @@ Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* dr
       options.swarm && steps_rng.Chance(0.5) ? static_cast<int>(steps_rng.Range(2, 4)) : 1;
 
   Schedule s;
+  if (options.outbox) s.outbox = true;
   s.seed = seed;
   s.workers = c.workers;
   s.lease_ms = c.lease_ms;
@@ -268,15 +269,15 @@ Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* dr
   // Link faults (swarm only), in a quarter of the seeds: one to three
   // windows of a lease or two, each on one worker's (or the control
   // plane's) link to the store (losing requests or replies), or on one
-  // worker's link to the downstream system (also duplicating requests or
-  // delaying replies).
+  // worker's (with the outbox, or the relay's) link to the downstream
+  // system (also duplicating requests or delaying replies).
   if (options.swarm && link_rng.Chance(0.25)) {
     c.links = static_cast<int>(link_rng.Range(1, 3));
     for (int i = 0; i < c.links; ++i) {
       const Link link = link_rng.Chance(0.5) ? Link::kStore : Link::kDownstream;
       ScheduledLinkFault f{
-          .worker = static_cast<int>(
-              link_rng.Range(link == Link::kStore ? kSweeperActor : 0, c.workers - 1)),
+          .worker = static_cast<int>(link_rng.Range(
+              link == Link::kStore || options.outbox ? kSweeperActor : 0, c.workers - 1)),
           .link = link,
           .fault = static_cast<LinkFault>(link_rng.Range(0, link == Link::kStore ? 1 : 3))};
       f.window.from_ms = link_rng.Range(0, s.fault_window_ms - 1);
@@ -415,6 +416,7 @@ std::string ScheduleToJson(const Schedule& s) {
   if (s.guards) j["guards"] = *s.guards;
   if (s.store) j["store"] = *s.store;
   if (s.external_keys) j["external_keys"] = *s.external_keys;
+  if (s.outbox) j["outbox"] = *s.outbox;
   for (const auto& e : s.expect) {
     json ids = json::array();
     for (Invariant inv : e.violated) ids.push_back(ToString(inv));
@@ -545,9 +547,11 @@ Result<void> ValidateSchedule(const Schedule& s) {
   for (size_t i = 0; i < s.links.size(); ++i) {
     const ScheduledLinkFault& l = s.links[i];
     const std::string where = fmt::format("link {}", i);
-    // The control plane has a store link, and no downstream one.
-    LAB_RETURN_IF_ERROR(InRange(where + " worker", l.worker,
-                                l.link == Link::kStore ? kSweeperActor : 0, s.workers - 1));
+    // The control plane has a store link, and a downstream one for its
+    // outbox relay (which only a run with an outbox has).
+    const bool relay = l.link == Link::kStore || s.outbox.value_or(false);
+    LAB_RETURN_IF_ERROR(
+        InRange(where + " worker", l.worker, relay ? kSweeperActor : 0, s.workers - 1));
     LAB_RETURN_IF_ERROR(check_window(where, l.window));
     if (l.link == Link::kStore &&
         (l.fault == LinkFault::kDuplicate || l.fault == LinkFault::kDelay)) {
@@ -683,6 +687,7 @@ Result<Schedule> ScheduleFromJson(const std::string& text) {
     if (j.contains("guards")) s.guards = j.at("guards").get<std::string>();
     if (j.contains("store")) s.store = j.at("store").get<std::string>();
     if (j.contains("external_keys")) s.external_keys = j.at("external_keys").get<bool>();
+    if (j.contains("outbox")) s.outbox = j.at("outbox").get<bool>();
     if (j.contains("expect")) {
       for (const auto& e : j.at("expect")) {
         ScheduleExpectation x{.guards = e.at("guards").get<std::string>()};

@@ -129,7 +129,9 @@ std::optional<Link> ParseLink(std::string_view name);
 // One way of one worker's link misbehaving over a window of the fault
 // window. Where two windows of one link overlap, the first listed holds.
 struct ScheduledLinkFault {
-  int worker = 0;  // A worker index; on a store link, also kSweeperActor (the control plane).
+  // A worker index, or kSweeperActor: the control plane (its store link;
+  // its downstream link is its outbox relay's).
+  int worker = 0;
   Link link = Link::kDownstream;
   TimeWindow window;
   LinkFault fault = LinkFault::kLoseReply;
@@ -185,6 +187,9 @@ struct Schedule {
   std::optional<std::string> guards;  // As --guards takes it.
   std::optional<std::string> store;   // memory: or sqlite:.
   std::optional<bool> external_keys;
+  // Also: the run has an outbox, so the control plane's downstream link
+  // (its relay's) may have faults.
+  std::optional<bool> outbox;
   std::vector<ScheduleExpectation> expect;
 
   int MaxAttempts() const;
@@ -231,6 +236,8 @@ struct DrawOptions {
   // Disk faults too (I/O errors, a full disk, power losses), for runs on
   // the simulated disk (sqlite:).
   bool disk_faults = false;
+  // The run has an outbox: the relay's downstream link may be drawn too.
+  bool outbox = false;
 };
 
 // The configuration a seed drew, for printing.

@@ -229,7 +229,7 @@ TEST(ScheduleTest, EachClassOfBadScheduleIsRefused) {
        },
        "every worker"},
       {"negative timeout", [](Schedule& s) { s.jobs[0].timeout_ms = -1; }, "timeout_ms"},
-      {"the control plane's downstream link (it has none)",
+      {"the control plane's downstream link (it has none without an outbox)",
        [](Schedule& s) {
          s.links = {{.worker = kSweeperActor, .window = {0, 1}}};
        },

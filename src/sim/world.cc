@@ -17,6 +17,7 @@
 #include "core/rng.h"
 #include "queue/batch_worker.h"
 #include "queue/drill.h"
+#include "queue/relay.h"
 #include "queue/step_policy.h"
 #include "queue/worker.h"
 #include "store/fault_backend.h"
@@ -27,7 +28,7 @@
 namespace lab {
 namespace {
 
-enum class EventKind : uint8_t { kArrive, kStep, kHeartbeat, kRestart, kReap, kReconcile };
+enum class EventKind : uint8_t { kArrive, kStep, kHeartbeat, kRestart, kReap, kReconcile, kRelay };
 
 struct Event {
   TimeMs at;
@@ -155,7 +156,7 @@ class World {
         o_(o),
         latency_(s.seed ^ 0x51a7e5c4ULL),
         trace_(o.trace),
-        external_(o.external_honours_keys, &trace_),
+        external_(o.external_honours_keys || o.outbox, &trace_),
         downstream_({.capacity = s.downstream, .outages = s.outages}) {
     for (const auto& f : s.faults) faults_.emplace(std::make_pair(f.worker, f.step), f);
     // Keyed as the engine names the job to its handler: by its effect key.
@@ -214,6 +215,19 @@ class World {
   // Handle(), but for when the answer is heard: `heard_at` is set when the
   // network decides it (a lost message, a late reply).
   HandlerResult Call(int w, const JobContext& ctx, TimeMs& heard_at);
+  // With the outbox: worker w's handler computes its effect (as long as
+  // its job's run_ms, or a slow fault, says) and calls nothing; the intent
+  // is committed, and the relay delivers it.
+  HandlerResult ComputeIntent(int w, const JobContext& ctx);
+  // The relay's send of one intent over the control plane's downstream
+  // link: ok once the external system acknowledged it.
+  Result<void> Deliver(const EffectRecord& effect);
+  // One relay pass on the control plane's handle; failed calls handled as
+  // a sweep's are.
+  Result<void> Relay();
+  // A failed sweep or relay call on the control plane's handle, handled as
+  // an idle worker's (step_policy.h).
+  Result<void> OnSweeperError(const Error& error);
   // The link fault on worker w's `link` at `now`, if any.
   const ScheduledLinkFault* LinkFaultAt(int w, Link link, TimeMs now) const;
   // How long a handler waits for an answer that never comes.
@@ -373,6 +387,7 @@ Result<void> World::Open() {
                            .seed = s_.seed * 31 + static_cast<uint64_t>(w),
                            .own_clock = workers_[w].machine_clock.get(),
                            .fused = w < s_.fused_workers,
+                           .outbox = o_.outbox,
                            .retry_budget = kSimRetryBudget,
                            .breaker_options = kSimBreaker};
     auto handler = [this, w](const JobContext& ctx) { return Handle(w, ctx); };
@@ -487,12 +502,93 @@ Result<void> World::OnStepError(int w, const Error& error, const std::vector<Job
 }
 
 HandlerResult World::Handle(int w, const JobContext& ctx) {
+  if (o_.outbox) return ComputeIntent(w, ctx);
   const size_t first = downstream_.calls().size();
   TimeMs heard_at = 0;
   HandlerResult result = Call(w, ctx, heard_at);
   // It returns at once; its caller hears the answer when it is due.
   result.answered_at_ms = heard_at != 0 ? heard_at : downstream_.calls().at(first).answered_at_ms;
   return result;
+}
+
+HandlerResult World::ComputeIntent(int w, const JobContext& ctx) {
+  SimWorker& sw = workers_[w];
+  DurationMs busy = latency_.Range(1, kMaxStepLatencyMs);
+  if (auto run = run_ms_.find(ctx.key); run != run_ms_.end()) busy = std::max(busy, run->second);
+  const auto scheduled = handlers_.find({ctx.key, ctx.attempt});
+  const ScheduledHandler* fault =
+      InFaultWindow() && scheduled != handlers_.end() ? &scheduled->second : nullptr;
+  if (fault != nullptr) ++handler_faults_fired_;
+  if (fault != nullptr && fault->outcome == HandlerOutcome::kSlow) {
+    busy = std::max(busy, fault->duration_ms);
+  }
+  sw.handler_until = std::max(sw.handler_until, clock_.NowMs() + busy);
+  if (fault != nullptr && fault->outcome == HandlerOutcome::kTransient) {
+    return HandlerResult::Transient("simulated transient error");
+  }
+  if (fault != nullptr && fault->outcome == HandlerOutcome::kPermanent) {
+    return HandlerResult::Permanent("simulated permanent error");
+  }
+  return HandlerResult::Ok("intent:" + ctx.key);
+}
+
+Result<void> World::Deliver(const EffectRecord& e) {
+  const TimeMs now = clock_.NowMs();
+  const ScheduledLinkFault* link =
+      InFaultWindow() ? LinkFaultAt(kSweeperActor, Link::kDownstream, now) : nullptr;
+  const auto on_link = [link](LinkFault f) { return link != nullptr && link->fault == f; };
+  if (link) {
+    ++link_faults_fired_;
+    Mix(0x7e1a0ULL + static_cast<uint64_t>(link->fault));
+  }
+  if (on_link(LinkFault::kLoseRequest)) {
+    NoteAs("relay", "link", fmt::format("the delivery of {} lost: no answer", e.key));
+    return MakeError(ErrorCode::kUnavailable, "no answer from the receiver (the request was lost)");
+  }
+  // A duplicated request reaches the receiver twice, under one key.
+  for (int copy = 0; copy < (on_link(LinkFault::kDuplicate) ? 2 : 1); ++copy) {
+    external_.Apply({.job_id = e.job_id,
+                     .key = e.key,
+                     .execution_id = e.execution_id,
+                     .payload = e.payload,
+                     .at_ms = now,
+                     .from_handler = true});
+  }
+  if (on_link(LinkFault::kLoseReply)) {
+    NoteAs("relay", "link", fmt::format("the answer for {} lost: it took effect", e.key));
+    return MakeError(ErrorCode::kUnavailable, "no answer from the receiver (the reply was lost)");
+  }
+  // A late answer still comes within the relay's wait.
+  return {};
+}
+
+Result<void> World::Relay() {
+  auto pass = RelayOnce(
+      sweeper_.queue->store(), [this](const EffectRecord& e) { return Deliver(e); }, 100,
+      [this](const EffectRecord& e, const Error& why) {
+        NoteAs("relay", "undelivered", fmt::format("{}: {}", e.key, why.message));
+      });
+  if (!pass) return OnSweeperError(pass.error());
+  Mix(0x4e1a7000ULL + static_cast<uint64_t>(pass->delivered) * 64 +
+      static_cast<uint64_t>(pass->failed));
+  if (pass->delivered > 0) {
+    NoteAs("relay", "deliver", fmt::format("{} intent(s) delivered", pass->delivered));
+  }
+  return {};
+}
+
+Result<void> World::OnSweeperError(const Error& error) {
+  // The control plane runs the workers' policy, always idle.
+  ++storage_.store_errors;
+  const AfterError action = DecideAfterStepError(
+      {.code = error.code, .phase = WorkerPhase::kIdle, .now_ms = clock_.NowMs()});
+  Mix(0xe1000000ULL + static_cast<uint64_t>(error.code) * 8 + static_cast<uint64_t>(action));
+  NoteAs("sweeper", "store-error", fmt::format("{}; next: {}", error.ToString(), ToString(action)));
+  if (action == AfterError::kStop) return Unrecoverable("sweeper", error);
+  if (action == AfterError::kReopen) ReopenHandle(*sweeper_.store, "sweeper");
+  // The outcome may be unknown (a commit applied, its reply lost): look at
+  // every job the call may have ended.
+  return RefreshAll();
 }
 
 const ScheduledLinkFault* World::LinkFaultAt(int w, Link link, TimeMs now) const {
@@ -682,7 +778,9 @@ Result<void> World::Step(int w) {
       return {};
     }
   }
-  if (PhaseOf(sw) == WorkerPhase::kInProgress) {
+  // With the outbox a handler calls nothing, and a partition from the
+  // downstream system holds nobody.
+  if (PhaseOf(sw) == WorkerPhase::kInProgress && !o_.outbox) {
     if (auto cut = cut_off_from_.find(w);
         cut != cut_off_from_.end() && cut->second <= clock_.NowMs()) {
       // A partial partition: the handler's call never arrives and no answer
@@ -1000,23 +1098,15 @@ Result<void> World::Dispatch(const Event& e) {
         Mix(static_cast<uint64_t>(*n));
         if (*n > 0) LAB_RETURN_IF_ERROR(RefreshAll());
       } else {
-        // The control plane runs the workers' policy, always idle.
-        ++storage_.store_errors;
-        const AfterError action = DecideAfterStepError(
-            {.code = n.error().code, .phase = WorkerPhase::kIdle, .now_ms = clock_.NowMs()});
-        Mix(0xe1000000ULL + static_cast<uint64_t>(n.error().code) * 8 +
-            static_cast<uint64_t>(action));
-        NoteAs("sweeper", "store-error",
-               fmt::format("{}; next: {}", n.error().ToString(), ToString(action)));
-        if (action == AfterError::kStop) return Unrecoverable("sweeper", n.error());
-        if (action == AfterError::kReopen) ReopenHandle(*sweeper_.store, "sweeper");
-        // The outcome may be unknown (a commit applied, its reply lost):
-        // look at every job the sweep may have ended.
-        LAB_RETURN_IF_ERROR(RefreshAll());
+        LAB_RETURN_IF_ERROR(OnSweeperError(n.error()));
       }
       Push(clock_.NowMs() + cadence_.sweep_ms, e.kind, -1);
       return {};
     }
+    case EventKind::kRelay:
+      LAB_RETURN_IF_ERROR(Relay());
+      Push(clock_.NowMs() + cadence_.sweep_ms, e.kind, -1);
+      return {};
   }
   return {};
 }
@@ -1038,11 +1128,14 @@ Result<std::optional<bool>> World::Drill() {
     ++drill_findings_;
     if (!f.repaired) continue;
     ++drill_repaired_;
+    redriven = true;  // Either way, the run goes on until the repair is done.
+    // A missing outbox effect is pending again: the relay delivers it, and
+    // its job stays SUCCEEDED. A redriven job runs again.
+    if (f.kind == Divergence::kMissing) continue;
     open_jobs_.insert(f.job);
     // Past its deadline, its next claim expires it: watched for as any other.
     LAB_ASSIGN_OR_RETURN(Job job, Observe([&] { return queue_->store().GetJob(f.job); }));
     if (job.deadline_at_ms > 0) deadlines_[f.job] = job.deadline_at_ms;
-    redriven = true;
   }
   return std::optional<bool>(redriven);
 }
@@ -1070,6 +1163,7 @@ Result<SimResult> World::Run() {
   for (int w = 0; w < s_.workers; ++w) Push(latency_.Range(0, 50), EventKind::kStep, w, 0);
   Push(s_.reaper_interval_ms, EventKind::kReap, -1);
   Push(s_.reaper_interval_ms + s_.reaper_interval_ms / 2, EventKind::kReconcile, -1);
+  if (o_.outbox) Push(s_.reaper_interval_ms + s_.reaper_interval_ms / 4, EventKind::kRelay, -1);
 
   // Liveness bound (step_policy.h), from the cadences and the retry policy
   // the workers run: the schedule draws restarts within 3 leases.
@@ -1099,8 +1193,10 @@ Result<SimResult> World::Run() {
   LivenessInputs redriven = liveness;
   redriven.jobs = 0;
   redriven.quiet_from_ms = redriven.restart_ms = 0;
+  // And with the outbox, the relay's next two passes after the last job.
   const TimeMs deadline = o_.liveness_deadline_ms.value_or(
-      LivenessBound(liveness) + (o_.guards.drill ? kMaxDrills * LivenessBound(redriven) : 0));
+      LivenessBound(liveness) + (o_.guards.drill ? kMaxDrills * LivenessBound(redriven) : 0) +
+      (o_.outbox ? 2 * cadence_.sweep_ms : 0));
 
   SimResult result{
       .seed = s_.seed, .liveness_deadline_ms = deadline, .jobs = static_cast<int>(s_.jobs.size())};
@@ -1129,8 +1225,17 @@ Result<SimResult> World::Run() {
       Note(-1, "check", "INV_001: a job's effect was applied a second time");
     }
     if (arrived_ == static_cast<int>(s_.jobs.size()) && open_jobs_.empty()) {
-      LAB_ASSIGN_OR_RETURN(std::optional<bool> redriven, Drill());
-      if (redriven && !*redriven) break;
+      // With the outbox, the run is over once the relay has delivered
+      // every intent too.
+      bool delivered = true;
+      if (o_.outbox) {
+        LAB_ASSIGN_OR_RETURN(auto pending, Observe([&] { return queue_->store().Outbox(1); }));
+        delivered = pending.empty();
+      }
+      if (delivered) {
+        LAB_ASSIGN_OR_RETURN(std::optional<bool> redriven, Drill());
+        if (redriven && !*redriven) break;
+      }
     }
     if (result.events >= o_.max_events) {
       stuck = true;

@@ -20,7 +20,8 @@
 // stopping the run. Effects without the commit boundary go to a
 // simulated external system; with `external_honours_keys` the handler
 // itself calls that system, under the key the engine gives it, and the
-// system deduplicates by key. Cheap checks run after every event, the
+// system deduplicates by key; with `outbox` a relay delivers the committed
+// intents to it instead. Cheap checks run after every event, the
 // whole-state consistency check every `deep_check_every`; at the end every
 // invariant is checked, after a fault-free liveness phase with a bound
 // computed from the cadences and retry settings (INV_006). A power loss
@@ -55,6 +56,12 @@ struct SimOptions {
   // (store/sim_disk.h), which can lose power (Schedule::disk_faults).
   std::string store = "memory:";
   bool external_honours_keys = false;
+  // The outbox (DESIGN's third effect shape): a handler computes its
+  // effect and commits it as an intent, without calling anything; the
+  // control plane's relay delivers each intent to the external system
+  // (which deduplicates by key) over its own downstream link, at least
+  // once, every sweep. Every SUCCEEDED job's effect must arrive, once.
+  bool outbox = false;
   TraceSink* trace = nullptr;  // Every event, when set (replay --trace).
   uint64_t max_events = 10'000'000;
   // Every this many events, the whole-state consistency check
@@ -103,7 +110,7 @@ struct SimResult {
   int64_t expired = 0;
   // The reconciliation drill's side, once every job ended: divergences it
   // found between the queue and the downstream system, and those it
-  // repaired by a redrive.
+  // repaired (a dead letter redriven, a lost outbox effect delivered again).
   int64_t drill_findings = 0;
   int64_t drill_repaired = 0;
   // The load's side, from the store at the end: executions a job (its

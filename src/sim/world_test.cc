@@ -90,6 +90,46 @@ TEST(WorldTest, ALostRequestALostReplyADuplicateAndALateReplyAreEachWhatTheyAre)
   }
 }
 
+// The outbox: the handler commits an intent and calls nothing; the
+// control plane's relay delivers it over its own downstream link. A lost
+// request, a lost reply and a duplicated request each leave the receiver
+// holding the job's effect exactly once (the relay sends again under the
+// job's key until it hears the acknowledgement; the receiver deduplicates),
+// every invariant holds, and the run ends only once every intent arrived.
+TEST(WorldTest, TheOutboxRelayDeliversEveryIntentOnceWhateverItsLinkLoses) {
+  for (LinkFault fault : {LinkFault::kLoseRequest, LinkFault::kLoseReply, LinkFault::kDuplicate}) {
+    const std::string name(ToString(fault));
+    Schedule s = DrawSchedule(7, {.swarm = false, .jobs = 3, .workers = 2, .outbox = true});
+    s.faults.clear();
+    s.handlers.clear();
+    for (auto& job : s.jobs) job.poison = false;
+    s.links = {{.worker = kSweeperActor,
+                .link = Link::kDownstream,
+                .window = {0, s.fault_window_ms},
+                .fault = fault}};
+    ASSERT_TRUE(ValidateSchedule(s).has_value()) << name;
+    VectorTraceSink trace;
+    auto r = Simulate(s, {.guards = Guards::All(), .outbox = true, .trace = &trace});
+    ASSERT_TRUE(r.has_value()) << name << ": " << r.error().ToString();
+    EXPECT_TRUE(r->violations.empty()) << name << ": " << r->ViolatedList();
+    EXPECT_GE(r->link_faults_fired, 1) << name;
+    EXPECT_EQ(r->downstream_calls, 0) << name << ": a handler calls nothing";
+    int applied = 0, repeats = 0;
+    for (const TraceEvent& e : trace.events()) {
+      if (e.actor != "external") continue;
+      applied += e.event == "effect" ? 1 : 0;
+      repeats += e.event == "dedupe" ? 1 : 0;
+    }
+    EXPECT_EQ(applied, 3) << name << ": each job's effect applied once";
+    // A lost answer or a copy of the request reaches the receiver again.
+    EXPECT_EQ(repeats > 0, fault != LinkFault::kLoseRequest) << name << ": " << repeats;
+  }
+  // The same link on a schedule without an outbox names no link the run has.
+  Schedule s = DrawSchedule(7, {.swarm = false, .jobs = 1, .workers = 1});
+  s.links = {{.worker = kSweeperActor, .link = Link::kDownstream, .window = {0, 1}}};
+  EXPECT_FALSE(ValidateSchedule(s).has_value());
+}
+
 // A worker's (or the control plane's) link to the store, the whole fault
 // window long: every lost request is a failed call that wrote nothing,
 // every lost answer of a commit an unknown outcome met by reopening the
