@@ -463,6 +463,20 @@ std::vector<Violation> CheckInv005(const CheckInput& in) {
                                job, d.effect.key()),
                    {d.effect.Describe()}});
   }
+  // So is an outbox effect its receiver acknowledged and no longer holds.
+  std::set<std::string_view> held;
+  for (const AppliedEffect& e : in.external) held.insert(e.key);
+  for (const EffectRecord& e : s.effects) {
+    if (e.delivery != Delivery::kDelivered || held.contains(e.key) || drilled.contains(e.job_id)) {
+      continue;
+    }
+    out.push_back({Invariant::kDetectable,
+                   e.job_id,
+                   fmt::format("job {}'s outbox effect under key '{}' was acknowledged at {}, the "
+                               "receiver no longer holds it, and no drill recorded the divergence",
+                               e.job_id, e.key, RunTime(e.delivered_at_ms)),
+                   {}});
+  }
   for (const Job& j : s.jobs) {
     if (j.state == JobState::kDead && (j.last_error.empty() || !dead_signals.contains(j.id))) {
       out.push_back({Invariant::kDetectable,

@@ -27,4 +27,18 @@ void ExternalSystem::Apply(const AppliedEffect& effect) {
   ++per_job_[effect.job_id];
 }
 
+void ExternalSystem::Lose(const std::string& key, TimeMs at_ms) {
+  for (const AppliedEffect& e : log_.applied()) {
+    if (e.key == key && --per_job_[e.job_id] == 0) per_job_.erase(e.job_id);
+  }
+  const size_t lost = log_.Forget(key);
+  seen_.erase(key);
+  if (trace_ != nullptr) {
+    trace_->Emit({.time_ms = at_ms,
+                  .actor = "external",
+                  .event = "lost",
+                  .result = fmt::format("{} effect(s) under key '{}' lost", lost, key)});
+  }
+}
+
 }  // namespace lab

@@ -44,6 +44,10 @@ class EffectLog final : public EffectSink {
  public:
   void Apply(const AppliedEffect& effect) override { applied_.push_back(effect); }
   const std::vector<AppliedEffect>& applied() const { return applied_; }
+  // Forgets every effect under `key`; returns how many.
+  size_t Forget(const std::string& key) {
+    return std::erase_if(applied_, [&](const AppliedEffect& e) { return e.key == key; });
+  }
 
  private:
   std::vector<AppliedEffect> applied_;
@@ -55,6 +59,9 @@ class ExternalSystem final : public EffectSink {
       : honours_keys_(honours_keys), trace_(trace) {}
   void Apply(const AppliedEffect& effect) override;
   const EffectLog& log() const { return log_; }
+  // The system loses what it held under `key` (restored from a backup
+  // older than it, say), acknowledged or not: as if it had never come.
+  void Lose(const std::string& key, TimeMs at_ms);
   // Whether a call under `key` would be deduplicated: the system honours
   // keys and already holds an effect under it.
   bool Holds(const std::string& key) const { return honours_keys_ && seen_.contains(key); }
