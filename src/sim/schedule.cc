@@ -25,10 +25,11 @@ constexpr EnumNames<FaultKind, 5> kFaultKinds = {{{FaultKind::kCrash, "crash"},
 constexpr EnumNames<HandlerOutcome, 3> kOutcomes = {{{HandlerOutcome::kTransient, "transient"},
                                                      {HandlerOutcome::kPermanent, "permanent"},
                                                      {HandlerOutcome::kSlow, "slow"}}};
-constexpr EnumNames<LinkFault, 4> kLinkFaults = {{{LinkFault::kLoseRequest, "lose_request"},
+constexpr EnumNames<LinkFault, 5> kLinkFaults = {{{LinkFault::kLoseRequest, "lose_request"},
                                                   {LinkFault::kLoseReply, "lose_reply"},
                                                   {LinkFault::kDuplicate, "duplicate"},
-                                                  {LinkFault::kDelay, "delay"}}};
+                                                  {LinkFault::kDelay, "delay"},
+                                                  {LinkFault::kReorder, "reorder"}}};
 constexpr EnumNames<Link, 2> kLinks = {
     {{Link::kDownstream, "downstream"}, {Link::kStore, "store"}}};
 
@@ -279,11 +280,15 @@ Schedule DrawSchedule(uint64_t seed, const DrawOptions& options, DrawnConfig* dr
           .worker = static_cast<int>(link_rng.Range(
               link == Link::kStore || options.outbox ? kSweeperActor : 0, c.workers - 1)),
           .link = link,
-          .fault = static_cast<LinkFault>(link_rng.Range(0, link == Link::kStore ? 1 : 3))};
+          .fault = static_cast<LinkFault>(link_rng.Range(0, link == Link::kStore ? 1 : 4))};
       f.window.from_ms = link_rng.Range(0, s.fault_window_ms - 1);
       f.window.to_ms = std::min(s.fault_window_ms,
                                 f.window.from_ms + link_rng.Range(c.lease_ms / 2, 2 * c.lease_ms));
       if (f.fault == LinkFault::kDelay) f.delay_ms = link_rng.Range(50, c.lease_ms / 2);
+      // Overtaken: it arrives after the caller's retry could have.
+      if (f.fault == LinkFault::kReorder) {
+        f.delay_ms = std::min(kMaxLinkDelayMs, link_rng.Range(c.lease_ms, 3 * c.lease_ms));
+      }
       s.links.push_back(f);
     }
   }
@@ -553,13 +558,13 @@ Result<void> ValidateSchedule(const Schedule& s) {
     LAB_RETURN_IF_ERROR(
         InRange(where + " worker", l.worker, relay ? kSweeperActor : 0, s.workers - 1));
     LAB_RETURN_IF_ERROR(check_window(where, l.window));
-    if (l.link == Link::kStore &&
-        (l.fault == LinkFault::kDuplicate || l.fault == LinkFault::kDelay)) {
+    if (l.link == Link::kStore && l.fault != LinkFault::kLoseRequest &&
+        l.fault != LinkFault::kLoseReply) {
       return std::unexpected(Invalid(
           fmt::format("{}: a store link loses requests or replies; {} is the downstream link's",
                       where, ToString(l.fault))));
     }
-    if (l.fault == LinkFault::kDelay) {
+    if (Delays(l.fault)) {
       LAB_RETURN_IF_ERROR(InRange(where + " delay_ms", l.delay_ms, 1, kMaxLinkDelayMs));
     } else if (l.delay_ms != 0) {
       return std::unexpected(

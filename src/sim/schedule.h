@@ -112,8 +112,14 @@ struct ScheduledPartition {
 // lost comes back from a call that took effect (the caller cannot tell it
 // from the first); a duplicated request reaches the system twice (its key
 // must make the second harmless); a delayed reply arrives late (the caller
-// waits for it).
-enum class LinkFault { kLoseRequest, kLoseReply, kDuplicate, kDelay };
+// waits for it); a reordered request is held up and overtaken: it reaches
+// the system delay_ms later, after the caller gave up on it and, it may
+// be, after its retry, and its reply is lost (the late original must not
+// apply a second time what the retry applied). A store link only loses
+// messages.
+enum class LinkFault { kLoseRequest, kLoseReply, kDuplicate, kDelay, kReorder };
+// Whether a link fault holds a message for delay_ms.
+inline bool Delays(LinkFault f) { return f == LinkFault::kDelay || f == LinkFault::kReorder; }
 std::string_view ToString(LinkFault f);
 std::optional<LinkFault> ParseLinkFault(std::string_view name);
 
@@ -135,7 +141,7 @@ struct ScheduledLinkFault {
   Link link = Link::kDownstream;
   TimeWindow window;
   LinkFault fault = LinkFault::kLoseReply;
-  DurationMs delay_ms = 0;  // kDelay only: how late each reply arrives.
+  DurationMs delay_ms = 0;  // kDelay, kReorder only: how late each reply (request) arrives.
 };
 inline constexpr DurationMs kMaxLinkDelayMs = 60'000;
 
@@ -221,7 +227,7 @@ inline constexpr TimeMs kMaxSimTimeMs = 7 * 24 * 3'600'000LL;
 // service, each brownout within the fault window; each partition of an
 // existing worker, once, from within the fault window, and some worker left
 // whole; each link fault of an existing worker, within the fault window,
-// a delay (only for kDelay) within kMaxLinkDelayMs, a store link's only
+// a delay (only for kDelay and kReorder) within kMaxLinkDelayMs, a store link's only
 // losing requests or replies; each expectation's
 // guards parse. kInvalidArgument says which entry and why.
 Result<void> ValidateSchedule(const Schedule& schedule);

@@ -28,7 +28,17 @@
 namespace lab {
 namespace {
 
-enum class EventKind : uint8_t { kArrive, kStep, kHeartbeat, kRestart, kReap, kReconcile, kRelay };
+// kLate: a request the network held up reaches the downstream system.
+enum class EventKind : uint8_t {
+  kArrive,
+  kStep,
+  kHeartbeat,
+  kRestart,
+  kReap,
+  kReconcile,
+  kRelay,
+  kLate
+};
 
 struct Event {
   TimeMs at;
@@ -215,6 +225,9 @@ class World {
   // Handle(), but for when the answer is heard: `heard_at` is set when the
   // network decides it (a lost message, a late reply).
   HandlerResult Call(int w, const JobContext& ctx, TimeMs& heard_at);
+  // A request the network holds up (LinkFault::kReorder): it reaches the
+  // external system `delay_ms` from now, overtaken by what was sent since.
+  void HoldUp(const AppliedEffect& request, DurationMs delay_ms, const std::string& actor);
   // With the outbox: worker w's handler computes its effect (as long as
   // its job's run_ms, or a slow fault, says) and calls nothing; the intent
   // is committed, and the relay delivers it.
@@ -314,6 +327,8 @@ class World {
   FaultStore* fault_store_ = nullptr;         // Owned by queue_.
   bool lose_reply_ = false;                   // The next enqueue's reply is lost.
   std::vector<ProducerRequest> requests_;
+  std::vector<AppliedEffect> held_up_;  // Requests the network held (kLate events index them).
+  int64_t held_up_in_flight_ = 0;       // Of those, still on their way.
   std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events_;
   uint64_t next_seq_ = 0;
   uint64_t hash_ = kFnvOffset;
@@ -541,18 +556,20 @@ Result<void> World::Deliver(const EffectRecord& e) {
     ++link_faults_fired_;
     Mix(0x7e1a0ULL + static_cast<uint64_t>(link->fault));
   }
-  if (on_link(LinkFault::kLoseRequest)) {
+  const AppliedEffect delivery{.job_id = e.job_id,
+                               .key = e.key,
+                               .execution_id = e.execution_id,
+                               .payload = e.payload,
+                               .at_ms = now,
+                               .from_handler = true};
+  if (on_link(LinkFault::kLoseRequest) || on_link(LinkFault::kReorder)) {
+    if (on_link(LinkFault::kReorder)) HoldUp(delivery, link->delay_ms, "relay");
     NoteAs("relay", "link", fmt::format("the delivery of {} lost: no answer", e.key));
     return MakeError(ErrorCode::kUnavailable, "no answer from the receiver (the request was lost)");
   }
   // A duplicated request reaches the receiver twice, under one key.
   for (int copy = 0; copy < (on_link(LinkFault::kDuplicate) ? 2 : 1); ++copy) {
-    external_.Apply({.job_id = e.job_id,
-                     .key = e.key,
-                     .execution_id = e.execution_id,
-                     .payload = e.payload,
-                     .at_ms = now,
-                     .from_handler = true});
+    external_.Apply(delivery);
   }
   if (on_link(LinkFault::kLoseReply)) {
     NoteAs("relay", "link", fmt::format("the answer for {} lost: it took effect", e.key));
@@ -560,6 +577,15 @@ Result<void> World::Deliver(const EffectRecord& e) {
   }
   // A late answer still comes within the relay's wait.
   return {};
+}
+
+void World::HoldUp(const AppliedEffect& request, DurationMs delay_ms, const std::string& actor) {
+  NoteAs(actor, "link",
+         fmt::format("the request for {} is held up: it arrives {}ms late, overtaken", request.key,
+                     delay_ms));
+  held_up_.push_back(request);
+  ++held_up_in_flight_;
+  Push(clock_.NowMs() + delay_ms, EventKind::kLate, static_cast<int>(held_up_.size() - 1));
 }
 
 Result<void> World::Relay() {
@@ -628,6 +654,20 @@ HandlerResult World::Call(int w, const JobContext& ctx, TimeMs& heard_at) {
         fmt::format("no answer from the downstream system in {}ms", LinkTimeoutMs()));
   };
   if (on_link(LinkFault::kLoseRequest)) return unanswered(LinkFault::kLoseRequest);
+  if (on_link(LinkFault::kReorder)) {
+    // Held up and overtaken: the caller hears nothing and gives up; a
+    // keyed call reaches the system late, after what was sent since.
+    if (o_.external_honours_keys) {
+      HoldUp({.job_id = ctx.job_id,
+              .key = ctx.key,
+              .execution_id = ctx.execution_id,
+              .token = ctx.attempt,
+              .payload = "effect",
+              .from_handler = true},
+             link->delay_ms, fmt::format("w{}", w));
+    }
+    return unanswered(LinkFault::kLoseRequest);
+  }
   // Each run of a handler is one call downstream, by this incarnation of
   // the worker process (one retry budget, one breaker); a duplicated
   // request arrives twice.
@@ -1107,6 +1147,15 @@ Result<void> World::Dispatch(const Event& e) {
       LAB_RETURN_IF_ERROR(Relay());
       Push(clock_.NowMs() + cadence_.sweep_ms, e.kind, -1);
       return {};
+    case EventKind::kLate: {
+      AppliedEffect request = held_up_.at(static_cast<size_t>(e.actor));
+      request.at_ms = clock_.NowMs();
+      --held_up_in_flight_;
+      Mix(0x1a7e0000ULL + static_cast<uint64_t>(request.job_id));
+      external_.Apply(request);
+      if (external_.CountFor(request.job_id) > 1) cheap_violation_ = true;
+      return {};
+    }
   }
   return {};
 }
@@ -1226,9 +1275,10 @@ Result<SimResult> World::Run() {
     }
     if (arrived_ == static_cast<int>(s_.jobs.size()) && open_jobs_.empty()) {
       // With the outbox, the run is over once the relay has delivered
-      // every intent too.
-      bool delivered = true;
-      if (o_.outbox) {
+      // every intent too; and once every request the network held up has
+      // arrived (what it does there is part of the run).
+      bool delivered = held_up_in_flight_ == 0;
+      if (delivered && o_.outbox) {
         LAB_ASSIGN_OR_RETURN(auto pending, Observe([&] { return queue_->store().Outbox(1); }));
         delivered = pending.empty();
       }

@@ -54,8 +54,10 @@ TEST(WorldTest, EveryScheduledHandlerOutcomeFires) {
 // that took effect, so the retry must present the same key (without the
 // stable key: two effects, INV_001); a duplicated request reaches the
 // system twice under one key, and the second is absorbed; a late reply is
-// only late.
-TEST(WorldTest, ALostRequestALostReplyADuplicateAndALateReplyAreEachWhatTheyAre) {
+// only late; a request held up and overtaken arrives after the retry's call
+// (which the system applied): under the job's key the system absorbs it,
+// under an execution's it applies a second charge.
+TEST(WorldTest, ALostRequestALostReplyADuplicateALateReplyAndAReorderAreEachWhatTheyAre) {
   struct Case {
     LinkFault fault;
     int64_t calls;   // Logged downstream: the caller's, lost ones included, and copies.
@@ -64,7 +66,8 @@ TEST(WorldTest, ALostRequestALostReplyADuplicateAndALateReplyAreEachWhatTheyAre)
   };
   for (const Case& c :
        {Case{LinkFault::kLoseRequest, 2, 2, false}, Case{LinkFault::kLoseReply, 2, 2, true},
-        Case{LinkFault::kDuplicate, 2, 1, false}, Case{LinkFault::kDelay, 1, 1, false}}) {
+        Case{LinkFault::kDuplicate, 2, 1, false}, Case{LinkFault::kDelay, 1, 1, false},
+        Case{LinkFault::kReorder, 2, 2, true}}) {
     Schedule s = DrawSchedule(7, {.swarm = false, .jobs = 1, .workers = 1});
     s.faults.clear();
     s.handlers.clear();
@@ -73,7 +76,10 @@ TEST(WorldTest, ALostRequestALostReplyADuplicateAndALateReplyAreEachWhatTheyAre)
     s.links = {{.worker = 0,
                 .window = {0, 2'000},
                 .fault = c.fault,
-                .delay_ms = c.fault == LinkFault::kDelay ? 700 : 0}};
+                // A reordered request arrives after the retry's.
+                .delay_ms = c.fault == LinkFault::kDelay     ? 700
+                            : c.fault == LinkFault::kReorder ? 20'000
+                                                             : 0}};
     ASSERT_TRUE(ValidateSchedule(s).has_value()) << ToString(c.fault);
     const std::string name(ToString(c.fault));
     auto guarded = Simulate(s, {.guards = Guards::All(), .external_honours_keys = true});
