@@ -163,6 +163,32 @@ TEST(WorldTest, LostStoreRequestsAndRepliesAreFailedCallsAndUnknownOutcomes) {
   }
 }
 
+// The partial partition, all at once over the whole fault window:
+// worker 0 reaches the store but not the downstream system (its requests
+// there are lost), worker 1 reaches both, and the store's replies to
+// worker 2 are lost (its claims take effect unheard: it never runs a job,
+// and the reaper gives each back). Every job ends, each effect once, every
+// invariant holds, and the jobs are done by the workers that could.
+TEST(WorldTest, APartialPartitionOfThreeWorkersAtOnceHoldsEveryInvariant) {
+  Schedule s = DrawSchedule(11, {.swarm = false, .jobs = 12, .workers = 3});
+  s.faults.clear();
+  s.handlers.clear();
+  for (auto& job : s.jobs) job.poison = false;
+  const TimeWindow whole{0, s.fault_window_ms};
+  s.links = {
+      {.worker = 0, .link = Link::kDownstream, .window = whole, .fault = LinkFault::kLoseRequest},
+      {.worker = 2, .link = Link::kStore, .window = whole, .fault = LinkFault::kLoseReply}};
+  ASSERT_TRUE(ValidateSchedule(s).has_value());
+  auto r = Simulate(s, {.guards = Guards::All(), .external_honours_keys = true});
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_GT(r->link_faults_fired, 3);
+  EXPECT_GT(r->storage.reopens, 0);  // Worker 2's lost commit replies: unknown outcomes.
+  EXPECT_TRUE(r->violations.empty()) << r->ViolatedList();
+  EXPECT_TRUE(r->drained_at_ms.has_value());
+  // Worker 0's calls were lost on the way: each a call that never arrived.
+  EXPECT_GT(r->downstream_calls, static_cast<int64_t>(s.jobs.size()));
+}
+
 // The hash covers every trace event: two runs that differ only in what the
 // external system did with a duplicate (applied it, or deduplicated it and
 // said so in the trace) have different traces and so different hashes.
