@@ -255,6 +255,23 @@ void WorkerPool::Publish(int index, const W& worker) {
   book_.Publish(index, LeasesOf(worker, options_.worker.lease_ms));
 }
 
+std::unique_ptr<Queue> WorkerPool::OpenOwn(std::string_view who, Backoff& backoff, bool last,
+                                           bool& give_up) {
+  auto opened = open_();
+  if (opened) return std::move(*opened);
+  ++counters_.errors;
+  Log(fmt::format("{}: opening the queue: {}", who, opened.error().ToString()));
+  give_up = true;
+  if (DecideAfterOpenError(opened.error().code) == AfterError::kStop) {
+    StopFatally(opened.error(), fmt::format("opening the {}'s queue", who));
+    return nullptr;
+  }
+  if (last) return nullptr;
+  give_up = false;
+  waiter_.PauseMs(std::min(backoff.Next(), cadence_.poll_ms));
+  return nullptr;
+}
+
 void WorkerPool::RunRelay() {
   if (!options_.relay) return;
   constexpr int kBatch = 100;
@@ -265,18 +282,10 @@ void WorkerPool::RunRelay() {
     // has seen every intent they committed.
     const bool last = job_threads_done_;
     if (!queue) {
-      auto opened = open_();
-      if (!opened) {
-        ++counters_.errors;
-        Log(fmt::format("relay: opening the queue: {}", opened.error().ToString()));
-        if (DecideAfterOpenError(opened.error().code) == AfterError::kStop) {
-          return StopFatally(opened.error(), "opening the relay's queue");
-        }
-        if (last) return;  // What is pending waits for the next relay.
-        waiter_.PauseMs(std::min(backoff.Next(), cadence_.poll_ms));
-        continue;
-      }
-      queue = std::move(*opened);
+      bool give_up = false;
+      queue = OpenOwn("relay", backoff, last, give_up);
+      if (give_up) return;  // What is pending waits for the next relay.
+      if (!queue) continue;
     }
     auto pass = RelayOnce(queue->store(), options_.relay, kBatch,
                           [this](const EffectRecord& e, const Error& why) {
@@ -319,18 +328,10 @@ void WorkerPool::RunControlPlane() {
   // threads drain the queue: they may be done before this thread opens.
   bool ticked = false;
   while (!job_threads_done_ || !ticked) {
-    auto opened = open_();
-    if (!opened) {
-      ++counters_.errors;
-      Log(fmt::format("control plane: opening the queue: {}", opened.error().ToString()));
-      if (DecideAfterOpenError(opened.error().code) == AfterError::kStop) {
-        return StopFatally(opened.error(), "opening the control plane's queue");
-      }
-      if (job_threads_done_) return;  // Nothing to keep; the sweep waits for the next run.
-      waiter_.PauseMs(std::min(backoff.Next(), cadence_.poll_ms));
-      continue;
-    }
-    std::unique_ptr<Queue> queue = std::move(*opened);
+    bool give_up = false;
+    std::unique_ptr<Queue> queue = OpenOwn("control plane", backoff, job_threads_done_, give_up);
+    if (give_up) return;  // Nothing to keep; the sweep waits for the next run.
+    if (!queue) continue;
     if (!queue->guards().control_plane) return;  // The job threads sweep; nobody beats.
     ControlPlane plane(*queue, book_, cadence_, options_.retain,
                        [this](const std::string& line) { Log(line); });

@@ -115,6 +115,11 @@ class WorkerPool {
   // The control plane's thread: its own handle, until every job thread has
   // returned (control_plane guard on; off, it returns at once).
   void RunControlPlane();
+  // Opens the `who` thread's own queue (the control plane's, the relay's).
+  // On an error it counts and logs it, then stops the pool (an error
+  // waiting cannot heal: give_up) or, unless `last` (give_up too), waits a
+  // backoff: null either way.
+  std::unique_ptr<Queue> OpenOwn(std::string_view who, Backoff& backoff, bool last, bool& give_up);
   // The relay's thread (PoolOptions::relay), until every job thread has
   // returned and a pass delivers nothing more.
   void RunRelay();

@@ -486,15 +486,23 @@ std::optional<T> First(std::vector<T> rows) {
   return std::move(rows.front());
 }
 
+// The row a query for at most one found, if any.
+template <typename T, typename Decode>
+Result<std::optional<T>> OneRow(const Result<ResultPtr>& res, Decode decode) {
+  if (!res) return std::unexpected(res.error());
+  LAB_ASSIGN_OR_RETURN(auto rows, Rows<T>(*res, decode));
+  return First(std::move(rows));
+}
+
+// The row of `table` whose id is $1, locked for the transaction.
+std::string LockedById(const char* columns, const char* table) {
+  return fmt::format("SELECT {} FROM {{s}}.{} WHERE id = $1 FOR UPDATE", columns, table);
+}
+
 }  // namespace
 
 Result<std::optional<Job>> PostgresBackend::LoadJob(JobId id) {
-  LAB_ASSIGN_OR_RETURN(
-      ResultPtr res,
-      conn_->Exec(fmt::format("SELECT {} FROM {{s}}.jobs WHERE id = $1 FOR UPDATE", kJobColumns),
-                  {Str(id)}));
-  LAB_ASSIGN_OR_RETURN(auto jobs, Rows<Job>(res, JobFromRow<PgRow>));
-  return First(std::move(jobs));
+  return OneRow<Job>(conn_->Exec(LockedById(kJobColumns, "jobs"), {Str(id)}), JobFromRow<PgRow>);
 }
 
 Result<std::optional<Job>> PostgresBackend::LoadJobByKey(const std::string& queue,
@@ -512,13 +520,8 @@ Result<std::optional<Job>> PostgresBackend::LoadJobByKey(const std::string& queu
 }
 
 Result<std::optional<Execution>> PostgresBackend::LoadExecution(ExecutionId id) {
-  LAB_ASSIGN_OR_RETURN(
-      ResultPtr res,
-      conn_->Exec(
-          fmt::format("SELECT {} FROM {{s}}.executions WHERE id = $1 FOR UPDATE", kExecColumns),
-          {Str(id)}));
-  LAB_ASSIGN_OR_RETURN(auto execs, Rows<Execution>(res, ExecutionFromRow<PgRow>));
-  return First(std::move(execs));
+  return OneRow<Execution>(conn_->Exec(LockedById(kExecColumns, "executions"), {Str(id)}),
+                           ExecutionFromRow<PgRow>);
 }
 
 Result<std::vector<Job>> PostgresBackend::LoadClaimable(const std::string& queue, TimeMs now,
@@ -608,13 +611,8 @@ Result<void> PostgresBackend::InsertEffect(const EffectRecord& e) {
 }
 
 Result<std::optional<EffectRecord>> PostgresBackend::LoadEffect(int64_t id) {
-  LAB_ASSIGN_OR_RETURN(
-      ResultPtr res,
-      conn_->Exec(
-          fmt::format("SELECT {} FROM {{s}}.effects WHERE id = $1 FOR UPDATE", kEffectColumns),
-          {Str(id)}));
-  LAB_ASSIGN_OR_RETURN(auto effects, Rows<EffectRecord>(res, EffectFromRow<PgRow>));
-  return First(std::move(effects));
+  return OneRow<EffectRecord>(conn_->Exec(LockedById(kEffectColumns, "effects"), {Str(id)}),
+                              EffectFromRow<PgRow>);
 }
 
 Result<std::vector<EffectRecord>> PostgresBackend::LoadOutbox(int limit) {
