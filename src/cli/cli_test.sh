@@ -48,6 +48,13 @@ expect 0 "^recovered +no: not drained 90s after the brownout +yes: the backlog d
 expect 0 "^figures +baseline +guarded$" -- run FM_005 --store memory:
 expect 0 "^goodput, 0:10-1:00 +0.7/s +8.0/s" -- run FM_012 --store memory:
 expect 0 "^admission: 11 arrival\\(s\\) refused at the door \\(depth limit 2\\)" -- replay --seed 3
+# A run as one self-contained page: the violation, tied to its job's events.
+expect 1 "^report: $tmp/seed-61.html" -- replay --seed 61 --external-keys --guards -stable_key \
+  --html "$tmp/seed-61.html"
+if ! grep -q '<li id="v0" data-job="[0-9]*"><b>INV_001</b>' "$tmp/seed-61.html" ||
+  grep -Eq '(src|href)="https?:' "$tmp/seed-61.html"; then
+  echo "FAIL: replay --html: no INV_001 entry, or the page fetches something"; failures=$((failures + 1))
+fi
 expect 0 "^load: .* executions a job accepted" -- replay --seed 3
 expect 0 "FM_001 +commit_boundary +reproduced: INV_001,INV_002,INV_004 +held" -- run --all --store memory:
 expect 0 "each one reproduced with its guard off" -- run --all --store sqlite:

@@ -12,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "cli/flags.h"
+#include "cli/html_report.h"
 #include "cli/stop_signals.h"
 #include "sim/explore.h"
 
@@ -202,6 +203,8 @@ int Explore(const ExploreArgs& a) {
                result->failure_config.ToString());
     PrintViolations(f, 5);
     fmt::print("replay: lab replay --seed {} {}\n", f.seed, a.flags.Repeat());
+    fmt::print("report: lab replay --seed {} {} --html seed-{}.html\n", f.seed, a.flags.Repeat(),
+               f.seed);
     fmt::print("shrink: lab shrink --seed {} {} --out seed-{}.json\n", f.seed, a.flags.Repeat(),
                f.seed);
     code = kExitFailure;
@@ -236,6 +239,7 @@ struct ReplayArgs {
   std::string seed;
   std::string schedule_file;
   std::string trace_file;
+  std::string html_file;
   bool timeline = false;
 };
 
@@ -244,6 +248,7 @@ int Replay(ReplayArgs a) {
     return UsageError("replay: give exactly one of --seed S or --schedule FILE");
   }
   Schedule schedule;
+  std::string what;  // The run, as its report's title says it.
   if (!a.seed.empty()) {
     auto seed = ParseInteger(a.seed, "--seed", 0, INT64_MAX);
     if (!seed) return FailWith(seed.error());
@@ -251,12 +256,14 @@ int Replay(ReplayArgs a) {
     if (!draw) return FailWith(draw.error());
     DrawnConfig config;
     schedule = DrawSchedule(static_cast<uint64_t>(*seed), *draw, &config);
-    fmt::print("seed {}: {}\n", *seed, config.ToString());
+    what = fmt::format("seed {}: {}", *seed, config.ToString());
+    fmt::print("{}\n", what);
   } else {
     auto loaded = LoadSchedule(a.schedule_file);
     if (!loaded) return FailWith(loaded.error());
     schedule = std::move(*loaded);
     a.flags.TakeFrom(schedule);
+    what = fmt::format("schedule {} (seed {})", a.schedule_file, schedule.seed);
     fmt::print(
         "schedule {}: seed {}, {} jobs, {} workers, {} faults, {} handler outcomes, {} storage "
         "faults\n",
@@ -266,7 +273,7 @@ int Replay(ReplayArgs a) {
   auto sim = a.flags.Sim();
   if (!sim) return FailWith(sim.error());
   VectorTraceSink trace;
-  const bool tracing = a.timeline || !a.trace_file.empty();
+  const bool tracing = a.timeline || !a.trace_file.empty() || !a.html_file.empty();
   if (tracing) sim->trace = &trace;
   auto r = Simulate(schedule, *sim);
   if (!r) return FailWith(r.error());
@@ -314,6 +321,25 @@ int Replay(ReplayArgs a) {
         "admission: {} arrival(s) refused at the door (depth limit {}), {} job(s) expired "
         "unrun\n",
         r->refused, schedule.max_depth, r->expired);
+  }
+  if (!a.html_file.empty()) {
+    const std::string run = a.seed.empty() ? "--schedule " + a.schedule_file : "--seed " + a.seed;
+    const HtmlRun page{
+        .title = fmt::format("lab replay {} (guards {}): {}", run, a.flags.guards,
+                             r->violations.empty() ? std::string("every invariant holds")
+                                                   : "violated " + r->ViolatedList()),
+        .summary = {what,
+                    fmt::format("{} events, {} faults fired, ended at {}", r->events,
+                                r->faults_fired, RunTime(r->end_ms)),
+                    "downstream: " + r->DownstreamSummary(), "load: " + r->LoadSummary()},
+        .events = trace.events(),
+        .violations = r->violations,
+        .command = fmt::format("lab replay {} {}", run, a.flags.Repeat())};
+    std::ofstream out(a.html_file, std::ios::trunc);
+    out << RenderRunHtml(page);
+    out.flush();
+    if (!out) return FailWith({ErrorCode::kFailedPrecondition, "cannot write " + a.html_file});
+    fmt::print("report: {}\n", a.html_file);
   }
   if (r->violations.empty()) {
     fmt::print("every invariant holds (guards {})\n", a.flags.guards);
@@ -389,6 +415,9 @@ void AddSimCommands(CLI::App& app, CommandTable& table) {
                      "given here)");
   replay->add_option("--trace", rp->trace_file, "Write every event as JSON lines to this file");
   replay->add_flag("--timeline", rp->timeline, "Print the human timeline");
+  replay->add_option("--html", rp->html_file,
+                     "Write the run as one self-contained HTML page: a swimlane per actor, "
+                     "leases, faults and effects, each violation linked to its job's events");
   rp->flags.Add(replay);
   table.emplace_back(replay, [rp] { return Replay(*rp); });
 
