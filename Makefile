@@ -42,7 +42,7 @@ build-asan: deps $(BUILD_ASAN)/build.ninja
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 
 run: build
-	./$(BUILD)/src/cli/lab run --all --store sqlite:
+	./$(BUILD)/src/cli/lab run --all --store sqlite: --report $(BUILD)/report
 
 test: test-unit test-asan test-tsan
 

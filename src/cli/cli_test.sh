@@ -48,10 +48,21 @@ expect 0 "^recovered +no: not drained 90s after the brownout +yes: the backlog d
 expect 0 "^figures +baseline +guarded$" -- run FM_005 --store memory:
 expect 0 "^goodput, 0:10-1:00 +0.7/s +8.0/s" -- run FM_012 --store memory:
 expect 0 "^admission: 11 arrival\\(s\\) refused at the door \\(depth limit 2\\)" -- replay --seed 3
+# A failure mode's page and the catalogue's: each mode's verdict per
+# invariant and its timeline; an index linking every failure mode's page.
+expect 0 "^report: $tmp/fm001.html" -- run FM_001 --store memory: --html "$tmp/fm001.html"
+if ! grep -q '<section class="run" id="baseline">' "$tmp/fm001.html" ||
+  ! grep -q '<td>INV_001</td><td class="bad">violated</td>' "$tmp/fm001.html"; then
+  echo "FAIL: run --html: no baseline section or verdict"; failures=$((failures + 1))
+fi
+expect 0 "^report: $tmp/report/index.html" -- run --all --store memory: --report "$tmp/report"
+grep -q '<a href="FM_016.html">FM_016</a>' "$tmp/report/index.html" && [ -s "$tmp/report/FM_016.html" ] ||
+  { echo "FAIL: run --all --report: no FM_016 page linked"; failures=$((failures + 1)); }
+expect_usage "--report DIR goes with --all" -- run FM_001 --report "$tmp/x"
 # A run as one self-contained page: the violation, tied to its job's events.
 expect 1 "^report: $tmp/seed-61.html" -- replay --seed 61 --external-keys --guards -stable_key \
   --html "$tmp/seed-61.html"
-if ! grep -q '<li id="v0" data-job="[0-9]*"><b>INV_001</b>' "$tmp/seed-61.html" ||
+if ! grep -q '<li id="run-v0" data-job="[0-9]*"><b>INV_001</b>' "$tmp/seed-61.html" ||
   grep -Eq '(src|href)="https?:' "$tmp/seed-61.html"; then
   echo "FAIL: replay --html: no INV_001 entry, or the page fetches something"; failures=$((failures + 1))
 fi

@@ -94,11 +94,14 @@ ol.violations li { cursor: pointer; margin-bottom: 6px; }
 ol.violations li.focus { background: #fff8c5; }
 .legend span { margin-right: 12px; }
 .ok { color: #1a7f37; }
+.bad { color: #d1242f; font-weight: bold; }
+table { border-collapse: collapse; margin: 4px 0 8px; }
+td, th { border: 1px solid #d0d7de; padding: 2px 6px; text-align: left; vertical-align: top; }
 )css";
 
 constexpr std::string_view kScript = R"js(
-(function () {
-  const svg = document.getElementById('lanes');
+document.querySelectorAll('section.run').forEach(function (section) {
+  const svg = section.querySelector('svg.lanes');
   const left = Number(svg.dataset.left), width = Number(svg.dataset.width);
   const end = Number(svg.dataset.end);
   let zoom = 1;
@@ -120,7 +123,7 @@ constexpr std::string_view kScript = R"js(
       }
     });
   }
-  document.querySelectorAll('button[data-zoom]').forEach(function (b) {
+  section.querySelectorAll('button[data-zoom]').forEach(function (b) {
     b.addEventListener('click', function () {
       const f = Number(b.dataset.zoom);
       zoom = f === 0 ? 1 : Math.min(64, Math.max(1, zoom * f));
@@ -128,7 +131,7 @@ constexpr std::string_view kScript = R"js(
     });
   });
   function mark(job) {
-    document.querySelectorAll('.hit').forEach(function (e) { e.classList.remove('hit'); });
+    section.querySelectorAll('.hit').forEach(function (e) { e.classList.remove('hit'); });
     let first = null;
     svg.querySelectorAll('[data-job="' + job + '"]').forEach(function (e) {
       e.classList.add('hit');
@@ -137,7 +140,7 @@ constexpr std::string_view kScript = R"js(
     if (first) first.scrollIntoView({block: 'nearest', inline: 'center'});
   }
   const violationOf = {};
-  document.querySelectorAll('ol.violations li').forEach(function (li) {
+  section.querySelectorAll('ol.violations > li').forEach(function (li) {
     if (!(li.dataset.job in violationOf)) violationOf[li.dataset.job] = li;
     li.addEventListener('click', function () { mark(li.dataset.job); });
   });
@@ -145,13 +148,13 @@ constexpr std::string_view kScript = R"js(
     m.addEventListener('click', function () {
       const li = violationOf[m.dataset.job];
       if (!li) return;
-      document.querySelectorAll('li.focus').forEach(function (e) { e.classList.remove('focus'); });
+      section.querySelectorAll('li.focus').forEach(function (e) { e.classList.remove('focus'); });
       li.classList.add('focus');
       li.scrollIntoView({block: 'center'});
     });
   });
   layout();
-})();
+});
 )js";
 
 // A tick every this many ms, so that an axis shows about ten.
@@ -192,11 +195,12 @@ std::string HtmlEscape(std::string_view text) {
   return out;
 }
 
-std::string RenderRunHtml(const HtmlRun& run) {
+std::string RenderTimelineSection(std::string_view id, const std::vector<TraceEvent>& events,
+                                  const std::vector<Violation>& violations) {
   // The lanes, in their order.
   std::vector<std::string> lanes;
   std::map<std::string, size_t> first_seen;
-  for (const TraceEvent& e : run.events) {
+  for (const TraceEvent& e : events) {
     if (first_seen.emplace(e.actor, first_seen.size()).second) lanes.push_back(e.actor);
   }
   std::stable_sort(lanes.begin(), lanes.end(), [&](const std::string& a, const std::string& b) {
@@ -207,10 +211,10 @@ std::string RenderRunHtml(const HtmlRun& run) {
   for (size_t i = 0; i < lanes.size(); ++i) lane_of[lanes[i]] = i;
 
   TimeMs end = 1;
-  for (const TraceEvent& e : run.events) end = std::max(end, e.time_ms);
+  for (const TraceEvent& e : events) end = std::max(end, e.time_ms);
   // Leases: each execution's events on the lane of the worker that claimed it.
   std::map<int64_t, LeaseBar> leases;
-  for (const TraceEvent& e : run.events) {
+  for (const TraceEvent& e : events) {
     if (e.execution == 0 || LaneRank(e.actor) != 1) continue;
     auto [it, fresh] = leases.try_emplace(e.execution, LeaseBar{.lane = lane_of[e.actor],
                                                                 .from_ms = e.time_ms,
@@ -220,9 +224,7 @@ std::string RenderRunHtml(const HtmlRun& run) {
     if (!fresh && it->second.lane == lane_of[e.actor]) it->second.to_ms = e.time_ms;
   }
   std::map<int64_t, size_t> violation_of;  // A job's first violation.
-  for (size_t i = 0; i < run.violations.size(); ++i) {
-    violation_of.emplace(run.violations[i].job_id, i);
-  }
+  for (size_t i = 0; i < violations.size(); ++i) violation_of.emplace(violations[i].job_id, i);
 
   const auto x = [&](TimeMs t) {
     return kLeft + static_cast<double>(t) / static_cast<double>(end) * kWidth;
@@ -231,7 +233,7 @@ std::string RenderRunHtml(const HtmlRun& run) {
   const int height = y(lanes.size()) + 8;
 
   std::string svg = fmt::format(
-      "<svg id=\"lanes\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
+      "<svg class=\"lanes\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
       "data-left=\"{}\" data-width=\"{}\" data-end=\"{}\">\n",
       kLeft + kWidth + 20, height, kLeft, kWidth, end);
   const TimeMs every = TickEvery(end);
@@ -259,62 +261,68 @@ std::string RenderRunHtml(const HtmlRun& run) {
         HtmlEscape(RunTime(bar.from_ms)), HtmlEscape(RunTime(bar.to_ms)), bar.from_ms,
         x(bar.from_ms) + 3, y(bar.lane) + kLaneHeight - 8, bar.token);
   }
-  for (size_t i = 0; i < run.events.size(); ++i) {
-    const TraceEvent& e = run.events[i];
+  for (size_t i = 0; i < events.size(); ++i) {
+    const TraceEvent& e = events[i];
     const bool violated = e.job != 0 && violation_of.contains(e.job);
     svg += fmt::format(
-        "<circle id=\"e{}\" class=\"mark {}{}\" data-job=\"{}\" data-t=\"{}\" cx=\"{:.1f}\" "
+        "<circle id=\"{}-e{}\" class=\"mark {}{}\" data-job=\"{}\" data-t=\"{}\" cx=\"{:.1f}\" "
         "cy=\"{}\" r=\"4\"><title>{} {} {}{}{}{}: {}</title></circle>\n",
-        i, ClassOf(KindOf(e)), violated ? " violated" : "", e.job, e.time_ms, x(e.time_ms),
-        y(lane_of[e.actor]) + kLaneHeight / 2, HtmlEscape(RunTime(e.time_ms)), HtmlEscape(e.actor),
-        HtmlEscape(e.event), e.job != 0 ? fmt::format(" job={}", e.job) : "",
+        HtmlEscape(id), i, ClassOf(KindOf(e)), violated ? " violated" : "", e.job, e.time_ms,
+        x(e.time_ms), y(lane_of[e.actor]) + kLaneHeight / 2, HtmlEscape(RunTime(e.time_ms)),
+        HtmlEscape(e.actor), HtmlEscape(e.event), e.job != 0 ? fmt::format(" job={}", e.job) : "",
         e.execution != 0 ? fmt::format(" exec={}", e.execution) : "",
         e.token != 0 ? fmt::format(" token={}", e.token) : "", HtmlEscape(e.result));
   }
   svg += "</svg>\n";
 
-  std::string violations;
-  if (run.violations.empty()) {
-    violations = "<p class=\"ok\">Every invariant holds.</p>\n";
+  std::string listed;
+  if (violations.empty()) {
+    listed = "<p class=\"ok\">Every invariant holds.</p>\n";
   } else {
-    violations = "<ol class=\"violations\">\n";
-    for (size_t i = 0; i < run.violations.size(); ++i) {
-      const Violation& v = run.violations[i];
-      violations +=
-          fmt::format("<li id=\"v{}\" data-job=\"{}\"><b>{}</b> job {}: {}<br><small>{}</small>", i,
-                      v.job_id, ToString(v.invariant), v.job_id, HtmlEscape(v.message),
-                      HtmlEscape(InvariantStatement(v.invariant)));
+    listed = "<ol class=\"violations\">\n";
+    for (size_t i = 0; i < violations.size(); ++i) {
+      const Violation& v = violations[i];
+      listed +=
+          fmt::format("<li id=\"{}-v{}\" data-job=\"{}\"><b>{}</b> job {}: {}<br><small>{}</small>",
+                      HtmlEscape(id), i, v.job_id, ToString(v.invariant), v.job_id,
+                      HtmlEscape(v.message), HtmlEscape(InvariantStatement(v.invariant)));
       if (!v.evidence.empty()) {
-        violations += "<ul>";
-        for (const std::string& line : v.evidence) {
-          violations += "<li>" + HtmlEscape(line) + "</li>";
-        }
-        violations += "</ul>";
+        listed += "<ul>";
+        for (const std::string& line : v.evidence) listed += "<li>" + HtmlEscape(line) + "</li>";
+        listed += "</ul>";
       }
-      violations += "</li>\n";
+      listed += "</li>\n";
     }
-    violations += "</ol>\n";
-  }
-
-  std::string summary;
-  for (const std::string& line : run.summary) {
-    summary += "<div class=\"summary\">" + HtmlEscape(line) + "</div>\n";
+    listed += "</ol>\n";
   }
   return fmt::format(
-      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>{}</title>\n"
-      "<style>{}</style></head>\n<body>\n<h1>{}</h1>\n{}"
-      "<div class=\"summary\">reproduce: <code>{}</code></div>\n"
-      "<h2>Violations</h2>\n{}"
-      "<h2>Timeline</h2>\n<div class=\"legend\"><span>bar: a lease (t = its fencing "
+      "<section class=\"run\" id=\"{}\">\n<h3>Violations</h3>\n{}"
+      "<h3>Timeline</h3>\n<div class=\"legend\"><span>bar: a lease (t = its fencing "
       "token)</span><span style=\"color:#57606a\">&#9679; step</span><span "
       "style=\"color:#d1242f\">&#9679; fault</span><span style=\"color:#1a7f37\">&#9679; "
       "effect applied</span><span style=\"color:#9a6700\">&#9679; repeat absorbed</span><span>"
       "ringed: an event of a job a violation names (click it)</span></div>\n"
       "<div class=\"bar\">zoom <button data-zoom=\"2\">+</button><button "
       "data-zoom=\"0.5\">&minus;</button><button data-zoom=\"0\">fit</button></div>\n"
-      "<div class=\"lanes\">\n{}</div>\n<script>{}</script>\n</body></html>\n",
-      HtmlEscape(run.title), kStyle, HtmlEscape(run.title), summary, HtmlEscape(run.command),
-      violations, svg, kScript);
+      "<div class=\"lanes\">\n{}</div>\n</section>\n",
+      HtmlEscape(id), listed, svg);
+}
+
+std::string RenderPage(std::string_view title, std::string_view body) {
+  return fmt::format(
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>{}</title>\n"
+      "<style>{}</style></head>\n<body>\n<h1>{}</h1>\n{}<script>{}</script>\n</body></html>\n",
+      HtmlEscape(title), kStyle, HtmlEscape(title), body, kScript);
+}
+
+std::string RenderRunHtml(const HtmlRun& run) {
+  std::string body;
+  for (const std::string& line : run.summary) {
+    body += "<div class=\"summary\">" + HtmlEscape(line) + "</div>\n";
+  }
+  body += "<div class=\"summary\">reproduce: <code>" + HtmlEscape(run.command) + "</code></div>\n";
+  body += RenderTimelineSection("run", run.events, run.violations);
+  return RenderPage(run.title, body);
 }
 
 }  // namespace lab

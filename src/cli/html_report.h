@@ -34,6 +34,13 @@ struct HtmlRun {
 
 std::string RenderRunHtml(const HtmlRun& run);
 
+// One run's evidence as a section of a page: its violations and its
+// swimlanes. `id` keeps its elements' ids apart from other sections'.
+std::string RenderTimelineSection(std::string_view id, const std::vector<TraceEvent>& events,
+                                  const std::vector<Violation>& violations);
+// A whole page around `body` (HTML), with the style and script inline.
+std::string RenderPage(std::string_view title, std::string_view body);
+
 // `text` with &, <, >, " and ' escaped, for HTML text and attributes.
 std::string HtmlEscape(std::string_view text);
 

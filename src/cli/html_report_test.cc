@@ -65,13 +65,13 @@ TEST(HtmlReportTest, ShowsLanesLeasesMarksAndTheViolationTiedToItsJob) {
   EXPECT_EQ(Count(page, "<rect class=\"lease\""), 3u);
   EXPECT_NE(page.find("job 7 exec 2 token 2"), std::string::npos);
   // Every event is a mark; those of job 7 are ringed, job 8's is not.
-  EXPECT_EQ(Count(page, "<circle id=\"e"), 8u);
+  EXPECT_EQ(Count(page, "<circle id=\"run-e"), 8u);
   EXPECT_EQ(Count(page, " violated\" data-job=\"7\""), 6u);
   EXPECT_NE(page.find("class=\"mark step\" data-job=\"8\""), std::string::npos);
   EXPECT_NE(page.find("class=\"mark effect violated\""), std::string::npos);
   EXPECT_NE(page.find("class=\"mark fault\""), std::string::npos);
   // The violation, its evidence, and its job for the script to tie.
-  EXPECT_NE(page.find("<li id=\"v0\" data-job=\"7\"><b>INV_001</b> job 7: 2 effects applied"),
+  EXPECT_NE(page.find("<li id=\"run-v0\" data-job=\"7\"><b>INV_001</b> job 7: 2 effects applied"),
             std::string::npos);
   EXPECT_NE(page.find("<li>external effect key &#39;exec:2&#39; by exec 2</li>"),
             std::string::npos);
