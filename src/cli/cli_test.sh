@@ -384,5 +384,30 @@ expect 0 "relay: 1 effects delivered, 0 sends not acknowledged" -- \
 grep -q "MAIL TO BOB" "$tmp/inbox" || { echo "FAIL: bob's effect was not delivered again"; failures=$((failures + 1)); }
 expect_usage "--relay is blank" -- queue work --db "$odb" --relay " "
 
+# Metrics: a running worker serves Prometheus' text format on loopback.
+mdb="sqlite:$tmp/metrics.db"
+for i in 1 2 3; do "$LAB" queue enqueue --db "$mdb" "m$i" >/dev/null; done
+"$LAB" queue work --db "$mdb" --exec 'sleep 0.4; cat >/dev/null' --metrics 127.0.0.1:0 \
+  >/dev/null 2>"$tmp/metrics.err" &
+worker=$!
+url=""
+for _ in $(seq 100); do
+  url="$(grep -o 'http://127.0.0.1:[0-9]*/metrics' "$tmp/metrics.err")" && break
+  sleep 0.1
+done
+sleep 1
+if [ -z "$url" ] || ! curl -fsS "$url" > "$tmp/metrics.txt"; then
+  echo "FAIL: queue work --metrics: nothing served"; cat "$tmp/metrics.err"; failures=$((failures + 1))
+elif ! grep -q '^# TYPE lab_jobs_finished_total counter$' "$tmp/metrics.txt" ||
+  ! grep -Eq '^lab_jobs\{queue="default",state="(PENDING|RUNNING|SUCCEEDED)"\} [0-9]+$' "$tmp/metrics.txt" ||
+  ! grep -Eq '^lab_handler_duration_seconds_count [0-9]+$' "$tmp/metrics.txt" ||
+  grep -Evq '^(# (HELP|TYPE) lab_[a-z_]+ .+|lab_[a-z_]+(\{[^}]*\})? [0-9.e+-]+)$' "$tmp/metrics.txt"; then
+  echo "FAIL: queue work --metrics: not the exposition format:"; cat "$tmp/metrics.txt"
+  failures=$((failures + 1))
+fi
+kill -TERM "$worker"; wait "$worker"
+expect_usage "loopback only" -- queue work --db "$mdb" --metrics 0.0.0.0:9464
+expect_usage "the port must be a number" -- queue work --db "$mdb" --metrics 127.0.0.1:http
+
 if [ "$failures" -ne 0 ]; then echo "$failures CLI check(s) failed"; exit 1; fi
 echo "all CLI checks passed"

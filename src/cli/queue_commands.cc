@@ -35,10 +35,12 @@
 
 #include "cli/commands.h"
 #include "cli/flags.h"
+#include "cli/metrics_server.h"
 #include "cli/stop_signals.h"
 #include "core/text.h"
 #include "queue/drill.h"
 #include "queue/exec_handler.h"
+#include "queue/metrics.h"
 #include "queue/queue.h"
 #include "queue/worker_pool.h"
 #include "store/group_commit.h"
@@ -527,7 +529,8 @@ struct WorkArgs {
   bool split_steps = false;
   std::string retry_budget = "20%,10,10s";
   std::string breaker = "50%,20,10s,5s";
-  std::string relay;  // The outbox's receiver command; empty: no outbox.
+  std::string relay;    // The outbox's receiver command; empty: no outbox.
+  std::string metrics;  // HOST:PORT to serve /metrics on; empty: none.
 };
 
 // SIGINT/SIGTERM: the first stops claiming (running jobs finish), the
@@ -719,15 +722,46 @@ int Work(const WorkArgs& a) {
                                  .timeout_ms = w.timeout_ms > 0 ? w.timeout_ms : w.lease_ms},
                                 waiter, WallClock()));
   }
-  WorkerPool pool(open,
-                  ExecHandler({.command = a.exec,
-                               .heartbeat_ms = heartbeat_ms,
-                               .timeout_ms = w.timeout_ms,
-                               .capture_output = !a.relay.empty()},
-                              waiter, WallClock()),
-                  options, waiter,
+  // The handler's duration, for /metrics.
+  Histogram handler_s(DurationBuckets());
+  Handler command = ExecHandler({.command = a.exec,
+                                 .heartbeat_ms = heartbeat_ms,
+                                 .timeout_ms = w.timeout_ms,
+                                 .capture_output = !a.relay.empty()},
+                                waiter, WallClock());
+  Handler timed = [command, &handler_s](const JobContext& ctx) {
+    const TimeMs started = WallClock().NowMs();
+    HandlerResult r = command(ctx);
+    handler_s.Observe(static_cast<double>(WallClock().NowMs() - started) / 1'000);
+    return r;
+  };
+  WorkerPool pool(open, timed, options, waiter,
                   [](const std::string& line) { fmt::print(stderr, "lab: {}\n", line); });
+  std::unique_ptr<MetricsServer> metrics;
+  if (!a.metrics.empty()) {
+    // Each scrape reads the store's gauges on a handle of its own.
+    auto server = MetricsServer::Start(a.metrics, [&]() {
+      MetricsInput in{.pool = pool.Stats(),
+                      .queue = a.queue,
+                      .leases_held = pool.LeasesHeld(),
+                      .handler_s = handler_s.Read()};
+      if (auto q = a.db.Open(); q) {
+        if (auto counts = (*q)->store().CountJobs(); counts) in.jobs = std::move(*counts);
+        auto oldest =
+            (*q)->store().ListJobs({.queue = a.queue, .state = JobState::kPending, .limit = 1});
+        if (oldest && !oldest->empty()) {
+          in.oldest_pending_age_s =
+              static_cast<double>(WallClock().NowMs() - oldest->front().created_at_ms) / 1'000;
+        }
+      }
+      return RenderMetrics(in);
+    });
+    if (!server) return FailWith(server.error());
+    metrics = std::move(*server);
+    fmt::print(stderr, "lab: metrics at http://{}/metrics\n", metrics->address());
+  }
   PoolStats stats = pool.Run();
+  metrics.reset();
 
   const char* why = stats.fatal ? "error" : stats.drained ? "queue drained" : "signal";
   fmt::print(stderr,
@@ -886,6 +920,10 @@ void AddQueueCommands(CLI::App& app, CommandTable& table) {
                    "RELAY runs once per intent to deliver it (the effect on stdin, its key in "
                    "LAB_JOB_KEY), at least once, until it exits 0; the receiver must deduplicate "
                    "by that key");
+  work->add_option("--metrics", wk->metrics,
+                   "Serve Prometheus metrics at http://HOST:PORT/metrics (loopback only; port 0: "
+                   "any free one, printed): counters of what this worker did, jobs by queue and "
+                   "state, the oldest pending job's age, leases held, handler durations");
   work->add_flag("--drain", wk->drain,
                  "Exit once the queue has no pending job (scheduled retries and --run-at jobs "
                  "included: it waits for them) and no running job");

@@ -90,6 +90,10 @@ PoolStats WorkerPool::Run() {
   job_threads_done_ = true;
   control.join();
   relay.join();
+  return Stats();
+}
+
+PoolStats WorkerPool::Stats() {
   std::lock_guard lock(fatal_mu_);
   return {.finished = counters_.finished.load(),
           .failed = counters_.failed.load(),

@@ -102,6 +102,12 @@ class WorkerPool {
   PoolStats Run();
   // Jobs finished so far (any thread may ask while Run runs).
   int64_t finished() const { return counters_.finished.load(); }
+  // What the pool has done so far (any thread may ask while Run runs; the
+  // control plane's heartbeats, prunes and errors are added when its
+  // handle closes).
+  PoolStats Stats();
+  // Leases the job threads hold now.
+  int64_t LeasesHeld() const { return static_cast<int64_t>(book_.All().size()); }
 
  private:
   struct Counters {
