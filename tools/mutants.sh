@@ -53,13 +53,13 @@ run() {
     # first failure that repeats is the killer.
     local first
     first="$(failed_tests "$log" | head -1)"
-    if [ -n "$first" ] && ! tier "$log.again" -R "^${first}\$"; then
+    if [ -n "$first" ] && ! tier "$log.again" -R "$(alone "$first")"; then
       echo "$first"
       return 1
     fi
     tier "$log.all" && return 0
     for t in $(failed_tests "$log.all"); do
-      if ! tier "$log.again" -R "^${t}\$"; then
+      if ! tier "$log.again" -R "$(alone "$t")"; then
         echo "$t"
         return 1
       fi
@@ -79,6 +79,14 @@ tier() {
 }
 
 # The names of the tests a ctest log reports failed, in the order they ran.
+# The ctest regex that selects test `name` alone: a parameterized test's
+# ctest name goes on with "  # GetParam() = ...", which `name` leaves out
+# (before this, such a killer "was not found" when run alone, passed, and
+# its mutant was counted a survivor).
+alone() {
+  printf '^%s(  # .*)?$' "$1"
+}
+
 failed_tests() {
   grep -oE 'Test +#[0-9]+: [^ ]+ .*(Failed|Exception|Timeout)' "$1" |
     sed -E 's/Test +#[0-9]+: ([^ ]+).*/\1/'
