@@ -889,6 +889,30 @@ TEST_P(StoreConformanceTest, PruneRefusesLateCallsForgetsKeysAndNeverReusesIds) 
   }
 }
 
+// The job of the newest audit entry is kept even when nothing else keeps
+// it (here a drill's finding on an old finished job is that entry): else
+// SQLite's next entry, the prune's own, would take its seq again.
+TEST_P(StoreConformanceTest, PruneKeepsTheJobOfTheNewestAuditEntry) {
+  const JobId old = Add();
+  Lease l = Started(60'000);
+  ASSERT_TRUE(store_->Commit(Ref(l), Effect{"old"}, CommitThen::kFinish).has_value());
+  const JobId newer = Add();  // The newest job, execution and ledger effect.
+  Lease n = Started(60'000);
+  ASSERT_TRUE(store_->Commit(Ref(n), Effect{"newer"}, CommitThen::kFinish).has_value());
+  ASSERT_TRUE(store_->RecordFinding(old, "drill: mismatched").has_value());
+  const int64_t finding_seq = Snap().audit.back().seq;
+  clock_.AdvanceMs(1'000);
+  ASSERT_TRUE(store_->Prune({.retain = 0}).has_value());
+  EXPECT_TRUE(store_->GetJob(old).has_value()) << "the newest audit entry's job was pruned";
+  EXPECT_TRUE(store_->GetJob(newer).has_value());
+  ASSERT_TRUE(store_->Enqueue({}).has_value());
+  for (const AuditEntry& a : Snap().audit) {
+    if (a.event != AuditEvent::kDrill) {
+      EXPECT_NE(a.seq, finding_seq) << "seq handed out twice";
+    }
+  }
+}
+
 // Bad retention requests are refused before anything is read or written.
 TEST_P(StoreConformanceTest, PruneRefusesOutOfRangeRequests) {
   for (const PruneRequest& bad :
