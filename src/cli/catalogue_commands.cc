@@ -56,14 +56,6 @@ std::string FailureModePage(const FailureMode& fm, const std::vector<RunReport>&
   return RenderPage(fmt::format("{}: {}", fm.id, fm.title), body);
 }
 
-Result<void> WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-  out.flush();
-  if (!out) return MakeError(ErrorCode::kFailedPrecondition, "cannot write " + path);
-  return {};
-}
-
 int RunOne(const FailureMode& fm, std::optional<Mode> mode, const std::string& store,
            const std::string& html) {
   bool all_matched = true;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -167,6 +168,14 @@ TimeMs TickEvery(TimeMs end) {
 }
 
 }  // namespace
+
+Result<void> WriteFile(const std::string& path, std::string_view text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  out.flush();
+  if (!out) return MakeError(ErrorCode::kFailedPrecondition, "cannot write " + path);
+  return {};
+}
 
 std::string HtmlEscape(std::string_view text) {
   std::string out;

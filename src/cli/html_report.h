@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "check/invariants.h"
+#include "core/status.h"
 #include "core/trace.h"
 
 namespace lab {
@@ -40,6 +41,10 @@ std::string RenderTimelineSection(std::string_view id, const std::vector<TraceEv
                                   const std::vector<Violation>& violations);
 // A whole page around `body` (HTML), with the style and script inline.
 std::string RenderPage(std::string_view title, std::string_view body);
+
+// Writes a page (or any text) to `path`, replacing it; kFailedPrecondition
+// when it cannot.
+Result<void> WriteFile(const std::string& path, std::string_view text);
 
 // `text` with &, <, >, " and ' escaped, for HTML text and attributes.
 std::string HtmlEscape(std::string_view text);

@@ -335,10 +335,7 @@ int Replay(ReplayArgs a) {
         .events = trace.events(),
         .violations = r->violations,
         .command = fmt::format("lab replay {} {}", run, a.flags.Repeat())};
-    std::ofstream out(a.html_file, std::ios::trunc);
-    out << RenderRunHtml(page);
-    out.flush();
-    if (!out) return FailWith({ErrorCode::kFailedPrecondition, "cannot write " + a.html_file});
+    if (auto w = WriteFile(a.html_file, RenderRunHtml(page)); !w) return FailWith(w.error());
     fmt::print("report: {}\n", a.html_file);
   }
   if (r->violations.empty()) {
