@@ -401,6 +401,10 @@ Result<std::vector<Job>> MemoryBackend::LoadJobs(const JobFilter& filter) {
     if (static_cast<int>(out.size()) >= filter.limit) break;
     if (filter.queue && job.queue != *filter.queue) continue;
     if (filter.state && job.state != *filter.state) continue;
+    if (filter.finished_since_ms &&
+        (!IsFinished(job.state) || job.finished_at_ms < *filter.finished_since_ms)) {
+      continue;
+    }
     out.push_back(job);
   }
   return out;

@@ -639,12 +639,15 @@ Result<std::vector<Job>> PostgresBackend::LoadJobs(const JobFilter& filter) {
   LAB_RETURN_IF_ERROR(conn_->Connect());
   std::optional<std::string> state;
   if (filter.state) state = std::string(ToString(*filter.state));
+  std::optional<std::string> since;
+  if (filter.finished_since_ms) since = Str(*filter.finished_since_ms);
   LAB_ASSIGN_OR_RETURN(
       ResultPtr res,
       conn_->Exec(fmt::format("SELECT {} FROM {{s}}.jobs WHERE ($1::text IS NULL OR queue = $1) "
-                              "AND ($2::text IS NULL OR state = $2) ORDER BY id LIMIT $3",
-                              kJobColumns),
-                  {filter.queue, state, Str(filter.limit)}));
+                              "AND ($2::text IS NULL OR state = $2) AND ($4::bigint IS NULL OR "
+                              "(state IN {} AND finished_at_ms >= $4)) ORDER BY id LIMIT $3",
+                              kJobColumns, kFinishedStatesSql),
+                  {filter.queue, state, Str(filter.limit), since}));
   return Rows<Job>(res, JobFromRow<PgRow>);
 }
 

@@ -546,12 +546,14 @@ Result<void> SqliteBackend::AppendAudit(const AuditEntry& a) {
 Result<std::vector<Job>> SqliteBackend::LoadJobs(const JobFilter& filter) {
   LAB_ASSIGN_OR_RETURN(Statement * s,
                        db_->Prepare(fmt::format("SELECT {} FROM jobs WHERE (?1 IS NULL OR queue = "
-                                                "?1) AND (?2 IS NULL OR state = ?2) ORDER BY id "
-                                                "LIMIT ?3",
-                                                kJobColumns)));
+                                                "?1) AND (?2 IS NULL OR state = ?2) AND (?4 IS "
+                                                "NULL OR (state IN {} AND finished_at_ms >= ?4)) "
+                                                "ORDER BY id LIMIT ?3",
+                                                kJobColumns, kFinishedStatesSql)));
   if (filter.queue) s->Bind(1, *filter.queue);
   if (filter.state) s->Bind(2, ToString(*filter.state));
   s->Bind(3, int64_t{filter.limit});
+  if (filter.finished_since_ms) s->Bind(4, *filter.finished_since_ms);
   return QueryRows(*s, kJob);
 }
 

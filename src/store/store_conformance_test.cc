@@ -756,6 +756,15 @@ TEST_P(StoreConformanceTest, OperatorReadsListInspectAndCount) {
   EXPECT_EQ((*dead)[0].last_error, "bad card");
   EXPECT_EQ(store_->ListJobs({.limit = 1})->size(), 1u);
   EXPECT_EQ(store_->ListJobs({.limit = 0}).error().code, ErrorCode::kInvalidArgument);
+  // The jobs that finished since a time: c, dead-lettered now; the pending
+  // ones have not finished.
+  const TimeMs now = clock_.NowMs();
+  auto recent = store_->ListJobs({.finished_since_ms = now});
+  ASSERT_TRUE(recent.has_value()) << recent.error().ToString();
+  ASSERT_EQ(recent->size(), 1u);
+  EXPECT_EQ((*recent)[0].id, c);
+  EXPECT_TRUE(store_->ListJobs({.finished_since_ms = now + 1})->empty());
+  EXPECT_TRUE(store_->ListJobs({.queue = "mail", .finished_since_ms = 0})->empty());
 
   auto detail = store_->InspectJob(c);
   ASSERT_TRUE(detail.has_value()) << detail.error().ToString();

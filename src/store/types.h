@@ -251,6 +251,9 @@ struct Snapshot {
 struct JobFilter {
   std::optional<std::string> queue;
   std::optional<JobState> state;
+  // Only jobs that finished (SUCCEEDED, DEAD or EXPIRED) at or after this
+  // time: what a dashboard's last minutes are made of.
+  std::optional<TimeMs> finished_since_ms;
   int limit = 100;  // Lowest ids first.
 };
 
