@@ -98,6 +98,19 @@ ol.violations li.focus { background: #fff8c5; }
 .bad { color: #d1242f; font-weight: bold; }
 table { border-collapse: collapse; margin: 4px 0 8px; }
 td, th { border: 1px solid #d0d7de; padding: 2px 6px; text-align: left; vertical-align: top; }
+nav { margin: 0 0 12px; padding: 6px 0; border-bottom: 1px solid #d0d7de; }
+nav a { margin-right: 14px; font-weight: 600; }
+h2 { font-size: 15px; margin: 18px 0 6px; }
+h3.worker { font-size: 13px; margin: 10px 0 4px; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.banner { background: #dafbe1; border: 1px solid #1a7f37; padding: 6px 10px; }
+form.inline { display: inline; margin: 0; }
+button.redrive { cursor: pointer; }
+svg.chart text { font-size: 10px; fill: #57606a; }
+svg.chart .done, .done-key { fill: #1a7f37; color: #1a7f37; }
+svg.chart .dead, .dead-key { fill: #d1242f; color: #d1242f; }
+svg.chart .expired, .expired-key { fill: #8c959f; color: #8c959f; }
+pre { background: #f6f8fa; padding: 6px; white-space: pre-wrap; }
 )css";
 
 constexpr std::string_view kScript = R"js(
@@ -204,8 +217,8 @@ std::string HtmlEscape(std::string_view text) {
   return out;
 }
 
-std::string RenderTimelineSection(std::string_view id, const std::vector<TraceEvent>& events,
-                                  const std::vector<Violation>& violations) {
+std::string RenderSwimlanes(std::string_view id, const std::vector<TraceEvent>& events,
+                            const std::vector<Violation>& violations) {
   // The lanes, in their order.
   std::vector<std::string> lanes;
   std::map<std::string, size_t> first_seen;
@@ -284,6 +297,20 @@ std::string RenderTimelineSection(std::string_view id, const std::vector<TraceEv
   }
   svg += "</svg>\n";
 
+  return fmt::format(
+      "<div class=\"legend\"><span>bar: a lease (t = its fencing "
+      "token)</span><span style=\"color:#57606a\">&#9679; step</span><span "
+      "style=\"color:#d1242f\">&#9679; fault</span><span style=\"color:#1a7f37\">&#9679; "
+      "effect applied</span><span style=\"color:#9a6700\">&#9679; repeat absorbed</span><span>"
+      "ringed: an event of a job a violation names (click it)</span></div>\n"
+      "<div class=\"bar\">zoom <button data-zoom=\"2\">+</button><button "
+      "data-zoom=\"0.5\">&minus;</button><button data-zoom=\"0\">fit</button></div>\n"
+      "<div class=\"lanes\">\n{}</div>\n",
+      svg);
+}
+
+std::string RenderTimelineSection(std::string_view id, const std::vector<TraceEvent>& events,
+                                  const std::vector<Violation>& violations) {
   std::string listed;
   if (violations.empty()) {
     listed = "<p class=\"ok\">Every invariant holds.</p>\n";
@@ -305,23 +332,15 @@ std::string RenderTimelineSection(std::string_view id, const std::vector<TraceEv
     listed += "</ol>\n";
   }
   return fmt::format(
-      "<section class=\"run\" id=\"{}\">\n<h3>Violations</h3>\n{}"
-      "<h3>Timeline</h3>\n<div class=\"legend\"><span>bar: a lease (t = its fencing "
-      "token)</span><span style=\"color:#57606a\">&#9679; step</span><span "
-      "style=\"color:#d1242f\">&#9679; fault</span><span style=\"color:#1a7f37\">&#9679; "
-      "effect applied</span><span style=\"color:#9a6700\">&#9679; repeat absorbed</span><span>"
-      "ringed: an event of a job a violation names (click it)</span></div>\n"
-      "<div class=\"bar\">zoom <button data-zoom=\"2\">+</button><button "
-      "data-zoom=\"0.5\">&minus;</button><button data-zoom=\"0\">fit</button></div>\n"
-      "<div class=\"lanes\">\n{}</div>\n</section>\n",
-      HtmlEscape(id), listed, svg);
+      "<section class=\"run\" id=\"{}\">\n<h3>Violations</h3>\n{}<h3>Timeline</h3>\n{}</section>\n",
+      HtmlEscape(id), listed, RenderSwimlanes(id, events, violations));
 }
 
-std::string RenderPage(std::string_view title, std::string_view body) {
+std::string RenderPage(std::string_view title, std::string_view body, std::string_view nav) {
   return fmt::format(
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>{}</title>\n"
-      "<style>{}</style></head>\n<body>\n<h1>{}</h1>\n{}<script>{}</script>\n</body></html>\n",
-      HtmlEscape(title), kStyle, HtmlEscape(title), body, kScript);
+      "<style>{}</style></head>\n<body>\n{}<h1>{}</h1>\n{}<script>{}</script>\n</body></html>\n",
+      HtmlEscape(title), kStyle, nav, HtmlEscape(title), body, kScript);
 }
 
 std::string RenderRunHtml(const HtmlRun& run) {

@@ -39,8 +39,14 @@ std::string RenderRunHtml(const HtmlRun& run);
 // swimlanes. `id` keeps its elements' ids apart from other sections'.
 std::string RenderTimelineSection(std::string_view id, const std::vector<TraceEvent>& events,
                                   const std::vector<Violation>& violations);
-// A whole page around `body` (HTML), with the style and script inline.
-std::string RenderPage(std::string_view title, std::string_view body);
+// The swimlanes alone (legend, zoom buttons, the SVG), for a page that
+// lists no violations (a job's page on the dashboard); put them in a
+// <section class="run"> for the page's script to zoom and link them.
+std::string RenderSwimlanes(std::string_view id, const std::vector<TraceEvent>& events,
+                            const std::vector<Violation>& violations);
+// A whole page around `body` (HTML), with the style and script inline;
+// `nav` (HTML) above its title.
+std::string RenderPage(std::string_view title, std::string_view body, std::string_view nav = {});
 
 // Writes a page (or any text) to `path`, replacing it; kFailedPrecondition
 // when it cannot.

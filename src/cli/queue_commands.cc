@@ -8,6 +8,7 @@
 //   lab queue dlq list [--queue Q] [--json]
 //   lab queue dlq redrive (--job ID | --all [--queue Q])
 //   lab queue drill --held FILE [--ledger-delivered] [--no-repair] [--json]
+//   lab queue ui [--listen HOST:PORT] [--token-file FILE]
 //   lab queue work [--concurrency N] [--queue Q] [--exec CMD] [--drain]
 //                  [--lease D] [--poll D] [--timeout D] [--name NAME]
 //                  [--retry-budget SHARE%,FLOOR,WINDOW]
@@ -34,9 +35,10 @@
 #include <utility>
 
 #include "cli/commands.h"
+#include "cli/dashboard.h"
 #include "cli/flags.h"
-#include "cli/metrics_server.h"
 #include "cli/stop_signals.h"
+#include "cli/web_server.h"
 #include "core/text.h"
 #include "queue/drill.h"
 #include "queue/exec_handler.h"
@@ -90,16 +92,6 @@ json TextOrBytes(const std::string& s) {
 // JSON text for the terminal; invalid UTF-8 left anywhere is replaced, never
 // thrown on.
 std::string Dump(const json& j) { return j.dump(2, ' ', false, json::error_handler_t::replace); }
-
-// "2026-12-01 21:09:18.123Z": epoch milliseconds for people (UTC).
-std::string HumanTime(TimeMs ms) {
-  if (ms <= 0) return "-";
-  const time_t secs = static_cast<time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
-}
 
 // Terminal text: names, errors and payloads with bytes that are not
 // printable shown as \xNN, long ones cut.
@@ -262,29 +254,29 @@ void PrintInspect(const JobDetail& d) {
   fmt::print("attempts {} (since redrive {}/{})  priority {}  timeout {}\n", j.attempts,
              j.AttemptsUsed(), j.max_attempts, j.priority,
              j.timeout_ms > 0 ? FormatDuration(j.timeout_ms) : "the worker's");
-  fmt::print("created {}  run at {}\n", HumanTime(j.created_at_ms), HumanTime(j.run_at_ms));
+  fmt::print("created {}  run at {}\n", UtcTime(j.created_at_ms), UtcTime(j.run_at_ms));
   if (j.deadline_at_ms != 0) {
     fmt::print("deadline {} (not started by then: EXPIRED, never run)\n",
-               HumanTime(j.deadline_at_ms));
+               UtcTime(j.deadline_at_ms));
   }
   if (!j.last_error.empty()) fmt::print("last error: {}\n", Shown(j.last_error));
   fmt::print("payload ({} bytes): {}\n\nexecutions\n", j.payload.size(),
              ForTerminal(j.payload, kTerminalPayloadBytes));
   for (const auto& e : d.executions) {
     fmt::print("  exec {:<6} token {:<3} {:<12} worker {:<16} leased {}  {}\n", e.id, e.attempt,
-               ToString(e.state), Shown(e.worker), HumanTime(e.leased_at_ms), Shown(e.reason));
+               ToString(e.state), Shown(e.worker), UtcTime(e.leased_at_ms), Shown(e.reason));
   }
   for (const auto& e : d.effects) {
     const std::string outbox = e.delivery == Delivery::kNone ? ""
                                : e.delivery == Delivery::kPending
                                    ? " (outbox: to deliver)"
-                                   : " (outbox: delivered " + HumanTime(e.delivered_at_ms) + ")";
+                                   : " (outbox: delivered " + UtcTime(e.delivered_at_ms) + ")";
     fmt::print("effect (ledger): exec {} key '{}'{}: {}\n", e.execution_id, Shown(e.key), outbox,
                ForTerminal(e.payload, kTerminalPayloadBytes));
   }
   fmt::print("\naudit\n");
   for (const auto& x : d.audit) {
-    fmt::print("  #{:<6} {} exec {:<6} {:<10} {} -> {} {}\n", x.seq, HumanTime(x.at_ms),
+    fmt::print("  #{:<6} {} exec {:<6} {:<10} {} -> {} {}\n", x.seq, UtcTime(x.at_ms),
                x.execution_id, ToString(x.event), x.from.empty() ? "(new)" : x.from, x.to,
                Shown(x.detail));
   }
@@ -579,6 +571,7 @@ struct WorkSettings {
   std::optional<DurationMs> retain;
   RetryBudgetOptions retry_budget;
   BreakerOptions breaker;
+  std::optional<ListenAddress> metrics;
 };
 
 // A flag's value made of `n` comma-separated parts, the first a percentage
@@ -661,6 +654,15 @@ Result<WorkSettings> ParseWork(const WorkArgs& a) {
     LAB_ASSIGN_OR_RETURN(w.retain, ParseRetain(a.retain));
   }
   LAB_ASSIGN_OR_RETURN(w.retry_budget, ParseRetryBudget(a.retry_budget));
+  if (!a.metrics.empty()) {
+    LAB_ASSIGN_OR_RETURN(w.metrics, ParseListen(a.metrics, "--metrics"));
+    if (!w.metrics->loopback) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       fmt::format("--metrics '{}': metrics listen on loopback only (127.0.0.1, "
+                                   "localhost or ::1)",
+                                   ForTerminal(a.metrics, 200)));
+    }
+  }
   LAB_ASSIGN_OR_RETURN(w.breaker, ParseBreaker(a.breaker));
   if (a.exec.find_first_not_of(" \t\n") == std::string::npos) {
     return MakeError(ErrorCode::kInvalidArgument, "--exec is empty: give the command to run");
@@ -722,39 +724,48 @@ int Work(const WorkArgs& a) {
                                  .timeout_ms = w.timeout_ms > 0 ? w.timeout_ms : w.lease_ms},
                                 waiter, WallClock()));
   }
-  // The handler's duration, for /metrics.
-  Histogram handler_s(DurationBuckets());
+  // The handler's duration, and a job's waits since its enqueue, for /metrics.
+  Histogram handler_s(DurationBuckets()), to_start_s(DurationBuckets()),
+      to_done_s(DurationBuckets());
   Handler command = ExecHandler({.command = a.exec,
                                  .heartbeat_ms = heartbeat_ms,
                                  .timeout_ms = w.timeout_ms,
                                  .capture_output = !a.relay.empty()},
                                 waiter, WallClock());
-  Handler timed = [command, &handler_s](const JobContext& ctx) {
+  Handler timed = [command, &handler_s, &to_start_s, &to_done_s](const JobContext& ctx) {
+    const auto seconds = [](TimeMs from, TimeMs to) {
+      return static_cast<double>(std::max<TimeMs>(0, to - from)) / 1'000;
+    };
     const TimeMs started = WallClock().NowMs();
+    if (ctx.attempt == 1) to_start_s.Observe(seconds(ctx.enqueued_at_ms, started));
     HandlerResult r = command(ctx);
-    handler_s.Observe(static_cast<double>(WallClock().NowMs() - started) / 1'000);
+    const TimeMs ended = WallClock().NowMs();
+    handler_s.Observe(seconds(started, ended));
+    if (r.status == HandlerResult::Status::kOk)
+      to_done_s.Observe(seconds(ctx.enqueued_at_ms, ended));
     return r;
   };
   WorkerPool pool(open, timed, options, waiter,
                   [](const std::string& line) { fmt::print(stderr, "lab: {}\n", line); });
-  std::unique_ptr<MetricsServer> metrics;
+  std::unique_ptr<WebServer> metrics;
   if (!a.metrics.empty()) {
     // Each scrape reads the store's gauges on a handle of its own.
-    auto server = MetricsServer::Start(a.metrics, [&]() {
+    auto server = WebServer::Start(*settings->metrics, "--metrics", [&](const HttpRequest& r) {
+      if (r.method != HttpMethod::kGet || r.path != "/metrics") {
+        return HttpResponse{.status = 404, .content_type = "text/plain", .body = "see /metrics\n"};
+      }
       MetricsInput in{.pool = pool.Stats(),
-                      .queue = a.queue,
+                      .queues = {a.queue},
                       .leases_held = pool.LeasesHeld(),
-                      .handler_s = handler_s.Read()};
+                      .timings = {{Timing::kHandler, handler_s.Read()},
+                                  {Timing::kEnqueueToStart, to_start_s.Read()},
+                                  {Timing::kEnqueueToDone, to_done_s.Read()}}};
       if (auto q = a.db.Open(); q) {
         if (auto counts = (*q)->store().CountJobs(); counts) in.jobs = std::move(*counts);
-        auto oldest =
-            (*q)->store().ListJobs({.queue = a.queue, .state = JobState::kPending, .limit = 1});
-        if (oldest && !oldest->empty()) {
-          in.oldest_pending_age_s =
-              static_cast<double>(WallClock().NowMs() - oldest->front().created_at_ms) / 1'000;
-        }
+        in.oldest_pending = OldestPending((*q)->store(), WallClock().NowMs(), in.queues);
       }
-      return RenderMetrics(in);
+      return HttpResponse{.content_type = std::string(kMetricsContentType),
+                          .body = RenderMetrics(in)};
     });
     if (!server) return FailWith(server.error());
     metrics = std::move(*server);
@@ -785,6 +796,92 @@ int Work(const WorkArgs& a) {
     fmt::print(stderr, "lab: worker stopped: {}\n", stats.fatal->message);
     return kExitFailure;
   }
+  return kExitOk;
+}
+
+struct UiArgs {
+  DbFlag db;
+  std::string listen = "127.0.0.1:8080";
+  std::string token_file;
+};
+
+// The store's URL for a page's header, its password (if any) hidden.
+std::string WithoutPassword(std::string url) {
+  const size_t scheme = url.find("://");
+  const size_t at = url.find('@');
+  if (scheme != std::string::npos && at != std::string::npos && at > scheme) {
+    const size_t colon = url.find(':', scheme + 3);
+    if (colon != std::string::npos && colon < at) url.replace(colon + 1, at - colon - 1, "***");
+  }
+  const size_t password = url.find("password=");
+  if (password != std::string::npos) {
+    const size_t end = std::min(url.find('&', password), url.size());
+    url.replace(password + 9, end - password - 9, "***");
+  }
+  return url;
+}
+
+// The access token in `path`: its first line, 16 to 256 printable ASCII
+// characters without spaces.
+Result<std::string> ReadToken(const std::string& path) {
+  std::ifstream in(path);
+  std::string token;
+  if (!in || !std::getline(in, token)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("--token-file {}: cannot read it", ForTerminal(path, 200)));
+  }
+  const bool printable = std::all_of(token.begin(), token.end(), [](char c) {
+    return c > ' ' && c < 127 && c != ';' && c != ',';
+  });
+  if (token.size() < 16 || token.size() > 256 || !printable) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("--token-file {}: its first line must be the token, 16 to 256 "
+                                 "printable ASCII characters without spaces, ';' or ','",
+                                 ForTerminal(path, 200)));
+  }
+  return token;
+}
+
+std::atomic<Waiter*> g_ui_waiter{nullptr};
+void OnUiStop(int) {
+  if (Waiter* w = g_ui_waiter.load()) w->Stop();
+}
+
+int Ui(const UiArgs& a) {
+  auto listen = ParseListen(a.listen, "--listen");
+  if (!listen) return FailWith(listen.error());
+  std::string token;
+  if (!a.token_file.empty()) {
+    auto read = ReadToken(a.token_file);
+    if (!read) return FailWith(read.error());
+    token = std::move(*read);
+  } else if (!listen->loopback) {
+    return UsageError(
+        fmt::format("--listen {}: beyond loopback the dashboard asks for an access token: give "
+                    "--token-file FILE (or listen on 127.0.0.1)",
+                    ForTerminal(a.listen, 200)));
+  }
+  auto queue = a.db.OpenExisting();
+  if (!queue) return FailWith(queue.error());
+  auto secret = RandomSecret();
+  if (!secret) return FailWith(secret.error());
+  Dashboard dashboard(
+      (*queue)->store(), WallClock(),
+      {.store_label = WithoutPassword(a.db.url), .access_token = token, .form_secret = *secret});
+  SystemWaiter waiter;
+  g_ui_waiter = &waiter;
+  StopSignalScope signals(OnUiStop);
+  auto server = WebServer::Start(*listen, "--listen",
+                                 [&](const HttpRequest& r) { return dashboard.Handle(r); });
+  if (!server) {
+    g_ui_waiter = nullptr;
+    return FailWith(server.error());
+  }
+  fmt::print(stderr, "lab: dashboard at http://{}/ (Ctrl-C stops it)\n", (*server)->address());
+  while (!waiter.stopped()) waiter.WaitMs(60'000);
+  server->reset();
+  g_ui_waiter = nullptr;
+  fmt::print(stderr, "lab: dashboard stopped\n");
   return kExitOk;
 }
 
@@ -955,6 +1052,20 @@ void AddQueueCommands(CLI::App& app, CommandTable& table) {
                  "with begin, commit with finish): the path whose crash windows the reaper and "
                  "the reconciler close");
   table.emplace_back(work, [wk] { return Work(*wk); });
+
+  auto ui = std::make_shared<UiArgs>();
+  auto* dash = queue->add_subcommand(
+      "ui",
+      "Serve the queue's dashboard in the browser: queues, throughput and latency, dead letters "
+      "with redrive, each job's timeline, the workers' leases; and /metrics");
+  ui->db.Add(dash);
+  dash->add_option("--listen", ui->listen,
+                   "HOST:PORT to serve on (default 127.0.0.1:8080; port 0: any free one, "
+                   "printed); beyond loopback it needs --token-file");
+  dash->add_option("--token-file", ui->token_file,
+                   "A file whose first line is the access token (16 to 256 characters) every "
+                   "visitor must give once, as /?token=TOKEN");
+  table.emplace_back(dash, [ui] { return Ui(*ui); });
 }
 
 }  // namespace lab

@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include <cstdint>
+#include <ctime>
 
 #include "core/enum_names.h"
 
@@ -142,6 +143,15 @@ std::string ForTerminal(std::string_view bytes, size_t max_bytes) {
     out += fmt::format("... ({} more bytes)", bytes.size() - shown.size());
   }
   return out;
+}
+
+std::string UtcTime(TimeMs ms) {
+  if (ms <= 0) return "-";
+  const time_t secs = static_cast<time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
 }
 
 }  // namespace lab

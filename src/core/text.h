@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/clock.h"
 #include "core/status.h"
 
 namespace lab {
@@ -41,5 +42,9 @@ std::string Base64(std::string_view bytes);
 // invalid UTF-8) as \xNN, a backslash as \\. At most `max_bytes` of the input
 // are shown; the rest is summarized as "... (N more bytes)".
 std::string ForTerminal(std::string_view bytes, size_t max_bytes);
+
+// "2026-12-01 21:09:18.123Z": a time for people (UTC); "-" for 0 or less
+// (a time not yet set).
+std::string UtcTime(TimeMs ms);
 
 }  // namespace lab

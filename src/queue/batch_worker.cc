@@ -105,6 +105,7 @@ BatchStep BatchWorker::Run() {
                                                .attempt = lease.token,
                                                .execution_id = lease.execution_id,
                                                .timeout_ms = lease.job.timeout_ms,
+                                               .enqueued_at_ms = lease.job.created_at_ms,
                                                .keep_alive = [this, &h] { return Extend(h); }});
     RecordCall(queue_.guards(), gates_, result, queue_.clock().NowMs());
     if (h.dropped) {

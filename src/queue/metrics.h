@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "queue/worker_pool.h"
+#include "store/store.h"
 #include "store/types.h"
 
 namespace lab {
@@ -47,15 +48,31 @@ class Histogram {
 // Seconds, from a millisecond to ten minutes: a shell command's span.
 std::vector<double> DurationBuckets();
 
+// The histograms of durations, a closed set: a job's handler; a job's
+// first start since its enqueue; its end (SUCCEEDED) since its enqueue.
+enum class Timing { kHandler, kEnqueueToStart, kEnqueueToDone };
+
+struct QueueAge {
+  std::string queue;
+  double seconds = 0;
+};
+
 struct MetricsInput {
-  PoolStats pool;
-  std::vector<StateCount> jobs;                 // Jobs by queue and state.
-  std::optional<double> oldest_pending_age_s;   // The worker's queue; none: nothing pending.
-  std::string queue;                            // The worker's queue.
-  int64_t leases_held = 0;                      // By this worker's job threads.
-  std::optional<Histogram::Reading> handler_s;  // The handler's duration, if measured.
+  std::optional<PoolStats> pool;  // A worker's counters; none on the dashboard.
+  std::vector<StateCount> jobs;   // Jobs by queue and state.
+  // The oldest pending job's wait, by queue; a queue not listed: 0.
+  std::vector<QueueAge> oldest_pending;
+  std::vector<std::string> queues;     // Queues whose oldest wait is reported, 0 if not listed.
+  std::optional<int64_t> leases_held;  // By a worker's job threads.
+  std::vector<std::pair<Timing, Histogram::Reading>> timings;
 };
 
 std::string RenderMetrics(const MetricsInput& in);
+inline constexpr std::string_view kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
+
+// The oldest pending job's wait since its enqueue in each of `queues` that
+// has one, read from the store (what an error leaves unread is left out).
+std::vector<QueueAge> OldestPending(Store& store, TimeMs now,
+                                    const std::vector<std::string>& queues);
 
 }  // namespace lab

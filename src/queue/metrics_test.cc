@@ -13,24 +13,43 @@ TEST(MetricsTest, RendersCountersGaugesAndAHistogramInTheExpositionFormat) {
   Histogram handler({0.1, 1, 10});
   for (double s : {0.05, 0.5, 0.7, 20.0}) handler.Observe(s);
   const std::string out =
-      RenderMetrics({.pool = {.finished = 3, .failed = 2, .delivered = 1},
+      RenderMetrics({.pool = PoolStats{.claimed = 6,
+                                       .finished = 3,
+                                       .failed = 2,
+                                       .reaped = 1,
+                                       .reconciled = 1,
+                                       .delivered = 1},
                      .jobs = {{"mail", JobState::kPending, 4}, {"we\"ird", JobState::kDead, 1}},
-                     .oldest_pending_age_s = 2.5,
-                     .queue = "mail",
+                     .oldest_pending = {{"mail", 2.5}},
+                     .queues = {"mail", "idle"},
                      .leases_held = 2,
-                     .handler_s = handler.Read()});
+                     .timings = {{Timing::kHandler, handler.Read()},
+                                 {Timing::kEnqueueToStart, Histogram({1}).Read()}}});
   EXPECT_NE(out.find("# HELP lab_jobs_finished_total Jobs this worker ran to DONE.\n"
                      "# TYPE lab_jobs_finished_total counter\nlab_jobs_finished_total 3\n"),
             std::string::npos)
       << out;
   EXPECT_NE(out.find("lab_attempts_failed_total 2\n"), std::string::npos);
+  EXPECT_NE(out.find("lab_jobs_claimed_total 6\n"), std::string::npos);
+  EXPECT_NE(out.find("lab_leases_reaped_total 1\n"), std::string::npos);
+  EXPECT_NE(out.find("lab_executions_reconciled_total 1\n"), std::string::npos);
   EXPECT_NE(out.find("lab_outbox_delivered_total 1\n"), std::string::npos);
   EXPECT_NE(out.find("# TYPE lab_jobs gauge\n"), std::string::npos);
   EXPECT_NE(out.find("lab_jobs{queue=\"mail\",state=\"PENDING\"} 4\n"), std::string::npos);
   EXPECT_NE(out.find("lab_jobs{queue=\"we\\\"ird\",state=\"DEAD\"} 1\n"), std::string::npos);
   EXPECT_NE(out.find("lab_oldest_pending_job_age_seconds{queue=\"mail\"} 2.500\n"),
             std::string::npos);
+  // A queue asked about with nothing pending has waited 0 s.
+  EXPECT_NE(out.find("lab_oldest_pending_job_age_seconds{queue=\"idle\"} 0.000\n"),
+            std::string::npos);
   EXPECT_NE(out.find("lab_leases_held 2\n"), std::string::npos);
+  EXPECT_NE(out.find("# TYPE lab_enqueue_to_start_seconds histogram\n"
+                     "lab_enqueue_to_start_seconds_bucket{le=\"1\"} 0\n"
+                     "lab_enqueue_to_start_seconds_bucket{le=\"+Inf\"} 0\n"
+                     "lab_enqueue_to_start_seconds_sum 0.000000\n"
+                     "lab_enqueue_to_start_seconds_count 0\n"),
+            std::string::npos)
+      << out;
   EXPECT_NE(out.find("# TYPE lab_handler_duration_seconds histogram\n"
                      "lab_handler_duration_seconds_bucket{le=\"0.1\"} 1\n"
                      "lab_handler_duration_seconds_bucket{le=\"1\"} 3\n"
@@ -51,6 +70,15 @@ TEST(MetricsTest, RendersCountersGaugesAndAHistogramInTheExpositionFormat) {
         << line;
     start = end + 1;
   }
+}
+
+// The dashboard's form: no worker, so no counters and no leases held; the
+// store's gauges only.
+TEST(MetricsTest, WithoutAPoolOnlyTheStoresGaugesAreRendered) {
+  const std::string out = RenderMetrics({.jobs = {{"mail", JobState::kRunning, 1}}});
+  EXPECT_EQ(out.find("_total"), std::string::npos) << out;
+  EXPECT_EQ(out.find("lab_leases_held"), std::string::npos) << out;
+  EXPECT_NE(out.find("lab_jobs{queue=\"mail\",state=\"RUNNING\"} 1\n"), std::string::npos);
 }
 
 }  // namespace

@@ -242,6 +242,7 @@ Result<StepResult> Worker::RunHandler() {
                                              .attempt = lease_->token,
                                              .execution_id = lease_->execution_id,
                                              .timeout_ms = job.timeout_ms,
+                                             .enqueued_at_ms = job.created_at_ms,
                                              .keep_alive = [this] { return ExtendLease(); }});
   RecordCall(queue_.guards(), gates_, result, queue_.clock().NowMs());
   if (result.status != HandlerResult::Status::kOk) {

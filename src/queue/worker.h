@@ -36,6 +36,7 @@ struct JobContext {
   int attempt = 0;  // Also the fencing token.
   ExecutionId execution_id = 0;
   DurationMs timeout_ms = 0;  // The job's own limit on one attempt; 0: the handler's default.
+  TimeMs enqueued_at_ms = 0;  // The job's enqueue, by the store's clock.
   // A long-running handler calls this now and then to extend its lease. An
   // error with kAborted means the lease was taken over: stop and return
   // (the worker then drops the job); other errors may pass (try again).

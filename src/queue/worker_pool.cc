@@ -95,7 +95,8 @@ PoolStats WorkerPool::Run() {
 
 PoolStats WorkerPool::Stats() {
   std::lock_guard lock(fatal_mu_);
-  return {.finished = counters_.finished.load(),
+  return {.claimed = counters_.claimed.load(),
+          .finished = counters_.finished.load(),
           .failed = counters_.failed.load(),
           .redelivered = counters_.redelivered.load(),
           .duplicates = counters_.duplicates.load(),
@@ -107,6 +108,8 @@ PoolStats WorkerPool::Stats() {
           .reconnects = counters_.reconnects.load(),
           .pruned = counters_.pruned.load(),
           .heartbeats = counters_.heartbeats.load(),
+          .reaped = counters_.reaped.load(),
+          .reconciled = counters_.reconciled.load(),
           .deferred = counters_.deferred.load(),
           .retries_held = options_.worker.retry_gate->held(),
           .breaker_held = options_.worker.breaker->held(),
@@ -340,9 +343,19 @@ void WorkerPool::RunControlPlane() {
     ControlPlane plane(*queue, book_, cadence_, options_.retain,
                        [this](const std::string& line) { Log(line); });
     ControlPlane::Next next;
+    ControlTally counted;  // What of plane.tally() the counters have.
     for (;;) {
       next = plane.Tick();
       ticked = true;
+      // Counted as it goes, for a scrape of the metrics while it runs.
+      const ControlTally& now = plane.tally();
+      counters_.heartbeats += now.heartbeats - counted.heartbeats;
+      counters_.errors += now.errors - counted.errors;
+      Count({.reaped = now.swept.reaped - counted.swept.reaped,
+             .reconciled = now.swept.reconciled - counted.swept.reconciled,
+             .pruned = now.swept.pruned - counted.swept.pruned,
+             .errors = now.swept.errors - counted.swept.errors});
+      counted = now;
       if (next.after_error == AfterError::kReopen || next.after_error == AfterError::kStop) break;
       if (job_threads_done_) break;
       // Until the job threads stop, a stop signal cuts the wait short;
@@ -356,10 +369,6 @@ void WorkerPool::RunControlPlane() {
         waiter_.PauseMs(std::min(wait, cadence_.poll_ms));
       }
     }
-    // What this handle's control plane did (read once Run() returns).
-    counters_.heartbeats += plane.tally().heartbeats;
-    counters_.pruned += plane.tally().swept.pruned;
-    counters_.errors += plane.tally().errors + plane.tally().swept.errors;
     counters_.reconnects += queue->store().reconnects();
     if (next.after_error == AfterError::kStop) return StopFatally(*next.error, "control plane");
     if (next.after_error == AfterError::kReopen) {
@@ -376,8 +385,14 @@ void WorkerPool::MaybeSweep(Queue& queue) {
   if (!next_sweep_ms_.compare_exchange_strong(due, now + cadence_.sweep_ms)) return;
   const SweepTally swept =
       RunSweeps(queue, options_.retain, [this](const std::string& line) { Log(line); });
-  counters_.errors += swept.errors;
+  Count(swept);
+}
+
+void WorkerPool::Count(const SweepTally& swept) {
+  counters_.reaped += swept.reaped;
+  counters_.reconciled += swept.reconciled;
   counters_.pruned += swept.pruned;
+  counters_.errors += swept.errors;
 }
 
 bool WorkerPool::Drained(Queue& queue) {
@@ -394,6 +409,7 @@ bool WorkerPool::Drained(Queue& queue) {
 }
 
 void WorkerPool::Count(const BatchStep& t) {
+  counters_.claimed += t.claimed;
   counters_.redelivered += t.redelivered;
   counters_.finished += t.finished;
   counters_.failed += t.failed;

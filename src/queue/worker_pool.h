@@ -69,6 +69,7 @@ struct PoolOptions {
 };
 
 struct PoolStats {
+  int64_t claimed = 0;         // Leases taken (a job's attempt each).
   int64_t finished = 0;        // Jobs this pool ran to DONE.
   int64_t failed = 0;          // Attempts that failed (retried or dead-lettered).
   int64_t redelivered = 0;     // Jobs claimed that had been delivered before (attempt > 1).
@@ -81,6 +82,8 @@ struct PoolStats {
   int64_t reconnects = 0;      // Handles reopened plus connections re-made.
   int64_t pruned = 0;          // Finished jobs the retention policy deleted.
   int64_t heartbeats = 0;      // Leases the control plane extended.
+  int64_t reaped = 0;          // Expired leases the sweeps aborted.
+  int64_t reconciled = 0;      // Committed executions the sweeps finalized.
   int64_t deferred = 0;        // Jobs a guard put back unrun (the two below).
   int64_t retries_held = 0;    // Retries the retry budget held back.
   int64_t breaker_held = 0;    // Calls the circuit breaker held back while open.
@@ -103,17 +106,17 @@ class WorkerPool {
   // Jobs finished so far (any thread may ask while Run runs).
   int64_t finished() const { return counters_.finished.load(); }
   // What the pool has done so far (any thread may ask while Run runs; the
-  // control plane's heartbeats, prunes and errors are added when its
-  // handle closes).
+  // control plane's counts are added after each of its ticks).
   PoolStats Stats();
   // Leases the job threads hold now.
   int64_t LeasesHeld() const { return static_cast<int64_t>(book_.All().size()); }
 
  private:
   struct Counters {
-    std::atomic<int64_t> finished{0}, failed{0}, redelivered{0}, duplicates{0}, fenced{0},
-        retried{0}, released{0}, abandoned{0}, errors{0}, reconnects{0}, pruned{0}, heartbeats{0},
-        deferred{0}, delivered{0}, undelivered{0}, outbox_left{0};
+    std::atomic<int64_t> claimed{0}, finished{0}, failed{0}, redelivered{0}, duplicates{0},
+        fenced{0}, retried{0}, released{0}, abandoned{0}, errors{0}, reconnects{0}, pruned{0},
+        heartbeats{0}, reaped{0}, reconciled{0}, deferred{0}, delivered{0}, undelivered{0},
+        outbox_left{0};
     std::atomic<bool> drained{false};
   };
 
@@ -140,6 +143,7 @@ class WorkerPool {
   // True when the pool's queue has no PENDING or RUNNING job.
   bool Drained(Queue& queue);
   void Count(const BatchStep& tally);
+  void Count(const SweepTally& swept);
   // Gives the worker's job (or batch) up after `error`, counting and logging it.
   template <typename W>
   void GiveUp(W& worker, const Error& error);
