@@ -409,5 +409,53 @@ kill -TERM "$worker"; wait "$worker"
 expect_usage "loopback only" -- queue work --db "$mdb" --metrics 0.0.0.0:9464
 expect_usage "the port must be a number" -- queue work --db "$mdb" --metrics 127.0.0.1:http
 
+# The dashboard: served on loopback, it shows the store's jobs; a redrive
+# needs the page's anti-forgery field; beyond loopback it needs a token.
+udb="sqlite:$tmp/ui.db"
+"$LAB" queue enqueue --db "$udb" --queue billing --max-attempts 1 charge >/dev/null
+"$LAB" queue work --db "$udb" --queue billing --exec 'exit 1' --drain >/dev/null 2>&1
+# wait_for_url FILE: the address a server printed to FILE, once it has.
+wait_for_url() {
+  local u=""
+  for _ in $(seq 100); do
+    u="$(grep -o 'http://127.0.0.1:[0-9]*' "$1")" && break
+    sleep 0.1
+  done
+  echo "$u"
+}
+"$LAB" queue ui --db "$udb" --listen 127.0.0.1:0 >/dev/null 2>"$tmp/ui.err" &
+ui=$!
+base="$(wait_for_url "$tmp/ui.err")"
+if [ -z "$base" ] || ! curl -fsS "$base/" > "$tmp/ui.html"; then
+  echo "FAIL: queue ui: nothing served"; cat "$tmp/ui.err"; failures=$((failures + 1))
+elif ! grep -q 'href="/jobs?queue=billing&amp;state=DEAD">1</a>' "$tmp/ui.html"; then
+  echo "FAIL: queue ui: the dead job is not shown"; failures=$((failures + 1))
+else
+  form="$(curl -fsS "$base/jobs?state=DEAD" | grep -o 'name="form" value="[0-9a-f]*"' | head -1 | cut -d'"' -f4)"
+  forged="$(curl -s -o /dev/null -w '%{http_code}' -d job=1 "$base/redrive")"
+  "$LAB" queue inspect --db "$udb" 1 | grep -q 'state DEAD' && [ "$forged" = 403 ] ||
+    { echo "FAIL: queue ui: a redrive without the form's field was not refused ($forged)"; failures=$((failures + 1)); }
+  done_code="$(curl -s -o /dev/null -w '%{http_code}' -d job=1 -d "form=$form" "$base/redrive")"
+  "$LAB" queue inspect --db "$udb" 1 | grep -q 'state PENDING' && [ "$done_code" = 303 ] ||
+    { echo "FAIL: queue ui: the page's redrive did not take ($done_code)"; failures=$((failures + 1)); }
+  curl -fsS "$base/metrics" | grep -q '^lab_jobs{queue="billing",state="PENDING"} 1$' ||
+    { echo "FAIL: queue ui: /metrics lacks the jobs gauge"; failures=$((failures + 1)); }
+fi
+kill -TERM "$ui"; wait "$ui"
+grep -q "dashboard stopped" "$tmp/ui.err" || { echo "FAIL: queue ui did not stop on SIGTERM"; failures=$((failures + 1)); }
+printf 'a-token-of-twenty-chars\n' > "$tmp/token"
+"$LAB" queue ui --db "$udb" --listen 127.0.0.1:0 --token-file "$tmp/token" >/dev/null 2>"$tmp/ui2.err" &
+ui=$!
+base="$(wait_for_url "$tmp/ui2.err")"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$base/")" = 401 ] &&
+  [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer a-token-of-twenty-chars' "$base/")" = 200 ] ||
+  { echo "FAIL: queue ui --token-file: not asked for, or not accepted"; failures=$((failures + 1)); }
+kill -TERM "$ui"; wait "$ui"
+expect_usage "asks for an access token" -- queue ui --db "$udb" --listen 0.0.0.0:0
+printf 'short\n' > "$tmp/short"
+expect_usage "16 to 256" -- queue ui --db "$udb" --token-file "$tmp/short"
+expect_usage "the port must be a number" -- queue ui --db "$udb" --listen 127.0.0.1:99999
+expect 1 "no database at" -- queue ui --db "sqlite:$tmp/none.db" --listen 127.0.0.1:0
+
 if [ "$failures" -ne 0 ]; then echo "$failures CLI check(s) failed"; exit 1; fi
 echo "all CLI checks passed"
