@@ -7,6 +7,8 @@
 #   make test-fm FM=FM_006   one failure mode's tests, every store and mode
 #   make test-fm1     FM_001 repro test (baseline: the violation is detected)
 #   make test-fm1-fix FM_001 prevent test (guarded: every invariant holds)
+#   make screenshots  the README's pictures (docs/img/): a report and the dashboard, taken in
+#                     headless Chromium by the browser test
 #   make mutants      apply each hand-written engine mutant (tools/mutants/) to a copy
 #                     of HEAD, run the fast tiers against it, print which survived
 
@@ -19,7 +21,7 @@ CMAKE_FLAGS = -G Ninja -DLAB_WERROR=$(LAB_WERROR)
 CTEST = ctest --output-on-failure -j $(JOBS)
 
 .PHONY: all deps build build-asan run test test-unit test-asan test-tsan test-fm test-fm1 test-fm1-fix explore-sweep crash-test \
-	bench-sim bench-queue bench-peers format clean mutants
+	bench-sim bench-queue bench-peers format clean mutants screenshots
 
 all: build
 
@@ -115,3 +117,7 @@ format:
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN)
+
+screenshots: build
+	mkdir -p docs/img
+	SHOTS=docs/img ./src/cli/browser_test.sh ./$(BUILD)/src/cli/lab

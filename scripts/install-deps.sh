@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config clang-format
   libsqlite3-dev sqlite3 libpq-dev postgresql libfmt-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev
+  curl jq chromium chromium-driver
 )
 
 missing=()

@@ -301,11 +301,12 @@ std::string RenderSwimlanes(std::string_view id, const std::vector<TraceEvent>& 
       "<div class=\"legend\"><span>bar: a lease (t = its fencing "
       "token)</span><span style=\"color:#57606a\">&#9679; step</span><span "
       "style=\"color:#d1242f\">&#9679; fault</span><span style=\"color:#1a7f37\">&#9679; "
-      "effect applied</span><span style=\"color:#9a6700\">&#9679; repeat absorbed</span><span>"
-      "ringed: an event of a job a violation names (click it)</span></div>\n"
+      "effect applied</span><span style=\"color:#9a6700\">&#9679; repeat absorbed</span>{}</div>\n"
       "<div class=\"bar\">zoom <button data-zoom=\"2\">+</button><button "
       "data-zoom=\"0.5\">&minus;</button><button data-zoom=\"0\">fit</button></div>\n"
       "<div class=\"lanes\">\n{}</div>\n",
+      violations.empty() ? ""
+                         : "<span>ringed: an event of a job a violation names (click it)</span>",
       svg);
 }
 
