@@ -15,6 +15,13 @@ constexpr int kLeft = 130;       // Where the time axis starts: lane names to it
 constexpr int kWidth = 1100;     // The time axis at zoom 1.
 constexpr int kLaneHeight = 26;  // One actor's lane.
 constexpr int kTop = 28;         // The axis's labels.
+// Past this many events a page draws one by one only the ones that tell
+// (faults, effects, repeats, every event of a violated job) and sums the
+// rest per lane in blocks of kBlocks to the axis; past kMaxLeases
+// executions, only the violated jobs' leases are bars.
+constexpr size_t kMaxMarks = 3'000;
+constexpr size_t kMaxLeases = 1'000;
+constexpr int kBlocks = 220;
 
 // Lanes top to bottom: producers, workers, the control plane, the relay,
 // the drill, the external system, then the rest; within a group, by first
@@ -82,6 +89,7 @@ svg text { font-size: 11px; }
 .lane-line { stroke: #e5e7eb; }
 .tick { stroke: #d0d7de; }
 .lease { fill: #c7dcf5; stroke: #6a9bd8; }
+.summed { fill: #afb8c1; }
 .mark { cursor: pointer; }
 .mark.step { fill: #57606a; }
 .mark.fault { fill: #d1242f; }
@@ -272,7 +280,10 @@ std::string RenderSwimlanes(std::string_view id, const std::vector<TraceEvent>& 
         "<text class=\"lane-name\" x=\"4\" y=\"{}\">{}</text>\n",
         y(i) + kLaneHeight, y(i) + kLaneHeight, mid + 4, HtmlEscape(lanes[i]));
   }
+  const bool aggregate = events.size() > kMaxMarks;
+  const bool all_leases = leases.size() <= kMaxLeases;
   for (const auto& [exec, bar] : leases) {
+    if (!all_leases && !violation_of.contains(bar.job)) continue;
     svg += fmt::format(
         "<rect class=\"lease\" data-job=\"{}\" data-t=\"{}\" data-t1=\"{}\" x=\"{:.1f}\" "
         "y=\"{}\" width=\"{:.1f}\" height=\"{}\" rx=\"3\"><title>job {} exec {} token {}: "
@@ -283,9 +294,25 @@ std::string RenderSwimlanes(std::string_view id, const std::vector<TraceEvent>& 
         HtmlEscape(RunTime(bar.from_ms)), HtmlEscape(RunTime(bar.to_ms)), bar.from_ms,
         x(bar.from_ms) + 3, y(bar.lane) + kLaneHeight - 8, bar.token);
   }
+  // Per lane and block: how many events were summed, and their span.
+  struct Block {
+    int64_t count = 0;
+    TimeMs from_ms = 0, to_ms = 0;
+  };
+  std::map<std::pair<size_t, int>, Block> blocks;
+  size_t drawn = 0;
   for (size_t i = 0; i < events.size(); ++i) {
     const TraceEvent& e = events[i];
     const bool violated = e.job != 0 && violation_of.contains(e.job);
+    const MarkKind kind = KindOf(e);
+    if (aggregate && !violated && (kind == MarkKind::kStep || kind == MarkKind::kNote)) {
+      const int at = static_cast<int>(e.time_ms * kBlocks / (end + 1));
+      Block& b = blocks[{lane_of[e.actor], at}];
+      if (b.count++ == 0) b.from_ms = e.time_ms;
+      b.to_ms = e.time_ms;
+      continue;
+    }
+    ++drawn;
     svg += fmt::format(
         "<circle id=\"{}-e{}\" class=\"mark {}{}\" data-job=\"{}\" data-t=\"{}\" cx=\"{:.1f}\" "
         "cy=\"{}\" r=\"4\"><title>{} {} {}{}{}{}: {}</title></circle>\n",
@@ -295,7 +322,25 @@ std::string RenderSwimlanes(std::string_view id, const std::vector<TraceEvent>& 
         e.execution != 0 ? fmt::format(" exec={}", e.execution) : "",
         e.token != 0 ? fmt::format(" token={}", e.token) : "", HtmlEscape(e.result));
   }
+  for (const auto& [where, b] : blocks) {
+    svg += fmt::format(
+        "<rect class=\"summed\" data-t=\"{}\" data-t1=\"{}\" x=\"{:.1f}\" y=\"{}\" "
+        "width=\"{:.1f}\" height=\"{}\"><title>{} steps, {} to {}</title></rect>\n",
+        b.from_ms, b.to_ms, x(b.from_ms), y(where.first) + kLaneHeight / 2 - 3,
+        std::max(3.0, x(b.to_ms) - x(b.from_ms)), 6, b.count, HtmlEscape(RunTime(b.from_ms)),
+        HtmlEscape(RunTime(b.to_ms)));
+  }
   svg += "</svg>\n";
+  std::string large;
+  if (aggregate || !all_leases) {
+    large = fmt::format(
+        "<p class=\"summary large\">A large run: {} of its {} events drawn one by one (faults, "
+        "effects, repeats, the violated jobs'); the other steps summed per lane in grey blocks "
+        "(hover for their count){}. Zoom in to spread them.</p>\n",
+        drawn, events.size(),
+        all_leases ? ""
+                   : fmt::format("; of its {} leases, the violated jobs' drawn", leases.size()));
+  }
 
   return fmt::format(
       "<div class=\"legend\"><span>bar: a lease (t = its fencing "
@@ -304,10 +349,10 @@ std::string RenderSwimlanes(std::string_view id, const std::vector<TraceEvent>& 
       "effect applied</span><span style=\"color:#9a6700\">&#9679; repeat absorbed</span>{}</div>\n"
       "<div class=\"bar\">zoom <button data-zoom=\"2\">+</button><button "
       "data-zoom=\"0.5\">&minus;</button><button data-zoom=\"0\">fit</button></div>\n"
-      "<div class=\"lanes\">\n{}</div>\n",
+      "{}<div class=\"lanes\">\n{}</div>\n",
       violations.empty() ? ""
                          : "<span>ringed: an event of a job a violation names (click it)</span>",
-      svg);
+      large, svg);
 }
 
 std::string RenderTimelineSection(std::string_view id, const std::vector<TraceEvent>& events,

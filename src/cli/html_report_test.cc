@@ -88,5 +88,47 @@ TEST(HtmlReportTest, ARunThatHoldsSaysSo) {
   EXPECT_EQ(HtmlEscape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
 }
 
+// A large run stays a page one can open: past a size the plain steps are
+// summed per lane in blocks, while every event of the violated job, every
+// fault and every effect is still a mark of its own, and only the violated
+// job's leases are bars.
+TEST(HtmlReportTest, ALargeRunSumsItsPlainStepsAndKeepsTheEvidence) {
+  HtmlRun run = TwoCharges();
+  const size_t evidence = run.events.size();  // 7 of job 7 or faults or effects, 1 of job 8.
+  for (int64_t job = 100; job < 2'100; ++job) {
+    const std::string worker = "w" + std::to_string(job % 3);
+    const TimeMs t = 6'000 + job * 10;
+    run.events.push_back({.time_ms = t,
+                          .actor = worker,
+                          .event = "claim",
+                          .job = job,
+                          .execution = job,
+                          .token = 1});
+    run.events.push_back({.time_ms = t + 5,
+                          .actor = worker,
+                          .event = "commit",
+                          .job = job,
+                          .execution = job,
+                          .token = 1});
+  }
+  run.events.push_back({.time_ms = 30'000, .actor = "w2", .event = "fault", .result = "crash"});
+  const std::string page = RenderRunHtml(run);
+  // Drawn one by one: job 7's six events (its two effects among them) and
+  // the two faults, the new crash included; job 8's claim and the 4,000
+  // steps are summed.
+  EXPECT_EQ(Count(page, "<circle id=\"run-e"), evidence - 1 + 1);
+  EXPECT_EQ(Count(page, " violated\" data-job=\"7\""), 6u);
+  EXPECT_EQ(Count(page, "class=\"mark fault\""), 2u);
+  EXPECT_GT(Count(page, "<rect class=\"summed\""), 3u);
+  EXPECT_LE(Count(page, "<rect class=\"summed\""), 4u * 221);  // A block per lane and column.
+  // Leases: only job 7's two of 2,003.
+  EXPECT_EQ(Count(page, "<rect class=\"lease\""), 2u);
+  EXPECT_NE(page.find("8 of its 4009 events drawn one by one"), std::string::npos)
+      << page.substr(0, 400);
+  EXPECT_NE(page.find("of its 2003 leases, the violated jobs' drawn"), std::string::npos);
+  // A small run sums nothing.
+  EXPECT_EQ(RenderRunHtml(TwoCharges()).find("<rect class=\"summed\""), std::string::npos);
+}
+
 }  // namespace
 }  // namespace lab
