@@ -4,22 +4,31 @@
 // a redrive from a dead letter's form moves the job to PENDING, and one
 // without the page's anti-forgery field, or from another site, is refused
 // with nothing changed; with an access token, nothing is served without it.
-// Method: a Dashboard on a memory store with a hand-moved clock, asked with
-// plain requests (no socket); the store is read back after each POST.
+// Method: a Dashboard on each store (memory, a SQLite file, a PostgreSQL
+// schema) with a hand-moved clock, asked with plain requests (no socket);
+// the store is read back after each POST.
 #include "cli/dashboard.h"
 
 #include <gtest/gtest.h>
 
 #include "store/memory_store.h"
+#include "store/record_store.h"
+#include "store/testing/backends.h"
 
 namespace lab {
 namespace {
 
 constexpr char kSecret[] = "0123456789abcdef0123456789abcdef";
 
-class DashboardTest : public ::testing::Test {
+class DashboardTest : public ::testing::TestWithParam<testing::StorageBackend> {
  protected:
-  DashboardTest() : store_(MakeMemoryStore(clock_)) {}
+  void SetUp() override {
+    auto backend = GetParam().make(dir_);
+    ASSERT_NE(backend, nullptr);
+    store_ = std::make_unique<RecordStore>(std::move(backend), clock_, StoreOptions{});
+    dash_ = std::make_unique<Dashboard>(
+        *store_, clock_, DashboardOptions{.store_label = "sqlite:q.db", .form_secret = kSecret});
+  }
 
   JobId Add(NewJob job) { return store_->Enqueue(job).value().job_id; }
   // Claims the queue's next job and fails it for good: a dead letter.
@@ -31,26 +40,27 @@ class DashboardTest : public ::testing::Test {
   }
   HttpResponse Get(const std::string& path, std::map<std::string, std::string> params = {},
                    std::map<std::string, std::string> headers = {}) {
-    return dash_.Handle({.method = HttpMethod::kGet,
-                         .path = path,
-                         .params = std::move(params),
-                         .headers = std::move(headers)});
+    return dash_->Handle({.method = HttpMethod::kGet,
+                          .path = path,
+                          .params = std::move(params),
+                          .headers = std::move(headers)});
   }
   HttpResponse Post(const std::string& path, std::map<std::string, std::string> params,
                     std::map<std::string, std::string> headers = {{"host", "127.0.0.1:8080"}}) {
-    return dash_.Handle({.method = HttpMethod::kPost,
-                         .path = path,
-                         .params = std::move(params),
-                         .headers = std::move(headers)});
+    return dash_->Handle({.method = HttpMethod::kPost,
+                          .path = path,
+                          .params = std::move(params),
+                          .headers = std::move(headers)});
   }
   JobState StateOf(JobId id) { return store_->GetJob(id).value().state; }
 
+  testing::TempDir dir_;
   ManualClock clock_{1'800'000'000'000};
   std::unique_ptr<RecordStore> store_;
-  Dashboard dash_{*store_, clock_, {.store_label = "sqlite:q.db", .form_secret = kSecret}};
+  std::unique_ptr<Dashboard> dash_;
 };
 
-TEST_F(DashboardTest, TheOverviewShowsQueuesByStateAndTheRunningLeasesByWorker) {
+TEST_P(DashboardTest, TheOverviewShowsQueuesByStateAndTheRunningLeasesByWorker) {
   Add({.queue = "mail"});
   Add({.queue = "mail"});
   Add({.queue = "billing", .max_attempts = 1});
@@ -81,7 +91,7 @@ TEST_F(DashboardTest, TheOverviewShowsQueuesByStateAndTheRunningLeasesByWorker) 
   EXPECT_NE(page.find("1 DEAD</title>"), std::string::npos);
 }
 
-TEST_F(DashboardTest, ARedriveFromTheDeadLettersPageMovesTheJobAndAForgedOneChangesNothing) {
+TEST_P(DashboardTest, ARedriveFromTheDeadLettersPageMovesTheJobAndAForgedOneChangesNothing) {
   const JobId dead = Add({.queue = "billing", .max_attempts = 1});
   KillNext("billing", "card declined");
   const HttpResponse list = Get("/jobs", {{"state", "DEAD"}});
@@ -126,7 +136,7 @@ TEST_F(DashboardTest, ARedriveFromTheDeadLettersPageMovesTheJobAndAForgedOneChan
   EXPECT_EQ(Post("/elsewhere", {{"form", kSecret}}).status, 405);
 }
 
-TEST_F(DashboardTest, AJobsPageShowsItsRecordWithEveryValueEscaped) {
+TEST_P(DashboardTest, AJobsPageShowsItsRecordWithEveryValueEscaped) {
   const JobId id = Add({.queue = "q<x>", .key = "k\"1", .payload = "<script>alert(1)</script>"});
   auto leases = store_->Claim({.queue = "q<x>", .worker = "w<1>", .lease_ms = 1'000});
   ASSERT_EQ(leases->size(), 1u);
@@ -187,7 +197,7 @@ TEST(DashboardAccessTest, WithATokenNothingIsServedWithoutIt) {
             403);
 }
 
-TEST_F(DashboardTest, MetricsAreTheStoresGaugesInTheExpositionFormat) {
+TEST_P(DashboardTest, MetricsAreTheStoresGaugesInTheExpositionFormat) {
   Add({.queue = "mail"});
   clock_.AdvanceMs(2'500);
   const HttpResponse r = Get("/metrics");
@@ -198,6 +208,9 @@ TEST_F(DashboardTest, MetricsAreTheStoresGaugesInTheExpositionFormat) {
             std::string::npos)
       << r.body;
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, DashboardTest, ::testing::ValuesIn(testing::StorageBackends()),
+                         [](const auto& info) { return info.param.name; });
 
 }  // namespace
 }  // namespace lab
