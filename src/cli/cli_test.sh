@@ -308,7 +308,7 @@ test "$(cat "$tmp/qa.key")" = "qa/same" || { echo "FAIL: LAB_JOB_KEY is not <que
 # A per-job timeout kills the command and fails the attempt; what a command
 # leaves running in the background is killed when its job ends.
 "$LAB" queue enqueue --db "$db" --queue hang --max-attempts 1 x >/dev/null
-expect 0 "1 failed attempts" -- queue work --db "$db" --queue hang --drain --timeout 300ms --exec 'sleep 600'
+expect 0 "1 failed attempts \\(1 dead-lettered\\)" -- queue work --db "$db" --queue hang --drain --timeout 300ms --exec 'sleep 600'
 expect 0 "command timed out after 300ms" -- queue dlq list --db "$db" --queue hang
 # A job's own timeout wins over the worker's.
 "$LAB" queue enqueue --db "$db" --queue hang2 --max-attempts 1 --timeout 200ms x >/dev/null

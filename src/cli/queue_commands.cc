@@ -776,16 +776,19 @@ int Work(const WorkArgs& a) {
 
   const char* why = stats.fatal ? "error" : stats.drained ? "queue drained" : "signal";
   fmt::print(stderr,
-             "lab: worker {} stopped ({}): {} finished, {} failed attempts, {} re-deliveries "
+             "lab: worker {} stopped ({}): {} finished, {} failed attempts ({} dead-lettered), {} "
+             "re-deliveries "
              "(jobs that had run before), {} already committed, {} fenced, {} store calls "
              "retried, {} jobs given up ({} released, {} left to expire), {} store errors, "
-             "{} reconnects, {} finished jobs pruned, {} leases extended by the control plane, "
+             "{} reconnects, {} finished jobs pruned, {} leases extended by the control plane ({} "
+             "expired leases reaped, {} commits reconciled), "
              "{} retries held back by the retry budget, {} calls held back by the circuit "
              "breaker (opened {} times)\n",
-             name, why, stats.finished, stats.failed, stats.redelivered, stats.duplicates,
-             stats.fenced, stats.retried, stats.released + stats.abandoned, stats.released,
-             stats.abandoned, stats.errors, stats.reconnects, stats.pruned, stats.heartbeats,
-             stats.retries_held, stats.breaker_held, stats.breaker_opened);
+             name, why, stats.finished, stats.failed, stats.dead_lettered, stats.redelivered,
+             stats.duplicates, stats.fenced, stats.retried, stats.released + stats.abandoned,
+             stats.released, stats.abandoned, stats.errors, stats.reconnects, stats.pruned,
+             stats.heartbeats, stats.reaped, stats.reconciled, stats.retries_held,
+             stats.breaker_held, stats.breaker_opened);
   if (!a.relay.empty()) {
     fmt::print(stderr,
                "lab: relay: {} effects delivered, {} sends not acknowledged (sent again), {} "

@@ -161,8 +161,11 @@ Result<BatchStep> BatchWorker::Complete() {
           ++step.duplicates;
           break;
         case CompleteOutcome::kRetryScheduled:
+          ++step.failed;
+          break;
         case CompleteOutcome::kDeadLettered:
           ++step.failed;
+          ++step.dead_lettered;
           break;
         case CompleteOutcome::kDeferred:
           ++step.deferred;

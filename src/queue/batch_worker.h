@@ -27,7 +27,8 @@ struct BatchStep {
   int claimed = 0;
   int redelivered = 0;  // Claimed jobs that had been delivered before.
   int finished = 0;
-  int failed = 0;  // Retry scheduled or dead-lettered.
+  int failed = 0;         // Retry scheduled or dead-lettered.
+  int dead_lettered = 0;  // Of those, dead-lettered.
   int duplicates = 0;
   int fenced = 0;    // Lease taken over; the job was dropped.
   int deferred = 0;  // Retries the retry budget held back: put back unrun.

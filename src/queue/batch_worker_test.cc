@@ -82,6 +82,7 @@ TEST_F(BatchWorkerTest, FailuresAreRetriedOrDeadLetteredJobByJob) {
   const BatchStep done = Step(w);
   EXPECT_EQ(done.finished, 1);
   EXPECT_EQ(done.failed, 2);
+  EXPECT_EQ(done.dead_lettered, 1);
   auto states = States();
   EXPECT_EQ(states["ok"], JobState::kSucceeded);
   EXPECT_EQ(states["retry"], JobState::kPending);

@@ -96,6 +96,10 @@ std::string RenderMetrics(const MetricsInput& in) {
     Counter(out, "lab_jobs_finished_total", "Jobs this worker ran to DONE.", p.finished);
     Counter(out, "lab_attempts_failed_total", "Attempts that failed (retried or dead-lettered).",
             p.failed);
+    Counter(out, "lab_dead_lettered_total",
+            "Jobs this worker's failed attempts dead-lettered (their last attempt, or a "
+            "permanent error).",
+            p.dead_lettered);
     Counter(out, "lab_redeliveries_total", "Jobs claimed that had run before (attempt > 1).",
             p.redelivered);
     Counter(out, "lab_duplicate_commits_total",

@@ -16,6 +16,7 @@ TEST(MetricsTest, RendersCountersGaugesAndAHistogramInTheExpositionFormat) {
       RenderMetrics({.pool = PoolStats{.claimed = 6,
                                        .finished = 3,
                                        .failed = 2,
+                                       .dead_lettered = 1,
                                        .reaped = 1,
                                        .reconciled = 1,
                                        .delivered = 1},
@@ -31,6 +32,7 @@ TEST(MetricsTest, RendersCountersGaugesAndAHistogramInTheExpositionFormat) {
       << out;
   EXPECT_NE(out.find("lab_attempts_failed_total 2\n"), std::string::npos);
   EXPECT_NE(out.find("lab_jobs_claimed_total 6\n"), std::string::npos);
+  EXPECT_NE(out.find("lab_dead_lettered_total 1\n"), std::string::npos);
   EXPECT_NE(out.find("lab_leases_reaped_total 1\n"), std::string::npos);
   EXPECT_NE(out.find("lab_executions_reconciled_total 1\n"), std::string::npos);
   EXPECT_NE(out.find("lab_outbox_delivered_total 1\n"), std::string::npos);

@@ -274,7 +274,9 @@ Result<StepResult> Worker::FailAttempt() {
   Trace("fail", retry_at ? fmt::format("{}; retry at +{}ms", result.error,
                                        *retry_at - queue_.clock().NowMs())
                          : fmt::format("{}; dead-lettered", result.error));
-  return EndJob(StepKind::kFailed);
+  StepResult ended = EndJob(StepKind::kFailed);
+  ended.dead_lettered = *failed == FailOutcome::kDeadLettered;
+  return ended;
 }
 
 Result<StepResult> Worker::Commit() {

@@ -162,6 +162,7 @@ struct StepResult {
   StepKind kind = StepKind::kNoJob;
   JobId job_id = 0;
   ExecutionId execution_id = 0;
+  bool dead_lettered = false;  // kFailed: the attempt was the job's last (DEAD).
 };
 
 class Worker {

@@ -38,6 +38,7 @@ BatchStep Tally(const StepResult& step, const Worker& worker) {
       break;
     case StepKind::kFailed:
       t.failed = 1;
+      t.dead_lettered = step.dead_lettered ? 1 : 0;
       break;
     case StepKind::kDuplicate:
       t.duplicates = 1;
@@ -98,6 +99,7 @@ PoolStats WorkerPool::Stats() {
   return {.claimed = counters_.claimed.load(),
           .finished = counters_.finished.load(),
           .failed = counters_.failed.load(),
+          .dead_lettered = counters_.dead_lettered.load(),
           .redelivered = counters_.redelivered.load(),
           .duplicates = counters_.duplicates.load(),
           .fenced = counters_.fenced.load(),
@@ -413,6 +415,7 @@ void WorkerPool::Count(const BatchStep& t) {
   counters_.redelivered += t.redelivered;
   counters_.finished += t.finished;
   counters_.failed += t.failed;
+  counters_.dead_lettered += t.dead_lettered;
   counters_.duplicates += t.duplicates;
   counters_.fenced += t.fenced;
   counters_.deferred += t.deferred;

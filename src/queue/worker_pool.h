@@ -72,6 +72,7 @@ struct PoolStats {
   int64_t claimed = 0;         // Leases taken (a job's attempt each).
   int64_t finished = 0;        // Jobs this pool ran to DONE.
   int64_t failed = 0;          // Attempts that failed (retried or dead-lettered).
+  int64_t dead_lettered = 0;   // Of those, the jobs' last: dead-lettered.
   int64_t redelivered = 0;     // Jobs claimed that had been delivered before (attempt > 1).
   int64_t duplicates = 0;      // Executions that found the job already committed.
   int64_t fenced = 0;          // Jobs dropped because another worker took them over.
@@ -113,10 +114,10 @@ class WorkerPool {
 
  private:
   struct Counters {
-    std::atomic<int64_t> claimed{0}, finished{0}, failed{0}, redelivered{0}, duplicates{0},
-        fenced{0}, retried{0}, released{0}, abandoned{0}, errors{0}, reconnects{0}, pruned{0},
-        heartbeats{0}, reaped{0}, reconciled{0}, deferred{0}, delivered{0}, undelivered{0},
-        outbox_left{0};
+    std::atomic<int64_t> claimed{0}, finished{0}, failed{0}, dead_lettered{0}, redelivered{0},
+        duplicates{0}, fenced{0}, retried{0}, released{0}, abandoned{0}, errors{0}, reconnects{0},
+        pruned{0}, heartbeats{0}, reaped{0}, reconciled{0}, deferred{0}, delivered{0},
+        undelivered{0}, outbox_left{0};
     std::atomic<bool> drained{false};
   };
 

@@ -547,6 +547,8 @@ TEST_F(WorkerPoolTest, ExecNonZeroExitIsRetriedThenDeadLettered) {
                   waiter_);
   PoolStats stats = pool.Run();
   EXPECT_EQ(stats.failed, 3);
+  EXPECT_EQ(stats.dead_lettered, 1);  // The third attempt's failure only.
+  EXPECT_EQ(stats.claimed, 3);
   auto detail = Detail(id);
   EXPECT_EQ(detail->job.state, JobState::kDead);
   EXPECT_EQ(detail->job.last_error, "command exited with status 3");
