@@ -209,31 +209,25 @@ std::vector<TraceEvent> JobEvents(const JobDetail& d) {
                       .result = std::string(ToString(e.state)) +
                                 (e.reason.empty() ? "" : ": " + ForTerminal(e.reason, 200))});
   }
+  // A plain effect is applied with its commit, in the ledger; an outbox's
+  // is an intent then, and applied once the receiver acknowledged it.
   for (const EffectRecord& e : d.effects) {
-    const std::string what = "key " + ForTerminal(e.key, 200);
-    if (e.delivery == Delivery::kNone) {
-      events.push_back({.time_ms = at(e.applied_at_ms),
-                        .actor = "external",
-                        .event = "effect",
+    const auto mark = [&](TimeMs t, std::string_view actor, std::string_view event,
+                          std::string_view how) {
+      events.push_back({.time_ms = at(t),
+                        .actor = std::string(actor),
+                        .event = std::string(event),
                         .job = d.job.id,
                         .execution = e.execution_id,
-                        .result = "in the ledger, " + what});
+                        .result = fmt::format("{}, key {}", how, ForTerminal(e.key, 200))});
+    };
+    if (e.delivery == Delivery::kNone) {
+      mark(e.applied_at_ms, "external", "effect", "in the ledger");
       continue;
     }
-    events.push_back({.time_ms = at(e.applied_at_ms),
-                      .actor = "relay",
-                      .event = "intent",
-                      .job = d.job.id,
-                      .execution = e.execution_id,
-                      .result = "outbox, " + what});
-    if (e.delivery == Delivery::kDelivered) {
-      events.push_back({.time_ms = at(e.delivered_at_ms),
-                        .actor = "external",
-                        .event = "effect",
-                        .job = d.job.id,
-                        .execution = e.execution_id,
-                        .result = "delivered, " + what});
-    }
+    mark(e.applied_at_ms, "relay", "intent", "outbox");
+    if (e.delivery == Delivery::kDelivered)
+      mark(e.delivered_at_ms, "external", "effect", "delivered");
   }
   std::stable_sort(events.begin(), events.end(),
                    [](const TraceEvent& a, const TraceEvent& b) { return a.time_ms < b.time_ms; });

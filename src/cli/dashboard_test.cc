@@ -159,6 +159,32 @@ TEST_P(DashboardTest, AJobsPageShowsItsRecordWithEveryValueEscaped) {
   EXPECT_EQ(Get("/nowhere").status, 404);
 }
 
+// An outbox effect: an intent on the relay's lane at the commit, then
+// applied at the external system once acknowledged; shown in the table too.
+TEST_P(DashboardTest, AJobsOutboxEffectIsAnIntentThenADelivery) {
+  const JobId id = Add({.queue = "mail", .key = "receipt-7"});
+  auto leases = store_->Claim({.queue = "mail", .worker = "w1", .lease_ms = 30'000, .begin = true});
+  ASSERT_EQ(leases->size(), 1u);
+  const Lease& l = leases->front();
+  ASSERT_TRUE(store_->Commit({l.execution_id, l.token}, Effect{"MAIL", /*outbox=*/true},
+                             CommitThen::kFinish));
+  clock_.AdvanceMs(1'000);
+  const std::string pending = Get("/job/" + std::to_string(id)).body;
+  EXPECT_NE(pending.find("outbox: to deliver"), std::string::npos);
+  EXPECT_NE(pending.find("relay intent job=1 exec=1: outbox, key mail/receipt-7"),
+            std::string::npos)
+      << pending;
+  EXPECT_EQ(pending.find("delivered, key"), std::string::npos);
+  auto outbox = store_->Outbox(10);
+  ASSERT_EQ(outbox->size(), 1u);
+  ASSERT_TRUE(store_->MarkDelivered(outbox->front().id));
+  const std::string delivered = Get("/job/" + std::to_string(id)).body;
+  EXPECT_NE(delivered.find("+1.000s external effect job=1 exec=1: delivered, key mail/receipt-7"),
+            std::string::npos)
+      << delivered;
+  EXPECT_NE(delivered.find("<td>deliver</td>"), std::string::npos);
+}
+
 TEST(DashboardAccessTest, WithATokenNothingIsServedWithoutIt) {
   ManualClock clock(1'800'000'000'000);
   auto store = MakeMemoryStore(clock);
