@@ -553,11 +553,12 @@ HttpResponse Dashboard::Redrive(const HttpRequest& request) {
                          fmt::format("<p class=\"bad\">{}</p><p>{}</p>", Shown(r.error().message),
                                      JobLink(*id)))};
   }
+  ++redriven_;
   return SeeOther(fmt::format("/job/{}?redriven=1", *id));
 }
 
 HttpResponse Dashboard::Metrics() {
-  MetricsInput in;
+  MetricsInput in{.redriven = redriven_};
   auto counts = store_.CountJobs();
   if (!counts) return Text(503, "The store did not answer: " + counts.error().message + "\n");
   in.jobs = *counts;

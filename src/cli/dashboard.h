@@ -63,6 +63,7 @@ class Dashboard {
   Clock& clock_;
   const DashboardOptions options_;
   std::mutex mu_;  // One request at a time on the store handle.
+  int64_t redriven_ = 0;  // Redrives this dashboard made; guarded by mu_.
 };
 
 }  // namespace lab

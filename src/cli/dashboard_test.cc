@@ -117,6 +117,7 @@ TEST_P(DashboardTest, ARedriveFromTheDeadLettersPageMovesTheJobAndAForgedOneChan
                 .status,
             403);
   EXPECT_EQ(StateOf(dead), JobState::kDead);
+  EXPECT_NE(Get("/metrics").body.find("\nlab_redriven_total 0\n"), std::string::npos);
 
   // From the page itself: 303 to the job, now PENDING.
   const HttpResponse ok = Post("/redrive", {{"job", "1"}, {"form", kSecret}},
@@ -128,6 +129,7 @@ TEST_P(DashboardTest, ARedriveFromTheDeadLettersPageMovesTheJobAndAForgedOneChan
   EXPECT_EQ(ok.headers.front(),
             (std::pair<std::string, std::string>{"Location", "/job/1?redriven=1"}));
   EXPECT_EQ(StateOf(dead), JobState::kPending);
+  EXPECT_NE(Get("/metrics").body.find("\nlab_redriven_total 1\n"), std::string::npos);
   EXPECT_NE(Get("/job/1", {{"redriven", "1"}}).body.find("Redriven"), std::string::npos);
   // Again: the job is not dead any more (409), an unknown one 404, a bad id 400.
   EXPECT_EQ(Post("/redrive", {{"job", "1"}, {"form", kSecret}}).status, 409);

@@ -127,6 +127,10 @@ std::string RenderMetrics(const MetricsInput& in) {
     Counter(out, "lab_outbox_unacknowledged_total",
             "Outbox sends the receiver did not acknowledge (sent again).", p.undelivered);
   }
+  if (in.redriven) {
+    Counter(out, "lab_redriven_total", "Dead jobs redriven from this dashboard's pages.",
+            *in.redriven);
+  }
   Family(out, "lab_jobs", "gauge", "Jobs in the store, by queue and state.");
   for (const StateCount& c : in.jobs) {
     out += fmt::format("lab_jobs{{queue=\"{}\",state=\"{}\"}} {}\n", LabelValue(c.queue),

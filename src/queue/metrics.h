@@ -64,6 +64,7 @@ struct MetricsInput {
   std::vector<QueueAge> oldest_pending;
   std::vector<std::string> queues;     // Queues whose oldest wait is reported, 0 if not listed.
   std::optional<int64_t> leases_held;  // By a worker's job threads.
+  std::optional<int64_t> redriven;     // Dead jobs redriven from a dashboard's page.
   std::vector<std::pair<Timing, Histogram::Reading>> timings;
 };
 
