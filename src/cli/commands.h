@@ -30,7 +30,7 @@ int UsageError(const std::string& message);
 
 void AddCatalogueCommands(CLI::App& app, CommandTable& table);  // list, run
 void AddSimCommands(CLI::App& app, CommandTable& table);        // explore, replay, shrink
-void AddQueueCommands(CLI::App& app, CommandTable& table);  // queue enqueue|work|stats|inspect|dlq
-void AddBenchCommands(CLI::App& app, CommandTable& table);  // bench
+void AddQueueCommands(CLI::App& app, CommandTable& table);      // queue enqueue|work|ui|...
+void AddBenchCommands(CLI::App& app, CommandTable& table);      // bench
 
 }  // namespace lab

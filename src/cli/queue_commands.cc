@@ -892,7 +892,7 @@ int Ui(const UiArgs& a) {
 
 void AddQueueCommands(CLI::App& app, CommandTable& table) {
   auto* queue = app.add_subcommand(
-      "queue", "Operate a real queue: enqueue, work, stats, inspect, dlq, drill");
+      "queue", "Operate a real queue: enqueue, work, stats, inspect, dlq, drill, ui");
   queue->require_subcommand(1);
 
   auto en = std::make_shared<EnqueueArgs>();
