@@ -256,8 +256,10 @@ std::optional<HttpResponse> Dashboard::Refuse(const HttpRequest& request) const 
   if (bearer.starts_with("Bearer ") && SameSecret(bearer.substr(7), token)) return std::nullopt;
   if (SameSecret(CookieValue(Header(request, "cookie"), "lab_token"), token)) return std::nullopt;
   if (request.method == HttpMethod::kGet && SameSecret(Param(request, "token"), token)) {
-    // Once: the cookie carries it from now on, and the address loses it.
-    HttpResponse r = SeeOther(request.path);
+    // Once: the cookie carries it from now on, and the address loses it
+    // (back to this site's page: "//elsewhere" would leave it).
+    const bool local = request.path.starts_with('/') && !request.path.starts_with("//");
+    HttpResponse r = SeeOther(local ? request.path : "/");
     r.headers.emplace_back("Set-Cookie",
                            "lab_token=" + token + "; Path=/; HttpOnly; SameSite=Strict");
     return r;

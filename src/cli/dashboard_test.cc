@@ -210,6 +210,10 @@ TEST(DashboardAccessTest, WithATokenNothingIsServedWithoutIt) {
   EXPECT_EQ(first.headers[0].second, "/");
   EXPECT_EQ(first.headers[1].second, "lab_token=" + token + "; Path=/; HttpOnly; SameSite=Strict");
   EXPECT_EQ(get({}, {{"cookie", "other=1; lab_token=" + token}}).status, 200);
+  // The address it sends back to stays on this site.
+  const HttpResponse away = dash.Handle(
+      {.method = HttpMethod::kGet, .path = "//evil.example/x", .params = {{"token", token}}});
+  EXPECT_EQ(away.headers[0], (std::pair<std::string, std::string>{"Location", "/"}));
   EXPECT_EQ(get({}, {{"cookie", "lab_token=" + token + "x"}}).status, 401);
   // A POST needs the token too, and then still the form's field.
   EXPECT_EQ(dash.Handle({.method = HttpMethod::kPost,
