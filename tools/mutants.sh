@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make mutants: is every safety mechanism protected by a test that fails
 # without it? Each tools/mutants/*.patch is a small hand-written mutant of
-# the engine (its first line says what it breaks: a fence, a boundary, an
+# the engine or of the pages it shows (its first line says what it breaks: a fence, a boundary, an
 # audit entry, a bound, a state check, a constraint below the rules). This
 # applies each, alone, to a copy of HEAD, builds it, runs the fast tiers
 # (ctest -LE crash, stopping at the first failure) and prints which test
