@@ -62,7 +62,7 @@ class Dashboard {
   Store& store_;
   Clock& clock_;
   const DashboardOptions options_;
-  std::mutex mu_;  // One request at a time on the store handle.
+  std::mutex mu_;         // One request at a time on the store handle.
   int64_t redriven_ = 0;  // Redrives this dashboard made; guarded by mu_.
 };
 
