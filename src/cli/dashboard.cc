@@ -236,13 +236,25 @@ std::vector<TraceEvent> JobEvents(const JobDetail& d) {
 
 }  // namespace
 
-Dashboard::Dashboard(Store& store, Clock& clock, DashboardOptions options)
-    : store_(store), clock_(clock), options_(std::move(options)) {}
+Dashboard::Dashboard(StoreOpener open, Clock& clock, DashboardOptions options)
+    : open_(std::move(open)), clock_(clock), options_(std::move(options)) {}
 
 HttpResponse Dashboard::Handle(const HttpRequest& request) {
   if (auto refused = Refuse(request)) return *refused;
   std::lock_guard lock(mu_);
+  if (!store_) {
+    auto opened = open_();
+    if (!opened) {
+      return {.status = 503,
+              .body = Page("The store cannot be opened", "<p class=\"bad\">" +
+                                                             Shown(opened.error().message) +
+                                                             "</p><p>Reload to try again.</p>")};
+    }
+    store_ = std::move(*opened);
+  }
   HttpResponse r = Route(request);
+  // A store error: the next request starts on a new handle.
+  if (r.status == 503) store_.reset();
   // Pages are never framed by another site, and nothing is cached.
   r.headers.emplace_back("X-Frame-Options", "DENY");
   r.headers.emplace_back("Cache-Control", "no-store");
@@ -324,11 +336,11 @@ std::string Dashboard::RedriveForm(JobId job) const {
 
 HttpResponse Dashboard::Overview() {
   const TimeMs now = clock_.NowMs();
-  auto counts = store_.CountJobs();
-  auto limits = store_.QueueLimits();
+  auto counts = store_->CountJobs();
+  auto limits = store_->QueueLimits();
   auto recent =
-      store_.ListJobs({.finished_since_ms = now - options_.window_ms, .limit = kRecentLimit});
-  auto running = store_.ListJobs({.state = JobState::kRunning, .limit = kRunningLimit});
+      store_->ListJobs({.finished_since_ms = now - options_.window_ms, .limit = kRecentLimit});
+  auto running = store_->ListJobs({.state = JobState::kRunning, .limit = kRunningLimit});
   for (const Error* e :
        {counts ? nullptr : &counts.error(), limits ? nullptr : &limits.error(),
         recent ? nullptr : &recent.error(), running ? nullptr : &running.error()}) {
@@ -349,7 +361,7 @@ HttpResponse Dashboard::Overview() {
   std::vector<std::string> queues;
   for (const auto& [queue, n] : by_queue) queues.push_back(queue);
   std::map<std::string, double> waited;
-  for (const QueueAge& a : OldestPending(store_, now, queues)) waited[a.queue] = a.seconds;
+  for (const QueueAge& a : OldestPending(*store_, now, queues)) waited[a.queue] = a.seconds;
   for (const auto& [queue, n] : by_queue) {
     const std::string oldest =
         waited.contains(queue) ? fmt::format("{:.1f} s", waited[queue]) : "-";
@@ -400,7 +412,7 @@ HttpResponse Dashboard::Overview() {
   // Running: each job's live lease, by worker.
   std::map<std::string, std::vector<std::string>> rows_of;
   for (const Job& j : *running) {
-    auto d = store_.InspectJob(j.id);
+    auto d = store_->InspectJob(j.id);
     if (!d) continue;  // Pruned or finished since the list was read.
     for (const Execution& e : d->executions) {
       if (!IsLive(e.state)) continue;
@@ -440,7 +452,7 @@ HttpResponse Dashboard::Jobs(const HttpRequest& request) {
           .body = Page("Jobs", "<p class=\"bad\">No such state: " + Shown(state, 40) + ".</p>")};
     }
   }
-  auto jobs = store_.ListJobs(filter);
+  auto jobs = store_->ListJobs(filter);
   if (!jobs) {
     return {.status = jobs.error().code == ErrorCode::kInvalidArgument ? 400 : 503,
             .body = Page("Jobs", "<p class=\"bad\">" + Shown(jobs.error().message) + "</p>")};
@@ -473,7 +485,7 @@ HttpResponse Dashboard::Jobs(const HttpRequest& request) {
 HttpResponse Dashboard::JobPage(std::string_view id_text, const HttpRequest& request) {
   const std::optional<JobId> id = ParseJobId(id_text);
   if (!id) return {.status = 404, .body = Page("Not found", "<p>No such job.</p>")};
-  auto d = store_.InspectJob(*id);
+  auto d = store_->InspectJob(*id);
   if (!d) {
     const bool missing = d.error().code == ErrorCode::kNotFound;
     return {.status = missing ? 404 : 503,
@@ -545,7 +557,7 @@ HttpResponse Dashboard::Redrive(const HttpRequest& request) {
   if (auto refused = RefuseForgery(request)) return *refused;
   const std::optional<JobId> id = ParseJobId(Param(request, "job"));
   if (!id) return Text(400, "Refused: job= must be a job id. Nothing was changed.\n");
-  auto r = store_.Redrive(*id);
+  auto r = store_->Redrive(*id);
   if (!r) {
     const int status = r.error().code == ErrorCode::kNotFound             ? 404
                        : r.error().code == ErrorCode::kFailedPrecondition ? 409
@@ -561,13 +573,13 @@ HttpResponse Dashboard::Redrive(const HttpRequest& request) {
 
 HttpResponse Dashboard::Metrics() {
   MetricsInput in{.redriven = redriven_};
-  auto counts = store_.CountJobs();
+  auto counts = store_->CountJobs();
   if (!counts) return Text(503, "The store did not answer: " + counts.error().message + "\n");
   in.jobs = *counts;
   for (const StateCount& c : *counts) {
     if (in.queues.empty() || in.queues.back() != c.queue) in.queues.push_back(c.queue);
   }
-  in.oldest_pending = OldestPending(store_, clock_.NowMs(), in.queues);
+  in.oldest_pending = OldestPending(*store_, clock_.NowMs(), in.queues);
   return {.content_type = std::string(kMetricsContentType), .body = RenderMetrics(in)};
 }
 

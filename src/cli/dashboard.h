@@ -21,10 +21,15 @@
 // secret of this process, in every form it serves) and, when the browser
 // says where the request comes from (Origin, Sec-Fetch-Site), from this
 // same site: another site's page cannot make a visitor's browser redrive.
+// A page the store could not answer is a 503 saying why, and the next
+// request opens a new handle (a dropped server, a handle fail-stopped by a
+// failed commit: nothing to restart by hand).
 // Thread-safety: Handle may be called from several threads at once; it
 // serializes them on the store handle.
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -41,9 +46,12 @@ struct DashboardOptions {
   DurationMs window_ms = 15 * 60'000;  // The overview's "last minutes".
 };
 
+// Opens a handle on the dashboard's store.
+using StoreOpener = std::function<Result<std::unique_ptr<Store>>()>;
+
 class Dashboard {
  public:
-  Dashboard(Store& store, Clock& clock, DashboardOptions options);
+  Dashboard(StoreOpener open, Clock& clock, DashboardOptions options);
   HttpResponse Handle(const HttpRequest& request);
 
  private:
@@ -59,7 +67,8 @@ class Dashboard {
   std::string Page(std::string_view title, std::string_view body) const;
   std::string RedriveForm(JobId job) const;
 
-  Store& store_;
+  const StoreOpener open_;
+  std::unique_ptr<Store> store_;  // Null until opened, and after an answer it failed.
   Clock& clock_;
   const DashboardOptions options_;
   std::mutex mu_;         // One request at a time on the store handle.

@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "store/fault_store.h"
 #include "store/memory_store.h"
 #include "store/record_store.h"
 #include "store/testing/backends.h"
@@ -23,11 +24,24 @@ constexpr char kSecret[] = "0123456789abcdef0123456789abcdef";
 class DashboardTest : public ::testing::TestWithParam<testing::StorageBackend> {
  protected:
   void SetUp() override {
-    auto backend = GetParam().make(dir_);
-    ASSERT_NE(backend, nullptr);
-    store_ = std::make_unique<RecordStore>(std::move(backend), clock_, StoreOptions{});
+    backend_ = GetParam().make(dir_);
+    ASSERT_NE(backend_, nullptr);
+    // The test and the dashboard each a handle on one storage.
+    store_ = std::make_unique<RecordStore>(backend_, clock_, StoreOptions{});
     dash_ = std::make_unique<Dashboard>(
-        *store_, clock_, DashboardOptions{.store_label = "sqlite:q.db", .form_secret = kSecret});
+        [this]() -> Result<std::unique_ptr<Store>> {
+          ++opened_;
+          std::unique_ptr<Store> handle =
+              std::make_unique<RecordStore>(backend_, clock_, StoreOptions{});
+          if (reads_to_fail_ == 0) return handle;
+          return std::make_unique<FaultStore>(
+              std::move(handle), [this](StoreOp op, int) -> std::optional<InjectedFault> {
+                if (op != StoreOp::kRead || reads_to_fail_ == 0) return std::nullopt;
+                --reads_to_fail_;
+                return InjectedFault{.error = {ErrorCode::kUnavailable, "the server went away"}};
+              });
+        },
+        clock_, DashboardOptions{.store_label = "sqlite:q.db", .form_secret = kSecret});
   }
 
   JobId Add(NewJob job) { return store_->Enqueue(job).value().job_id; }
@@ -56,7 +70,10 @@ class DashboardTest : public ::testing::TestWithParam<testing::StorageBackend> {
 
   testing::TempDir dir_;
   ManualClock clock_{1'800'000'000'000};
+  std::shared_ptr<StoreBackend> backend_;
   std::unique_ptr<RecordStore> store_;
+  int opened_ = 0;         // Handles the dashboard opened.
+  int reads_to_fail_ = 0;  // Reads the next handle it opens fails.
   std::unique_ptr<Dashboard> dash_;
 };
 
@@ -161,6 +178,23 @@ TEST_P(DashboardTest, AJobsPageShowsItsRecordWithEveryValueEscaped) {
   EXPECT_EQ(Get("/nowhere").status, 404);
 }
 
+// A page the store could not answer says so (503), and the next request
+// opens a new handle and is answered.
+TEST_P(DashboardTest, AStoreErrorIsA503AndTheNextRequestOpensANewHandle) {
+  Add({.queue = "mail"});
+  reads_to_fail_ = 1;
+  const HttpResponse failed = Get("/");
+  EXPECT_EQ(failed.status, 503);
+  EXPECT_NE(failed.body.find("the server went away"), std::string::npos) << failed.body;
+  EXPECT_EQ(opened_, 1);
+  const HttpResponse answered = Get("/");
+  EXPECT_EQ(answered.status, 200);
+  EXPECT_NE(answered.body.find("<tr data-queue=\"mail\">"), std::string::npos);
+  EXPECT_EQ(opened_, 2);
+  EXPECT_EQ(Get("/").status, 200);
+  EXPECT_EQ(opened_, 2);  // A good answer keeps its handle.
+}
+
 // An outbox effect: an intent on the relay's lane at the commit, then
 // applied at the external system once acknowledged; shown in the table too.
 TEST_P(DashboardTest, AJobsOutboxEffectIsAnIntentThenADelivery) {
@@ -189,9 +223,9 @@ TEST_P(DashboardTest, AJobsOutboxEffectIsAnIntentThenADelivery) {
 
 TEST(DashboardAccessTest, WithATokenNothingIsServedWithoutIt) {
   ManualClock clock(1'800'000'000'000);
-  auto store = MakeMemoryStore(clock);
   const std::string token = "s3cret-token-0123456789";
-  Dashboard dash(*store, clock, {.access_token = token, .form_secret = kSecret});
+  Dashboard dash([&clock]() -> Result<std::unique_ptr<Store>> { return MakeMemoryStore(clock); },
+                 clock, {.access_token = token, .form_secret = kSecret});
   const auto get = [&](std::map<std::string, std::string> params,
                        std::map<std::string, std::string> headers) {
     return dash.Handle({.method = HttpMethod::kGet,

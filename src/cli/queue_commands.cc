@@ -864,12 +864,13 @@ int Ui(const UiArgs& a) {
                     "--token-file FILE (or listen on 127.0.0.1)",
                     ForTerminal(a.listen, 200)));
   }
-  auto queue = a.db.OpenExisting();
-  if (!queue) return FailWith(queue.error());
+  // Fails fast on a store that is not there; the dashboard then opens
+  // its own handle, and a new one after a store error.
+  if (auto first = a.db.OpenExisting(); !first) return FailWith(first.error());
   auto secret = RandomSecret();
   if (!secret) return FailWith(secret.error());
   Dashboard dashboard(
-      (*queue)->store(), WallClock(),
+      [&a] { return OpenStore(a.db.url, WallClock(), {.create = false}); }, WallClock(),
       {.store_label = WithoutPassword(a.db.url), .access_token = token, .form_secret = *secret});
   SystemWaiter waiter;
   g_ui_waiter = &waiter;
