@@ -78,6 +78,9 @@ js "document.querySelector('#baseline-v0').innerText" | grep -q 'INV_001' ||
 job="$(js "document.querySelector('#baseline-v0').dataset.job" | jq -r .)"
 [ "$(js "document.querySelectorAll('#baseline svg .mark.violated[data-job=\"$job\"]').length > 0")" = true ] ||
   fail "report: the violated job's events are not ringed"
+# The duplicate charge itself: two effects on the external system's lane.
+[ "$(js "document.querySelectorAll('#baseline svg circle.mark.effect[data-job=\"$job\"]').length")" = 2 ] ||
+  fail "report: the external system's lane does not show the job's two effects"
 [ "$(js "document.querySelectorAll('#baseline .hit').length")" = 0 ] || fail "report: marked before any click"
 click '#baseline-v0' || fail "report: cannot click the violation"
 [ "$(js "document.querySelectorAll('#baseline svg .hit').length > 0 && [...document.querySelectorAll('#baseline svg .hit')].every(e => e.dataset.job === '$job')")" = true ] ||

@@ -160,7 +160,7 @@ class ScenarioEnv {
   ManualClock clock_{kStartMs};
   std::vector<std::unique_ptr<OffsetClock>> machine_clocks_;
   VectorTraceSink trace_;
-  EffectLog effects_;
+  EffectLog effects_{&trace_};
   ExternalSystem api_{/*honours_keys=*/true, &trace_};
   std::unique_ptr<SimDisk> disk_;  // Outlives every connection on it.
   bool fail_next_sync_ = false;

@@ -42,7 +42,10 @@ class EffectSink {
 
 class EffectLog final : public EffectSink {
  public:
-  void Apply(const AppliedEffect& effect) override { applied_.push_back(effect); }
+  // `trace`: where each effect applied is told, as the external system's
+  // (actor "external"), for a run's timeline; none: untold.
+  explicit EffectLog(TraceSink* trace = nullptr) : trace_(trace) {}
+  void Apply(const AppliedEffect& effect) override;
   const std::vector<AppliedEffect>& applied() const { return applied_; }
   // Forgets every effect under `key`; returns how many.
   size_t Forget(const std::string& key) {
@@ -50,6 +53,7 @@ class EffectLog final : public EffectSink {
   }
 
  private:
+  TraceSink* trace_;
   std::vector<AppliedEffect> applied_;
 };
 
