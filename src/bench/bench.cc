@@ -15,6 +15,7 @@
 
 #include "core/clock.h"
 #include "core/waiter.h"
+#include "queue/metrics.h"
 #include "queue/queue.h"
 #include "queue/scratch_store.h"
 #include "queue/worker_pool.h"
@@ -272,13 +273,9 @@ Result<int64_t> VerifyBenchStore(Store& store, const std::map<std::string, int64
   }
   std::sort(latencies.begin(), latencies.end());
   if (!latencies.empty()) {
-    const auto at = [&](double q) {
-      return latencies[std::min(latencies.size() - 1,
-                                static_cast<size_t>(q * static_cast<double>(latencies.size())))];
-    };
     latency.jobs = static_cast<int64_t>(latencies.size());
-    latency.p50_ms = at(0.50);
-    latency.p99_ms = at(0.99);
+    latency.p50_ms = Quantile(latencies, 0.50);
+    latency.p99_ms = Quantile(latencies, 0.99);
     latency.max_ms = latencies.back();
   }
   return total;

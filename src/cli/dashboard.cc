@@ -102,13 +102,6 @@ std::string JobsLink(std::string_view queue, JobState state, int64_t count) {
                      ToString(state), count);
 }
 
-// The `p`th percentile (0..1) of sorted values, nearest rank.
-DurationMs Percentile(const std::vector<DurationMs>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  const size_t rank = static_cast<size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
-  return sorted[std::min(rank, sorted.size() - 1)];
-}
-
 // The last minutes as columns, oldest left: jobs finished per minute,
 // stacked by how they ended.
 std::string ThroughputChart(const std::vector<Job>& recent, TimeMs now, DurationMs window) {
@@ -403,8 +396,8 @@ HttpResponse Dashboard::Overview() {
         "class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
         Shown(queue), n[0],
         static_cast<double>(n[0]) / static_cast<double>(options_.window_ms / kMinute), n[1], n[2],
-        l.empty() ? "-" : Seconds(Percentile(l, 0.5)),
-        l.empty() ? "-" : Seconds(Percentile(l, 0.95)), l.empty() ? "-" : Seconds(l.back()));
+        l.empty() ? "-" : Seconds(Quantile(l, 0.5)), l.empty() ? "-" : Seconds(Quantile(l, 0.95)),
+        l.empty() ? "-" : Seconds(l.back()));
   }
   body += "</table>\n";
   if (ended.empty()) body += "<p>No job finished in this window.</p>\n";

@@ -8,6 +8,8 @@
 #include <map>
 #include <set>
 
+#include "core/enum_names.h"
+
 namespace lab {
 namespace {
 
@@ -50,21 +52,12 @@ MarkKind KindOf(const TraceEvent& e) {
   return MarkKind::kStep;
 }
 
-std::string_view ClassOf(MarkKind k) {
-  switch (k) {
-    case MarkKind::kStep:
-      return "step";
-    case MarkKind::kFault:
-      return "fault";
-    case MarkKind::kEffect:
-      return "effect";
-    case MarkKind::kRepeat:
-      return "repeat";
-    case MarkKind::kNote:
-      return "note";
-  }
-  return "step";
-}
+// Each kind's CSS class.
+constexpr EnumNames<MarkKind, 5> kMarkClasses = {{{MarkKind::kStep, "step"},
+                                                  {MarkKind::kFault, "fault"},
+                                                  {MarkKind::kEffect, "effect"},
+                                                  {MarkKind::kRepeat, "repeat"},
+                                                  {MarkKind::kNote, "note"}}};
 
 // A lease as the trace shows it: from its execution's first event to its
 // last, on the lane of the worker that claimed it.
@@ -316,9 +309,10 @@ std::string RenderSwimlanes(std::string_view id, const std::vector<TraceEvent>& 
     svg += fmt::format(
         "<circle id=\"{}-e{}\" class=\"mark {}{}\" data-job=\"{}\" data-t=\"{}\" cx=\"{:.1f}\" "
         "cy=\"{}\" r=\"4\"><title>{} {} {}{}{}{}: {}</title></circle>\n",
-        HtmlEscape(id), i, ClassOf(KindOf(e)), violated ? " violated" : "", e.job, e.time_ms,
-        x(e.time_ms), y(lane_of[e.actor]) + kLaneHeight / 2, HtmlEscape(RunTime(e.time_ms)),
-        HtmlEscape(e.actor), HtmlEscape(e.event), e.job != 0 ? fmt::format(" job={}", e.job) : "",
+        HtmlEscape(id), i, NameOf(kMarkClasses, kind), violated ? " violated" : "", e.job,
+        e.time_ms, x(e.time_ms), y(lane_of[e.actor]) + kLaneHeight / 2,
+        HtmlEscape(RunTime(e.time_ms)), HtmlEscape(e.actor), HtmlEscape(e.event),
+        e.job != 0 ? fmt::format(" job={}", e.job) : "",
         e.execution != 0 ? fmt::format(" exec={}", e.execution) : "",
         e.token != 0 ? fmt::format(" token={}", e.token) : "", HtmlEscape(e.result));
   }

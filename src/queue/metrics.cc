@@ -71,6 +71,12 @@ Histogram::Reading Histogram::Read() const {
   return r;
 }
 
+int64_t Quantile(const std::vector<int64_t>& sorted, double q) {
+  LAB_ASSERT(!sorted.empty());
+  return sorted[std::min(sorted.size() - 1,
+                         static_cast<size_t>(q * static_cast<double>(sorted.size())))];
+}
+
 std::vector<double> DurationBuckets() {
   return {0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 600};
 }

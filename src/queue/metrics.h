@@ -45,6 +45,10 @@ class Histogram {
   double sum_ = 0;                 // Guarded by mu_.
 };
 
+// The `q`th quantile (0..1) of `sorted` (ascending, not empty): the value
+// at rank floor(q * n), the last one at most.
+int64_t Quantile(const std::vector<int64_t>& sorted, double q);
+
 // Seconds, from a millisecond to ten minutes: a shell command's span.
 std::vector<double> DurationBuckets();
 

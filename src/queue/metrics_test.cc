@@ -83,5 +83,15 @@ TEST(MetricsTest, WithoutAPoolOnlyTheStoresGaugesAreRendered) {
   EXPECT_NE(out.find("lab_jobs{queue=\"mail\",state=\"RUNNING\"} 1\n"), std::string::npos);
 }
 
+// The bench's and the dashboard's percentiles: rank floor(q * n).
+TEST(MetricsTest, QuantileIsTheValueAtRankQTimesN) {
+  const std::vector<int64_t> ten = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  EXPECT_EQ(Quantile(ten, 0.0), 1);
+  EXPECT_EQ(Quantile(ten, 0.5), 6);
+  EXPECT_EQ(Quantile(ten, 0.99), 10);
+  EXPECT_EQ(Quantile(ten, 1.0), 10);
+  EXPECT_EQ(Quantile({7}, 0.95), 7);
+}
+
 }  // namespace
 }  // namespace lab
