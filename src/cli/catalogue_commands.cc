@@ -2,7 +2,6 @@
 #include <fmt/core.h>
 
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -129,18 +128,16 @@ int RunAll(const std::string& store, StoreKind kind, const std::string& report_d
     rows.push_back(row);
   }
   fmt::print("{}", FormatAllTable(rows));
-  fmt::print("{} failure modes [store {}]: {}\n", rows.size(), store,
-             all_matched ? "each one reproduced with its guard off, held with every guard on"
-                         : "SOME DID NOT MATCH their claim");
+  const std::string_view outcome =
+      all_matched ? "each one reproduced with its guard off, held with every guard on"
+                  : "SOME DID NOT MATCH their claim";
+  fmt::print("{} failure modes [store {}]: {}\n", rows.size(), store, outcome);
   for (const std::string& why : not_run) fmt::print("not run: {}\n", why);
   if (!report_dir.empty()) {
     std::string body = fmt::format(
         "<div class=\"summary\">store {}: {}</div>\n<table><tr><th>FM</th><th>failure</th>"
         "<th>claims</th><th>baseline</th><th>guarded</th><th>recover</th></tr>\n{}</table>\n",
-        HtmlEscape(store),
-        all_matched ? "each one reproduced with its guard off, held with every guard on"
-                    : "SOME DID NOT MATCH their claim",
-        index);
+        HtmlEscape(store), outcome, index);
     for (const std::string& why : not_run) body += "<p>not run: " + HtmlEscape(why) + "</p>\n";
     const std::string path = report_dir + "/index.html";
     if (auto w = WriteFile(path, RenderPage("The failure-mode catalogue", body)); !w) {
